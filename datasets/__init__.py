@@ -1,0 +1,1 @@
+"""Learning-curve sources: LCDB, curves from real scikit-learn training, user files."""

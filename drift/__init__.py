@@ -1,0 +1,1 @@
+"""Drift detectors, monitors over rolling windows of outcomes, and recalibration jobs."""

@@ -1,0 +1,1 @@
+"""Meta-features of tasks and the meta-learner that recommends pruning rules."""

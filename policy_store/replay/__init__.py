@@ -1,0 +1,1 @@
+"""The vectorised replay engine: rule versions over recorded studies."""

@@ -1,0 +1,1 @@
+"""Pruning rules: declarative, versioned specs and their strategies."""

@@ -1,0 +1,1 @@
+"""Cross-task report builders (HTML, Markdown, CSV)."""
