@@ -1,0 +1,87 @@
+"""Two-window test: a reference window against the most recent one, by KS or Mann-Whitney."""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import numpy as np
+from policy_store.drift._base import DriftDetector, check_choice, check_fraction, check_int
+from scipy import stats
+
+TESTS = ("ks", "mannwhitney")
+
+
+class TwoWindow(DriftDetector):
+    """Distributional change between a fixed reference window and a sliding recent window.
+
+    The first ``window_size`` observations after a (re)start form the reference;
+    the latest ``window_size`` observations form the recent window. Once the two
+    no longer overlap, every ``clock`` updates they are compared with the
+    two-sample Kolmogorov-Smirnov test (any change of distribution) or the
+    Mann-Whitney U test (a shift in location), both asymptotic, from scipy.
+    The statistic is ``-log10(p)`` and the threshold ``-log10(alpha)``, so drift
+    means ``p < alpha``; after signalling, the detector starts over. Each check
+    costs O(``window_size`` log ``window_size``); memory is O(``window_size``).
+    ``alpha`` is per check: repeated checks raise the false-alarm rate, so
+    calibrate it for the stream length you care about.
+
+    Parameters
+    ----------
+    window_size:
+        Observations in each of the two windows.
+    alpha:
+        Significance level of a single check, in (0, 1).
+    test:
+        ``"ks"`` or ``"mannwhitney"``.
+    clock:
+        Compare the windows every ``clock`` updates.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(5)
+    >>> regret = np.concatenate([rng.exponential(0.01, 300), rng.exponential(0.03, 300)])
+    >>> detector = TwoWindow(window_size=60, alpha=1e-4)
+    >>> [i for i, x in enumerate(regret) if detector.update(x).drift_detected]
+    [344]
+    """
+
+    def __init__(self, window_size: int = 100, alpha: float = 1e-3, test: str = "ks", clock: int = 5) -> None:
+        super().__init__()
+        self.window_size = check_int("window_size", window_size, minimum=5)
+        self.alpha = check_fraction("alpha", alpha)
+        self.test = check_choice("test", test, TESTS)
+        self.clock = check_int("clock", clock, minimum=1)
+        self._reset_state()
+
+    @property
+    def threshold(self) -> float:
+        return -math.log10(self.alpha)
+
+    def _reset_state(self) -> None:
+        self._reference: list[float] = []
+        self._recent: deque[float] = deque(maxlen=self.window_size)
+
+    def _update(self, x: float) -> None:
+        if len(self._reference) < self.window_size:
+            self._reference.append(x)
+            return
+        self._recent.append(x)
+        if len(self._recent) < self.window_size or self._n % self.clock:
+            return
+        p = self._p_value(np.asarray(self._reference), np.asarray(self._recent))
+        self._statistic = -math.log10(max(p, 1e-300))
+        self._drift = p < self.alpha
+
+    def _p_value(self, reference: np.ndarray, recent: np.ndarray) -> float:
+        if np.all(reference == reference[0]) and np.all(recent == reference[0]):
+            return 1.0  # both windows constant and equal: nothing to test
+        if self.test == "ks":
+            p = stats.ks_2samp(reference, recent, method="asymp").pvalue
+        else:
+            p = stats.mannwhitneyu(reference, recent, method="asymptotic").pvalue
+        return 1.0 if math.isnan(p) else float(p)
+
+    def _params(self) -> dict[str, object]:
+        return {"window_size": self.window_size, "alpha": self.alpha, "test": self.test, "clock": self.clock}
