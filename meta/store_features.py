@@ -1,0 +1,136 @@
+"""Meta-features in the store: save (idempotently) and load them wide.
+
+The ``meta_features`` table is long: (task, feature, value, source, computed_at).
+Saving replaces every feature a source had for the given tasks in one
+transaction, so recomputing is idempotent. NaN is stored as NULL (not computed)
+and read back as NaN.
+
+>>> from policy_store import PolicyStore
+>>> with PolicyStore.memory() as store:
+...     save_meta_features(store, "iris", {"NumberOfClasses": 3, "ClassEntropy": float("nan")}, "dataset")
+...     save_meta_features(store, "iris", {"NumberOfClasses": 3}, "dataset")
+...     load_meta_features(store).to_dict("index")
+2
+1
+{'iris': {'NumberOfClasses': 3.0}}
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from policy_store.errors import InvalidInputError
+from policy_store.store import PolicyStore, utcnow
+
+
+def save_meta_features_frame(store: PolicyStore, frame: pd.DataFrame, source: str) -> int:
+    """Replace ``source``'s features of every task in ``frame`` with ``frame``'s rows.
+
+    Parameters
+    ----------
+    store:
+        An open store.
+    frame:
+        Long rows with columns task, feature, value.
+    source:
+        Where the features come from (``"openml"``, ``"dataset"``, ``"curves"``, ...).
+
+    Returns
+    -------
+    int
+        Rows written.
+    """
+    missing = [c for c in ("task", "feature", "value") if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"meta-feature rows need columns task, feature, value; {missing} missing",
+                                field=missing[0])
+    if not source:
+        raise InvalidInputError("a meta-feature source is required", field="source")
+    values = pd.to_numeric(frame["value"], errors="coerce").astype(np.float64).to_numpy()
+    bad = frame["value"].notna().to_numpy() & np.isnan(values)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise InvalidInputError(f"meta-feature value {frame['value'].iloc[row]!r} is not a number",
+                                row=row, field="value")
+    if frame.duplicated(["task", "feature"]).any():
+        row = int(np.flatnonzero(frame.duplicated(["task", "feature"]).to_numpy())[0])
+        raise InvalidInputError(f"feature {frame['feature'].iloc[row]!r} given twice for task "
+                                f"{frame['task'].iloc[row]!r}", row=row, field="feature")
+    rows = pa.table({
+        "task": pa.array(frame["task"].astype(str).tolist(), pa.string()),
+        "feature": pa.array(frame["feature"].astype(str).tolist(), pa.string()),
+        "value": pa.array(values, pa.float64(), mask=np.isnan(values)),
+    })
+    store.register("_meta_rows", rows)
+    try:
+        with store.atomic():
+            store.execute("DELETE FROM meta_features WHERE source = ? AND task IN "
+                          "(SELECT DISTINCT task FROM _meta_rows)", [source])
+            store.execute("INSERT INTO meta_features SELECT task, feature, value, ?, ? FROM _meta_rows",
+                          [source, utcnow()])
+    finally:
+        store.unregister("_meta_rows")
+    return rows.num_rows
+
+
+def save_meta_features(store: PolicyStore, task: str, features: Mapping[str, float], source: str) -> int:
+    """Replace ``source``'s meta-features of ``task`` with ``features`` (one transaction).
+
+    Returns the number of features written; see the module example.
+    """
+    if not task:
+        raise InvalidInputError("a task id is required", field="task")
+    frame = pd.DataFrame({"task": task, "feature": list(features),
+                          "value": [math.nan if v is None else v for v in features.values()]})
+    if frame.empty:
+        with store.atomic():
+            store.execute("DELETE FROM meta_features WHERE source = ? AND task = ?", [source, task])
+        return 0
+    return save_meta_features_frame(store, frame, source)
+
+
+def load_meta_features(store: PolicyStore, tasks: Iterable[str] | None = None,
+                       source: str | None = None) -> pd.DataFrame:
+    """Meta-features as a wide frame: one row per task (the index), one column per feature.
+
+    When two sources hold the same feature of a task, the most recently computed
+    value wins. Features never stored for a task are NaN.
+
+    Parameters
+    ----------
+    store:
+        An open store.
+    tasks:
+        Only these tasks (all when None); tasks without features are left out.
+    source:
+        Only features from this source.
+    """
+    wanted = None if tasks is None else pa.table({"task": pa.array(list(tasks), pa.string())})
+    where, params = [], []
+    if wanted is not None:
+        store.register("_meta_tasks", wanted)
+        where.append("task IN (SELECT task FROM _meta_tasks)")
+    if source is not None:
+        where.append("source = ?")
+        params.append(source)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    try:
+        long = store.fetch_df(
+            # Only fixed fragments are interpolated; values are bound.
+            f"SELECT task, feature, arg_max(value, computed_at) AS value FROM meta_features {clause} "  # noqa: S608
+            "GROUP BY task, feature ORDER BY task, feature",
+            params or None,
+        )
+    finally:
+        if wanted is not None:
+            store.unregister("_meta_tasks")
+    if long.empty:
+        return pd.DataFrame(index=pd.Index([], name="task", dtype=object))
+    wide = long.pivot(index="task", columns="feature", values="value").astype(np.float64)
+    wide.columns.name = None
+    return wide
