@@ -1,0 +1,162 @@
+"""Rule specs: strategy + parameters + safeguards, validated, canonical and hashed.
+
+A spec is a JSON object::
+
+    {"strategy": "median",
+     "params": {"n_startup_trials": 5, ...},            # defaults filled in
+     "safeguards": {"audit_fraction": 0.0, "audit_seed": 0},
+     "direction": null}                                 # or the direction it was made for
+
+Its canonical form is compact JSON with sorted keys and every default filled in,
+so two specs that mean the same thing have the same sha256 ``spec_hash``.
+
+Examples
+--------
+>>> spec = RuleSpec.parse('{"strategy": "median", "params": {"n_warmup_steps": 2}}')
+>>> spec.params["n_warmup_steps"], spec.audit_fraction
+(2, 0.0)
+>>> spec.spec_hash == RuleSpec.parse(spec.canonical_json()).spec_hash
+True
+>>> RuleSpec.parse({"strategy": "median", "params": {"n_warmup_steps": -1}})
+Traceback (most recent call last):
+...
+policy_store.errors.InvalidSpecError: field 'params.n_warmup_steps': must be an integer >= 0, got -1
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from policy_store.errors import DirectionMismatchError, InvalidSpecError
+from policy_store.rules.strategies import Strategy, get_strategy
+from policy_store.rules.strategies._base import Param
+
+DIRECTIONS = ("minimize", "maximize")
+SAFEGUARDS = (
+    Param("audit_fraction", "float", 0.0, low=0.0, high=1.0),
+    Param("audit_seed", "int", 0, low=0, high=2**63 - 1),
+)
+_TOP_KEYS = ("strategy", "params", "safeguards", "direction")
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """A validated rule spec. Build with :meth:`parse`; treat as immutable."""
+
+    strategy: str
+    params: dict[str, Any] = field(hash=False)
+    safeguards: dict[str, Any] = field(hash=False)
+    direction: str | None = None
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def parse(cls, spec: RuleSpec | Mapping[str, Any] | str | Path) -> RuleSpec:
+        """Validate a spec given as a mapping, a JSON string or a path to a JSON file."""
+        if isinstance(spec, RuleSpec):
+            return spec
+        if isinstance(spec, Path):
+            spec = spec.read_text()
+        if isinstance(spec, str):
+            try:
+                spec = json.loads(spec)
+            except json.JSONDecodeError as e:
+                raise InvalidSpecError(f"not valid JSON: {e}") from e
+        if not isinstance(spec, Mapping):
+            raise InvalidSpecError(f"a spec must be a JSON object, got {type(spec).__name__}")
+        unknown = sorted(set(spec) - set(_TOP_KEYS))
+        if unknown:
+            raise InvalidSpecError(f"unknown key; allowed: {list(_TOP_KEYS)}", field=unknown[0])
+        strategy: Strategy = get_strategy(spec.get("strategy"))
+        raw_params = spec.get("params") or {}
+        if not isinstance(raw_params, Mapping):
+            raise InvalidSpecError("must be an object", field="params")
+        params = strategy.validate(copy.deepcopy(dict(raw_params)))
+        raw_safe = spec.get("safeguards") or {}
+        if not isinstance(raw_safe, Mapping):
+            raise InvalidSpecError("must be an object", field="safeguards")
+        unknown = sorted(set(raw_safe) - {p.name for p in SAFEGUARDS})
+        if unknown:
+            raise InvalidSpecError(f"unknown safeguard; allowed: {[p.name for p in SAFEGUARDS]}",
+                                   field=f"safeguards.{unknown[0]}")
+        safeguards = {p.name: p.check(raw_safe[p.name], "safeguards") if p.name in raw_safe else p.default
+                      for p in SAFEGUARDS}
+        direction = spec.get("direction")
+        if direction is not None and direction not in DIRECTIONS:
+            raise InvalidSpecError(f"must be one of {list(DIRECTIONS)} or null, got {direction!r}",
+                                   field="direction")
+        return cls(strategy.name, params, safeguards, direction)
+
+    # -- canonical form ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical content as plain Python objects (a deep copy)."""
+        return copy.deepcopy({"strategy": self.strategy, "params": self.params,
+                              "safeguards": self.safeguards, "direction": self.direction})
+
+    def canonical_json(self) -> str:
+        """Compact JSON, sorted keys, defaults filled: the form that is hashed and stored."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+    @property
+    def spec_hash(self) -> str:
+        """sha256 hex digest of :meth:`canonical_json`."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    @property
+    def audit_fraction(self) -> float:
+        return float(self.safeguards["audit_fraction"])
+
+    @property
+    def audit_seed(self) -> int:
+        return int(self.safeguards["audit_seed"])
+
+    @property
+    def kernel(self) -> str:
+        """The replay kernel family of the strategy."""
+        return get_strategy(self.strategy).kernel
+
+    # -- checks and exports -----------------------------------------------------------
+    def check_direction(self, direction: str, where: str = "the study") -> None:
+        """Raise :class:`DirectionMismatchError` if the spec was made for the other direction."""
+        if direction not in DIRECTIONS:
+            raise InvalidSpecError(f"unknown direction {direction!r} of {where}", field="direction")
+        if self.direction is not None and self.direction != direction:
+            raise DirectionMismatchError(
+                f"the rule was made for {self.direction} but {where} is {direction}; "
+                "use a spec with the matching (or no) direction", field="direction")
+
+    def to_optuna(self) -> Any:
+        """A live Optuna pruner with the same decisions as the replay.
+
+        Optuna's own pruner for the Optuna-backed strategies; wrapped in an
+        ``AuditPruner`` (a ``BasePruner`` subclass) when ``audit_fraction > 0``.
+
+        >>> type(RuleSpec.parse({"strategy": "median"}).to_optuna()).__name__
+        'MedianPruner'
+        """
+        pruner = get_strategy(self.strategy).to_optuna(self.params)
+        if self.audit_fraction > 0:
+            from policy_store.rules._optuna import AuditPruner
+
+            pruner = AuditPruner(pruner, self.audit_fraction, self.audit_seed)
+        return pruner
+
+    def to_ray_tune(self) -> dict[str, Any]:
+        """Keyword arguments of the nearest Ray Tune scheduler, with the differences written down.
+
+        >>> RuleSpec.parse({"strategy": "successive_halving"}).to_ray_tune()["scheduler"]
+        'ASHAScheduler'
+        """
+        out = get_strategy(self.strategy).to_ray_tune(self.params)
+        out = dict(out)
+        if self.direction is not None:
+            out["kwargs"] = {**out["kwargs"], "mode": "min" if self.direction == "minimize" else "max"}
+        if self.audit_fraction > 0:
+            out["differences"] = [*out["differences"],
+                                  "audit_fraction has no counterpart in Ray Tune (no trial is exempt)."]
+        return out
