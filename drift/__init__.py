@@ -8,7 +8,28 @@
 from policy_store.drift._base import DriftDetector
 from policy_store.drift.adwin import ADWIN
 from policy_store.drift.cusum import CUSUM
+from policy_store.drift.events import DriftEvent, list_events, record_event
+from policy_store.drift.monitor import CheckResult, Monitor
 from policy_store.drift.page_hinkley import PageHinkley
+from policy_store.drift.rank_correlation import study_rank_correlations
 from policy_store.drift.two_window import TwoWindow
+from policy_store.drift.windows import METRICS, CountWindow, Scope, TimeWindow, read_window
 
-__all__ = ["ADWIN", "CUSUM", "DriftDetector", "PageHinkley", "TwoWindow"]
+__all__ = [
+    "ADWIN",
+    "CUSUM",
+    "METRICS",
+    "CheckResult",
+    "CountWindow",
+    "DriftDetector",
+    "DriftEvent",
+    "Monitor",
+    "PageHinkley",
+    "Scope",
+    "TimeWindow",
+    "TwoWindow",
+    "list_events",
+    "read_window",
+    "record_event",
+    "study_rank_correlations",
+]

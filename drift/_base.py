@@ -84,6 +84,10 @@ class DriftDetector(ABC):
         self._reset_state()
         return self
 
+    def clone(self) -> Self:
+        """A fresh detector with the same parameters and no state."""
+        return type(self)(**self._params())
+
     def _after_drift(self) -> None:
         self.reset()
 
