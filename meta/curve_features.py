@@ -1,0 +1,143 @@
+"""Learning-curve meta-features from the first trials of a study.
+
+For tasks with no dataset at hand, the first few curves describe how hard
+pruning will be: how fast curves rise, how noisy they are, how often they
+cross, and how well early values rank the final ones. Values are oriented so
+that higher is better (negated for ``minimize``) before anything is measured.
+
+==============================  ==========================================================
+``curve_early_slope``           median over trials of the least-squares slope of value
+                                per step over the trial's first ``early_steps`` points
+``curve_noise``                 median over trials of std(second differences) / √6, the
+                                white-noise level a smooth curve would not show
+``curve_crossing_rate``         share of trial pairs whose order at their first common
+                                step is reversed at their last common step
+``curve_early_final_spearman``  Spearman correlation between each trial's value at its
+                                ``early_steps``-th point and its final value
+``curve_trials``                number of trials used
+==============================  ==========================================================
+
+A feature whose inputs are too few (e.g. a rank correlation of fewer than
+three trials) is NaN.
+
+>>> import pandas as pd
+>>> f = pd.DataFrame({"trial": ["a"] * 3 + ["b"] * 3 + ["c"] * 3, "step": [0, 1, 2] * 3,
+...                   "value": [0.1, 0.2, 0.3, 0.2, 0.25, 0.26, 0.0, 0.3, 0.5]})
+>>> feats = curve_meta_features(f, early_steps=2)
+>>> round(feats["curve_early_slope"], 6), feats["curve_crossing_rate"]
+(0.1, 1.0)
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from policy_store.errors import InvalidInputError
+from policy_store.store import PolicyStore
+
+CURVE_FEATURES: tuple[str, ...] = (
+    "curve_early_slope", "curve_noise", "curve_crossing_rate", "curve_early_final_spearman", "curve_trials",
+)
+
+
+def _median(values: list[float]) -> float:
+    return float(np.median(values)) if values else math.nan
+
+
+def _crossing_rate(curves: list[pd.Series]) -> float:
+    comparable = crossed = 0
+    for i, a in enumerate(curves):
+        for b in curves[i + 1:]:
+            common = a.index.intersection(b.index)
+            if len(common) < 2:
+                continue
+            comparable += 1
+            first = a[common[0]] - b[common[0]]
+            last = a[common[-1]] - b[common[-1]]
+            crossed += bool(first * last < 0)
+    return crossed / comparable if comparable else math.nan
+
+
+def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", first_trials: int = 20,
+                        early_steps: int = 3) -> dict[str, float]:
+    """Learning-curve meta-features of one study's first trials.
+
+    Parameters
+    ----------
+    frame:
+        One study's points with columns trial, step, value; trials count in the order
+        they first appear (or by ``trial_number`` when that column is present).
+    direction:
+        ``maximize`` or ``minimize``: which way the metric improves.
+    first_trials:
+        Use only this many trials, the first recorded.
+    early_steps:
+        Points per trial that count as early (two or more).
+
+    Returns
+    -------
+    dict
+        Every name of :data:`CURVE_FEATURES`.
+    """
+    missing = [c for c in ("trial", "step", "value") if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"curve rows need columns trial, step, value; {missing} missing",
+                                field=missing[0])
+    if direction not in ("maximize", "minimize"):
+        raise InvalidInputError(f"direction must be 'maximize' or 'minimize', got {direction!r}",
+                                field="direction")
+    if early_steps < 2 or first_trials < 1:
+        raise InvalidInputError("need early_steps >= 2 and first_trials >= 1", field="early_steps")
+    points = frame.dropna(subset=["value"])
+    order = (points.sort_values("trial_number", kind="stable") if "trial_number" in points.columns
+             else points)["trial"].drop_duplicates().tolist()[:first_trials]
+    sign = 1.0 if direction == "maximize" else -1.0
+    curves = [
+        (sign * points.loc[points["trial"] == t].groupby("step")["value"].last()).sort_index() for t in order
+    ]
+    slopes = [float(np.polyfit(c.index[:early_steps].to_numpy(np.float64), c.to_numpy()[:early_steps], 1)[0])
+              for c in curves if len(c) >= 2]
+    noise = [float(np.std(np.diff(c.to_numpy(), n=2), ddof=1) / math.sqrt(6)) for c in curves if len(c) >= 4]
+    ranked = [(c.iloc[early_steps - 1], c.iloc[-1]) for c in curves if len(c) > early_steps]
+    spearman = math.nan
+    if len(ranked) >= 3:
+        early, final = np.array(ranked).T
+        if np.ptp(early) > 0 and np.ptp(final) > 0:
+            spearman = float(stats.spearmanr(early, final).statistic)
+    return {
+        "curve_early_slope": _median(slopes),
+        "curve_noise": _median(noise),
+        "curve_crossing_rate": _crossing_rate(curves),
+        "curve_early_final_spearman": spearman,
+        "curve_trials": float(len(curves)),
+    }
+
+
+def study_curve_features(store: PolicyStore, study: str, *, first_trials: int = 20,
+                         early_steps: int = 3) -> dict[str, float]:
+    """:func:`curve_meta_features` of a study in the store (its task's direction).
+
+    >>> import pandas as pd
+    >>> from policy_store.ingest import ingest_frame
+    >>> with PolicyStore.memory() as store:
+    ...     _ = ingest_frame(store, pd.DataFrame({"task": "t", "study": "s", "trial": ["a", "a", "b", "b"],
+    ...                                           "step": [0, 1, 0, 1], "value": [0.1, 0.3, 0.2, 0.2],
+    ...                                           "direction": "maximize"}))
+    ...     round(study_curve_features(store, "s")["curve_early_slope"], 6)
+    0.1
+    """
+    direction = store.scalar("SELECT t.direction FROM studies s JOIN tasks t USING (task) WHERE s.study = ?",
+                             [study])
+    if direction is None:
+        raise InvalidInputError(f"no study {study!r} in the store", field="study")
+    points = store.fetch_df(
+        "SELECT c.trial, c.step, c.value, t.trial_number FROM curve_points c "
+        "JOIN trials t USING (study, trial) WHERE c.study = ? ORDER BY t.trial_number, c.step",
+        [study],
+    )
+    return curve_meta_features(points, direction=direction, first_trials=first_trials,
+                               early_steps=early_steps)
