@@ -114,6 +114,8 @@ def check_finite(name: str, value: object) -> float:
     """``value`` as a float, or :class:`InvalidInputError` naming ``name`` if it is not finite."""
     if isinstance(value, bool):
         return float(value)
+    if isinstance(value, str | bytes):
+        raise InvalidInputError(f"{name} = {value!r} is a string, not a number", field=name)
     try:
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
