@@ -41,8 +41,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from policy_store.datasets import _lcdb_files as files
+from policy_store.meta.store_features import save_meta_features_frame
 
 from policy_store.errors import InvalidInputError
+from policy_store.ingest import ingest_frame
 from policy_store.store import PolicyStore
 
 #: LCDB's metrics and the direction in which each improves.
@@ -258,9 +260,7 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
     progress:
         Show progress bars.
     """
-    from policy_store.meta.store_features import save_meta_features_frame
 
-    from policy_store.ingest import ingest_frame
 
     started = time.perf_counter()
     raw = read_curves(metric, tasks=tasks, seeds=seeds, source=source, download=download, progress=progress)
