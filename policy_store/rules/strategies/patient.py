@@ -24,6 +24,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from policy_store.errors import InvalidSpecError
@@ -67,7 +68,9 @@ class Patient(Strategy):
         optuna = import_optuna()
         inner = params["wrapped"]
         wrapped = None if inner is None else get_strategy(inner["strategy"]).to_optuna(inner["params"])
-        return optuna.pruners.PatientPruner(wrapped, patience=params["patience"], min_delta=params["min_delta"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.PatientPruner(wrapped, patience=params["patience"], min_delta=params["min_delta"])
 
     def to_ray_tune(self, params: dict[str, Any]) -> dict[str, Any]:
         from policy_store.rules.strategies import get_strategy

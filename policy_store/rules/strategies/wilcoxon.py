@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from policy_store.rules.strategies._base import Param, Strategy, import_optuna
@@ -36,7 +37,9 @@ class Wilcoxon(Strategy):
 
     def to_optuna(self, params: dict[str, Any]) -> Any:
         optuna = import_optuna()
-        return optuna.pruners.WilcoxonPruner(**params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(**params)
 
     def to_ray_tune(self, params: dict[str, Any]) -> dict[str, Any]:
         return {

@@ -1,0 +1,223 @@
+"""A study's learning curves as a dense matrix: trials x steps.
+
+The replay engine works on :class:`StudyCurves`: ``values[i, j]`` is trial ``i``'s
+value at ``steps[j]`` (NaN where the trial did not report that step, or reported
+NaN; ``present`` tells which), ``cost[i, j]`` the seconds spent on that step
+alone (NaN when unknown). Trials are in recorded order (``trial_number``).
+
+Curves come from the store in one query per call, for any number of studies
+(:func:`load_curves`), or from arrays (:meth:`StudyCurves.from_arrays`) or a long
+DataFrame (:meth:`StudyCurves.from_frame`).
+
+Examples
+--------
+>>> c = StudyCurves.from_arrays("s", [[0.9, 0.5, 0.4], [0.8, 0.7, 0.0]], present=[[1, 1, 1], [1, 1, 0]])
+>>> c.n_trials, c.n_steps, c.final_values.tolist()
+(2, 3, [0.4, 0.7])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from policy_store.errors import InvalidInputError, NotFoundError
+from policy_store.store import PolicyStore
+
+_DIRECTIONS = ("minimize", "maximize")
+
+
+@dataclass(frozen=True, eq=False)
+class StudyCurves:
+    """One study's curves as arrays (see the module docstring)."""
+
+    study: str
+    task: str
+    direction: str
+    trials: np.ndarray
+    trial_numbers: np.ndarray
+    steps: np.ndarray
+    values: np.ndarray
+    present: np.ndarray
+    cost: np.ndarray
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.direction not in _DIRECTIONS:
+            raise InvalidInputError(f"direction must be one of {_DIRECTIONS}, got {self.direction!r}",
+                                    field="direction")
+        n, j = self.values.shape
+        if self.present.shape != (n, j) or self.cost.shape != (n, j) or self.steps.shape != (j,):
+            raise InvalidInputError("values, present, cost and steps disagree in shape")
+        if j and np.any(np.diff(self.steps) <= 0):
+            raise InvalidInputError("steps must be strictly increasing", field="step")
+        if n and not self.present.any(axis=1).all():
+            raise InvalidInputError("every trial needs at least one reported step", field="step")
+
+    # -- construction -----------------------------------------------------------------
+    @classmethod
+    def from_arrays(cls, study: str, values: Any, *, steps: Sequence[int] | None = None, present: Any = None,
+                    cost: Any = None, direction: str = "minimize", task: str | None = None,
+                    trials: Sequence[str] | None = None) -> StudyCurves:
+        """Build from a (trials x steps) array; ``present`` defaults to "every cell reported"."""
+        v = np.array(values, dtype=float, ndmin=2)
+        n, j = v.shape
+        p = np.ones((n, j), dtype=bool) if present is None else np.array(present, dtype=bool)
+        c = np.full((n, j), np.nan) if cost is None else np.array(cost, dtype=float)
+        v = np.where(p, v, np.nan)
+        return cls(study, task or study, direction,
+                   np.array([str(t) for t in (trials if trials is not None else range(n))], dtype=object),
+                   np.arange(n), np.arange(j, dtype=np.int64) if steps is None else np.asarray(steps, np.int64),
+                   v, p, np.where(p, c, np.nan))
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame, *, study: str, direction: str, task: str | None = None) -> StudyCurves:
+        """Build from long rows (trial, step, value[, cost_seconds][, trial_number]) of one study."""
+        df = frame
+        if "trial_number" not in df.columns:
+            first = pd.unique(df["trial"].astype(str))
+            df = df.assign(trial_number=pd.Series(range(len(first)), index=first).loc[df["trial"].astype(str)].values)
+        return _assemble(study, task or study, direction, df)[0]
+
+    # -- derived ------------------------------------------------------------------------
+    @property
+    def n_trials(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def n_steps(self) -> int:
+        return int(self.values.shape[1])
+
+    @property
+    def last_pos(self) -> np.ndarray:
+        """Column of each trial's last reported step."""
+        if "last_pos" not in self._cache:
+            j = self.n_steps
+            self._cache["last_pos"] = j - 1 - np.argmax(self.present[:, ::-1], axis=1)
+        return self._cache["last_pos"]
+
+    @property
+    def final_values(self) -> np.ndarray:
+        """Each trial's value at its last reported step (its final value)."""
+        return self.values[np.arange(self.n_trials), self.last_pos]
+
+    @property
+    def cost_known(self) -> bool:
+        """True when every reported point has a cost (compute is then measured in seconds)."""
+        return bool(np.all(np.isfinite(self.cost[self.present])))
+
+
+def _assemble(study: str, task: str, direction: str, df: pd.DataFrame) -> list[StudyCurves]:
+    return [_one(study, task, direction, df)]
+
+
+def _one(study: str, task: str, direction: str, df: pd.DataFrame) -> StudyCurves:
+    df = df.sort_values(["trial_number", "step"], kind="stable")
+    steps, jcol = np.unique(df["step"].to_numpy(np.int64), return_inverse=True)
+    numbers, icol = np.unique(df["trial_number"].to_numpy(np.int64), return_inverse=True)
+    n, j = len(numbers), len(steps)
+    values = np.full((n, j), np.nan)
+    present = np.zeros((n, j), dtype=bool)
+    cost = np.full((n, j), np.nan)
+    values[icol, jcol] = df["value"].to_numpy(float)
+    present[icol, jcol] = True
+    if "cost_seconds" in df.columns:
+        cost[icol, jcol] = pd.to_numeric(df["cost_seconds"], errors="coerce").to_numpy(float)
+    labels = np.empty(n, dtype=object)
+    labels[icol] = df["trial"].astype(str).to_numpy()
+    return StudyCurves(study, task, direction, labels, numbers, steps, values, present, cost)
+
+
+def load_curves(store: PolicyStore, *, studies: Sequence[str] | None = None,
+                tasks: Sequence[str] | None = None) -> list[StudyCurves]:
+    """Curves of the selected studies (all when neither filter is given), in one query.
+
+    Parameters
+    ----------
+    store:
+        An open store.
+    studies, tasks:
+        Restrict to these study ids / task ids.
+
+    Returns
+    -------
+    list of StudyCurves
+        Ordered by study id.
+
+    Raises
+    ------
+    NotFoundError
+        A named study or task has no curves.
+    """
+    where, params = [], []
+    if studies is not None:
+        where.append("s.study IN (SELECT unnest(?))")
+        params.append(list(studies))
+    if tasks is not None:
+        where.append("s.task IN (SELECT unnest(?))")
+        params.append(list(tasks))
+    cond = ("WHERE " + " AND ".join(where)) if where else ""
+    # Dense integer codes are computed in SQL so Python never loops over points.
+    table = store.execute(
+        f"""
+        SELECT s.study, s.task, k.direction,
+               dense_rank() OVER (PARTITION BY s.study ORDER BY t.trial_number) - 1 AS i,
+               dense_rank() OVER (PARTITION BY s.study ORDER BY c.step) - 1 AS j,
+               t.trial, t.trial_number, c.step, c.value, c.cost_seconds
+        FROM studies s
+        JOIN tasks k ON k.task = s.task
+        JOIN trials t ON t.study = s.study
+        JOIN curve_points c ON c.study = t.study AND c.trial = t.trial
+        {cond}
+        ORDER BY s.study, i, j
+        """,  # noqa: S608 - the condition is built from constants only
+        params or None,
+    ).fetchnumpy()
+    study_col = table["study"]
+    if len(study_col) == 0:
+        if studies is not None or tasks is not None:
+            raise NotFoundError(f"no curves for studies={studies!r} tasks={tasks!r}")
+        return []
+    study_arr = np.asarray(study_col, dtype=object)
+    starts = np.flatnonzero(np.r_[True, study_arr[1:] != study_arr[:-1]])
+    ends = np.r_[starts[1:], len(study_arr)]
+    found = set(study_arr[starts])
+    if studies is not None and set(studies) - found:
+        raise NotFoundError(f"no curves for study {sorted(set(studies) - found)[0]!r}")
+    icol_all = np.asarray(table["i"], dtype=np.int64)
+    jcol_all = np.asarray(table["j"], dtype=np.int64)
+    val_all = np.asarray(table["value"], dtype=float)
+    cost_raw = table["cost_seconds"]
+    cost_all = np.ma.filled(np.ma.asarray(cost_raw).astype(float), np.nan)
+    val_all = np.ma.filled(np.ma.asarray(table["value"]).astype(float), np.nan)
+    step_all = np.asarray(table["step"], dtype=np.int64)
+    num_all = np.asarray(table["trial_number"], dtype=np.int64)
+    trial_all = np.asarray(table["trial"], dtype=object)
+    out = []
+    for a, b in zip(starts, ends, strict=True):
+        icol, jcol = icol_all[a:b], jcol_all[a:b]
+        n, j = int(icol[-1]) + 1, int(jcol.max()) + 1
+        values = np.full((n, j), np.nan)
+        present = np.zeros((n, j), dtype=bool)
+        cost = np.full((n, j), np.nan)
+        values[icol, jcol] = val_all[a:b]
+        present[icol, jcol] = True
+        cost[icol, jcol] = cost_all[a:b]
+        steps = np.zeros(j, dtype=np.int64)
+        steps[jcol] = step_all[a:b]
+        numbers = np.zeros(n, dtype=np.int64)
+        numbers[icol] = num_all[a:b]
+        labels = np.empty(n, dtype=object)
+        labels[icol] = trial_all[a:b]
+        out.append(StudyCurves(str(study_arr[a]), str(table["task"][a]), str(table["direction"][a]), labels,
+                               numbers, steps, values, present, cost))
+    return out
+
+
+def load_study_curves(store: PolicyStore, study: str) -> StudyCurves:
+    """Curves of one study (:class:`NotFoundError` if it has none)."""
+    return load_curves(store, studies=[study])[0]

@@ -1,0 +1,139 @@
+"""Shared pieces of the batched replay kernels.
+
+A kernel replays one strategy family over one study for a *batch* of ``B``
+(parameter set, trial order) pairs at once: ``orders[b, t]`` is the trial index
+that enters ``t``-th in replay ``b`` (its Optuna trial number is ``t``). Trials run
+one after another, each to completion or until pruned, so at trial ``t`` the
+state (reference tables, rung values, counts of COMPLETE trials) holds exactly
+the trials ``0..t-1``: what a live pruner would have seen at that moment.
+
+Kernels return, by position: ``prune_col[b, t]`` (the column of ``steps`` at
+which the rule said "prune", -1 for never), ``threshold`` and ``ref_size`` (the
+reason), and they update their state treating audited trials
+(``audited[b, t]``) as never pruned.
+
+>>> import numpy as np
+>>> x = np.array([[3.0, 1.0, np.nan, 2.0]])
+>>> srt = np.sort(x, axis=1).T[:, :, None].transpose(1, 0, 2)   # (B=1, rows, J=1)
+>>> float(sorted_nanpercentile(srt, np.array([[3]]), np.array([0.25]))[0, 0]) == float(np.nanpercentile(x, 25))
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from policy_store.curves import StudyCurves
+
+
+@dataclass
+class KernelOut:
+    """Per-position results of one batched kernel run (arrays of shape ``(B, N)``)."""
+
+    prune_col: np.ndarray
+    threshold: np.ndarray
+    ref_size: np.ndarray
+
+    @classmethod
+    def empty(cls, b: int, n: int) -> KernelOut:
+        return cls(np.full((b, n), -1, dtype=np.int64), np.full((b, n), np.nan), np.zeros((b, n), dtype=np.int64))
+
+
+def prev_reported_step(c: StudyCurves) -> np.ndarray:
+    """``(N, J)``: the trial's largest reported step before column ``j`` (-1 if none)."""
+    stepped = np.where(c.present, c.steps[None, :], -1)
+    cm = np.maximum.accumulate(stepped, axis=1)
+    return np.concatenate([np.full((c.n_trials, 1), -1, dtype=cm.dtype), cm[:, :-1]], axis=1)
+
+
+def gate(c: StudyCurves, warmup: np.ndarray, interval: np.ndarray) -> np.ndarray:
+    """``(B, N, J)`` warm-up and interval gate of Optuna (``_is_first_in_interval_step``).
+
+    ``warmup``/``interval`` have shape ``(B,)``. The check runs at a reported step
+    ``s >= w`` iff the trial's previous reported step is below
+    ``L = (s - w) // k * k + w``.
+    """
+    steps = c.steps[None, :]
+    w = warmup[:, None]
+    k = interval[:, None]
+    lower = (steps - w) // k * k + w                       # (B, J)
+    ok = (steps >= w) & (lower >= 0)
+    prev = prev_reported_step(c)                           # (N, J)
+    return c.present[None, :, :] & ok[:, None, :] & (prev[None, :, :] < lower[:, None, :])
+
+
+def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarray) -> np.ndarray:
+    """``np.nanpercentile`` (linear) of each column of a sorted, NaN-padded table, bit for bit.
+
+    Parameters
+    ----------
+    srt:
+        ``(B, rows, J)``; each column's first ``n_valid[b, j]`` entries are its
+        non-NaN values in ascending order.
+    n_valid:
+        ``(B, J)`` counts.
+    q_frac:
+        ``(B,)`` quantiles already divided by 100 (``np.true_divide(q, 100)``).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(B, J)``, NaN where a column has no valid value. The arithmetic mirrors
+        numpy's ``_quantile``/``_lerp`` (virtual index ``(n - 1) * q``, gamma taken
+        against index -1 above the top, the ``t >= 0.5`` branch of the lerp).
+    """
+    n = n_valid
+    virt = (n - 1) * q_frac[:, None]
+    prev = np.floor(virt)
+    above = virt >= n - 1
+    prev_idx = np.where(above, n - 1, prev).astype(np.intp)
+    next_idx = np.where(above, n - 1, prev + 1).astype(np.intp)
+    gamma = virt - np.where(above, -1.0, prev)
+    prev_idx = np.clip(prev_idx, 0, None)
+    next_idx = np.clip(next_idx, 0, None)
+    if srt.shape[1] == 0:
+        return np.full(n.shape, np.nan)
+    prev_idx = np.minimum(prev_idx, srt.shape[1] - 1)
+    next_idx = np.minimum(next_idx, srt.shape[1] - 1)
+    a = np.take_along_axis(srt, prev_idx[:, None, :], axis=1)[:, 0, :]
+    b = np.take_along_axis(srt, next_idx[:, None, :], axis=1)[:, 0, :]
+    with np.errstate(invalid="ignore"):
+        diff = b - a
+        res = a + diff * gamma
+        res = np.where(gamma >= 0.5, b - diff * (1 - gamma), res)
+    return np.where(n > 0, res, np.nan)
+
+
+def insert_sorted(srt: np.ndarray, rows: int, x: np.ndarray, mask: np.ndarray) -> None:
+    """Insert ``x[b, j]`` into column ``j`` of ``srt[b, :rows + 1]`` where ``mask`` (in place).
+
+    ``srt`` holds ascending non-NaN values then NaN padding; ``x`` must be
+    non-NaN where ``mask``. Costs ``O(B * rows * J)``: once per finished trial,
+    never per decision.
+    """
+    if not mask.any():
+        return
+    sub = srt[:, : rows + 1]
+    with np.errstate(invalid="ignore"):
+        pos = (sub < x[:, None, :]).sum(axis=1)           # NaN padding never counts
+    r = np.arange(rows + 1)[None, :, None]
+    shifted = np.concatenate([np.full_like(sub[:, :1], np.nan), sub[:, :-1]], axis=1)
+    new = np.where(r < pos[:, None, :], sub, np.where(r == pos[:, None, :], x[:, None, :], shifted))
+    srt[:, : rows + 1] = np.where(mask[:, None, :], new, sub)
+
+
+def first_true(mask: np.ndarray) -> np.ndarray:
+    """Index of the first True along the last axis, -1 when there is none."""
+    hit = mask.any(axis=-1)
+    return np.where(hit, mask.argmax(axis=-1), -1)
+
+
+def completes(c: StudyCurves, idx: np.ndarray, pruned: np.ndarray, audited: np.ndarray) -> np.ndarray:
+    """Which trials end COMPLETE: not (effectively) pruned and a finite final value.
+
+    A finite-looking but NaN final value makes Optuna's ``tell`` fail the trial
+    (state FAIL), which excludes it from every COMPLETE-only reference set.
+    """
+    return ~(pruned & ~audited) & ~np.isnan(c.final_values[idx])

@@ -1,0 +1,65 @@
+"""Batched kernel of ``posterior`` (see :mod:`policy_store.rules.strategies.posterior`).
+
+State per replay: per step column the count, sum and sum of squares of
+``final - value`` over COMPLETE trials (accumulated in trial-number order, like
+the live pruner), the number of COMPLETE trials and the incumbent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from policy_store.curves import StudyCurves
+from policy_store.replay.kernels._common import KernelOut, completes
+from policy_store.rules.strategies.posterior import prob_improvement
+
+_PRIOR = ("prior_mean", "prior_kappa", "prior_alpha", "prior_beta")
+
+
+def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        study_name: str, call: np.ndarray | None = None) -> KernelOut:
+    B, N = orders.shape
+    J = c.n_steps
+    out = KernelOut.empty(B, N)
+    maximize = c.direction == "maximize"
+    prior = {k: np.array([p[k] for p in params], dtype=float)[:, None] for k in _PRIOR}
+    alpha = np.array([p["alpha"] for p in params])[:, None]
+    n_startup = np.array([p["n_startup_trials"] for p in params])
+    warm = (c.steps[None, :] >= np.array([p["n_warmup_steps"] for p in params])[:, None])
+    min_obs = np.array([p["min_observations"] for p in params])[:, None]
+    cnt = np.zeros((B, J), dtype=np.int64)
+    s = np.zeros((B, J))
+    q = np.zeros((B, J))
+    n_comp = np.zeros(B, dtype=np.int64)
+    best = np.full(B, np.nan)
+    finals = c.final_values
+    rows = np.arange(B)
+    for t in range(N):
+        i = orders[:, t]
+        x = c.values[i]
+        calls = c.present[i] if call is None else call[rows, i]
+        g = calls & warm & np.isfinite(x) & (n_comp >= n_startup)[:, None] & (cnt >= min_obs)
+        if g.any():
+            with np.errstate(invalid="ignore", divide="ignore"):
+                prob = prob_improvement(cnt, s, q, x, best[:, None], prior, "maximize" if maximize else "minimize")
+            prune = g & (prob < alpha)
+            col = np.where(prune.any(1), prune.argmax(1), -1)
+            out.prune_col[:, t] = col
+            cc = np.maximum(col, 0)
+            out.threshold[:, t] = np.where(col >= 0, prob[rows, cc], np.nan)
+            out.ref_size[:, t] = np.where(col >= 0, cnt[rows, cc], 0)
+        done = completes(c, i, out.prune_col[:, t] >= 0, audited[:, t])
+        if done.any():
+            f = finals[i]
+            ok = done[:, None] & c.present[i] & np.isfinite(x)
+            d = np.where(ok, f[:, None] - x, 0.0)
+            cnt += ok
+            s = np.where(ok, s + d, s)
+            q = np.where(ok, q + d * d, q)
+            first = done & (n_comp == 0)
+            better = (f > best) if maximize else (f < best)
+            best = np.where(first | (done & better), f, best)
+            n_comp += done
+    return out

@@ -1,0 +1,145 @@
+"""Batched kernels of ``successive_halving`` and ``hyperband``.
+
+Successive halving needs, per rung, the multiset of rung values written by all
+earlier trials (any state). A trial's whole life is decided at once: rung ``r``
+is visited at its first (called) report at or after ``rung_step(r)``, with the
+value at that report; the trial is promoted through rungs ``0, 1, ...`` until the
+first rung where the value is NaN, ``bootstrap_count`` is not exceeded, or the
+value is not promotable. Promotability of ``v`` among the others' values plus
+``v``: ``#(others < v) <= idx`` (minimize) / ``#(others > v) <= idx`` (maximize)
+with ``idx = max((n_others + 1) // eta - 1, 0)`` -- the same as comparing with
+``sorted(competing)[idx]``. Rung values are written for every promoted rung and
+the failing one (unless NaN), exactly as Optuna writes them before deciding.
+
+Hyperband adds a bracket axis: each bracket is successive halving with
+``min_early_stopping_rate = bracket`` over the trials hashed into it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import math
+from typing import Any
+
+import numpy as np
+
+from policy_store.curves import StudyCurves
+from policy_store.replay.kernels._common import KernelOut, completes
+
+
+def _n_rungs(max_step: int, min_resource: int, eta: int, rate: int) -> int:
+    r = 0
+    while min_resource * eta ** (rate + r) <= max_step:
+        r += 1
+    return max(r, 1)
+
+
+def _hb_layout(max_resource: int, min_resource: int, eta: int) -> tuple[int, list[int]]:
+    n_brackets = math.floor(math.log(max_resource / min_resource, eta)) + 1
+    budgets = [math.ceil(n_brackets * (eta ** (n_brackets - 1 - b)) / (n_brackets - b)) for b in range(n_brackets)]
+    return n_brackets, budgets
+
+
+def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        study_name: str, call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
+    B, N = orders.shape
+    out = KernelOut.empty(B, N)
+    maximize = c.direction == "maximize"
+    steps = c.steps.astype(np.float64)
+    max_step = int(c.steps[-1]) if c.n_steps else 0
+    eta = np.array([p["reduction_factor"] for p in params], dtype=np.int64)
+    boot = np.array([p["bootstrap_count"] for p in params], dtype=np.int64)
+    if hyperband:
+        min_res = np.array([p["min_resource"] for p in params], dtype=np.int64)
+        max_res_param = [p["max_resource"] for p in params]
+        rate0 = np.zeros(B, dtype=np.int64)
+        mr = min_res.copy()
+        inited = np.zeros(B, dtype=bool)
+        dead = np.zeros(B, dtype=bool)
+        bracket_of = np.zeros((B, N), dtype=np.int64)
+        fixed_max = np.array([m != "auto" for m in max_res_param])
+        crc = np.array([binascii.crc32(f"{study_name}_{t}".encode()) for t in range(N)], dtype=np.int64)
+        # enough brackets for any max_resource this study can produce
+        G = max(_hb_layout(max(max_step + 1, m if m != "auto" else 1, int(lo)), int(lo), int(e))[0]
+                for m, lo, e in zip(max_res_param, min_res, eta, strict=True))
+        G = max(G, 1)
+        R = max(_n_rungs(max_step, int(lo), int(e), 0) for lo, e in zip(min_res, eta, strict=True))
+    else:
+        rate0 = np.array([p["min_early_stopping_rate"] for p in params], dtype=np.int64)
+        mr = np.array([-1 if p["min_resource"] == "auto" else p["min_resource"] for p in params], dtype=np.int64)
+        G = 1
+        R = max(_n_rungs(max_step, max(int(m), 1), int(e), int(r0)) for m, e, r0 in zip(mr, eta, rate0, strict=True))
+    store = np.full((B, G, R, N), np.nan)
+    count = np.zeros((B, G, R), dtype=np.int64)
+    n_comp = np.zeros(B, dtype=np.int64)
+    max_last = np.full(B, -1, dtype=np.int64)
+    rows = np.arange(B)
+    r_idx = np.arange(R)
+    last_steps = c.steps[c.last_pos]
+    calls_all = c.present[None] if call is None else call
+    for t in range(N):
+        i = orders[:, t]
+        calls = calls_all[rows if calls_all.shape[0] == B else np.zeros(B, dtype=np.int64), i]   # (B, J)
+        anycall = calls.any(1)
+        if hyperband:
+            want = ~inited & anycall & (fixed_max | (n_comp > 0))
+            for b in np.flatnonzero(want):
+                m = max_res_param[b]
+                mres = int(max_last[b]) + 1 if m == "auto" else int(m)
+                nb, budgets = _hb_layout(mres, int(min_res[b]), int(eta[b]))
+                inited[b] = True
+                if nb <= 0:
+                    dead[b] = True
+                    continue
+                cum = np.cumsum(budgets)
+                bracket_of[b] = np.searchsorted(cum, crc % cum[-1], side="right")
+            active = inited & ~dead & anycall
+            g = np.where(active, bracket_of[:, t], 0)
+            rate = g
+        else:
+            newly = (mr < 0) & anycall & (n_comp > 0)
+            mr = np.where(newly, np.maximum(max_last // 100, 1), mr)
+            active = (mr > 0) & anycall
+            g = np.zeros(B, dtype=np.int64)
+            rate = rate0
+        if active.any():
+            with np.errstate(over="ignore"):
+                rung_step = mr[:, None].astype(np.float64) * eta[:, None].astype(np.float64) ** (rate[:, None] + r_idx)
+            hits = calls[:, None, :] & (steps[None, None, :] >= rung_step[:, :, None])   # (B, R, J)
+            reached = hits.any(2) & active[:, None]
+            col = hits.argmax(2)
+            v = c.values[i[:, None], col]                                                 # (B, R)
+            others = store[rows, g]                                                       # (B, R, N)
+            n_oth = count[rows, g]
+            with np.errstate(invalid="ignore"):
+                beaten = ((others > v[:, :, None]) if maximize else (others < v[:, :, None])).sum(2)
+            idx = np.maximum((n_oth + 1) // eta[:, None] - 1, 0)
+            nan_v = np.isnan(v)
+            fail = reached & (nan_v | (n_oth + 1 <= boot[:, None]) | (beaten > idx))
+            has = fail.any(1)
+            rf = np.where(has, fail.argmax(1), R)
+            write = reached & ((r_idx[None, :] < rf[:, None]) | ((r_idx[None, :] == rf[:, None]) & ~nan_v))
+            bw, rw = np.nonzero(write)
+            if bw.size:
+                store[bw, g[bw], rw, count[bw, g[bw], rw]] = v[bw, rw]
+                count[bw, g[bw], rw] += 1
+            pc = np.where(has, col[rows, np.minimum(rf, R - 1)], -1)
+            out.prune_col[:, t] = pc
+            for b in np.flatnonzero(has):
+                r = rf[b]
+                if nan_v[b, r]:
+                    continue
+                comp = np.sort(np.append(others[b, r, : n_oth[b, r]], v[b, r]))
+                k = int(idx[b, r])
+                out.threshold[b, t] = comp[-k - 1] if maximize else comp[k]
+                out.ref_size[b, t] = comp.size
+        done = completes(c, i, out.prune_col[:, t] >= 0, audited[:, t])
+        n_comp += done
+        max_last = np.where(done, np.maximum(max_last, last_steps[i]), max_last)
+    return out
+
+
+def run_hyperband(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+                  study_name: str, call: np.ndarray | None = None) -> KernelOut:
+    """Hyperband: :func:`run` with a bracket axis."""
+    return run(c, orders, params, audited, study_name, call, hyperband=True)
