@@ -37,18 +37,21 @@ class InvalidInputError(PolicyStoreError, ValueError):
         0-based position of the offending row in the input, when there is one.
     field:
         Name of the offending column or field.
+    source:
+        Where the row lives, e.g. ``"runs.csv line 18"``; printed before the row.
     """
 
-    def __init__(self, message: str, *, row: int | None = None, field: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, row: int | None = None, field: str | None = None, source: str | None = None
+    ) -> None:
         self.row = row
         self.field = field
         self.reason = message
-        where = []
-        if row is not None:
-            where.append(f"row {row}")
-        if field is not None:
-            where.append(f"field {field!r}")
-        super().__init__(f"{', '.join(where)}: {message}" if where else message)
+        position = ", ".join(
+            part for part in (f"row {row}" if row is not None else "", f"field {field!r}" if field else "") if part
+        )
+        where = " ".join(part for part in (source, f"({position})" if source and position else position) if part)
+        super().__init__(f"{where}: {message}" if where else message)
 
 
 class StudyConflictError(PolicyStoreError):

@@ -67,6 +67,10 @@ class PolicyStore:
         self.location = str(location)
         self._depth = 0
         self._lock = threading.RLock()
+        if read_only and self.location != ":memory:" and not Path(self.location).exists():
+            raise StoreError(
+                f"no store at {self.location!r}; create one with `policy-store init` or by ingesting studies"
+            )
         try:
             if self.location != ":memory:":
                 Path(self.location).parent.mkdir(parents=True, exist_ok=True)

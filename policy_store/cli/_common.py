@@ -1,0 +1,77 @@
+"""Helpers every CLI command shares: opening the store, printing tables and JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from policy_store.store import PolicyStore, default_location
+
+
+def open_store(args: argparse.Namespace, *, read_only: bool = False) -> PolicyStore:
+    """The store named by ``--store``, ``$POLICY_STORE`` or the default file."""
+    return PolicyStore(args.store or default_location(), read_only=read_only)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    return value
+
+
+def print_json(payload: Any) -> None:
+    """Write ``payload`` as JSON to stdout (NaN/inf become null, datetimes ISO strings)."""
+
+    def default(o: Any) -> Any:
+        converted = _jsonable(o)
+        if converted is o:
+            return str(o)
+        return converted
+
+    def clean(o: Any) -> Any:
+        if isinstance(o, dict):
+            return {str(k): clean(v) for k, v in o.items()}
+        if isinstance(o, list | tuple):
+            return [clean(v) for v in o]
+        return _jsonable(o)
+
+    json.dump(clean(payload), sys.stdout, indent=2, default=default)
+    sys.stdout.write("\n")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return f"{value:.4g}"
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return str(value)
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> None:
+    """Print dict rows as an aligned plain-text table."""
+    if not rows:
+        print("(none)")
+        return
+    columns = list(columns or rows[0].keys())
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def add_json_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON")

@@ -1,0 +1,124 @@
+"""Reading long-format CSV and Parquet files, with errors that name the file and line.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "curves.csv"
+>>> _ = path.write_text("task,study,trial,step,value\\nt,s,0,0,0.5\\nt,s,0,1,0.25\\n")
+>>> read_long_file(path)["value"].tolist()
+[0.5, 0.25]
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from policy_store.errors import InvalidInputError
+from policy_store.ingest.longformat import COLUMNS
+
+FORMATS = ("csv", "parquet")
+_TEXT_COLUMNS = ("task", "study", "trial", "params", "state", "metric", "direction")
+
+
+def detect_format(path: str | os.PathLike[str]) -> str:
+    """``csv`` or ``parquet`` from the file name.
+
+    >>> detect_format("runs.parquet"), detect_format("runs.CSV")
+    ('parquet', 'csv')
+    """
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix in ("parquet", "pq"):
+        return "parquet"
+    if suffix in ("csv", "txt", "tsv"):
+        return "csv"
+    raise InvalidInputError(f"cannot tell the format of {str(path)!r}; pass --format csv|parquet")
+
+
+def _check_utf8(path: Path) -> None:
+    """Refuse non-UTF-8 text, naming the line and byte offset of the first bad byte."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    lines = 1
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            try:
+                decoder.decode(chunk)
+            except UnicodeDecodeError as e:
+                bad = offset + e.start
+                line = lines + chunk[: e.start].count(b"\n")
+                raise InvalidInputError(
+                    f"{path}: line {line} (byte {bad}) is not valid UTF-8; re-save the file as UTF-8"
+                ) from e
+            offset += len(chunk)
+            lines += chunk.count(b"\n")
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            raise InvalidInputError(f"{path}: the file ends inside a UTF-8 character") from e
+
+
+def read_long_file(path: str | os.PathLike[str], fmt: str | None = None) -> pd.DataFrame:
+    """Read a long-format file into a DataFrame (not yet validated).
+
+    Identifier columns are read as text so that ``007`` stays ``007``.
+    """
+    path = Path(path)
+    fmt = fmt or detect_format(path)
+    if fmt not in FORMATS:
+        raise InvalidInputError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}", field="format")
+    if not path.is_file():
+        raise InvalidInputError(f"{str(path)!r} does not exist or is not a file")
+    if path.stat().st_size == 0:
+        raise InvalidInputError(f"{path}: the file is empty")
+    if fmt == "parquet":
+        try:
+            table = pq.read_table(path)
+        except (pa.ArrowException, OSError) as e:
+            raise InvalidInputError(f"{path}: not a readable Parquet file ({e})") from e
+        return table.to_pandas()
+    _check_utf8(path)
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    try:
+        table = pacsv.read_csv(
+            path,
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in _TEXT_COLUMNS},
+                strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as e:
+        if "Empty CSV file" in str(e):
+            raise InvalidInputError(f"{path}: the file is empty") from e
+        raise InvalidInputError(f"{path}: not a readable CSV file ({e})") from e
+    if table.num_rows == 0:
+        raise InvalidInputError(f"{path}: the file has a header but no rows")
+    frame = table.to_pandas()
+    unknown = [c for c in frame.columns if c not in COLUMNS]
+    if unknown:
+        raise InvalidInputError(f"{path}: unknown column; allowed columns are {', '.join(COLUMNS)}", field=unknown[0])
+    return frame
+
+
+def ingest_file(store, path: str | os.PathLike[str], fmt: str | None = None, **kwargs):
+    """Read and ingest one long-format file; errors name the file and its line.
+
+    Keyword arguments go to :func:`policy_store.ingest.writer.ingest_frame`.
+    The source recorded for each study defaults to the file path.
+    """
+    from policy_store.ingest.writer import ingest_frame
+
+    frame = read_long_file(path, fmt)
+    kwargs.setdefault("source", str(path))
+    try:
+        return ingest_frame(store, frame, **kwargs)
+    except InvalidInputError as e:
+        if e.row is None:
+            raise
+        line = f" line {e.row + 2}" if (fmt or detect_format(path)) == "csv" else ""
+        raise type(e)(e.reason, row=e.row, field=e.field, source=f"{path}{line}") from e

@@ -1,0 +1,253 @@
+"""Writing validated studies into the store: atomic, idempotent, in bulk through Arrow.
+
+>>> import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+>>> from policy_store import PolicyStore
+>>> frame = pd.DataFrame({"task": "iris-sgd", "study": "s1", "trial": [0, 0, 1, 1],
+...                       "step": [0, 1, 0, 1], "value": [0.6, 0.8, 0.5, 0.55],
+...                       "direction": "maximize"})
+>>> with PolicyStore.memory() as store:
+...     print(ingest_frame(store, frame).summary())
+...     print(ingest_frame(store, frame).summary())
+1 study added (4 points, 1 new task)
+1 study unchanged (already in the store; nothing written)
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass, field
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from policy_store.errors import DirectionMismatchError, InvalidInputError, StudyConflictError
+from policy_store.ingest.hashing import study_hashes
+from policy_store.ingest.longformat import validate_long_frame
+from policy_store.store import PolicyStore, utcnow
+
+
+@dataclass
+class IngestReport:
+    """What one ingest call did."""
+
+    added: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    replaced: list[str] = field(default_factory=list)
+    points_written: int = 0
+    new_tasks: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for people."""
+        if not self.added and not self.replaced:
+            return f"{_n(len(self.unchanged), 'study', 'studies')} unchanged (already in the store; nothing written)"
+        parts = [f"{_n(len(self.added), 'study', 'studies')} added"] if self.added else []
+        parts += [f"{len(self.replaced)} replaced"] if self.replaced else []
+        parts += [f"{len(self.unchanged)} unchanged"] if self.unchanged else []
+        tasks = f", {_n(len(self.new_tasks), 'new task', 'new tasks')}" if self.new_tasks else ""
+        return f"{', '.join(parts)} ({self.points_written} points{tasks})"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _n(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def _check_tasks(store: PolicyStore, tasks: pd.DataFrame) -> list[str]:
+    """Compare the input's tasks with stored ones; return the names of new tasks."""
+    stored = {
+        r["task"]: r
+        for r in store.fetch_dicts(
+            "SELECT task, metric, direction FROM tasks WHERE task IN (SELECT unnest(?::VARCHAR[]))",
+            [tasks["task"].tolist()],
+        )
+    }
+    new = []
+    for row in tasks.itertuples(index=False):
+        old = stored.get(row.task)
+        if old is None:
+            new.append(row.task)
+            continue
+        if old["direction"] != row.direction:
+            raise DirectionMismatchError(
+                f"task {row.task!r} is recorded as {old['direction']!r} but the input says {row.direction!r}",
+                row=int(row.first_row),
+                field="direction",
+            )
+        if old["metric"] and row.metric and old["metric"] != row.metric:
+            raise InvalidInputError(
+                f"task {row.task!r} is recorded with metric {old['metric']!r} but the input says {row.metric!r}",
+                row=int(row.first_row),
+                field="metric",
+            )
+    return new
+
+
+def ingest_frame(
+    store: PolicyStore,
+    frame: pd.DataFrame,
+    *,
+    source: str = "frame",
+    replace: bool = False,
+    direction: str | None = None,
+    metric: str | None = None,
+    progress: bool = False,
+) -> IngestReport:
+    """Ingest long-format learning curves in one transaction.
+
+    Every study of the call lands, or none does. A study already in the store
+    with identical content is skipped; with different content it is refused
+    (:class:`StudyConflictError`) unless ``replace=True``, which also drops the
+    outcomes and replay decisions recorded for its old content.
+
+    Parameters
+    ----------
+    store:
+        The open store.
+    frame:
+        Rows in the long format (:mod:`policy_store.ingest.longformat`).
+    source:
+        Where the rows came from (a file path, ``optuna:<study>``, ``lcdb``...).
+    replace:
+        Replace studies whose content changed.
+    direction, metric:
+        Defaults for rows that do not say.
+    progress:
+        Show a progress bar on stderr (validate, hash, write, commit).
+
+    Returns
+    -------
+    IngestReport
+    """
+    with tqdm(total=4, desc=f"ingest {len(frame):,} rows", unit="stage", disable=not progress) as bar:
+        bar.set_postfix_str("validate")
+        canonical = validate_long_frame(frame, direction=direction, metric=metric)
+        bar.update()
+        bar.set_postfix_str("hash")
+        hashes = study_hashes(canonical)
+        bar.update()
+        report = IngestReport()
+        view = f"_ingest_{uuid.uuid4().hex}"
+        store.register(view, canonical)
+        try:
+            with store.atomic():
+                bar.set_postfix_str("write")
+                _ingest_view(store, view, canonical, hashes, report, source=source, replace=replace)
+                bar.update()
+                bar.set_postfix_str("commit")
+            bar.update()
+        finally:
+            store.unregister(view)
+    return report
+
+
+def _ingest_view(
+    store: PolicyStore,
+    view: str,
+    canonical: pa.Table,
+    hashes: dict[str, str],
+    report: IngestReport,
+    *,
+    source: str,
+    replace: bool,
+) -> None:
+    # ``view`` is generated by ingest_frame (uuid hex), never user input.
+    tasks = store.fetch_df(
+        f"""SELECT task, any_value(metric) AS metric, any_value(direction) AS direction,
+                   min(_r) AS first_row
+            FROM (SELECT *, row_number() OVER () - 1 AS _r FROM {view}) GROUP BY task"""  # noqa: S608
+    )
+    report.new_tasks = _check_tasks(store, tasks)
+    incoming = store.fetch_dicts(
+        f"SELECT study, any_value(task) AS task FROM {view} GROUP BY study ORDER BY study"  # noqa: S608
+    )
+    existing = {
+        r["study"]: r
+        for r in store.fetch_dicts(
+            "SELECT study, task, content_hash FROM studies WHERE study IN (SELECT unnest(?::VARCHAR[]))",
+            [list(hashes)],
+        )
+    }
+    changed = []
+    for row in incoming:
+        old = existing.get(row["study"])
+        if old is None:
+            report.added.append(row["study"])
+        elif old["content_hash"] == hashes[row["study"]] and old["task"] == row["task"]:
+            report.unchanged.append(row["study"])
+        else:
+            changed.append(row["study"])
+    if changed and not replace:
+        shown = ", ".join(repr(s) for s in changed[:5]) + (" …" if len(changed) > 5 else "")
+        raise StudyConflictError(
+            f"{_n(len(changed), 'study', 'studies')} already in the store with different content: {shown}. "
+            "Use --replace (replace=True) to overwrite them, or give the new data new study ids."
+        )
+    report.replaced = changed
+    for table in ("curve_points", "trials", "studies", "outcomes", "decisions") if changed else ():
+        store.execute(
+            f"DELETE FROM {table} WHERE study IN (SELECT unnest(?::VARCHAR[]))",  # noqa: S608 - constant names
+            [changed],
+        )
+    to_write = report.added + changed
+    if not to_write:
+        return
+    source_view = view
+    if report.unchanged:
+        source_view = f"{view}_new"
+        store.register(source_view, canonical.filter(pc.is_in(canonical["study"], pa.array(to_write))))
+    try:
+        study_rows = pd.DataFrame({"study": to_write, "content_hash": [hashes[s] for s in to_write]})
+        report.points_written = _write(store, source_view, study_rows, report.new_tasks, source, utcnow())
+    finally:
+        if source_view != view:
+            store.unregister(source_view)
+
+
+def _write(
+    store: PolicyStore, view: str, studies: pd.DataFrame, new_tasks: list[str], source: str, now
+) -> int:
+    store.execute(
+        f"""INSERT INTO tasks
+            SELECT task, any_value(metric), any_value(direction), ?
+            FROM {view} WHERE task IN (SELECT unnest(?::VARCHAR[])) GROUP BY task""",  # noqa: S608
+        [now, new_tasks],
+    )
+    store.execute(
+        f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {view}"  # noqa: S608
+    )
+    store.execute(
+        f"""INSERT INTO trials
+            WITH t AS (
+                SELECT study, trial, any_value(state) AS state, any_value(params) AS params,
+                       max(step) AS final_step, arg_max(value, step) AS final_value,
+                       count(*) AS n_steps,
+                       CASE WHEN count(cost_seconds) = count(*) THEN sum(cost_seconds) END AS cost_seconds
+                FROM {view} GROUP BY study, trial
+            )
+            SELECT study, trial,
+                   CASE WHEN bool_and(TRY_CAST(trial AS INTEGER) IS NOT NULL) OVER (PARTITION BY study)
+                        THEN TRY_CAST(trial AS INTEGER)
+                        ELSE dense_rank() OVER (PARTITION BY study ORDER BY trial) - 1 END,
+                   state, params, final_step, final_value, n_steps, cost_seconds
+            FROM t""",  # noqa: S608
+    )
+    hashes_view = f"{view}_hashes"
+    store.register(hashes_view, studies)
+    try:
+        store.execute(
+            f"""INSERT INTO studies
+                SELECT p.study, any_value(p.task), any_value(h.content_hash), count(DISTINCT p.trial),
+                       count(*), ?, ?
+                FROM {view} AS p JOIN {hashes_view} AS h USING (study) GROUP BY p.study""",  # noqa: S608
+            [source, now],
+        )
+    finally:
+        store.unregister(hashes_view)
+    return int(store.scalar(f"SELECT count(*) FROM {view}"))  # noqa: S608
