@@ -150,19 +150,19 @@ def _model_id(model: str) -> int:
     return MODELS.index(model)
 
 
-def generate(dataset: str = "iris", *, target: str | None = None, models: Sequence[str] = MODELS,
-             trials: int = 20, steps: int = 30, seed: int = 0, jobs: int = 1,
+def generate(dataset: str | Sequence[str] = "iris", *, target: str | None = None,
+             models: Sequence[str] = MODELS, trials: int = 20, steps: int = 30, seed: int = 0, jobs: int = 1,
              progress: bool = False) -> pd.DataFrame:
     """Train ``trials`` random configurations of each model and return their curves (long format).
 
     Parameters
     ----------
     dataset:
-        A bundled scikit-learn dataset name or a CSV path.
+        A bundled scikit-learn dataset name or a CSV path, or several of them.
     target:
-        The class column of a CSV dataset.
+        The class column of CSV datasets.
     models:
-        Any of ``sgd``, ``mlp``, ``gb``; one task and one study each.
+        Any of ``sgd``, ``mlp``, ``gb``; one task and one study per dataset and model.
     trials:
         Random configurations per model.
     steps:
@@ -183,6 +183,13 @@ def generate(dataset: str = "iris", *, target: str | None = None, models: Sequen
     if trials < 1 or steps < 1 or jobs < 1:
         raise InvalidInputError("trials, steps and jobs must be positive", field="trials")
     model_ids = {m: _model_id(m) for m in models}
+    names = [dataset] if isinstance(dataset, str) else list(dataset)
+    frames = [_generate_one(name, target, model_ids, trials, steps, seed, jobs, progress) for name in names]
+    return pd.concat(frames, ignore_index=True)
+
+
+def _generate_one(dataset: str, target: str | None, model_ids: dict[str, int], trials: int, steps: int,
+                  seed: int, jobs: int, progress: bool) -> pd.DataFrame:
     name, X, y = load_xy(dataset, target)
     X_train, X_valid, y_train, y_valid = train_test_split(X, y, test_size=VALID_FRACTION, random_state=seed,
                                                           stratify=y)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -44,7 +44,7 @@ from policy_store.datasets import _lcdb_files as files
 from policy_store.meta.store_features import save_meta_features_frame
 
 from policy_store.errors import InvalidInputError
-from policy_store.ingest import ingest_frame
+from policy_store.ingest import IngestReport, ingest_frame
 from policy_store.store import PolicyStore
 
 #: LCDB's metrics and the direction in which each improves.
@@ -238,6 +238,16 @@ class LcdbIngestResult:
     source_points: int
     tasks_with_features: int
     seconds: float
+    report: IngestReport
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (f"LCDB {self.metric}: {self.tasks} tasks, {self.studies} studies, {self.points} points "
+                f"(LCDB rows: {self.source_points}; {self.report.summary()}); OpenML meta-features for "
+                f"{self.tasks_with_features} tasks; {self.seconds:.1f} s")
+
+    def to_dict(self) -> dict:
+        return {**{k: v for k, v in asdict(self).items() if k != "report"}, "report": self.report.to_dict()}
 
 
 def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = None,
@@ -267,7 +277,7 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
     datasets = read_datasets(source, download=download, progress=progress)
     names = dict(zip(datasets["openmlid"].astype(int), datasets["Name"].astype(str), strict=True))
     frame = long_frame(raw, metric=metric, names=names)
-    ingest_frame(store, frame, source=SOURCE, replace=replace)
+    report = ingest_frame(store, frame, source=SOURCE, replace=replace, progress=progress)
     ids = set(np.unique(raw.column("openmlid").to_numpy()).tolist())
     features = openml_features(datasets[datasets["openmlid"].isin(ids)], metric=metric)
     save_meta_features_frame(store, features, source="openml")
@@ -288,4 +298,4 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
                                 f"{raw.num_rows} rows for them", field="curve_points")
     return LcdbIngestResult(metric=metric, tasks=len(ids), studies=len(studies), points=points,
                             source_points=raw.num_rows, tasks_with_features=features["task"].nunique(),
-                            seconds=time.perf_counter() - started)
+                            seconds=time.perf_counter() - started, report=report)

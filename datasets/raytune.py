@@ -140,7 +140,9 @@ def read_raytune(path: str | os.PathLike[str], *, metric: str, direction: str, t
 
 
 def ingest_raytune(store: PolicyStore, path: str | os.PathLike[str], *, metric: str, direction: str,
-                   task: str | None = None, study: str | None = None, replace: bool = False) -> IngestReport:
+                   task: str | None = None, study: str | None = None, replace: bool = False,
+                   progress: bool = False) -> IngestReport:
     """Read an experiment directory with :func:`read_raytune` and ingest it as one study."""
     frame = read_raytune(path, metric=metric, direction=direction, task=task, study=study)
-    return ingest_frame(store, frame, source=f"raytune:{Path(path).resolve()}", replace=replace)
+    return ingest_frame(store, frame, source=f"raytune:{Path(path).resolve()}", replace=replace,
+                        progress=progress)

@@ -1,0 +1,142 @@
+"""Dataset meta-features: values pinned on hand-computed datasets, malformed data refused by column."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from policy_store.meta.features import (
+    FEATURES,
+    dataset_meta_features,
+    entropy_bits,
+    meta_features_from_csv,
+    mutual_information_bits,
+)
+from policy_store.meta.landmarkers import LANDMARKER_FEATURES
+from sklearn.datasets import load_iris
+
+from policy_store.errors import InvalidInputError
+
+LCDB_DATASETS = Path(__file__).resolve().parents[1] / "data" / "lcdb" / "datasets.csv"
+H_04 = -(0.4 * math.log2(0.4) + 0.6 * math.log2(0.6))  # entropy of a 2:3 split, 0.970950594...
+
+
+@pytest.fixture
+def small() -> pd.DataFrame:
+    return pd.DataFrame({
+        "x": [1.0, 2.0, 3.0, 4.0, 10.0],
+        "c": ["a", "a", "b", "b", "b"],
+        "m": [1.0, None, 3.0, None, 5.0],
+        "y": ["p", "p", "q", "q", "q"],
+    })
+
+
+def test_simple_qualities_by_hand(small):
+    q = dataset_meta_features(small, "y", landmarkers=False)
+    expected = {
+        "NumberOfInstances": 5, "NumberOfFeatures": 4, "NumberOfClasses": 2, "NumberOfNumericFeatures": 2,
+        "NumberOfSymbolicFeatures": 2, "NumberOfBinaryFeatures": 2, "PercentageOfNumericFeatures": 50.0,
+        "PercentageOfSymbolicFeatures": 50.0, "PercentageOfBinaryFeatures": 50.0, "NumberOfMissingValues": 2,
+        "NumberOfInstancesWithMissingValues": 2, "PercentageOfMissingValues": 10.0,
+        "PercentageOfInstancesWithMissingValues": 40.0, "Dimensionality": 0.8, "MajorityClassSize": 3,
+        "MinorityClassSize": 2, "MinorityClassPercentage": 40.0, "AutoCorrelation": 0.75,
+        "MaxNominalAttDistinctValues": 2, "MeanNominalAttDistinctValues": 2, "MinNominalAttDistinctValues": 2,
+        "NumberOfFeaturesAfterBinarization": 4,
+    }
+    assert {k: q[k] for k in expected} == pytest.approx(expected)
+    assert q["ClassEntropy"] == pytest.approx(H_04)
+
+
+def test_information_theoretic_qualities_by_hand(small):
+    q = dataset_meta_features(small, "y", landmarkers=False)
+    # c splits the rows exactly as the class does: MI = H(c) = H(class)
+    assert q["MeanAttributeEntropy"] == pytest.approx(H_04)
+    assert q["MeanMutualInformation"] == pytest.approx(H_04)
+    assert q["EquivalentNumberOfAtts"] == pytest.approx(1.0)
+    assert q["MeanNoiseToSignalRatio"] == pytest.approx(0.0, abs=1e-12)
+    assert mutual_information_bits(pd.Series(["a", "b", "a", "b"]), pd.Series([0, 0, 1, 1])) == 0.0
+    assert entropy_bits(pd.Series(["a", "b", "c", "d"])) == 2.0
+
+
+def test_numeric_statistics_by_hand(small):
+    q = dataset_meta_features(small, "y", landmarkers=False)
+    # means 4 (x) and 3 (m); weibull quartiles of two values clamp to the ends
+    assert [q[f"{a}MeansOfNumericAtts"] for a in ("Mean", "Min", "Max", "Quartile1", "Quartile2", "Quartile3")] \
+        == pytest.approx([3.5, 3.0, 4.0, 3.0, 3.5, 4.0])
+    # x: squared deviations 9, 4, 1, 0, 36 -> sample variance 12.5; m: 1, 3, 5 -> variance 4
+    assert q["MaxStdDevOfNumericAtts"] == pytest.approx(math.sqrt(12.5))
+    assert q["MinStdDevOfNumericAtts"] == pytest.approx(2.0)
+    # x: m2 = 10, m3 = 36 -> g1 = 36 / 10**1.5, G1 = g1 * sqrt(20) / 3; m is symmetric
+    g1 = 36 / 10**1.5
+    assert q["MaxSkewnessOfNumericAtts"] == pytest.approx(g1 * math.sqrt(20) / 3)
+    assert q["MinSkewnessOfNumericAtts"] == pytest.approx(0.0, abs=1e-12)
+    # x: m4 = 278.8 -> g2 = -0.212, G2 = ((n+1) g2 + 6)(n-1)/((n-2)(n-3)) = 3.152; m has 3 values: no kurtosis
+    assert q["MeanKurtosisOfNumericAtts"] == pytest.approx(3.152)
+    assert q["MinKurtosisOfNumericAtts"] == q["MaxKurtosisOfNumericAtts"]
+
+
+def test_missing_inputs_give_nan_never_invented():
+    q = dataset_meta_features(pd.DataFrame({"c": ["a", "b", "a", "b"], "y": [0, 1, 0, 1]}), "y",
+                              landmarkers=False)
+    assert all(math.isnan(q[f"{a}MeansOfNumericAtts"]) for a in ("Mean", "Min", "Max", "Quartile2"))
+    q = dataset_meta_features(pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [0, 1, 0, 1]}), "y",
+                              landmarkers=False)
+    assert math.isnan(q["MeanMutualInformation"]) and math.isnan(q["EquivalentNumberOfAtts"])
+    assert all(math.isnan(q[name]) for name in LANDMARKER_FEATURES)
+    assert list(q) == list(FEATURES)
+
+
+def test_landmarkers_pinned_on_iris():
+    iris = load_iris(as_frame=True).frame
+    q = dataset_meta_features(iris, "target", seed=0)
+    assert q["NaiveBayesErrRate"] == pytest.approx(7 / 150)
+    assert q["DecisionStumpErrRate"] == pytest.approx(1 / 3)
+    assert q["DecisionStumpKappa"] == pytest.approx(0.5)
+    assert 0.95 < q["NaiveBayesAUC"] <= 1.0
+    assert q["AutoCorrelation"] == pytest.approx(147 / 149)  # iris is sorted by class
+    assert dataset_meta_features(iris, "target", seed=0) == q  # seeded: same result
+
+
+def test_names_are_lcdb_columns():
+    lcdb_columns = set(pd.read_csv(LCDB_DATASETS, nrows=0).columns)
+    ours = set(FEATURES) - {n for n in FEATURES if n.startswith("DecisionStump")}
+    assert ours <= lcdb_columns
+    # every OpenML quality in LCDB's datasets.csv is computed
+    assert lcdb_columns - {"openmlid", "Name"} <= set(FEATURES)
+
+
+@pytest.mark.parametrize(
+    ("data", "target", "field", "message"),
+    [
+        (pd.DataFrame({"x": [1, 2]}), "y", "y", "no target column"),
+        (pd.DataFrame({"x": [1, 2, 3], "y": ["a", "a", "a"]}), "y", "y", "single class"),
+        (pd.DataFrame({"x": [1, 2], "e": [None, None], "y": ["a", "b"]}), "y", "e", "all missing"),
+        (pd.DataFrame({"x": ["1.5", "2", "abc", "4"], "y": [0, 1, 0, 1]}), "y", "x", "non-numeric value 'abc'"),
+        (pd.DataFrame({"x": [1.0, np.inf], "y": [0, 1]}), "y", "x", "infinite"),
+        (pd.DataFrame({"x": [1, 2], "y": ["a", None]}), "y", "y", "missing values"),
+        (pd.DataFrame({"y": ["a", "b"]}), "y", "y", "no attribute"),
+    ],
+)
+def test_malformed_datasets_name_the_column(data, target, field, message):
+    with pytest.raises(InvalidInputError, match=message) as e:
+        dataset_meta_features(data, target, landmarkers=False)
+    assert e.value.field == field
+
+
+def test_string_in_numeric_column_names_the_row():
+    with pytest.raises(InvalidInputError) as e:
+        dataset_meta_features(pd.DataFrame({"x": ["1", "2", "oops", "4"], "y": [0, 1, 0, 1]}), "y")
+    assert (e.value.row, e.value.field) == (2, "x")
+
+
+def test_csv_question_mark_is_missing(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("x,c,y\n1,a,p\n?,b,q\n3,?,p\n4,b,q\n")
+    q = meta_features_from_csv(path, "y", landmarkers=False)
+    assert (q["NumberOfMissingValues"], q["NumberOfNumericFeatures"], q["NumberOfSymbolicFeatures"]) == (2, 1, 2)
+    with pytest.raises(InvalidInputError) as e:
+        meta_features_from_csv(tmp_path / "missing.csv", "y")
+    assert e.value.field == "path"
