@@ -121,3 +121,20 @@ def test_adwin_memory_is_logarithmic():
 def test_two_window_constant_stream_never_fires():
     assert detections(TwoWindow(window_size=20, alpha=0.5), [1.0] * 200) == []
     assert detections(TwoWindow(window_size=20, alpha=0.5, test="mannwhitney"), [0.0] * 200) == []
+
+
+def test_two_window_p_values_match_scipy():
+    from policy_store.drift.two_window import ks_p_value, mann_whitney_p_value
+    from scipy import stats
+
+    rng = np.random.default_rng(6)
+    for n1, n2 in ((5, 7), (60, 200), (200, 200)):
+        for a, b in (
+            (rng.normal(size=n1).round(1), rng.normal(0.3, size=n2).round(1)),  # ties
+            ((rng.random(n1) < 0.05).astype(float), (rng.random(n2) < 0.2).astype(float)),
+            (rng.exponential(size=n1), rng.exponential(1.5, size=n2)),
+        ):
+            d = stats.ks_2samp(a, b).statistic
+            assert ks_p_value(a, b) == pytest.approx(stats.kstwobign.sf(np.sqrt(n1 * n2 / (n1 + n2)) * d))
+            expected = stats.mannwhitneyu(a, b, method="asymptotic").pvalue
+            assert mann_whitney_p_value(a, b) == pytest.approx(expected)
