@@ -37,6 +37,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from policy_store.errors import InvalidInputError
 
@@ -95,11 +96,23 @@ def _number_array(col: pd.Series, field: str) -> np.ndarray:
     return coerced.to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _arrow_input(frame: pd.DataFrame) -> pa.Table:
+def _trimmed(array: pa.Array, *, trim: bool = True) -> pa.Array:
+    """Strings with surrounding white space removed; empty strings become NULL."""
+    if trim:
+        array = pc.utf8_trim_whitespace(array)
+    return pc.if_else(pc.equal(array, ""), pa.scalar(None, pa.string()), array)
+
+
+def _filled(array: pa.Array, default: str | None) -> pa.Array:
+    return array if default is None else pc.fill_null(array, pa.scalar(default, pa.string()))
+
+
+def _canonical_input(frame: pd.DataFrame, direction: str | None, metric: str | None) -> pa.Table:
+    """The frame as typed, normalised Arrow columns plus ``_row``; numeric problems raise here."""
     n = len(frame)
-    columns: dict[str, pa.Array] = {"_row": pa.array(np.arange(n, dtype=np.int64))}
-    for field in _TEXT:
-        columns[field] = _text_array(frame[field], field) if field in frame else pa.nulls(n, pa.string())
+    text = {
+        field: _text_array(frame[field], field) if field in frame else pa.nulls(n, pa.string()) for field in _TEXT
+    }
     steps = _number_array(frame["step"], "step")
     _fail_if(np.isnan(steps), "is missing; every row needs an integer step", "step")
     _fail_if(np.isinf(steps) | (steps != np.floor(steps)), "must be an integer", "step")
@@ -109,10 +122,21 @@ def _arrow_input(frame: pd.DataFrame) -> pa.Table:
     cost = _number_array(frame["cost_seconds"], "cost_seconds") if "cost_seconds" in frame else np.full(n, np.nan)
     _fail_if(np.isinf(cost), "must be finite or empty (unknown)", "cost_seconds")
     _fail_if(cost < 0, "must be >= 0", "cost_seconds")
-    columns["step"] = pa.array(steps.astype(np.int64))
-    columns["value"] = pa.array(values, type=pa.float64(), from_pandas=False)  # NaN = diverged
-    columns["cost_seconds"] = pa.array(cost, type=pa.float64(), from_pandas=True)  # NaN = unknown → NULL
-    return pa.table(columns)
+    return pa.table(
+        {
+            "task": _trimmed(text["task"]),
+            "study": _trimmed(text["study"]),
+            "trial": _trimmed(text["trial"]),
+            "step": pa.array(steps.astype(np.int64)),
+            "value": pa.array(values, type=pa.float64(), from_pandas=False),  # NaN = diverged
+            "cost_seconds": pa.array(cost, type=pa.float64(), from_pandas=True),  # NaN = unknown → NULL
+            "params": _trimmed(text["params"], trim=False),
+            "state": _filled(pc.utf8_upper(_trimmed(text["state"])), "COMPLETE"),
+            "metric": _filled(_trimmed(text["metric"]), metric),
+            "direction": _filled(_trimmed(text["direction"]), direction or DEFAULT_DIRECTION),
+            "_row": pa.array(np.arange(n, dtype=np.int64)),
+        }
+    )
 
 
 # Each check: SQL selecting the offending rows of the normalised view `n`, the field, the message.
@@ -126,6 +150,24 @@ _ROW_CHECKS = (
     ("isnan(value) AND state IN ('COMPLETE', 'RUNNING')", "value",
      "is NaN in a COMPLETE or RUNNING trial; NaN is allowed only in PRUNED or FAIL (diverged) trials"),
 )
+# One pass that is true when every group check below passes (the common case); the
+# slower per-check queries then only run to name the first offending row.
+_GROUPS_CONSISTENT = """
+    WITH t AS (
+        SELECT study, trial, count(*) AS n, count(DISTINCT step) AS steps,
+               count(DISTINCT state) AS states, count(DISTINCT params) AS params, count(params) AS with_params,
+               min(task) AS task, max(task) AS task_max,
+               min(direction) AS direction, max(direction) AS direction_max,
+               min(metric) AS metric, max(metric) AS metric_max, count(metric) AS with_metric
+        FROM n GROUP BY study, trial),
+    by_study AS (SELECT study, min(task) = max(task) AND bool_and(task = task_max) AS ok FROM t GROUP BY study),
+    by_task AS (
+        SELECT task, min(direction) = max(direction_max) AND (sum(with_metric) = 0 OR (
+                   sum(with_metric) = sum(n) AND min(metric) = max(metric_max))) AS ok
+        FROM t GROUP BY task)
+    SELECT bool_and(steps = n AND states = 1 AND params <= 1 AND with_params IN (0, n))
+           AND (SELECT bool_and(ok) FROM by_study) AND (SELECT bool_and(ok) FROM by_task)
+    FROM t"""
 # (group key, field that must be unique within it, what the key is called)
 _GROUP_CHECKS = (
     ("study, trial", "state", "trial"),
@@ -134,19 +176,6 @@ _GROUP_CHECKS = (
     ("study", "task", "study"),
     ("study, trial", "params", "trial"),
 )
-
-
-def _normalised_sql(direction: str | None, metric: str | None) -> tuple[str, list]:
-    def text(name: str) -> str:
-        return f"nullif(trim({name}), '')"
-
-    sql = f"""SELECT _row, {text('task')} AS task, {text('study')} AS study, {text('trial')} AS trial,
-                     step, value, cost_seconds, {text('params')} AS params,
-                     coalesce(upper({text('state')}), 'COMPLETE') AS state,
-                     coalesce({text('metric')}, ?) AS metric,
-                     coalesce({text('direction')}, ?) AS direction
-              FROM raw"""  # noqa: S608 - identifiers are module constants
-    return sql, [metric, direction or DEFAULT_DIRECTION]
 
 
 def validate_long_frame(
@@ -188,23 +217,25 @@ def validate_long_frame(
     if direction is not None and direction not in DIRECTIONS:
         raise InvalidInputError(f"unknown direction {direction!r}; use 'minimize' or 'maximize'", field="direction")
     frame = frame.reset_index(drop=True)
-    raw = _arrow_input(frame)
+    table = _canonical_input(frame, direction, metric)
     con = duckdb.connect()
     try:
-        con.register("raw", raw)
-        sql, params = _normalised_sql(direction, metric)
-        con.execute(f"CREATE TEMP TABLE n AS {sql}", params)  # noqa: S608 - constant SQL
-        for where, field, message in _ROW_CHECKS:
-            row = con.execute(f"SELECT min(_row) FROM n WHERE {where}").fetchone()[0]  # noqa: S608
-            if row is not None:
-                raise InvalidInputError(message, row=int(row), field=field)
+        con.register("n", table)
+        firsts = con.execute(
+            "SELECT " + ", ".join(f"min(_row) FILTER (WHERE {where})" for where, _, _ in _ROW_CHECKS) + " FROM n"  # noqa: S608
+        ).fetchone()
+        hits = [(row, field, msg) for row, (_, field, msg) in zip(firsts, _ROW_CHECKS, strict=True) if row is not None]
+        if hits:
+            row, field, message = min(hits)
+            raise InvalidInputError(message, row=int(row), field=field)
         _check_params(con)
-        for key, field, what in _GROUP_CHECKS:
-            _check_unique_within(con, key, field, what)
-        _check_duplicates(con)
-        return con.execute(f"SELECT {', '.join(COLUMNS)} FROM n ORDER BY _row").to_arrow_table()  # noqa: S608
+        if con.execute(_GROUPS_CONSISTENT).fetchone()[0] is not True:
+            for key, field, what in _GROUP_CHECKS:
+                _check_unique_within(con, key, field, what)
+            _check_duplicates(con)
     finally:
         con.close()
+    return table.select(list(COLUMNS))
 
 
 def _check_unique_within(con: duckdb.DuckDBPyConnection, key: str, field: str, what: str) -> None:
