@@ -22,6 +22,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pandas as pd
+from policy_store.meta.curve_features import save_task_curve_features
 
 from policy_store.ingest import IngestReport, ingest_frame
 from policy_store.store import PolicyStore
@@ -37,5 +38,8 @@ def bundled() -> pd.DataFrame:
 
 
 def ingest_bundled(store: PolicyStore, *, replace: bool = False, progress: bool = False) -> IngestReport:
-    """Ingest the bundled curves into ``store`` (idempotent per study)."""
-    return ingest_frame(store, bundled(), source=SOURCE, replace=replace, progress=progress)
+    """Ingest the bundled curves and their tasks' learning-curve meta-features (idempotent per study)."""
+    frame = bundled()
+    report = ingest_frame(store, frame, source=SOURCE, replace=replace, progress=progress)
+    save_task_curve_features(store, tasks=sorted(frame["task"].unique()))
+    return report

@@ -16,7 +16,8 @@ params    JSON with learner, openmlid and dataset name
 ========  =======================================================
 
 Meta-features come from LCDB's ``datasets.csv`` (OpenML qualities, source
-``"openml"``); 51 datasets have no row there and get none.
+``"openml"``; 51 datasets have no row there and get none) and from each task's
+first study (learning-curve features, source ``"curves"``).
 
 >>> import pyarrow as pa
 >>> raw = pa.table({"openmlid": [3, 3], "learner": ["SVC_rbf"] * 2, "size_train": [16, 23],
@@ -41,6 +42,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from policy_store.datasets import _lcdb_files as files
+from policy_store.meta.curve_features import save_task_curve_features
 from policy_store.meta.store_features import save_meta_features_frame
 
 from policy_store.errors import InvalidInputError
@@ -253,7 +255,7 @@ class LcdbIngestResult:
 def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = None,
            seeds: int | None = None, source: str | os.PathLike[str] | None = None,
            download: bool = True, replace: bool = False, progress: bool = False) -> LcdbIngestResult:
-    """Load LCDB curves and OpenML meta-features into ``store``.
+    """Load LCDB curves, OpenML and learning-curve meta-features into ``store``.
 
     Idempotent per study (see :func:`policy_store.ingest.ingest_frame`). After the
     load, the store's points for the loaded studies are counted against the rows
@@ -281,6 +283,7 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
     ids = set(np.unique(raw.column("openmlid").to_numpy()).tolist())
     features = openml_features(datasets[datasets["openmlid"].isin(ids)], metric=metric)
     save_meta_features_frame(store, features, source="openml")
+    save_task_curve_features(store, tasks=sorted(task_name(i, metric) for i in ids))
     studies = frame["study"].unique()
     store.register("_lcdb_studies", pa.table({"study": pa.array(studies, pa.string())}))
     try:

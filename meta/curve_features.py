@@ -17,6 +17,9 @@ that higher is better (negated for ``minimize``) before anything is measured.
 ``curve_trials``                number of trials used
 ==============================  ==========================================================
 
+A task's curve features are those of its first study (by study id), saved
+with source ``"curves"`` by :func:`save_task_curve_features`.
+
 A feature whose inputs are too few (e.g. a rank correlation of fewer than
 three trials) is NaN.
 
@@ -34,6 +37,7 @@ import math
 
 import numpy as np
 import pandas as pd
+from policy_store.meta.store_features import save_meta_features_frame
 from scipy import stats
 
 from policy_store.errors import InvalidInputError
@@ -44,22 +48,46 @@ CURVE_FEATURES: tuple[str, ...] = (
 )
 
 
+def _slope(steps: np.ndarray, values: np.ndarray) -> float:
+    x = steps - steps.mean()
+    return float((x * (values - values.mean())).sum() / (x * x).sum())
+
+
 def _median(values: list[float]) -> float:
     return float(np.median(values)) if values else math.nan
 
 
-def _crossing_rate(curves: list[pd.Series]) -> float:
+def _crossing_rate(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
     comparable = crossed = 0
-    for i, a in enumerate(curves):
-        for b in curves[i + 1:]:
-            common = a.index.intersection(b.index)
-            if len(common) < 2:
+    for i, (steps_a, a) in enumerate(curves):
+        for steps_b, b in curves[i + 1:]:
+            _, in_a, in_b = np.intersect1d(steps_a, steps_b, assume_unique=True, return_indices=True)
+            if len(in_a) < 2:
                 continue
             comparable += 1
-            first = a[common[0]] - b[common[0]]
-            last = a[common[-1]] - b[common[-1]]
-            crossed += bool(first * last < 0)
+            crossed += bool((a[in_a[0]] - b[in_b[0]]) * (a[in_a[-1]] - b[in_b[-1]]) < 0)
     return crossed / comparable if comparable else math.nan
+
+
+def _curves(points: pd.DataFrame, first_trials: int, sign: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(steps, oriented values) of the first trials; the last value reported at a step counts."""
+    if "trial_number" in points.columns:
+        points = points.sort_values("trial_number", kind="stable")
+    order = points["trial"].drop_duplicates().tolist()[:first_trials]
+    rank = {t: i for i, t in enumerate(order)}
+    kept = points[points["trial"].isin(order)]
+    key = kept["trial"].map(rank).to_numpy()
+    steps = kept["step"].to_numpy(np.int64)
+    values = sign * kept["value"].to_numpy(np.float64)
+    sort = np.lexsort((np.arange(len(steps)), steps, key))  # stable: later duplicates stay last
+    key, steps, values = key[sort], steps[sort], values[sort]
+    out = []
+    for i in range(len(order)):
+        lo, hi = np.searchsorted(key, [i, i + 1])
+        s, v = steps[lo:hi], values[lo:hi]
+        last = np.r_[s[1:] != s[:-1], True]
+        out.append((s[last], v[last]))
+    return out
 
 
 def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", first_trials: int = 20,
@@ -92,17 +120,10 @@ def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", fir
                                 field="direction")
     if early_steps < 2 or first_trials < 1:
         raise InvalidInputError("need early_steps >= 2 and first_trials >= 1", field="early_steps")
-    points = frame.dropna(subset=["value"])
-    order = (points.sort_values("trial_number", kind="stable") if "trial_number" in points.columns
-             else points)["trial"].drop_duplicates().tolist()[:first_trials]
-    sign = 1.0 if direction == "maximize" else -1.0
-    curves = [
-        (sign * points.loc[points["trial"] == t].groupby("step")["value"].last()).sort_index() for t in order
-    ]
-    slopes = [float(np.polyfit(c.index[:early_steps].to_numpy(np.float64), c.to_numpy()[:early_steps], 1)[0])
-              for c in curves if len(c) >= 2]
-    noise = [float(np.std(np.diff(c.to_numpy(), n=2), ddof=1) / math.sqrt(6)) for c in curves if len(c) >= 4]
-    ranked = [(c.iloc[early_steps - 1], c.iloc[-1]) for c in curves if len(c) > early_steps]
+    curves = _curves(frame.dropna(subset=["value"]), first_trials, 1.0 if direction == "maximize" else -1.0)
+    slopes = [_slope(s[:early_steps], v[:early_steps]) for s, v in curves if len(s) >= 2]
+    noise = [float(np.std(np.diff(v, n=2), ddof=1) / math.sqrt(6)) for _, v in curves if len(v) >= 4]
+    ranked = [(v[early_steps - 1], v[-1]) for _, v in curves if len(v) > early_steps]
     spearman = math.nan
     if len(ranked) >= 3:
         early, final = np.array(ranked).T
@@ -141,3 +162,54 @@ def study_curve_features(store: PolicyStore, study: str, *, first_trials: int = 
     )
     return curve_meta_features(points, direction=direction, first_trials=first_trials,
                                early_steps=early_steps)
+
+
+def save_task_curve_features(store: PolicyStore, tasks: list[str] | None = None, *, first_trials: int = 20,
+                             early_steps: int = 3) -> int:
+    """Compute each task's curve features from its first study and save them (source ``"curves"``).
+
+    Parameters
+    ----------
+    store:
+        An open store.
+    tasks:
+        The tasks to describe (every task with a study when None).
+    first_trials, early_steps:
+        As in :func:`curve_meta_features`.
+
+    Returns
+    -------
+    int
+        Number of tasks described.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from policy_store.ingest import ingest_frame
+    >>> from policy_store.meta.store_features import load_meta_features
+    >>> with PolicyStore.memory() as store:
+    ...     _ = ingest_frame(store, pd.DataFrame({"task": "t", "study": "s", "trial": ["a", "a"],
+    ...                                           "step": [0, 1], "value": [0.1, 0.3],
+    ...                                           "direction": "maximize"}))
+    ...     save_task_curve_features(store)
+    ...     round(float(load_meta_features(store).loc["t", "curve_early_slope"]), 6)
+    1
+    0.2
+    """
+    points = store.fetch_df(
+        "WITH firsts AS (SELECT task, min(study) AS study FROM studies GROUP BY task) "
+        "SELECT f.task, k.direction, c.trial, c.step, c.value, t.trial_number "
+        "FROM firsts f JOIN tasks k USING (task) JOIN curve_points c USING (study) "
+        "JOIN trials t ON t.study = c.study AND t.trial = c.trial "
+        "ORDER BY f.task, t.trial_number, c.step"
+    )
+    if tasks is not None:
+        points = points[points["task"].isin(list(tasks))]
+    rows = []
+    for (task, direction), group in points.groupby(["task", "direction"], sort=True):
+        features = curve_meta_features(group, direction=direction, first_trials=first_trials,
+                                       early_steps=early_steps)
+        rows += [(task, name, value) for name, value in features.items()]
+    if rows:
+        save_meta_features_frame(store, pd.DataFrame(rows, columns=["task", "feature", "value"]), "curves")
+    return len(rows) // len(CURVE_FEATURES)

@@ -62,7 +62,12 @@ def test_ingest_checks_counts_and_saves_openml_features(cache, excerpt):
         result = lcdb.ingest(store, metric="accuracy", source=excerpt)
         assert (result.tasks, result.studies, result.points) == (3, 6, EXCERPT_ROWS)
         assert store.row_counts()["curve_points"] == EXCERPT_ROWS
-        features = load_meta_features(store)
+        features = load_meta_features(store, source="openml")
+        source = pd.read_csv(excerpt / "database-accuracy.csv")
+        first_study = source[(source["outer_seed"] == 0) & (source["inner_seed"] == 0)]
+        learners = first_study.groupby("openmlid")["learner"].nunique()  # LCDB lacks some learners' curves
+        curves = load_meta_features(store, source="curves")
+        assert curves["curve_trials"].tolist() == [learners[1441], learners[1464], learners[3]] == [10, 10, 18]
         # 1441 has no datasets.csv row; dataset 6 is in datasets.csv but not among the curves
         assert list(features.index) == ["lcdb/1464/accuracy", "lcdb/3/accuracy"]
         assert features.loc["lcdb/3/accuracy", "NumberOfInstances"] == 3196
@@ -71,7 +76,8 @@ def test_ingest_checks_counts_and_saves_openml_features(cache, excerpt):
         again = lcdb.ingest(store, metric="accuracy", source=excerpt)
         assert len(again.report.unchanged) == 6 and not again.report.added
         assert store.row_counts()["curve_points"] == EXCERPT_ROWS
-        assert store.row_counts()["meta_features"] == 2 * 64  # 64 qualities per datasets.csv row
+        # 64 qualities per datasets.csv row, 5 curve features per task
+        assert store.row_counts()["meta_features"] == 2 * 64 + 3 * 5
 
 
 def test_sdist_and_folder_give_the_same_rows(cache, excerpt, tmp_path):
