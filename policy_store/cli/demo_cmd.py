@@ -1,0 +1,30 @@
+"""``policy-store demo``: the README's main job on the embedded default store."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from policy_store.cli._common import add_json_flag, open_store, print_json
+from policy_store.demo import run_demo
+
+
+def _demo(args: argparse.Namespace) -> int:
+    with open_store(args) as store:
+        echo = (lambda _line: None) if args.json else print
+        result = run_demo(store, echo=echo, progress=not args.json and sys.stderr.isatty())
+        result["store"] = store.location
+    if args.json:
+        print_json(result)
+    else:
+        print(f"\nstore: {result['store']}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "demo",
+        help="run the main job on bundled real curves: ingest, evaluate, recommend, recalibrate, report",
+    )
+    add_json_flag(p)
+    p.set_defaults(handler=_demo)
