@@ -25,7 +25,9 @@ class TwoWindow(DriftDetector):
     means ``p < alpha``; after signalling, the detector starts over. Each check
     costs O(``window_size`` log ``window_size``); memory is O(``window_size``).
     ``alpha`` is per check: repeated checks raise the false-alarm rate, so
-    calibrate it for the stream length you care about.
+    calibrate it for the stream length you care about. On discrete streams
+    (0/1 outcomes such as killed-best) KS is nearly blind, because ``D`` is just
+    the difference of two small rates; use Mann-Whitney there.
 
     Parameters
     ----------
