@@ -145,7 +145,7 @@ def converted(name: str, source: Path, *, progress: bool = False) -> Path:
         return target
     schema = CURVE_SCHEMA if name.startswith("database-") else None
     convert = pacsv.ConvertOptions(column_types=schema) if schema is not None else None
-    tmp = target.with_suffix(".parquet.tmp")
+    tmp = target.with_suffix(f".parquet.{os.getpid()}.tmp")  # concurrent converters never share one
     rows = 0
     with open_member(source, name) as (stream, size), tqdm(
         total=size, unit="B", unit_scale=True, desc=f"converting {name}", disable=not progress
