@@ -9,7 +9,10 @@ attribute entropies and mutual information cover the symbolic attributes without
 the target; entropies are in bits; skewness and kurtosis are the bias-corrected
 sample estimates (excess kurtosis) over the non-missing values of each numeric
 attribute; standard deviations use ``n - 1``; quartiles over attributes use the
-``(n + 1) p`` position (numpy's ``"weibull"`` method). A quality whose inputs do
+``(n + 1) p`` position (numpy's ``"weibull"`` method, the convention LCDB's values
+follow). ``NumberOfFeaturesAfterBinarization`` is LCDB's own: the columns after
+one-hot encoding the symbolic attributes, one per declared category (a pandas
+categorical's categories, else the observed values). A quality whose inputs do
 not exist (e.g. skewness with no numeric attribute) is NaN, never invented.
 
 Columns of a numeric dtype are numeric attributes; strings, booleans and

@@ -140,3 +140,29 @@ def test_csv_question_mark_is_missing(tmp_path):
     with pytest.raises(InvalidInputError) as e:
         meta_features_from_csv(tmp_path / "missing.csv", "y")
     assert e.value.field == "path"
+
+
+def test_definitions_agree_with_lcdb_qualities():
+    """Quartile convention and derived ratios checked against real OpenML values in LCDB's datasets.csv."""
+    rows = pd.read_csv(LCDB_DATASETS).set_index("openmlid")
+    blood = rows.loc[1464]  # four numeric attributes
+    lo, hi = blood["MinMeansOfNumericAtts"], blood["MaxMeansOfNumericAtts"]
+    q1, q3 = blood["Quartile1MeansOfNumericAtts"], blood["Quartile3MeansOfNumericAtts"]
+    # under the (n + 1) p position, Q1 of four values is x1 + (x2 - x1) / 4 and Q3 is x3 + 3 (x4 - x3) / 4
+    means = [lo, lo + 4 * (q1 - lo), hi - 4 * (hi - q3), hi]
+    data = pd.DataFrame({f"a{i}": [m - 1.0, m + 1.0] for i, m in enumerate(means)} | {"y": [0, 1]})
+    q = dataset_meta_features(data, "y", landmarkers=False)
+    # median and mean are not used to rebuild the values: they check the convention independently
+    assert q["Quartile2MeansOfNumericAtts"] == pytest.approx(blood["Quartile2MeansOfNumericAtts"])
+    assert q["MeanMeansOfNumericAtts"] == pytest.approx(blood["MeanMeansOfNumericAtts"])
+    assert (q["Quartile1MeansOfNumericAtts"], q["Quartile3MeansOfNumericAtts"]) == pytest.approx((q1, q3))
+    for _, r in rows.iterrows():
+        assert r["Dimensionality"] == pytest.approx(r["NumberOfFeatures"] / r["NumberOfInstances"])
+        assert r["PercentageOfMissingValues"] == pytest.approx(
+            100 * r["NumberOfMissingValues"] / (r["NumberOfInstances"] * r["NumberOfFeatures"]))
+    kr = rows.loc[3]
+    assert kr["EquivalentNumberOfAtts"] == pytest.approx(kr["ClassEntropy"] / kr["MeanMutualInformation"])
+    assert kr["MeanNoiseToSignalRatio"] == pytest.approx(
+        (kr["MeanAttributeEntropy"] - kr["MeanMutualInformation"]) / kr["MeanMutualInformation"])
+    # the class counts as a symbolic feature: kr-vs-kp has 36 symbolic attributes, 37 features
+    assert (kr["NumberOfFeatures"], kr["NumberOfSymbolicFeatures"]) == (37, 37)
