@@ -58,7 +58,7 @@ class PolicyStore:
     --------
     >>> with PolicyStore.memory() as store:
     ...     with store.atomic():
-    ...         store.execute("INSERT INTO rules VALUES (?, ?, ?)", ["r", None, utcnow()])
+    ...         _ = store.execute("INSERT INTO rules VALUES (?, ?, ?)", ["r", None, utcnow()])
     ...     store.scalar("SELECT count(*) FROM rules")
     1
     """

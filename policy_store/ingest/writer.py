@@ -1,9 +1,6 @@
 """Writing validated studies into the store: atomic, idempotent, in bulk through Arrow.
 
 >>> import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-from tqdm.auto import tqdm
 >>> from policy_store import PolicyStore
 >>> frame = pd.DataFrame({"task": "iris-sgd", "study": "s1", "trial": [0, 0, 1, 1],
 ...                       "step": [0, 1, 0, 1], "value": [0.6, 0.8, 0.5, 0.55],
