@@ -1,0 +1,261 @@
+"""Per-process, append-only spool files of live decisions, and their absorption into the store.
+
+Why a spool
+-----------
+DuckDB lets one process write a database file at a time, and an Optuna study
+often runs in many worker processes (on many hosts, later, with DuckLake). A
+worker therefore never opens the store while it optimises: each decision is
+appended as one JSON line to a file that only this process writes, and the
+store *absorbs* every spool file later, in one transaction.
+
+Layout and write path
+---------------------
+``<spool dir>/<host>-<pid>-<random>.jsonl.part`` while its writer is open,
+renamed to ``….jsonl`` by :meth:`SpoolWriter.close`. Each record is written by a
+single ``os.write`` on an ``O_APPEND`` descriptor, opened lazily in the process
+that writes (a writer pickled or forked into a worker opens its own file).
+
+Failure modes
+-------------
+- **Worker killed (SIGKILL, OOM).** A record whose ``write`` returned is in the
+  kernel's page cache and survives the process; only the decision being written
+  at that instant is lost. The file stays ``.part``; absorb reads it anyway.
+- **Torn last line.** A write cut short (disk full, host crash) leaves a line
+  without its newline; absorb skips it and counts it in ``torn``. Nothing is ever
+  appended after it, because every writer has its own file.
+- **Host crash or power loss.** Records not yet on disk are lost unless
+  ``fsync="always"`` (one fsync per decision: milliseconds, off by default);
+  ``"close"`` (the default) fsyncs once when the writer closes.
+- **Absorb twice, or crash between commit and cleanup.** Decision ids are
+  content-derived (see :func:`decision_id`) and inserted with an anti-join, so
+  absorbing the same records again adds nothing. Closed files are deleted only
+  after the commit (``remove=True``).
+- **Corrupt line** (not JSON, or missing fields): skipped and counted in ``bad``;
+  the others are absorbed.
+- **Store locked by another process.** The absorbing process opens the store for
+  writing; callers retry (:func:`policy_store.integrations.optuna.open_store_retrying`).
+
+Examples
+--------
+>>> import tempfile
+>>> from policy_store import PolicyStore
+>>> d = tempfile.mkdtemp()
+>>> w = SpoolWriter(d)
+>>> w.append({"decision_id": "a1", "study": "s", "trial": "0", "trial_number": 0, "step": 1, "value": 0.5,
+...           "threshold": None, "ref_size": 0, "verdict": "continue", "reason": "warm-up", "rule": "r",
+...           "version": 1, "spec_hash": "h", "decided_at": "2026-01-01T00:00:00"})
+>>> w.close()
+>>> with PolicyStore.memory() as store:
+...     first = absorb_spool(store, d, remove=False)
+...     again = absorb_spool(store, d)
+...     (first.inserted, again.inserted, again.duplicates, store.scalar("SELECT count(*) FROM decisions"))
+(1, 0, 1, 1)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from policy_store.errors import InvalidInputError
+from policy_store.store import PolicyStore
+
+FSYNC_POLICIES = ("never", "close", "always")
+RECORD_FIELDS = ("decision_id", "study", "trial", "trial_number", "step", "value", "threshold", "ref_size",
+                 "verdict", "reason", "rule", "version", "spec_hash", "decided_at")
+MODE = "live"
+_PART = ".jsonl.part"
+_DONE = ".jsonl"
+
+
+def decision_id(study: str, trial_number: int, trial_start: str, call: int, spec_hash: str) -> str:
+    """Content-derived id of one live decision: the ``call``-th ``should_prune`` of a trial.
+
+    The trial's start time tells apart two runs of a study with the same name.
+
+    >>> decision_id("s", 3, "2026-01-01T00:00:00", 0, "h")[:12]
+    'b018b6b382dc'
+    """
+    key = f"{study}|{trial_number}|{trial_start}|{call}|{spec_hash}|{MODE}"
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class SpoolWriter:
+    """Append decision records to this process's own spool file.
+
+    Parameters
+    ----------
+    directory:
+        The spool directory (created if missing); shared by every worker.
+    fsync:
+        ``"never"``, ``"close"`` (default) or ``"always"`` (see the module docstring).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, fsync: str = "close") -> None:
+        if fsync not in FSYNC_POLICIES:
+            raise InvalidInputError(f"fsync must be one of {list(FSYNC_POLICIES)}, got {fsync!r}", field="fsync")
+        self.directory = Path(directory)
+        self.fsync = fsync
+        self._fd: int | None = None
+        self._pid: int | None = None
+        self.path: Path | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A copy in another process must open its own file, never share this descriptor.
+        return {"directory": self.directory, "fsync": self.fsync}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["directory"], fsync=state["fsync"])
+
+    def _open(self) -> int:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        stem = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.path = self.directory / f"{stem}{_PART}"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
+        self._pid = os.getpid()
+        return self._fd
+
+    def append(self, record: dict[str, Any]) -> None:
+        """Write one record as one line with one ``write`` call."""
+        line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
+        with self._lock:
+            fd = self._fd if self._pid == os.getpid() and self._fd is not None else self._open()
+            os.write(fd, line)
+            if self.fsync == "always":
+                os.fsync(fd)
+
+    def close(self) -> None:
+        """Flush (per the fsync policy) and mark the file complete; idempotent."""
+        with self._lock:
+            if self._fd is None or self._pid != os.getpid():
+                return
+            if self.fsync != "never":
+                os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = None
+            assert self.path is not None
+            done = self.path.with_name(self.path.name[: -len(_PART)] + _DONE)
+            os.replace(self.path, done)
+            self.path = done
+
+
+@dataclass
+class AbsorbReport:
+    """What one :func:`absorb_spool` call did."""
+
+    files: int = 0
+    records: int = 0
+    inserted: int = 0
+    duplicates: int = 0
+    torn: int = 0
+    bad: int = 0
+    removed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (f"{self.inserted} decisions absorbed from {self.files} spool files "
+                f"({self.duplicates} already in the store, {self.torn} torn, {self.bad} unreadable lines; "
+                f"{len(self.removed)} closed files removed)")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    if lines[-1]:
+        report.torn += 1
+    rows = []
+    for raw in lines[:-1]:
+        if not raw:
+            continue
+        try:
+            rec = json.loads(raw)
+        except ValueError:
+            report.bad += 1
+            continue
+        if not isinstance(rec, dict) or any(k not in rec for k in RECORD_FIELDS):
+            report.bad += 1
+            continue
+        rows.append(rec)
+    return rows
+
+
+def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Open (``.jsonl.part``) and closed (``.jsonl``) spool files, sorted by name."""
+    d = Path(directory)
+    if not d.is_dir():
+        return []
+    return sorted(p for p in d.iterdir() if p.name.endswith((_PART, _DONE)))
+
+
+def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remove: bool = True) -> AbsorbReport:
+    """Insert every spooled decision not yet in the store, in one transaction.
+
+    Parameters
+    ----------
+    store:
+        The store, open for writing.
+    directory:
+        The spool directory.
+    remove:
+        After the commit, delete the closed (``.jsonl``) files that were read.
+        Open (``.part``) files are never deleted: their writer may still append.
+
+    Returns
+    -------
+    AbsorbReport
+    """
+    report = AbsorbReport()
+    files = spool_files(directory)
+    rows: list[dict[str, Any]] = []
+    for path in files:
+        try:
+            rows += _read(path, report)
+        except FileNotFoundError:  # closed and removed by a concurrent absorb
+            continue
+        report.files += 1
+    report.records = len(rows)
+    if rows:
+        frame = pd.DataFrame(rows, columns=list(RECORD_FIELDS))
+        frame = pd.DataFrame({
+            "decision_id": frame["decision_id"].astype(str), "study": frame["study"].astype(str),
+            "trial": frame["trial"].astype(str), "trial_number": frame["trial_number"].astype("Int64"),
+            "step": frame["step"].astype("Int64"), "value": pd.to_numeric(frame["value"], errors="coerce"),
+            "threshold": pd.to_numeric(frame["threshold"], errors="coerce"),
+            "ref_size": frame["ref_size"].astype("Int64"), "verdict": frame["verdict"].astype(str),
+            "reason": frame["reason"].astype(str), "rule": frame["rule"], "version": frame["version"].astype("Int64"),
+            "spec_hash": frame["spec_hash"], "mode": MODE, "order_seed": pd.array([None] * len(frame), "Int64"),
+            "decided_at": pd.to_datetime(frame["decided_at"]),
+        })
+        cols = ", ".join(frame.columns)
+        view = f"_spool_{uuid.uuid4().hex}"
+        with store.atomic():
+            before = store.scalar("SELECT count(*) FROM decisions")
+            store.register(view, frame)
+            try:
+                store.execute(
+                    f"INSERT INTO decisions ({cols}) SELECT {cols} FROM {view} n "  # noqa: S608 - constant names
+                    "WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = n.decision_id) "
+                    "QUALIFY row_number() OVER (PARTITION BY n.decision_id) = 1")
+            finally:
+                store.unregister(view)
+            report.inserted = int(store.scalar("SELECT count(*) FROM decisions") - before)
+        report.duplicates = report.records - report.inserted
+    if remove:
+        for path in files:
+            if path.name.endswith(_DONE):
+                path.unlink(missing_ok=True)
+                report.removed.append(path.name)
+    return report
