@@ -13,8 +13,8 @@ from policy_store.drift.jobs import Job, finish_job, last_watermark, list_jobs, 
 from policy_store.drift.monitor import CheckResult, Monitor
 from policy_store.drift.page_hinkley import PageHinkley
 from policy_store.drift.rank_correlation import study_rank_correlations
-from policy_store.drift.recalibrate import DEFAULT_MONITORS, RecalibrationResult, recalibrate
-from policy_store.drift.retune import Retune, neighbours, retune
+from policy_store.drift.recalibration import DEFAULT_MONITORS, RecalibrationResult, recalibrate
+from policy_store.drift.retuning import Retune, neighbours, retune
 from policy_store.drift.two_window import TwoWindow
 from policy_store.drift.windows import METRICS, CountWindow, Scope, TimeWindow, read_window
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from policy_store.drift import list_events
 from policy_store.drift.jobs import list_jobs, start_job
-from policy_store.drift.recalibrate import recalibrate
+from policy_store.drift.recalibration import recalibrate
 
 from policy_store.errors import JobLockedError
 from policy_store.ingest import ingest_frame
@@ -110,7 +110,7 @@ def test_a_failing_job_writes_nothing_but_its_failure(drifted, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("policy_store.drift.recalibrate.add_rule_version", boom)
+    monkeypatch.setattr("policy_store.drift.recalibration.add_rule_version", boom)
     with pytest.raises(RuntimeError):
         recalibrate(store)
     after = store.row_counts()

@@ -14,7 +14,7 @@ Safe to run from cron or any scheduler:
 
 For every such rule, each monitor in :data:`DEFAULT_MONITORS` watches the latest
 version's outcomes; on the first drift event the rule's thresholds are re-tuned
-on the studies of its most recent outcomes (:mod:`~policy_store.drift.retune`).
+on the studies of its most recent outcomes (:mod:`~policy_store.drift.retuning`).
 A winning candidate becomes a new version with source ``recalibration`` whose
 provenance links the drift event and the job and whose reason names the window;
 a losing one is recorded as rejected in the job's result.
@@ -37,7 +37,7 @@ from policy_store.drift.events import DriftEvent
 from policy_store.drift.jobs import finish_job, last_watermark, start_job
 from policy_store.drift.monitor import Monitor
 from policy_store.drift.page_hinkley import PageHinkley
-from policy_store.drift.retune import retune
+from policy_store.drift.retuning import retune
 from policy_store.drift.two_window import TwoWindow
 from policy_store.drift.windows import CountWindow, Scope
 
