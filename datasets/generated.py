@@ -82,8 +82,10 @@ def load_xy(dataset: str, target: str | None = None) -> tuple[str, np.ndarray, n
         raise InvalidInputError("a CSV dataset needs --target, the name of its class column", field="target")
     numeric, symbolic, y = split_columns(read_dataset_csv(path), target)
     numeric = numeric.fillna(numeric.mean())
-    encoded = pd.get_dummies(symbolic.astype(object), dummy_na=True, dtype=np.float64)
-    X = pd.concat([numeric, encoded], axis=1).to_numpy(dtype=np.float64)
+    parts = [numeric]
+    if symbolic.shape[1]:
+        parts.append(pd.get_dummies(symbolic.astype(object), dummy_na=True, dtype=np.float64))
+    X = pd.concat(parts, axis=1).to_numpy(dtype=np.float64)
     return path.stem, X, y.astype(str).to_numpy()
 
 
@@ -191,6 +193,10 @@ def generate(dataset: str | Sequence[str] = "iris", *, target: str | None = None
 def _generate_one(dataset: str, target: str | None, model_ids: dict[str, int], trials: int, steps: int,
                   seed: int, jobs: int, progress: bool) -> pd.DataFrame:
     name, X, y = load_xy(dataset, target)
+    labels, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        raise InvalidInputError(f"class {labels[counts.argmin()]!r} of {name} has a single instance; the "
+                                "stratified validation split needs two or more", field=target or "dataset")
     X_train, X_valid, y_train, y_valid = train_test_split(X, y, test_size=VALID_FRACTION, random_state=seed,
                                                           stratify=y)
     scaler = StandardScaler().fit(X_train)

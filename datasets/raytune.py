@@ -9,7 +9,7 @@ task           ``raytune/<experiment folder>/<metric>`` unless given
 study          ``raytune/<experiment folder>`` unless given
 trial          ``trial_id`` of the results, else the trial folder's name
 step           ``training_iteration``
-value          the ``metric`` column
+value          the ``metric`` column (rows without it are skipped)
 cost           ``time_this_iter_s`` when reported
 params         ``params.json``, else the ``config`` of the results / ``config/*``
 state          ``FAIL`` when the folder holds ``error.txt``, else ``COMPLETE``
@@ -119,10 +119,17 @@ def read_raytune(path: str | os.PathLike[str], *, metric: str, direction: str, t
             if column not in results.columns:
                 raise InvalidInputError(f"{file} has no column {column!r}", field=column)
         trial_id = results["trial_id"].iloc[0] if "trial_id" in results.columns else folder.name
+        try:
+            values = pd.to_numeric(results[metric])
+        except (ValueError, TypeError) as e:
+            raise InvalidInputError(f"{file}: {metric!r} holds a non-number ({e})", field=metric) from e
+        # Ray writes every result row; iterations that did not report the metric carry no point.
+        reported = values.notna().to_numpy()
+        results, values = results[reported], values[reported]
         parts.append(pd.DataFrame({
             "trial": str(trial_id),
             "step": results[STEP_COLUMN].astype("int64"),
-            "value": pd.to_numeric(results[metric], errors="coerce"),
+            "value": values.astype("float64"),
             "cost_seconds": (pd.to_numeric(results[COST_COLUMN], errors="coerce")
                              if COST_COLUMN in results.columns else float("nan")),
             "params": json.dumps(_params(folder, results), sort_keys=True, default=str),

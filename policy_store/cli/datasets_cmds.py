@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from policy_store.cli._common import add_json_flag, open_store, print_json
+
+if TYPE_CHECKING:
+    from policy_store.datasets import LcdbIngestResult
+    from policy_store.ingest import IngestReport
 
 
 def _progress(args: argparse.Namespace) -> bool:
     return not args.json and sys.stderr.isatty()
 
 
-def _report(args: argparse.Namespace, report) -> int:
+def _report(args: argparse.Namespace, report: IngestReport | LcdbIngestResult) -> int:
     print_json(report.to_dict()) if args.json else print(report.summary())
     return 0
 
@@ -23,7 +28,7 @@ def _ingest_lcdb(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         result = ingest_lcdb(store, metric=args.metric, tasks=args.tasks, seeds=args.seeds, source=args.source,
-                             download=not args.no_download, replace=args.replace, progress=not args.json)
+                             download=not args.no_download, replace=args.replace, progress=_progress(args))
     return _report(args, result)
 
 
@@ -51,7 +56,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     frame = generate(args.dataset.split(","), target=args.target, models=args.models.split(","),
                      trials=args.trials, steps=args.steps, seed=args.seed, jobs=args.jobs,
-                     progress=not args.json)
+                     progress=_progress(args))
     if args.out:
         path = write_parquet(frame, args.out)
         summary = {"out": str(path), "tasks": int(frame["task"].nunique()),

@@ -73,3 +73,11 @@ def test_sampled_hyperparameters_are_seeded():
     first = sample_params("mlp", np.random.default_rng([0, 1, 2]))
     assert first == sample_params("mlp", np.random.default_rng([0, 1, 2]))
     assert 8 <= first["hidden_layer_sizes"][0] <= 128
+
+
+def test_single_instance_class_is_refused(tmp_path):
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"a": range(5), "label": ["x", "x", "y", "y", "z"]}).to_csv(path, index=False)
+    with pytest.raises(InvalidInputError, match="'z'") as e:
+        generate(str(path), target="label", models=("sgd",), trials=1, steps=1)
+    assert e.value.field == "label"

@@ -80,3 +80,15 @@ def test_bad_directories(tmp_path):
     with pytest.raises(InvalidInputError) as e:
         read_raytune(exp, metric="loss", direction="minimize")
     assert e.value.field == "result.json" and e.value.row == 0
+
+
+def test_rows_without_the_metric_are_skipped_and_text_refused(tmp_path):
+    trial = tmp_path / "exp" / "t_00000"
+    trial.mkdir(parents=True)
+    (trial / "progress.csv").write_text("training_iteration,acc\n1,0.5\n2,\n3,0.7\n")
+    frame = read_raytune(tmp_path / "exp", metric="acc", direction="maximize")
+    assert frame["step"].tolist() == [1, 3]
+    (trial / "progress.csv").write_text("training_iteration,acc\n1,0.5\n2,high\n")
+    with pytest.raises(InvalidInputError) as e:
+        read_raytune(tmp_path / "exp", metric="acc", direction="maximize")
+    assert e.value.field == "acc"
