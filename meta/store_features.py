@@ -99,7 +99,8 @@ def load_meta_features(store: PolicyStore, tasks: Iterable[str] | None = None,
     """Meta-features as a wide frame: one row per task (the index), one column per feature.
 
     When two sources hold the same feature of a task, the most recently computed
-    value wins. Features never stored for a task are NaN.
+    value that is not missing wins. Features never stored (or only ever missing)
+    for a task are NaN.
 
     Parameters
     ----------
