@@ -257,9 +257,10 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
            download: bool = True, replace: bool = False, progress: bool = False) -> LcdbIngestResult:
     """Load LCDB curves, OpenML and learning-curve meta-features into ``store``.
 
-    Idempotent per study (see :func:`policy_store.ingest.ingest_frame`). After the
-    load, the store's points for the loaded studies are counted against the rows
-    read from LCDB's CSV; a mismatch raises :class:`InvalidInputError`.
+    Idempotent per study (see :func:`policy_store.ingest.ingest_frame`) and one
+    transaction. The rows read are counted against LCDB's CSV (full loads), and the
+    store's points for the loaded studies against the rows read; a mismatch raises
+    :class:`InvalidInputError` and writes nothing.
 
     Parameters
     ----------
@@ -272,33 +273,33 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
     progress:
         Show progress bars.
     """
-
-
     started = time.perf_counter()
     raw = read_curves(metric, tasks=tasks, seeds=seeds, source=source, download=download, progress=progress)
-    datasets = read_datasets(source, download=download, progress=progress)
-    names = dict(zip(datasets["openmlid"].astype(int), datasets["Name"].astype(str), strict=True))
-    frame = long_frame(raw, metric=metric, names=names)
-    report = ingest_frame(store, frame, source=SOURCE, replace=replace, progress=progress)
-    ids = set(np.unique(raw.column("openmlid").to_numpy()).tolist())
-    features = openml_features(datasets[datasets["openmlid"].isin(ids)], metric=metric)
-    save_meta_features_frame(store, features, source="openml")
-    save_task_curve_features(store, tasks=sorted(task_name(i, metric) for i in ids))
-    studies = frame["study"].unique()
-    store.register("_lcdb_studies", pa.table({"study": pa.array(studies, pa.string())}))
-    try:
-        points = int(store.scalar("SELECT count(*) FROM curve_points WHERE study IN "
-                                  "(SELECT study FROM _lcdb_studies)"))
-    finally:
-        store.unregister("_lcdb_studies")
     if tasks is None and seeds is None:
         csv_rows = files.source_rows(curves_parquet(metric, source=source, download=download))
         if raw.num_rows != csv_rows:
             raise InvalidInputError(f"read {raw.num_rows} LCDB rows but its CSV has {csv_rows}",
                                     field="curve_points")
-    if points != raw.num_rows:
-        raise InvalidInputError(f"store holds {points} points for the loaded LCDB studies, but LCDB has "
-                                f"{raw.num_rows} rows for them", field="curve_points")
+    datasets = read_datasets(source, download=download, progress=progress)
+    names = dict(zip(datasets["openmlid"].astype(int), datasets["Name"].astype(str), strict=True))
+    frame = long_frame(raw, metric=metric, names=names)
+    ids = set(np.unique(raw.column("openmlid").to_numpy()).tolist())
+    features = openml_features(datasets[datasets["openmlid"].isin(ids)], metric=metric)
+    studies = frame["study"].unique()
+    # One transaction: a count that does not match LCDB leaves the store as it was.
+    with store.atomic():
+        report = ingest_frame(store, frame, source=SOURCE, replace=replace, progress=progress)
+        save_meta_features_frame(store, features, source="openml")
+        save_task_curve_features(store, tasks=sorted(task_name(i, metric) for i in ids))
+        store.register("_lcdb_studies", pa.table({"study": pa.array(studies, pa.string())}))
+        try:
+            points = int(store.scalar("SELECT count(*) FROM curve_points WHERE study IN "
+                                      "(SELECT study FROM _lcdb_studies)"))
+        finally:
+            store.unregister("_lcdb_studies")
+        if points != raw.num_rows:
+            raise InvalidInputError(f"store holds {points} points for the loaded LCDB studies, but LCDB "
+                                    f"has {raw.num_rows} rows for them", field="curve_points")
     return LcdbIngestResult(metric=metric, tasks=len(ids), studies=len(studies), points=points,
                             source_points=raw.num_rows, tasks_with_features=features["task"].nunique(),
                             seconds=time.perf_counter() - started, report=report)

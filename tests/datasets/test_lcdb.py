@@ -133,3 +133,21 @@ def test_full_accuracy_ingest_under_two_minutes(tmp_path):
     assert counts["studies"] == 7200 and counts["trials"] == 124_029
     assert result.tasks_with_features == 197
     assert seconds < 120, f"full LCDB accuracy ingest took {seconds:.0f} s"
+
+
+def test_count_mismatch_writes_nothing(cache, excerpt, monkeypatch):
+    real_ingest = lcdb.ingest_frame
+
+    def lossy(store, frame, **kwargs):  # a writer that silently drops a point
+        return real_ingest(store, frame.iloc[:-1], **kwargs)
+
+    monkeypatch.setattr(lcdb, "ingest_frame", lossy)
+    with PolicyStore.memory() as store:
+        with pytest.raises(InvalidInputError, match=f"{EXCERPT_ROWS - 1} points") as e:
+            lcdb.ingest(store, source=excerpt)
+        assert e.value.field == "curve_points"
+        counts = store.row_counts()
+        assert counts["curve_points"] == counts["studies"] == counts["meta_features"] == 0
+    monkeypatch.setattr(files, "source_rows", lambda parquet: EXCERPT_ROWS + 1)
+    with PolicyStore.memory() as store, pytest.raises(InvalidInputError, match="its CSV has"):
+        lcdb.ingest(store, source=excerpt)
