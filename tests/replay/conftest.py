@@ -1,35 +1,19 @@
-"""Fixtures: the committed LCDB excerpt as curve matrices and as a store."""
+"""Fixtures: the committed LCDB excerpt as curve matrices (helpers live in ``conftest_data``)."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from policy_store.curves import StudyCurves
+sys.path.insert(0, str(Path(__file__).parent))
 
-EXCERPT = Path(__file__).parent.parent / "data" / "replay" / "lcdb-accuracy-excerpt.csv"
+import conftest_data  # noqa: E402
 
-
-def lcdb_long() -> pd.DataFrame:
-    raw = pd.read_csv(EXCERPT)
-    raw["step"] = raw.groupby("openmlid")["size_train"].rank(method="dense").astype(int) - 1
-    return pd.DataFrame({
-        "task": "lcdb/" + raw["openmlid"].astype(str) + "/accuracy",
-        "study": "lcdb-accuracy/" + raw["openmlid"].astype(str) + "/" + raw["outer_seed"].astype(str) + "-"
-                 + raw["inner_seed"].astype(str),
-        "trial": raw["learner"], "step": raw["step"], "value": raw["score_valid"],
-        "cost_seconds": raw["traintime"], "metric": "accuracy", "direction": "maximize",
-    })
-
-
-def lcdb_curves() -> list[StudyCurves]:
-    long = lcdb_long()
-    return [StudyCurves.from_frame(g, study=s, direction="maximize", task=g["task"].iloc[0])
-            for s, g in long.groupby("study", sort=True)]
+from policy_store.curves import StudyCurves  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def lcdb() -> list[StudyCurves]:
-    return lcdb_curves()
+    return conftest_data.lcdb_curves()
