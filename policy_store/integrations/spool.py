@@ -160,6 +160,7 @@ class AbsorbReport:
     torn: int = 0
     bad: int = 0
     removed: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for people."""
@@ -210,13 +211,19 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
     directory:
         The spool directory.
     remove:
-        After the commit, delete the closed (``.jsonl``) files that were read.
-        Open (``.part``) files are never deleted: their writer may still append.
+        After the commit, delete the closed (``.jsonl``) files that were read
+        (refused inside an outer transaction: use :func:`remove_absorbed` after
+        it commits). Open (``.part``) files are never deleted: their writer may
+        still append.
 
     Returns
     -------
     AbsorbReport
     """
+    if remove and store.in_transaction:
+        raise InvalidInputError("remove=True inside a transaction could delete files before their rows commit; "
+                                "absorb with remove=False and call remove_absorbed() after the commit",
+                                field="remove")
     report = AbsorbReport()
     files = spool_files(directory)
     rows: list[dict[str, Any]] = []
@@ -226,6 +233,8 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
         except FileNotFoundError:  # closed and removed by a concurrent absorb
             continue
         report.files += 1
+        if path.name.endswith(_DONE):
+            report.closed.append(str(path))
     report.records = len(rows)
     if rows:
         frame = pd.DataFrame(rows, columns=list(RECORD_FIELDS))
@@ -254,8 +263,12 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
             report.inserted = int(store.scalar("SELECT count(*) FROM decisions") - before)
         report.duplicates = report.records - report.inserted
     if remove:
-        for path in files:
-            if path.name.endswith(_DONE):
-                path.unlink(missing_ok=True)
-                report.removed.append(path.name)
+        remove_absorbed(report)
     return report
+
+
+def remove_absorbed(report: AbsorbReport) -> None:
+    """Delete the closed spool files an absorb read (call only once its rows are committed)."""
+    for name in report.closed:
+        Path(name).unlink(missing_ok=True)
+        report.removed.append(Path(name).name)

@@ -1,0 +1,173 @@
+"""End of a live study: its curves, its decisions and its live outcome, in one transaction.
+
+A live study only shows each pruned trial up to the step it was pruned at, so
+its outcome is measured where it can be and estimated where it cannot:
+
+- ``compute_saved`` = 1 - spent / full, where *spent* is what actually ran
+  (cost seconds when every point has one, else reported steps) and *full*
+  extrapolates each pruned trial at its own per-step cost to the longest
+  COMPLETE trial's number of steps.
+- ``regret``, ``killed_best``, ``false_prune_rate`` are estimated from the audit
+  trials (``audit_fraction``): over the trials that ran to the end, the audited
+  trials the rule wanted to prune (shadow prunes) are treated as pruned and the
+  replay's own outcome function (:func:`policy_store.replay.outcome_arrays`)
+  measures them. Without audit trials (or without a shadow prune, for the
+  false-prune rates) there is no unbiased estimate and they are left empty.
+
+``ingest_optuna(..., replace=True)`` drops a changed study's decisions, so the
+live ones are kept aside and put back in the same transaction.
+
+>>> import numpy as np
+>>> from policy_store.curves import StudyCurves
+>>> from policy_store.rules import RuleSpec
+>>> c = StudyCurves.from_arrays("s", [[1.0, 0.9, 0.8], [1.5, 0.0, 0.0], [0.7, 0.6, 0.5]],
+...                             present=[[1, 1, 1], [1, 0, 0], [1, 1, 1]])
+>>> spec = RuleSpec.parse({"strategy": "median", "safeguards": {"audit_fraction": 0.5}})
+>>> o = live_outcome(c, spec, np.array([True, False, True]), {1: 0}, {0: 1})
+>>> round(o["compute_saved"], 3), o["trials_pruned"], o["regret"], o["false_prune_rate"]
+(0.222, 1, 0.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from policy_store.curves import StudyCurves, load_study_curves
+from policy_store.integrations.spool import MODE, absorb_spool, remove_absorbed
+from policy_store.replay.engine import Replay
+from policy_store.replay.evaluate import lib_versions
+from policy_store.replay.outcomes import outcome_arrays
+from policy_store.rules.spec import RuleSpec
+from policy_store.rules.versions import RuleVersion
+from policy_store.store import PolicyStore, utcnow
+
+
+def live_outcome(curves: StudyCurves, spec: RuleSpec, complete: np.ndarray, pruned_at: dict[int, int],
+                 shadow_at: dict[int, int]) -> dict[str, Any]:
+    """The live outcome of one study (see the module docstring).
+
+    Parameters
+    ----------
+    curves:
+        The study's recorded curves (pruned trials end where they were pruned).
+    spec:
+        The applied spec.
+    complete:
+        Per trial (curve row): did it end COMPLETE.
+    pruned_at, shadow_at:
+        Curve row -> column of ``curves.steps`` where the rule pruned it / where it
+        shadow-pruned an audited trial.
+    """
+    present = curves.present
+    unit = np.where(present, curves.cost, 0.0) if curves.cost_known else present.astype(float)
+    spent_i = unit.sum(1)
+    n_i = present.sum(1)
+    longest = int(n_i[complete].max()) if complete.any() else int(n_i.max())
+    pruned = np.zeros(curves.n_trials, dtype=bool)
+    pruned[list(pruned_at)] = True
+    full_i = np.where(pruned, spent_i / np.maximum(n_i, 1) * np.maximum(longest, n_i), spent_i)
+    spent, full = float(spent_i.sum()), float(full_i.sum())
+    out: dict[str, Any] = {
+        "compute_saved": 1.0 - spent / full if full > 0 else 0.0, "regret": None, "killed_best": None,
+        "false_prune_rate": None, "audit_false_prune_rate": None, "trials_pruned": int(pruned.sum()),
+        "n_trials": curves.n_trials, "steps_run": int(n_i.sum()),
+        "cost_spent": spent if curves.cost_known else None, "cost_full": full if curves.cost_known else None,
+    }
+    rows = np.flatnonzero(complete)
+    if spec.audit_fraction > 0 and len(rows):
+        sub = StudyCurves(curves.study, curves.task, curves.direction, curves.trials[rows],
+                          curves.trial_numbers[rows], curves.steps, curves.values[rows], present[rows],
+                          curves.cost[rows])
+        col = np.array([shadow_at.get(int(r), -1) for r in rows], dtype=np.int64)
+        k = len(rows)
+        replay = Replay(spec, sub, 0, np.arange(k), col, np.zeros(k, dtype=bool), np.full(k, np.nan),
+                        np.zeros(k, dtype=np.int64))
+        o = outcome_arrays(sub, [replay])
+        regret = float(o["regret"][0])
+        out["regret"] = None if math.isnan(regret) else regret
+        out["killed_best"] = bool(o["killed_best"][0])
+        if (col >= 0).any():
+            out["false_prune_rate"] = out["audit_false_prune_rate"] = float(o["false_prune_rate"][0])
+    return out
+
+
+def outcome_id(spec_hash: str, study: str) -> str:
+    """The outcome key of a live study (the replay's key with no trial order, mode ``live``)."""
+    return hashlib.sha256(f"{spec_hash}|{study}|None|{MODE}".encode()).hexdigest()
+
+
+def _reinsert(store: PolicyStore, kept: pd.DataFrame) -> None:
+    cols = ", ".join(kept.columns)
+    store.register("_kept_decisions", kept)
+    try:
+        store.execute(
+            f"INSERT INTO decisions ({cols}) SELECT {cols} FROM _kept_decisions k "  # noqa: S608 - catalog columns
+            "WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = k.decision_id)")
+    finally:
+        store.unregister("_kept_decisions")
+
+
+def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spool_dir: str, *,
+                      task: str | None = None) -> dict[str, Any]:
+    """Absorb the spool, (re)record the study's curves and write its live outcome, atomically.
+
+    Parameters
+    ----------
+    store:
+        The store, open for writing.
+    study:
+        The ``optuna.Study``.
+    version:
+        The rule version the study ran with.
+    spool_dir:
+        The spool directory of the study's workers.
+    task:
+        Task name (default: the study name, as for ``ingest_optuna``).
+
+    Returns
+    -------
+    dict
+        The outcome row (plus ``decisions_absorbed``).
+    """
+    from policy_store.ingest.optuna_source import ingest_optuna
+
+    name = study.study_name
+    with store.atomic():
+        absorbed = absorb_spool(store, spool_dir, remove=False)
+        kept = store.fetch_df("SELECT * FROM decisions WHERE study = ? AND mode = ?", [name, MODE])
+        report = ingest_optuna(store, study, task=task, replace=True)
+        if report.replaced and not kept.empty:
+            _reinsert(store, kept)
+        curves = load_study_curves(store, name)
+        trials = store.fetch_df("SELECT trial_number, state FROM trials WHERE study = ?", [name])
+        state = dict(zip(trials["trial_number"], trials["state"], strict=True))
+        row_of = {int(n): i for i, n in enumerate(curves.trial_numbers)}
+        dec = store.fetch_df(
+            "SELECT trial_number, step, verdict, reason FROM decisions WHERE study = ? AND mode = ? "
+            "AND spec_hash = ? AND (verdict = 'prune' OR starts_with(reason, 'audit: would prune'))",
+            [name, MODE, version.spec_hash])
+        pruned_at, shadow_at = {}, {}
+        for d in dec.itertuples(index=False):
+            r = row_of.get(int(d.trial_number))
+            if r is None:
+                continue
+            col = int(np.searchsorted(curves.steps, d.step))
+            (pruned_at if d.verdict == "prune" else shadow_at)[r] = col
+        complete = np.array([state.get(int(n)) == "COMPLETE" for n in curves.trial_numbers])
+        out = live_outcome(curves, version.spec, complete, pruned_at, shadow_at)
+        row = {"outcome_id": outcome_id(version.spec_hash, name), "rule": version.rule, "version": version.version,
+               "spec_hash": version.spec_hash, "study": name, "task": curves.task, "order_seed": None,
+               "mode": MODE, **out, "lib_versions": json.dumps(lib_versions(), sort_keys=True),
+               "created_at": utcnow()}
+        store.execute("DELETE FROM outcomes WHERE outcome_id = ?", [row["outcome_id"]])
+        cols = list(row)
+        store.execute(f"INSERT INTO outcomes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",  # noqa: S608
+                      [row[c] for c in cols])
+    remove_absorbed(absorbed)
+    return {**row, "decisions_absorbed": absorbed.inserted}

@@ -1,0 +1,280 @@
+"""``StorePruner``: a stored rule version applied live in Optuna, with an audit trail of every decision.
+
+Decisions
+---------
+The verdict of every ``should_prune`` is the one of the rule's own Optuna pruner
+(``RuleSpec.to_optuna()``: Optuna's pruner, or the rules package's
+``PosteriorPruner``/``AuditPruner``), so a study pruned by ``StorePruner`` makes
+exactly the decisions of the plain pruner. The pruner is called with a thin view
+of the study that reads each trial list once per call; the explanation
+(:mod:`policy_store.integrations.reasons`) reuses that same list, so the
+recorded threshold and reference-set size are those the verdict was computed
+from, even while other workers finish trials.
+
+Many workers
+------------
+DuckDB allows one writing process per file, so ``should_prune`` never touches
+the store. The rule version is resolved once, when the pruner is built (a short
+read-only open, retried with backoff while another process holds the write
+lock); the pruner is picklable and may be built once and shipped to workers.
+Each decision is then appended as one JSON line to this process's own spool file
+(:mod:`policy_store.integrations.spool`): one ``os.write``, a few microseconds.
+The store takes the spooled decisions in one idempotent transaction when
+:meth:`StorePruner.finish` runs, or with ``policy-store absorb SPOOL_DIR``.
+
+Failure modes (details in :mod:`policy_store.integrations.spool`):
+
+- a worker killed by SIGKILL loses at most the decision it was writing; every
+  earlier one is in its spool file and lands at the next absorb;
+- absorbing twice (or after a crash between commit and cleanup) adds nothing:
+  decision ids are derived from (study, trial number, trial start, call index,
+  spec hash);
+- the store locked by another writer when the rule is resolved or when
+  ``finish`` runs: bounded retry (``timeout``), then :class:`StoreError`;
+- a decision that cannot be spooled (disk full) raises :class:`StoreError` in the
+  objective: the trial fails rather than running on without its audit trail;
+- an explanation that cannot be computed (an Optuna internals change) is
+  recorded as ``"(no explanation: …)"``; the verdict is unaffected;
+- state kept inside Optuna's pruners (SuccessiveHalving's ``min_resource="auto"``,
+  the audit wrapper's shadow prunes) is per process, exactly as with the plain
+  pruner.
+
+Examples
+--------
+>>> import optuna, tempfile
+>>> from policy_store import PolicyStore
+>>> from policy_store.rules import add_rule_version
+>>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+>>> path = tempfile.mkdtemp() + "/store.duckdb"
+>>> with PolicyStore(path) as store:
+...     _ = add_rule_version(store, "median", {"strategy": "median", "params": {"n_startup_trials": 2}},
+...                          created_by="doc")
+>>> pruner = StorePruner(path, task="toy", rule="median@1")
+>>> study = optuna.create_study(study_name="toy-1", pruner=pruner, sampler=optuna.samplers.RandomSampler(0))
+>>> def objective(trial):
+...     x = trial.suggest_float("x", 0, 1)
+...     for step in range(4):
+...         trial.report(x + 1 / (step + 1), step)
+...         if trial.should_prune():
+...             raise optuna.TrialPruned()
+...     return x
+>>> study.optimize(objective, n_trials=8)
+>>> outcome = pruner.finish(study)
+>>> with PolicyStore(path, read_only=True) as store:
+...     store.scalar("SELECT count(*) FROM decisions WHERE study = 'toy-1'") == pruner.calls
+True
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+import optuna
+from optuna.pruners import BasePruner
+
+from policy_store.errors import InvalidInputError, StoreError
+from policy_store.integrations.reasons import Reason, current_rung, explain
+from policy_store.integrations.spool import SpoolWriter, decision_id
+from policy_store.rules._optuna import AuditPruner
+from policy_store.rules.versions import RuleVersion, get_rule_version
+from policy_store.store import PolicyStore, utcnow
+
+_RUNGS = ("successive_halving", "hyperband", "patient")
+
+
+def open_store_retrying(location: str, *, read_only: bool = False, timeout: float = 10.0) -> PolicyStore:
+    """Open a store file, retrying with backoff while another process holds its lock.
+
+    Raises :class:`StoreError` after ``timeout`` seconds, or at once for any other error.
+    """
+    deadline = time.monotonic() + timeout
+    wait = 0.01
+    while True:
+        try:
+            return PolicyStore(location, read_only=read_only)
+        except StoreError as e:
+            if "lock" not in str(e).lower() or time.monotonic() >= deadline:
+                raise
+        time.sleep(min(wait, max(deadline - time.monotonic(), 0.0)))
+        wait = min(wait * 2, 0.5)
+
+
+class _StudyView:
+    """The study as the rule's pruner sees it during one call: each trial list read once.
+
+    Everything else is the real study's. Only ``deepcopy=False`` reads are shared
+    (pruners never modify them; a deep copy is always fresh).
+    """
+
+    def __init__(self, study: optuna.Study) -> None:
+        self._study = study
+        self._trials: dict[Any, list[optuna.trial.FrozenTrial]] = {}
+
+    def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[optuna.trial.FrozenTrial]:
+        if deepcopy:
+            return self._study.get_trials(deepcopy=True, states=states)
+        key = None if states is None else tuple(states)
+        if key not in self._trials:
+            self._trials[key] = self._study.get_trials(deepcopy=False, states=states)
+        return self._trials[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._study, name)
+
+
+class StorePruner(BasePruner):
+    """An Optuna pruner that applies a stored rule version and records every decision.
+
+    Parameters
+    ----------
+    store:
+        A :class:`PolicyStore`, or the path of a store file. With a path the store
+        is opened only to resolve the rule (read-only) and in :meth:`finish`.
+    task:
+        The task the study runs on (recorded with its curves; used by ``recommend``).
+    rule:
+        ``"name"`` (latest version) or ``"name@N"``.
+    recommend:
+        Use the version recommended for ``task`` instead of ``rule``
+        (:func:`policy_store.integrations.recommend.recommended_version`).
+    spool_dir:
+        Where this pruner's processes spool decisions; default ``<store path>.spool``
+        (a fresh temporary directory for an in-memory store).
+    fsync:
+        Spool durability: ``"never"``, ``"close"`` (default) or ``"always"``.
+    timeout:
+        Seconds to keep retrying while another process holds the store's lock.
+
+    Attributes
+    ----------
+    version:
+        The applied :class:`RuleVersion`.
+    calls:
+        ``should_prune`` calls recorded by this process.
+    """
+
+    def __init__(self, store: PolicyStore | str | os.PathLike[str], *, task: str | None = None,
+                 rule: str | None = None, recommend: bool = False, spool_dir: str | os.PathLike[str] | None = None,
+                 fsync: str = "close", timeout: float = 10.0) -> None:
+        if (rule is None) == (not recommend):
+            raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
+        if recommend and not task:
+            raise InvalidInputError("recommend=True needs the task the study runs on", field="task")
+        self._store = store if isinstance(store, PolicyStore) else None
+        self.location = store.location if isinstance(store, PolicyStore) else os.fspath(store)
+        self.task = task
+        self.timeout = timeout
+        with self._open(read_only=True) as s:
+            self.version = self._resolve(s, rule, recommend)
+        if spool_dir is None:
+            spool_dir = (tempfile.mkdtemp(prefix="policy-store-spool-") if self.location == ":memory:"
+                         else f"{self.location}.spool")
+        self.spool_dir = os.fspath(spool_dir)
+        self._writer = SpoolWriter(self.spool_dir, fsync=fsync)
+        self._setup()
+
+    def _setup(self) -> None:
+        self._pruner = self.version.spec.to_optuna()
+        self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
+        self._calls: dict[tuple[str, int], int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The store's connection and the Optuna pruner's per-process state stay behind.
+        return {"location": self.location, "task": self.task, "timeout": self.timeout, "version": self.version,
+                "spool_dir": self.spool_dir, "_writer": self._writer, "_store": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._setup()
+
+    def _open(self, *, read_only: bool) -> Any:
+        if self._store is not None:
+            from contextlib import nullcontext
+
+            return nullcontext(self._store)
+        return open_store_retrying(self.location, read_only=read_only, timeout=self.timeout)
+
+    def _resolve(self, store: PolicyStore, rule: str | None, recommend: bool) -> RuleVersion:
+        if recommend:
+            from policy_store.integrations.recommend import recommended_version
+
+            return recommended_version(store, self.task)
+        return get_rule_version(store, rule)
+
+    # -- the pruner ---------------------------------------------------------------------
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        view = _StudyView(study)
+        spec = self.version.spec
+        rung = current_rung(trial) if spec.strategy in _RUNGS else 0
+        audit = self._pruner if isinstance(self._pruner, AuditPruner) else None
+        exempt = audit is not None and trial.number in audit.shadow_pruned
+        verdict = bool(self._pruner.prune(view, trial))
+        shadow = audit is not None and not exempt and trial.number in audit.shadow_pruned
+        step = trial.last_step
+        if exempt:
+            reason = Reason(None, 0, f"audited trial, exempt since its shadow prune at step "
+                                     f"{audit.shadow_pruned[trial.number]}")
+        else:
+            try:
+                reason = explain(spec.strategy, spec.params, view, trial,
+                                 study.direction == optuna.study.StudyDirection.MINIMIZE,
+                                 self._strategy_pruner, rung, verdict or shadow)
+            except Exception as e:  # an explanation never changes or blocks a verdict
+                reason = Reason(None, 0, f"(no explanation: {e!r})")
+            if shadow:
+                reason = Reason(reason.threshold, reason.ref_size, f"audit: would prune at step {step}: {reason.text}")
+        self._record(study.study_name, trial, step, verdict, reason)
+        return verdict
+
+    def _record(self, study_name: str, trial: optuna.trial.FrozenTrial, step: int | None, verdict: bool,
+                reason: Reason) -> None:
+        value = trial.intermediate_values.get(step) if step is not None else None
+        start = trial.datetime_start.isoformat() if trial.datetime_start else ""
+        with self._lock:
+            call = self._calls[(study_name, trial.number)]
+            self._calls[(study_name, trial.number)] = call + 1
+            self.calls += 1
+        v = self.version
+        record = {
+            "decision_id": decision_id(study_name, trial.number, start, call, v.spec_hash),
+            "study": study_name, "trial": str(trial.number), "trial_number": trial.number, "step": step,
+            "value": value if value is not None and math.isfinite(value) else None,
+            "threshold": reason.threshold if reason.threshold is not None and math.isfinite(reason.threshold)
+            else None,
+            "ref_size": int(reason.ref_size), "verdict": "prune" if verdict else "continue", "reason": reason.text,
+            "rule": v.rule, "version": v.version, "spec_hash": v.spec_hash, "decided_at": utcnow().isoformat(),
+        }
+        try:
+            self._writer.append(record)
+        except OSError as e:
+            raise StoreError(f"cannot spool a decision to {self.spool_dir!r}: {e}") from e
+
+    # -- end of study -------------------------------------------------------------------
+    def close(self) -> None:
+        """Close this process's spool file (a later decision opens a new one)."""
+        self._writer.close()
+
+    def finish(self, study: optuna.Study) -> dict[str, Any]:
+        """Close the spool, then record the study's curves, its decisions and its live outcome.
+
+        Runs in the process that owns the store (the coordinator, or any worker
+        once the others are done); see :func:`policy_store.integrations.live.record_live_study`.
+
+        Returns
+        -------
+        dict
+            The live outcome row written (compute saved, regret and false-prune estimates, ...).
+        """
+        from policy_store.integrations.live import record_live_study
+
+        self.close()
+        with self._open(read_only=False) as store:
+            return record_live_study(store, study, self.version, self.spool_dir, task=self.task)
