@@ -1,0 +1,45 @@
+"""Write every table of a report as its own CSV file, with all rows and raw (unrounded) values.
+
+>>> import tempfile, pathlib
+>>> from policy_store.reports._base import Column, Section, Table
+>>> with tempfile.TemporaryDirectory() as d:
+...     paths = write_csv([Section("s", "S", tables=[Table("t", "T", (Column("a", "a"),), [{"a": 0.125}])])], d)
+...     [p.name for p in paths], paths[0].read_text().splitlines()
+(['t.csv'], ['a', '0.125'])
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from policy_store.reports._base import Section
+
+
+def csv_value(value: Any) -> Any:
+    """The raw value as written: empty for missing or non-finite, ISO text for times."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    return value
+
+
+def write_csv(sections: Sequence[Section], out_dir: str | os.PathLike[str]) -> list[Path]:
+    """One ``<table name>.csv`` per table (header = column keys); returns the paths written."""
+    paths = []
+    for section in sections:
+        for table in section.tables:
+            path = Path(out_dir) / f"{table.name}.csv"
+            with path.open("w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow([c.key for c in table.columns])
+                for row in table.rows:
+                    writer.writerow([csv_value(row.get(c.key)) for c in table.columns])
+            paths.append(path)
+    return paths
