@@ -16,7 +16,7 @@ from policy_store import __version__
 from policy_store.errors import PolicyStoreError
 
 # Modules under policy_store.cli that contribute commands, in help order.
-COMMAND_MODULES = ("store_cmds", "datasets_cmds", "metafeatures_cmd", "demo_cmd")
+COMMAND_MODULES = ("store_cmds", "datasets_cmds", "metafeatures_cmd", "demo_cmd", "rules_cmds", "evaluate_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:
