@@ -150,32 +150,76 @@ _ROW_CHECKS = (
     ("isnan(value) AND state IN ('COMPLETE', 'RUNNING')", "value",
      "is NaN in a COMPLETE or RUNNING trial; NaN is allowed only in PRUNED or FAIL (diverged) trials"),
 )
-# One pass that is true when every group check below passes (the common case); the
-# slower per-check queries then only run to name the first offending row.
-_GROUPS_CONSISTENT = """
-    WITH t AS (
-        SELECT study, trial, count(*) AS n, count(DISTINCT step) AS steps,
-               count(DISTINCT state) AS states, count(DISTINCT params) AS params, count(params) AS with_params,
-               min(task) AS task, max(task) AS task_max,
-               min(direction) AS direction, max(direction) AS direction_max,
-               min(metric) AS metric, max(metric) AS metric_max, count(metric) AS with_metric
-        FROM n GROUP BY study, trial),
-    by_study AS (SELECT study, min(task) = max(task) AND bool_and(task = task_max) AS ok FROM t GROUP BY study),
-    by_task AS (
-        SELECT task, min(direction) = max(direction_max) AND (sum(with_metric) = 0 OR (
-                   sum(with_metric) = sum(n) AND min(metric) = max(metric_max))) AS ok
-        FROM t GROUP BY task)
-    SELECT bool_and(steps = n AND states = 1 AND params <= 1 AND with_params IN (0, n))
-           AND (SELECT bool_and(ok) FROM by_study) AND (SELECT bool_and(ok) FROM by_task)
-    FROM t"""
-# (group key, field that must be unique within it, what the key is called)
+# (field that must be unique, the group it must be unique within, what the group is called)
 _GROUP_CHECKS = (
-    ("study, trial", "state", "trial"),
-    ("task", "direction", "task"),
-    ("task", "metric", "task"),
-    ("study", "task", "study"),
-    ("study, trial", "params", "trial"),
+    ("state", "trial", "trial"),
+    ("params", "trial", "trial"),
+    ("task", "study", "study"),
+    ("direction", "task", "task"),
+    ("metric", "task", "task"),
 )
+
+
+def codes(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Dense integer codes of a string column (NULL gets a code too) and the values they stand for.
+
+    >>> c, values = codes(pa.array(["b", "a", "b", None]))
+    >>> c.tolist(), values.to_pylist()
+    ([0, 1, 0, 2], ['b', 'a', None])
+    """
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+        if isinstance(encoded, pa.ChunkedArray):  # pragma: no cover - defensive for older pyarrow
+            encoded = encoded.chunk(0)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
+
+
+def first_disagreement(groups: np.ndarray, values: np.ndarray) -> int | None:
+    """First row whose value differs from the value at its group's first row (O(n), no sort).
+
+    >>> first_disagreement(np.array([0, 1, 0, 1]), np.array([5, 6, 5, 7]))
+    3
+    """
+    first = np.empty(int(groups.max()) + 1, dtype=values.dtype)
+    first[groups[::-1]] = values[::-1]  # the last write wins, so each group keeps its first row's value
+    return _first(values != first[groups])
+
+
+def _group_codes(table: pa.Table) -> dict[str, np.ndarray]:
+    study, _ = codes(table["study"])
+    trial, _ = codes(table["trial"])
+    pair = study * (int(trial.max()) + 1) + trial
+    if pair.max() >= 4 * len(pair):  # sparse pairs: renumber densely so group arrays stay O(rows)
+        _, pair = np.unique(pair, return_inverse=True)
+    task, _ = codes(table["task"])
+    return {"study": study, "trial": pair.astype(np.int64), "task": task}
+
+
+def _check_groups(table: pa.Table) -> None:
+    groups = _group_codes(table)
+    for field, group, what in _GROUP_CHECKS:
+        value_codes, _ = codes(table[field])
+        row = first_disagreement(groups[group], value_codes)
+        if row is not None:
+            key = "/".join(str(table[k][row]) for k in (("study", "trial") if group == "trial" else (group,)))
+            first = table[field][int(np.flatnonzero(groups[group] == groups[group][row])[0])].as_py()
+            raise InvalidInputError(
+                f"{what} {key!r} has more than one {field}: {first!r} and {table[field][row].as_py()!r}",
+                row=row,
+                field=field,
+            )
+    steps = table["step"].to_numpy()
+    order = np.lexsort((np.arange(len(steps)), steps, groups["trial"]))
+    repeated = (groups["trial"][order][1:] == groups["trial"][order][:-1]) & (steps[order][1:] == steps[order][:-1])
+    if repeated.any():
+        row = int(order[1:][repeated].min())
+        raise InvalidInputError(
+            f"duplicate point: study {table['study'][row].as_py()!r}, trial {table['trial'][row].as_py()!r}, "
+            f"step {steps[row]} appears more than once",
+            row=row,
+            field="step",
+        )
 
 
 def validate_long_frame(
@@ -229,48 +273,10 @@ def validate_long_frame(
             row, field, message = min(hits)
             raise InvalidInputError(message, row=int(row), field=field)
         _check_params(con)
-        if con.execute(_GROUPS_CONSISTENT).fetchone()[0] is not True:
-            for key, field, what in _GROUP_CHECKS:
-                _check_unique_within(con, key, field, what)
-            _check_duplicates(con)
     finally:
         con.close()
+    _check_groups(table)
     return table.select(list(COLUMNS))
-
-
-def _check_unique_within(con: duckdb.DuckDBPyConnection, key: str, field: str, what: str) -> None:
-    """Each ``key`` group holds one value of ``field``; name the first row that disagrees with its group."""
-    label = "concat_ws('/', " + ", ".join(f"n.{k.strip()}" for k in key.split(",")) + ")"
-    row = con.execute(
-        f"""WITH bad AS (SELECT {key}, min(_row) AS first_row FROM n GROUP BY {key}
-                         HAVING count(DISTINCT {field}) > 1 OR count({field}) BETWEEN 1 AND count(*) - 1),
-                 firsts AS (SELECT bad.*, n.{field} AS first_value FROM bad JOIN n ON n._row = bad.first_row)
-            SELECT n._row, n.{field}, firsts.first_value, {label}
-            FROM n JOIN firsts USING ({key})
-            WHERE n.{field} IS DISTINCT FROM firsts.first_value
-            ORDER BY n._row LIMIT 1"""  # noqa: S608 - identifiers are module constants
-    ).fetchone()
-    if row is not None:
-        raise InvalidInputError(
-            f"{what} {row[3]!r} has more than one {field}: {row[2]!r} and {row[1]!r}", row=int(row[0]), field=field
-        )
-
-
-def _check_duplicates(con: duckdb.DuckDBPyConnection) -> None:
-    row = con.execute(
-        """SELECT _row, study, trial, step FROM (
-               SELECT _row, study, trial, step,
-                      row_number() OVER (PARTITION BY study, trial, step ORDER BY _row) AS k
-               FROM n WHERE (study, trial, step) IN (
-                   SELECT (study, trial, step) FROM n GROUP BY study, trial, step HAVING count(*) > 1))
-           WHERE k = 2 ORDER BY _row LIMIT 1"""
-    ).fetchone()
-    if row is not None:
-        raise InvalidInputError(
-            f"duplicate point: study {row[1]!r}, trial {row[2]!r}, step {row[3]} appears more than once",
-            row=int(row[0]),
-            field="step",
-        )
 
 
 def _check_params(con: duckdb.DuckDBPyConnection) -> None:
