@@ -177,26 +177,76 @@ def load_curves(store: PolicyStore, *, studies: Sequence[str] | None = None,
         """,  # noqa: S608 - the condition is built from constants only
         params or None,
     ).fetchnumpy()
-    study_col = table["study"]
-    if len(study_col) == 0:
+    if len(table["study"]) == 0:
         if studies is not None or tasks is not None:
             raise NotFoundError(f"no curves for studies={studies!r} tasks={tasks!r}")
         return []
-    study_arr = np.asarray(study_col, dtype=object)
+    out = _split(table)
+    if studies is not None:
+        missing = set(studies) - {c.study for c in out}
+        if missing:
+            raise NotFoundError(f"no curves for study {sorted(missing)[0]!r}")
+    return out
+
+
+def curves_from_frame(frame: Any, *, direction: str | None = None) -> list[StudyCurves]:
+    """Curves of every study in a long-format frame (pandas or Arrow), vectorised like :func:`load_curves`.
+
+    The frame needs task, study, trial, step, value and optionally cost_seconds,
+    direction (else ``direction=``) and trial_number (else first-appearance
+    order of trials within the study).
+
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"task": "t", "study": ["a", "a", "b"], "trial": ["x", "x", "y"],
+    ...                   "step": [0, 1, 0], "value": [0.3, 0.2, 0.5]})
+    >>> [(c.study, c.n_trials, c.n_steps) for c in curves_from_frame(f, direction="minimize")]
+    [('a', 1, 2), ('b', 1, 1)]
+    """
+    import duckdb
+
+    cols = set(frame.column_names if hasattr(frame, "column_names") else frame.columns)
+    dir_sql = "f.direction" if "direction" in cols else "$direction"
+    cost_sql = "f.cost_seconds::DOUBLE" if "cost_seconds" in cols else "NULL::DOUBLE"
+    num_sql = ("f.trial_number" if "trial_number" in cols
+               else "min(f._row) OVER (PARTITION BY f.study, f.trial)")
+    con = duckdb.connect()
+    try:
+        con.register("frame_in", frame)
+        table = con.execute(
+            f"""
+            WITH f AS (SELECT *, row_number() OVER () AS _row FROM frame_in),
+            g AS (SELECT f.study, f.task, {dir_sql} AS direction, f.trial::VARCHAR AS trial,
+                         {num_sql} AS trial_number, f.step::BIGINT AS step, f.value::DOUBLE AS value,
+                         {cost_sql} AS cost_seconds FROM f)
+            SELECT study, task, direction,
+                   dense_rank() OVER (PARTITION BY study ORDER BY trial_number) - 1 AS i,
+                   dense_rank() OVER (PARTITION BY study ORDER BY step) - 1 AS j,
+                   trial, trial_number, step, value, cost_seconds
+            FROM g ORDER BY study, i, j
+            """,  # noqa: S608 - fragments are constants
+            {"direction": direction} if "direction" not in cols else None,
+        ).fetchnumpy()
+    finally:
+        con.close()
+    if len(table["study"]) == 0:
+        return []
+    return _split(table)
+
+
+def _split(table: dict[str, Any]) -> list[StudyCurves]:
+    """Cut a sorted (study, i, j) column table into one StudyCurves per study."""
+    study_arr = np.asarray(table["study"], dtype=object)
     starts = np.flatnonzero(np.r_[True, study_arr[1:] != study_arr[:-1]])
     ends = np.r_[starts[1:], len(study_arr)]
-    found = set(study_arr[starts])
-    if studies is not None and set(studies) - found:
-        raise NotFoundError(f"no curves for study {sorted(set(studies) - found)[0]!r}")
     icol_all = np.asarray(table["i"], dtype=np.int64)
     jcol_all = np.asarray(table["j"], dtype=np.int64)
-    val_all = np.asarray(table["value"], dtype=float)
-    cost_raw = table["cost_seconds"]
-    cost_all = np.ma.filled(np.ma.asarray(cost_raw).astype(float), np.nan)
+    cost_all = np.ma.filled(np.ma.asarray(table["cost_seconds"]).astype(float), np.nan)
     val_all = np.ma.filled(np.ma.asarray(table["value"]).astype(float), np.nan)
     step_all = np.asarray(table["step"], dtype=np.int64)
     num_all = np.asarray(table["trial_number"], dtype=np.int64)
     trial_all = np.asarray(table["trial"], dtype=object)
+    task_all = np.asarray(table["task"], dtype=object)
+    dir_all = np.asarray(table["direction"], dtype=object)
     out = []
     for a, b in zip(starts, ends, strict=True):
         icol, jcol = icol_all[a:b], jcol_all[a:b]
@@ -213,8 +263,8 @@ def load_curves(store: PolicyStore, *, studies: Sequence[str] | None = None,
         numbers[icol] = num_all[a:b]
         labels = np.empty(n, dtype=object)
         labels[icol] = trial_all[a:b]
-        out.append(StudyCurves(str(study_arr[a]), str(table["task"][a]), str(table["direction"][a]), labels,
-                               numbers, steps, values, present, cost))
+        out.append(StudyCurves(str(study_arr[a]), str(task_all[a]), str(dir_all[a]), labels, numbers, steps,
+                               values, present, cost))
     return out
 
 
