@@ -34,7 +34,7 @@ def fmt(value: Any, kind: str = "text") -> str:
     Parameters
     ----------
     value:
-        The raw cell value (``None`` and NaN show as :data:`MISSING`).
+        The raw cell value (``None``, NaN and ``""`` show as :data:`MISSING`).
     kind:
         One of :data:`KINDS`.
 
@@ -43,7 +43,7 @@ def fmt(value: Any, kind: str = "text") -> str:
     >>> fmt(0.0123456, "float"), fmt(0.5, "pct"), fmt(datetime(2026, 1, 2, 3, 4, 5), "time")
     ('0.0123', '50.0 %', '2026-01-02 03:04:05')
     """
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+    if value is None or value == "" or (isinstance(value, float) and not math.isfinite(value)):
         return MISSING
     if kind == "int":
         return str(int(value))

@@ -5,11 +5,12 @@
 >>> with tempfile.TemporaryDirectory() as d, PolicyStore.memory() as store:
 ...     html = build_report(store, d)
 ...     html.name, sorted(p.name for p in html.parent.iterdir())
-('report.html', ['overview_counts.csv', 'overview_store.csv', 'report.html', 'report.md'])
+('report.html', ['manifest.json', 'overview_counts.csv', 'overview_store.csv', 'report.html', 'report.md'])
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from policy_store.reports.render_markdown import render_markdown
 from policy_store.store import PolicyStore, utcnow
 
 DEFAULT_OUT_DIR = "reports-out"
+MANIFEST = "manifest.json"
 #: The section builders, in report order.
 BUILDERS: tuple[Callable[[PolicyStore, ReportFilter], Section], ...] = (
     overview.build, rules_across_tasks.build, per_task.build, decisions.build, provenance.build,
@@ -51,13 +53,29 @@ def collect_sections(store: PolicyStore, flt: ReportFilter | None = None) -> lis
 
 
 def write_report(sections: Sequence[Section], out_dir: str | os.PathLike[str], *, subtitle: str) -> ReportFiles:
-    """Write ``report.html``, ``report.md`` and one CSV per table into ``out_dir`` (created if needed)."""
+    """Write ``report.html``, ``report.md`` and one CSV per table into ``out_dir`` (created if needed).
+
+    ``manifest.json`` lists the files written; CSV files a previous report listed there but this one
+    does not write (a narrower scope, a section without data now) are removed, so the folder never
+    mixes two reports. Other files in the folder are left alone.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    manifest = out / MANIFEST
+    try:
+        previous = set(json.loads(manifest.read_text(encoding="utf-8")).get("csv", []))
+    except (OSError, ValueError, AttributeError):
+        previous = set()
     html, markdown = out / "report.html", out / "report.md"
     html.write_text(render_html(sections, subtitle=subtitle), encoding="utf-8")
     markdown.write_text(render_markdown(sections, subtitle=subtitle), encoding="utf-8")
-    return ReportFiles(html, markdown, tuple(write_csv(sections, out)))
+    files = ReportFiles(html, markdown, tuple(write_csv(sections, out)))
+    for name in previous - {p.name for p in files.csv}:
+        if Path(name).name == name and name.endswith(".csv"):
+            (out / name).unlink(missing_ok=True)
+    manifest.write_text(json.dumps({"html": html.name, "markdown": markdown.name,
+                                    "csv": [p.name for p in files.csv]}, indent=1), encoding="utf-8")
+    return files
 
 
 def report(store: PolicyStore, out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR, *,

@@ -65,7 +65,7 @@ def rule_summary(store: PolicyStore, flt: ReportFilter) -> list[dict]:
     front = pareto_front([r["compute_saved"] for r in rows], [r["regret"] for r in rows])
     for r, on in zip(rows, front, strict=True):
         r["utility"] = _utility(r["compute_saved"], r["regret"], flt.regret_weight)
-        r["pareto"] = "yes" if on else ""
+        r["pareto"] = "yes" if on else "no"
     return rows
 
 
