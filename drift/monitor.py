@@ -8,17 +8,20 @@ is stateless and deterministic, so it is safe to run from a scheduler: rerunning
 it on the same data records nothing new.
 
 >>> from datetime import timedelta
+>>> import pandas as pd
 >>> from policy_store import PolicyStore
 >>> from policy_store.drift import CUSUM
 >>> from policy_store.store import utcnow
 >>> start = utcnow() - timedelta(days=1)
->>> rows = [
-...     (f"o{i:03d}", "median", 1, "h", f"s{i}", "t", 0, "replay", 0.5, 0.0,
-...      i >= 60 and i % 3 == 0, None, None, 0, 10, 0, 0.0, 0.0, None, start + timedelta(minutes=i))
-...     for i in range(120)
-... ]
+>>> new = pd.DataFrame({  # killed-best every third study from the 60th on
+...     "outcome_id": [f"o{i:03d}" for i in range(120)], "study": [f"s{i}" for i in range(120)],
+...     "killed_best": [i >= 60 and i % 3 == 0 for i in range(120)],
+...     "created_at": [start + timedelta(minutes=i) for i in range(120)]})
 >>> with PolicyStore.memory() as store:
-...     store.con.executemany("INSERT INTO outcomes VALUES (" + ", ".join("?" * 20) + ")", rows) and None
+...     store.register("new", new)
+...     store.execute("INSERT INTO outcomes (outcome_id, rule, version, spec_hash, study, task, mode, "
+...                   "killed_best, created_at) SELECT outcome_id, 'median', 1, 'h', study, 't', 'replay', "
+...                   "killed_best, created_at FROM new") and None
 ...     monitor = Monitor(Scope("median"), "killed_best", CUSUM(k=0.1, threshold=2.0, mode="up"))
 ...     result = monitor.check(store)
 ...     result.n, result.event.window_end - start, monitor.check(store).event

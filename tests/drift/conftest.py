@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 import pytest
+
+from policy_store import PolicyStore
+from policy_store.ingest import ingest_frame
+from policy_store.replay import evaluate
+from policy_store.rules import add_rule_version
 
 OUTCOME_COLUMNS = [
     "outcome_id", "rule", "version", "spec_hash", "study", "task", "order_seed", "mode",
@@ -44,3 +51,46 @@ def insert_outcomes(store, rows: list[dict]) -> None:
 @pytest.fixture
 def outcomes():
     return insert_outcomes
+
+
+N_TRIALS, N_STEPS = 8, 10
+
+
+def studies(prefix: str, n: int, *, late_bloomer: bool, seed: int) -> pd.DataFrame:
+    """Loss curves (minimised). With ``late_bloomer`` the last trial looks worst until step 2, then best."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for s in range(n):
+        levels = rng.uniform(0.5, 1.0, N_TRIALS)
+        for t in range(N_TRIALS):
+            for k in range(N_STEPS):
+                value = levels[t] - 0.01 * k
+                if late_bloomer and t == N_TRIALS - 1:
+                    value = 2.0 if k < 2 else 0.1
+                rows.append({"task": f"task-{prefix}", "study": f"{prefix}-{s:03d}", "trial": t, "step": k,
+                             "value": value})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def ingest_and_evaluate(store, frame: pd.DataFrame) -> None:
+    ingest_frame(store, frame, direction="minimize")
+    evaluate(store, "median", studies=sorted(frame["study"].unique()), orders=1)
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory):
+    """Store files built once: rule median@1 evaluated on task a, and then also on the drifted task b."""
+    root = tmp_path_factory.mktemp("drift-templates")
+    with PolicyStore(root / "a.duckdb") as store:
+        add_rule_version(store, "median", {"strategy": "median"}, created_by="test", reason="baseline")
+        ingest_and_evaluate(store, studies("a", 80, late_bloomer=False, seed=0))
+    shutil.copy(root / "a.duckdb", root / "ab.duckdb")
+    with PolicyStore(root / "ab.duckdb") as store:
+        ingest_and_evaluate(store, studies("b", 60, late_bloomer=True, seed=1))
+    return root
+
+
+def store_from(templates, name: str, tmp_path) -> str:
+    path = tmp_path / "store.duckdb"
+    shutil.copy(templates / f"{name}.duckdb", path)
+    return str(path)

@@ -4,48 +4,28 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
-import pandas as pd
 import pytest
 from policy_store.drift import list_events
 from policy_store.drift.jobs import list_jobs, start_job
 from policy_store.drift.recalibration import recalibrate
 
+from policy_store import PolicyStore
 from policy_store.errors import JobLockedError
-from policy_store.ingest import ingest_frame
-from policy_store.replay import evaluate
-from policy_store.rules import add_rule_version, rule_history
-
-N_TRIALS, N_STEPS = 8, 10
-
-
-def studies(prefix: str, n: int, *, late_bloomer: bool, seed: int) -> pd.DataFrame:
-    """Loss curves (minimised). With ``late_bloomer`` the last trial looks worst until step 2, then best."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for s in range(n):
-        levels = rng.uniform(0.5, 1.0, N_TRIALS)
-        for t in range(N_TRIALS):
-            for k in range(N_STEPS):
-                value = levels[t] - 0.01 * k
-                if late_bloomer and t == N_TRIALS - 1:
-                    value = 2.0 if k < 2 else 0.1
-                rows.append({"task": f"task-{prefix}", "study": f"{prefix}-{s:03d}", "trial": t, "step": k,
-                             "value": value})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def ingest_and_evaluate(store, frame: pd.DataFrame) -> None:
-    ingest_frame(store, frame, direction="minimize")
-    evaluate(store, "median", studies=sorted(frame["study"].unique()), orders=1)
+from policy_store.rules import rule_history
+from tests.drift.conftest import ingest_and_evaluate, store_from, studies
 
 
 @pytest.fixture
-def drifted(file_store):
-    store = file_store
-    add_rule_version(store, "median", {"strategy": "median"}, created_by="test", reason="baseline")
-    ingest_and_evaluate(store, studies("a", 80, late_bloomer=False, seed=0))
-    return store
+def drifted(templates, tmp_path):
+    """Before the drift: only task a's outcomes."""
+    with PolicyStore(store_from(templates, "a", tmp_path)) as store:
+        yield store
+
+
+@pytest.fixture
+def after_drift(templates, tmp_path):
+    with PolicyStore(store_from(templates, "ab", tmp_path)) as store:
+        yield store
 
 
 def test_no_drift_then_injected_drift_gives_a_new_version_with_provenance(drifted):
@@ -89,9 +69,8 @@ def test_a_running_job_locks_out_a_second_one(drifted):
         recalibrate(drifted)
 
 
-def test_a_dead_jobs_lock_is_reclaimed_and_its_work_redone(drifted):
-    store = drifted
-    ingest_and_evaluate(store, studies("b", 60, late_bloomer=True, seed=1))
+def test_a_dead_jobs_lock_is_reclaimed_and_its_work_redone(after_drift):
+    store = after_drift
     # A job whose process died (pid 2**22 + 1 cannot exist on Linux) left only its 'running' row.
     dead = start_job(store, "recalibrate", trigger="killed")
     owner = {"owner": {"host": json.loads(store.scalar("SELECT result FROM jobs"))["owner"]["host"], "pid": 2**22 + 1}}
@@ -102,9 +81,8 @@ def test_a_dead_jobs_lock_is_reclaimed_and_its_work_redone(drifted):
     assert statuses == {dead.job_id: "failed", run.job_id: "succeeded"}
 
 
-def test_a_failing_job_writes_nothing_but_its_failure(drifted, monkeypatch):
-    store = drifted
-    ingest_and_evaluate(store, studies("b", 60, late_bloomer=True, seed=1))
+def test_a_failing_job_writes_nothing_but_its_failure(after_drift, monkeypatch):
+    store = after_drift
     before = store.row_counts()
 
     def boom(*args, **kwargs):

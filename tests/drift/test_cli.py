@@ -1,0 +1,121 @@
+"""`policy-store recalibrate` and `policy-store drift ...`: output, exit codes, concurrency, SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from policy_store.drift import list_jobs
+
+from policy_store import PolicyStore
+from policy_store.cli import main as cli
+from policy_store.rules import rule_history
+from tests.drift.conftest import store_from
+
+# Until main.COMMAND_MODULES lists drift_cmds, tests (and subprocesses) add it themselves.
+ENTRY = textwrap.dedent(
+    """
+    import sys
+    from policy_store.cli import main
+    if "drift_cmds" not in main.COMMAND_MODULES:
+        main.COMMAND_MODULES = (*main.COMMAND_MODULES, "drift_cmds")
+    {before}
+    sys.exit(main.main(sys.argv[1:]))
+    """
+)
+
+
+@pytest.fixture
+def run(monkeypatch, capsys):
+    if "drift_cmds" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "drift_cmds"))
+
+    def invoke(*argv: str) -> tuple[int, str, str]:
+        code = cli.main(list(argv))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return invoke
+
+
+@pytest.fixture
+def drifted_path(templates, tmp_path):
+    return store_from(templates, "ab", tmp_path)
+
+
+def spawn(path: str, *argv: str, before: str = "") -> subprocess.Popen:
+    code = ENTRY.format(before=textwrap.indent(before, "").strip())
+    return subprocess.Popen(
+        [sys.executable, "-c", code, "--store", path, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_recalibrate_then_events_and_jobs(run, drifted_path):
+    code, out, _ = run("--store", drifted_path, "recalibrate", "--dry-run")
+    assert code == 0 and "would promote median@" not in out and "would promote a new version of median" in out
+    code, out, _ = run("--store", drifted_path, "recalibrate", "--trigger", "cron")
+    assert code == 0
+    assert "drift: killed_best:PageHinkley on median@1" in out and "did promote median@2" in out
+    code, out, _ = run("--store", drifted_path, "recalibrate", "--json")
+    assert code == 0 and json.loads(out)["status"] == "noop"
+    code, out, _ = run("--store", drifted_path, "drift", "events", "--json")
+    assert [e["rule"] for e in json.loads(out)][:1] == ["median"]
+    code, out, _ = run("--store", drifted_path, "drift", "jobs")
+    assert code == 0 and "succeeded" in out and "noop" in out
+
+
+def test_drift_check(run, drifted_path):
+    code, out, _ = run("--store", drifted_path, "drift", "check", "--rule", "median", "--dry-run", "--json")
+    payload = json.loads(out)
+    assert code == 0 and payload["drift"] is True and payload["monitor"] == "killed_best:PageHinkley"
+    code, out, _ = run("--store", drifted_path, "drift", "check", "--rule", "median", "--task", "task-a", "--json")
+    assert json.loads(out)["drift"] is False and json.loads(out)["scope"] == "task:task-a"
+
+
+def test_bad_usage_exits_2(run, drifted_path):
+    with pytest.raises(SystemExit) as info:
+        run("--store", drifted_path, "drift", "check", "--rule", "median", "--metric", "accuracy")
+    assert info.value.code == 2
+
+
+@pytest.mark.slow
+def test_two_processes_started_together_exactly_one_does_the_work(drifted_path):
+    procs = [spawn(drifted_path, "recalibrate", "--json") for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stdout.read(), p.stderr.read()) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    assert codes in ([0, 0], [0, 75]), results
+    done = [json.loads(out) for code, out, _ in results if code == 0]
+    assert sum(bool(r["promoted"]) for r in done) == 1
+    if codes == [0, 75]:
+        assert "Error: another" in next(err for code, _, err in results if code == 75)
+    with PolicyStore(drifted_path) as store:
+        assert [v.version for v in rule_history(store, "median")] == [1, 2]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_job_leaves_no_partial_version_and_the_next_run_finishes(drifted_path):
+    # Die by SIGKILL right after the new version's row is written, before the transaction commits.
+    before = """
+    import os, signal
+    import policy_store.drift.recalibration as r
+    original = r.add_rule_version
+    def add_then_die(*a, **k):
+        original(*a, **k)
+        os.kill(os.getpid(), signal.SIGKILL)
+    r.add_rule_version = add_then_die
+    """
+    proc = spawn(drifted_path, "recalibrate", before=textwrap.dedent(before))
+    assert proc.wait(timeout=300) == -9
+    with PolicyStore(drifted_path) as store:
+        assert [v.version for v in rule_history(store, "median")] == [1]
+        assert store.scalar("SELECT count(*) FROM drift_events") == 0
+        assert [j["status"] for j in list_jobs(store)] == ["running"]
+    finish = spawn(drifted_path, "recalibrate", "--json")
+    assert finish.wait(timeout=300) == 0, finish.stderr.read()
+    assert json.loads(finish.stdout.read())["promoted"][0]["to_version"] == 2
+    with PolicyStore(drifted_path) as store:
+        assert [v.version for v in rule_history(store, "median")] == [1, 2]
+        assert sorted(j["status"] for j in list_jobs(store)) == ["failed", "succeeded"]
