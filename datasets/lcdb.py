@@ -13,6 +13,9 @@ step      anchor index: rank of the training-set size among the
 value     ``score_valid``
 cost      ``traintime`` of that anchor (each anchor trains anew)
 params    JSON with learner, openmlid and dataset name
+state     ``COMPLETE``; ``FAIL`` for a curve with missing scores (for
+          auc and f1, LCDB has 16,608 rows without a score, whole
+          curves on 3 datasets)
 ========  =======================================================
 
 Meta-features come from LCDB's ``datasets.csv`` (OpenML qualities, source
@@ -185,7 +188,10 @@ def long_frame(raw: pa.Table | pd.DataFrame, *, metric: str = "accuracy",
                    r.traintime::DOUBLE AS cost_seconds,
                    json_object('learner', r.learner, 'openmlid', r.openmlid::BIGINT,
                                'dataset', n.name)::VARCHAR AS params,
-                   'COMPLETE' AS state, $metric AS metric, $direction AS direction
+                   CASE WHEN bool_or(r.score_valid IS NULL)
+                             OVER (PARTITION BY r.openmlid, r.outer_seed, r.inner_seed, r.learner)
+                        THEN 'FAIL' ELSE 'COMPLETE' END AS state,
+                   $metric AS metric, $direction AS direction
             FROM raw r
             JOIN anchors a USING (openmlid, size_train)
             LEFT JOIN names n ON n.openmlid = r.openmlid

@@ -16,6 +16,7 @@ from policy_store.meta.store_features import load_meta_features
 
 from policy_store import PolicyStore
 from policy_store.errors import InvalidInputError, MissingDependencyError
+from policy_store.ingest import ingest_frame
 
 EXCERPT_ROWS = 924
 
@@ -151,3 +152,15 @@ def test_count_mismatch_writes_nothing(cache, excerpt, monkeypatch):
     monkeypatch.setattr(files, "source_rows", lambda parquet: EXCERPT_ROWS + 1)
     with PolicyStore.memory() as store, pytest.raises(InvalidInputError, match="its CSV has"):
         lcdb.ingest(store, source=excerpt)
+
+
+def test_curves_without_scores_are_failed_trials():
+    # LCDB's auc and f1 files have whole curves without a score (3 datasets)
+    raw = pd.DataFrame({"openmlid": [299] * 4, "learner": ["SVC_linear", "SVC_linear", "SVC_rbf", "SVC_rbf"],
+                        "size_train": [16, 23, 16, 23], "outer_seed": 0, "inner_seed": 0,
+                        "traintime": [0.0193, 0.0214, 0.01, 0.02], "score_valid": [None, None, 0.7, 0.8]})
+    frame = lcdb.long_frame(raw, metric="auc")
+    assert frame.groupby("trial")["state"].first().to_dict() == {"SVC_linear": "FAIL", "SVC_rbf": "COMPLETE"}
+    assert frame["cost_seconds"].tolist() == [0.0193, 0.0214, 0.01, 0.02]
+    with PolicyStore.memory() as store:
+        assert ingest_frame(store, frame).points_written == 4
