@@ -7,7 +7,7 @@
 [False, True, False]
 """
 
-from policy_store.replay.engine import Replay, replay_study, trial_order
+from policy_store.replay.engine import Replay, replay_many, replay_study, trial_order
 from policy_store.replay.evaluate import (
     Evaluation,
     evaluate,
@@ -27,6 +27,7 @@ __all__ = [
     "lib_versions",
     "optuna_prune_cols",
     "outcome_arrays",
+    "replay_many",
     "replay_outcomes",
     "replay_study",
     "summarize",

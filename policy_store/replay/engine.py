@@ -29,6 +29,7 @@ import pandas as pd
 
 from policy_store.curves import StudyCurves
 from policy_store.replay.kernels import KERNELS
+from policy_store.replay.kernels._common import Stack
 from policy_store.rules.audit import audit_mask
 from policy_store.rules.spec import RuleSpec
 
@@ -112,26 +113,45 @@ def replay_study(curves: StudyCurves, specs: Sequence[RuleSpec], order_seeds: Se
     DirectionMismatchError
         A spec declares the other direction than the study's.
     """
-    for s in specs:
-        s.check_direction(curves.direction, f"study {curves.study!r}")
-    name = curves.study if study_name is None else study_name
-    n = curves.n_trials
-    orders = [trial_order(n, k) for k in order_seeds]
+    return replay_many([curves], specs, order_seeds, study_names=None if study_name is None else [study_name])[0]
+
+
+def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_seeds: Sequence[int] = (0,), *,
+                study_names: Sequence[str] | None = None) -> list[list[Replay]]:
+    """Replay every spec under every order over several studies, stacked into shared batches.
+
+    Stacking studies (padded to common sizes) lets one kernel call serve many
+    studies, which is what makes replaying small studies fast. Returns, per
+    study, the list :func:`replay_study` would return.
+    """
+    for c in curves:
+        for s in specs:
+            s.check_direction(c.direction, f"study {c.study!r}")
+    names = [c.study for c in curves] if study_names is None else list(study_names)
+    results: list[list[Replay | None]] = [[None] * (len(specs) * len(order_seeds)) for _ in curves]
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for si, s in enumerate(specs):
         inner = s.params.get("wrapped") if s.strategy == "patient" else None
         groups[(s.kernel, inner["strategy"] if inner else "")].append(si)
-    results: list[Replay | None] = [None] * (len(specs) * len(orders))
-    positions = np.arange(n)
-    for (kernel, _), members in groups.items():
-        batch = [(si, k) for si in members for k in range(len(orders))]
-        order_arr = np.array([orders[k] for _, k in batch], dtype=np.int64).reshape(len(batch), n)
-        params = [specs[si].params for si, _ in batch]
-        audited = np.array([audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed)
-                            for si, _ in batch]).reshape(len(batch), n)
-        out = KERNELS[kernel](curves, order_arr, params, audited, name)
-        for row, (si, k) in enumerate(batch):
-            results[si * len(orders) + k] = Replay(specs[si], curves, int(order_seeds[k]), order_arr[row],
-                                                   out.prune_col[row], audited[row], out.threshold[row],
-                                                   out.ref_size[row])
-    return [r for r in results if r is not None]
+    by_dir: dict[str, list[int]] = defaultdict(list)
+    for ci, c in enumerate(curves):
+        by_dir[c.direction].append(ci)
+    for cis in by_dir.values():
+        sub = [curves[ci] for ci in cis]
+        n_max = max(c.n_trials for c in sub)
+        orders = [[np.concatenate([trial_order(c.n_trials, k), np.arange(c.n_trials, n_max)]) for k in order_seeds]
+                  for c in sub]
+        positions = np.arange(n_max)
+        audits = {si: audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed) for si in range(len(specs))}
+        for (kernel, _), members in groups.items():
+            batch = [(li, si, k) for li in range(len(sub)) for si in members for k in range(len(order_seeds))]
+            stack = Stack.build(sub, np.array([li for li, _, _ in batch]), [names[ci] for ci in cis])
+            order_arr = np.array([orders[li][k] for li, _, k in batch], dtype=np.int64)
+            audited = np.array([audits[si] for _, si, _ in batch])
+            out = KERNELS[kernel](stack, order_arr, [specs[si].params for _, si, _ in batch], audited)
+            for row, (li, si, k) in enumerate(batch):
+                n = sub[li].n_trials
+                results[cis[li]][si * len(order_seeds) + k] = Replay(
+                    specs[si], sub[li], int(order_seeds[k]), order_arr[row, :n], out.prune_col[row, :n],
+                    audited[row, :n], out.threshold[row, :n], out.ref_size[row, :n])
+    return [[r for r in rs if r is not None] for rs in results]

@@ -37,7 +37,7 @@ import pandas as pd
 
 from policy_store.curves import StudyCurves, load_curves
 from policy_store.errors import InvalidInputError
-from policy_store.replay.engine import replay_study
+from policy_store.replay.engine import replay_many
 from policy_store.replay.outcomes import OUTCOME_FIELDS, outcome_arrays
 from policy_store.rules.spec import RuleSpec
 from policy_store.rules.versions import RuleVersion, get_rule_version
@@ -60,8 +60,7 @@ def lib_versions() -> dict[str, str | None]:
 def _chunk(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_seeds: Sequence[int],
            with_decisions: bool) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     frames, decisions = [], []
-    for c in curves:
-        replays = replay_study(c, specs, order_seeds)
+    for c, replays in zip(curves, replay_many(curves, specs, order_seeds), strict=True):
         o = outcome_arrays(c, replays)
         o["spec_index"] = np.repeat(np.arange(len(specs)), len(order_seeds))
         o["order_seed"] = np.tile(np.asarray(order_seeds, dtype=np.int64), len(specs))

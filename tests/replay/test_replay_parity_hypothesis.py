@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from policy_store.curves import StudyCurves
-from policy_store.replay import optuna_prune_cols, replay_study
+from policy_store.replay import optuna_prune_cols, replay_many, replay_study
 from policy_store.replay.kernels._common import insert_sorted, sorted_nanpercentile
 from policy_store.rules import RuleSpec
 
@@ -128,3 +128,25 @@ def test_sorted_nanpercentile_is_numpy_bit_for_bit(xs, q):
             warnings.simplefilter("ignore")
             want = np.nanpercentile(x, q)
     assert (np.isnan(got) and np.isnan(want)) or got == want
+
+
+ALL_KERNELS = [{"strategy": "median", "params": {"n_startup_trials": 1}},
+               {"strategy": "percentile", "params": {"percentile": 30.0, "n_startup_trials": 0}},
+               {"strategy": "threshold", "params": {"upper": 0.5}},
+               {"strategy": "successive_halving"}, {"strategy": "hyperband", "params": {"max_resource": 30}},
+               {"strategy": "patient", "params": {"patience": 1, "wrapped": {"strategy": "median"}}},
+               {"strategy": "posterior"}, {"strategy": "wilcoxon"},
+               {"strategy": "successive_halving", "safeguards": {"audit_fraction": 0.5}}]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(curves(max_trials=6, max_steps=5), min_size=2, max_size=4), st.sampled_from(["minimize", "maximize"]))
+def test_stacked_studies_equal_separate_replays(studies, direction):
+    studies = [StudyCurves.from_arrays(f"s{k}", c.values, steps=c.steps, present=c.present, direction=direction)
+               for k, c in enumerate(studies)]
+    specs = [RuleSpec.parse(s) for s in ALL_KERNELS]
+    stacked = replay_many(studies, specs, [0, 2])
+    for c, rs in zip(studies, stacked, strict=True):
+        for a, b in zip(rs, replay_study(c, specs, [0, 2]), strict=True):
+            np.testing.assert_array_equal(a.order, b.order)
+            np.testing.assert_array_equal(a.prune_col, b.prune_col)

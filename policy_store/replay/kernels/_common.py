@@ -41,27 +41,72 @@ class KernelOut:
         return cls(np.full((b, n), -1, dtype=np.int64), np.full((b, n), np.nan), np.zeros((b, n), dtype=np.int64))
 
 
-def prev_reported_step(c: StudyCurves) -> np.ndarray:
-    """``(N, J)``: the trial's largest reported step before column ``j`` (-1 if none)."""
-    stepped = np.where(c.present, c.steps[None, :], -1)
-    cm = np.maximum.accumulate(stepped, axis=1)
-    return np.concatenate([np.full((c.n_trials, 1), -1, dtype=cm.dtype), cm[:, :-1]], axis=1)
+@dataclass(eq=False)
+class Stack:
+    """Curves of one or more studies stacked along the batch axis, padded to common sizes.
+
+    ``values``/``present`` are ``(B, N, J)``, ``steps`` ``(B, J)``; a study with
+    fewer trials gets trials that never report (placed last in every order, so
+    they change no trial number), one with fewer steps gets unreported columns
+    at larger steps. All replays in a stack share one direction.
+    """
+
+    values: np.ndarray
+    present: np.ndarray
+    steps: np.ndarray
+    last_pos: np.ndarray
+    final: np.ndarray
+    maximize: bool
+    names: list[str]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.values.shape  # type: ignore[return-value]
+
+    @classmethod
+    def build(cls, curves: list[StudyCurves], index: np.ndarray, names: list[str]) -> Stack:
+        """Stack ``curves[index[b]]`` for every ``b``; ``names`` are the per-study Optuna study names."""
+        n = max(c.n_trials for c in curves)
+        j = max(c.n_steps for c in curves)
+        vals = np.full((len(curves), n, j), np.nan)
+        pres = np.zeros((len(curves), n, j), dtype=bool)
+        steps = np.zeros((len(curves), j), dtype=np.int64)
+        last = np.zeros((len(curves), n), dtype=np.int64)
+        for k, c in enumerate(curves):
+            vals[k, : c.n_trials, : c.n_steps] = c.values
+            pres[k, : c.n_trials, : c.n_steps] = c.present
+            steps[k, : c.n_steps] = c.steps
+            steps[k, c.n_steps:] = c.steps[-1] + 1 + np.arange(j - c.n_steps)
+            last[k, : c.n_trials] = c.last_pos
+        dirs = {c.direction for c in curves}
+        if len(dirs) != 1:
+            raise ValueError("a stack holds studies of one direction")
+        final = np.take_along_axis(vals, last[:, :, None], axis=2)[:, :, 0]
+        final[~pres.any(axis=2)] = np.nan
+        return cls(vals[index], pres[index], steps[index], last[index], final[index], dirs.pop() == "maximize",
+                   [names[k] for k in index])
 
 
-def gate(c: StudyCurves, warmup: np.ndarray, interval: np.ndarray) -> np.ndarray:
+def prev_reported_step(st: Stack) -> np.ndarray:
+    """``(B, N, J)``: the trial's largest reported step before column ``j`` (-1 if none)."""
+    stepped = np.where(st.present, st.steps[:, None, :], -1)
+    cm = np.maximum.accumulate(stepped, axis=2)
+    return np.concatenate([np.full(cm.shape[:2] + (1,), -1, dtype=cm.dtype), cm[:, :, :-1]], axis=2)
+
+
+def gate(st: Stack, warmup: np.ndarray, interval: np.ndarray) -> np.ndarray:
     """``(B, N, J)`` warm-up and interval gate of Optuna (``_is_first_in_interval_step``).
 
     ``warmup``/``interval`` have shape ``(B,)``. The check runs at a reported step
     ``s >= w`` iff the trial's previous reported step is below
     ``L = (s - w) // k * k + w``.
     """
-    steps = c.steps[None, :]
+    steps = st.steps
     w = warmup[:, None]
     k = interval[:, None]
     lower = (steps - w) // k * k + w                       # (B, J)
     ok = (steps >= w) & (lower >= 0)
-    prev = prev_reported_step(c)                           # (N, J)
-    return c.present[None, :, :] & ok[:, None, :] & (prev[None, :, :] < lower[:, None, :])
+    return st.present & ok[:, None, :] & (prev_reported_step(st) < lower[:, None, :])
 
 
 def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarray) -> np.ndarray:
@@ -130,10 +175,10 @@ def first_true(mask: np.ndarray) -> np.ndarray:
     return np.where(hit, mask.argmax(axis=-1), -1)
 
 
-def completes(c: StudyCurves, idx: np.ndarray, pruned: np.ndarray, audited: np.ndarray) -> np.ndarray:
-    """Which trials end COMPLETE: not (effectively) pruned and a finite final value.
+def completes(st: Stack, idx: np.ndarray, pruned: np.ndarray, audited: np.ndarray) -> np.ndarray:
+    """Which trials (``idx[b]`` in replay ``b``) end COMPLETE: not (effectively) pruned, finite final value.
 
-    A finite-looking but NaN final value makes Optuna's ``tell`` fail the trial
-    (state FAIL), which excludes it from every COMPLETE-only reference set.
+    A NaN final value makes Optuna's ``tell`` fail the trial (state FAIL), which
+    excludes it from every COMPLETE-only reference set; padding trials never complete.
     """
-    return ~(pruned & ~audited) & ~np.isnan(c.final_values[idx])
+    return ~(pruned & ~audited) & ~np.isnan(st.final[np.arange(len(idx)), idx])

@@ -12,59 +12,53 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.curves import StudyCurves
-from policy_store.replay.kernels._common import KernelOut, first_true
+from policy_store.replay.kernels._common import KernelOut, Stack, first_true
 
 
-def candidates(c: StudyCurves, patience: int, min_delta: float) -> np.ndarray:
-    """``(N, J)``: reports at which Optuna's PatientPruner would consult its wrapped pruner."""
-    n, j = c.values.shape
-    k_max = int(c.present.sum(1).max()) if n else 0
+def candidates(st: Stack, patience: int, min_delta: float) -> np.ndarray:
+    """``(B, N, J)``: reports at which Optuna's PatientPruner would consult its wrapped pruner."""
+    b, n, j = st.shape
+    k_max = int(st.present.sum(2).max()) if n else 0
     # compact each trial's reports to the left, in step order
-    order = np.argsort(~c.present, axis=1, kind="stable")
-    colc = order[:, :k_max]
-    vc = np.take_along_axis(np.where(c.present, c.values, np.nan), colc, axis=1)
-    valid = np.take_along_axis(c.present, colc, axis=1)
-    maximize = c.direction == "maximize"
-    acc = np.fmax if maximize else np.fmin
+    colc = np.argsort(~st.present, axis=2, kind="stable")[:, :, :k_max]
+    vc = np.take_along_axis(st.values, colc, axis=2)
+    valid = np.take_along_axis(st.present, colc, axis=2)
+    acc = np.fmax if st.maximize else np.fmin
     w = patience + 1
-    before = np.full((n, k_max), np.nan)
+    before = np.full(vc.shape, np.nan)
     if k_max > w:
-        before[:, w:] = acc.accumulate(vc, axis=1)[:, : k_max - w]
+        before[:, :, w:] = acc.accumulate(vc, axis=2)[:, :, : k_max - w]
     after = vc.copy()
     for s in range(1, w):
         shifted = np.full_like(vc, np.nan)
-        shifted[:, s:] = vc[:, :-s]
+        shifted[:, :, s:] = vc[:, :, :-s]
         after = acc(after, shifted)
-    ready = np.arange(k_max)[None, :] >= w                 # more than patience + 1 reports
+    ready = np.arange(k_max) >= w                           # more than patience + 1 reports
     with np.errstate(invalid="ignore"):
-        cand = (before - min_delta > after) if maximize else (before + min_delta < after)
+        cand = (before - min_delta > after) if st.maximize else (before + min_delta < after)
     cand &= ready & valid
-    out = np.zeros((n, j), dtype=bool)
-    np.put_along_axis(out, colc, cand, axis=1)
-    return out & c.present
+    out = np.zeros((b, n, j), dtype=bool)
+    np.put_along_axis(out, colc, cand, axis=2)
+    return out & st.present
 
 
-def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-        study_name: str, call: np.ndarray | None = None) -> KernelOut:
+def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        call: np.ndarray | None = None) -> KernelOut:
     from policy_store.replay.kernels import KERNELS
     from policy_store.rules.strategies import get_strategy
 
-    B, N = orders.shape
-    cache: dict[tuple[int, float], np.ndarray] = {}
-    masks = []
-    for p in params:
-        key = (p["patience"], p["min_delta"])
-        if key not in cache:
-            cache[key] = candidates(c, *key)
-        masks.append(cache[key])
-    cand = np.stack(masks)                                 # (B, N, J) by trial index
+    B, N, J = st.shape
+    keys = [(p["patience"], p["min_delta"]) for p in params]
+    cand = np.zeros((B, N, J), dtype=bool)
+    for key in set(keys):
+        sel = np.array([k == key for k in keys])
+        cand[sel] = candidates(st, *key)[sel]
     if call is not None:
-        cand = cand & call
+        cand &= call
     inner = params[0]["wrapped"]
     if inner is None:
         out = KernelOut.empty(B, N)
         out.prune_col[:] = np.take_along_axis(first_true(cand), orders, axis=1)
         return out
     kernel = KERNELS[get_strategy(inner["strategy"]).kernel]
-    return kernel(c, orders, [p["wrapped"]["params"] for p in params], audited, study_name, cand)
+    return kernel(st, orders, [p["wrapped"]["params"] for p in params], audited, cand)

@@ -13,51 +13,51 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.curves import StudyCurves
-from policy_store.replay.kernels._common import KernelOut, completes, gate, insert_sorted, sorted_nanpercentile
+from policy_store.replay.kernels._common import KernelOut, Stack, completes, gate, insert_sorted, sorted_nanpercentile
 
 
-def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-        study_name: str, call: np.ndarray | None = None) -> KernelOut:
-    B, N = orders.shape
-    J = c.n_steps
+def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        call: np.ndarray | None = None) -> KernelOut:
+    B, N, J = st.shape
     out = KernelOut.empty(B, N)
-    maximize = c.direction == "maximize"
+    maximize = st.maximize
     pct = [float(p.get("percentile", 50.0)) for p in params]
     q_frac = np.true_divide(np.array([100 - q if maximize else q for q in pct]), 100)
     n_startup = np.array([p["n_startup_trials"] for p in params])
     n_min = np.array([p["n_min_trials"] for p in params])[:, None]
-    g = gate(c, np.array([p["n_warmup_steps"] for p in params]), np.array([p["interval_steps"] for p in params]))
+    g = gate(st, np.array([p["n_warmup_steps"] for p in params]), np.array([p["interval_steps"] for p in params]))
     if call is not None:
-        g = g & call
-    masked = np.where(c.present, c.values, np.nan)
+        g &= call
     acc = np.fmax if maximize else np.fmin
-    best = acc.accumulate(masked, axis=1)                  # NaN only while every value so far is NaN
+    best = acc.accumulate(st.values, axis=2)               # NaN only while every value so far is NaN
     srt = np.full((B, N, J), np.nan)
     n_valid = np.zeros((B, J), dtype=np.int64)
     n_ref = np.zeros((B, J), dtype=np.int64)
     n_comp = np.zeros(B, dtype=np.int64)
     rows = np.arange(B)
+    live_min = np.maximum(n_startup, 1)
     for t in range(N):
         i = orders[:, t]
-        live = (n_comp > 0) & (n_comp >= n_startup)
-        gt = g[rows, i] & live[:, None]
-        if gt.any():
-            b_val = best[i]
-            thr = sorted_nanpercentile(srt[:, :t], n_valid, q_frac)
-            with np.errstate(invalid="ignore"):
-                worse = (b_val < thr) if maximize else (b_val > thr)
-            prune = gt & (np.isnan(b_val) | ((n_ref >= n_min) & worse))
-            col = np.where(prune.any(1), prune.argmax(1), -1)
-            out.prune_col[:, t] = col
-            hit = col >= 0
-            cc = np.where(hit, col, 0)
-            out.threshold[:, t] = np.where(hit, thr[rows, cc], np.nan)
-            out.ref_size[:, t] = np.where(hit, n_ref[rows, cc], 0)
-        done = completes(c, i, out.prune_col[:, t] >= 0, audited[:, t])
+        live = n_comp >= live_min
+        if live.any():
+            gt = g[rows, i] & live[:, None]
+            if gt.any():
+                b_val = best[rows, i]
+                thr = sorted_nanpercentile(srt[:, :t], n_valid, q_frac)
+                with np.errstate(invalid="ignore"):
+                    worse = (b_val < thr) if maximize else (b_val > thr)
+                prune = gt & (np.isnan(b_val) | ((n_ref >= n_min) & worse))
+                hit = prune.any(1)
+                if hit.any():
+                    col = np.where(hit, prune.argmax(1), -1)
+                    out.prune_col[:, t] = col
+                    cc = np.where(hit, col, 0)
+                    out.threshold[:, t] = np.where(hit, thr[rows, cc], np.nan)
+                    out.ref_size[:, t] = np.where(hit, n_ref[rows, cc], 0)
+        done = completes(st, i, out.prune_col[:, t] >= 0, audited[:, t])
         if done.any():
-            x = c.values[i]
-            pres = c.present[i] & done[:, None]
+            x = st.values[rows, i]
+            pres = st.present[rows, i] & done[:, None]
             ok = pres & ~np.isnan(x)
             insert_sorted(srt, t, np.where(ok, x, 0.0), ok)
             n_valid += ok

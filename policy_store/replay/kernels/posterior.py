@@ -11,35 +11,32 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.curves import StudyCurves
-from policy_store.replay.kernels._common import KernelOut, completes
+from policy_store.replay.kernels._common import KernelOut, Stack, completes
 from policy_store.rules.strategies.posterior import prob_improvement
 
 _PRIOR = ("prior_mean", "prior_kappa", "prior_alpha", "prior_beta")
 
 
-def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-        study_name: str, call: np.ndarray | None = None) -> KernelOut:
-    B, N = orders.shape
-    J = c.n_steps
+def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        call: np.ndarray | None = None) -> KernelOut:
+    B, N, J = st.shape
     out = KernelOut.empty(B, N)
-    maximize = c.direction == "maximize"
+    maximize = st.maximize
     prior = {k: np.array([p[k] for p in params], dtype=float)[:, None] for k in _PRIOR}
     alpha = np.array([p["alpha"] for p in params])[:, None]
     n_startup = np.array([p["n_startup_trials"] for p in params])
-    warm = (c.steps[None, :] >= np.array([p["n_warmup_steps"] for p in params])[:, None])
+    warm = st.steps >= np.array([p["n_warmup_steps"] for p in params])[:, None]
     min_obs = np.array([p["min_observations"] for p in params])[:, None]
     cnt = np.zeros((B, J), dtype=np.int64)
     s = np.zeros((B, J))
     q = np.zeros((B, J))
     n_comp = np.zeros(B, dtype=np.int64)
     best = np.full(B, np.nan)
-    finals = c.final_values
     rows = np.arange(B)
     for t in range(N):
         i = orders[:, t]
-        x = c.values[i]
-        calls = c.present[i] if call is None else call[rows, i]
+        x = st.values[rows, i]
+        calls = st.present[rows, i] if call is None else call[rows, i]
         g = calls & warm & np.isfinite(x) & (n_comp >= n_startup)[:, None] & (cnt >= min_obs)
         if g.any():
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -50,10 +47,10 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
             cc = np.maximum(col, 0)
             out.threshold[:, t] = np.where(col >= 0, prob[rows, cc], np.nan)
             out.ref_size[:, t] = np.where(col >= 0, cnt[rows, cc], 0)
-        done = completes(c, i, out.prune_col[:, t] >= 0, audited[:, t])
+        done = completes(st, i, out.prune_col[:, t] >= 0, audited[:, t])
         if done.any():
-            f = finals[i]
-            ok = done[:, None] & c.present[i] & np.isfinite(x)
+            f = st.final[rows, i]
+            ok = done[:, None] & st.present[rows, i] & np.isfinite(x)
             d = np.where(ok, f[:, None] - x, 0.0)
             cnt += ok
             s = np.where(ok, s + d, s)

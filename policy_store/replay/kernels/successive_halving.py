@@ -23,8 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.curves import StudyCurves
-from policy_store.replay.kernels._common import KernelOut, completes
+from policy_store.replay.kernels._common import KernelOut, Stack, completes
 
 
 def _n_rungs(max_step: int, min_resource: int, eta: int, rate: int) -> int:
@@ -40,13 +39,13 @@ def _hb_layout(max_resource: int, min_resource: int, eta: int) -> tuple[int, lis
     return n_brackets, budgets
 
 
-def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-        study_name: str, call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
-    B, N = orders.shape
+def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
+    B, N, _ = st.shape
     out = KernelOut.empty(B, N)
-    maximize = c.direction == "maximize"
-    steps = c.steps.astype(np.float64)
-    max_step = int(c.steps[-1]) if c.n_steps else 0
+    maximize = st.maximize
+    steps = st.steps.astype(np.float64)                    # (B, J)
+    max_step = int(st.steps.max())
     eta = np.array([p["reduction_factor"] for p in params], dtype=np.int64)
     boot = np.array([p["bootstrap_count"] for p in params], dtype=np.int64)
     if hyperband:
@@ -58,7 +57,8 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
         dead = np.zeros(B, dtype=bool)
         bracket_of = np.zeros((B, N), dtype=np.int64)
         fixed_max = np.array([m != "auto" for m in max_res_param])
-        crc = np.array([binascii.crc32(f"{study_name}_{t}".encode()) for t in range(N)], dtype=np.int64)
+        crc_of = {name: np.array([binascii.crc32(f"{name}_{t}".encode()) for t in range(N)], dtype=np.int64)
+                  for name in set(st.names)}
         # enough brackets for any max_resource this study can produce
         G = max(_hb_layout(max(max_step + 1, m if m != "auto" else 1, int(lo)), int(lo), int(e))[0]
                 for m, lo, e in zip(max_res_param, min_res, eta, strict=True))
@@ -75,11 +75,11 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
     max_last = np.full(B, -1, dtype=np.int64)
     rows = np.arange(B)
     r_idx = np.arange(R)
-    last_steps = c.steps[c.last_pos]
-    calls_all = c.present[None] if call is None else call
+    last_steps = np.take_along_axis(st.steps, st.last_pos, axis=1)     # (B, N)
+    calls_all = st.present if call is None else call
     for t in range(N):
         i = orders[:, t]
-        calls = calls_all[rows if calls_all.shape[0] == B else np.zeros(B, dtype=np.int64), i]   # (B, J)
+        calls = calls_all[rows, i]                                       # (B, J)
         anycall = calls.any(1)
         if hyperband:
             want = ~inited & anycall & (fixed_max | (n_comp > 0))
@@ -92,7 +92,7 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
                     dead[b] = True
                     continue
                 cum = np.cumsum(budgets)
-                bracket_of[b] = np.searchsorted(cum, crc % cum[-1], side="right")
+                bracket_of[b] = np.searchsorted(cum, crc_of[st.names[b]] % cum[-1], side="right")
             active = inited & ~dead & anycall
             g = np.where(active, bracket_of[:, t], 0)
             rate = g
@@ -105,10 +105,10 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
         if active.any():
             with np.errstate(over="ignore"):
                 rung_step = mr[:, None].astype(np.float64) * eta[:, None].astype(np.float64) ** (rate[:, None] + r_idx)
-            hits = calls[:, None, :] & (steps[None, None, :] >= rung_step[:, :, None])   # (B, R, J)
+            hits = calls[:, None, :] & (steps[:, None, :] >= rung_step[:, :, None])      # (B, R, J)
             reached = hits.any(2) & active[:, None]
             col = hits.argmax(2)
-            v = c.values[i[:, None], col]                                                 # (B, R)
+            v = st.values[rows[:, None], i[:, None], col]                                 # (B, R)
             others = store[rows, g]                                                       # (B, R, N)
             n_oth = count[rows, g]
             with np.errstate(invalid="ignore"):
@@ -133,13 +133,13 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
                 k = int(idx[b, r])
                 out.threshold[b, t] = comp[-k - 1] if maximize else comp[k]
                 out.ref_size[b, t] = comp.size
-        done = completes(c, i, out.prune_col[:, t] >= 0, audited[:, t])
+        done = completes(st, i, out.prune_col[:, t] >= 0, audited[:, t])
         n_comp += done
-        max_last = np.where(done, np.maximum(max_last, last_steps[i]), max_last)
+        max_last = np.where(done, np.maximum(max_last, last_steps[rows, i]), max_last)
     return out
 
 
-def run_hyperband(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-                  study_name: str, call: np.ndarray | None = None) -> KernelOut:
+def run_hyperband(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+                  call: np.ndarray | None = None) -> KernelOut:
     """Hyperband: :func:`run` with a bracket axis."""
-    return run(c, orders, params, audited, study_name, call, hyperband=True)
+    return run(st, orders, params, audited, call, hyperband=True)

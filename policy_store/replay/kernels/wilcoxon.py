@@ -13,8 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from policy_store.curves import StudyCurves
-from policy_store.replay.kernels._common import KernelOut, completes
+from policy_store.replay.kernels._common import KernelOut, Stack
 
 
 def _decide(steps: np.ndarray, vals: np.ndarray, best_steps: np.ndarray, best_vals: np.ndarray,
@@ -35,28 +34,28 @@ def _decide(steps: np.ndarray, vals: np.ndarray, best_steps: np.ndarray, best_va
     return bool(pv < p["p_threshold"]), float(pv)
 
 
-def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-        study_name: str, call: np.ndarray | None = None) -> KernelOut:
-    B, N = orders.shape
+def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+        call: np.ndarray | None = None) -> KernelOut:
+    B, N, _ = st.shape
     out = KernelOut.empty(B, N)
-    maximize = c.direction == "maximize"
-    finals = c.final_values
-    fsteps = c.steps.astype(np.float64)
+    maximize = st.maximize
     for b in range(B):
         p = params[b]
+        vals_b, pres_b, finals = st.values[b], st.present[b], st.final[b]
+        fsteps = st.steps[b].astype(np.float64)
         best = -1
         for t in range(N):
             i = orders[b, t]
-            cols = np.flatnonzero(c.present[i])
-            calls = c.present[i] if call is None else call[b, i]
-            if best >= 0:
-                bcols = np.flatnonzero(c.present[best])
-                b_steps, b_vals = fsteps[bcols], c.values[best, bcols]
+            cols = np.flatnonzero(pres_b[i])
+            calls = pres_b[i] if call is None else call[b, i]
+            if best >= 0 and cols.size:
+                bcols = np.flatnonzero(pres_b[best])
+                b_steps, b_vals = fsteps[bcols], vals_b[best, bcols]
                 b_ok = bool(np.all(np.isfinite(b_vals)))
                 for n, j in enumerate(cols, start=1):
                     if not calls[j]:
                         continue
-                    vals = c.values[i, cols[:n]]
+                    vals = vals_b[i, cols[:n]]
                     if not np.all(np.isfinite(vals)) or not b_ok:
                         continue
                     prune, pv = _decide(fsteps[cols[:n]], vals, b_steps, b_vals, p, maximize)
@@ -65,7 +64,7 @@ def run(c: StudyCurves, orders: np.ndarray, params: list[dict[str, Any]], audite
                         out.threshold[b, t] = pv
                         out.ref_size[b, t] = n
                         break
-            done = completes(c, np.array([i]), np.array([out.prune_col[b, t] >= 0]), audited[b, t:t + 1])[0]
+            done = not (out.prune_col[b, t] >= 0 and not audited[b, t]) and not np.isnan(finals[i])
             if done and (best < 0 or (finals[i] > finals[best] if maximize else finals[i] < finals[best])):
                 best = i
     return out
