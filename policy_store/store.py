@@ -8,20 +8,34 @@
 from __future__ import annotations
 
 import os
+import random
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 
 from policy_store.errors import SchemaVersionError, StoreError
+from policy_store.lake import connect_lake
+from policy_store.location import FileLocation, LakeLocation, mask, parse_location
+from policy_store.locks import hold_lock
 from policy_store.migrations import LATEST_VERSION, MIGRATIONS
+
+T = TypeVar("T")
 
 DEFAULT_STORE_PATH = "policy-store.duckdb"
 STORE_ENV = "POLICY_STORE"
+COMMIT_ATTEMPTS = 10
+"""How often :meth:`PolicyStore.run_atomic` tries a unit of work whose commit conflicts."""
+_BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
+
+
+class CommitConflictError(StoreError):
+    """A concurrent writer committed a conflicting change first; the whole unit of work can be re-run."""
 
 
 def default_location() -> str:
@@ -41,16 +55,17 @@ def utcnow() -> datetime:
 
 
 class PolicyStore:
-    """A policy store in a DuckDB file (or in memory).
+    """A policy store in a DuckDB file, in memory, or in a DuckLake shared by many hosts.
 
-    The store owns one connection; use it as a context manager. Opening a file
-    that does not exist creates it and applies every migration; opening a store
-    written by a newer policy-store raises :class:`SchemaVersionError`.
+    The store owns one connection; use it as a context manager. Opening a store that does
+    not exist creates it and applies every migration; opening a store written by a newer
+    policy-store raises :class:`SchemaVersionError`. The API, the schema and the migrations are
+    the same for every location (see :mod:`policy_store.location` for the syntax).
 
     Parameters
     ----------
     location:
-        Path of the DuckDB file, or ``":memory:"``.
+        Path of the DuckDB file, ``":memory:"``, or a ``ducklake:`` location.
     read_only:
         Open without taking the write lock (no migrations are applied).
 
@@ -58,30 +73,36 @@ class PolicyStore:
     --------
     >>> with PolicyStore.memory() as store:
     ...     with store.atomic():
-    ...         _ = store.execute("INSERT INTO rules VALUES (?, ?, ?)", ["r", None, utcnow()])
-    ...     store.scalar("SELECT count(*) FROM rules")
-    1
+    ...         store.execute("INSERT INTO rules VALUES (?, ?, ?)", ["r", None, utcnow()]) and None
+    ...     store.scalar("SELECT count(*) FROM rules"), store.is_lake
+    (1, False)
     """
 
     def __init__(self, location: str | os.PathLike[str] = DEFAULT_STORE_PATH, *, read_only: bool = False):
-        self.location = str(location)
+        self._where: FileLocation | LakeLocation = parse_location(os.fspath(location))
+        self.location = self._where.masked()
+        """The location as given, any password masked (safe to print)."""
         self._depth = 0
         self._lock = threading.RLock()
-        if read_only and self.location != ":memory:" and not Path(self.location).exists():
-            raise StoreError(
-                f"no store at {self.location!r}; create one with `policy-store init` or by ingesting studies"
-            )
-        try:
-            if self.location != ":memory:":
-                Path(self.location).parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(self.location, read_only=read_only)
-        except duckdb.Error as e:
-            raise StoreError(f"cannot open store {self.location!r}: {e}") from e
+        if isinstance(self._where, LakeLocation):
+            self.con = connect_lake(self._where, read_only=read_only)
+        else:
+            self.con = self._connect_file(self._where.path, read_only)
         try:
             self._migrate(read_only)
         except BaseException:
             self.con.close()
             raise
+
+    def _connect_file(self, path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+        if read_only and path != ":memory:" and not Path(path).exists():
+            raise StoreError(f"no store at {path!r}; create one with `policy-store init` or by ingesting studies")
+        try:
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return duckdb.connect(path, read_only=read_only)
+        except duckdb.Error as e:
+            raise StoreError(f"cannot open store {path!r}: {e}") from e
 
     @classmethod
     def memory(cls) -> PolicyStore:
@@ -101,19 +122,36 @@ class PolicyStore:
     def __repr__(self) -> str:
         return f"PolicyStore({self.location!r})"
 
+    @property
+    def is_lake(self) -> bool:
+        """Whether the store lives in a DuckLake (shared by many hosts) rather than a local file."""
+        return isinstance(self._where, LakeLocation)
+
     # -- schema ---------------------------------------------------------------------
     @property
     def schema_version(self) -> int:
         """The version of the newest migration applied to this store."""
         return int(self.scalar("SELECT max(version) FROM schema_version"))
 
+    def tables(self) -> list[str]:
+        """The store's tables, sorted (registered views and other attached catalogs excluded).
+
+        >>> with PolicyStore.memory() as store:
+        ...     store.tables()[:3]
+        ['curve_points', 'decisions', 'drift_events']
+        """
+        rows = self.execute(
+            """SELECT table_name FROM information_schema.tables
+               WHERE table_catalog = current_database() AND table_schema = current_schema()
+                 AND table_type = 'BASE TABLE'
+               ORDER BY table_name"""
+        ).fetchall()
+        return [r[0] for r in rows]
+
     def _current_version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
-        ).fetchone()[0]
-        if not exists:
+        if "schema_version" not in self.tables():
             return 0
-        return int(self.con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()[0])
+        return int(self.scalar("SELECT coalesce(max(version), 0) FROM schema_version"))
 
     def _migrate(self, read_only: bool) -> None:
         current = self._current_version()
@@ -130,13 +168,18 @@ class PolicyStore:
                 f"{LATEST_VERSION}; open it once without read_only to migrate."
             )
         for migration in pending:
-            with self.atomic():
-                for statement in migration.statements:
-                    self.execute(statement)
-                self.execute(
-                    "INSERT INTO schema_version VALUES (?, ?, ?)",
-                    [migration.version, migration.description, utcnow()],
-                )
+            self.run_atomic(lambda store, m=migration: store._apply(m))
+
+    def _apply(self, migration) -> None:
+        # Another host may have applied it since we looked (the retry after a conflict sees that).
+        if self._current_version() >= migration.version:
+            return
+        for statement in migration.statements:
+            self.execute(statement)
+        self.execute(
+            "INSERT INTO schema_version VALUES (?, ?, ?)",
+            [migration.version, migration.description, utcnow()],
+        )
 
     # -- transactions and queries -----------------------------------------------------
     @contextmanager
@@ -145,6 +188,8 @@ class PolicyStore:
 
         DuckDB has no savepoints, so a nested block joins the outer transaction:
         an error anywhere rolls back everything since the outermost ``atomic()``.
+        A commit that loses to a concurrent writer raises :class:`CommitConflictError`
+        (nothing of the block is kept); use :meth:`run_atomic` to re-run the block instead.
         """
         with self._lock:
             if self._depth:
@@ -160,27 +205,116 @@ class PolicyStore:
                 yield self
             except BaseException:
                 self._depth = 0
-                self._raw("ROLLBACK")
+                self._rollback_quietly()
                 raise
             self._depth = 0
-            self._raw("COMMIT")
+            try:
+                self._raw("COMMIT")
+            except StoreError:
+                self._rollback_quietly()  # a failed commit normally ends the transaction itself
+                raise
+
+    def run_atomic(self, fn: Callable[[PolicyStore], T], *, attempts: int = COMMIT_ATTEMPTS) -> T:
+        """Run ``fn(store)`` in one transaction, re-running all of it when the commit conflicts.
+
+        On a DuckLake, two hosts' transactions that touch the same table in conflicting ways
+        (deletes, updates, the same new table, a :meth:`fence`) cannot both commit: the later one
+        fails. This re-runs the whole unit of work, after a jittered exponential backoff, so ``fn``
+        must do everything it decides inside the call (read, decide, write) and touch nothing
+        outside the store that it cannot redo. A conflict on every attempt raises
+        :class:`CommitConflictError`; nothing is ever dropped silently. Inside an enclosing
+        transaction ``fn`` just runs: the outermost unit is the one that is retried.
+
+        Examples
+        --------
+        >>> with PolicyStore.memory() as store:
+        ...     store.run_atomic(lambda s: s.execute("INSERT INTO rules VALUES ('r', NULL, now())").fetchone())
+        (1,)
+        """
+        if self.in_transaction:
+            return fn(self)
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.atomic():
+                    return fn(self)
+            except CommitConflictError as e:
+                if attempt == attempts:
+                    raise CommitConflictError(
+                        f"gave up on {self.location!r} after {attempts} attempts: concurrent writers kept "
+                        f"committing conflicting changes first ({e}). Nothing of this call was written; retry it."
+                    ) from e
+                ceiling = min(_BACKOFF_CAP, _BACKOFF_BASE * 2**attempt)
+                time.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def fence(self) -> None:
+        """Make this transaction conflict with every other fenced transaction that commits first.
+
+        DuckLake has no UNIQUE constraints, and two concurrent inserts never conflict, so
+        "insert the rows whose key is not there yet" can insert the same key twice from two hosts.
+        A writer that checks for existing keys calls ``fence()`` inside :meth:`run_atomic`: of two
+        such transactions running at once, the second to commit fails and is re-run, and its
+        anti-join then sees the first one's rows. On the embedded file (one writing process) it
+        costs one tiny update.
+        """
+        if not self.in_transaction:
+            raise StoreError("fence() must be called inside store.atomic() / store.run_atomic()")
+        # A no-op update of the one row every store has; DuckLake treats it as a delete, which conflicts.
+        self.execute(
+            "UPDATE schema_version SET applied_at = applied_at "
+            "WHERE version = (SELECT max(version) FROM schema_version)"
+        )
+
+    def lock(self, name: str, *, wait: float = 0.0) -> AbstractContextManager[None]:
+        """Hold the named lock for the block: one holder across processes and hosts.
+
+        Parameters
+        ----------
+        name:
+            Letters, digits, ``._-``, e.g. ``"recalibration"``.
+        wait:
+            Seconds to wait for a busy lock before raising :class:`~policy_store.errors.JobLockedError`.
+
+        A file lock beside the embedded store, a PostgreSQL advisory lock for a DuckLake; both are
+        released when the holder's process ends, even by SIGKILL. See :mod:`policy_store.locks`.
+
+        Examples
+        --------
+        >>> with PolicyStore.memory() as store, store.lock("recalibration"):
+        ...     store.lock("recalibration").__enter__()
+        Traceback (most recent call last):
+        ...
+        policy_store.errors.JobLockedError: lock 'recalibration' on ':memory:' is held by another process or job...
+        """
+        return hold_lock(self._where, name, wait=wait)
 
     @property
     def in_transaction(self) -> bool:
         return self._depth > 0
 
+    def _rollback_quietly(self) -> None:
+        # A failed commit has already ended the transaction: nothing left to roll back then.
+        with suppress(duckdb.Error):
+            self.con.execute("ROLLBACK")
+
+    def _error(self, what: str, e: duckdb.Error) -> StoreError:
+        message = f"{what} on {self.location!r}: {mask(str(e), getattr(self._where, 'password', None))}"
+        if isinstance(e, duckdb.TransactionException) and "conflict" in str(e).lower():
+            return CommitConflictError(message)
+        return StoreError(message)
+
     def _raw(self, sql: str) -> None:
         try:
             self.con.execute(sql)
         except duckdb.Error as e:
-            raise StoreError(f"{sql.split()[0]} failed on {self.location!r}: {e}") from e
+            raise self._error(f"{sql.split()[0]} failed", e) from e
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute one statement with bound parameters; database errors become :class:`StoreError`."""
         try:
             return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
         except duckdb.Error as e:
-            raise StoreError(f"query failed on {self.location!r}: {e}") from e
+            raise self._error("query failed", e) from e
 
     def scalar(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> Any:
         """First column of the first row, or None."""
@@ -198,7 +332,11 @@ class PolicyStore:
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
     def register(self, name: str, data: Any) -> None:
-        """Expose an Arrow table or DataFrame to SQL as a view called ``name``."""
+        """Expose an Arrow table or DataFrame to SQL as a view called ``name``.
+
+        The view lives in the connection's temporary catalog, so it is visible next to the store's
+        tables whether they are in a file or in a DuckLake.
+        """
         self.con.register(name, data)
 
     def unregister(self, name: str) -> None:
@@ -206,12 +344,5 @@ class PolicyStore:
 
     def row_counts(self) -> dict[str, int]:
         """Rows per table, for summaries and for tests that assert nothing moved."""
-        names = [
-            r[0]
-            for r in self.execute(
-                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
-                "ORDER BY table_name"
-            ).fetchall()
-        ]
         # Identifiers come from the catalog, never from users.
-        return {n: int(self.scalar(f'SELECT count(*) FROM "{n}"')) for n in names}  # noqa: S608
+        return {n: int(self.scalar(f'SELECT count(*) FROM "{n}"')) for n in self.tables()}  # noqa: S608
