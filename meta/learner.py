@@ -1,0 +1,246 @@
+"""The meta-learner: task meta-features -> expected outcome of every candidate rule.
+
+:class:`PruningMetaLearner` is a scikit-learn estimator. ``fit(X, y)`` takes one
+row of meta-features per past task (NaN where unknown) and, per task and grid
+candidate, the measured compute saved, regret and killed-best rate; it learns to
+predict those outcomes for a new task. The trade-off is chosen at prediction
+time (:meth:`PruningMetaLearner.select`): maximise ``saved - lam * regret``, or
+the most compute saved whose expected regret stays within ``max_regret``; one
+fitted model serves every user's trade-off.
+
+Two methods (``method``):
+
+``"forest"`` (default)
+    A multi-output random forest on the raw features (trees need no scaling and
+    route missing values natively), with every outcome standardised so that
+    regret (a few thousandths) weighs as much as compute saved in the splits.
+    Intervals are the 10th-90th percentiles over trees.
+``"knn"``
+    The distance-weighted mean of the ``n_neighbors`` nearest tasks' outcomes.
+
+Either way, similar past tasks (the explanation) and the ``posterior`` prior of
+the new task come from the nearest tasks in a rank-scaled feature space with an
+L1 distance averaged over the features both tasks have, so a task known only by
+a few features (e.g. a user's first curves) still has neighbours.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> X = pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)})
+>>> y = np.stack([np.c_[0.5 + 0.1 * X["a"], 0.3 - 0.1 * X["a"]],               # compute saved
+...               np.c_[0.05 * (X["a"] > 0), 0.05 * (X["a"] <= 0)],          # regret
+...               np.zeros((30, 2))], axis=2)                                 # killed-best rate
+>>> model = PruningMetaLearner(n_estimators=20, random_state=0).fit(X, y)
+>>> int(model.predict(pd.DataFrame({"a": [2.0], "b": [0.0]}))[0]), int(model.predict([[-2.0, np.nan]])[0])
+(1, 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import RandomForestRegressor
+from sklearn.utils.validation import check_is_fitted
+
+from policy_store.errors import InvalidInputError
+
+_METHODS = ("forest", "knn")
+_LOW, _HIGH = 10.0, 90.0
+
+
+def select(saved: np.ndarray, regret: np.ndarray, *, lam: float = 20.0, max_regret: float | None = None) -> np.ndarray:
+    """Index of the chosen candidate per row of ``(n, n_candidates)`` expected outcomes.
+
+    With ``max_regret``: the most compute saved among candidates whose expected
+    regret is at most ``max_regret`` (the least regret when none is); ties go to
+    the lower regret. Otherwise: the largest ``saved - lam * regret``.
+
+    >>> select(np.array([[0.2, 0.6, 0.7]]), np.array([[0.0, 0.004, 0.02]]), lam=20).tolist()
+    [1]
+    >>> select(np.array([[0.2, 0.6, 0.7]]), np.array([[0.0, 0.004, 0.02]]), max_regret=0.001).tolist()
+    [0]
+    """
+    saved = np.nan_to_num(np.asarray(saved, float), nan=-np.inf)
+    regret = np.nan_to_num(np.asarray(regret, float), nan=np.inf)
+    if max_regret is None:
+        return np.argmax(saved - lam * regret, axis=1)
+    ok = regret <= max_regret
+    score = np.where(ok, saved - 1e-9 * regret, -np.inf)
+    return np.where(ok.any(1), np.argmax(score, axis=1), np.argmin(regret, axis=1))
+
+
+class PruningMetaLearner(BaseEstimator):
+    """Predict every candidate rule's outcome on a task from its meta-features.
+
+    Parameters
+    ----------
+    method:
+        ``"forest"`` or ``"knn"`` (see the module docstring).
+    n_estimators, min_samples_leaf, max_features:
+        Of the random forest.
+    n_neighbors:
+        Neighbours for ``knn`` predictions and for :meth:`predict_prior`.
+    lam:
+        The trade-off :meth:`predict` uses: maximise ``saved - lam * regret``.
+    random_state:
+        Seed of the forest.
+    """
+
+    def __init__(self, method: str = "forest", n_estimators: int = 100, min_samples_leaf: int = 3,
+                 max_features: float = 0.5, n_neighbors: int = 5, lam: float = 20.0, random_state: int = 0):
+        self.method = method
+        self.n_estimators = n_estimators
+        self.min_samples_leaf = min_samples_leaf
+        self.max_features = max_features
+        self.n_neighbors = n_neighbors
+        self.lam = lam
+        self.random_state = random_state
+
+    # -- fitting ----------------------------------------------------------------------
+    def fit(self, X: Any, y: Any, *, priors: Any = None, task_names: Sequence[str] | None = None,
+            candidates: Sequence[str] | None = None) -> PruningMetaLearner:
+        """Learn from past tasks.
+
+        Parameters
+        ----------
+        X:
+            ``(n_tasks, n_features)`` meta-features (a DataFrame keeps the names); NaN = unknown.
+        y:
+            ``(n_tasks, n_candidates, 3)``: mean compute saved, mean regret and
+            killed-best rate of each candidate on each task.
+        priors:
+            ``(n_tasks, 2)``: each task's posterior ``prior_mean`` and ``prior_beta``.
+        task_names, candidates:
+            Names of the tasks and candidates, for explanations.
+        """
+        if self.method not in _METHODS:
+            raise InvalidInputError(f"method must be one of {list(_METHODS)}, got {self.method!r}", field="method")
+        X_arr = self._as_array(X, fitting=True)
+        y = np.asarray(y, dtype=float)
+        if y.ndim != 3 or y.shape[0] != X_arr.shape[0] or y.shape[2] != 3:
+            raise InvalidInputError(f"y must have shape (n_tasks={X_arr.shape[0]}, n_candidates, 3), got {y.shape}",
+                                    field="y")
+        if X_arr.shape[0] < 2:
+            raise InvalidInputError("the meta-learner needs at least 2 past tasks", field="X")
+        n, c, _ = y.shape
+        # A candidate never measured on a task (NaN) counts as the task's column mean.
+        flat = y.reshape(n, c * 3)
+        col_mean = np.nan_to_num(np.nanmean(flat, axis=0))
+        flat = np.where(np.isnan(flat), col_mean, flat)
+        self.y_ = flat.reshape(n, c, 3)
+        self.y_mean_ = flat.mean(0)
+        self.y_scale_ = np.where(flat.std(0) > 0, flat.std(0), 1.0)
+        self.candidates_ = np.array(list(candidates) if candidates is not None else range(c), dtype=object)
+        self.tasks_ = np.array(list(task_names) if task_names is not None else range(n), dtype=object)
+        self.priors_ = (np.tile([0.0, 0.01], (n, 1)) if priors is None else np.asarray(priors, dtype=float))
+        self.ranks_ = np.sort(X_arr, axis=0)                 # per-feature training values, NaN last
+        self.n_ranked_ = (~np.isnan(X_arr)).sum(0)
+        self.X_rank_ = self._rank(X_arr)
+        if self.method == "forest":
+            self.model_ = RandomForestRegressor(
+                n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
+                max_features=self.max_features, random_state=self.random_state, n_jobs=1,
+            ).fit(np.where(np.isnan(X_arr), np.nan, X_arr), (flat - self.y_mean_) / self.y_scale_)
+        else:
+            self.model_ = None
+        return self
+
+    # -- features -----------------------------------------------------------------------
+    def _as_array(self, X: Any, *, fitting: bool = False) -> np.ndarray:
+        if isinstance(X, pd.DataFrame):
+            if fitting:
+                self.feature_names_in_ = np.array([str(c) for c in X.columns], dtype=object)
+            else:
+                names = getattr(self, "feature_names_in_", None)
+                if names is not None:
+                    X = X.reindex(columns=list(names))
+            arr = X.to_numpy(dtype=float)
+        elif isinstance(X, dict):
+            names = getattr(self, "feature_names_in_", None)
+            if fitting or names is None:
+                raise InvalidInputError("pass meta-features as a DataFrame to fit", field="X")
+            arr = np.array([[float(X.get(n, np.nan)) if X.get(n) is not None else np.nan for n in names]])
+        else:
+            arr = np.array(X, dtype=float, ndmin=2)
+        if fitting:
+            self.n_features_in_ = arr.shape[1]
+        elif arr.shape[1] != self.n_features_in_:
+            raise InvalidInputError(f"expected {self.n_features_in_} meta-features, got {arr.shape[1]}", field="X")
+        return np.where(np.isfinite(arr), arr, np.nan)
+
+    def _rank(self, X: np.ndarray) -> np.ndarray:
+        """Empirical CDF of each value among the training tasks' values of that feature (NaN stays NaN)."""
+        out = np.full(X.shape, np.nan)
+        for j in range(X.shape[1]):
+            m = int(self.n_ranked_[j])
+            if m == 0:
+                continue
+            col = self.ranks_[:m, j]
+            lo = np.searchsorted(col, X[:, j], side="left")
+            hi = np.searchsorted(col, X[:, j], side="right")
+            out[:, j] = np.where(np.isnan(X[:, j]), np.nan, (lo + hi) / (2.0 * m))
+        return out
+
+    def kneighbors(self, X: Any, n_neighbors: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Distances and indices of the nearest past tasks (rank-scaled, mean L1 over shared features).
+
+        A pair of tasks with no feature in common is at distance 1 (the largest).
+        """
+        check_is_fitted(self, "y_")
+        R = self._rank(self._as_array(X))
+        k = min(n_neighbors or self.n_neighbors, len(self.tasks_))
+        diff = np.abs(R[:, None, :] - self.X_rank_[None, :, :])
+        shared = (~np.isnan(diff)).sum(2)
+        dist = np.where(shared > 0, np.nansum(diff, 2) / np.maximum(shared, 1), 1.0)
+        idx = np.argsort(dist, axis=1, kind="stable")[:, :k]
+        return np.take_along_axis(dist, idx, 1), idx
+
+    # -- predictions --------------------------------------------------------------------
+    def predict_outcomes(self, X: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Expected outcomes and their 10-90 % interval.
+
+        Returns
+        -------
+        mean, low, high:
+            Each ``(n, n_candidates, 3)``: compute saved, regret, killed-best rate.
+        """
+        check_is_fitted(self, "y_")
+        A = self._as_array(X)
+        n, (c, k3) = A.shape[0], self.y_.shape[1:]
+        if self.model_ is not None:
+            # The trees' own arrays, without sklearn's per-call validation (a warm recommendation is < 20 ms).
+            A32 = np.ascontiguousarray(A, dtype=np.float32)
+            per_tree = np.stack([t.tree_.value[t.tree_.apply(A32), :, 0] for t in self.model_.estimators_])
+            per_tree = per_tree * self.y_scale_ + self.y_mean_
+            mean = per_tree.mean(0)
+            low, high = np.percentile(per_tree, [_LOW, _HIGH], axis=0)
+        else:
+            dist, idx = self.kneighbors(A)
+            w = 1.0 / (dist + 1e-3)
+            w /= w.sum(1, keepdims=True)
+            flat = self.y_.reshape(len(self.tasks_), -1)[idx]          # (n, k, c*3)
+            mean = (w[:, :, None] * flat).sum(1)
+            low, high = np.percentile(flat, [_LOW, _HIGH], axis=1)
+        shape = (n, c, k3)
+        return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
+
+    def select(self, X: Any, *, lam: float | None = None, max_regret: float | None = None) -> np.ndarray:
+        """Chosen candidate per task for a trade-off (see :func:`select`)."""
+        mean = self.predict_outcomes(X)[0]
+        return select(mean[:, :, 0], mean[:, :, 1], lam=self.lam if lam is None else lam, max_regret=max_regret)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Index of the recommended candidate per task at ``lam``."""
+        return self.select(X)
+
+    def predict_prior(self, X: Any) -> np.ndarray:
+        """``(n, 2)`` posterior prior (``prior_mean``, ``prior_beta``): distance-weighted mean of the nearest tasks'."""
+        dist, idx = self.kneighbors(X)
+        w = 1.0 / (dist + 1e-3)
+        w /= w.sum(1, keepdims=True)
+        return (w[:, :, None] * self.priors_[idx]).sum(1)

@@ -1,0 +1,190 @@
+"""The meta-learner's training data: every grid candidate replayed on every task.
+
+For each task, one study is its *probe* -- the first study, the one a user would
+have run before asking for a rule -- and the others are its *evaluation*
+studies. The probe gives the task's learning-curve meta-features and its
+``posterior`` prior (:func:`task_prior`); every grid candidate is replayed
+(:func:`policy_store.replay.replay_study`, exact Optuna semantics) on the
+evaluation studies under ``orders`` trial orders. A task with one study uses it
+for both (fine for fitting; :mod:`.evaluate` never scores such a probe).
+
+Studies with fewer than :data:`MIN_TRIALS` trials are left out: no pruner acts on
+them.
+
+>>> from policy_store.curves import StudyCurves
+>>> c = StudyCurves.from_arrays("s", [[0.5, 0.7, 0.8], [0.6, 0.65, 0.66], [0.2, 0.3, 0.5]],
+...                             direction="maximize")
+>>> {k: round(v, 4) for k, v in task_prior([c]).items()}
+{'prior_mean': 0.1617, 'prior_beta': 0.0154}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from policy_store.meta.curve_features import curve_meta_features
+from policy_store.meta.grid import Candidate, candidate_grid
+
+from policy_store.curves import StudyCurves
+from policy_store.replay.engine import replay_study
+from policy_store.replay.outcomes import outcome_arrays
+
+MIN_TRIALS = 5
+OUTCOMES = ("compute_saved", "regret", "killed_best")
+
+
+def task_prior(curves: Sequence[StudyCurves]) -> dict[str, float]:
+    """The ``posterior`` prior of a task from its curves: mean and variance of ``final - value``.
+
+    Pooled over every reported point before each trial's last one (as the
+    posterior strategy pools them per step); ``prior_beta`` is the variance, the
+    prior's expected noise variance at ``prior_alpha = 2``.
+    """
+    d = []
+    for c in curves:
+        last = c.last_pos
+        cols = np.arange(c.n_steps)[None, :]
+        keep = c.present & (cols < last[:, None]) & np.isfinite(c.values)
+        d.append((c.final_values[:, None] - c.values)[keep & np.isfinite(c.final_values)[:, None]])
+    pooled = np.concatenate(d) if d else np.array([])
+    if pooled.size < 2:
+        return {"prior_mean": 0.0, "prior_beta": 0.01}
+    return {"prior_mean": float(pooled.mean()), "prior_beta": float(max(pooled.var(ddof=1), 1e-8))}
+
+
+def curves_frame(c: StudyCurves) -> pd.DataFrame:
+    """Long rows (trial, trial_number, step, value) of a study's reported points."""
+    i, j = np.nonzero(c.present)
+    return pd.DataFrame({"trial": c.trials[i], "trial_number": c.trial_numbers[i], "step": c.steps[j],
+                         "value": c.values[i, j]})
+
+
+def killed_steps(c: StudyCurves, replays: Sequence) -> np.ndarray:
+    """Step at which the last of the best trials was pruned, per replay (NaN when one finished)."""
+    finals = c.final_values
+    valid = np.isfinite(finals)
+    if not valid.any() or not replays:
+        return np.full(len(replays), np.nan)
+    sign = -1.0 if c.direction == "maximize" else 1.0
+    f = np.where(valid, sign * finals, np.inf)
+    best = valid & (f == f.min())
+    order = np.stack([r.order for r in replays])
+    pruned = np.stack([r.pruned for r in replays])
+    col = np.stack([r.prune_col for r in replays])
+    is_best = best[order]
+    killed = ~(is_best & ~pruned).any(1)
+    last_col = np.where(is_best & pruned, col, -1).max(1)
+    return np.where(killed & (last_col >= 0), c.steps[np.maximum(last_col, 0)].astype(float), np.nan)
+
+
+def replay_task(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior: Mapping[str, float] | None,
+                orders: Sequence[int]) -> pd.DataFrame:
+    """Outcomes of every candidate on every study under every order (one row each).
+
+    Columns: task, study, order_seed, candidate (index into ``grid``), compute_saved,
+    regret, killed_best, killed_step.
+    """
+    frames = []
+    for c in curves:
+        specs = [g.spec(prior, c.direction) for g in grid]
+        replays = replay_study(c, specs, orders)
+        o = outcome_arrays(c, replays)
+        frames.append(pd.DataFrame({
+            "task": c.task, "study": c.study,
+            "order_seed": np.tile(np.asarray(orders, dtype=np.int64), len(specs)),
+            "candidate": np.repeat(np.arange(len(specs)), len(orders)),
+            "compute_saved": o["compute_saved"], "regret": o["regret"],
+            "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, replays)}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+@dataclass
+class TrainingData:
+    """Tasks, their meta-features and priors, and the grid's outcomes on their evaluation studies."""
+
+    grid: list[Candidate]
+    orders: tuple[int, ...]
+    features: pd.DataFrame
+    priors: pd.DataFrame
+    curves: dict[str, list[StudyCurves]]
+    outcomes: pd.DataFrame
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.features.index)
+
+    def outcome_cube(self, tasks: Sequence[str] | None = None) -> np.ndarray:
+        """``(n_tasks, n_candidates, 3)``: mean compute saved, mean regret, killed-best rate."""
+        tasks = self.tasks if tasks is None else list(tasks)
+        means = self.outcomes.groupby(["task", "candidate"])[list(OUTCOMES)].mean()
+        cube = np.full((len(tasks), len(self.grid), len(OUTCOMES)), np.nan)
+        idx = means.index
+        pos = pd.Index(tasks).get_indexer(idx.get_level_values(0))
+        ok = pos >= 0
+        cube[pos[ok], idx.get_level_values(1)[ok]] = means.to_numpy(float)[ok]
+        return cube
+
+    def subset(self, tasks: Sequence[str]) -> TrainingData:
+        tasks = list(tasks)
+        return TrainingData(self.grid, self.orders, self.features.loc[tasks], self.priors.loc[tasks],
+                            {t: self.curves[t] for t in tasks}, self.outcomes[self.outcomes["task"].isin(tasks)])
+
+
+def _replay_chunk(items: list[tuple[list[StudyCurves], dict[str, float]]], grid: list[Candidate],
+                  orders: tuple[int, ...]) -> pd.DataFrame:
+    return pd.concat([replay_task(cs, grid, prior, orders) for cs, prior in items], ignore_index=True)
+
+
+def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, list[StudyCurves]],
+                        features: pd.DataFrame, *, grid: list[Candidate] | None = None, orders: int = 5,
+                        n_jobs: int = 1, progress: bool = False) -> TrainingData:
+    """Replay the grid on every task's evaluation studies; priors and curve features from the probes.
+
+    Parameters
+    ----------
+    probes:
+        Each task's probe study.
+    evals:
+        Each task's evaluation studies.
+    features:
+        Meta-features (one row per task); curve features of the probe are added
+        where the frame has none.
+    grid:
+        Candidates (default :func:`candidate_grid`).
+    orders:
+        Trial orders per study: seeds ``0..orders-1``.
+    n_jobs:
+        joblib workers across tasks.
+    progress:
+        Show a progress bar.
+    """
+    from joblib import Parallel, delayed
+    from tqdm.auto import tqdm
+
+    grid = list(grid or candidate_grid())
+    order_seeds = tuple(range(orders))
+    tasks = sorted(t for t in probes if any(c.n_trials >= MIN_TRIALS for c in evals.get(t, [])))
+    priors = pd.DataFrame([task_prior([probes[t]]) for t in tasks], index=pd.Index(tasks, name="task"))
+    curve_feats = pd.DataFrame([curve_meta_features(curves_frame(probes[t]), direction=probes[t].direction)
+                                for t in tasks], index=priors.index)
+    feats = features.reindex(tasks) if len(features.columns) else pd.DataFrame(index=priors.index)
+    feats = feats.combine_first(curve_feats)[sorted(set(feats.columns) | set(curve_feats.columns))]
+    kept = {t: [c for c in evals[t] if c.n_trials >= MIN_TRIALS] for t in tasks}
+    items = [(kept[t], task_prior([probes[t]])) for t in tasks]
+    size = max(1, len(items) // (8 * max(n_jobs, 1)))
+    chunks = [items[k:k + size] for k in range(0, len(items), size)]
+    bar = tqdm(total=len(items), desc="replay grid", unit="task", disable=not progress)
+    parts = []
+    gen = (Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_replay_chunk)(ch, grid, order_seeds)
+                                                          for ch in chunks)
+           if n_jobs != 1 and len(chunks) > 1 else (_replay_chunk(ch, grid, order_seeds) for ch in chunks))
+    for ch, part in zip(chunks, gen, strict=True):
+        parts.append(part)
+        bar.update(len(ch))
+    bar.close()
+    outcomes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    feats.index.name = "task"
+    return TrainingData(grid, order_seeds, feats, priors, kept, outcomes)

@@ -1,0 +1,145 @@
+"""A fitted meta-model: the estimator, the grid it chose among, and what it was trained on.
+
+:func:`fit_meta_model` turns :class:`~policy_store.meta.learner_data.TrainingData`
+into a :class:`MetaModel`; :meth:`MetaModel.expected` gives every candidate's
+expected outcome for a new task, blending in the task's own evidence when the
+user has curves of it (the grid replayed on them, weighted ``evidence_weight``
+per study against the meta-learned prediction -- measured in
+``benchmarks/RESULTS.md``). Priors are kept oriented as improvements
+(``final - value`` for maximised metrics, ``value - final`` for minimised
+ones) and signed back for the new task's direction.
+
+>>> from policy_store import PolicyStore
+>>> from policy_store.datasets import ingest_bundled
+>>> from policy_store.meta.learner_sources import training_data_from_store
+>>> with PolicyStore.memory() as store:
+...     _ = ingest_bundled(store)
+...     data = training_data_from_store(store, orders=1)
+>>> mm = fit_meta_model(data, n_estimators=10)
+>>> mm.n_tasks, len(mm.grid), mm.expected({"curve_noise": 0.01}).saved.shape
+(12, 54, (54,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from policy_store.meta.grid import Candidate, grid_hash
+from policy_store.meta.learner import PruningMetaLearner
+from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task, task_prior
+
+from policy_store.curves import StudyCurves
+
+#: Weight of one study of the new task's own curves against the meta-learned prediction.
+EVIDENCE_WEIGHT = 0.25
+
+
+@dataclass
+class Expected:
+    """Expected outcomes of every candidate for one task (arrays over candidates)."""
+
+    saved: np.ndarray
+    regret: np.ndarray
+    killed: np.ndarray
+    low: np.ndarray                 # (n_candidates, 3) 10 % bound of saved, regret, killed
+    high: np.ndarray                # (n_candidates, 3) 90 % bound
+    prior: dict[str, float]
+    neighbours: list[tuple[str, float]]
+    evidence_studies: int = 0
+
+    def utility(self, lam: float) -> np.ndarray:
+        return self.saved - lam * self.regret
+
+
+@dataclass
+class MetaModel:
+    """What is pickled as a model artifact."""
+
+    learner: PruningMetaLearner
+    grid: list[Candidate]
+    snapshot: dict[str, Any] = field(default_factory=dict)
+    evidence_weight: float = EVIDENCE_WEIGHT
+
+    @property
+    def n_tasks(self) -> int:
+        return len(self.learner.tasks_)
+
+    @property
+    def grid_hash(self) -> str:
+        return grid_hash(self.grid)
+
+    @property
+    def feature_names(self) -> list[str]:
+        return [str(f) for f in self.learner.feature_names_in_]
+
+    def features_array(self, features: Mapping[str, float] | pd.DataFrame) -> np.ndarray:
+        """``(n, n_features)`` in the learner's feature order (unknown names dropped, missing ones NaN)."""
+        if isinstance(features, pd.DataFrame):
+            return features.reindex(columns=self.feature_names).to_numpy(float)
+        return np.array([[float(features.get(n, np.nan)) for n in self.feature_names]])
+
+    def best_candidates(self, lam: float = 20.0) -> list[str]:
+        """Each training task's best candidate at ``lam`` (for explanations)."""
+        y = self.learner.y_
+        return [self.grid[i].name for i in np.argmax(y[:, :, 0] - lam * y[:, :, 1], axis=1)]
+
+    def expected(self, features: Mapping[str, float] | pd.DataFrame, *, curves: Sequence[StudyCurves] = (),
+                 direction: str = "maximize", k: int = 5, orders: int = 5) -> Expected:
+        """Every candidate's expected outcome for one new task.
+
+        Parameters
+        ----------
+        features:
+            The task's meta-features (any subset of :attr:`feature_names`).
+        curves:
+            Studies of the new task already run, if any: the grid is replayed on
+            them and blended in, and they give the posterior prior.
+        direction:
+            The new task's direction (signs the prior).
+        k:
+            Similar past tasks to report.
+        orders:
+            Trial orders per study when replaying ``curves``.
+        """
+        X = self.features_array(features)[:1]
+        mean, low, high = (a[0] for a in self.learner.predict_outcomes(X))
+        dist, idx = self.learner.kneighbors(X, k)
+        sign = 1.0 if direction == "maximize" else -1.0
+        if curves:
+            prior = task_prior(curves)
+        else:
+            p = self.learner.predict_prior(X)[0]
+            prior = {"prior_mean": float(sign * p[0]), "prior_beta": float(p[1])}
+        if curves:
+            own = replay_task(curves, self.grid, prior, tuple(range(orders)))
+            obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
+            w = self.evidence_weight * len(curves)
+            mean = np.where(np.isnan(obs), mean, (mean + w * obs) / (1.0 + w))
+        neighbours = [(str(self.learner.tasks_[i]), float(d)) for d, i in zip(dist[0], idx[0], strict=True)]
+        return Expected(mean[:, 0], mean[:, 1], mean[:, 2], low, high, prior, neighbours, len(curves))
+
+
+def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: int = 100,
+                   min_samples_leaf: int = 1, random_state: int = 0, evidence_weight: float = EVIDENCE_WEIGHT,
+                   snapshot: Mapping[str, Any] | None = None) -> MetaModel:
+    """Fit a :class:`PruningMetaLearner` on ``data`` and bundle it with the grid.
+
+    ``min_samples_leaf=1`` was the best of 1, 3 and 5 in the LCDB cross-validation
+    (see ``benchmarks/RESULTS.md``).
+    """
+    tasks = data.tasks
+    sign = np.array([1.0 if data.curves[t][0].direction == "maximize" else -1.0 for t in tasks])
+    priors = data.priors.loc[tasks, ["prior_mean", "prior_beta"]].to_numpy(float, copy=True)
+    priors[:, 0] *= sign
+    learner = PruningMetaLearner(method=method, n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
+                                 random_state=random_state)
+    learner.fit(data.features.loc[tasks], data.outcome_cube(tasks), priors=priors, task_names=tasks,
+                candidates=[c.name for c in data.grid])
+    snap = {"tasks": len(tasks), "studies": int(data.outcomes["study"].nunique()) if len(data.outcomes) else 0,
+            "orders": len(data.orders), "grid_hash": grid_hash(data.grid), "features": len(learner.feature_names_in_),
+            **dict(snapshot or {})}
+    return MetaModel(learner, list(data.grid), snap, evidence_weight)

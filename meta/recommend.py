@@ -1,0 +1,214 @@
+"""Recommend a warm-start pruning rule for a new task, and record why.
+
+:func:`recommend` takes what the user has -- a dataset (meta-features are
+computed on the fly), meta-features, and/or the first trials' curves -- and the
+trade-off (``max_regret``, or the weight ``lam`` of ``saved - lam * regret``).
+It returns a :class:`Recommendation`: the rule spec with its thresholds and
+priors, the expected compute saved and regret with a 10-90 % interval, the most
+similar past tasks with their own best rules, the model version, and
+:meth:`Recommendation.to_optuna`. Every recommendation is written to the
+``recommendations`` table with its inputs, the model id and training snapshot;
+:func:`save_recommendation` turns one into a rule version with source
+``meta-learner``.
+
+Cold start: a store without a meta-model gets :data:`COLD_START_SPEC` -- the
+best single rule of the LCDB cross-validation at lam = 20 (``benchmarks/RESULTS.md``)
+-- with ``cold_start=True`` and a note saying so.
+
+>>> from policy_store import PolicyStore
+>>> with PolicyStore.memory() as store:
+...     rec = recommend(store, meta_features={"NumberOfInstances": 500})
+...     rec.cold_start, rec.spec.strategy, store.scalar("SELECT count(*) FROM recommendations")
+(True, 'successive_halving', 1)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from policy_store.meta.artifacts import latest_model_id, load_artifact, model_record
+from policy_store.meta.learner import select
+from policy_store.meta.learner_model import MetaModel
+
+from policy_store.curves import StudyCurves
+from policy_store.errors import InvalidInputError
+from policy_store.rules.spec import RuleSpec
+from policy_store.rules.versions import RuleVersion, add_rule_version
+from policy_store.store import PolicyStore, utcnow
+
+#: The rule a store without a meta-model gets (see the module docstring).
+COLD_START_SPEC: dict[str, Any] = {"strategy": "successive_halving",
+                                   "params": {"reduction_factor": 3, "min_resource": 4}}
+COLD_START_NOTE = ("cold start: the store has no meta-model yet, so this is policy-store's documented default "
+                   "(the best single rule on LCDB at lam=20), not a recommendation for this task; ingest studies "
+                   "and run `policy-store meta fit`")
+
+
+@dataclass
+class Recommendation:
+    """A recommended rule for one task, with its expected outcome and explanation."""
+
+    recommendation_id: str
+    spec: RuleSpec
+    candidate: str
+    expected: dict[str, Any]
+    neighbours: list[dict[str, Any]]
+    model_id: str | None
+    cold_start: bool
+    trade_off: dict[str, Any]
+    inputs: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def to_optuna(self) -> Any:
+        """A live Optuna pruner with the recommended rule's decisions."""
+        return self.spec.to_optuna()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"recommendation_id": self.recommendation_id, "candidate": self.candidate,
+                "spec": self.spec.to_dict(), "expected": self.expected, "neighbours": self.neighbours,
+                "model_id": self.model_id, "cold_start": self.cold_start, "trade_off": self.trade_off,
+                "notes": self.notes}
+
+
+def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: str | None,
+                 meta_features: Mapping[str, float] | None, curves: Sequence[StudyCurves],
+                 landmarkers: bool) -> tuple[dict[str, float], dict[str, Any]]:
+    from policy_store.meta.curve_features import curve_meta_features
+    from policy_store.meta.features import dataset_meta_features, read_dataset_csv
+    from policy_store.meta.learner_data import curves_frame
+
+    feats: dict[str, float] = {}
+    inputs: dict[str, Any] = {}
+    if dataset is not None:
+        if target is None:
+            raise InvalidInputError("a dataset needs its target column (--target)", field="target")
+        frame = dataset if isinstance(dataset, pd.DataFrame) else read_dataset_csv(dataset)
+        inputs["dataset"] = "<DataFrame>" if isinstance(dataset, pd.DataFrame) else os.fspath(dataset)
+        inputs["target"] = target
+        inputs["shape"] = list(frame.shape)
+        feats.update(dataset_meta_features(frame, target, landmarkers=landmarkers))
+    if curves:
+        feats.update(curve_meta_features(curves_frame(curves[0]), direction=curves[0].direction))
+        inputs["curves"] = [c.study for c in curves]
+    if meta_features:
+        for name, value in meta_features.items():
+            try:
+                feats[str(name)] = float("nan") if value is None else float(value)
+            except (TypeError, ValueError) as e:
+                raise InvalidInputError(f"meta-feature {name!r} must be a number, got {value!r}",
+                                        field=str(name)) from e
+    return {k: v for k, v in feats.items() if np.isfinite(v)}, inputs
+
+
+def _record(store: PolicyStore, rec: Recommendation, features: Mapping[str, float], task: str | None,
+            snapshot: Mapping[str, Any] | None) -> None:
+    inputs = {**rec.inputs, "meta_features": dict(features), "trade_off": rec.trade_off,
+              "training_snapshot": dict(snapshot or {}), "cold_start": rec.cold_start}
+    store.execute("INSERT INTO recommendations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", [
+        rec.recommendation_id, task, rec.model_id, json.dumps(inputs, sort_keys=True, default=str),
+        rec.spec.canonical_json(), json.dumps(rec.expected, sort_keys=True),
+        json.dumps(rec.neighbours, sort_keys=True), utcnow()])
+
+
+def _interval(mean: float, low: float, high: float) -> dict[str, float]:
+    return {"mean": round(float(mean), 6), "low": round(float(min(low, mean)), 6),
+            "high": round(float(max(high, mean)), 6)}
+
+
+def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[str] | None = None,
+              target: str | None = None, meta_features: Mapping[str, float] | None = None,
+              curves: Sequence[StudyCurves] = (), direction: str = "maximize", lam: float = 20.0,
+              max_regret: float | None = None, k: int = 5, task: str | None = None, model_id: str | None = None,
+              model: MetaModel | None = None, landmarkers: bool = False, record: bool = True) -> Recommendation:
+    """Recommend a pruning rule for a new task.
+
+    Parameters
+    ----------
+    store:
+        The store holding the meta-model (the latest unless ``model_id``) and where
+        the recommendation is recorded.
+    dataset, target:
+        The task's training data (DataFrame or CSV path) and its class column.
+    meta_features:
+        Meta-features given directly (override computed ones of the same name).
+    curves:
+        Studies of the new task already run (e.g. its first trials): their curve
+        meta-features and replayed outcomes are used, and they set the posterior prior.
+    direction:
+        Whether the task's metric is maximised or minimised.
+    lam, max_regret:
+        The trade-off: maximise ``saved - lam * regret``, or, with ``max_regret``,
+        the most compute saved at an expected regret of at most ``max_regret``.
+    k:
+        Similar past tasks to report.
+    task:
+        A name for the new task, recorded with the recommendation.
+    model_id, model:
+        Use this stored model, or this in-memory model (not recorded as a version).
+    landmarkers:
+        Also compute the naive-Bayes/decision-stump landmarkers of ``dataset``
+        (cross-validated models: slower on large data).
+    record:
+        Write the recommendation to the store.
+    """
+    if direction not in ("maximize", "minimize"):
+        raise InvalidInputError(f"direction must be 'maximize' or 'minimize', got {direction!r}", field="direction")
+    if max_regret is not None and not max_regret >= 0:
+        raise InvalidInputError(f"max_regret must be >= 0, got {max_regret}", field="max_regret")
+    if dataset is None and not meta_features and not curves:
+        raise InvalidInputError("give a dataset, meta-features or curves of the new task", field="dataset")
+    features, inputs = _features_of(dataset, target, meta_features, curves, landmarkers)
+    trade_off = {"lam": lam} if max_regret is None else {"max_regret": max_regret}
+    rid = str(uuid.uuid4())
+    snapshot = None
+    if model is None:
+        model_id = model_id or latest_model_id(store)
+        if model_id is not None:
+            model = load_artifact(store, model_id)
+            snapshot = model_record(store, model_id)["training_snapshot"]
+    if model is None:
+        rec = Recommendation(rid, RuleSpec.parse(COLD_START_SPEC), "cold-start", {}, [], None, True, trade_off,
+                             inputs, [COLD_START_NOTE])
+    else:
+        snapshot = snapshot or model.snapshot
+        exp = model.expected(features, curves=curves, direction=direction, k=k)
+        choice = int(select(exp.saved[None], exp.regret[None], lam=lam, max_regret=max_regret)[0])
+        cand = model.grid[choice]
+        spec = cand.spec(exp.prior, direction)
+        best = dict(zip(model.learner.tasks_, model.best_candidates(lam), strict=True))
+        notes = []
+        if max_regret is not None and exp.regret[choice] > max_regret:
+            notes.append(f"no candidate is expected within max_regret={max_regret}; this is the least-regret one")
+        if exp.evidence_studies:
+            notes.append(f"blended with the grid replayed on {exp.evidence_studies} study(ies) of this task")
+        used = sorted(set(features) & set(model.feature_names))
+        notes.append(f"{len(used)} of the model's {len(model.feature_names)} meta-features known")
+        expected = {"compute_saved": _interval(exp.saved[choice], exp.low[choice, 0], exp.high[choice, 0]),
+                    "regret": _interval(exp.regret[choice], exp.low[choice, 1], exp.high[choice, 1]),
+                    "killed_best_rate": round(float(exp.killed[choice]), 6),
+                    "interval": "10-90 % over the forest's trees (or the neighbours)"}
+        if cand.needs_prior:
+            expected["prior"] = exp.prior
+        neighbours = [{"task": t, "distance": round(d, 4), "best_rule": best.get(t)} for t, d in exp.neighbours]
+        rec = Recommendation(rid, spec, cand.name, expected, neighbours, model_id, False, trade_off, inputs, notes)
+    if record:
+        _record(store, rec, features, task, snapshot)
+    return rec
+
+
+def save_recommendation(store: PolicyStore, rec: Recommendation, name: str, *,
+                        created_by: str | None = None) -> RuleVersion:
+    """Record the recommended spec as the next version of rule ``name`` (source ``meta-learner``)."""
+    who = created_by or f"meta-learner:{rec.model_id or 'cold-start'}"
+    reason = (f"recommendation {rec.recommendation_id} ({rec.candidate}); trade-off {rec.trade_off}; "
+              f"similar tasks: {', '.join(n['task'] for n in rec.neighbours[:3]) or 'none (cold start)'}")
+    return add_rule_version(store, name, rec.spec, created_by=who, source="meta-learner", reason=reason,
+                            meta_model_id=rec.model_id)
+
