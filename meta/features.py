@@ -1,19 +1,30 @@
 """Dataset meta-features, named as OpenML's data qualities in LCDB's ``datasets.csv``.
 
 A user's classification dataset (a DataFrame or CSV with a target column) gets the
-same qualities LCDB's tasks carry, so that it lives in the same space. OpenML's
-conventions are kept: the target counts as a (symbolic) feature in
-``NumberOfFeatures``, ``NumberOfSymbolicFeatures``, ``NumberOfBinaryFeatures``,
-``Dimensionality``, the ``Percentage*`` features and the ``*NominalAttDistinctValues``;
-attribute entropies and mutual information cover the symbolic attributes without
-the target; entropies are in bits; skewness and kurtosis are the bias-corrected
-sample estimates (excess kurtosis) over the non-missing values of each numeric
-attribute; standard deviations use ``n - 1``; quartiles over attributes use the
-``(n + 1) p`` position (numpy's ``"weibull"`` method, the convention LCDB's values
-follow). ``NumberOfFeaturesAfterBinarization`` is LCDB's own: the columns after
-one-hot encoding the symbolic attributes, one per declared category (a pandas
-categorical's categories, else the observed values). A quality whose inputs do
-not exist (e.g. skewness with no numeric attribute) is NaN, never invented.
+same qualities LCDB's tasks carry, so that it lives in the same space. The
+definitions are OpenML's (its evaluation engine computes them with Weka):
+
+- The target counts as a (symbolic) feature in ``NumberOfFeatures``,
+  ``NumberOfSymbolicFeatures``, ``NumberOfBinaryFeatures`` (symbolic with two
+  declared values), ``Dimensionality``, the ``Percentage*`` features and the
+  ``*NominalAttDistinctValues`` (distinct values present); missing values are
+  counted over all columns.
+- Attribute entropies and mutual information (bits) cover the symbolic
+  attributes without the target, on the rows where the attribute is present
+  (OpenML's code files a missing value under the attribute's first category; we
+  leave it out, which changes nothing on complete data).
+- Per numeric attribute, over its present values: the mean; the standard
+  deviation ``s`` with ``n - 1``; skewness ``sum(d**3) / ((n - 1) s**3)`` and
+  kurtosis ``sum(d**4) / ((n - 1) s**4) - 3`` with ``d`` the deviations from the
+  mean, both 0 for a constant attribute, as OpenML defines them.
+- Quartiles over attributes use the ``(n + 1) p`` position (Apache Commons'
+  default, numpy's ``"weibull"``; checked against LCDB's values).
+- ``NumberOfFeaturesAfterBinarization`` is LCDB's own: the columns after one-hot
+  encoding the symbolic attributes, one per declared category (a pandas
+  categorical's categories, else the values present).
+
+A quality whose inputs do not exist (e.g. skewness with no numeric attribute) is
+NaN, never invented.
 
 Columns of a numeric dtype are numeric attributes; strings, booleans and
 categoricals are symbolic. A text column whose values are mostly numbers but not
@@ -35,7 +46,6 @@ import os
 import numpy as np
 import pandas as pd
 from policy_store.meta import landmarkers as lm
-from scipy import stats
 
 from policy_store.errors import InvalidInputError
 
@@ -72,6 +82,7 @@ def entropy_bits(values: pd.Series) -> float:
     1.0
     """
     counts = values.dropna().value_counts().to_numpy(dtype=np.float64)
+    counts = counts[counts > 0]  # a categorical's unused categories
     if counts.sum() == 0:
         return math.nan
     p = counts / counts.sum()
@@ -110,11 +121,14 @@ def _aggregate(prefix_values: dict[str, list[float]]) -> dict[str, float]:
 def _numeric_stats(col: pd.Series) -> tuple[float, float, float, float]:
     x = col.dropna().to_numpy(dtype=np.float64)
     mean = float(x.mean())
-    std = float(x.std(ddof=1)) if x.size > 1 else math.nan
-    if x.size < 3 or not std > 0:
-        return mean, std, math.nan, math.nan
-    skew = float(stats.skew(x, bias=False))
-    kurt = float(stats.kurtosis(x, bias=False, fisher=True)) if x.size > 3 else math.nan
+    if x.size < 2:
+        return mean, math.nan, math.nan, math.nan
+    std = float(x.std(ddof=1))
+    if std == 0:
+        return mean, std, 0.0, 0.0
+    d = x - mean
+    skew = float((d**3).sum() / ((x.size - 1) * std**3))
+    kurt = float((d**4).sum() / ((x.size - 1) * std**4) - 3)
     return mean, std, skew, kurt
 
 
@@ -176,8 +190,8 @@ def split_columns(data: pd.DataFrame, target: str) -> tuple[pd.DataFrame, pd.Dat
     return pd.DataFrame(numeric, index=index), pd.DataFrame(symbolic, index=index), y
 
 
-def _distinct(col: pd.Series) -> int:
-    # Declared categories count even when unused, as in an ARFF header.
+def _declared(col: pd.Series) -> int:
+    # A categorical's declared categories count even when unused, as in an ARFF header.
     if isinstance(col.dtype, pd.CategoricalDtype):
         return len(col.cat.categories)
     return int(col.nunique(dropna=True))
@@ -222,8 +236,9 @@ def dataset_meta_features(data: pd.DataFrame, target: str, *, seed: int = 0,
     attrs = pd.concat([numeric, symbolic], axis=1)
     missing = int(attrs.isna().to_numpy().sum())
     with_missing = int(attrs.isna().any(axis=1).sum())
-    distinct = [_distinct(symbolic[c]) for c in symbolic.columns] + [int(y.nunique())]
-    n_binary = sum(1 for d in distinct if d == 2)
+    declared = [_declared(symbolic[c]) for c in symbolic.columns] + [_declared(y)]
+    distinct = [int(symbolic[c].nunique(dropna=True)) for c in symbolic.columns] + [int(y.nunique())]
+    n_binary = sum(1 for d in declared if d == 2)
     labels = y.astype(str).to_numpy()
     q: dict[str, float] = {
         "NumberOfInstances": n,
@@ -248,7 +263,7 @@ def dataset_meta_features(data: pd.DataFrame, target: str, *, seed: int = 0,
         "MaxNominalAttDistinctValues": max(distinct),
         "MeanNominalAttDistinctValues": float(np.mean(distinct)),
         "MinNominalAttDistinctValues": min(distinct),
-        "NumberOfFeaturesAfterBinarization": numeric.shape[1] + sum(distinct[:-1]),
+        "NumberOfFeaturesAfterBinarization": numeric.shape[1] + sum(declared[:-1]),
     }
     per_numeric = [_numeric_stats(numeric[c]) for c in numeric.columns]
     q.update(_aggregate({

@@ -69,13 +69,29 @@ def test_numeric_statistics_by_hand(small):
     # x: squared deviations 9, 4, 1, 0, 36 -> sample variance 12.5; m: 1, 3, 5 -> variance 4
     assert q["MaxStdDevOfNumericAtts"] == pytest.approx(math.sqrt(12.5))
     assert q["MinStdDevOfNumericAtts"] == pytest.approx(2.0)
-    # x: m2 = 10, m3 = 36 -> g1 = 36 / 10**1.5, G1 = g1 * sqrt(20) / 3; m is symmetric
-    g1 = 36 / 10**1.5
-    assert q["MaxSkewnessOfNumericAtts"] == pytest.approx(g1 * math.sqrt(20) / 3)
+    # OpenML's skewness sum(d**3) / ((n - 1) s**3): x has deviations -3, -2, -1, 0, 6 -> 180 / (4 * 12.5**1.5);
+    # m (deviations -2, 0, 2) is symmetric
+    assert q["MaxSkewnessOfNumericAtts"] == pytest.approx(180 / (4 * 12.5**1.5))
     assert q["MinSkewnessOfNumericAtts"] == pytest.approx(0.0, abs=1e-12)
-    # x: m4 = 278.8 -> g2 = -0.212, G2 = ((n+1) g2 + 6)(n-1)/((n-2)(n-3)) = 3.152; m has 3 values: no kurtosis
-    assert q["MeanKurtosisOfNumericAtts"] == pytest.approx(3.152)
-    assert q["MinKurtosisOfNumericAtts"] == q["MaxKurtosisOfNumericAtts"]
+    # kurtosis sum(d**4) / ((n - 1) s**4) - 3: x -> 1394 / (4 * 156.25) - 3 = -0.7696; m -> 32 / (2 * 16) - 3 = -2
+    assert q["MaxKurtosisOfNumericAtts"] == pytest.approx(-0.7696)
+    assert q["MinKurtosisOfNumericAtts"] == pytest.approx(-2.0)
+    assert q["MeanKurtosisOfNumericAtts"] == pytest.approx((-0.7696 - 2.0) / 2)
+
+
+def test_constant_attribute_has_zero_skewness_and_kurtosis():
+    q = dataset_meta_features(pd.DataFrame({"k": [5.0] * 4, "y": [0, 1, 0, 1]}), "y", landmarkers=False)
+    assert (q["MeanSkewnessOfNumericAtts"], q["MeanKurtosisOfNumericAtts"], q["MeanStdDevOfNumericAtts"]) \
+        == (0.0, 0.0, 0.0)
+
+
+def test_binary_counts_declared_values_distinct_counts_present_ones():
+    c = pd.Categorical(["a", "a", "b", "b"], categories=["a", "b", "c"])
+    data = pd.DataFrame({"c": c, "d": ["u", "v", "u", "v"], "y": [0, 1, 0, 1]})
+    q = dataset_meta_features(data, "y", landmarkers=False)
+    assert q["NumberOfBinaryFeatures"] == 2  # d and the class; c declares three values
+    assert q["MaxNominalAttDistinctValues"] == 2  # c shows only two
+    assert q["NumberOfFeaturesAfterBinarization"] == 3 + 2
 
 
 def test_missing_inputs_give_nan_never_invented():
