@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 
+from policy_store.replay.kernels._common import sorted_nanpercentile
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -103,8 +105,11 @@ def _percentile(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdi
         return Reason(None, len(ref), f"{len(ref)} COMPLETE trials reported step {step} < n_min_trials="
                                       f"{p['n_min_trials']}")
     q = p.get("percentile", 50.0)
-    with np.errstate(all="ignore"):
-        thr = float(np.nanpercentile(np.array(ref, dtype=float), q if minimize else 100 - q))
+    srt = np.sort(np.array(ref, dtype=float))  # NaNs sort last, as the replay kernel's table wants
+    valid = int(np.count_nonzero(~np.isnan(srt)))
+    # np.nanpercentile's exact arithmetic at a fraction of its cost (the replay kernels' helper)
+    thr = float(sorted_nanpercentile(srt[None, :, None], np.array([[valid]]),
+                                     np.true_divide(np.array([q if minimize else 100 - q]), 100))[0, 0])
     if math.isnan(thr):
         return Reason(None, len(ref), f"the {len(ref)} reference values at step {step} are NaN")
     worse = best > thr if minimize else best < thr

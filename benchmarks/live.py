@@ -1,0 +1,118 @@
+"""Added latency of ``StorePruner.should_prune`` against the plain Optuna pruner, in the same run.
+
+Two studies take the same seeded synthetic learning curves side by side: for each
+trial, study A (the rule's plain ``to_optuna()`` pruner) runs it, then study B
+(``StorePruner`` on a store file, spooling every decision) runs it; both see the
+same values, so they make the same decisions and hold the same trials. Every
+``trial.should_prune()`` is timed twice: wall time (``perf_counter_ns``) and the
+thread's CPU time (``thread_time_ns``), which a busy shared machine's preemption
+does not inflate. The report gives p50/p99 of each, of the paired per-call
+difference, and checks that the decisions are identical and all recorded after
+``finish``.
+
+    python benchmarks/live.py                                  # median, 200 trials x 20 steps, in-memory storage
+    python benchmarks/live.py --strategy successive_halving --storage journal
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+
+from policy_store import PolicyStore
+from policy_store.integrations import StorePruner
+from policy_store.rules import add_rule_version
+
+SPECS = {
+    "median": {"strategy": "median", "params": {"n_startup_trials": 5, "n_warmup_steps": 2}},
+    "median-audited": {"strategy": "median", "params": {"n_startup_trials": 5, "n_warmup_steps": 2},
+                       "safeguards": {"audit_fraction": 0.1, "audit_seed": 1}},
+    "successive_halving": {"strategy": "successive_halving", "params": {"min_resource": 1}},
+    "hyperband": {"strategy": "hyperband", "params": {"max_resource": 20}},
+    "posterior": {"strategy": "posterior"},
+}
+
+
+def curves(n_trials: int, n_steps: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    final = rng.uniform(0.1, 1.0, n_trials)[:, None]
+    rate = rng.uniform(0.1, 0.6, n_trials)[:, None]
+    k = np.arange(n_steps)[None, :]
+    return final + (1.5 - final) * np.exp(-rate * k) + rng.normal(0, 0.01, (n_trials, n_steps))
+
+
+def storage(kind: str, directory: str, name: str):
+    if kind == "memory":
+        return None
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(f"{directory}/{name}.log"))
+
+
+def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, int]], verdicts: list[bool]) -> None:
+    trial = study.ask()
+    for step, value in enumerate(row):
+        trial.report(float(value), step)
+        c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
+        verdict = trial.should_prune()
+        times.append((time.perf_counter_ns() - t0, time.thread_time_ns() - c0))
+        verdicts.append(verdict)
+        if verdict:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+            return
+    study.tell(trial, float(row[-1]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--strategy", choices=sorted(SPECS), default="median")
+    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--storage", choices=("memory", "journal"), default="memory")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    data = curves(args.trials, args.steps, args.seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "store.duckdb")
+        with PolicyStore(path) as store:
+            version = add_rule_version(store, "bench", SPECS[args.strategy], created_by="benchmarks/live.py")
+        pruner = StorePruner(path, task="synthetic", rule=version.ref)
+        plain = optuna.create_study(study_name="plain", pruner=version.spec.to_optuna(),
+                                    storage=storage(args.storage, tmp, "plain"))
+        live = optuna.create_study(study_name="live", pruner=pruner, storage=storage(args.storage, tmp, "live"))
+        t_plain: list[tuple[int, int]] = []
+        t_live: list[tuple[int, int]] = []
+        v_plain: list[bool] = []
+        v_live: list[bool] = []
+        gc.disable()  # collections would land on whichever call happens to trigger them
+        started = time.perf_counter()
+        for row in data:
+            run_trial(plain, row, t_plain, v_plain)
+            run_trial(live, row, t_live, v_live)
+        wall = time.perf_counter() - started
+        gc.enable()
+        outcome = pruner.finish(live)
+        with PolicyStore(path, read_only=True) as store:
+            recorded = store.scalar("SELECT count(*) FROM decisions WHERE study = 'live'")
+    same = v_plain == v_live
+    print(f"strategy={args.strategy} storage={args.storage} trials={args.trials} steps={args.steps} "
+          f"seed={args.seed}: {len(t_plain)} should_prune calls per study, {sum(v_live)} prunes, wall {wall:.1f} s")
+    print(f"decisions identical: {same}; recorded {recorded} of {len(t_live)}; live compute_saved "
+          f"{outcome['compute_saved']:.3f}")
+    print("| clock | pruner | p50 ms | p99 ms | mean ms |")
+    print("|---|---|---:|---:|---:|")
+    for k, clock in enumerate(("wall", "CPU")):
+        a = np.array([t[k] for t in t_plain]) / 1e6
+        b = np.array([t[k] for t in t_live]) / 1e6
+        d = b - a if same else np.array([np.nan])
+        for label, x in (("plain Optuna pruner", a), ("StorePruner", b), ("added (paired per call)", d)):
+            print(f"| {clock} | {label} | {np.percentile(x, 50):.3f} | {np.percentile(x, 99):.3f} | {x.mean():.3f} |")
+        print(f"| {clock} | p99(StorePruner) - p99(plain) | | {np.percentile(b, 99) - np.percentile(a, 99):.3f} | |")
+
+if __name__ == "__main__":
+    main()
