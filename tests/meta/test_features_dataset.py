@@ -15,8 +15,9 @@ from policy_store.meta.features import (
     meta_features_from_csv,
     mutual_information_bits,
 )
-from policy_store.meta.landmarkers import LANDMARKER_FEATURES
+from policy_store.meta.landmarkers import LANDMARKER_FEATURES, MixedNaiveBayes
 from sklearn.datasets import load_iris
+from sklearn.naive_bayes import CategoricalNB
 
 from policy_store.errors import InvalidInputError
 
@@ -182,3 +183,25 @@ def test_definitions_agree_with_lcdb_qualities():
         (kr["MeanAttributeEntropy"] - kr["MeanMutualInformation"]) / kr["MeanMutualInformation"])
     # the class counts as a symbolic feature: kr-vs-kp has 36 symbolic attributes, 37 features
     assert (kr["NumberOfFeatures"], kr["NumberOfSymbolicFeatures"]) == (37, 37)
+
+
+def test_mixed_naive_bayes_reduces_to_its_parts():
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 3, size=(40, 2))
+    y = np.where(codes[:, 0] == 2, "b", "a")
+    categorical = CategoricalNB(alpha=1.0, min_categories=[3, 3]).fit(codes, y)
+    symbolic_only = MixedNaiveBayes(n_numeric=0, n_categories=[3, 3]).fit(codes, y)
+    assert np.allclose(symbolic_only.predict_proba(codes), categorical.predict_proba(codes))
+    # a numeric column that is the same in every class carries no evidence
+    with_constant = np.column_stack([np.full(40, 7.0), codes])
+    mixed = MixedNaiveBayes(n_numeric=1, n_categories=[3, 3]).fit(with_constant, y)
+    assert np.allclose(mixed.predict_proba(with_constant), categorical.predict_proba(codes))
+
+
+def test_naive_bayes_landmarker_on_symbolic_data():
+    # the class is a function of c: naive Bayes gets it right
+    data = pd.DataFrame({"c": ["u", "v", "w"] * 10, "noise": ["p", "q"] * 15})
+    data["y"] = data["c"].map({"u": "A", "v": "B", "w": "B"})
+    q = dataset_meta_features(data, "y", seed=0)
+    assert q["NaiveBayesErrRate"] == 0.0 and q["NaiveBayesKappa"] == 1.0 and q["NaiveBayesAUC"] == 1.0
+    assert q["DecisionStumpErrRate"] == 0.0
