@@ -6,8 +6,8 @@ outcomes of the recommended spec, matched by the sha256 of its canonical JSON
 by it. Without recommendations the section says so and lists, per task, the
 best rule version in hindsight (highest utility).
 
->>> _neighbours('[{"task": "lcdb/3/accuracy", "distance": 0.125}, "lcdb/6/accuracy"]')
-'lcdb/3/accuracy (0.125), lcdb/6/accuracy'
+>>> _neighbours('[{"task": "lcdb/3/accuracy", "distance": 0.125, "best_rule": "sh"}, "lcdb/6/accuracy"]')
+'lcdb/3/accuracy (0.125; best: sh), lcdb/6/accuracy'
 >>> _number({"mean": 0.4, "low": 0.3}), _number("x")
 (0.4, nan)
 """
@@ -65,7 +65,9 @@ def _neighbours(text: str | None) -> str:
         if isinstance(n, dict):
             name = n.get("task") or n.get("name") or "?"
             d = _number(n.get("distance", n.get("similarity")))
-            parts.append(f"{name} ({d:.3g})" if math.isfinite(d) else str(name))
+            detail = "; ".join(x for x in (f"{d:.3g}" if math.isfinite(d) else "",
+                                           f"best: {n['best_rule']}" if n.get("best_rule") else "") if x)
+            parts.append(f"{name} ({detail})" if detail else str(name))
         elif isinstance(n, list | tuple) and n:
             parts.append(f"{n[0]} ({_number(n[1]):.3g})" if len(n) > 1 else str(n[0]))
         else:
