@@ -84,6 +84,7 @@ def connect_lake(location: LakeLocation, *, read_only: bool = False) -> duckdb.D
         "extension_directory": str(extension_directory()),
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": True,
+        "enable_progress_bar": False,  # catalog round trips make short statements look long
     }
     options = ["READ_ONLY"] if read_only else []
     params: list[str] = []
