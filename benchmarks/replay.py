@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from policy_store.curves import StudyCurves, curves_from_frame
-from policy_store.replay import optuna_prune_cols, replay_outcomes, replay_study
+from policy_store.replay import optuna_prune_cols, replay_many, replay_outcomes
 from policy_store.rules import RuleSpec
 
 EXCERPT = Path(__file__).resolve().parent.parent / "tests" / "data" / "replay" / "lcdb-accuracy-excerpt.csv"
@@ -51,7 +51,7 @@ def speed(curves: list[StudyCurves], orders: list[int]) -> None:
     for name in ("median", "successive_halving"):
         spec = RuleSpec.parse({"strategy": name})
         t0 = time.perf_counter()
-        engine = [replay_study(c, [spec], orders) for c in curves]
+        engine = replay_many(curves, [spec], orders)
         t_engine = time.perf_counter() - t0
         t0 = time.perf_counter()
         optuna = [[optuna_prune_cols(c, spec, r.order) for r in rs] for c, rs in zip(curves, engine, strict=True)]

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,15 +35,20 @@ from policy_store.rules.audit import audit_mask
 from policy_store.rules.spec import RuleSpec
 
 
+@functools.lru_cache(maxsize=4096)
+def _order(n_trials: int, seed: int) -> np.ndarray:
+    out = np.arange(n_trials) if seed == 0 else np.random.default_rng(seed).permutation(n_trials)
+    out.flags.writeable = False
+    return out
+
+
 def trial_order(n_trials: int, seed: int) -> np.ndarray:
     """The order in which trials enter for ``seed`` (0: recorded order).
 
     >>> trial_order(4, 0).tolist()
     [0, 1, 2, 3]
     """
-    if seed == 0:
-        return np.arange(n_trials)
-    return np.random.default_rng(seed).permutation(n_trials)
+    return _order(int(n_trials), int(seed)).copy()
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,6 +91,32 @@ class Replay:
                                np.where(shadow, "audit: would prune at step "
                                         + c.steps[np.maximum(self.prune_col, 0)].astype(str), "ran to the end")),
         })
+
+
+_MAX_CELLS = 3_000_000   # trials x steps x replays per kernel call: bounds memory, keeps arrays in cache
+
+
+def _buckets(curves: Sequence[StudyCurves], per_study: int) -> list[list[int]]:
+    """Group studies of one direction and equal step count, in chunks of bounded size.
+
+    Padding to common sizes costs work, so studies are stacked only with studies
+    of the same direction and the same number of step columns.
+    """
+    keyed: dict[tuple[str, int], list[int]] = defaultdict(list)
+    for ci, c in enumerate(curves):
+        keyed[(c.direction, c.n_steps)].append(ci)
+    out = []
+    for (_, n_steps), cis in sorted(keyed.items()):
+        cis.sort(key=lambda ci: curves[ci].n_trials)
+        chunk: list[int] = []
+        for ci in cis:
+            cells = (len(chunk) + 1) * per_study * curves[ci].n_trials * n_steps
+            if chunk and cells > _MAX_CELLS:
+                out.append(chunk)
+                chunk = []
+            chunk.append(ci)
+        out.append(chunk)
+    return out
 
 
 def replay_study(curves: StudyCurves, specs: Sequence[RuleSpec], order_seeds: Sequence[int] = (0,), *,
@@ -133,14 +165,11 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
     for si, s in enumerate(specs):
         inner = s.params.get("wrapped") if s.strategy == "patient" else None
         groups[(s.kernel, inner["strategy"] if inner else "")].append(si)
-    by_dir: dict[str, list[int]] = defaultdict(list)
-    for ci, c in enumerate(curves):
-        by_dir[c.direction].append(ci)
-    for cis in by_dir.values():
+    for cis in _buckets(curves, len(specs) * len(order_seeds)):
         sub = [curves[ci] for ci in cis]
-        n_max = max(c.n_trials for c in sub)
-        orders = [[np.concatenate([trial_order(c.n_trials, k), np.arange(c.n_trials, n_max)]) for k in order_seeds]
-                  for c in sub]
+        sizes = [c.n_trials for c in sub]
+        n_max = max(sizes)
+        orders = [[np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds] for n in sizes]
         positions = np.arange(n_max)
         audits = {si: audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed) for si in range(len(specs))}
         for (kernel, _), members in groups.items():
@@ -150,7 +179,7 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             audited = np.array([audits[si] for _, si, _ in batch])
             out = KERNELS[kernel](stack, order_arr, [specs[si].params for _, si, _ in batch], audited)
             for row, (li, si, k) in enumerate(batch):
-                n = sub[li].n_trials
+                n = sizes[li]
                 results[cis[li]][si * len(order_seeds) + k] = Replay(
                     specs[si], sub[li], int(order_seeds[k]), order_arr[row, :n], out.prune_col[row, :n],
                     audited[row, :n], out.threshold[row, :n], out.ref_size[row, :n])

@@ -114,7 +114,7 @@ def test_audit_fraction(c, fraction, audit_seed, strategy, seed):
                 min_size=1, max_size=15), st.floats(0, 100))
 def test_sorted_nanpercentile_is_numpy_bit_for_bit(xs, q):
     x = np.array(xs)
-    srt = np.full((1, len(x), 1), np.nan)
+    srt = np.full((1, 1, len(x) + 1), np.nan)
     n = 0
     for k, v in enumerate(x):
         if not np.isnan(v):

@@ -14,7 +14,7 @@ reason), and they update their state treating audited trials
 
 >>> import numpy as np
 >>> x = np.array([[3.0, 1.0, np.nan, 2.0]])
->>> srt = np.sort(x, axis=1).T[:, :, None].transpose(1, 0, 2)   # (B=1, rows, J=1)
+>>> srt = np.sort(x, axis=1)[:, None, :]                          # (B=1, J=1, rows)
 >>> float(sorted_nanpercentile(srt, np.array([[3]]), np.array([0.25]))[0, 0]) == float(np.nanpercentile(x, 25))
 True
 """
@@ -115,8 +115,8 @@ def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarra
     Parameters
     ----------
     srt:
-        ``(B, rows, J)``; each column's first ``n_valid[b, j]`` entries are its
-        non-NaN values in ascending order.
+        ``(B, J, rows)``; the first ``n_valid[b, j]`` entries of ``srt[b, j]``
+        are column ``j``'s non-NaN values in ascending order.
     n_valid:
         ``(B, J)`` counts.
     q_frac:
@@ -130,20 +130,17 @@ def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarra
         against index -1 above the top, the ``t >= 0.5`` branch of the lerp).
     """
     n = n_valid
+    if srt.shape[2] == 0:
+        return np.full(n.shape, np.nan)
     virt = (n - 1) * q_frac[:, None]
     prev = np.floor(virt)
     above = virt >= n - 1
-    prev_idx = np.where(above, n - 1, prev).astype(np.intp)
-    next_idx = np.where(above, n - 1, prev + 1).astype(np.intp)
+    top = np.maximum(n - 1, 0)
+    prev_idx = np.where(above, top, prev).astype(np.intp)
+    next_idx = np.minimum(np.where(above, top, prev + 1).astype(np.intp), srt.shape[2] - 1)
     gamma = virt - np.where(above, -1.0, prev)
-    prev_idx = np.clip(prev_idx, 0, None)
-    next_idx = np.clip(next_idx, 0, None)
-    if srt.shape[1] == 0:
-        return np.full(n.shape, np.nan)
-    prev_idx = np.minimum(prev_idx, srt.shape[1] - 1)
-    next_idx = np.minimum(next_idx, srt.shape[1] - 1)
-    a = np.take_along_axis(srt, prev_idx[:, None, :], axis=1)[:, 0, :]
-    b = np.take_along_axis(srt, next_idx[:, None, :], axis=1)[:, 0, :]
+    a = np.take_along_axis(srt, prev_idx[:, :, None], axis=2)[:, :, 0]
+    b = np.take_along_axis(srt, next_idx[:, :, None], axis=2)[:, :, 0]
     with np.errstate(invalid="ignore"):
         diff = b - a
         res = a + diff * gamma
@@ -152,21 +149,21 @@ def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarra
 
 
 def insert_sorted(srt: np.ndarray, rows: int, x: np.ndarray, mask: np.ndarray) -> None:
-    """Insert ``x[b, j]`` into column ``j`` of ``srt[b, :rows + 1]`` where ``mask`` (in place).
+    """Insert ``x[b, j]`` into ``srt[b, j, :rows + 1]`` where ``mask`` (in place).
 
-    ``srt`` holds ascending non-NaN values then NaN padding; ``x`` must be
-    non-NaN where ``mask``. Costs ``O(B * rows * J)``: once per finished trial,
+    ``srt`` is ``(B, J, R)`` with ascending non-NaN values then NaN padding along
+    the last axis, ``R >= rows + 2`` (the last slot is scratch); ``x`` must be
+    non-NaN where ``mask``. Costs ``O(B * J * rows)``: once per finished trial,
     never per decision.
     """
     if not mask.any():
         return
-    sub = srt[:, : rows + 1]
     with np.errstate(invalid="ignore"):
-        pos = (sub < x[:, None, :]).sum(axis=1)           # NaN padding never counts
-    r = np.arange(rows + 1)[None, :, None]
-    shifted = np.concatenate([np.full_like(sub[:, :1], np.nan), sub[:, :-1]], axis=1)
-    new = np.where(r < pos[:, None, :], sub, np.where(r == pos[:, None, :], x[:, None, :], shifted))
-    srt[:, : rows + 1] = np.where(mask[:, None, :], new, sub)
+        pos = np.count_nonzero(srt[:, :, :rows] < x[:, :, None], axis=2)   # NaN padding never counts
+    pos = np.where(mask, pos, srt.shape[2] - 1)           # masked-off columns write to the scratch slot
+    r = np.arange(1, rows + 1)
+    srt[:, :, 1:rows + 1] = np.where(r > pos[:, :, None], srt[:, :, :rows], srt[:, :, 1:rows + 1])
+    np.put_along_axis(srt, pos[:, :, None], x[:, :, None], axis=2)
 
 
 def first_true(mask: np.ndarray) -> np.ndarray:

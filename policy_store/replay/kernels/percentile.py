@@ -30,7 +30,7 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
         g &= call
     acc = np.fmax if maximize else np.fmin
     best = acc.accumulate(st.values, axis=2)               # NaN only while every value so far is NaN
-    srt = np.full((B, N, J), np.nan)
+    srt = np.full((B, J, N + 1), np.nan)                  # last slot: scratch for insert_sorted
     n_valid = np.zeros((B, J), dtype=np.int64)
     n_ref = np.zeros((B, J), dtype=np.int64)
     n_comp = np.zeros(B, dtype=np.int64)
@@ -43,7 +43,7 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             gt = g[rows, i] & live[:, None]
             if gt.any():
                 b_val = best[rows, i]
-                thr = sorted_nanpercentile(srt[:, :t], n_valid, q_frac)
+                thr = sorted_nanpercentile(srt[:, :, :t], n_valid, q_frac)
                 with np.errstate(invalid="ignore"):
                     worse = (b_val < thr) if maximize else (b_val > thr)
                 prune = gt & (np.isnan(b_val) | ((n_ref >= n_min) & worse))

@@ -125,14 +125,16 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
                 count[bw, g[bw], rw] += 1
             pc = np.where(has, col[rows, np.minimum(rf, R - 1)], -1)
             out.prune_col[:, t] = pc
-            for b in np.flatnonzero(has):
-                r = rf[b]
-                if nan_v[b, r]:
-                    continue
-                comp = np.sort(np.append(others[b, r, : n_oth[b, r]], v[b, r]))
-                k = int(idx[b, r])
-                out.threshold[b, t] = comp[-k - 1] if maximize else comp[k]
-                out.ref_size[b, t] = comp.size
+            if has.any():
+                rc = np.minimum(rf, R - 1)
+                comp = np.concatenate([others[rows, rc], v[rows, rc][:, None]], axis=1)
+                comp.sort(axis=1)                                                      # NaN padding last
+                k = idx[rows, rc]
+                n_c = n_oth[rows, rc] + 1
+                at = np.clip((n_c - k - 1) if maximize else k, 0, comp.shape[1] - 1)
+                ok = has & ~nan_v[rows, rc]
+                out.threshold[:, t] = np.where(ok, comp[rows, at], np.nan)
+                out.ref_size[:, t] = np.where(ok, n_c, 0)
         done = completes(st, i, out.prune_col[:, t] >= 0, audited[:, t])
         n_comp += done
         max_last = np.where(done, np.maximum(max_last, last_steps[rows, i]), max_last)
