@@ -44,8 +44,6 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import sorted_nanpercentile
-
 
 @dataclass(frozen=True)
 class Reason:
@@ -64,6 +62,28 @@ def _complete(study: Any) -> list[Any]:
     from optuna.trial import TrialState
 
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+
+
+def nanpercentile_linear(values: list[float], q: float) -> float:
+    """``np.nanpercentile(values, q)`` (linear), bit for bit, at a fraction of its cost on short lists.
+
+    Mirrors numpy's arithmetic: virtual index ``(n - 1) * q / 100`` and the two
+    branches of its ``_lerp``.
+
+    >>> nanpercentile_linear([3.0, float("nan"), 1.0, 2.0], 25) == float(np.nanpercentile([3, np.nan, 1, 2], 25))
+    True
+    """
+    vals = sorted(v for v in values if v == v)
+    n = len(vals)
+    if n == 0:
+        return math.nan
+    virt = (n - 1) * (q / 100)
+    if virt >= n - 1:
+        return vals[-1]
+    lo = math.floor(virt)
+    a, b, g = vals[lo], vals[lo + 1], virt - lo
+    diff = b - a
+    return b - diff * (1 - g) if g >= 0.5 else a + diff * g
 
 
 def current_rung(trial: Any) -> int:
@@ -105,11 +125,7 @@ def _percentile(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdi
         return Reason(None, len(ref), f"{len(ref)} COMPLETE trials reported step {step} < n_min_trials="
                                       f"{p['n_min_trials']}")
     q = p.get("percentile", 50.0)
-    srt = np.sort(np.array(ref, dtype=float))  # NaNs sort last, as the replay kernel's table wants
-    valid = int(np.count_nonzero(~np.isnan(srt)))
-    # np.nanpercentile's exact arithmetic at a fraction of its cost (the replay kernels' helper)
-    thr = float(sorted_nanpercentile(srt[None, :, None], np.array([[valid]]),
-                                     np.true_divide(np.array([q if minimize else 100 - q]), 100))[0, 0])
+    thr = nanpercentile_linear(ref, q if minimize else 100 - q)
     if math.isnan(thr):
         return Reason(None, len(ref), f"the {len(ref)} reference values at step {step} are NaN")
     worse = best > thr if minimize else best < thr
