@@ -111,6 +111,7 @@ class TrainingData:
     priors: pd.DataFrame
     curves: dict[str, list[StudyCurves]]
     outcomes: pd.DataFrame
+    probes: dict[str, StudyCurves]
 
     @property
     def tasks(self) -> list[str]:
@@ -130,7 +131,8 @@ class TrainingData:
     def subset(self, tasks: Sequence[str]) -> TrainingData:
         tasks = list(tasks)
         return TrainingData(self.grid, self.orders, self.features.loc[tasks], self.priors.loc[tasks],
-                            {t: self.curves[t] for t in tasks}, self.outcomes[self.outcomes["task"].isin(tasks)])
+                            {t: self.curves[t] for t in tasks}, self.outcomes[self.outcomes["task"].isin(tasks)],
+                            {t: self.probes[t] for t in tasks})
 
 
 def _replay_chunk(items: list[tuple[list[StudyCurves], dict[str, float]]], grid: list[Candidate],
@@ -187,4 +189,4 @@ def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, l
     bar.close()
     outcomes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     feats.index.name = "task"
-    return TrainingData(grid, order_seeds, feats, priors, kept, outcomes)
+    return TrainingData(grid, order_seeds, feats, priors, kept, outcomes, {t: probes[t] for t in tasks})
