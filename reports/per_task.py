@@ -19,6 +19,7 @@ import json
 import math
 from typing import Any
 
+import pandas as pd
 from policy_store.reports import svg
 from policy_store.reports._base import Column, Figure, Section, Table
 from policy_store.reports.filters import ReportFilter
@@ -82,26 +83,41 @@ def _spec_label(spec: Any) -> str:
     return f"{spec.get('rule') or spec.get('strategy', '?')}({params})"
 
 
+def _observed(store: PolicyStore, keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
+    """Mean outcomes and the first rule version named, per (task, spec_hash), in one aggregate query."""
+    store.register("_report_recs", pd.DataFrame(keys, columns=["task", "spec_hash"]))
+    try:
+        rows = store.fetch_dicts(
+            "SELECT k.task, k.spec_hash, count(o.spec_hash) AS n, avg(o.compute_saved) AS saved, "
+            "avg(o.regret) FILTER (WHERE NOT isnan(o.regret)) AS regret, "
+            "(SELECT rule || '@' || CAST(version AS VARCHAR) FROM rule_versions v WHERE v.spec_hash = k.spec_hash "
+            " ORDER BY created_at, rule LIMIT 1) AS saved_as "
+            "FROM _report_recs k LEFT JOIN outcomes o ON o.task = k.task AND o.spec_hash = k.spec_hash "
+            "GROUP BY k.task, k.spec_hash")
+    finally:
+        store.unregister("_report_recs")
+    return {(r["task"], r["spec_hash"]): r for r in rows}
+
+
 def _recommendations(store: PolicyStore, flt: ReportFilter) -> list[dict]:
     where, params = flt.where(task="task")
     recs = store.fetch_dicts(
         f"SELECT task, model_id, spec, expected, neighbours, created_at FROM recommendations WHERE {where} "  # noqa: S608
         "QUALIFY row_number() OVER (PARTITION BY task ORDER BY created_at DESC, recommendation_id) = 1 "
         "ORDER BY task", params or None)
+    specs = [_load(r["spec"]) for r in recs]
+    hashes = [hashlib.sha256(json.dumps(s, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+              for s in specs]
+    observed = _observed(store, [(r["task"], h) for r, h in zip(recs, hashes, strict=True)]) if recs else {}
     rows = []
-    for r in recs:
-        spec, expected = _load(r["spec"]), _load(r["expected"]) or {}
-        spec_hash = hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-        observed = store.fetch_dicts(
-            "SELECT count(*) AS n, avg(compute_saved) AS saved, avg(regret) FILTER (WHERE NOT isnan(regret)) AS regret "
-            "FROM outcomes WHERE task = ? AND spec_hash = ?", [r["task"], spec_hash])[0]
-        saved_as = store.scalar("SELECT rule || '@' || CAST(version AS VARCHAR) FROM rule_versions WHERE spec_hash = ? "
-                                "ORDER BY created_at, rule LIMIT 1", [spec_hash])
+    for r, spec, spec_hash in zip(recs, specs, hashes, strict=True):
+        expected, seen = _load(r["expected"]) or {}, observed[(r["task"], spec_hash)]
         rows.append({
-            "task": r["task"], "recommended": saved_as or _spec_label(spec), "why": _neighbours(r["neighbours"]),
-            "expected_saved": _number(expected.get("compute_saved")), "observed_saved": observed["saved"],
-            "expected_regret": _number(expected.get("regret")), "observed_regret": observed["regret"],
-            "observed_replays": observed["n"], "model_id": r["model_id"], "created_at": r["created_at"],
+            "task": r["task"], "recommended": seen["saved_as"] or _spec_label(spec),
+            "why": _neighbours(r["neighbours"]),
+            "expected_saved": _number(expected.get("compute_saved")), "observed_saved": seen["saved"],
+            "expected_regret": _number(expected.get("regret")), "observed_regret": seen["regret"],
+            "observed_replays": seen["n"], "model_id": r["model_id"], "created_at": r["created_at"],
         })
     return rows
 

@@ -32,6 +32,16 @@ def esc(text: object) -> str:
     return escape(str(text), quote=True)
 
 
+def short(text: object, limit: int = 32) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis (axis labels; hover titles keep the full text).
+
+    >>> short("sklearn.ensemble.GradientBoostingClassifier", 20)
+    'sklearn.ensemble.Gr…'
+    """
+    text = str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _num(v: float) -> str:
     return f"{v:.1f}"
 
@@ -167,6 +177,7 @@ def scatter(points: Sequence[Point], *, x_label: str, y_label: str, width: int =
 def bars(labels: Sequence[str], values: Sequence[float], titles: Sequence[str], *, x_label: str,
          width: int = 720, bar_height: int = 18) -> str:
     """Horizontal bars of shares (0..1), one per label, with the value written at the bar's end."""
+    labels = [short(s) for s in labels]
     height = 50 + bar_height * len(labels)
     left = min(260, 20 + 7 * max((len(s) for s in labels), default=4))
     x = Scale((0.0, max(1.0, *(v for v in values if math.isfinite(v)))), (left, width - 60))
@@ -203,12 +214,14 @@ def heatmap(row_labels: Sequence[str], col_labels: Sequence[str], values: Sequen
             titles: Sequence[Sequence[str]], *, value_label: str, cell: tuple[int, int] = (64, 16)) -> str:
     """A rows × columns grid coloured on a diverging scale centred on zero, with a legend."""
     cw, ch = cell
+    row_labels, col_labels = [short(s) for s in row_labels], [short(s, 24) for s in col_labels]
     left = min(240, 20 + 7 * max((len(s) for s in row_labels), default=4))
     head = 20 + min(160, 6 * max((len(s) for s in col_labels), default=4))
-    width = left + cw * len(col_labels) + 20
+    width = left + cw * len(col_labels) + 140
     height = head + ch * len(row_labels) + 50
-    finite = [abs(v) for row in values for v in row if math.isfinite(v)]
-    limit = max(finite, default=1.0)
+    # The colour scale ends at the 95th percentile of |value|, so one outlier task does not wash out the rest.
+    finite = sorted(abs(v) for row in values for v in row if math.isfinite(v))
+    limit = finite[int(0.95 * (len(finite) - 1))] if finite else 1.0
     out = [_open(max(width, left + 420), height, value_label)]
     for j, label in enumerate(col_labels):
         cx = left + j * cw + cw / 2
@@ -225,8 +238,8 @@ def heatmap(row_labels: Sequence[str], col_labels: Sequence[str], values: Sequen
     for k in range(11):
         v = -limit + k * limit / 5
         out.append(f'<rect x="{left + k * 18}" y="{legend_y}" width="18" height="10" fill="{_diverging(v, limit)}"/>')
-    out.append(f'<text x="{left}" y="{legend_y + 24}" font-size="10">{esc(f"{-limit:.3f}")}</text>'
-               f'<text x="{left + 198}" y="{legend_y + 24}" font-size="10" text-anchor="end">{esc(f"{limit:.3f}")}'
+    out.append(f'<text x="{left}" y="{legend_y + 24}" font-size="10">{esc(f"≤ {-limit:.3f}")}</text>'
+               f'<text x="{left + 198}" y="{legend_y + 24}" font-size="10" text-anchor="end">{esc(f"≥ {limit:.3f}")}'
                f'</text><text x="{left + 210}" y="{legend_y + 9}" font-size="11">{esc(value_label)}</text></svg>')
     return "".join(out)
 
@@ -277,7 +290,7 @@ def trial_timeline(trials: Sequence[TrialCurve], *, x_label: str, width: int = 7
     """One bar per trial, in the order the rule saw them, from its first step to the step it stopped at."""
     row = row or max(6, min(14, 300 // max(len(trials), 1)))
     height = 60 + row * len(trials)
-    left = min(220, 20 + 7 * max((len(t.label) for t in trials), default=4))
+    left = min(220, 20 + 6 * max((len(short(t.label)) for t in trials), default=4))
     x = Scale.fit([s for t in trials for s in t.steps], (left, width - 20), pad=0.02)
     out = [_open(width, height, "trial timeline")]
     for i, t in enumerate(trials):
@@ -288,7 +301,7 @@ def trial_timeline(trials: Sequence[TrialCurve], *, x_label: str, width: int = 7
         x0, x1 = x(t.steps[0]), x(stop)
         colour = PRUNED if t.pruned else KEPT
         out.append(f'<text x="{left - 6}" y="{top + row / 2}" text-anchor="end" dominant-baseline="middle" '
-                   f'font-size="{min(10, row)}">{esc(t.label)}</text>'
+                   f'font-size="{min(10, row)}">{esc(short(t.label))}</text>'
                    f'<rect x="{_num(x0)}" y="{top + 1}" width="{_num(max(x1 - x0, 2))}" height="{row - 2}" '
                    f'fill="{colour}" fill-opacity="0.8"><title>{esc(t.title)}</title></rect>')
     axis_y = 10 + row * len(trials)
@@ -325,7 +338,7 @@ def event_timeline(marks: Sequence[Mark], *, links: Sequence[tuple[int, int]] = 
     """Marks on lanes over wall-clock time; ``links`` joins mark ``i`` to mark ``j`` (e.g. parent → child version)."""
     lanes = list(dict.fromkeys(m.lane for m in marks))
     height = 50 + lane_height * len(lanes)
-    left = min(230, 20 + 7 * max((len(s) for s in lanes), default=4))
+    left = min(230, 20 + 7 * max((len(short(s)) for s in lanes), default=4))
     times = [m.at.timestamp() for m in marks] + [m.until.timestamp() for m in marks if m.until]
     x = Scale.fit(times, (left, width - 30), pad=0.04)
     span = x.domain[1] - x.domain[0]
@@ -334,7 +347,7 @@ def event_timeline(marks: Sequence[Mark], *, links: Sequence[tuple[int, int]] = 
     for lane, ly in lane_y.items():
         out.append(f'<line x1="{left}" x2="{width - 30}" y1="{ly}" y2="{ly}" stroke="{GRID}"/>'
                    f'<text x="{left - 8}" y="{ly}" text-anchor="end" dominant-baseline="middle" font-size="11">'
-                   f'{esc(lane)}</text>')
+                   f'{esc(short(lane))}</text>')
     for i, j in links:
         a, b = marks[i], marks[j]
         out.append(f'<line x1="{_num(x(a.at.timestamp()))}" y1="{_num(lane_y[a.lane])}" '
