@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from policy_store.curves import StudyCurves, load_study_curves
-from policy_store.integrations.spool import MODE, absorb_spool, remove_absorbed
+from policy_store.integrations.spool import MODE, AbsorbReport, absorb_spool, remove_absorbed
 from policy_store.replay.engine import Replay
 from policy_store.replay.evaluate import lib_versions
 from policy_store.replay.outcomes import outcome_arrays
@@ -138,7 +138,9 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
     from policy_store.ingest.optuna_source import ingest_optuna
 
     name = study.study_name
-    with store.atomic():
+
+    def unit(store: PolicyStore) -> tuple[AbsorbReport, dict[str, Any]]:
+        store.fence()
         absorbed = absorb_spool(store, spool_dir, remove=False)
         kept = store.fetch_df("SELECT * FROM decisions WHERE study = ? AND mode = ?", [name, MODE])
         report = ingest_optuna(store, study, task=task, replace=True)
@@ -169,5 +171,8 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
         cols = list(row)
         store.execute(f"INSERT INTO outcomes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",  # noqa: S608
                       [row[c] for c in cols])
+        return absorbed, row
+
+    absorbed, row = store.run_atomic(unit)
     remove_absorbed(absorbed)
     return {**row, "decisions_absorbed": absorbed.inserted}

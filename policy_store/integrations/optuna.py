@@ -81,6 +81,7 @@ from optuna.pruners import BasePruner
 from policy_store.errors import InvalidInputError, StoreError
 from policy_store.integrations.reasons import Reason, current_rung, explain
 from policy_store.integrations.spool import SpoolWriter, decision_id
+from policy_store.location import LakeLocation, parse_location
 from policy_store.rules._optuna import AuditPruner
 from policy_store.rules.versions import RuleVersion, get_rule_version
 from policy_store.store import PolicyStore, utcnow
@@ -145,7 +146,7 @@ class StorePruner(BasePruner):
         (:func:`policy_store.integrations.recommend.recommended_version`).
     spool_dir:
         Where this pruner's processes spool decisions; default ``<store path>.spool``
-        (a fresh temporary directory for an in-memory store).
+        (a fresh temporary directory for an in-memory store; required for a DuckLake).
     fsync:
         Spool durability: ``"never"``, ``"close"`` (default) or ``"always"``.
     timeout:
@@ -168,6 +169,11 @@ class StorePruner(BasePruner):
             raise InvalidInputError("recommend=True needs the task the study runs on", field="task")
         self._store = store if isinstance(store, PolicyStore) else None
         self.location = store.location if isinstance(store, PolicyStore) else os.fspath(store)
+        lake = store.is_lake if isinstance(store, PolicyStore) else isinstance(parse_location(self.location),
+                                                                                 LakeLocation)
+        if lake and spool_dir is None:
+            raise InvalidInputError("a DuckLake store needs spool_dir=: a directory the workers of this host "
+                                    "write to, absorbed by `policy-store absorb SPOOL_DIR`", field="spool_dir")
         self.task = task
         self.timeout = timeout
         with self._open(read_only=True) as s:

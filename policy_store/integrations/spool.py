@@ -193,6 +193,23 @@ def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
     return rows
 
 
+def _insert(store: PolicyStore, frame: pd.DataFrame) -> int:
+    # Fenced: two hosts absorbing the same records into a DuckLake cannot both pass the anti-join.
+    store.fence()
+    cols = ", ".join(frame.columns)
+    view = f"_spool_{uuid.uuid4().hex}"
+    before = store.scalar("SELECT count(*) FROM decisions")
+    store.register(view, frame)
+    try:
+        store.execute(
+            f"INSERT INTO decisions ({cols}) SELECT {cols} FROM {view} n "  # noqa: S608 - constant names
+            "WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = n.decision_id) "
+            "QUALIFY row_number() OVER (PARTITION BY n.decision_id) = 1")
+    finally:
+        store.unregister(view)
+    return int(store.scalar("SELECT count(*) FROM decisions") - before)
+
+
 def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
     """Open (``.jsonl.part``) and closed (``.jsonl``) spool files, sorted by name."""
     d = Path(directory)
@@ -248,19 +265,7 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
             "spec_hash": frame["spec_hash"], "mode": MODE, "order_seed": pd.array([None] * len(frame), "Int64"),
             "decided_at": pd.to_datetime(frame["decided_at"]),
         })
-        cols = ", ".join(frame.columns)
-        view = f"_spool_{uuid.uuid4().hex}"
-        with store.atomic():
-            before = store.scalar("SELECT count(*) FROM decisions")
-            store.register(view, frame)
-            try:
-                store.execute(
-                    f"INSERT INTO decisions ({cols}) SELECT {cols} FROM {view} n "  # noqa: S608 - constant names
-                    "WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = n.decision_id) "
-                    "QUALIFY row_number() OVER (PARTITION BY n.decision_id) = 1")
-            finally:
-                store.unregister(view)
-            report.inserted = int(store.scalar("SELECT count(*) FROM decisions") - before)
+        report.inserted = store.run_atomic(lambda s: _insert(s, frame))
         report.duplicates = report.records - report.inserted
     if remove:
         remove_absorbed(report)
