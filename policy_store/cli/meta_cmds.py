@@ -1,0 +1,140 @@
+"""``policy-store meta fit|evaluate`` and ``policy-store recommend``: the meta-learner's commands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.errors import InvalidInputError
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from policy_store.meta.learner_store import fit_from_store
+
+    with open_store(args) as store:
+        result = fit_from_store(store, orders=args.orders, n_jobs=args.jobs, directory=args.artifacts,
+                                n_estimators=args.trees, random_state=args.seed, progress=not args.json)
+    if args.json:
+        print_json({"model_id": result.model_id, "snapshot": result.model.snapshot, "seconds": result.seconds})
+    else:
+        print(result.summary())
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from policy_store.meta.evaluate import cross_validate
+    from policy_store.meta.learner_sources import training_data_from_lcdb, training_data_from_store
+
+    progress = not args.json
+    if args.lcdb:
+        data = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=args.jobs,
+                                       progress=progress)
+    else:
+        with open_store(args, read_only=True) as store:
+            data = training_data_from_store(store, orders=args.orders, n_jobs=args.jobs, progress=progress)
+    ev = cross_validate(data, folds=args.folds, seed=args.seed, max_regret=args.max_regret, progress=progress)
+    verdict = {"gap_closed_lam20": ev.gap_closed(), "dominates_median_lam20": ev.dominates()}
+    if args.max_regret is not None:
+        verdict["dominates_median_max_regret"] = ev.dominates(mode=f"max_regret={args.max_regret:g}")
+    if args.json:
+        print_json({"settings": ev.settings, "summary": ev.summary.to_dict("records"), **verdict,
+                    "per_step": ev.per_step.to_dict("records")})
+        return 0
+    print_table(ev.summary.to_dict("records"), ["mode", "method", "compute_saved", "regret", "killed_best_rate",
+                                               "utility"])
+    for k, v in verdict.items():
+        print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+    return 0
+
+
+def _curves(path: str, direction: str):
+    import pandas as pd
+
+    from policy_store.curves import StudyCurves
+
+    frame = pd.read_csv(path)
+    if "study" in frame.columns:
+        return [StudyCurves.from_frame(g, study=str(s), direction=direction) for s, g in frame.groupby("study")]
+    return [StudyCurves.from_frame(frame, study=Path(path).stem, direction=direction)]
+
+
+def _recommend(args: argparse.Namespace) -> int:
+    from policy_store.meta.recommend import recommend, save_recommendation
+
+    features = None
+    if args.meta_features:
+        text = Path(args.meta_features).read_text() if Path(args.meta_features).is_file() else args.meta_features
+        try:
+            features = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InvalidInputError(f"--meta-features is neither a JSON object nor a JSON file: {e}",
+                                    field="meta-features") from e
+        if not isinstance(features, dict):
+            raise InvalidInputError("--meta-features must be a JSON object of name: number", field="meta-features")
+    curves = _curves(args.curves, args.direction) if args.curves else ()
+    with open_store(args) as store:
+        rec = recommend(store, dataset=args.dataset, target=args.target, meta_features=features, curves=curves,
+                        direction=args.direction, lam=args.lam, max_regret=args.max_regret, k=args.k, task=args.task,
+                        landmarkers=args.landmarkers)
+        version = save_recommendation(store, rec, args.save) if args.save else None
+    if args.json:
+        print_json({**rec.to_dict(), "rule_version": version.ref if version else None})
+        return 0
+    for note in rec.notes:
+        print(f"note: {note}")
+    print(f"rule: {rec.candidate}  (model {rec.model_id or 'none'})")
+    print(f"spec: {rec.spec.canonical_json()}")
+    if rec.expected:
+        e = rec.expected
+        print(f"expected compute saved {e['compute_saved']['mean']:.3f} [{e['compute_saved']['low']:.3f}, "
+              f"{e['compute_saved']['high']:.3f}], regret {e['regret']['mean']:.4f} [{e['regret']['low']:.4f}, "
+              f"{e['regret']['high']:.4f}], killed-best rate {e['killed_best_rate']:.2f}")
+    if rec.neighbours:
+        print("similar past tasks:")
+        print_table(rec.neighbours)
+    if version:
+        print(f"saved as rule version {version.ref} (source meta-learner)")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    meta = subparsers.add_parser("meta", help="fit and evaluate the meta-learner")
+    sub = meta.add_subparsers(dest="meta_command", metavar="COMMAND")
+    sub.required = True
+    fit = sub.add_parser("fit", help="replay the candidate grid on the store's tasks and fit the meta-learner")
+    fit.add_argument("--orders", type=int, default=5, help="trial orders replayed per study (default 5)")
+    fit.add_argument("--jobs", type=int, default=1, help="parallel replay workers")
+    fit.add_argument("--trees", type=int, default=100, help="trees of the forest")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--artifacts", help="artifact folder (default: policy-store-artifacts/ beside the store)")
+    add_json_flag(fit)
+    fit.set_defaults(handler=_fit)
+
+    ev = sub.add_parser("evaluate", help="grouped cross-validation against Optuna's defaults and baselines")
+    ev.add_argument("--lcdb", action="store_true", help="evaluate on LCDB accuracy directly, not on the store")
+    ev.add_argument("--tasks", type=int, help="with --lcdb: the datasets with the smallest OpenML ids")
+    ev.add_argument("--seeds", type=int, default=4, help="with --lcdb: seed pairs per dataset (1 probe + rest)")
+    ev.add_argument("--orders", type=int, default=5)
+    ev.add_argument("--folds", type=int, default=5)
+    ev.add_argument("--jobs", type=int, default=1)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--max-regret", type=float, default=0.005)
+    add_json_flag(ev)
+    ev.set_defaults(handler=_evaluate)
+
+    rec = subparsers.add_parser("recommend", help="recommend a warm-start pruning rule for a new task")
+    rec.add_argument("--dataset", metavar="DATA.csv", help="the new task's training data")
+    rec.add_argument("--target", help="class column of --dataset")
+    rec.add_argument("--meta-features", metavar="JSON", help="meta-features as a JSON object or a JSON file")
+    rec.add_argument("--curves", metavar="CURVES.csv", help="first trials' curves: trial, step, value[, study]")
+    rec.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
+    rec.add_argument("--max-regret", type=float, help="regret budget: most compute saved within it")
+    rec.add_argument("--lam", type=float, default=20.0, help="weight of regret: maximise saved - lam*regret")
+    rec.add_argument("--k", type=int, default=5, help="similar past tasks to show")
+    rec.add_argument("--task", help="name of the new task, recorded with the recommendation")
+    rec.add_argument("--save", metavar="RULE", help="save the recommended spec as a version of RULE")
+    rec.add_argument("--landmarkers", action="store_true", help="also compute the (slower) landmarkers")
+    add_json_flag(rec)
+    rec.set_defaults(handler=_recommend)
