@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -48,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PolicyStoreError as e:
         print(f"Error: {e}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`policy-store tasks | head`): not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("Error: interrupted; nothing of the interrupted call was committed.", file=sys.stderr)
         return 130
