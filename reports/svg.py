@@ -169,7 +169,10 @@ def scatter(points: Sequence[Point], *, x_label: str, y_label: str, width: int =
         out.append(f'<circle cx="{_num(x(p.x))}" cy="{_num(y(p.y))}" r="{r}" fill="{colour}" fill-opacity="0.85" '
                    f'stroke="white"><title>{esc(p.title)}</title></circle>')
         if p.on_front:
-            out.append(f'<text x="{_num(x(p.x) + 8)}" y="{_num(y(p.y) - 8)}" font-size="11">{esc(p.label)}</text>')
+            px, right = x(p.x), x(p.x) > width - 180  # near the right edge: label to the left of the point
+            anchor = "end" if right else "start"
+            out.append(f'<text x="{_num(px - 8 if right else px + 8)}" y="{_num(y(p.y) - 8)}" font-size="11" '
+                       f'text-anchor="{anchor}">{esc(short(p.label))}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -334,9 +337,10 @@ def _time_label(t: float, span: float) -> str:
 
 
 def event_timeline(marks: Sequence[Mark], *, links: Sequence[tuple[int, int]] = (), width: int = 960,
-                   lane_height: int = 34) -> str:
+                   lane_height: int = 0) -> str:
     """Marks on lanes over wall-clock time; ``links`` joins mark ``i`` to mark ``j`` (e.g. parent → child version)."""
     lanes = list(dict.fromkeys(m.lane for m in marks))
+    lane_height = lane_height or (34 if len(lanes) <= 10 else 24)
     height = 50 + lane_height * len(lanes)
     left = min(230, 20 + 7 * max((len(short(s)) for s in lanes), default=4))
     times = [m.at.timestamp() for m in marks] + [m.until.timestamp() for m in marks if m.until]

@@ -38,7 +38,7 @@ def test_chromium_renders_every_section_and_plot(html, tmp_path):
     dom = parse_html(_chromium(tmp_path, "--dump-dom", html.as_uri()).stdout)
     assert dom.sections == SECTIONS
     for key in ("pareto", "killed_best", "heatmap", "expected_observed", "curves_0", "timeline_1",
-                "provenance_timeline"):
+                "provenance_timeline", "meta_comparison"):
         assert key in dom.figures
     assert dom.svgs == len(dom.figures) >= 7
     assert dom.scripts == 0, "the hostile task name must not become a script element"

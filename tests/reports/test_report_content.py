@@ -33,7 +33,7 @@ def test_every_section_and_plot_is_present(written):
     assert page.sections == SECTIONS
     assert all(s.empty is None for s in sections), [s.key for s in sections if s.empty]
     for key in ("pareto", "killed_best", "heatmap", "expected_observed", "curves_0", "timeline_1",
-                "provenance_timeline"):
+                "provenance_timeline", "meta_comparison"):
         assert key in page.figures
     assert page.svgs == len(page.figures)
     assert page.scripts == 0
