@@ -67,6 +67,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import tempfile
@@ -109,13 +110,23 @@ def open_store_retrying(location: str, *, read_only: bool = False, timeout: floa
 class _StudyView:
     """The study as the rule's pruner sees it during one call: each trial list read once.
 
-    Everything else is the real study's. Only ``deepcopy=False`` reads are shared
-    (pruners never modify them; a deep copy is always fresh).
+    ``direction`` and ``best_trial`` are read once too (each is a storage round trip,
+    a journal-file sync with ``JournalStorage``). Everything else is the real
+    study's. Only ``deepcopy=False`` trial lists are shared (pruners never modify
+    them; a deep copy is always fresh).
     """
 
     def __init__(self, study: optuna.Study) -> None:
         self._study = study
         self._trials: dict[Any, list[optuna.trial.FrozenTrial]] = {}
+
+    @functools.cached_property
+    def direction(self) -> optuna.study.StudyDirection:
+        return self._study.direction
+
+    @functools.cached_property
+    def best_trial(self) -> optuna.trial.FrozenTrial:
+        return self._study.best_trial
 
     def get_trials(self, deepcopy: bool = True, states: Any = None) -> list[optuna.trial.FrozenTrial]:
         if deepcopy:
@@ -231,7 +242,7 @@ class StorePruner(BasePruner):
         else:
             try:
                 reason = explain(spec.strategy, spec.params, view, trial,
-                                 study.direction == optuna.study.StudyDirection.MINIMIZE,
+                                 view.direction == optuna.study.StudyDirection.MINIMIZE,
                                  self._strategy_pruner, rung, verdict or shadow)
             except Exception as e:  # an explanation never changes or blocks a verdict
                 reason = Reason(None, 0, f"(no explanation: {e!r})")
