@@ -6,7 +6,8 @@ median-style rule (Optuna's ``MedianPruner`` semantics: sequential trials,
 5 startup trials, prune from anchor 2 when the trial's best value so far is
 below the median of the completed trials at that anchor) is replayed over every
 study; each replay yields one outcome: killed-best (0/1), regret (accuracy
-points lost) and compute saved.
+points lost) and compute saved. At start-up the rule is checked against the
+replay engine's ``median`` spec on 300 studies (identical outcomes).
 
 Tasks are split, on a first replay order, into a low-risk group L (per-task
 killed-best rate <= 0.05) and a high-risk group H (>= 0.30); the streams draw
@@ -30,7 +31,11 @@ the 1,000 post-change studies), false alarms per 1,000 studies (before the
 change and on no-change streams) and the mean time ratio
 MTR = MTFA / MTD x (1 - missed) (Bifet et al. 2013; higher is better).
 
-Run (about 2 minutes on 2 cores)::
+Recalibration: per change, the rule is re-tuned with ``policy_store.drift.retune``
+on 200 post-change studies and measured on 400 further ones, against its regret
+before the change (target: within 20 %).
+
+Run (about 1-2 minutes on 2 idle cores)::
 
     python benchmarks/drift.py [--seeds 40] [--jobs 2] [--lcdb PATH]
 
@@ -40,6 +45,7 @@ river is a benchmark-only dependency (``pip install river``); the library never 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import multiprocessing
 import os
@@ -140,6 +146,8 @@ class Pools:
     high: np.ndarray  # group H
     low_noisy: np.ndarray  # the same studies replayed on noisy curves
     high_noisy: np.ndarray
+    low_studies: np.ndarray  # study indices of group L
+    high_studies: np.ndarray
 
 
 def build_pools(curves, sizes, tasks) -> Pools:
@@ -148,7 +156,7 @@ def build_pools(curves, sizes, tasks) -> Pools:
     high = np.isin(tasks, grouping.index[grouping >= HIGH_RISK])
     clean = replay_all(curves, sizes, seed=2)
     noisy = replay_all(curves, sizes, seed=3, noise_sd=NOISE_SD)
-    return Pools(clean[low], clean[high], noisy[low], noisy[high])
+    return Pools(clean[low], clean[high], noisy[low], noisy[high], np.flatnonzero(low), np.flatnonzero(high))
 
 
 def mix_weight(pools: Pools, rate: float) -> float:
@@ -344,11 +352,92 @@ def markdown(table: pd.DataFrame) -> str:
         "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in table.itertuples():
-        mtr = "inf" if math.isinf(r.mtr) else f"{r.mtr:.1f}"
         lines.append(
-            f"| {r.stream} | {r.change} | {r.detector} | {r.knob:.3g} | {r.calib_fa:.2f} | "
-            f"{r.delay_median:.0f} | {r.delay_mean:.0f} | {r.delay_p90:.0f} | "
-            f"{r.missed:.0%} | {r.fa_per_1000:.2f} | {mtr} |"
+            f"| {r.stream} | {r.change} | {r.detector} | {r.knob:.3g} | {r.calib_fa:.2f} | {r.delay_median:.0f} | "
+            f"{r.delay_mean:.0f} | {r.delay_p90:.0f} | {r.missed:.0%} | {r.fa_per_1000:.2f} | {r.mtr:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+# -- recalibration: does re-tuning on the post-change window bring regret back? --------------
+RECALIBRATION_SEEDS, RECENT, HELD_OUT, PRE_STUDIES = 3, 200, 400, 400
+REPLAY_ORDERS = [1, 2]  # random trial orders (0 is the recorded order)
+
+
+def study_curves(i: int, noise: np.random.Generator | None = None):
+    """Study ``i`` as the replay engine's StudyCurves (cost per anchor = its training-set size)."""
+    from policy_store.curves import StudyCurves
+
+    curves, sizes, tasks = STUDIES
+    present = ~np.isnan(curves[i])
+    values = curves[i] if noise is None else curves[i] + noise.normal(0.0, NOISE_SD, curves[i].shape)
+    return StudyCurves.from_arrays(
+        f"lcdb-{i}", np.where(present, values, 0.0), present=present, direction="maximize", task=str(tasks[i]),
+        cost=np.broadcast_to(sizes[i], values.shape),
+    )  # fmt: skip
+
+
+def engine_check(n: int = 300) -> None:
+    """The streams' median rule must be the replay engine's ``median`` spec, outcome for outcome."""
+    from policy_store.replay import replay_outcomes
+
+    curves, sizes, _ = STUDIES
+    ours = np.array([replay_median(curves[i], sizes[i], np.arange(len(curves[i]))) for i in range(n)])
+    engine, _ = replay_outcomes([study_curves(i) for i in range(n)], [RULE], [0])
+    for k, column in enumerate(("killed_best", "regret", "compute_saved")):
+        if not np.allclose(ours[:, k], engine[column].to_numpy(float)):
+            raise SystemExit(f"benchmark rule and replay engine disagree on {column}")
+
+
+def recalibration_run(job: tuple[str, int, float, float, bool]) -> dict:
+    from policy_store.drift import retune
+
+    from policy_store.replay import replay_outcomes
+
+    name, seed, w0, w1, noisy = job
+    rng = np.random.default_rng([7, seed, int(w1 * 1000), noisy])
+    noise = np.random.default_rng([8, seed]) if noisy else None
+
+    def sample(w: float, n: int, noise=None) -> list:
+        idx = np.where(rng.random(n) < w, rng.choice(POOLS.high_studies, n), rng.choice(POOLS.low_studies, n))
+        return [study_curves(i, noise) for i in idx]
+
+    pre, recent, held_out = sample(w0, PRE_STUDIES), sample(w1, RECENT, noise), sample(w1, HELD_OUT, noise)
+    tuned = retune(RULE, recent, orders=3)
+    new = tuned.best.spec if tuned.promoted else RULE
+    before, _ = replay_outcomes(pre, [RULE], REPLAY_ORDERS)
+    after, _ = replay_outcomes(held_out, [RULE, new], REPLAY_ORDERS)
+    old, re = (after[after["spec_index"] == k] for k in (0, 1))
+    return {"change": name, "seed": seed, "promoted": tuned.promoted,
+            "params": {k: v for k, v in new.params.items() if RULE.params[k] != v},
+            "regret_pre": before["regret"].mean(), "regret_old": old["regret"].mean(),
+            "regret_new": re["regret"].mean(), "saved_pre": before["compute_saved"].mean(),
+            "saved_old": old["compute_saved"].mean(), "saved_new": re["compute_saved"].mean()}  # fmt: skip
+
+
+def recalibration_jobs() -> list[tuple[str, int, float, float, bool]]:
+    w0 = mix_weight(POOLS, BASE_RATE)
+    changes = [(f"mix {BASE_RATE:.2f}->{r:.2f}", mix_weight(POOLS, r), False) for r in TARGET_RATES]
+    changes.append((f"noise sd {NOISE_SD}", w0, True))
+    return [(name, s, w0, w1, noisy) for name, w1, noisy in changes for s in range(RECALIBRATION_SEEDS)]
+
+
+def recalibration_markdown(runs: list[dict]) -> str:
+    lines = [
+        "| change | regret before | after, old rule | after, re-tuned | re-tuned / before | compute saved "
+        "before / old / re-tuned | promoted | changed params |",
+        "|---|---:|---:|---:|---:|---|---:|---|",
+    ]
+    frame = pd.DataFrame(runs)
+    # Every run's pre-change sample comes from the same mix: pool them for one "before" level.
+    frame["regret_pre"], frame["saved_pre"] = frame["regret_pre"].mean(), frame["saved_pre"].mean()
+    for name, group in frame.groupby("change", sort=False):
+        m = group.mean(numeric_only=True)
+        params = "; ".join(sorted({json.dumps(p, sort_keys=True) for p in group["params"]}))
+        lines.append(
+            f"| {name} | {m.regret_pre:.4f} | {m.regret_old:.4f} | {m.regret_new:.4f} | "
+            f"{m.regret_new / m.regret_pre:.2f} | {m.saved_pre:.2f} / {m.saved_old:.2f} / {m.saved_new:.2f} | "
+            f"{int(group['promoted'].sum())}/{len(group)} | {params} |"
         )
     return "\n".join(lines)
 
@@ -356,10 +445,13 @@ def markdown(table: pd.DataFrame) -> str:
 CALIB: np.ndarray
 EVAL: dict[str, np.ndarray]
 TARGET_FA: float
+STUDIES: tuple[list[np.ndarray], list[np.ndarray], np.ndarray]
+POOLS: Pools
+RULE: Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    global CALIB, EVAL, TARGET_FA
+    global CALIB, EVAL, TARGET_FA, STUDIES, POOLS, RULE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lcdb", default=DEFAULT_LCDB, help="path of the LCDB 0.1.0 sdist")
     parser.add_argument("--seeds", type=int, default=40, help="streams per change scenario")
@@ -373,8 +465,14 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
-    curves, sizes, tasks = load_studies(args.lcdb)
-    pools = build_pools(curves, sizes, tasks)
+    from policy_store.rules import RuleSpec
+
+    RULE = RuleSpec.parse(
+        {"strategy": "median", "params": {"n_startup_trials": N_STARTUP, "n_warmup_steps": WARMUP_ANCHOR}}
+    )
+    curves, sizes, tasks = STUDIES = load_studies(args.lcdb)
+    engine_check()
+    pools = POOLS = build_pools(curves, sizes, tasks)
     print(
         f"{len(curves)} LCDB studies on {len(set(tasks))} tasks; group L: {len(pools.low)} outcomes "
         f"(killed-best {pools.low[:, 0].mean():.3f}), group H: {len(pools.high)} "
@@ -385,12 +483,19 @@ def main(argv: list[str] | None = None) -> int:
     jobs = [(c, kind) for kind in BOTH for c in CANDIDATES if kind in c.streams]
     with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
         rows = [row for result in pool.map(run_job, jobs, chunksize=1) for row in result]
+        runs = pool.map(recalibration_run, recalibration_jobs(), chunksize=1)
     table = summarize(rows)
     print(
         f"\n{args.seeds} streams per change, {PRE}+{POST} studies each; thresholds calibrated to "
         f"{args.target_fa:g} false alarm(s) per 1,000 studies on {CALIBRATION_STREAMS} no-change streams\n"
     )
     print(markdown(table))
+    print(
+        f"\nRecalibration ({RECALIBRATION_SEEDS} seeds per change): the median rule re-tuned by "
+        f"policy_store.drift.retune on {RECENT} post-change studies, measured on {HELD_OUT} further ones "
+        f"(before: {PRE_STUDIES} pre-change studies); target: re-tuned / before <= 1.2\n"
+    )
+    print(recalibration_markdown(runs))
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -6,8 +6,9 @@ strategy parameter scaled by 1/2, 3/4, 3/2 and 2 (integers rounded, zero moved t
 studies under several trial orders. A candidate *beats* the current spec when
 its mean regret is lower by at least ``margin`` (relative) while it keeps at
 least ``min_saved_ratio`` of the current compute saved; the best such candidate
-(lowest regret, then most compute saved) wins. Otherwise the best candidate is
-reported as rejected.
+(lowest regret, then most compute saved) wins. The search climbs for
+``rounds`` rounds (neighbours of the best so far). Otherwise the best candidate
+is reported as rejected.
 
 >>> from policy_store.rules import RuleSpec
 >>> spec = RuleSpec.parse({"strategy": "median", "params": {"n_warmup_steps": 2}})
@@ -82,6 +83,17 @@ class Retune:
     n_candidates: int
 
 
+def _score(specs: Sequence[RuleSpec], curves: Sequence[StudyCurves], orders: int) -> list[Scored]:
+    outcomes, _ = replay_outcomes(curves, specs, list(range(orders)))
+    means = outcomes.groupby("spec_index")[["regret", "compute_saved", "killed_best"]].mean()
+    return [
+        Scored(
+            s, float(means.loc[i, "regret"]), float(means.loc[i, "compute_saved"]), float(means.loc[i, "killed_best"])
+        )
+        for i, s in enumerate(specs)
+    ]
+
+
 def retune(
     spec: RuleSpec,
     curves: Sequence[StudyCurves],
@@ -89,25 +101,35 @@ def retune(
     orders: int = 3,
     margin: float = 0.1,
     min_saved_ratio: float = 0.5,
+    rounds: int = 2,
 ) -> Retune:
-    """Replay ``spec`` and its neighbours on ``curves``; pick a winner (see the module docstring)."""
-    candidates = neighbours(spec)
-    specs = [spec, *candidates]
-    outcomes, _ = replay_outcomes(curves, specs, list(range(orders)))
-    means = outcomes.groupby("spec_index")[["regret", "compute_saved", "killed_best"]].mean()
-    scored = [
-        Scored(
-            s,
-            float(means.loc[i, "regret"]),
-            float(means.loc[i, "compute_saved"]),
-            float(means.loc[i, "killed_best"]),
-        )
-        for i, s in enumerate(specs)
-    ]
-    current, others = scored[0], scored[1:]
-    if not others:
-        return Retune(current, None, False, len(curves), 0)
-    eligible = [s for s in others if s.compute_saved >= min_saved_ratio * current.compute_saved]
-    best = min(eligible or others, key=lambda s: (s.regret, -s.compute_saved))
-    wins = bool(eligible) and best.regret < current.regret and best.regret <= (1 - margin) * current.regret
-    return Retune(current, best, wins, len(curves), len(candidates))
+    """Replay ``spec`` and its neighbours on ``curves``; pick a winner (see the module docstring).
+
+    With ``rounds > 1`` the search climbs: the next round tries the neighbours of
+    the best eligible candidate so far, until a round finds nothing better.
+    """
+    current, *scored = _score([spec, *neighbours(spec)], curves, orders)
+    seen = {spec.spec_hash, *(s.spec.spec_hash for s in scored)}
+
+    def best_of(pool: list[Scored]) -> Scored | None:
+        eligible = [s for s in pool if s.compute_saved >= min_saved_ratio * current.compute_saved]
+        return min(eligible, key=lambda s: (s.regret, -s.compute_saved)) if eligible else None
+
+    best = best_of(scored)
+    for _ in range(rounds - 1):
+        if best is None:
+            break
+        fresh = [c for c in neighbours(best.spec) if c.spec_hash not in seen]
+        if not fresh:
+            break
+        seen.update(c.spec_hash for c in fresh)
+        scored += _score(fresh, curves, orders)
+        improved = best_of(scored)
+        if improved is best:
+            break
+        best = improved
+    if best is None:  # nothing keeps enough compute saved: report the least bad, never promote it
+        best = min(scored, key=lambda s: (s.regret, -s.compute_saved)) if scored else None
+        return Retune(current, best, False, len(curves), len(scored))
+    wins = best.regret < current.regret and best.regret <= (1 - margin) * current.regret
+    return Retune(current, best, wins, len(curves), len(scored))
