@@ -11,6 +11,7 @@ the report in under 30 s, ``report.html`` under 5 MB.
 
     python benchmarks/report.py                                   # builds /tmp/policy-store-report-bench.duckdb
     python benchmarks/report.py --store PATH --orders 3 --jobs 2 --out /tmp/report-bench
+    python benchmarks/report.py --store /tmp/report-bench-decisions.duckdb --decision-tasks 248   # ~0.5 M decisions
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ GRID = {
     "successive_halving": [{}, {"reduction_factor": 2}, {"reduction_factor": 3, "min_early_stopping_rate": 1}],
     "hyperband": [{}, {"reduction_factor": 2}],
 }
-DECISION_TASKS = 3
 
 
 def grid_refs(store: PolicyStore) -> list[str]:
@@ -139,7 +139,7 @@ def nearest_neighbour_recommendations(store: PolicyStore, lam: float = 20.0, k: 
                   ["benchmark-nn", "(none)", "0" * 64, "{}", "{}", json.dumps(evaluation), now])
 
 
-def build_store(path: Path, orders: int, jobs: int) -> None:
+def build_store(path: Path, orders: int, jobs: int, decision_tasks: int) -> None:
     from policy_store.datasets import lcdb
 
     from policy_store.replay import evaluate
@@ -153,8 +153,8 @@ def build_store(path: Path, orders: int, jobs: int) -> None:
         print(f"outcome grid: {len(refs)} rule versions x {ev.outcomes['study'].nunique()} studies x {orders} orders "
               f"= {ev.inserted} outcomes in {time.perf_counter() - t1:.0f} s")
         tasks = [r[0] for r in store.execute("SELECT task FROM tasks ORDER BY task LIMIT ?",
-                                             [DECISION_TASKS]).fetchall()]
-        evaluate(store, refs[:4], tasks=tasks, orders=1, record_decisions=True)
+                                             [decision_tasks]).fetchall()]
+        evaluate(store, refs[:4], tasks=tasks, orders=1, n_jobs=jobs, record_decisions=True)
         provenance(store)
         nearest_neighbour_recommendations(store)
         print(f"store built in {time.perf_counter() - t:.0f} s: {store.row_counts()}")
@@ -166,11 +166,13 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "policy-store-report-bench")
     parser.add_argument("--orders", type=int, default=3, help="trial orders per study in the outcome grid")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="replay workers")
+    parser.add_argument("--decision-tasks", type=int, default=3,
+                        help="tasks whose studies get per-trial decisions of 4 rule versions (248: every task)")
     parser.add_argument("--add-recommendations", action="store_true",
                         help="add the nearest-neighbour recommendations to an existing store (done when building)")
     args = parser.parse_args()
     if not args.store.exists():
-        build_store(args.store, args.orders, args.jobs)
+        build_store(args.store, args.orders, args.jobs, args.decision_tasks)
     elif args.add_recommendations:
         with PolicyStore(args.store) as store:
             nearest_neighbour_recommendations(store)

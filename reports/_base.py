@@ -64,6 +64,10 @@ class Column:
     label: str
     kind: str = "text"
 
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"column {self.key!r}: kind must be one of {KINDS}, got {self.kind!r}")
+
 
 @dataclass
 class Table:
