@@ -1,50 +1,37 @@
-"""Job records and the one-job-at-a-time lock, kept in the ``jobs`` table.
+"""Job records in the ``jobs`` table: started, finished, abandoned.
 
-A job claims its kind by inserting a ``running`` row that names its owner (host
-and process id). A second job of the same kind is refused with
-:class:`~policy_store.errors.JobLockedError` while that owner is alive: on the
-same host the process must still exist, on another host the row must be younger
-than the lease. A job whose owner died (a SIGKILL, a power cut) is marked
-``failed`` as abandoned and the new job takes over; since its writes were one
-transaction, it left nothing half-written.
-
-On an embedded DuckDB file a second *process* cannot even open the store while
-the first holds it; the row lock matters for several connections and for
-DuckLake, where many hosts share one catalog.
+Only one job of a kind may run: the caller holds the store's named lock
+(:meth:`PolicyStore.lock <policy_store.store.PolicyStore.lock>`, released even
+when its holder dies by SIGKILL) around :func:`start_job` ... :func:`finish_job`.
+So a ``running`` row found while holding the lock belongs to a job whose process
+died: :func:`start_job` marks it ``failed`` (abandoned). Its writes were one
+transaction, so it left nothing half-written, and the new job redoes the work.
 
 >>> from policy_store import PolicyStore
->>> with PolicyStore.memory() as store:
+>>> with PolicyStore.memory() as store, store.lock("recalibrate"):
 ...     job = start_job(store, "recalibrate", trigger="doc")
-...     try:
-...         start_job(store, "recalibrate", trigger="doc")
-...     except JobLockedError as e:
-...         print(str(e)[:52])
 ...     finish_job(store, job, "noop", watermark=None, result={})
-...     [r["status"] for r in store.fetch_dicts("SELECT status FROM jobs")]
-another recalibrate job is running (job_id=job-...
-['noop']
+...     [(r["status"], r["trigger"]) for r in list_jobs(store)]
+[('noop', 'doc')]
 """
 
 from __future__ import annotations
 
 import json
-import os
-import socket
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from policy_store.errors import InvalidInputError, JobLockedError
+from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore, utcnow
 
 STATUSES = ("running", "succeeded", "failed", "noop")
-DEFAULT_LEASE = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
 class Job:
-    """A claimed job: its id, kind, trigger and start time."""
+    """A started job: its id, kind, trigger and start time."""
 
     job_id: str
     kind: str
@@ -52,54 +39,24 @@ class Job:
     started_at: datetime
 
 
-def _owner() -> dict[str, Any]:
-    return {"host": socket.gethostname(), "pid": os.getpid()}
+def start_job(store: PolicyStore, kind: str, *, trigger: str | None = None) -> Job:
+    """Record a ``running`` job (committed at once); mark leftovers of dead jobs of ``kind`` as failed.
 
-
-def _owner_alive(owner: dict[str, Any], started_at: datetime, lease: timedelta) -> bool:
-    if owner.get("host") == socket.gethostname() and isinstance(owner.get("pid"), int):
-        if owner["pid"] == os.getpid():
-            return True
-        try:
-            os.kill(owner["pid"], 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return utcnow() - started_at < lease
-
-
-def start_job(store: PolicyStore, kind: str, *, trigger: str | None = None, lease: timedelta = DEFAULT_LEASE) -> Job:
-    """Claim ``kind`` and record a ``running`` job, committed at once so other jobs see it.
-
-    Raises
-    ------
-    JobLockedError
-        Another job of this kind is running and its owner is alive.
+    Call it while holding ``store.lock(kind)``.
     """
     now = utcnow()
     job = Job(f"job-{uuid.uuid4().hex}", kind, trigger, now)
+    abandoned = json.dumps(
+        {"error": f"abandoned: its process died before it finished; nothing it did was committed, "
+                  f"{job.job_id} redoes the work"}
+    )  # fmt: skip
     with store.atomic():
-        for row in store.fetch_dicts(
-            "SELECT job_id, started_at, result FROM jobs WHERE kind = ? AND status = 'running'", [kind]
-        ):
-            owner = json.loads(row["result"] or "{}").get("owner", {})
-            if _owner_alive(owner, row["started_at"], lease):
-                since = row["started_at"].strftime("%Y-%m-%d %H:%M:%S")
-                raise JobLockedError(
-                    f"another {kind} job is running (job_id={row['job_id']}, started {since} UTC, "
-                    f"owner {owner.get('host')}:{owner.get('pid')}); try again when it ends"
-                )
-            abandoned = {"owner": owner, "error": "abandoned: its process died before it finished; nothing it "
-                         f"did was committed, {job.job_id} redoes the work"}  # fmt: skip
-            store.execute(
-                "UPDATE jobs SET status = 'failed', ended_at = ?, result = ? WHERE job_id = ?",
-                [now, json.dumps(abandoned), row["job_id"]],
-            )
         store.execute(
-            "INSERT INTO jobs VALUES (?, ?, 'running', ?, ?, NULL, NULL, ?)",
-            [job.job_id, kind, trigger, now, json.dumps({"owner": _owner()})],
+            "UPDATE jobs SET status = 'failed', ended_at = ?, result = ? WHERE kind = ? AND status = 'running'",
+            [now, abandoned, kind],
+        )
+        store.execute(
+            "INSERT INTO jobs VALUES (?, ?, 'running', ?, ?, NULL, NULL, NULL)", [job.job_id, kind, trigger, now]
         )
     return job
 
@@ -108,10 +65,9 @@ def finish_job(store: PolicyStore, job: Job, status: str, *, watermark: str | No
     """Record how ``job`` ended (joins the caller's transaction, if any)."""
     if status not in STATUSES or status == "running":
         raise InvalidInputError(f"a finished job is succeeded, failed or noop; got {status!r}", field="status")
-    payload = {"owner": _owner(), **result}
     store.execute(
         "UPDATE jobs SET status = ?, ended_at = ?, watermark = ?, result = ? WHERE job_id = ?",
-        [status, utcnow(), watermark, json.dumps(payload, default=str), job.job_id],
+        [status, utcnow(), watermark, json.dumps(result, default=str), job.job_id],
     )
 
 

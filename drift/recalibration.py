@@ -2,8 +2,9 @@
 
 Safe to run from cron or any scheduler:
 
-* **one at a time** -- it claims the ``recalibrate`` job lock first
-  (:mod:`~policy_store.drift.jobs`); a second run raises
+* **one at a time** -- it holds the store's ``recalibrate`` lock
+  (:meth:`PolicyStore.lock <policy_store.store.PolicyStore.lock>`, released
+  even on SIGKILL) while it runs; a second run raises
   :class:`~policy_store.errors.JobLockedError`;
 * **incremental** -- it looks only at rules with outcomes newer than the
   watermark of the last successful run, and a run with nothing new is a no-op
@@ -34,7 +35,7 @@ from typing import Any
 
 from policy_store.drift._base import DriftDetector
 from policy_store.drift.events import DriftEvent
-from policy_store.drift.jobs import finish_job, last_watermark, start_job
+from policy_store.drift.jobs import Job, finish_job, last_watermark, start_job
 from policy_store.drift.monitor import Monitor
 from policy_store.drift.page_hinkley import PageHinkley
 from policy_store.drift.retuning import retune
@@ -121,30 +122,37 @@ def recalibrate(
     for name, value in (("window", window), ("recent", recent), ("orders", orders)):
         if not isinstance(value, int) or value < 1:
             raise InvalidInputError(f"{name} must be a positive integer, got {value!r}", field=name)
-    job = None if dry_run else start_job(store, KIND, trigger=trigger)
-    job_id = job.job_id if job else None
-    try:
-        previous = last_watermark(store, KIND)
-        snapshot = store.scalar("SELECT max(created_at) FROM outcomes")
-        if snapshot is None or (previous is not None and snapshot <= datetime.fromisoformat(previous)):
-            result = RecalibrationResult(job_id, "dry-run" if dry_run else "noop", previous)
-            if job:
-                finish_job(store, job, "noop", watermark=previous, result=result.to_dict())
-            return result
-        result = RecalibrationResult(job_id, "dry-run" if dry_run else "succeeded", snapshot.isoformat())
-        with store.atomic():
-            for rule in _rules_with_new_outcomes(store, previous):
-                _process_rule(store, rule, result, job_id, dry_run, monitors, window, recent, orders, margin)
-            if job:
-                # Outcomes this job wrote are its own: the next run starts after them.
-                result.watermark = store.scalar("SELECT max(created_at) FROM outcomes").isoformat()
-                finish_job(store, job, "succeeded", watermark=result.watermark, result=result.to_dict())
-        return result
-    except BaseException as e:
-        if job:
+    settings = (monitors, window, recent, orders, margin)
+    if dry_run:
+        return _run(store, None, settings)
+    with store.lock(KIND):
+        job = start_job(store, KIND, trigger=trigger)
+        try:
+            return _run(store, job, settings)
+        except BaseException as e:
             with store.atomic():
                 finish_job(store, job, "failed", watermark=None, result={"error": f"{type(e).__name__}: {e}"})
-        raise
+            raise
+
+
+def _run(store: PolicyStore, job: Job | None, settings: tuple) -> RecalibrationResult:
+    job_id = job.job_id if job else None
+    previous = last_watermark(store, KIND)
+    snapshot = store.scalar("SELECT max(created_at) FROM outcomes")
+    if snapshot is None or (previous is not None and snapshot <= datetime.fromisoformat(previous)):
+        result = RecalibrationResult(job_id, "noop" if job else "dry-run", previous)
+        if job:
+            finish_job(store, job, "noop", watermark=previous, result=result.to_dict())
+        return result
+    result = RecalibrationResult(job_id, "succeeded" if job else "dry-run", snapshot.isoformat())
+    with store.atomic():
+        for rule in _rules_with_new_outcomes(store, previous):
+            _process_rule(store, rule, result, job_id, job is None, *settings)
+        if job:
+            # Outcomes this job wrote are its own: the next run starts after them.
+            result.watermark = store.scalar("SELECT max(created_at) FROM outcomes").isoformat()
+            finish_job(store, job, "succeeded", watermark=result.watermark, result=result.to_dict())
+    return result
 
 
 def _rules_with_new_outcomes(store: PolicyStore, after: str | None) -> list[str]:

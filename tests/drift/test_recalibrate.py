@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from policy_store.drift import list_events
 from policy_store.drift.jobs import list_jobs, start_job
@@ -64,21 +62,18 @@ def test_no_drift_then_injected_drift_gives_a_new_version_with_provenance(drifte
 
 
 def test_a_running_job_locks_out_a_second_one(drifted):
-    start_job(drifted, "recalibrate", trigger="other")
-    with pytest.raises(JobLockedError, match="another recalibrate job is running"):
+    with drifted.lock("recalibrate"), pytest.raises(JobLockedError, match="held by another process or job"):
         recalibrate(drifted)
 
 
-def test_a_dead_jobs_lock_is_reclaimed_and_its_work_redone(after_drift):
+def test_a_dead_jobs_row_is_marked_abandoned_and_its_work_redone(after_drift):
     store = after_drift
-    # A job whose process died (pid 2**22 + 1 cannot exist on Linux) left only its 'running' row.
-    dead = start_job(store, "recalibrate", trigger="killed")
-    owner = {"owner": {"host": json.loads(store.scalar("SELECT result FROM jobs"))["owner"]["host"], "pid": 2**22 + 1}}
-    store.execute("UPDATE jobs SET result = ? WHERE job_id = ?", [json.dumps(owner), dead.job_id])
+    dead = start_job(store, "recalibrate", trigger="killed")  # its process died: only the 'running' row is left
     run = recalibrate(store)
     assert run.promoted and rule_history(store, "median")[-1].version == 2
-    statuses = {j["job_id"]: j["status"] for j in list_jobs(store)}
-    assert statuses == {dead.job_id: "failed", run.job_id: "succeeded"}
+    jobs = {j["job_id"]: j for j in list_jobs(store)}
+    assert (jobs[dead.job_id]["status"], jobs[run.job_id]["status"]) == ("failed", "succeeded")
+    assert jobs[dead.job_id]["result"]["error"].startswith("abandoned")
 
 
 def test_a_failing_job_writes_nothing_but_its_failure(after_drift, monkeypatch):
