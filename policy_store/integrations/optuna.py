@@ -31,6 +31,8 @@ Failure modes (details in :mod:`policy_store.integrations.spool`):
   spec hash);
 - the store locked by another writer when the rule is resolved or when
   ``finish`` runs: bounded retry (``timeout``), then :class:`StoreError`;
+- a rule made for the other direction than the study's raises
+  :class:`DirectionMismatchError` at the first ``should_prune``;
 - a decision that cannot be spooled (disk full) raises :class:`StoreError` in the
   objective: the trial fails rather than running on without its audit trail;
 - an explanation that cannot be computed (an Optuna internals change) is
@@ -84,7 +86,7 @@ from policy_store.integrations.reasons import Reason, current_rung, explain
 from policy_store.integrations.spool import SpoolWriter, decision_id
 from policy_store.location import LakeLocation, parse_location
 from policy_store.rules._optuna import AuditPruner
-from policy_store.rules.versions import RuleVersion, get_rule_version
+from policy_store.rules.versions import get_rule_version
 from policy_store.store import PolicyStore, utcnow
 
 _RUNGS = ("successive_halving", "hyperband", "patient")
@@ -153,8 +155,13 @@ class StorePruner(BasePruner):
     rule:
         ``"name"`` (latest version) or ``"name@N"``.
     recommend:
-        Use the version recommended for ``task`` instead of ``rule``
-        (:func:`policy_store.integrations.recommend.recommended_version`).
+        Apply the meta-learner's recommendation for ``task`` instead of ``rule``,
+        saved as a version of rule ``recommended-<task>``
+        (:func:`policy_store.integrations.recommend.recommended_version`; opens the
+        store for writing once). Build the pruner once and hand it to the workers.
+    recommend_with:
+        Extra arguments of :func:`policy_store.meta.recommend` (a ``dataset`` and
+        ``target``, ``meta_features``, ``direction``, ``lam``, ``max_regret``, ...).
     spool_dir:
         Where this pruner's processes spool decisions; default ``<store path>.spool``
         (a fresh temporary directory for an in-memory store; required for a DuckLake).
@@ -172,8 +179,8 @@ class StorePruner(BasePruner):
     """
 
     def __init__(self, store: PolicyStore | str | os.PathLike[str], *, task: str | None = None,
-                 rule: str | None = None, recommend: bool = False, spool_dir: str | os.PathLike[str] | None = None,
-                 fsync: str = "close", timeout: float = 10.0) -> None:
+                 rule: str | None = None, recommend: bool = False, recommend_with: dict[str, Any] | None = None,
+                 spool_dir: str | os.PathLike[str] | None = None, fsync: str = "close", timeout: float = 10.0) -> None:
         if (rule is None) == (not recommend):
             raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
         if recommend and not task:
@@ -187,8 +194,13 @@ class StorePruner(BasePruner):
                                     "write to, absorbed by `policy-store absorb SPOOL_DIR`", field="spool_dir")
         self.task = task
         self.timeout = timeout
-        with self._open(read_only=True) as s:
-            self.version = self._resolve(s, rule, recommend)
+        with self._open(read_only=not recommend) as s:
+            if recommend:
+                from policy_store.integrations.recommend import recommended_version
+
+                self.version = recommended_version(s, task, **(recommend_with or {}))
+            else:
+                self.version = get_rule_version(s, rule)
         if spool_dir is None:
             spool_dir = (tempfile.mkdtemp(prefix="policy-store-spool-") if self.location == ":memory:"
                          else f"{self.location}.spool")
@@ -200,6 +212,7 @@ class StorePruner(BasePruner):
         self._pruner = self.version.spec.to_optuna()
         self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
         self._calls: dict[tuple[str, int], int] = defaultdict(int)
+        self._checked: set[str] = set()
         self._lock = threading.Lock()
         self.calls = 0
 
@@ -219,17 +232,14 @@ class StorePruner(BasePruner):
             return nullcontext(self._store)
         return open_store_retrying(self.location, read_only=read_only, timeout=self.timeout)
 
-    def _resolve(self, store: PolicyStore, rule: str | None, recommend: bool) -> RuleVersion:
-        if recommend:
-            from policy_store.integrations.recommend import recommended_version
-
-            return recommended_version(store, self.task)
-        return get_rule_version(store, rule)
-
     # -- the pruner ---------------------------------------------------------------------
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = _StudyView(study)
         spec = self.version.spec
+        minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
+        if study.study_name not in self._checked:
+            spec.check_direction("minimize" if minimize else "maximize", f"study {study.study_name!r}")
+            self._checked.add(study.study_name)
         rung = current_rung(trial) if spec.strategy in _RUNGS else 0
         audit = self._pruner if isinstance(self._pruner, AuditPruner) else None
         exempt = audit is not None and trial.number in audit.shadow_pruned
@@ -241,9 +251,8 @@ class StorePruner(BasePruner):
                                      f"{audit.shadow_pruned[trial.number]}")
         else:
             try:
-                reason = explain(spec.strategy, spec.params, view, trial,
-                                 view.direction == optuna.study.StudyDirection.MINIMIZE,
-                                 self._strategy_pruner, rung, verdict or shadow)
+                reason = explain(spec.strategy, spec.params, view, trial, minimize, self._strategy_pruner, rung,
+                                 verdict or shadow)
             except Exception as e:  # an explanation never changes or blocks a verdict
                 reason = Reason(None, 0, f"(no explanation: {e!r})")
             if shadow:

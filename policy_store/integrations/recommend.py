@@ -1,58 +1,88 @@
-"""The rule version ``StorePruner(recommend=True)`` applies: the best one recorded for the task.
+"""The rule version ``StorePruner(recommend=True)`` applies: the meta-learner's recommendation, saved.
 
-Until the meta-learner's recommendation API (:mod:`policy_store.meta`) lands,
-the choice is read from the ``outcomes`` table: among active rule versions with
-outcomes on ``task`` (or, when the task has none, on any task), keep those whose
-killed-best rate is at most ``max_killed_best`` (all of them if none is), then
-take the highest mean compute saved; ties go to the lower mean regret, then to
-the newer version.
+:func:`recommended_version` asks :func:`policy_store.meta.recommend` for the
+task's rule, with what the store knows about the task -- its stored
+meta-features, its first recorded studies' curves (at most
+:data:`MAX_STUDIES`) and its direction -- plus anything the caller adds
+(a dataset, more meta-features, the trade-off). The recommendation is recorded
+by the meta-learner and saved as the next version of rule
+``recommended-<task>`` (source ``meta-learner``; unchanged when the spec is the
+same as the latest), so every live decision names a stored, immutable rule
+version and its provenance. A store without a meta-model gets the meta-learner's
+documented cold-start rule.
 
 >>> import pandas as pd
 >>> from policy_store import PolicyStore
 >>> from policy_store.ingest import ingest_frame
->>> from policy_store.replay import evaluate
->>> from policy_store.rules import add_rule_version
->>> frame = pd.DataFrame({"task": "t", "study": "s", "trial": [0, 0, 1, 1, 2, 2],
-...                       "step": [0, 1] * 3, "value": [1.0, 0.9, 1.2, 1.1, 0.5, 0.4]})
+>>> frame = pd.DataFrame({"task": "iris/sgd", "study": "s", "trial": [0, 0, 1, 1], "step": [0, 1] * 2,
+...                       "value": [0.6, 0.8, 0.5, 0.55], "direction": "maximize"})
 >>> with PolicyStore.memory() as store:
 ...     _ = ingest_frame(store, frame)
-...     _ = add_rule_version(store, "eager", {"strategy": "median", "params": {"n_startup_trials": 1}},
-...                          created_by="doc")
-...     _ = add_rule_version(store, "lazy", {"strategy": "median", "params": {"n_startup_trials": 9}},
-...                          created_by="doc")
-...     _ = evaluate(store, ["eager", "lazy"], orders=1)
-...     recommended_version(store, "t").ref
-'eager@1'
+...     v = recommended_version(store, "iris/sgd")
+...     v.ref, v.source, v.spec.strategy
+('recommended-iris-sgd@1', 'meta-learner', 'successive_halving')
 """
 
 from __future__ import annotations
 
-from policy_store.errors import NotFoundError
-from policy_store.rules.versions import RuleVersion, get_rule_version
+import re
+from typing import Any
+
+from policy_store.errors import InvalidInputError
+from policy_store.rules.versions import RuleVersion
 from policy_store.store import PolicyStore
 
-_QUERY = """
-SELECT o.rule, o.version
-FROM outcomes o JOIN rule_versions v ON v.rule = o.rule AND v.version = o.version AND v.status = 'active'
-WHERE (? IS NULL OR o.task = ?)
-GROUP BY o.rule, o.version
-ORDER BY (avg(o.killed_best::DOUBLE) <= ?) DESC, avg(o.compute_saved) DESC NULLS LAST,
-         avg(o.regret) ASC NULLS LAST, o.version DESC, o.rule
-LIMIT 1
-"""
+MAX_STUDIES = 5
+"""How many of the task's recorded studies (oldest first) inform the recommendation."""
 
 
-def recommended_version(store: PolicyStore, task: str, *, max_killed_best: float = 0.1) -> RuleVersion:
-    """The rule version to apply on ``task`` (see the module docstring).
+def rule_name(task: str) -> str:
+    """The rule that holds a task's recommended versions.
+
+    >>> rule_name("openml/31 sgd")
+    'recommended-openml-31-sgd'
+    """
+    return "recommended-" + re.sub(r"[^A-Za-z0-9_.:\-]+", "-", task)[:88]
+
+
+def recommended_version(store: PolicyStore, task: str, **recommend_with: Any) -> RuleVersion:
+    """Recommend a rule for ``task`` and save it as a rule version (see the module docstring).
+
+    Parameters
+    ----------
+    store:
+        The store, open for writing.
+    task:
+        The task the study runs on.
+    **recommend_with:
+        Extra arguments of :func:`policy_store.meta.recommend` (``dataset``/``target``,
+        ``meta_features`` -- merged over the stored ones --, ``direction`` when the
+        task is not in the store, ``lam``, ``max_regret``, ...).
 
     Raises
     ------
-    NotFoundError
-        No outcome is recorded for any rule version.
+    InvalidInputError
+        Nothing is known about the task: no stored meta-features or curves and none given.
     """
-    for scope in (task, None):
-        rows = store.fetch_dicts(_QUERY, [scope, scope, max_killed_best])
-        if rows:
-            return get_rule_version(store, rows[0]["rule"], rows[0]["version"])
-    raise NotFoundError("no rule version has recorded outcomes to recommend from; evaluate rules first "
-                        "(policy_store.replay.evaluate) or pass rule='name@version'")
+    from policy_store.curves import load_curves
+    from policy_store.meta import recommend, save_recommendation
+    from policy_store.meta.store_features import load_meta_features
+
+    given = dict(recommend_with)
+    row = store.fetch_dicts("SELECT direction FROM tasks WHERE task = ?", [task])
+    if row:
+        given.setdefault("direction", row[0]["direction"])
+    stored = load_meta_features(store, [task])
+    features = {} if task not in stored.index else {k: float(v) for k, v in stored.loc[task].items() if v == v}
+    features.update(given.pop("meta_features", None) or {})
+    studies = [r["study"] for r in store.fetch_dicts(
+        "SELECT study FROM studies WHERE task = ? ORDER BY ingested_at, study LIMIT ?", [task, MAX_STUDIES])]
+    curves = load_curves(store, studies=studies) if studies else []
+    if not features and not curves and given.get("dataset") is None:
+        raise InvalidInputError(
+            f"the store knows nothing about task {task!r} (no meta-features, no studies); pass "
+            "recommend_with={'dataset': ..., 'target': ...} or {'meta_features': {...}, 'direction': ...}",
+            field="task")
+    with store.atomic():
+        rec = recommend(store, meta_features=features or None, curves=curves, task=task, **given)
+        return save_recommendation(store, rec, rule_name(task))

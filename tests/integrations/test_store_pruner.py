@@ -7,9 +7,9 @@ import pickle
 import optuna
 import pytest
 
-from policy_store import InvalidInputError, NotFoundError, PolicyStore
+from policy_store import DirectionMismatchError, InvalidInputError, NotFoundError, PolicyStore
 from policy_store.integrations import StorePruner, explain_trial
-from policy_store.rules import RuleSpec, is_audited
+from policy_store.rules import RuleSpec, add_rule_version, is_audited
 
 from .conftest import AUDITED, MEDIAN
 
@@ -76,6 +76,16 @@ def test_should_prune_without_a_report_and_in_a_pickled_copy(worker, store_path)
             {"step": None, "reason": "startup: 0 COMPLETE trials < n_startup_trials=5"}]
 
 
+def test_a_rule_made_for_the_other_direction_is_refused(store_path):
+    with PolicyStore(store_path) as store:
+        add_rule_version(store, "max-only", {**MEDIAN, "direction": "maximize"}, created_by="test")
+    study = optuna.create_study(study_name="min", pruner=StorePruner(store_path, task="t", rule="max-only"))
+    trial = study.ask()
+    trial.report(0.5, 0)
+    with pytest.raises(DirectionMismatchError, match="made for maximize but study 'min' is minimize"):
+        trial.should_prune()
+
+
 def test_bad_arguments(store_path):
     with pytest.raises(InvalidInputError, match="exactly one"):
         StorePruner(store_path, task="t")
@@ -83,15 +93,25 @@ def test_bad_arguments(store_path):
         StorePruner(store_path, recommend=True)
     with pytest.raises(NotFoundError, match="no rule called"):
         StorePruner(store_path, task="t", rule="nope")
-    with pytest.raises(NotFoundError, match="no rule version has recorded outcomes"):
+    with pytest.raises(InvalidInputError, match="knows nothing about task 't'"):
         StorePruner(store_path, task="t", recommend=True)
 
 
-def test_recommend_applies_the_best_recorded_version(worker, store_path):
+def test_recommend_applies_the_meta_learners_rule_as_a_saved_version(worker, store_path):
     first = StorePruner(store_path, task="breast-cancer-sgd", rule="median@1")
-    first.finish(_run(worker, first, "seed-study", n_trials=12)[0])
+    first.finish(_run(worker, first, "first-study", n_trials=12)[0])
     pruner = StorePruner(store_path, task="breast-cancer-sgd", recommend=True)
-    assert pruner.version.ref == "median@1"
+    v = pruner.version
+    assert (v.ref, v.source, v.created_by) == ("recommended-breast-cancer-sgd@1", "meta-learner",
+                                               "meta-learner:cold-start")
+    study, calls = _run(worker, pruner, "recommended", n_trials=12)
+    pruner.finish(study)
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.scalar("SELECT count(*) FROM recommendations WHERE task = 'breast-cancer-sgd'") == 1
+        assert store.fetch_dicts("SELECT DISTINCT rule, version FROM decisions WHERE study = 'recommended'") == [
+            {"rule": "recommended-breast-cancer-sgd", "version": 1}]
+    # the same recommendation again: no new version
+    assert StorePruner(store_path, task="breast-cancer-sgd", recommend=True).version.version == 1
 
 
 def test_explain_reads_the_audit_trail(worker, store_path):
