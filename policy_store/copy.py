@@ -139,7 +139,7 @@ def _copy_table(src: PolicyStore, dst: PolicyStore, table: str, want: TableFinge
     """Replace ``table`` in ``dst`` (inside its transaction) by the source's rows, streamed in Arrow batches."""
     columns = ", ".join(f'"{c}"' for c in _columns(src, table))
     dst.execute(f'DELETE FROM "{table}"')  # noqa: S608 - table names come from the catalog
-    reader = src.execute(f'SELECT {columns} FROM "{table}"').fetch_record_batch(_BATCH_ROWS)  # noqa: S608
+    reader = src.execute(f'SELECT {columns} FROM "{table}"').to_arrow_reader(_BATCH_ROWS)  # noqa: S608
     view = f"_copy_{table}"
     dst.register(view, reader)
     try:
