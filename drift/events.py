@@ -90,6 +90,7 @@ def record_event(store: PolicyStore, event: DriftEvent) -> bool:
     row = list(astuple(event))
     row[7], row[8] = event.window_start.isoformat(), event.window_end.isoformat()
     with store.atomic():
+        store.fence()  # DuckLake: of two hosts recording one event at once, the second commit conflicts
         if store.scalar("SELECT count(*) FROM drift_events WHERE event_id = ?", [event.event_id]):
             return False
         store.execute(f"INSERT INTO drift_events ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)  # noqa: S608

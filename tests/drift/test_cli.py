@@ -65,6 +65,11 @@ def test_recalibrate_then_events_and_jobs(run, drifted_path):
     assert [e["rule"] for e in json.loads(out)][:1] == ["median"]
     code, out, _ = run("--store", drifted_path, "drift", "jobs")
     assert code == 0 and "succeeded" in out and "noop" in out
+    # The scheduled run's result as `rules history` shows it: the chain with its provenance.
+    code, out, _ = run("--store", drifted_path, "rules", "history", "median", "--json")
+    v1, v2 = json.loads(out)
+    assert (v2["parent_version"], v2["source"]) == (1, "recalibration")
+    assert v2["drift_event_id"] and v2["job_id"] and v2["reason"].startswith("drift in killed_best:PageHinkley")
 
 
 def test_drift_check(run, drifted_path):
