@@ -84,7 +84,6 @@ def connect_lake(location: LakeLocation, *, read_only: bool = False) -> duckdb.D
         "extension_directory": str(extension_directory()),
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": True,
-        "enable_progress_bar": False,  # catalog round trips make short statements look long
     }
     options = ["READ_ONLY"] if read_only else []
     params: list[str] = []
@@ -93,6 +92,7 @@ def connect_lake(location: LakeLocation, *, read_only: bool = False) -> duckdb.D
         params.append(location.data_path)
     con = duckdb.connect(":memory:", config=config)
     try:
+        con.execute("SET enable_progress_bar = false")  # catalog round trips make short statements look long
         # ATTACH takes no bound path; the conninfo is escaped as a SQL string literal instead.
         target = "ducklake:postgres:" + location.conninfo
         literal = "'" + target.replace("'", "''") + "'"
