@@ -10,7 +10,7 @@ does not inflate. The report gives p50/p99 of each, of the paired per-call
 difference, and checks that the decisions are identical and all recorded after
 ``finish``.
 
-    python benchmarks/live.py                                  # median, 200 trials x 20 steps, in-memory storage
+    python benchmarks/live.py                                  # median, 500 trials x 20 steps, in-memory storage
     python benchmarks/live.py --strategy successive_halving --storage journal
 """
 
@@ -70,7 +70,7 @@ def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, int]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--strategy", choices=sorted(SPECS), default="median")
-    parser.add_argument("--trials", type=int, default=200)
+    parser.add_argument("--trials", type=int, default=500)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--storage", choices=("memory", "journal"), default="memory")
     parser.add_argument("--seed", type=int, default=0)
