@@ -50,8 +50,10 @@ from policy_store.store import PolicyStore
 
 KIND = "recalibrate"
 
-#: (metric, detector) pairs watched on every rule. Knobs from ``benchmarks/drift.py``: about one
-#: false alarm per 1,000 studies at a 5 % killed-best rate (see benchmarks/RESULTS.md, "Drift").
+#: (metric, detector) pairs watched on every rule (templates: each check runs a fresh clone). The
+#: Page-Hinkley knobs are those ``benchmarks/drift.py`` calibrates to about one false alarm per 1,000
+#: studies at a 5 % killed-best rate (delta = a tenth of the rate's std); the regret test is set
+#: conservatively (alpha 1e-3 per check), since its calibrated alpha depends on the stream's length.
 DEFAULT_MONITORS: tuple[tuple[str, DriftDetector], ...] = (
     ("killed_best", PageHinkley(min_instances=30, delta=0.02, threshold=4.0, mode="up")),
     ("regret", TwoWindow(window_size=100, alpha=1e-3, test="mannwhitney", clock=10)),

@@ -36,7 +36,8 @@ from policy_store.errors import JobLockedError, StoreError
 
 EXIT_LOCKED = 75
 
-# Named detectors for `drift check`; knobs as calibrated in benchmarks/drift.py.
+# Named detectors for `drift check` (templates, cloned per check); PH and CUSUM knobs as calibrated for
+# killed-best in benchmarks/drift.py, the others at their documented defaults or conservative alphas.
 DETECTORS = {
     "page-hinkley": PageHinkley(min_instances=30, delta=0.02, threshold=4.0, mode="up"),
     "cusum": CUSUM(min_instances=100, k=0.02, threshold=3.5, mode="up"),
