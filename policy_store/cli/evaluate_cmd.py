@@ -6,6 +6,8 @@ import argparse
 import sys
 
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.cli._parallel import add_backend_flags
+from policy_store.parallel import jobs_for, parallel_backend
 from policy_store.replay import evaluate
 
 _COLUMNS = ["rule", "version", "task", "studies", "replays", "compute_saved", "regret", "killed_best_rate",
@@ -14,9 +16,9 @@ _COLUMNS = ["rule", "version", "task", "studies", "replays", "compute_saved", "r
 
 def _evaluate(args: argparse.Namespace) -> int:
     progress = not args.json and sys.stderr.isatty()
-    with open_store(args) as store:
+    with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         ev = evaluate(store, args.rules, tasks=args.task or None, studies=args.study or None, orders=args.orders,
-                      n_jobs=args.jobs, record_decisions=args.decisions, progress=progress)
+                      n_jobs=jobs_for(args.backend, args.jobs), record_decisions=args.decisions, progress=progress)
     rows = ev.summary.to_dict("records") if not ev.summary.empty else []
     if args.json:
         print_json({"inserted": ev.inserted, "outcomes": len(ev.outcomes), "summary": rows})
@@ -34,5 +36,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--orders", type=int, default=5, metavar="K", help="trial orders per study (default 5)")
     p.add_argument("--jobs", type=int, default=1, metavar="N", help="parallel workers (default 1; -1: all cores)")
     p.add_argument("--decisions", action="store_true", help="also record per-trial decisions")
+    add_backend_flags(p)
     add_json_flag(p)
     p.set_defaults(handler=_evaluate)

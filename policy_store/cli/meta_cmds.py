@@ -7,14 +7,17 @@ import json
 from pathlib import Path
 
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.cli._parallel import add_backend_flags
 from policy_store.errors import InvalidInputError
+from policy_store.parallel import jobs_for, parallel_backend
 
 
 def _fit(args: argparse.Namespace) -> int:
     from policy_store.meta.learner_store import fit_from_store
 
-    with open_store(args) as store:
-        result = fit_from_store(store, orders=args.orders, n_jobs=args.jobs, directory=args.artifacts,
+    with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
+        result = fit_from_store(store, orders=args.orders, n_jobs=jobs_for(args.backend, args.jobs),
+                                directory=args.artifacts,
                                 n_estimators=args.trees, random_state=args.seed, progress=not args.json)
     if args.json:
         print_json({"model_id": result.model_id, "snapshot": result.model.snapshot, "seconds": result.seconds})
@@ -28,12 +31,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     from policy_store.meta.learner_sources import training_data_from_lcdb, training_data_from_store
 
     progress = not args.json
-    if args.lcdb:
-        data = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=args.jobs,
-                                       progress=progress)
-    else:
-        with open_store(args, read_only=True) as store:
-            data = training_data_from_store(store, orders=args.orders, n_jobs=args.jobs, progress=progress)
+    n_jobs = jobs_for(args.backend, args.jobs)
+    with parallel_backend(args.backend, args.scheduler):
+        if args.lcdb:
+            data = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=n_jobs,
+                                           progress=progress)
+        else:
+            with open_store(args, read_only=True) as store:
+                data = training_data_from_store(store, orders=args.orders, n_jobs=n_jobs, progress=progress)
     ev = cross_validate(data, folds=args.folds, seed=args.seed, max_regret=args.max_regret, progress=progress)
     verdict = {"gap_closed_lam20": ev.gap_closed(), "dominates_median_lam20": ev.dominates()}
     if args.max_regret is not None:
@@ -110,6 +115,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--artifacts", help="artifact folder (default: policy-store-artifacts/ beside the store)")
     add_json_flag(fit)
+    add_backend_flags(fit)
     fit.set_defaults(handler=_fit)
 
     ev = sub.add_parser("evaluate", help="grouped cross-validation against Optuna's defaults and baselines")
@@ -122,6 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--max-regret", type=float, default=0.005)
     add_json_flag(ev)
+    add_backend_flags(ev)
     ev.set_defaults(handler=_evaluate)
 
     rec = subparsers.add_parser("recommend", help="recommend a warm-start pruning rule for a new task")
