@@ -5,7 +5,8 @@ parameters, training snapshot and evaluation in ``meta_models``; the model id
 is derived from the hash. Loading reads the file's bytes once, checks their
 sha256 against the store *before* unpickling them, and unpickles those same
 bytes: a modified (or swapped) file raises :class:`ArtifactIntegrityError` and is
-never unpickled. Loaded models are cached per (model id, sha256) in the process.
+never unpickled. Verified models are cached in the process by model id (the id is
+derived from the content's hash, so an id always names the same bytes).
 
 >>> import tempfile
 >>> from policy_store import PolicyStore
@@ -29,7 +30,7 @@ from policy_store.store import PolicyStore, utcnow
 
 #: Folder (beside the store file) where artifacts go by default; git-ignored.
 ARTIFACT_DIR = "policy-store-artifacts"
-_CACHE: dict[tuple[str, str], Any] = {}
+_CACHE: dict[str, Any] = {}
 
 
 def default_directory(store: PolicyStore) -> Path:
@@ -94,10 +95,9 @@ def load_artifact(store: PolicyStore, model_id: str | None = None) -> Any:
     model_id = model_id or latest_model_id(store)
     if model_id is None:
         raise NotFoundError("the store has no meta-model; fit one with `policy-store meta fit`")
+    if model_id in _CACHE:
+        return _CACHE[model_id]
     row = model_record(store, model_id)
-    key = (model_id, row["sha256"])
-    if key in _CACHE:
-        return _CACHE[key]
     try:
         payload = Path(row["path"]).read_bytes()
     except OSError as e:
@@ -110,5 +110,5 @@ def load_artifact(store: PolicyStore, model_id: str | None = None) -> Any:
             f"recorded {row['sha256'][:16]}...; the file was modified, so it was not loaded. "
             "Restore the original file or refit with `policy-store meta fit`.")
     obj = pickle.loads(payload)  # noqa: S301 - the bytes were verified against the store's sha256 above
-    _CACHE[key] = obj
+    _CACHE[model_id] = obj
     return obj

@@ -178,7 +178,7 @@ def _per_step(rows: pd.DataFrame, mode: str, max_step: int) -> pd.DataFrame:
             half = float(stats.t.ppf(0.975, len(rates) - 1) * rates.std(ddof=1) / np.sqrt(len(rates))) \
                 if len(rates) > 1 else float("nan")
             out.append({"method": method, "step": s, "killed_best_rate": m,
-                        "ci95_low": m - half, "ci95_high": m + half})
+                        "ci95_low": max(m - half, 0.0), "ci95_high": min(m + half, 1.0)})
     return pd.DataFrame(out)
 
 

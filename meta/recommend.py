@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.artifacts import latest_model_id, load_artifact, model_record
+from policy_store.meta.artifacts import latest_model_id, load_artifact
 from policy_store.meta.learner import select
 from policy_store.meta.learner_model import MetaModel
 
@@ -167,17 +167,14 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
     features, inputs = _features_of(dataset, target, meta_features, curves, landmarkers)
     trade_off = {"lam": lam} if max_regret is None else {"max_regret": max_regret}
     rid = str(uuid.uuid4())
-    snapshot = None
     if model is None:
         model_id = model_id or latest_model_id(store)
         if model_id is not None:
             model = load_artifact(store, model_id)
-            snapshot = model_record(store, model_id)["training_snapshot"]
     if model is None:
         rec = Recommendation(rid, RuleSpec.parse(COLD_START_SPEC), "cold-start", {}, [], None, True, trade_off,
                              inputs, [COLD_START_NOTE])
     else:
-        snapshot = snapshot or model.snapshot
         exp = model.expected(features, curves=curves, direction=direction, k=k)
         choice = int(select(exp.saved[None], exp.regret[None], lam=lam, max_regret=max_regret)[0])
         cand = model.grid[choice]
@@ -199,6 +196,8 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
         neighbours = [{"task": t, "distance": round(d, 4), "best_rule": best.get(t)} for t, d in exp.neighbours]
         rec = Recommendation(rid, spec, cand.name, expected, neighbours, model_id, False, trade_off, inputs, notes)
     if record:
+        # The full snapshot (every task id) is in meta_models; the recommendation keeps its summary.
+        snapshot = {k: v for k, v in (model.snapshot if model is not None else {}).items() if k != "task_ids"}
         _record(store, rec, features, task, snapshot)
     return rec
 
