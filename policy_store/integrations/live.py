@@ -39,12 +39,13 @@ import numpy as np
 import pandas as pd
 
 from policy_store.curves import StudyCurves, load_study_curves
+from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.integrations.spool import MODE, AbsorbReport, absorb_spool, remove_absorbed
 from policy_store.replay.engine import Replay
 from policy_store.replay.evaluate import lib_versions
 from policy_store.replay.outcomes import outcome_arrays
 from policy_store.rules.spec import RuleSpec
-from policy_store.rules.versions import RuleVersion
+from policy_store.rules.versions import RuleVersion, get_rule_version
 from policy_store.store import PolicyStore, utcnow
 
 
@@ -113,7 +114,7 @@ def _reinsert(store: PolicyStore, kept: pd.DataFrame) -> None:
         store.unregister("_kept_decisions")
 
 
-def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spool_dir: str, *,
+def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spool_dir: str | None, *,
                       task: str | None = None) -> dict[str, Any]:
     """Absorb the spool, (re)record the study's curves and write its live outcome, atomically.
 
@@ -126,7 +127,7 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
     version:
         The rule version the study ran with.
     spool_dir:
-        The spool directory of the study's workers.
+        The spool directory of the study's workers (None: already absorbed).
     task:
         Task name (default: the study name, as for ``ingest_optuna``).
 
@@ -141,7 +142,7 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
 
     def unit(store: PolicyStore) -> tuple[AbsorbReport, dict[str, Any]]:
         store.fence()
-        absorbed = absorb_spool(store, spool_dir, remove=False)
+        absorbed = absorb_spool(store, spool_dir, remove=False) if spool_dir is not None else AbsorbReport()
         kept = store.fetch_df("SELECT * FROM decisions WHERE study = ? AND mode = ?", [name, MODE])
         report = ingest_optuna(store, study, task=task, replace=True)
         if report.replaced and not kept.empty:
@@ -176,3 +177,38 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
     absorbed, row = store.run_atomic(unit)
     remove_absorbed(absorbed)
     return {**row, "decisions_absorbed": absorbed.inserted}
+
+
+def study_version(store: PolicyStore, study: str) -> RuleVersion:
+    """The one rule version whose live decisions a study holds.
+
+    Raises
+    ------
+    NotFoundError
+        The study has no live decision.
+    InvalidInputError
+        It has decisions of several versions (name the one to measure).
+    """
+    rows = store.fetch_dicts("SELECT DISTINCT rule, version FROM decisions WHERE study = ? AND mode = ? "
+                             "ORDER BY rule, version", [study, MODE])
+    if not rows:
+        raise NotFoundError(f"no live decision recorded for study {study!r}; absorb its spool first")
+    if len(rows) > 1:
+        refs = ", ".join(f"{r['rule']}@{r['version']}" for r in rows)
+        raise InvalidInputError(f"study {study!r} ran with several rule versions ({refs}); name one", field="rule")
+    return get_rule_version(store, rows[0]["rule"], rows[0]["version"])
+
+
+def record_live_storage(store: PolicyStore, storage: str, study_name: str, *, spool_dir: str | None = None,
+                        rule: str | None = None, task: str | None = None) -> dict[str, Any]:
+    """:func:`record_live_study` for a study in an Optuna storage URL, after its workers are done.
+
+    Absorbs ``spool_dir`` first (if given); the rule version is ``rule`` or the
+    one the study's live decisions name (:func:`study_version`).
+    """
+    from policy_store.ingest.optuna_source import load_optuna_studies
+
+    (study,) = load_optuna_studies(storage, study_name)
+    absorbed = absorb_spool(store, spool_dir) if spool_dir is not None else AbsorbReport()
+    version = get_rule_version(store, rule) if rule else study_version(store, study_name)
+    return {**record_live_study(store, study, version, None, task=task), "decisions_absorbed": absorbed.inserted}
