@@ -12,7 +12,7 @@ from pathlib import Path
 import optuna
 import pytest
 
-from policy_store import PolicyStore
+from policy_store import PolicyStore, StoreError
 from policy_store.integrations import StorePruner, absorb_spool
 
 from .conftest import WORKER
@@ -89,3 +89,17 @@ def test_a_torn_or_corrupt_line_is_skipped(worker, store_path, tail):
         report = absorb_spool(store, spool.parent)
         assert report.inserted == pruner.calls == 16
         assert (report.torn, report.bad) == ((1, 0) if not tail.endswith(b"\n") else (0, 1))
+
+
+def test_rule_resolution_waits_for_a_writer_then_gives_up(tmp_path, store_path):
+    ready = tmp_path / "locked"
+    hold = ("import sys, time, pathlib; from policy_store import PolicyStore\n"
+            "s = PolicyStore(sys.argv[1]); pathlib.Path(sys.argv[2]).touch(); time.sleep(float(sys.argv[3]))")
+    proc = subprocess.Popen([sys.executable, "-c", hold, store_path, str(ready), "1.5"])
+    while not ready.exists():
+        assert proc.poll() is None
+        time.sleep(0.02)
+    with pytest.raises(StoreError, match="lock"):
+        StorePruner(store_path, task=TASK, rule="median@1", timeout=0.2)
+    assert StorePruner(store_path, task=TASK, rule="median@1", timeout=30).version.ref == "median@1"
+    assert proc.wait(timeout=30) == 0
