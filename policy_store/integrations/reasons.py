@@ -106,7 +106,7 @@ def _gate(step: int | None, keys: Any, w: int, k: int) -> str | None:
     return None
 
 
-def _percentile(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdict: bool) -> Reason:
+def _percentile(p: dict[str, Any], study: Any, trial: Any, minimize: bool) -> Reason:
     complete = _complete(study)
     n = len(complete)
     if n == 0 or n < p["n_startup_trials"]:
@@ -134,7 +134,7 @@ def _percentile(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdi
                                  f"at step {step}")
 
 
-def _threshold(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdict: bool) -> Reason:
+def _threshold(p: dict[str, Any], study: Any, trial: Any, minimize: bool) -> Reason:
     step = trial.last_step
     gated = _gate(step, trial.intermediate_values.keys(), p["n_warmup_steps"], p["interval_steps"])
     if gated:
@@ -243,7 +243,7 @@ def _patient(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdict:
     return Reason(r.threshold, r.ref_size, f"{text}; {inner['strategy']}: {r.text}")
 
 
-def _posterior(p: dict[str, Any], study: Any, trial: Any, minimize: bool, verdict: bool) -> Reason:
+def _posterior(p: dict[str, Any], study: Any, trial: Any, minimize: bool) -> Reason:
     from policy_store.rules.strategies.posterior import prob_improvement
 
     step = trial.last_step
@@ -294,9 +294,9 @@ def explain(strategy: str, params: dict[str, Any], study: Any, trial: Any, minim
         What the strategy's pruner said (before any audit exemption).
     """
     if strategy in ("median", "percentile"):
-        return _percentile(params, study, trial, minimize, verdict)
+        return _percentile(params, study, trial, minimize)
     if strategy == "threshold":
-        return _threshold(params, study, trial, minimize, verdict)
+        return _threshold(params, study, trial, minimize)
     if strategy == "successive_halving":
         return _sh_of(pruner, study.get_trials(deepcopy=False), trial, minimize, rung)
     if strategy == "hyperband":
@@ -306,5 +306,5 @@ def explain(strategy: str, params: dict[str, Any], study: Any, trial: Any, minim
     if strategy == "patient":
         return _patient(params, study, trial, minimize, verdict, pruner, rung)
     if strategy == "posterior":
-        return _posterior(params, study, trial, minimize, verdict)
+        return _posterior(params, study, trial, minimize)
     return Reason(None, 0, strategy)
