@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from policy_store.meta.artifacts import save_artifact
-from policy_store.meta.evaluate import META, META_PROBE, ORACLE, SINGLE, cross_validate
+from policy_store.meta.evaluate import META, META_PROBE, ORACLE, PROBE_BEST, SINGLE, cross_validate
 from policy_store.meta.learner_model import fit_meta_model
 from policy_store.meta.learner_sources import training_data_from_lcdb
 from policy_store.meta.recommend import recommend
@@ -35,7 +35,7 @@ from policy_store import PolicyStore
 
 SECTION = "## Meta-learner"
 SHOWN = ("MedianPruner()", "SuccessiveHalvingPruner()", "HyperbandPruner()", SINGLE, "nearest task (auto-sklearn)",
-         "RUSH hurdles", "top-K after one step", META, META_PROBE, ORACLE)
+         "RUSH hurdles", "top-K after one step", PROBE_BEST, META, META_PROBE, ORACLE)
 
 
 def _csv(path: Path, seed: int = 0) -> Path:

@@ -13,6 +13,8 @@ rule is replayed and scored:
 ``meta-learner``               :class:`~policy_store.meta.learner_model.MetaModel` from meta-features
                                (dataset qualities + the probe study's curve features)
 ``meta-learner + probe``       the same, blended with the grid replayed on the task's probe study
+``best rule on the probe``     the task's own best grid rule on its probe study (what one past
+                               study of the same task says: the attainable per-task choice)
 ``oracle``                     the best grid rule on the test studies themselves (hindsight)
 =============================  ===============================================================
 
@@ -49,6 +51,7 @@ from sklearn.model_selection import KFold
 META = "meta-learner"
 META_PROBE = "meta-learner + probe"
 ORACLE = "oracle (hindsight)"
+PROBE_BEST = "best rule on the probe study"
 SINGLE = "best single rule"
 TOP_K = (1, 2, 3, 5, 8)
 _COLS = ["task", "study", "order_seed", *OUTCOMES, "killed_step"]
@@ -110,6 +113,9 @@ def _fold(data: TrainingData, train: list[str], test: list[str], modes, n_estima
     expected = {t: (model.expected(data.features.loc[[t]]), model.expected(
         data.features.loc[[t]], curves=[data.probes[t]], direction=data.probes[t].direction)) for t in test}
     full_cube = data.outcome_cube(test)
+    probe_cube = np.stack([replay_task([data.probes[t]], data.grid, data.priors.loc[t].to_dict(), data.orders)
+                           .groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(data.grid)))
+                           .to_numpy(float) for t in test])
 
     def add(method: str, mode: str, task: str, frame: pd.DataFrame, choice: str) -> None:
         out.append(frame.assign(method=method, mode=mode))
@@ -123,11 +129,13 @@ def _fold(data: TrainingData, train: list[str], test: list[str], modes, n_estima
         single = int(_choose(np.nanmean(cube[:, :, 0], 0)[None], np.nanmean(cube[:, :, 1], 0)[None], m)[0])
         best_train = _choose(cube[:, :, 0], cube[:, :, 1], m)
         oracle = _choose(full_cube[:, :, 0], full_cube[:, :, 1], m)
+        on_probe = _choose(probe_cube[:, :, 0], probe_cube[:, :, 1], m)
         for j, t in enumerate(test):
             add(SINGLE, mode, t, _lookup(data, t, single), data.grid[single].name)
             nb = int(best_train[nn[j]])
             add("nearest task (auto-sklearn)", mode, t, _lookup(data, t, nb), data.grid[nb].name)
             add(ORACLE, mode, t, _lookup(data, t, int(oracle[j])), data.grid[int(oracle[j])].name)
+            add(PROBE_BEST, mode, t, _lookup(data, t, int(on_probe[j])), data.grid[int(on_probe[j])].name)
             for label, e in zip((META, META_PROBE), expected[t], strict=True):
                 i = int(_choose(e.saved[None], e.regret[None], m)[0])
                 add(label, mode, t, _realise(data, t, i, e.prior), data.grid[i].name)
@@ -218,5 +226,8 @@ def cross_validate(data: TrainingData, *, folds: int = 5, seed: int = 0, lams: S
     per_step = _per_step(rows, modes[0][0], max_step)
     settings = {"folds": folds, "seed": seed, "tasks": len(tasks), "orders": len(data.orders),
                 "studies": int(rows["study"].nunique()), "lams": list(lams), "max_regret": max_regret,
-                "n_estimators": n_estimators}
+                "n_estimators": n_estimators,
+                # A task with one study is scored on its probe: '+ probe' and the probe's curve features then
+                # saw the held-out study (LCDB: never; the bundled curves: every task).
+                "tasks_scored_on_probe": sum(data.curves[t][0] is data.probes[t] for t in data.tasks)}
     return MetaEvaluation(rows, summary, per_step, pd.DataFrame(choices), settings)

@@ -49,6 +49,9 @@ def _evaluate(args: argparse.Namespace) -> int:
         return 0
     print_table(ev.summary.to_dict("records"), ["mode", "method", "compute_saved", "regret", "killed_best_rate",
                                                "utility"])
+    if ev.settings["tasks_scored_on_probe"]:
+        print(f"note: {ev.settings['tasks_scored_on_probe']} task(s) have a single study, scored on their probe "
+              "study: '+ probe' figures are optimistic for them")
     for k, v in verdict.items():
         print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
     return 0

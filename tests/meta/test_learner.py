@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from policy_store.datasets import ingest_bundled
 from policy_store.meta.grid import OPTUNA_DEFAULTS, candidate_grid, find_candidate
 from policy_store.meta.learner import PruningMetaLearner, select
 from policy_store.meta.learner_data import killed_steps, task_prior
@@ -17,7 +18,6 @@ from sklearn.exceptions import NotFittedError
 
 from policy_store import PolicyStore
 from policy_store.curves import StudyCurves
-from policy_store.datasets import ingest_bundled
 from policy_store.errors import InvalidInputError
 from policy_store.replay import replay_study
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from policy_store.datasets import ingest_bundled
 from policy_store.meta import artifacts
 from policy_store.meta.learner_store import fit_from_store, recommend_for_holdout
 from policy_store.meta.recommend import COLD_START_SPEC, recommend, save_recommendation
@@ -15,7 +17,6 @@ from policy_store.meta.recommend import COLD_START_SPEC, recommend, save_recomme
 from policy_store import PolicyStore
 from policy_store.cli.main import main
 from policy_store.curves import load_curves
-from policy_store.datasets import ingest_bundled
 from policy_store.errors import ArtifactIntegrityError, InvalidInputError
 from policy_store.replay import replay_study
 from policy_store.rules import get_rule_version
@@ -83,10 +84,10 @@ def test_bad_inputs(fitted):
 
 def test_tampered_artifact_is_refused_before_unpickling(store, tmp_path, monkeypatch):
     mid = artifacts.save_artifact(store, {"weights": [1, 2, 3]}, directory=tmp_path)
-    path = artifacts.model_record(store, mid)["path"]
-    data = bytearray(open(path, "rb").read())
+    path = Path(artifacts.model_record(store, mid)["path"])
+    data = bytearray(path.read_bytes())
     data[-2] ^= 0x01
-    open(path, "wb").write(bytes(data))
+    path.write_bytes(bytes(data))
 
     def never(*args, **kwargs):
         raise AssertionError("an unverified file was unpickled")
