@@ -127,3 +127,13 @@ def test_explain_reads_the_audit_trail(worker, store_path):
         assert info["threshold"] is not None and info["ref_size"] >= 5
         with pytest.raises(NotFoundError):
             explain_trial(store, "explained", 999)
+
+
+def test_threads_of_one_process_share_the_pruner(worker, store_path):
+    pruner = StorePruner(store_path, task="breast-cancer-sgd", rule="median@1")
+    study = optuna.create_study(study_name="threads", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=4))
+    calls: list = []
+    study.optimize(lambda t: worker.objective(t, calls), n_trials=24, n_jobs=3)
+    assert pruner.finish(study)["decisions_absorbed"] == len(calls) == pruner.calls
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.scalar("SELECT count(DISTINCT (trial_number, step)) FROM decisions") == len(calls)
