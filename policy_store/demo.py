@@ -23,7 +23,7 @@ STARTER_RULES = {
     "optuna-median": {"strategy": "median"},
     "optuna-successive-halving": {"strategy": "successive_halving"},
 }
-STEPS = ("ingest", "evaluate")
+STEPS = ("ingest", "evaluate", "recommend", "recalibrate", "report")
 
 
 def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> list[str]:
@@ -42,6 +42,7 @@ def run_demo(
     *,
     echo: Callable[[str], Any] = print,
     steps: Sequence[str] = STEPS,
+    out_dir: str = "reports-out",
     progress: bool = False,
 ) -> dict[str, Any]:
     """Run the main job's steps on ``store`` and return what each produced.
@@ -54,6 +55,8 @@ def run_demo(
         Where progress lines go.
     steps:
         A subset of :data:`STEPS`, in order.
+    out_dir:
+        Where the report is written.
     progress:
         Show progress bars for long steps.
     """
@@ -78,4 +81,26 @@ def run_demo(
         for line in _table(rows, columns):
             echo(line)
         result["evaluate"] = rows
+    if "recommend" in steps:
+        from policy_store.meta import recommend_for_holdout
+
+        echo("== 3. fit the meta-learner on the bundled tasks and recommend a rule for a dataset it has not seen")
+        result["recommend"] = recommend_for_holdout(store, holdout="wine", echo=echo, progress=progress)
+    if "recalibrate" in steps:
+        from policy_store.drift import recalibrate
+
+        echo("== 4. run the scheduled recalibration job once (drift monitors over the new outcomes)")
+        job = recalibrate(store, trigger="demo")
+        echo(
+            f"job {job.status}: {len(job.rules_checked)} rules checked, {len(job.events)} drift events, "
+            f"{len(job.promoted)} versions promoted, {len(job.rejected)} candidates rejected"
+        )
+        result["recalibrate"] = job.to_dict()
+    if "report" in steps:
+        from policy_store.reports import build_report
+
+        echo("== 5. write the cross-task report")
+        path = build_report(store, out_dir)
+        echo(f"report: {path}")
+        result["report"] = str(path)
     return result

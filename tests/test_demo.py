@@ -8,18 +8,26 @@ from policy_store import PolicyStore
 from policy_store.cli.main import main
 
 
-def test_demo_runs_and_is_idempotent(tmp_path, capsys, monkeypatch):
+def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["demo"]) == 0
     first = capsys.readouterr().out
     assert "12 studies added" in first
     assert "optuna-median" in first and "optuna-successive-halving" in first
+    assert "recommended " in first and "unseen dataset 'wine'" in first
+    assert "== 4. run the scheduled recalibration job" in first and "job " in first
+    assert (tmp_path / "reports-out" / "report.html").is_file()
     with PolicyStore(tmp_path / "policy-store.duckdb") as store:
         counts = store.row_counts()
-        assert counts["studies"] == 12 and counts["rule_versions"] == 2
-        assert counts["outcomes"] == 12 * 2 * 5
+        assert counts["studies"] == 12
+        assert counts["meta_models"] == 1 and counts["recommendations"] == 1
+        assert store.scalar("SELECT count(*) FROM jobs WHERE kind = 'recalibrate'") == 1
+        starter = store.scalar("SELECT count(*) FROM outcomes WHERE rule LIKE 'optuna-%' AND version = 1")
+        assert starter == 12 * 2 * 5
     assert main(["demo", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["ingest"]["unchanged"] and not again["ingest"]["added"]
+    assert again["recalibrate"]["status"] == "noop"
     with PolicyStore(tmp_path / "policy-store.duckdb") as store:
-        assert store.row_counts() == counts
+        assert store.row_counts()["curve_points"] == counts["curve_points"]
+        assert store.scalar("SELECT count(*) FROM outcomes WHERE rule LIKE 'optuna-%' AND version = 1") == starter

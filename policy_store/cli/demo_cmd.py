@@ -12,7 +12,7 @@ from policy_store.demo import run_demo
 def _demo(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         echo = (lambda _line: None) if args.json else print
-        result = run_demo(store, echo=echo, progress=not args.json and sys.stderr.isatty())
+        result = run_demo(store, echo=echo, out_dir=args.out, progress=not args.json and sys.stderr.isatty())
         result["store"] = store.location
     if args.json:
         print_json(result)
@@ -26,5 +26,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "demo",
         help="run the main job on bundled real curves: ingest, evaluate, recommend, recalibrate, report",
     )
+    p.add_argument("--out", default="reports-out", help="folder for the report (default: ./reports-out)")
     add_json_flag(p)
     p.set_defaults(handler=_demo)
