@@ -19,7 +19,9 @@ Failure modes
 -------------
 - **Worker killed (SIGKILL, OOM).** A record whose ``write`` returned is in the
   kernel's page cache and survives the process; only the decision being written
-  at that instant is lost. The file stays ``.part``; absorb reads it anyway.
+  at that instant is lost. The file stays ``.part``; absorb reads it anyway, and
+  deletes it once its rows are committed if its writer was on this host and its
+  pid is gone (a reused pid only keeps the file longer).
 - **Torn last line.** A write cut short (disk full, host crash) leaves a line
   without its newline; absorb skips it and counts it in ``torn``. Nothing is ever
   appended after it, because every writer has its own file.
@@ -161,12 +163,13 @@ class AbsorbReport:
     bad: int = 0
     removed: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
+    """Paths read that can get no more records (removable once the rows are committed)."""
 
     def summary(self) -> str:
         """One line for people."""
         return (f"{self.inserted} decisions absorbed from {self.files} spool files "
                 f"({self.duplicates} already in the store, {self.torn} torn, {self.bad} unreadable lines; "
-                f"{len(self.removed)} closed files removed)")
+                f"{len(self.removed)} finished files removed)")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -210,6 +213,20 @@ def _insert(store: PolicyStore, frame: pd.DataFrame) -> int:
     return int(store.scalar("SELECT count(*) FROM decisions") - before)
 
 
+def _writer_is_gone(path: Path) -> bool:
+    """An open file whose writer ran on this host under a pid that no longer exists."""
+    host, pid, _ = path.name[: -len(_PART)].rsplit("-", 2)
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
     """Open (``.jsonl.part``) and closed (``.jsonl``) spool files, sorted by name."""
     d = Path(directory)
@@ -228,10 +245,10 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
     directory:
         The spool directory.
     remove:
-        After the commit, delete the closed (``.jsonl``) files that were read
-        (refused inside an outer transaction: use :func:`remove_absorbed` after
-        it commits). Open (``.part``) files are never deleted: their writer may
-        still append.
+        After the commit, delete the files that were read and can get no more
+        records: closed (``.jsonl``) files, and open ones whose writer process on
+        this host is gone. Refused inside an outer transaction (use
+        :func:`remove_absorbed` after it commits).
 
     Returns
     -------
@@ -250,7 +267,7 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
         except FileNotFoundError:  # closed and removed by a concurrent absorb
             continue
         report.files += 1
-        if path.name.endswith(_DONE):
+        if path.name.endswith(_DONE) or _writer_is_gone(path):
             report.closed.append(str(path))
     report.records = len(rows)
     if rows:
@@ -273,7 +290,7 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
 
 
 def remove_absorbed(report: AbsorbReport) -> None:
-    """Delete the closed spool files an absorb read (call only once its rows are committed)."""
+    """Delete the finished spool files an absorb read (call only once its rows are committed)."""
     for name in report.closed:
         Path(name).unlink(missing_ok=True)
         report.removed.append(Path(name).name)

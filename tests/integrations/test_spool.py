@@ -1,0 +1,35 @@
+"""Spool files: which ones an absorb may delete, and when."""
+
+from __future__ import annotations
+
+import pytest
+
+from policy_store import InvalidInputError
+from policy_store.integrations import SpoolWriter, absorb_spool
+
+RECORD = {"decision_id": "d", "study": "s", "trial": "0", "trial_number": 0, "step": 0, "value": 0.5,
+          "threshold": None, "ref_size": 0, "verdict": "continue", "reason": "r", "rule": "r", "version": 1,
+          "spec_hash": "h", "decided_at": "2026-01-01T00:00:00"}
+
+
+def test_files_that_may_still_grow_are_kept(store, tmp_path):
+    live = SpoolWriter(tmp_path)
+    live.append(RECORD)  # open, and its writer (this process) is alive
+    other = tmp_path / "another-host-1-abcdef012345.jsonl.part"  # a writer elsewhere: cannot tell, keep it
+    other.write_text(live.path.read_text().replace('"d"', '"e"'))
+    report = absorb_spool(store, tmp_path)
+    assert (report.inserted, report.removed) == (2, [])
+    assert live.path.exists() and other.exists()
+    live.close()
+    report = absorb_spool(store, tmp_path)
+    assert (report.inserted, report.duplicates, report.removed) == (0, 2, [live.path.name])
+
+
+def test_remove_is_refused_inside_a_transaction(store, tmp_path):
+    with store.atomic(), pytest.raises(InvalidInputError, match="remove_absorbed"):
+        absorb_spool(store, tmp_path)
+
+
+def test_bad_fsync_policy(tmp_path):
+    with pytest.raises(InvalidInputError, match="fsync must be one of"):
+        SpoolWriter(tmp_path, fsync="sometimes")
