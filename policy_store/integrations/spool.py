@@ -24,7 +24,9 @@ Failure modes
   pid is gone (a reused pid only keeps the file longer).
 - **Torn last line.** A write cut short (disk full, host crash) leaves a line
   without its newline; absorb skips it and counts it in ``torn``. Nothing is ever
-  appended after it, because every writer has its own file.
+  appended after it, because every writer has its own file. An absorb that runs
+  while a worker is writing may see that worker's last line half-written: it is
+  skipped the same way and absorbed next time (the file is kept, its writer lives).
 - **Host crash or power loss.** Records not yet on disk are lost unless
   ``fsync="always"`` (one fsync per decision: milliseconds, off by default);
   ``"close"`` (the default) fsyncs once when the writer closes.
@@ -36,6 +38,8 @@ Failure modes
   the others are absorbed.
 - **Store locked by another process.** The absorbing process opens the store for
   writing; callers retry (:func:`policy_store.integrations.optuna.open_store_retrying`).
+  On a DuckLake two hosts may absorb at once: the insert is fenced
+  (:meth:`PolicyStore.fence`), so the later commit re-runs and finds the rows there.
 
 Examples
 --------
