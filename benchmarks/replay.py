@@ -50,12 +50,12 @@ def lcdb_curves(source: str, tasks: int | None = None, seeds: int | None = None)
 def speed(curves: list[StudyCurves], orders: list[int]) -> None:
     for name in ("median", "successive_halving"):
         spec = RuleSpec.parse({"strategy": name})
-        t0 = time.perf_counter()
+        w0, c0 = time.perf_counter(), time.process_time()
         engine = replay_many(curves, [spec], orders)
-        t_engine = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        w_engine, t_engine = time.perf_counter() - w0, time.process_time() - c0
+        w0, c0 = time.perf_counter(), time.process_time()
         optuna = [[optuna_prune_cols(c, spec, r.order) for r in rs] for c, rs in zip(curves, engine, strict=True)]
-        t_optuna = time.perf_counter() - t0
+        w_optuna, t_optuna = time.perf_counter() - w0, time.process_time() - c0
         decisions = 0
         for c, rs, os_ in zip(curves, engine, optuna, strict=True):
             for r, o in zip(rs, os_, strict=True):
@@ -64,10 +64,10 @@ def speed(curves: list[StudyCurves], orders: list[int]) -> None:
                 stop = np.where(o >= 0, o, c.last_pos[r.order])
                 decisions += int(np.cumsum(c.present[r.order], axis=1)[np.arange(len(stop)), stop].sum())
         n_replays = len(curves) * len(orders)
-        print(f"{name:>18}: {n_replays} replays, {decisions} decisions, identical: yes | "
-              f"optuna {t_optuna:.2f} s ({decisions / t_optuna:,.0f} dec/s) | "
-              f"engine {t_engine:.3f} s ({decisions / t_engine:,.0f} dec/s) | "
-              f"ratio {t_optuna / t_engine:,.0f}x")
+        print(f"{name:>18}: {n_replays} replays, {decisions} decisions, identical: yes | CPU: "
+              f"optuna {t_optuna:.2f} s ({decisions / t_optuna:,.0f} dec/s), "
+              f"engine {t_engine:.3f} s ({decisions / t_engine:,.0f} dec/s), ratio {t_optuna / t_engine:,.0f}x | "
+              f"wall: optuna {w_optuna:.2f} s, engine {w_engine:.3f} s, ratio {w_optuna / w_engine:,.0f}x")
 
 
 def fifty_rules() -> list[RuleSpec]:
@@ -87,7 +87,7 @@ def fifty_rules() -> list[RuleSpec]:
     specs += [{"strategy": "patient", "params": {"patience": p, "wrapped": w}}
               for p in (1, 2, 3) for w in (None, {"strategy": "median"})]
     specs += [{"strategy": "posterior", "params": {"alpha": a, "prior_beta": b}, "direction": "maximize"}
-              for a in (0.01, 0.05) for b in (0.001, 0.01)]
+              for a in (0.01, 0.05, 0.1) for b in (0.001, 0.01)]
     assert len(specs) == 50, len(specs)
     return [RuleSpec.parse(s) for s in specs]
 
@@ -97,9 +97,11 @@ def scale(curves: list[StudyCurves], n_jobs: int) -> None:
     t0 = time.perf_counter()
     out, _ = replay_outcomes(curves, specs, list(range(5)), n_jobs=n_jobs, chunk_size=max(len(curves) // 64, 8))
     dt = time.perf_counter() - t0
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     tasks = len({c.task for c in curves})
     print(f"scale: 50 rule versions x {len(curves)} studies ({tasks} tasks) x 5 orders = {len(out):,} replays "
-          f"with outcomes in {dt:.1f} s on {n_jobs} worker(s) ({len(out) / dt:,.0f} replays/s)")
+          f"with outcomes in {dt:.1f} s wall on {n_jobs} worker(s) ({len(out) / dt:,.0f} replays/s; "
+          f"1-min load average at the end {load:.1f})")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -112,7 +114,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
     curves = lcdb_curves(args.lcdb) if args.lcdb else excerpt_curves()
-    print(f"loaded {len(curves)} studies in {time.perf_counter() - t0:.1f} s")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"loaded {len(curves)} studies in {time.perf_counter() - t0:.1f} s (1-min load average {load:.1f})")
     if args.scale:
         scale(curves, args.jobs)
         return

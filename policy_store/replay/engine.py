@@ -96,24 +96,31 @@ class Replay:
 _MAX_CELLS = 3_000_000   # trials x steps x replays per kernel call: bounds memory, keeps arrays in cache
 
 
-def _buckets(curves: Sequence[StudyCurves], per_study: int) -> list[list[int]]:
-    """Group studies of one direction and equal step count, in chunks of bounded size.
+def _inner_kernel(inner: str) -> str:
+    from policy_store.rules.strategies import get_strategy
 
-    Padding to common sizes costs work, so studies are stacked only with studies
-    of the same direction and the same number of step columns.
+    return get_strategy(inner).kernel if inner else ""
+
+
+def _buckets(curves: Sequence[StudyCurves], per_study: int, band: int = 1) -> list[list[int]]:
+    """Group studies of one direction and step counts in the same ``band``, in chunks of bounded size.
+
+    Padding to common sizes costs work (``band=1``: equal step counts only); each
+    kernel call costs a fixed overhead per trial position (wide bands: fewer calls).
     """
     keyed: dict[tuple[str, int], list[int]] = defaultdict(list)
     for ci, c in enumerate(curves):
-        keyed[(c.direction, c.n_steps)].append(ci)
+        keyed[(c.direction, c.n_steps // band)].append(ci)
     out = []
-    for (_, n_steps), cis in sorted(keyed.items()):
-        cis.sort(key=lambda ci: curves[ci].n_trials)
+    for _, cis in sorted(keyed.items()):
+        cis.sort(key=lambda ci: (curves[ci].n_trials, curves[ci].n_steps))
         chunk: list[int] = []
+        widest = 0
         for ci in cis:
-            cells = (len(chunk) + 1) * per_study * curves[ci].n_trials * n_steps
-            if chunk and cells > _MAX_CELLS:
+            widest = max(widest, curves[ci].n_steps)
+            if chunk and (len(chunk) + 1) * per_study * curves[ci].n_trials * widest > _MAX_CELLS:
                 out.append(chunk)
-                chunk = []
+                chunk, widest = [], curves[ci].n_steps
             chunk.append(ci)
         out.append(chunk)
     return out
@@ -165,14 +172,17 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
     for si, s in enumerate(specs):
         inner = s.params.get("wrapped") if s.strategy == "patient" else None
         groups[(s.kernel, inner["strategy"] if inner else "")].append(si)
-    for cis in _buckets(curves, len(specs) * len(order_seeds)):
-        sub = [curves[ci] for ci in cis]
-        sizes = [c.n_trials for c in sub]
-        n_max = max(sizes)
-        orders = [[np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds] for n in sizes]
-        positions = np.arange(n_max)
-        audits = {si: audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed) for si in range(len(specs))}
-        for (kernel, _), members in groups.items():
+    for (kernel, inner), members in groups.items():
+        # sorted-table kernels pay for padded step columns; the others only for kernel calls
+        band = 1 if "percentile" in (kernel, _inner_kernel(inner)) else 1 << 30
+        for cis in _buckets(curves, len(members) * len(order_seeds), band):
+            sub = [curves[ci] for ci in cis]
+            sizes = [c.n_trials for c in sub]
+            n_max = max(sizes)
+            orders = [[np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds]
+                      for n in sizes]
+            positions = np.arange(n_max)
+            audits = {si: audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed) for si in members}
             batch = [(li, si, k) for li in range(len(sub)) for si in members for k in range(len(order_seeds))]
             stack = Stack.build(sub, np.array([li for li, _, _ in batch]), [names[ci] for ci in cis])
             order_arr = np.array([orders[li][k] for li, _, k in batch], dtype=np.int64)

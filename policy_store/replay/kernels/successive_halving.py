@@ -75,6 +75,10 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     max_last = np.full(B, -1, dtype=np.int64)
     rows = np.arange(B)
     r_idx = np.arange(R)
+    why_rung = np.zeros((B, N), dtype=np.int64)
+    why_n = np.zeros((B, N), dtype=np.int64)
+    why_v = np.full((B, N), np.nan)
+    why_g = np.zeros((B, N), dtype=np.int64)
     last_steps = np.take_along_axis(st.steps, st.last_pos, axis=1)     # (B, N)
     calls_all = st.present if call is None else call
     for t in range(N):
@@ -109,8 +113,8 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             reached = hits.any(2) & active[:, None]
             col = hits.argmax(2)
             v = st.values[rows[:, None], i[:, None], col]                                 # (B, R)
-            others = store[rows, g]                                                       # (B, R, N)
-            n_oth = count[rows, g]
+            others = store[:, 0] if G == 1 else store[rows, g]                            # (B, R, N)
+            n_oth = count[:, 0] if G == 1 else count[rows, g]
             with np.errstate(invalid="ignore"):
                 beaten = ((others > v[:, :, None]) if maximize else (others < v[:, :, None])).sum(2)
             idx = np.maximum((n_oth + 1) // eta[:, None] - 1, 0)
@@ -126,19 +130,34 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             pc = np.where(has, col[rows, np.minimum(rf, R - 1)], -1)
             out.prune_col[:, t] = pc
             if has.any():
+                # the reason is rebuilt after the loop: a rung's values only ever grow by appending
                 rc = np.minimum(rf, R - 1)
-                comp = np.concatenate([others[rows, rc], v[rows, rc][:, None]], axis=1)
-                comp.sort(axis=1)                                                      # NaN padding last
-                k = idx[rows, rc]
-                n_c = n_oth[rows, rc] + 1
-                at = np.clip((n_c - k - 1) if maximize else k, 0, comp.shape[1] - 1)
-                ok = has & ~nan_v[rows, rc]
-                out.threshold[:, t] = np.where(ok, comp[rows, at], np.nan)
-                out.ref_size[:, t] = np.where(ok, n_c, 0)
+                why_rung[:, t] = rc
+                why_n[:, t] = n_oth[rows, rc]
+                why_v[:, t] = v[rows, rc]
+                why_g[:, t] = g
         done = completes(st, i, out.prune_col[:, t] >= 0, audited[:, t])
         n_comp += done
         max_last = np.where(done, np.maximum(max_last, last_steps[rows, i]), max_last)
+    _reasons(out, store, why_rung, why_n, why_v, why_g, eta, maximize)
     return out
+
+
+def _reasons(out: KernelOut, store: np.ndarray, rung: np.ndarray, n_oth: np.ndarray, v: np.ndarray,
+             g: np.ndarray, eta: np.ndarray, maximize: bool) -> None:
+    """Threshold (the promotion cut-off) and competing-set size of every prune, from the rung history."""
+    b, t = np.nonzero((out.prune_col >= 0) & ~np.isnan(v))
+    if b.size == 0:
+        return
+    hist = store[b, g[b, t], rung[b, t]]                                          # (P, N) in append order
+    n = n_oth[b, t]
+    hist = np.where(np.arange(hist.shape[1])[None, :] < n[:, None], hist, np.nan)
+    comp = np.concatenate([hist, v[b, t][:, None]], axis=1)
+    comp.sort(axis=1)                                                             # NaN padding last
+    k = np.maximum((n + 1) // eta[b] - 1, 0)
+    at = (n - k) if maximize else k
+    out.threshold[b, t] = comp[np.arange(b.size), at]
+    out.ref_size[b, t] = n + 1
 
 
 def run_hyperband(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
