@@ -26,8 +26,9 @@ Utility = compute saved - lam * regret (regret as a fraction: accuracy points /
 >>> from policy_store.meta.learner_sources import training_data_from_store
 >>> with PolicyStore.memory() as store:
 ...     _ = ingest_bundled(store)
-...     data = training_data_from_store(store, orders=2)
->>> ev = cross_validate(data, folds=3, n_estimators=10, lams=(20.0,), max_regret=None)
+...     data = training_data_from_store(store, orders=1, tasks=[f"sklearn/{d}/sgd/accuracy" for d in
+...                                                             ("iris", "wine", "digits", "breast_cancer")])
+>>> ev = cross_validate(data, folds=2, n_estimators=5, lams=(20.0,), max_regret=None)
 >>> sorted(ev.summary["method"].unique())[:2]
 ['HyperbandPruner()', 'MedianPruner()']
 """

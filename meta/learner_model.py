@@ -14,10 +14,11 @@ ones) and signed back for the new task's direction.
 >>> from policy_store.meta.learner_sources import training_data_from_store
 >>> with PolicyStore.memory() as store:
 ...     _ = ingest_bundled(store)
-...     data = training_data_from_store(store, orders=1)
->>> mm = fit_meta_model(data, n_estimators=10)
+...     data = training_data_from_store(store, orders=1, tasks=["sklearn/iris/sgd/accuracy",
+...                                                             "sklearn/wine/gb/accuracy"])
+>>> mm = fit_meta_model(data, n_estimators=5)
 >>> mm.n_tasks, len(mm.grid), mm.expected({"curve_noise": 0.01}).saved.shape
-(12, 54, (54,))
+(2, 54, (54,))
 """
 
 from __future__ import annotations
