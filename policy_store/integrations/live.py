@@ -153,15 +153,17 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
         row_of = {int(n): i for i, n in enumerate(curves.trial_numbers)}
         dec = store.fetch_df(
             "SELECT trial_number, step, verdict, reason FROM decisions WHERE study = ? AND mode = ? "
-            "AND spec_hash = ? AND (verdict = 'prune' OR starts_with(reason, 'audit: would prune'))",
-            [name, MODE, version.spec_hash])
-        pruned_at, shadow_at = {}, {}
+            "AND spec_hash = ? AND (verdict = 'prune' OR starts_with(reason, 'audit: would prune')) "
+            "ORDER BY decided_at, step", [name, MODE, version.spec_hash])
+        pruned_at: dict[int, int] = {}
+        shadow_at: dict[int, int] = {}
         for d in dec.itertuples(index=False):
             r = row_of.get(int(d.trial_number))
-            if r is None:
+            # A "prune" the objective ignored (the trial ran on) saved nothing.
+            if r is None or (d.verdict == "prune" and state.get(int(d.trial_number)) != "PRUNED"):
                 continue
             col = int(np.searchsorted(curves.steps, d.step))
-            (pruned_at if d.verdict == "prune" else shadow_at)[r] = col
+            (pruned_at if d.verdict == "prune" else shadow_at).setdefault(r, col)
         complete = np.array([state.get(int(n)) == "COMPLETE" for n in curves.trial_numbers])
         out = live_outcome(curves, version.spec, complete, pruned_at, shadow_at)
         row = {"outcome_id": outcome_id(version.spec_hash, name), "rule": version.rule, "version": version.version,

@@ -137,3 +137,21 @@ def test_threads_of_one_process_share_the_pruner(worker, store_path):
     assert pruner.finish(study)["decisions_absorbed"] == len(calls) == pruner.calls
     with PolicyStore(store_path, read_only=True) as store:
         assert store.scalar("SELECT count(DISTINCT (trial_number, step)) FROM decisions") == len(calls)
+
+
+def test_a_prune_verdict_the_objective_ignores_saves_nothing(store_path):
+    pruner = StorePruner(store_path, task="t", rule="median@1")
+    study = optuna.create_study(study_name="stubborn", pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+
+    def objective(trial):
+        x = trial.suggest_float("x", 0, 1)
+        for step in range(4):
+            trial.report(x + 1 / (step + 1), step)
+            trial.should_prune()  # asked, never obeyed
+        return x
+
+    study.optimize(objective, n_trials=12)
+    outcome = pruner.finish(study)
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.scalar("SELECT count(*) FROM decisions WHERE verdict = 'prune'") > 0
+    assert (outcome["trials_pruned"], outcome["compute_saved"]) == (0, 0.0)
