@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from policy_store import InvalidInputError
+from policy_store import InvalidInputError, PolicyStore
 from policy_store.integrations import SpoolWriter, absorb_spool
 
 RECORD = {"decision_id": "d", "study": "s", "trial": "0", "trial_number": 0, "step": 0, "value": 0.5,
@@ -33,3 +35,25 @@ def test_remove_is_refused_inside_a_transaction(store, tmp_path):
 def test_bad_fsync_policy(tmp_path):
     with pytest.raises(InvalidInputError, match="fsync must be one of"):
         SpoolWriter(tmp_path, fsync="sometimes")
+
+
+records = st.lists(st.fixed_dictionaries({
+    "step": st.one_of(st.none(), st.integers(0, 10**9)),
+    "value": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+    "threshold": st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False)),
+    "reason": st.text(max_size=60),
+}), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(records)
+def test_records_round_trip_through_the_spool(tmp_path_factory, recs):
+    d = tmp_path_factory.mktemp("spool")
+    writer = SpoolWriter(d)
+    for i, r in enumerate(recs):
+        writer.append({**RECORD, **r, "decision_id": str(i), "trial_number": i, "trial": str(i)})
+    writer.close()
+    with PolicyStore.memory() as store:
+        assert absorb_spool(store, d).inserted == len(recs)
+        rows = store.fetch_dicts("SELECT step, value, threshold, reason FROM decisions ORDER BY trial_number")
+    assert rows == recs
