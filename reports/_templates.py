@@ -48,7 +48,8 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 20px
   section { break-inside: auto; }
   figure, table { break-inside: avoid; }
   figure.half { width: 48%; }
-  details > :not(summary) { display: block; }
+  details::details-content { content-visibility: visible; display: block; }
+  details > summary { display: none; }
   a { color: inherit; }
 }
 """
