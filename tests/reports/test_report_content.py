@@ -37,6 +37,9 @@ def test_every_section_and_plot_is_present(written):
         assert key in page.figures
     assert page.svgs == len(page.figures)
     assert page.scripts == 0
+    text = files.html.read_text()
+    assert not re.search(r'(?:src|href)\s*=\s*"(?!#)', text), "offline: only in-page links, nothing fetched"
+    assert "default-src 'none'" in text
     md = files.markdown.read_text()
     for i, s in enumerate(sections, 1):
         assert f"## {i}. {s.title}" in md
