@@ -145,7 +145,7 @@ class PruningMetaLearner(BaseEstimator):
             self.model_ = RandomForestRegressor(
                 n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
                 max_features=self.max_features, random_state=self.random_state, n_jobs=1,
-            ).fit(np.where(np.isnan(X_arr), np.nan, X_arr), (flat - self.y_mean_) / self.y_scale_)
+            ).fit(X_arr, (flat - self.y_mean_) / self.y_scale_)
         else:
             self.model_ = None
         return self

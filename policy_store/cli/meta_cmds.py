@@ -63,6 +63,10 @@ def _curves(path: str, direction: str):
     from policy_store.curves import StudyCurves
 
     frame = pd.read_csv(path)
+    missing = [c for c in ("trial", "step", "value") if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"{path}: curve rows need columns trial, step, value[, study]; {missing} missing",
+                                field=missing[0])
     if "study" in frame.columns:
         return [StudyCurves.from_frame(g, study=str(s), direction=direction) for s, g in frame.groupby("study")]
     return [StudyCurves.from_frame(frame, study=Path(path).stem, direction=direction)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from policy_store.datasets import ingest_bundled
+from policy_store.datasets import bundled, ingest_bundled
 from policy_store.meta import artifacts
 from policy_store.meta.learner_store import fit_from_store, recommend_for_holdout
 from policy_store.meta.recommend import COLD_START_SPEC, recommend, save_recommendation
@@ -135,6 +135,14 @@ def test_cli_recommend_and_fit(tmp_path, capsys):
                  "0.01", "--save", "new-rule"]) == 0
     out = capsys.readouterr().out
     assert f"(model {model_id})" in out and "saved as rule version new-rule@1 (source meta-learner)" in out
+    first = bundled()
+    first = first[first["study"] == first["study"].iloc[0]][["trial", "step", "value"]]
+    first.to_csv(tmp_path / "curves.csv", index=False)
+    assert main(["--store", location, "recommend", "--curves", str(tmp_path / "curves.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model_id"] == model_id
+    first.drop(columns="step").to_csv(tmp_path / "bad.csv", index=False)
+    assert main(["--store", location, "recommend", "--curves", str(tmp_path / "bad.csv")]) == 1
+    assert "need columns trial, step, value" in capsys.readouterr().err
     assert main(["--store", location, "recommend", "--meta-features", "{not json"]) == 1
     assert "--meta-features is neither a JSON object nor a JSON file" in capsys.readouterr().err
 
