@@ -3,7 +3,9 @@
 The study is the report filter's ``study`` or, by default, the one with the
 most rule versions deciding on it (live decisions first). Up to
 :data:`MAX_VERSIONS` rule versions are drawn side by side, each under its first
-recorded trial order, with at most :data:`MAX_TRIALS` trials per plot.
+recorded trial order, with at most :data:`MAX_TRIALS` trials per plot. A trial
+decided at many steps (live pruning records every ``should_prune`` call) shows
+its prune decision, or its last one when it was never pruned.
 
 >>> from policy_store import PolicyStore
 >>> from policy_store.reports.filters import ReportFilter
@@ -31,6 +33,7 @@ _COLUMNS = (
     Column("position", "position", "int"), Column("trial", "trial"), Column("verdict", "verdict"),
     Column("step", "step", "int"), Column("value", "value", "float"), Column("threshold", "threshold", "float"),
     Column("ref_size", "reference trials", "int"), Column("reason", "reason"),
+    Column("decisions", "decisions recorded", "int"),
 )
 _LABEL = "coalesce(rule, 'spec:' || left(spec_hash, 12)) || coalesce('@' || CAST(version AS VARCHAR), '')"
 
@@ -58,10 +61,14 @@ def _decisions(store: PolicyStore, flt: ReportFilter, study: str) -> list[dict]:
                 FROM decisions WHERE study = $study AND {where} GROUP BY rule_version, run_mode
                 ORDER BY run_mode = 'live' DESC, last_at DESC, rule_version LIMIT {MAX_VERSIONS})
             SELECT r.rule_version, d.mode, d.order_seed, d.trial_number AS position, d.trial, d.verdict, d.step,
-                   d.value, d.threshold, d.ref_size, d.reason
+                   d.value, d.threshold, d.ref_size, d.reason,
+                   count(*) OVER (PARTITION BY r.rule_version, d.mode, d.trial) AS decisions
             FROM decisions d JOIN runs r ON {_LABEL} = r.rule_version AND d.mode = r.run_mode
                  AND d.order_seed IS NOT DISTINCT FROM r.order_seed
             WHERE d.study = $study AND d.trial_number < {MAX_TRIALS}
+            QUALIFY row_number() OVER (PARTITION BY r.rule_version, d.mode, d.trial
+                                       ORDER BY d.verdict = 'prune' DESC,
+                                                CASE WHEN d.verdict = 'prune' THEN d.step END, d.step DESC) = 1
             ORDER BY r.rule_version, d.mode, d.trial_number""",  # noqa: S608 - constants only
         {**params, "study": study})
 

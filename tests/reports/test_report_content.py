@@ -6,11 +6,14 @@ import csv
 import re
 from datetime import datetime
 
+import pandas as pd
 import pytest
-from policy_store.reports import ReportFilter, collect_sections, fmt, report, write_report
+from policy_store.reports import ReportFilter, collect_sections, decisions, fmt, report, write_report
 from policy_store.reports.render_markdown import md_cell
 
 from policy_store import InvalidInputError, NotFoundError, PolicyStore
+from policy_store.ingest import ingest_frame
+from policy_store.store import utcnow
 
 from ._parse import markdown_tables, parse_html
 from .conftest import EVIL
@@ -134,3 +137,20 @@ def test_bad_scope_is_refused_with_the_fix(report_store, tmp_path):
         ReportFilter(rules=("median@x",))
     with PolicyStore(report_store, read_only=True) as store, pytest.raises(NotFoundError, match="no-such"):
         report(store, tmp_path, study="no-such")
+
+
+def test_live_decisions_show_one_row_per_trial_the_prune_first():
+    frame = pd.DataFrame({"task": "t", "study": "live", "trial": [0] * 4 + [1] * 4, "step": [0, 1, 2, 3] * 2,
+                          "value": [0.9, 0.8, 0.7, 0.6, 0.9, 0.95, 0.97, 0.99]})
+    with PolicyStore.memory() as store:
+        ingest_frame(store, frame)
+        rows = [[f"d{t}{k}", "live", str(t), t, k, 0.9, 0.8, 3, "prune" if (t, k) == (1, 2) else "continue",
+                 "below the median" if (t, k) == (1, 2) else "ok", "median", 1, "h", "live", None, utcnow()]
+                for t in (0, 1) for k in range(4 if t == 0 else 3)]
+        for r in rows:
+            store.execute("INSERT INTO decisions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", r)
+        section = decisions.build(store, ReportFilter())
+    table = section.tables[0].rows
+    assert [(r["trial"], r["verdict"], r["step"], r["decisions"]) for r in table] == [
+        ("0", "continue", 3, 4), ("1", "prune", 2, 3)]
+    assert "curves_0" in [f.key for f in section.figures]
