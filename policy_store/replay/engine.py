@@ -51,7 +51,7 @@ def trial_order(n_trials: int, seed: int) -> np.ndarray:
     return _order(int(n_trials), int(seed)).copy()
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(eq=False, slots=True)
 class Replay:
     """Decisions of one spec on one study under one order; arrays are by entry position."""
 
@@ -108,19 +108,21 @@ def _buckets(curves: Sequence[StudyCurves], per_study: int, band: int = 1) -> li
     Padding to common sizes costs work (``band=1``: equal step counts only); each
     kernel call costs a fixed overhead per trial position (wide bands: fewer calls).
     """
+    shapes = [c.values.shape for c in curves]
     keyed: dict[tuple[str, int], list[int]] = defaultdict(list)
     for ci, c in enumerate(curves):
-        keyed[(c.direction, c.n_steps // band)].append(ci)
+        keyed[(c.direction, shapes[ci][1] // band)].append(ci)
     out = []
     for _, cis in sorted(keyed.items()):
-        cis.sort(key=lambda ci: (curves[ci].n_trials, curves[ci].n_steps))
+        cis.sort(key=lambda ci: shapes[ci])
         chunk: list[int] = []
         widest = 0
         for ci in cis:
-            widest = max(widest, curves[ci].n_steps)
-            if chunk and (len(chunk) + 1) * per_study * curves[ci].n_trials * widest > _MAX_CELLS:
+            n, j = shapes[ci]
+            widest = max(widest, j)
+            if chunk and (len(chunk) + 1) * per_study * n * widest > _MAX_CELLS:
                 out.append(chunk)
-                chunk, widest = [], curves[ci].n_steps
+                chunk, widest = [], j
             chunk.append(ci)
         out.append(chunk)
     return out

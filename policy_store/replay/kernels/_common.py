@@ -66,18 +66,20 @@ class Stack:
     @classmethod
     def build(cls, curves: list[StudyCurves], index: np.ndarray, names: list[str]) -> Stack:
         """Stack ``curves[index[b]]`` for every ``b``; ``names`` are the per-study Optuna study names."""
-        n = max(c.n_trials for c in curves)
-        j = max(c.n_steps for c in curves)
+        shapes = [c.values.shape for c in curves]
+        n = max(s[0] for s in shapes)
+        j = max(s[1] for s in shapes)
         vals = np.full((len(curves), n, j), np.nan)
         pres = np.zeros((len(curves), n, j), dtype=bool)
         steps = np.zeros((len(curves), j), dtype=np.int64)
         last = np.zeros((len(curves), n), dtype=np.int64)
-        for k, c in enumerate(curves):
-            vals[k, : c.n_trials, : c.n_steps] = c.values
-            pres[k, : c.n_trials, : c.n_steps] = c.present
-            steps[k, : c.n_steps] = c.steps
-            steps[k, c.n_steps:] = c.steps[-1] + 1 + np.arange(j - c.n_steps)
-            last[k, : c.n_trials] = c.last_pos
+        pad = np.arange(1, j + 1)
+        for k, (c, (cn, cj)) in enumerate(zip(curves, shapes, strict=True)):
+            vals[k, :cn, :cj] = c.values
+            pres[k, :cn, :cj] = c.present
+            steps[k, :cj] = c.steps
+            steps[k, cj:] = c.steps[-1] + pad[: j - cj]
+            last[k, :cn] = c.last_pos
         dirs = {c.direction for c in curves}
         if len(dirs) != 1:
             raise ValueError("a stack holds studies of one direction")

@@ -60,15 +60,16 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
         crc_of = {name: np.array([binascii.crc32(f"{name}_{t}".encode()) for t in range(N)], dtype=np.int64)
                   for name in set(st.names)}
         # enough brackets for any max_resource this study can produce
-        G = max(_hb_layout(max(max_step + 1, m if m != "auto" else 1, int(lo)), int(lo), int(e))[0]
-                for m, lo, e in zip(max_res_param, min_res, eta, strict=True))
+        combos = set(zip(max_res_param, min_res.tolist(), eta.tolist(), strict=True))
+        G = max(_hb_layout(max(max_step + 1, m if m != "auto" else 1, lo), lo, e)[0] for m, lo, e in combos)
         G = max(G, 1)
-        R = max(_n_rungs(max_step, int(lo), int(e), 0) for lo, e in zip(min_res, eta, strict=True))
+        R = max(_n_rungs(max_step, lo, e, 0) for _, lo, e in combos)
     else:
         rate0 = np.array([p["min_early_stopping_rate"] for p in params], dtype=np.int64)
         mr = np.array([-1 if p["min_resource"] == "auto" else p["min_resource"] for p in params], dtype=np.int64)
         G = 1
-        R = max(_n_rungs(max_step, max(int(m), 1), int(e), int(r0)) for m, e, r0 in zip(mr, eta, rate0, strict=True))
+        R = max(_n_rungs(max_step, max(m, 1), e, r0)
+                for m, e, r0 in set(zip(mr.tolist(), eta.tolist(), rate0.tolist(), strict=True)))
     store = np.full((B, G, R, N), np.nan)
     count = np.zeros((B, G, R), dtype=np.int64)
     n_comp = np.zeros(B, dtype=np.int64)
@@ -81,13 +82,36 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     why_g = np.zeros((B, N), dtype=np.int64)
     last_steps = np.take_along_axis(st.steps, st.last_pos, axis=1)     # (B, N)
     calls_all = st.present if call is None else call
+    anycall_all = calls_all.any(2)                                       # (B, N) by trial index
+    # Per position and rung: the column and value of the trial's first call at or after the rung
+    # step. They depend only on the trial's own curve and on (min_resource, rate), so they are
+    # tabulated once per replay as soon as those are known, not recomputed per trial.
+    reach = np.zeros((B, N, R), dtype=bool)
+    rcol = np.zeros((B, N, R), dtype=np.int64)
+    rval = np.full((B, N, R), np.nan)
+
+    def tabulate(sel: np.ndarray, rate_bt: np.ndarray) -> None:
+        idx_t = orders[sel]                                              # (S, N) trial index by position
+        c_sel = calls_all[sel[:, None], idx_t]                           # (S, N, J)
+        with np.errstate(over="ignore"):
+            rs = (mr[sel, None, None].astype(np.float64)
+                  * eta[sel, None, None].astype(np.float64) ** (rate_bt[:, :, None] + r_idx))   # (S, N, R)
+        hits = c_sel[:, :, None, :] & (steps[sel, None, None, :] >= rs[..., None])        # (S, N, R, J)
+        reach[sel] = hits.any(3)
+        rcol[sel] = hits.argmax(3)
+        rval[sel] = st.values[sel[:, None, None], idx_t[:, :, None], rcol[sel]]
+
+    if not hyperband:
+        fixed = np.flatnonzero(mr > 0)
+        if fixed.size:
+            tabulate(fixed, np.broadcast_to(rate0[fixed, None], (fixed.size, N)))
     for t in range(N):
         i = orders[:, t]
-        calls = calls_all[rows, i]                                       # (B, J)
-        anycall = calls.any(1)
+        anycall = anycall_all[rows, i]
         if hyperband:
             want = ~inited & anycall & (fixed_max | (n_comp > 0))
-            for b in np.flatnonzero(want):
+            new_rows = np.flatnonzero(want)
+            for b in new_rows:
                 m = max_res_param[b]
                 mres = int(max_last[b]) + 1 if m == "auto" else int(m)
                 nb, budgets = _hb_layout(mres, int(min_res[b]), int(eta[b]))
@@ -97,22 +121,23 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
                     continue
                 cum = np.cumsum(budgets)
                 bracket_of[b] = np.searchsorted(cum, crc_of[st.names[b]] % cum[-1], side="right")
+            live_new = new_rows[~dead[new_rows]]
+            if live_new.size:
+                tabulate(live_new, bracket_of[live_new])
             active = inited & ~dead & anycall
             g = np.where(active, bracket_of[:, t], 0)
-            rate = g
         else:
             newly = (mr < 0) & anycall & (n_comp > 0)
-            mr = np.where(newly, np.maximum(max_last // 100, 1), mr)
+            if newly.any():
+                mr = np.where(newly, np.maximum(max_last // 100, 1), mr)
+                sel = np.flatnonzero(newly)
+                tabulate(sel, np.broadcast_to(rate0[sel, None], (sel.size, N)))
             active = (mr > 0) & anycall
             g = np.zeros(B, dtype=np.int64)
-            rate = rate0
         if active.any():
-            with np.errstate(over="ignore"):
-                rung_step = mr[:, None].astype(np.float64) * eta[:, None].astype(np.float64) ** (rate[:, None] + r_idx)
-            hits = calls[:, None, :] & (steps[:, None, :] >= rung_step[:, :, None])      # (B, R, J)
-            reached = hits.any(2) & active[:, None]
-            col = hits.argmax(2)
-            v = st.values[rows[:, None], i[:, None], col]                                 # (B, R)
+            reached = reach[:, t] & active[:, None]                                       # (B, R)
+            col = rcol[:, t]
+            v = rval[:, t]
             others = store[:, 0] if G == 1 else store[rows, g]                            # (B, R, N)
             n_oth = count[:, 0] if G == 1 else count[rows, g]
             with np.errstate(invalid="ignore"):
