@@ -18,7 +18,6 @@ only one holder
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import re
 import threading
@@ -96,6 +95,8 @@ def _in_process(name: str) -> Iterator[Callable[[], bool]]:
 
 @contextmanager
 def _file(path: Path) -> Iterator[Callable[[], bool]]:
+    import fcntl  # POSIX only; imported here so that the store itself still imports elsewhere
+
     try:
         handle = open(path, "a+b")  # noqa: SIM115 - held open for the whole block
     except OSError as e:
