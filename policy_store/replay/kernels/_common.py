@@ -111,6 +111,40 @@ def gate(st: Stack, warmup: np.ndarray, interval: np.ndarray) -> np.ndarray:
     return st.present & ok[:, None, :] & (prev_reported_step(st) < lower[:, None, :])
 
 
+def percentile_tables(q_frac: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interpolation indices and weights of ``np.nanpercentile`` for every count ``0..n_max``.
+
+    Returns ``(prev_idx, next_idx, gamma)``, each ``(B, n_max + 1)``, computed with
+    numpy's own arithmetic (virtual index ``(n - 1) * q``; above the top both
+    indices are ``n - 1`` and gamma is taken against index -1).
+    """
+    n = np.arange(n_max + 1)[None, :]
+    virt = (n - 1) * q_frac[:, None]
+    prev = np.floor(virt)
+    above = virt >= n - 1
+    top = np.maximum(n - 1, 0)
+    prev_idx = np.where(above, top, np.maximum(prev, 0)).astype(np.intp)
+    next_idx = np.where(above, top, prev + 1).astype(np.intp)
+    gamma = virt - np.where(above, -1.0, prev)
+    return prev_idx, next_idx, gamma
+
+
+def lookup_percentile(srt: np.ndarray, n_valid: np.ndarray,
+                      tables: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    """``(B, J)`` percentiles of the sorted table ``srt`` (``(B, J, rows)``) via :func:`percentile_tables`."""
+    prev_t, next_t, gamma_t = tables
+    pi = np.take_along_axis(prev_t, n_valid, axis=1)
+    ni = np.take_along_axis(next_t, n_valid, axis=1)
+    gamma = np.take_along_axis(gamma_t, n_valid, axis=1)
+    a = np.take_along_axis(srt, pi[:, :, None], axis=2)[:, :, 0]
+    b = np.take_along_axis(srt, ni[:, :, None], axis=2)[:, :, 0]
+    with np.errstate(invalid="ignore"):
+        diff = b - a
+        res = a + diff * gamma
+        res = np.where(gamma >= 0.5, b - diff * (1 - gamma), res)
+    return np.where(n_valid > 0, res, np.nan)
+
+
 def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarray) -> np.ndarray:
     """``np.nanpercentile`` (linear) of each column of a sorted, NaN-padded table, bit for bit.
 
@@ -131,23 +165,9 @@ def sorted_nanpercentile(srt: np.ndarray, n_valid: np.ndarray, q_frac: np.ndarra
         numpy's ``_quantile``/``_lerp`` (virtual index ``(n - 1) * q``, gamma taken
         against index -1 above the top, the ``t >= 0.5`` branch of the lerp).
     """
-    n = n_valid
     if srt.shape[2] == 0:
-        return np.full(n.shape, np.nan)
-    virt = (n - 1) * q_frac[:, None]
-    prev = np.floor(virt)
-    above = virt >= n - 1
-    top = np.maximum(n - 1, 0)
-    prev_idx = np.where(above, top, prev).astype(np.intp)
-    next_idx = np.minimum(np.where(above, top, prev + 1).astype(np.intp), srt.shape[2] - 1)
-    gamma = virt - np.where(above, -1.0, prev)
-    a = np.take_along_axis(srt, prev_idx[:, :, None], axis=2)[:, :, 0]
-    b = np.take_along_axis(srt, next_idx[:, :, None], axis=2)[:, :, 0]
-    with np.errstate(invalid="ignore"):
-        diff = b - a
-        res = a + diff * gamma
-        res = np.where(gamma >= 0.5, b - diff * (1 - gamma), res)
-    return np.where(n > 0, res, np.nan)
+        return np.full(n_valid.shape, np.nan)
+    return lookup_percentile(srt, n_valid, percentile_tables(q_frac, srt.shape[2]))
 
 
 def insert_sorted(srt: np.ndarray, rows: int, x: np.ndarray, mask: np.ndarray) -> None:

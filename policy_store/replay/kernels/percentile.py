@@ -13,7 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import KernelOut, Stack, completes, gate, insert_sorted, sorted_nanpercentile
+from policy_store.replay.kernels._common import (
+    KernelOut,
+    Stack,
+    gate,
+    insert_sorted,
+    lookup_percentile,
+    percentile_tables,
+)
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -29,21 +36,29 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     if call is not None:
         g &= call
     acc = np.fmax if maximize else np.fmin
-    best = acc.accumulate(st.values, axis=2)               # NaN only while every value so far is NaN
+    rows = np.arange(B)
+    # everything about the trial entering at position t, gathered once in position order
+    by_pos = (rows[:, None], orders)
+    g_pos = g[by_pos]                                      # (B, N, J)
+    best_pos = acc.accumulate(st.values, axis=2)[by_pos]   # NaN only while every value so far is NaN
+    x_pos = st.values[by_pos]
+    p_pos = st.present[by_pos]
+    ok_pos = p_pos & ~np.isnan(x_pos)
+    x0_pos = np.where(ok_pos, x_pos, 0.0)
+    fin_nan = np.isnan(st.final[by_pos])                   # (B, N)
+    tables = percentile_tables(q_frac, N)
     srt = np.full((B, J, N + 1), np.nan)                  # last slot: scratch for insert_sorted
     n_valid = np.zeros((B, J), dtype=np.int64)
     n_ref = np.zeros((B, J), dtype=np.int64)
     n_comp = np.zeros(B, dtype=np.int64)
-    rows = np.arange(B)
     live_min = np.maximum(n_startup, 1)
     for t in range(N):
-        i = orders[:, t]
         live = n_comp >= live_min
         if live.any():
-            gt = g[rows, i] & live[:, None]
+            gt = g_pos[:, t] & live[:, None]
             if gt.any():
-                b_val = best[rows, i]
-                thr = sorted_nanpercentile(srt[:, :, :t], n_valid, q_frac)
+                b_val = best_pos[:, t]
+                thr = lookup_percentile(srt, n_valid, tables)
                 with np.errstate(invalid="ignore"):
                     worse = (b_val < thr) if maximize else (b_val > thr)
                 prune = gt & (np.isnan(b_val) | ((n_ref >= n_min) & worse))
@@ -54,12 +69,11 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
                     cc = np.where(hit, col, 0)
                     out.threshold[:, t] = np.where(hit, thr[rows, cc], np.nan)
                     out.ref_size[:, t] = np.where(hit, n_ref[rows, cc], 0)
-        done = completes(st, i, out.prune_col[:, t] >= 0, audited[:, t])
+        done = ~((out.prune_col[:, t] >= 0) & ~audited[:, t]) & ~fin_nan[:, t]
         if done.any():
-            x = st.values[rows, i]
-            pres = st.present[rows, i] & done[:, None]
-            ok = pres & ~np.isnan(x)
-            insert_sorted(srt, t, np.where(ok, x, 0.0), ok)
+            pres = p_pos[:, t] & done[:, None]
+            ok = ok_pos[:, t] & done[:, None]
+            insert_sorted(srt, t, x0_pos[:, t], ok)
             n_valid += ok
             n_ref += pres
             n_comp += done
