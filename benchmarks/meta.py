@@ -150,7 +150,7 @@ def write_section(text: str, path: Path) -> None:
         new = old.rstrip() + ("\n\n" if old else "") + text
     else:
         nxt = old.find("\n## ", start + len(SECTION))
-        new = old[:start] + text + (old[nxt + 1:] if nxt >= 0 else "")
+        new = old[:start] + (text.rstrip("\n") + "\n\n" + old[nxt + 1:] if nxt >= 0 else text)
     path.write_text(new)
 
 
