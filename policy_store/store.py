@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from policy_store.errors import SchemaVersionError, StoreError
-from policy_store.lake import connect_lake
+from policy_store.lake import LAKE_ALIAS, connect_lake
 from policy_store.location import FileLocation, LakeLocation, mask, parse_location
 from policy_store.locks import hold_lock
 from policy_store.migrations import LATEST_VERSION, MIGRATIONS
@@ -126,6 +126,27 @@ class PolicyStore:
     def is_lake(self) -> bool:
         """Whether the store lives in a DuckLake (shared by many hosts) rather than a local file."""
         return isinstance(self._where, LakeLocation)
+
+    def files_dir(self) -> str:
+        """Where files that belong with the store go (meta-learner artifacts and the like).
+
+        The embedded file's folder; the current directory for ``:memory:``; for a DuckLake its data path
+        (the folder or object-store prefix every host of the lake reaches), from the catalog if the
+        location does not name it.
+
+        >>> with PolicyStore.memory() as store:
+        ...     store.files_dir() == os.getcwd()
+        True
+        """
+        if isinstance(self._where, LakeLocation):
+            # The catalog's own name for it: the alias the lake is attached under, prefixed by DuckLake.
+            path = self._where.data_path or self.scalar(
+                f"SELECT value FROM __ducklake_metadata_{LAKE_ALIAS}.ducklake_metadata WHERE key = 'data_path'"  # noqa: S608
+            )
+            return str(path).rstrip("/") or "/"
+        if self._where.path == ":memory:":
+            return os.getcwd()
+        return str(Path(self._where.path).resolve().parent)
 
     # -- schema ---------------------------------------------------------------------
     @property

@@ -8,7 +8,8 @@ from policy_store import PolicyStore
 from policy_store.cli.main import main
 
 
-def test_the_demo_runs_on_a_lake(new_lake, capsys):
+def test_the_demo_runs_on_a_lake(new_lake, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the report (and any file the demo writes) lands here
     lake = new_lake()
     assert main(["--store", lake, "demo"]) == 0
     capsys.readouterr()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -71,3 +73,10 @@ def test_bad_or_conflicting_input_leaves_the_store_unchanged(location):
         assert store.row_counts() == before
         assert ingest_frame(store, changed, replace=True).replaced == ["task-a/study-0", "task-a/study-1"]
         assert store.row_counts()["curve_points"] == before["curve_points"]
+
+
+def test_files_go_beside_the_file_or_under_the_lake_data_path(location, tmp_path):
+    with PolicyStore(location) as store:
+        where = Path(store.files_dir())
+    assert where.is_dir()
+    assert (where == tmp_path) != location.startswith("ducklake:")
