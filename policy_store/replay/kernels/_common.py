@@ -133,11 +133,11 @@ def lookup_percentile(srt: np.ndarray, n_valid: np.ndarray,
                       tables: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
     """``(B, J)`` percentiles of the sorted table ``srt`` (``(B, J, rows)``) via :func:`percentile_tables`."""
     prev_t, next_t, gamma_t = tables
-    pi = np.take_along_axis(prev_t, n_valid, axis=1)
-    ni = np.take_along_axis(next_t, n_valid, axis=1)
-    gamma = np.take_along_axis(gamma_t, n_valid, axis=1)
-    a = np.take_along_axis(srt, pi[:, :, None], axis=2)[:, :, 0]
-    b = np.take_along_axis(srt, ni[:, :, None], axis=2)[:, :, 0]
+    bi = np.arange(srt.shape[0])[:, None]
+    ji = np.arange(srt.shape[1])[None, :]
+    a = srt[bi, ji, prev_t[bi, n_valid]]
+    b = srt[bi, ji, next_t[bi, n_valid]]
+    gamma = gamma_t[bi, n_valid]
     with np.errstate(invalid="ignore"):
         diff = b - a
         res = a + diff * gamma
@@ -184,8 +184,9 @@ def insert_sorted(srt: np.ndarray, rows: int, x: np.ndarray, mask: np.ndarray) -
         pos = np.count_nonzero(srt[:, :, :rows] < x[:, :, None], axis=2)   # NaN padding never counts
     pos = np.where(mask, pos, srt.shape[2] - 1)           # masked-off columns write to the scratch slot
     r = np.arange(1, rows + 1)
-    srt[:, :, 1:rows + 1] = np.where(r > pos[:, :, None], srt[:, :, :rows], srt[:, :, 1:rows + 1])
-    np.put_along_axis(srt, pos[:, :, None], x[:, :, None], axis=2)
+    # shift the tail right by one (copyto handles the overlap), then drop x into the gap
+    np.copyto(srt[:, :, 1:rows + 1], srt[:, :, :rows], where=r > pos[:, :, None])
+    srt[np.arange(srt.shape[0])[:, None], np.arange(srt.shape[1])[None, :], pos] = x
 
 
 def first_true(mask: np.ndarray) -> np.ndarray:
