@@ -52,9 +52,6 @@ class Expected:
     neighbours: list[tuple[str, float]]
     evidence_studies: int = 0
 
-    def utility(self, lam: float) -> np.ndarray:
-        return self.saved - lam * self.regret
-
 
 @dataclass
 class MetaModel:

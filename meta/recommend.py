@@ -189,6 +189,10 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
             notes.append(f"blended with the grid replayed on {exp.evidence_studies} study(ies) of this task")
         used = sorted(set(features) & set(model.feature_names))
         notes.append(f"{len(used)} of the model's {len(model.feature_names)} meta-features known")
+        if not used and not curves:
+            notes.append("no meta-feature in common with the past tasks: this is their overall best, not a "
+                         "task-specific choice; give the task's first curves (--curves) or the features the "
+                         "model knows")
         expected = {"compute_saved": _interval(exp.saved[choice], exp.low[choice, 0], exp.high[choice, 0]),
                     "regret": _interval(exp.regret[choice], exp.low[choice, 1], exp.high[choice, 1]),
                     "killed_best_rate": round(float(exp.killed[choice]), 6),
