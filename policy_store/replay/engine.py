@@ -181,8 +181,9 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             sub = [curves[ci] for ci in cis]
             sizes = [c.n_trials for c in sub]
             n_max = max(sizes)
-            orders = [[np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds]
-                      for n in sizes]
+            padded = {n: [np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds]
+                      for n in set(sizes)}
+            orders = [padded[n] for n in sizes]
             positions = np.arange(n_max)
             audits = {si: audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed) for si in members}
             batch = [(li, si, k) for li in range(len(sub)) for si in members for k in range(len(order_seeds))]
