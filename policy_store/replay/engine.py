@@ -181,19 +181,31 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             sub = [curves[ci] for ci in cis]
             sizes = [c.n_trials for c in sub]
             n_max = max(sizes)
-            padded = {n: [np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds]
-                      for n in set(sizes)}
-            orders = [padded[n] for n in sizes]
+            n_sizes = sorted(set(sizes))
+            # (size, order) -> padded order; batch rows are study-major, then spec, then order
+            padded = np.array([[np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds]
+                               for n in n_sizes], dtype=np.int64)
+            size_of = np.searchsorted(n_sizes, sizes)
+            n_k, n_m = len(order_seeds), len(members)
+            li_col = np.repeat(np.arange(len(sub)), n_m * n_k)
+            mi_col = np.tile(np.repeat(np.arange(n_m), n_k), len(sub))
+            k_col = np.tile(np.arange(n_k), len(sub) * n_m)
             positions = np.arange(n_max)
-            audits = {si: audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed) for si in members}
-            batch = [(li, si, k) for li in range(len(sub)) for si in members for k in range(len(order_seeds))]
-            stack = Stack.build(sub, np.array([li for li, _, _ in batch]), [names[ci] for ci in cis])
-            order_arr = np.array([orders[li][k] for li, _, k in batch], dtype=np.int64)
-            audited = np.array([audits[si] for _, si, _ in batch])
-            out = KERNELS[kernel](stack, order_arr, [specs[si].params for _, si, _ in batch], audited)
-            for row, (li, si, k) in enumerate(batch):
-                n = sizes[li]
-                results[cis[li]][si * len(order_seeds) + k] = Replay(
-                    specs[si], sub[li], int(order_seeds[k]), order_arr[row, :n], out.prune_col[row, :n],
-                    audited[row, :n], out.threshold[row, :n], out.ref_size[row, :n])
+            audit_rows = np.array([audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed)
+                                   for si in members])
+            stack = Stack.build(sub, li_col, [names[ci] for ci in cis])
+            order_arr = padded[size_of[li_col], k_col]
+            audited = audit_rows[mi_col]
+            member_params = [specs[si].params for si in members]
+            out = KERNELS[kernel](stack, order_arr, [member_params[m] for m in mi_col.tolist()], audited)
+            seeds = [int(k) for k in order_seeds]
+            row = 0
+            for li in range(len(sub)):
+                n, c, res = sizes[li], sub[li], results[cis[li]]
+                for si in members:
+                    spec = specs[si]
+                    for k in range(n_k):
+                        res[si * n_k + k] = Replay(spec, c, seeds[k], order_arr[row, :n], out.prune_col[row, :n],
+                                                   audited[row, :n], out.threshold[row, :n], out.ref_size[row, :n])
+                        row += 1
     return [[r for r in rs if r is not None] for rs in results]
