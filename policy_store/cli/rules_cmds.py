@@ -7,7 +7,7 @@ import getpass
 from pathlib import Path
 
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
-from policy_store.rules import SOURCES, add_rule_version, get_rule_version, list_rules, rule_history
+from policy_store.rules import SOURCES, STATUSES, add_rule_version, get_rule_version, list_rules, rule_history
 
 
 def _spec_arg(value: str) -> str:
@@ -29,11 +29,12 @@ def _add(args: argparse.Namespace) -> int:
         v = add_rule_version(store, args.name, _spec_arg(args.spec), created_by=args.created_by or _user(),
                              source=args.source, reason=args.reason, parent=args.parent,
                              meta_model_id=args.meta_model, drift_event_id=args.drift_event, job_id=args.job,
-                             description=args.description)
+                             description=args.description, status=args.status)
     if args.json:
         print_json(v.to_dict())
     else:
-        print(f"{v.ref} ({v.spec.strategy}, spec {v.spec_hash[:12]})")
+        mark = ", rejected" if v.status == "rejected" else ""
+        print(f"{v.ref} ({v.spec.strategy}, spec {v.spec_hash[:12]}{mark})")
     return 0
 
 
@@ -63,7 +64,8 @@ def _show(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     with open_store(args, read_only=True) as store:
         versions = rule_history(store, args.name)
-    rows = [{"version": v.version, "parent": v.parent_version, "created_at": v.created_at,
+    # Rejected candidates (recalibration losers) stay in the chain, marked: they are never the current version.
+    rows = [{"version": v.version, "status": v.status, "parent": v.parent_version, "created_at": v.created_at,
              "created_by": v.created_by, "source": v.source, "reason": v.reason,
              "links": ", ".join(f"{k}={x}" for k, x in (("meta_model", v.meta_model_id),
                                                       ("drift_event", v.drift_event_id), ("job", v.job_id)) if x),
@@ -80,25 +82,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = rules.add_subparsers(dest="rules_command", metavar="SUBCOMMAND")
     sub.required = True
 
-    p = sub.add_parser("add", help="add a rule version (a no-op if the spec equals the latest)")
+    p = sub.add_parser("add", help="add a rule version (a no-op if the spec equals the current one)")
     p.add_argument("name")
     p.add_argument("--spec", required=True, help="the spec as JSON, or a path to a JSON file")
     p.add_argument("--created-by", help="who makes this version (default: login name)")
     p.add_argument("--source", choices=SOURCES, default="manual")
     p.add_argument("--reason")
-    p.add_argument("--parent", type=int, help="parent version (default: the latest)")
+    p.add_argument("--parent", type=int, help="parent version (default: the current one)")
     p.add_argument("--meta-model", help="id of the meta-model behind this version")
     p.add_argument("--drift-event", help="id of the drift event behind this version")
     p.add_argument("--job", help="id of the job that made this version")
     p.add_argument("--description", help="rule description (kept when the rule is created)")
+    p.add_argument("--status", choices=STATUSES, default="active",
+                   help="'rejected' records a candidate that lost (it never becomes the current version)")
     add_json_flag(p)
     p.set_defaults(handler=_add)
 
-    p = sub.add_parser("list", help="list rules with their latest version")
+    p = sub.add_parser("list", help="list rules with their current (newest active) version")
     add_json_flag(p)
     p.set_defaults(handler=_list)
 
-    p = sub.add_parser("show", help="show one rule version (NAME or NAME@VERSION)")
+    p = sub.add_parser("show", help="show one rule version (NAME: the current one, or NAME@VERSION)")
     p.add_argument("ref", metavar="NAME[@VERSION]")
     add_json_flag(p)
     p.set_defaults(handler=_show)

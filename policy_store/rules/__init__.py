@@ -12,6 +12,7 @@ from policy_store.rules.spec import DIRECTIONS, RuleSpec
 from policy_store.rules.strategies import STRATEGIES, get_strategy
 from policy_store.rules.versions import (
     SOURCES,
+    STATUSES,
     RuleVersion,
     add_rule_version,
     get_rule_version,
@@ -23,6 +24,7 @@ from policy_store.rules.versions import (
 __all__ = [
     "DIRECTIONS",
     "SOURCES",
+    "STATUSES",
     "STRATEGIES",
     "RuleSpec",
     "RuleVersion",

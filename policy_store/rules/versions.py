@@ -4,7 +4,19 @@ Versions are numbered 1, 2, ... per rule and never change once written. Each
 records its parent version, who or what made it (``created_by``), the kind of
 source (``manual``, ``meta-learner``, ``recalibration``), a reason, and links to
 the meta-model, drift event or job behind it. Adding a spec identical to the
-latest version is a no-op that returns the existing version.
+current version is a no-op that returns the existing version.
+
+A version is ``active`` or ``rejected``: a recalibration job records a re-tuned
+candidate that lost to the current version as a ``rejected`` version, with the
+same provenance as a promoted one. Rejected versions keep their number in the
+history (:func:`rule_history` lists them, marked), but never become the rule's
+*current* version: ``name`` without ``@N`` resolves to the newest active
+version, which is also the default parent of the next one.
+
+On a DuckLake shared by many hosts, :func:`add_rule_version` is one fenced unit
+of work (:meth:`PolicyStore.run_atomic <policy_store.store.PolicyStore.run_atomic>`):
+two hosts adding a version of one rule at once cannot both take the same number;
+the later commit is re-run and sees the earlier one's version.
 
 Examples
 --------
@@ -14,8 +26,12 @@ Examples
 ...     b = add_rule_version(store, "r", {"strategy": "median"}, created_by="bob")
 ...     c = add_rule_version(store, "r", {"strategy": "median", "params": {"n_startup_trials": 3}},
 ...                          created_by="job", source="recalibration", reason="drift")
-...     [(v.version, v.parent_version, v.created_by) for v in rule_history(store, "r")], b.version
-([(1, None, 'ann'), (2, 1, 'job')], 1)
+...     d = add_rule_version(store, "r", {"strategy": "median", "params": {"n_startup_trials": 9}},
+...                          created_by="job", source="recalibration", status="rejected")
+...     [(v.version, v.parent_version, v.status) for v in rule_history(store, "r")], b.version
+...     get_rule_version(store, "r").ref, get_rule_version(store, "r@3").status
+([(1, None, 'active'), (2, 1, 'active'), (3, 2, 'rejected')], 1)
+('r@2', 'rejected')
 """
 
 from __future__ import annotations
@@ -30,6 +46,7 @@ from policy_store.rules.spec import RuleSpec
 from policy_store.store import PolicyStore, utcnow
 
 SOURCES = ("manual", "meta-learner", "recalibration")
+STATUSES = ("active", "rejected")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
 _COLUMNS = ("rule, version, spec, spec_hash, parent_version, created_by, source, reason, created_at, "
             "meta_model_id, drift_event_id, job_id, status")
@@ -100,7 +117,10 @@ def parse_rule_ref(ref: str) -> tuple[str, int | None]:
 
 
 def rule_history(store: PolicyStore, name: str) -> list[RuleVersion]:
-    """Every version of ``name``, oldest first; :class:`NotFoundError` if there is none."""
+    """Every version of ``name``, oldest first, rejected ones included (see ``status``).
+
+    :class:`NotFoundError` if there is none.
+    """
     _check_name(name)
     rows = store.fetch_dicts(f"SELECT {_COLUMNS} FROM rule_versions WHERE rule = ? ORDER BY version", [name])  # noqa: S608
     if not rows:
@@ -109,26 +129,44 @@ def rule_history(store: PolicyStore, name: str) -> list[RuleVersion]:
 
 
 def get_rule_version(store: PolicyStore, ref: str, version: int | None = None) -> RuleVersion:
-    """The version named by ``"name@N"`` (or ``name`` and ``version``); latest when no version is given."""
+    """The version named by ``"name@N"`` (or ``name`` and ``version``); the current one when no version is given.
+
+    The current version is the newest ``active`` one: a rejected candidate is returned only when named.
+    """
     name, v = parse_rule_ref(ref)
     v = version if version is not None else v
     history = rule_history(store, name)
     if v is None:
-        return history[-1]
+        return _current(name, history)
     for rv in history:
         if rv.version == v:
             return rv
     raise NotFoundError(f"rule {name!r} has no version {v}; versions are 1..{history[-1].version}")
 
 
+def _current(name: str, history: list[RuleVersion]) -> RuleVersion:
+    active = [rv for rv in history if rv.status == "active"]
+    if not active:
+        raise NotFoundError(f"rule {name!r} has no active version (versions 1..{history[-1].version} are all "
+                            f"rejected); name one as {name}@N or add an active version")
+    return active[-1]
+
+
 def list_rules(store: PolicyStore) -> list[dict[str, Any]]:
-    """One row per rule: latest version, its strategy, number of versions, creation time."""
+    """One row per rule: current (newest active) version, its strategy and source, versions, rejected ones.
+
+    ``n_versions`` counts every version, ``n_rejected`` the rejected candidates among them; a rule whose
+    versions are all rejected has no ``latest_version`` (None).
+    """
     rows = store.fetch_dicts(
-        "SELECT rule, max(version) AS latest_version, count(*) AS n_versions, min(created_at) AS created_at, "
-        "arg_max(spec, version) AS spec, arg_max(source, version) AS source "
+        "SELECT rule, max(version) FILTER (WHERE status = 'active') AS latest_version, count(*) AS n_versions, "
+        "count(*) FILTER (WHERE status = 'rejected') AS n_rejected, min(created_at) AS created_at, "
+        "arg_max(spec, version) FILTER (WHERE status = 'active') AS spec, "
+        "arg_max(source, version) FILTER (WHERE status = 'active') AS source "
         "FROM rule_versions GROUP BY rule ORDER BY rule")
     for r in rows:
-        r["strategy"] = RuleSpec.parse(r.pop("spec")).strategy
+        spec = r.pop("spec")
+        r["strategy"] = RuleSpec.parse(spec).strategy if spec is not None else None
     return rows
 
 
@@ -145,6 +183,7 @@ def add_rule_version(
     drift_event_id: str | None = None,
     job_id: str | None = None,
     description: str | None = None,
+    status: str = "active",
 ) -> RuleVersion:
     """Validate ``spec`` and record it as the next version of rule ``name``.
 
@@ -163,42 +202,61 @@ def add_rule_version(
     reason:
         Why this version exists.
     parent:
-        The version this one derives from; defaults to the current latest version.
+        The version this one derives from; defaults to the current (newest active) version.
     meta_model_id, drift_event_id, job_id:
         Links to what produced this version, when there is one.
     description:
         Rule description, stored when the rule is created.
+    status:
+        ``active`` (default): the version becomes the rule's current one. ``rejected``: a candidate
+        recorded for its provenance that lost against the current version; it takes the next number
+        but the current version stays what it was.
 
     Returns
     -------
     RuleVersion
-        The new version, or the latest one unchanged if its spec is identical.
+        The new version; for an active spec identical to the current version, that version unchanged;
+        for a rejected candidate already recorded with the same spec, drift event and job, that record.
     """
     _check_name(name)
     parsed = RuleSpec.parse(spec)
     if source not in SOURCES:
         raise InvalidInputError(f"must be one of {list(SOURCES)}, got {source!r}", field="source")
+    if status not in STATUSES:
+        raise InvalidInputError(f"must be one of {list(STATUSES)}, got {status!r}", field="status")
     if not isinstance(created_by, str) or not created_by.strip():
         raise InvalidInputError("say who or what made this version", field="created_by")
-    with store.atomic():
-        rows = store.fetch_dicts(
-            f"SELECT {_COLUMNS} FROM rule_versions WHERE rule = ? ORDER BY version DESC LIMIT 1", [name])  # noqa: S608
-        latest = _from_row(rows[0]) if rows else None
-        if latest is not None and latest.spec_hash == parsed.spec_hash:
-            return latest
-        if parent is not None:
-            ok = store.scalar("SELECT count(*) FROM rule_versions WHERE rule = ? AND version = ?", [name, parent])
-            if not ok:
-                raise NotFoundError(f"parent version {parent} of rule {name!r} does not exist")
-        elif latest is not None:
-            parent = latest.version
+
+    def unit(s: PolicyStore) -> RuleVersion:
+        # Two hosts adding a version of this rule at once would both take the same number: fenced
+        # transactions conflict, and the re-run reads the winner's version from here on.
+        s.fence()
+        rows = s.fetch_dicts(f"SELECT {_COLUMNS} FROM rule_versions WHERE rule = ? ORDER BY version", [name])  # noqa: S608
+        history = [_from_row(r) for r in rows]
+        active = [v for v in history if v.status == "active"]
+        current = active[-1] if active else None
+        if status == "active" and current is not None and current.spec_hash == parsed.spec_hash:
+            return current
+        if status == "rejected":
+            for v in history:
+                if (v.status, v.spec_hash, v.drift_event_id, v.job_id) == (status, parsed.spec_hash, drift_event_id,
+                                                                          job_id):
+                    return v
+        chosen = parent
+        if chosen is not None:
+            if chosen not in {v.version for v in history}:
+                raise NotFoundError(f"parent version {chosen} of rule {name!r} does not exist")
+        elif current is not None:
+            chosen = current.version
         now = utcnow()
-        if latest is None and not store.scalar("SELECT count(*) FROM rules WHERE rule = ?", [name]):
-            store.execute("INSERT INTO rules VALUES (?, ?, ?)", [name, description, now])
-        version = 1 if latest is None else latest.version + 1
-        store.execute(
+        if not history and not s.scalar("SELECT count(*) FROM rules WHERE rule = ?", [name]):
+            s.execute("INSERT INTO rules VALUES (?, ?, ?)", [name, description, now])
+        version = history[-1].version + 1 if history else 1
+        s.execute(
             f"INSERT INTO rule_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-            [name, version, parsed.canonical_json(), parsed.spec_hash, parent, created_by, source, reason, now,
-             meta_model_id, drift_event_id, job_id, "active"])
-    return RuleVersion(name, version, parsed, parsed.spec_hash, parent, created_by, source, reason, now,
-                       meta_model_id, drift_event_id, job_id)
+            [name, version, parsed.canonical_json(), parsed.spec_hash, chosen, created_by, source, reason, now,
+             meta_model_id, drift_event_id, job_id, status])
+        return RuleVersion(name, version, parsed, parsed.spec_hash, chosen, created_by, source, reason, now,
+                           meta_model_id, drift_event_id, job_id, status)
+
+    return store.run_atomic(unit)

@@ -34,6 +34,16 @@ def test_rules_commands(tmp_path, capsys):
     assert '"reduction_factor":3' in out and "first" in out
     code, out, _ = run(capsys, "--store", db, "rules", "history", "sha")
     assert "recalibration" in out and "job=j1" in out
+    code, out, _ = run(capsys, "--store", db, "rules", "add", "sha", "--spec", '{"strategy": "median"}',
+                       "--status", "rejected", "--reason", "lost")
+    assert code == 0 and out.startswith("sha@3 (median") and "rejected" in out
+    code, out, _ = run(capsys, "--store", db, "rules", "show", "sha", "--json")
+    assert (json.loads(out)["version"], json.loads(out)["status"]) == (2, "active")
+    code, out, _ = run(capsys, "--store", db, "rules", "list", "--json")
+    assert (json.loads(out)[0]["latest_version"], json.loads(out)[0]["n_rejected"]) == (2, 1)
+    code, out, _ = run(capsys, "--store", db, "rules", "history", "sha")
+    assert [line.split()[1] for line in out.splitlines() if line.split()[:1] in (["2"], ["3"])] == \
+        ["active", "rejected"]
     code, _, err = run(capsys, "--store", db, "rules", "add", "bad", "--spec", '{"strategy": "median", '
                        '"params": {"n_min_trials": 0}}')
     assert code == 1 and err.startswith("Error: field 'params.n_min_trials'") and ">= 1" in err

@@ -24,8 +24,8 @@ def test_chain_and_provenance(store):
     assert get_rule_version(store, "sha@2").spec.params["reduction_factor"] == 3
     assert v1.spec_hash != v2.spec_hash
     assert list_rules(store)[0] | {"created_at": None} == {
-        "rule": "sha", "latest_version": 3, "n_versions": 3, "created_at": None, "source": "recalibration",
-        "strategy": "successive_halving"}
+        "rule": "sha", "latest_version": 3, "n_versions": 3, "n_rejected": 0, "created_at": None,
+        "source": "recalibration", "strategy": "successive_halving"}
 
 
 def test_identical_spec_is_a_noop(store):
@@ -43,6 +43,7 @@ def test_identical_spec_is_a_noop(store):
     ({"name": "r@2"}, InvalidInputError, "name"),
     ({"source": "someone"}, InvalidInputError, "source"),
     ({"created_by": " "}, InvalidInputError, "created_by"),
+    ({"status": "draft"}, InvalidInputError, "status"),
 ])
 def test_bad_input_writes_nothing(store, kwargs, error, field):
     add_rule_version(store, "keep", {"strategy": "median"}, created_by="x")
@@ -66,3 +67,35 @@ def test_missing_parent_and_versions(store):
         rule_history(store, "other")
     with pytest.raises(InvalidInputError):
         get_rule_version(store, "r@x")
+
+
+def test_a_rejected_version_is_history_but_never_current(store):
+    add_rule_version(store, "m", {"strategy": "median"}, created_by="ann")
+    candidate = {"strategy": "median", "params": {"n_warmup_steps": 4}}
+    rejected = add_rule_version(store, "m", candidate, created_by="job:1", source="recalibration",
+                                status="rejected", drift_event_id="e1", job_id="1", reason="lost on the window")
+    assert (rejected.version, rejected.parent_version, rejected.status) == (2, 1, "rejected")
+    # Recording the same rejection again (same spec, event, job) is a no-op; another job's is a new record.
+    before = store.row_counts()
+    again = add_rule_version(store, "m", candidate, created_by="job:1", source="recalibration",
+                             status="rejected", drift_event_id="e1", job_id="1")
+    assert again == rejected and store.row_counts() == before
+    assert [(v.version, v.status) for v in rule_history(store, "m")] == [(1, "active"), (2, "rejected")]
+    assert get_rule_version(store, "m").version == 1
+    assert get_rule_version(store, "m@2").status == "rejected"
+    assert list_rules(store)[0] | {"created_at": None} == {
+        "rule": "m", "latest_version": 1, "n_versions": 2, "n_rejected": 1, "created_at": None,
+        "source": "manual", "strategy": "median"}
+    # The current version (not the rejected one) is the default parent and the no-op reference.
+    assert add_rule_version(store, "m", {"strategy": "median"}, created_by="bob").version == 1
+    v3 = add_rule_version(store, "m", candidate, created_by="bob", reason="promote it after all")
+    assert (v3.version, v3.parent_version, v3.status) == (3, 1, "active")
+    assert get_rule_version(store, "m").version == 3
+
+
+def test_a_rule_with_only_rejected_versions_has_no_current_one(store):
+    add_rule_version(store, "r", {"strategy": "median"}, created_by="x", status="rejected")
+    with pytest.raises(NotFoundError, match="no active version"):
+        get_rule_version(store, "r")
+    assert get_rule_version(store, "r@1").status == "rejected"
+    assert list_rules(store)[0]["latest_version"] is None and list_rules(store)[0]["strategy"] is None
