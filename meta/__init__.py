@@ -1,6 +1,9 @@
 """Meta-features of tasks and the meta-learner that recommends pruning rules."""
 
 from policy_store.meta.artifacts import load_artifact, save_artifact
+from policy_store.meta.curve_features import curve_meta_features, save_task_curve_features, study_curve_features
+from policy_store.meta.evaluate import cross_validate
+from policy_store.meta.features import dataset_meta_features, meta_features_from_csv
 from policy_store.meta.grid import OPTUNA_DEFAULTS, Candidate, candidate_grid
 from policy_store.meta.learner import PruningMetaLearner
 from policy_store.meta.learner_data import TrainingData, build_training_data, task_prior
@@ -8,25 +11,35 @@ from policy_store.meta.learner_model import MetaModel, fit_meta_model
 from policy_store.meta.learner_sources import training_data_from_lcdb, training_data_from_store
 from policy_store.meta.learner_store import FitResult, fit_from_store, recommend_for_holdout
 from policy_store.meta.recommend import COLD_START_SPEC, Recommendation, recommend, save_recommendation
+from policy_store.meta.store_features import load_meta_features, save_meta_features, save_meta_features_frame
 
 __all__ = [
     "COLD_START_SPEC",
-    "OPTUNA_DEFAULTS",
     "Candidate",
     "FitResult",
     "MetaModel",
+    "OPTUNA_DEFAULTS",
     "PruningMetaLearner",
     "Recommendation",
     "TrainingData",
     "build_training_data",
     "candidate_grid",
+    "cross_validate",
+    "curve_meta_features",
+    "dataset_meta_features",
     "fit_from_store",
     "fit_meta_model",
     "load_artifact",
+    "load_meta_features",
+    "meta_features_from_csv",
     "recommend",
     "recommend_for_holdout",
     "save_artifact",
+    "save_meta_features",
+    "save_meta_features_frame",
     "save_recommendation",
+    "save_task_curve_features",
+    "study_curve_features",
     "task_prior",
     "training_data_from_lcdb",
     "training_data_from_store",

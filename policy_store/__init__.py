@@ -19,12 +19,13 @@ from policy_store.errors import (
     StoreError,
     StudyConflictError,
 )
-from policy_store.store import PolicyStore
+from policy_store.store import CommitConflictError, PolicyStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArtifactIntegrityError",
+    "CommitConflictError",
     "DirectionMismatchError",
     "InvalidInputError",
     "InvalidSpecError",
