@@ -27,7 +27,13 @@ def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["ingest"]["unchanged"] and not again["ingest"]["added"]
-    assert again["recalibrate"]["status"] == "noop"
+    # The rerun replays what the first job promoted (new outcomes for the job to check, nothing to change);
+    # a third run has nothing new at all.
+    assert not again["recalibrate"]["promoted"] and not again["recalibrate"]["events"]
+    assert main(["demo", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recalibrate"]["status"] == "noop"
     with PolicyStore(tmp_path / "policy-store.duckdb") as store:
         assert store.row_counts()["curve_points"] == counts["curve_points"]
+        # A rerun never re-adds a starter rule over the version recalibration promoted.
+        assert store.row_counts()["rule_versions"] == counts["rule_versions"]
         assert store.scalar("SELECT count(*) FROM outcomes WHERE rule LIKE 'optuna-%' AND version = 1") == starter
