@@ -116,10 +116,15 @@ def _key(*parts: object) -> str:
 
 def write_outcomes(store: PolicyStore, outcomes: pd.DataFrame, versions: Sequence[RuleVersion],
                    decisions: pd.DataFrame | None = None) -> int:
-    """Insert outcome rows not yet in the store (by outcome id); returns how many were new."""
+    """Insert outcome rows (and decisions) not yet in the store, by id; returns how many outcomes were new.
+
+    One fenced unit of work (:meth:`PolicyStore.run_atomic`): two hosts writing the same outcomes at once
+    on a DuckLake cannot both insert them; the later commit is re-run and its anti-join skips the rows the
+    other wrote. ``created_at`` is stamped inside the unit, so a re-run after a recalibration job committed
+    is stamped after that job's watermark and is still seen by the next job.
+    """
     if outcomes.empty:
         return 0
-    now = utcnow()
     vi = outcomes["spec_index"].to_numpy()
     rows = pd.DataFrame({
         "outcome_id": [_key(versions[i].spec_hash, s, o, MODE) for i, s, o in
@@ -128,28 +133,42 @@ def write_outcomes(store: PolicyStore, outcomes: pd.DataFrame, versions: Sequenc
         "spec_hash": [versions[i].spec_hash for i in vi], "study": outcomes["study"].astype(str),
         "task": outcomes["task"].astype(str), "order_seed": outcomes["order_seed"].astype("int64"), "mode": MODE,
         **{k: outcomes[k] for k in OUTCOME_FIELDS},
-        "lib_versions": json.dumps(lib_versions(), sort_keys=True), "created_at": now,
+        "lib_versions": json.dumps(lib_versions(), sort_keys=True),
     })
     rows["killed_best"] = rows["killed_best"].astype(bool)
     cols = ", ".join(rows.columns)
-    with store.atomic():
-        before = store.scalar("SELECT count(*) FROM outcomes")
-        store.register("_new_outcomes", rows)
-        try:
-            store.execute(
-                f"INSERT INTO outcomes ({cols}) SELECT {cols} FROM _new_outcomes n "  # noqa: S608 - constant columns
-                "WHERE NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.outcome_id = n.outcome_id) "
-                "QUALIFY row_number() OVER (PARTITION BY n.outcome_id) = 1")
-        finally:
-            store.unregister("_new_outcomes")
-        if decisions is not None and not decisions.empty:
-            _write_decisions(store, decisions, versions, now)
-        return int(store.scalar("SELECT count(*) FROM outcomes") - before)
+    dec = _decision_rows(decisions, versions) if decisions is not None and not decisions.empty else None
+
+    def unit(s: PolicyStore) -> int:
+        s.fence()
+        now = utcnow()
+        before = s.scalar("SELECT count(*) FROM outcomes")
+        s.execute(
+            f"INSERT INTO outcomes ({cols}, created_at) SELECT {cols}, ? FROM _new_outcomes n "  # noqa: S608 - constant columns
+            "WHERE NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.outcome_id = n.outcome_id) "
+            "QUALIFY row_number() OVER (PARTITION BY n.outcome_id) = 1", [now])
+        if dec is not None:
+            s.execute(
+                f"INSERT INTO decisions ({', '.join(dec.columns)}, decided_at) "  # noqa: S608 - constant columns
+                f"SELECT {', '.join(dec.columns)}, ? FROM _new_decisions n "
+                "WHERE NOT EXISTS (SELECT 1 FROM decisions o WHERE o.decision_id = n.decision_id) "
+                "QUALIFY row_number() OVER (PARTITION BY n.decision_id) = 1", [now])
+        return int(s.scalar("SELECT count(*) FROM outcomes") - before)
+
+    store.register("_new_outcomes", rows)
+    if dec is not None:
+        store.register("_new_decisions", dec)
+    try:
+        return store.run_atomic(unit)
+    finally:
+        store.unregister("_new_outcomes")
+        if dec is not None:
+            store.unregister("_new_decisions")
 
 
-def _write_decisions(store: PolicyStore, d: pd.DataFrame, versions: Sequence[RuleVersion], now: object) -> None:
+def _decision_rows(d: pd.DataFrame, versions: Sequence[RuleVersion]) -> pd.DataFrame:
     vi = d["spec_index"].to_numpy()
-    rows = pd.DataFrame({
+    return pd.DataFrame({
         "decision_id": [_key(versions[i].spec_hash, s, o, t, MODE) for i, s, o, t in
                         zip(vi, d["study"], d["order_seed"], d["trial"], strict=True)],
         "study": d["study"].astype(str), "trial": d["trial"].astype(str),
@@ -158,17 +177,8 @@ def _write_decisions(store: PolicyStore, d: pd.DataFrame, versions: Sequence[Rul
         "ref_size": d["ref_size"].astype("int64"), "verdict": d["verdict"].astype(str),
         "reason": d["reason"].astype(str), "rule": [versions[i].rule for i in vi],
         "version": [versions[i].version for i in vi], "spec_hash": [versions[i].spec_hash for i in vi],
-        "mode": MODE, "order_seed": d["order_seed"].astype("int64"), "decided_at": now,
+        "mode": MODE, "order_seed": d["order_seed"].astype("int64"),
     })
-    cols = ", ".join(rows.columns)
-    store.register("_new_decisions", rows)
-    try:
-        store.execute(
-            f"INSERT INTO decisions ({cols}) SELECT {cols} FROM _new_decisions n "  # noqa: S608 - constant columns
-            "WHERE NOT EXISTS (SELECT 1 FROM decisions o WHERE o.decision_id = n.decision_id) "
-            "QUALIFY row_number() OVER (PARTITION BY n.decision_id) = 1")
-    finally:
-        store.unregister("_new_decisions")
 
 
 def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
