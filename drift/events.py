@@ -89,12 +89,15 @@ def record_event(store: PolicyStore, event: DriftEvent) -> bool:
     """Insert ``event`` unless an event with its id exists; return whether it was inserted."""
     row = list(astuple(event))
     row[7], row[8] = event.window_start.isoformat(), event.window_end.isoformat()
-    with store.atomic():
-        store.fence()  # DuckLake: of two hosts recording one event at once, the second commit conflicts
-        if store.scalar("SELECT count(*) FROM drift_events WHERE event_id = ?", [event.event_id]):
+
+    def unit(s: PolicyStore) -> bool:
+        s.fence()  # DuckLake: of two hosts recording one event at once, the second commit conflicts and re-runs
+        if s.scalar("SELECT count(*) FROM drift_events WHERE event_id = ?", [event.event_id]):
             return False
-        store.execute(f"INSERT INTO drift_events ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)  # noqa: S608
-    return True
+        s.execute(f"INSERT INTO drift_events ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row)  # noqa: S608
+        return True
+
+    return store.run_atomic(unit)
 
 
 def list_events(

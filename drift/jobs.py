@@ -50,24 +50,31 @@ def start_job(store: PolicyStore, kind: str, *, trigger: str | None = None) -> J
         {"error": f"abandoned: its process died before it finished; nothing it did was committed, "
                   f"{job.job_id} redoes the work"}
     )  # fmt: skip
-    with store.atomic():
-        store.execute(
+
+
+    def unit(s: PolicyStore) -> None:
+        # The lock keeps other jobs of ``kind`` out, so no fence: a conflict with another writer of ``jobs``
+        # (a job of another kind) re-runs both statements, which read nothing decided outside.
+        s.execute(
             "UPDATE jobs SET status = 'failed', ended_at = ?, result = ? WHERE kind = ? AND status = 'running'",
             [now, abandoned, kind],
         )
-        store.execute(
-            "INSERT INTO jobs VALUES (?, ?, 'running', ?, ?, NULL, NULL, NULL)", [job.job_id, kind, trigger, now]
-        )
+        s.execute("INSERT INTO jobs VALUES (?, ?, 'running', ?, ?, NULL, NULL, NULL)", [job.job_id, kind, trigger, now])
+
+    store.run_atomic(unit)
     return job
 
 
 def finish_job(store: PolicyStore, job: Job, status: str, *, watermark: str | None, result: dict[str, Any]) -> None:
-    """Record how ``job`` ended (joins the caller's transaction, if any)."""
+    """Record how ``job`` ended (joins the caller's unit of work, if any; else its own, re-run on a conflict)."""
     if status not in STATUSES or status == "running":
         raise InvalidInputError(f"a finished job is succeeded, failed or noop; got {status!r}", field="status")
-    store.execute(
-        "UPDATE jobs SET status = ?, ended_at = ?, watermark = ?, result = ? WHERE job_id = ?",
-        [status, utcnow(), watermark, json.dumps(result, default=str), job.job_id],
+    payload = json.dumps(result, default=str)
+    store.run_atomic(
+        lambda s: s.execute(
+            "UPDATE jobs SET status = ?, ended_at = ?, watermark = ?, result = ? WHERE job_id = ?",
+            [status, utcnow(), watermark, payload, job.job_id],
+        )
     )
 
 
