@@ -11,14 +11,21 @@ Safe to run from cron or any scheduler:
   (recorded as a ``noop`` job);
 * **all or nothing** -- drift events, the new rule version, its outcomes on the
   window and the job's result are written in one transaction, so a job killed
-  halfway leaves no partial version and the next run redoes the work.
+  halfway leaves no partial version and the next run redoes the work;
+* **safe beside other hosts' writers** -- that transaction is one fenced unit of
+  work (:meth:`PolicyStore.run_atomic <policy_store.store.PolicyStore.run_atomic>`):
+  on a DuckLake, if another host commits outcomes or rule versions while the job
+  runs, the job is re-run from its first read (watermark, outcomes, monitors,
+  re-tuning), so what it decides always rests on what it commits with.
 
 For every such rule, each monitor in :data:`DEFAULT_MONITORS` watches the latest
 version's outcomes; on the first drift event the rule's thresholds are re-tuned
 on the studies of its most recent outcomes (:mod:`~policy_store.drift.retuning`).
 A winning candidate becomes a new version with source ``recalibration`` whose
-provenance links the drift event and the job and whose reason names the window;
-a losing one is recorded as rejected in the job's result.
+provenance links the drift event and the job and whose reason names the window.
+A losing one is recorded the same way but with status ``rejected`` (and in the
+job's result): it keeps its place in the rule's history, while the rule's current
+version stays the one it lost to.
 
 >>> from policy_store import PolicyStore
 >>> with PolicyStore.memory() as store:
@@ -38,7 +45,7 @@ from policy_store.drift.events import DriftEvent
 from policy_store.drift.jobs import Job, finish_job, last_watermark, start_job
 from policy_store.drift.monitor import Monitor
 from policy_store.drift.page_hinkley import PageHinkley
-from policy_store.drift.retuning import retune
+from policy_store.drift.retuning import Retune, retune
 from policy_store.drift.two_window import TwoWindow
 from policy_store.drift.windows import CountWindow, Scope
 
@@ -126,14 +133,15 @@ def recalibrate(
             raise InvalidInputError(f"{name} must be a positive integer, got {value!r}", field=name)
     settings = (monitors, window, recent, orders, margin)
     if dry_run:
-        return _run(store, None, settings)
+        return store.run_atomic(lambda s: _run(s, None, settings))
     with store.lock(KIND):
         job = start_job(store, KIND, trigger=trigger)
         try:
-            return _run(store, job, settings)
+            # ``_run`` reads, decides and writes inside the unit and builds a fresh result each time, so a
+            # re-run after a commit conflict redoes the whole job and reports only what it committed.
+            return store.run_atomic(lambda s: _run(s, job, settings))
         except BaseException as e:
-            with store.atomic():
-                finish_job(store, job, "failed", watermark=None, result={"error": f"{type(e).__name__}: {e}"})
+            finish_job(store, job, "failed", watermark=None, result={"error": f"{type(e).__name__}: {e}"})
             raise
 
 
@@ -146,14 +154,17 @@ def _run(store: PolicyStore, job: Job | None, settings: tuple) -> RecalibrationR
         if job:
             finish_job(store, job, "noop", watermark=previous, result=result.to_dict())
         return result
+    if job:
+        # The watermark below says "every outcome up to here was looked at": an outcome writer committing
+        # while this job runs must make one of the two re-run (its fenced unit stamps created_at anew).
+        store.fence()
     result = RecalibrationResult(job_id, "succeeded" if job else "dry-run", snapshot.isoformat())
-    with store.atomic():
-        for rule in _rules_with_new_outcomes(store, previous):
-            _process_rule(store, rule, result, job_id, job is None, *settings)
-        if job:
-            # Outcomes this job wrote are its own: the next run starts after them.
-            result.watermark = store.scalar("SELECT max(created_at) FROM outcomes").isoformat()
-            finish_job(store, job, "succeeded", watermark=result.watermark, result=result.to_dict())
+    for rule in _rules_with_new_outcomes(store, previous):
+        _process_rule(store, rule, result, job_id, job is None, *settings)
+    if job:
+        # Outcomes this job wrote are its own: the next run starts after them.
+        result.watermark = store.scalar("SELECT max(created_at) FROM outcomes").isoformat()
+        finish_job(store, job, "succeeded", watermark=result.watermark, result=result.to_dict())
     return result
 
 
@@ -211,25 +222,40 @@ def _process_rule(
     if not dry_run:
         store.execute("UPDATE drift_events SET job_id = ? WHERE event_id = ?", [job_id, trigger_event.event_id])
     if not outcome.promoted:
+        if not dry_run and outcome.best is not None:
+            # The loser is a version too (status 'rejected'): its provenance says which drift, window and job
+            # tried it and why it lost, and it never becomes the rule's current version.
+            verdict = (f"; rejected: it does not beat {current.ref} on this window (needs {margin:.0%} less "
+                       "regret while keeping at least half its compute saved)")
+            rejected = add_rule_version(
+                store, rule, outcome.best.spec, created_by=f"recalibrate:{job_id}", source="recalibration",
+                reason=_reason(trigger_event, outcome, current, recent) + verdict, parent=current.version,
+                drift_event_id=trigger_event.event_id, job_id=job_id, status="rejected",
+            )  # fmt: skip
+            summary["rejected_version"] = rejected.version
         result.rejected.append(summary)
         return
     if not dry_run:
-        best = outcome.best.spec
-        start, end = (t.strftime("%Y-%m-%d %H:%M:%S") for t in (trigger_event.window_start, trigger_event.window_end))
-        reason = (
-            f"drift in {trigger_event.monitor} ({trigger_event.scope}, window {start} .. {end}); "
-            f"re-tuned on the {outcome.n_studies} "
-            f"studies of the latest {recent} outcomes of {current.ref}: regret {outcome.current.regret:.4g} -> "
-            f"{outcome.best.regret:.4g}, compute saved {outcome.current.compute_saved:.3f} -> "
-            f"{outcome.best.compute_saved:.3f}"
-        )
         new = add_rule_version(
-            store, rule, best, created_by=f"recalibrate:{job_id}", source="recalibration", reason=reason,
-            parent=current.version, drift_event_id=trigger_event.event_id, job_id=job_id,
+            store, rule, outcome.best.spec, created_by=f"recalibrate:{job_id}", source="recalibration",
+            reason=_reason(trigger_event, outcome, current, recent), parent=current.version,
+            drift_event_id=trigger_event.event_id, job_id=job_id,
         )  # fmt: skip
         _write_window_outcomes(store, new, curves, orders)
         summary["to_version"] = new.version
     result.promoted.append(summary)
+
+
+def _reason(event: DriftEvent, outcome: Retune, current: RuleVersion, recent: int) -> str:
+    """Why a candidate version exists: the drift, its window, and the candidate's score against the current one."""
+    start, end = (t.strftime("%Y-%m-%d %H:%M:%S") for t in (event.window_start, event.window_end))
+    return (
+        f"drift in {event.monitor} ({event.scope}, window {start} .. {end}); "
+        f"re-tuned on the {outcome.n_studies} "
+        f"studies of the latest {recent} outcomes of {current.ref}: regret {outcome.current.regret:.4g} -> "
+        f"{outcome.best.regret:.4g}, compute saved {outcome.current.compute_saved:.3f} -> "
+        f"{outcome.best.compute_saved:.3f}"
+    )
 
 
 def _write_window_outcomes(store: PolicyStore, version: RuleVersion, curves: list[StudyCurves], orders: int) -> None:

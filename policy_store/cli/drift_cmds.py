@@ -87,7 +87,8 @@ def _recalibrate(args: argparse.Namespace) -> int:
         detail = (
             f"best candidate regret {best['regret']:.4g} vs {r['current']['regret']:.4g}" if best else "no candidates"
         )
-        print(f"{what} reject the re-tuned {r['rule']}@{r['from_version']}: {detail}")
+        kept = f"; recorded as {r['rule']}@{r['rejected_version']} (rejected)" if "rejected_version" in r else ""
+        print(f"{what} reject the re-tuned {r['rule']}@{r['from_version']}: {detail}{kept}")
     return 0
 
 

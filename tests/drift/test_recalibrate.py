@@ -9,7 +9,7 @@ from policy_store.drift.recalibration import recalibrate
 
 from policy_store import PolicyStore
 from policy_store.errors import JobLockedError
-from policy_store.rules import rule_history
+from policy_store.rules import get_rule_version, list_rules, rule_history
 from tests.drift.conftest import ingest_and_evaluate, store_from, studies
 
 
@@ -59,6 +59,45 @@ def test_no_drift_then_injected_drift_gives_a_new_version_with_provenance(drifte
     assert recalibrate(store).status == "noop"
     after = store.row_counts()
     assert {k: v for k, v in after.items() if k != "jobs"} == {k: v for k, v in counts.items() if k != "jobs"}
+
+
+def test_a_losing_candidate_is_a_rejected_version_linked_to_its_job_and_event(after_drift, monkeypatch, tmp_path):
+    import dataclasses
+
+    from policy_store.drift import retuning
+
+    from policy_store.integrations import StorePruner
+
+    store = after_drift
+    # The same re-tuning, but its winner loses: the job must keep the current version and record the loser.
+    monkeypatch.setattr("policy_store.drift.recalibration.retune",
+                        lambda *a, **k: dataclasses.replace(retuning.retune(*a, **k), promoted=False))
+    run = recalibrate(store, trigger="cron")
+    assert run.status == "succeeded" and run.promoted == []
+    [rejected] = run.rejected
+    assert rejected["rejected_version"] == 2
+
+    v1, v2 = rule_history(store, "median")
+    assert (v2.status, v2.source, v2.parent_version, v2.job_id) == ("rejected", "recalibration", 1, run.job_id)
+    assert v2.drift_event_id == rejected["drift_event_id"] and v2.created_by == f"recalibrate:{run.job_id}"
+    assert v2.spec.spec_hash == rejected["candidate"]["spec_hash"] != v1.spec_hash
+    assert "drift in killed_best:PageHinkley" in v2.reason and "window" in v2.reason and "rejected:" in v2.reason
+    event = next(e for e in list_events(store, rule="median") if e.event_id == v2.drift_event_id)
+    assert event.job_id == run.job_id and event.version == 1
+    # ``median`` still names version 1; the rejected candidate has no outcomes for monitors to watch.
+    assert get_rule_version(store, "median").ref == "median@1"
+    assert StorePruner(store, rule="median", spool_dir=tmp_path / "spool").version.ref == "median@1"
+    assert list_rules(store)[0]["latest_version"] == 1 and list_rules(store)[0]["n_rejected"] == 1
+    assert store.scalar("SELECT count(*) FROM outcomes WHERE rule = 'median' AND version = 2") == 0
+    assert list_jobs(store, kind="recalibrate")[0]["result"]["rejected"][0]["rejected_version"] == 2
+
+    # The next job that promotes gets the next number and derives from the current version, not the loser.
+    monkeypatch.undo()
+    ingest_and_evaluate(store, studies("c", 60, late_bloomer=True, seed=2))
+    assert recalibrate(store, trigger="cron").promoted[0]["to_version"] == 3
+    assert [(v.version, v.parent_version, v.status) for v in rule_history(store, "median")] == [
+        (1, None, "active"), (2, 1, "rejected"), (3, 1, "active")]
+    assert get_rule_version(store, "median").version == 3
 
 
 def test_a_running_job_locks_out_a_second_one(drifted):
