@@ -91,6 +91,7 @@ def _observed(store: PolicyStore, keys: list[tuple[str, str]]) -> dict[tuple[str
             "SELECT k.task, k.spec_hash, count(o.spec_hash) AS n, avg(o.compute_saved) AS saved, "
             "avg(o.regret) FILTER (WHERE NOT isnan(o.regret)) AS regret, "
             "(SELECT rule || '@' || CAST(version AS VARCHAR) FROM rule_versions v WHERE v.spec_hash = k.spec_hash "
+            " AND v.status = 'active' "
             " ORDER BY created_at, rule LIMIT 1) AS saved_as "
             "FROM _report_recs k LEFT JOIN outcomes o ON o.task = k.task AND o.spec_hash = k.spec_hash "
             "GROUP BY k.task, k.spec_hash")

@@ -70,10 +70,13 @@ def _timeline(versions: list[dict], events: list[dict], jobs: list[dict]) -> Fig
     index: dict[tuple[str, int], int] = {}
     for v in versions:
         index[(v["rule"], v["version"])] = len(marks)
+        # A rejected candidate stays on its rule's line (it has a number and a parent), marked as such.
+        rejected = v["status"] == "rejected"
         marks.append(svg.Mark(
-            f"rule {v['rule']}", v["created_at"], f"{v['rule']}@{v['version']} by {v['created_by']} "
-            f"({v['source']}) from version {v['parent_version'] or '–'}: {v['reason'] or 'no reason given'}",
-            SOURCE_COLOURS.get(v["source"], svg.PALETTE[4]), label=f"v{v['version']}"))
+            f"rule {v['rule']}", v["created_at"], f"{v['rule']}@{v['version']}{' (rejected)' if rejected else ''} "
+            f"by {v['created_by']} ({v['source']}) from version {v['parent_version'] or '–'}: "
+            f"{v['reason'] or 'no reason given'}",
+            SOURCE_COLOURS.get(v["source"], svg.PALETTE[4]), label=f"v{v['version']}{' rejected' if rejected else ''}"))
     links = [(index[(v["rule"], v["parent_version"])], index[(v["rule"], v["version"])]) for v in versions
              if (v["rule"], v["parent_version"]) in index]
     for e in events[:MAX_MARKS]:
@@ -87,7 +90,8 @@ def _timeline(versions: list[dict], events: list[dict], jobs: list[dict]) -> Fig
     legend = ", ".join(f"{k}: {c}" for k, c in (("blue", "manual"), ("orange", "meta-learner"),
                                                   ("green", "recalibration")))
     return Figure("provenance_timeline", svg.event_timeline(marks, links=links),
-                  f"Rule versions (dots, joined to the version they derive from; {legend}), drift events "
+                  f"Rule versions (dots, joined to the version they derive from; {legend}; candidates a "
+                  "recalibration rejected are labelled so), drift events "
                   "(red triangles) and jobs (bars from start to end) over time. Hover for details.")
 
 
