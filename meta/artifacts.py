@@ -56,13 +56,18 @@ def save_artifact(store: PolicyStore, obj: Any, *, directory: str | os.PathLike[
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(payload)
     os.replace(tmp, path)
-    with store.atomic():
-        exists = store.scalar("SELECT count(*) FROM meta_models WHERE model_id = ?", [model_id])
-        if not exists:
-            store.execute("INSERT INTO meta_models VALUES (?, ?, ?, ?, ?, ?, ?)", [
-                model_id, str(path), digest, json.dumps(params or {}, sort_keys=True, default=str),
-                json.dumps(training_snapshot or {}, sort_keys=True, default=str),
-                json.dumps(evaluation or {}, sort_keys=True, default=str), utcnow()])
+    row = [model_id, str(path), digest, json.dumps(params or {}, sort_keys=True, default=str),
+           json.dumps(training_snapshot or {}, sort_keys=True, default=str),
+           json.dumps(evaluation or {}, sort_keys=True, default=str)]
+
+    def unit(s: PolicyStore) -> None:
+        # The file above is written once, outside: identical bytes under a content-derived name, so a re-run
+        # of this unit (a commit conflict on a lake) has nothing to redo there.
+        s.fence()  # two hosts saving the same model at once: the later commit re-runs and finds the row
+        if not s.scalar("SELECT count(*) FROM meta_models WHERE model_id = ?", [model_id]):
+            s.execute("INSERT INTO meta_models VALUES (?, ?, ?, ?, ?, ?, ?)", [*row, utcnow()])
+
+    store.run_atomic(unit)
     return model_id
 
 

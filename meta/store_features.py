@@ -2,7 +2,8 @@
 
 The ``meta_features`` table is long: (task, feature, value, source, computed_at).
 Saving replaces every feature a source had for the given tasks in one
-transaction, so recomputing is idempotent. NaN is stored as NULL (not computed)
+fenced unit of work (:meth:`PolicyStore.run_atomic`), so recomputing is
+idempotent, also when two hosts save the same task's features at once. NaN is stored as NULL (not computed)
 and read back as NaN.
 
 >>> from policy_store import PolicyStore
@@ -66,13 +67,19 @@ def save_meta_features_frame(store: PolicyStore, frame: pd.DataFrame, source: st
         "feature": pa.array(frame["feature"].astype(str).tolist(), pa.string()),
         "value": pa.array(values, pa.float64(), mask=np.isnan(values)),
     })
+
+
+    def unit(s: PolicyStore) -> None:
+        # Deleting rows that are not there yet conflicts with nothing: without the fence, two hosts saving
+        # one task's features at once would both insert them.
+        s.fence()
+        s.execute("DELETE FROM meta_features WHERE source = ? AND task IN (SELECT DISTINCT task FROM _meta_rows)",
+                  [source])
+        s.execute("INSERT INTO meta_features SELECT task, feature, value, ?, ? FROM _meta_rows", [source, utcnow()])
+
     store.register("_meta_rows", rows)
     try:
-        with store.atomic():
-            store.execute("DELETE FROM meta_features WHERE source = ? AND task IN "
-                          "(SELECT DISTINCT task FROM _meta_rows)", [source])
-            store.execute("INSERT INTO meta_features SELECT task, feature, value, ?, ? FROM _meta_rows",
-                          [source, utcnow()])
+        store.run_atomic(unit)
     finally:
         store.unregister("_meta_rows")
     return rows.num_rows
@@ -88,8 +95,8 @@ def save_meta_features(store: PolicyStore, task: str, features: Mapping[str, flo
     frame = pd.DataFrame({"task": task, "feature": list(features),
                           "value": [math.nan if v is None else v for v in features.values()]})
     if frame.empty:
-        with store.atomic():
-            store.execute("DELETE FROM meta_features WHERE source = ? AND task = ?", [source, task])
+        store.run_atomic(lambda s: s.execute("DELETE FROM meta_features WHERE source = ? AND task = ?",
+                                             [source, task]))
         return 0
     return save_meta_features_frame(store, frame, source)
 
