@@ -292,20 +292,25 @@ def ingest(store: PolicyStore, *, metric: str = "accuracy", tasks: int | None = 
     ids = set(np.unique(raw.column("openmlid").to_numpy()).tolist())
     features = openml_features(datasets[datasets["openmlid"].isin(ids)], metric=metric)
     studies = frame["study"].unique()
-    # One transaction: a count that does not match LCDB leaves the store as it was.
-    with store.atomic():
-        report = ingest_frame(store, frame, source=SOURCE, replace=replace, progress=progress)
-        save_meta_features_frame(store, features, source="openml")
-        save_task_curve_features(store, tasks=sorted(task_name(i, metric) for i in ids))
-        store.register("_lcdb_studies", pa.table({"study": pa.array(studies, pa.string())}))
+
+    def unit(s: PolicyStore) -> tuple[IngestReport, int]:
+        # The ingest and the feature saves are fenced units that join this one; a commit conflict re-runs
+        # all of it from the reads on (only the LCDB files, read above, are not read again).
+        report = ingest_frame(s, frame, source=SOURCE, replace=replace, progress=progress)
+        save_meta_features_frame(s, features, source="openml")
+        save_task_curve_features(s, tasks=sorted(task_name(i, metric) for i in ids))
+        s.register("_lcdb_studies", pa.table({"study": pa.array(studies, pa.string())}))
         try:
-            points = int(store.scalar("SELECT count(*) FROM curve_points WHERE study IN "
-                                      "(SELECT study FROM _lcdb_studies)"))
+            points = int(s.scalar("SELECT count(*) FROM curve_points WHERE study IN (SELECT study FROM _lcdb_studies)"))
         finally:
-            store.unregister("_lcdb_studies")
+            s.unregister("_lcdb_studies")
         if points != raw.num_rows:
             raise InvalidInputError(f"store holds {points} points for the loaded LCDB studies, but LCDB "
                                     f"has {raw.num_rows} rows for them", field="curve_points")
+        return report, points
+
+    # One unit of work: a count that does not match LCDB leaves the store as it was.
+    report, points = store.run_atomic(unit)
     return LcdbIngestResult(metric=metric, tasks=len(ids), studies=len(studies), points=points,
                             source_points=raw.num_rows, tasks_with_features=features["task"].nunique(),
                             seconds=time.perf_counter() - started, report=report)

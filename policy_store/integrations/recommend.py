@@ -68,21 +68,26 @@ def recommended_version(store: PolicyStore, task: str, **recommend_with: Any) ->
     from policy_store.meta import recommend, save_recommendation
     from policy_store.meta.store_features import load_meta_features
 
-    given = dict(recommend_with)
-    row = store.fetch_dicts("SELECT direction FROM tasks WHERE task = ?", [task])
-    if row:
-        given.setdefault("direction", row[0]["direction"])
-    stored = load_meta_features(store, [task])
-    features = {} if task not in stored.index else {k: float(v) for k, v in stored.loc[task].items() if v == v}
-    features.update(given.pop("meta_features", None) or {})
-    studies = [r["study"] for r in store.fetch_dicts(
-        "SELECT study FROM studies WHERE task = ? ORDER BY ingested_at, study LIMIT ?", [task, MAX_STUDIES])]
-    curves = load_curves(store, studies=studies) if studies else []
-    if not features and not curves and given.get("dataset") is None:
-        raise InvalidInputError(
-            f"the store knows nothing about task {task!r} (no meta-features, no studies); pass "
-            "recommend_with={'dataset': ..., 'target': ...} or {'meta_features': {...}, 'direction': ...}",
-            field="task")
-    with store.atomic():
-        rec = recommend(store, meta_features=features or None, curves=curves, task=task, **given)
-        return save_recommendation(store, rec, rule_name(task))
+
+    def unit(s: PolicyStore) -> RuleVersion:
+        # Everything the recommendation rests on is read here, so a re-run after a commit conflict (another
+        # host saving this task's rule at the same moment) recommends from what it then commits with.
+        given = dict(recommend_with)
+        row = s.fetch_dicts("SELECT direction FROM tasks WHERE task = ?", [task])
+        if row:
+            given.setdefault("direction", row[0]["direction"])
+        stored = load_meta_features(s, [task])
+        features = {} if task not in stored.index else {k: float(v) for k, v in stored.loc[task].items() if v == v}
+        features.update(given.pop("meta_features", None) or {})
+        studies = [r["study"] for r in s.fetch_dicts(
+            "SELECT study FROM studies WHERE task = ? ORDER BY ingested_at, study LIMIT ?", [task, MAX_STUDIES])]
+        curves = load_curves(s, studies=studies) if studies else []
+        if not features and not curves and given.get("dataset") is None:
+            raise InvalidInputError(
+                f"the store knows nothing about task {task!r} (no meta-features, no studies); pass "
+                "recommend_with={'dataset': ..., 'target': ...} or {'meta_features': {...}, 'direction': ...}",
+                field="task")
+        rec = recommend(s, meta_features=features or None, curves=curves, task=task, **given)
+        return save_recommendation(s, rec, rule_name(task))  # fenced: see add_rule_version
+
+    return store.run_atomic(unit)
