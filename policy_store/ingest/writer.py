@@ -188,9 +188,12 @@ def _ingest_view(
             "Use --replace (replace=True) to overwrite them, or give the new data new study ids."
         )
     report.replaced = changed
-    for table in ("curve_points", "trials", "studies", "outcomes", "decisions") if changed else ():
+    # What was derived from the old content goes with it; live decisions are what a live pruner did (the audit
+    # trail `policy-store explain` reads), so they stay.
+    derived = {"curve_points": "", "trials": "", "studies": "", "outcomes": "", "decisions": " AND mode <> 'live'"}
+    for table, keep in derived.items() if changed else ():
         store.execute(
-            f"DELETE FROM {table} WHERE study IN (SELECT unnest(?::VARCHAR[]))",  # noqa: S608 - constant names
+            f"DELETE FROM {table} WHERE study IN (SELECT unnest(?::VARCHAR[])){keep}",  # noqa: S608 - constants
             [changed],
         )
     to_write = report.added + changed

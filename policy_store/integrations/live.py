@@ -14,8 +14,8 @@ its outcome is measured where it can be and estimated where it cannot:
   measures them. Without audit trials (or without a shadow prune, for the
   false-prune rates) there is no unbiased estimate and they are left empty.
 
-``ingest_optuna(..., replace=True)`` drops a changed study's decisions, so the
-live ones are kept aside and put back in the same transaction.
+Re-ingesting the finished study (``replace=True``) keeps its live decisions:
+they are what happened, not something derived from the curves.
 
 >>> import numpy as np
 >>> from policy_store.curves import StudyCurves
@@ -36,7 +36,6 @@ import math
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from policy_store.curves import StudyCurves, load_study_curves
 from policy_store.errors import InvalidInputError, NotFoundError
@@ -103,17 +102,6 @@ def outcome_id(spec_hash: str, study: str) -> str:
     return hashlib.sha256(f"{spec_hash}|{study}|None|{MODE}".encode()).hexdigest()
 
 
-def _reinsert(store: PolicyStore, kept: pd.DataFrame) -> None:
-    cols = ", ".join(kept.columns)
-    store.register("_kept_decisions", kept)
-    try:
-        store.execute(
-            f"INSERT INTO decisions ({cols}) SELECT {cols} FROM _kept_decisions k "  # noqa: S608 - catalog columns
-            "WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = k.decision_id)")
-    finally:
-        store.unregister("_kept_decisions")
-
-
 def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spool_dir: str | None, *,
                       task: str | None = None) -> dict[str, Any]:
     """Absorb the spool, (re)record the study's curves and write its live outcome, atomically.
@@ -143,10 +131,7 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
     def unit(store: PolicyStore) -> tuple[AbsorbReport, dict[str, Any]]:
         store.fence()
         absorbed = absorb_spool(store, spool_dir, remove=False) if spool_dir is not None else AbsorbReport()
-        kept = store.fetch_df("SELECT * FROM decisions WHERE study = ? AND mode = ?", [name, MODE])
-        report = ingest_optuna(store, study, task=task, replace=True)
-        if report.replaced and not kept.empty:
-            _reinsert(store, kept)
+        ingest_optuna(store, study, task=task, replace=True)  # keeps the study's live decisions
         curves = load_study_curves(store, name)
         trials = store.fetch_df("SELECT trial_number, state FROM trials WHERE study = ?", [name])
         state = dict(zip(trials["trial_number"], trials["state"], strict=True))
