@@ -35,6 +35,7 @@ Utility = compute saved - lam * regret (regret as a fraction: accuracy points /
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,9 @@ from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task
 from policy_store.meta.learner_model import fit_meta_model
 from scipy import stats
 from sklearn.model_selection import KFold
+
+from policy_store.errors import NotFoundError
+from policy_store.store import PolicyStore
 
 META = "meta-learner"
 META_PROBE = "meta-learner + probe"
@@ -78,6 +82,31 @@ class MetaEvaluation:
         s = self.summary[self.summary["mode"] == mode].set_index("method")
         return bool(s.loc[method, "compute_saved"] > s.loc[other, "compute_saved"]
                     and s.loc[method, "regret"] < s.loc[other, "regret"])
+
+    def to_dict(self) -> dict[str, Any]:
+        """Settings, the verdicts, the per-method summary and the per-step killed-best rates, JSON-ready."""
+        return {**self.settings, "gap_closed_lam20": self.gap_closed(), "dominates_median_lam20": self.dominates(),
+                "summary": self.summary.to_dict("records"), "per_step": self.per_step.to_dict("records")}
+
+
+def record_evaluation(store: PolicyStore, evaluation: MetaEvaluation, *, model_id: str | None = None) -> str | None:
+    """Attach ``evaluation`` to meta-model ``model_id`` (default: the newest), where the report reads it.
+
+    Returns the model id, or None when the store holds no meta-model yet (nothing is written).
+    :class:`NotFoundError` for an unknown ``model_id``.
+    """
+    payload = json.dumps(evaluation.to_dict(), sort_keys=True, default=str)
+
+    def unit(s: PolicyStore) -> str | None:
+        target = model_id or s.scalar("SELECT model_id FROM meta_models ORDER BY created_at DESC, model_id LIMIT 1")
+        if target is None:
+            return None
+        if s.scalar("SELECT count(*) FROM meta_models WHERE model_id = ?", [target]) == 0:
+            raise NotFoundError(f"no meta-model {target!r}; see `policy-store meta fit`")
+        s.execute("UPDATE meta_models SET evaluation = ? WHERE model_id = ?", [payload, target])
+        return target
+
+    return store.run_atomic(unit)
 
 
 def _lookup(data: TrainingData, task: str, cand: int) -> pd.DataFrame:

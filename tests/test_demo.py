@@ -23,6 +23,8 @@ def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
         # One recommendation per held-out wine task, its rule's outcomes recorded there (3 tasks x 5 orders).
         assert counts["meta_models"] == 1 and counts["recommendations"] == 3
         assert store.scalar("SELECT count(*) FROM outcomes WHERE rule = 'recommended-wine'") == 3 * 5
+        evaluation = json.loads(store.scalar("SELECT evaluation FROM meta_models"))
+        assert {"MedianPruner()", "oracle (hindsight)"} <= {r["method"] for r in evaluation["summary"]}
         assert store.scalar("SELECT count(*) FROM jobs WHERE kind = 'recalibrate'") == 1
         starter = store.scalar("SELECT count(*) FROM outcomes WHERE rule LIKE 'optuna-%' AND version = 1")
         assert starter == 12 * 2 * 5

@@ -9,7 +9,9 @@ from pathlib import Path
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
 from policy_store.cli._parallel import add_backend_flags
 from policy_store.errors import InvalidInputError
+from policy_store.location import FileLocation, parse_location
 from policy_store.parallel import jobs_for, parallel_backend
+from policy_store.store import default_location
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -27,7 +29,7 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from policy_store.meta.evaluate import cross_validate
+    from policy_store.meta.evaluate import cross_validate, record_evaluation
     from policy_store.meta.learner_sources import training_data_from_lcdb, training_data_from_store
 
     progress = not args.json
@@ -43,9 +45,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     verdict = {"gap_closed_lam20": ev.gap_closed(), "dominates_median_lam20": ev.dominates()}
     if args.max_regret is not None:
         verdict["dominates_median_max_regret"] = ev.dominates(mode=f"max_regret={args.max_regret:g}")
+    recorded_on = None
+    if args.record and (not args.lcdb or _store_exists(args)):
+        with open_store(args) as store:
+            recorded_on = record_evaluation(store, ev)
     if args.json:
         print_json({"settings": ev.settings, "summary": ev.summary.to_dict("records"), **verdict,
-                    "per_step": ev.per_step.to_dict("records")})
+                    "per_step": ev.per_step.to_dict("records"), "recorded_on": recorded_on})
         return 0
     print_table(ev.summary.to_dict("records"), ["mode", "method", "compute_saved", "regret", "killed_best_rate",
                                                "utility"])
@@ -54,7 +60,17 @@ def _evaluate(args: argparse.Namespace) -> int:
               "study: '+ probe' figures are optimistic for them")
     for k, v in verdict.items():
         print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+    if recorded_on:
+        print(f"recorded with meta-model {recorded_on} (the report's meta-learner section)")
+    elif args.record:
+        print("not recorded: the store has no meta-model yet (`policy-store meta fit`)")
     return 0
+
+
+def _store_exists(args: argparse.Namespace) -> bool:
+    """Whether the store is there already (``meta evaluate --lcdb`` must not create an empty one to record into)."""
+    location = parse_location(args.store or default_location())
+    return not isinstance(location, FileLocation) or Path(location.path).exists()
 
 
 def _curves(path: str, direction: str):
@@ -134,6 +150,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--jobs", type=int, default=1)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--max-regret", type=float, default=0.005)
+    ev.add_argument("--no-record", dest="record", action="store_false",
+                    help="do not attach the evaluation to the store's newest meta-model (the report reads it there)")
     add_json_flag(ev)
     add_backend_flags(ev)
     ev.set_defaults(handler=_evaluate)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,7 @@ from policy_store.meta.baselines import nearest_task, rush_outcomes, stop_outcom
 from policy_store.meta.evaluate import META, META_PROBE, ORACLE, PROBE_BEST, SINGLE, cross_validate
 from policy_store.meta.learner_sources import training_data_from_store
 
-from policy_store import PolicyStore
+from policy_store import NotFoundError, PolicyStore
 from policy_store.curves import StudyCurves
 
 # Three trials, two steps; trial "b" ends best (0.9) but starts worst.
@@ -81,3 +83,22 @@ def test_per_step_killed_best_rates(evaluation):
     median = rows[rows["method"] == "MedianPruner()"]
     total = ps[ps["method"] == "MedianPruner()"]["killed_best_rate"].sum()
     assert total <= median["killed_best"].mean() + 1e-12        # steps beyond max_step are not listed
+
+
+def test_the_evaluation_is_recorded_on_the_newest_model_and_reported(evaluation, tmp_path):
+    from policy_store.meta.artifacts import save_artifact
+    from policy_store.meta.evaluate import record_evaluation
+    from policy_store.reports import build_report
+
+    with PolicyStore.memory() as store:
+        assert record_evaluation(store, evaluation) is None          # no meta-model: nothing written
+        assert store.scalar("SELECT count(*) FROM meta_models") == 0
+        model_id = save_artifact(store, {"a model": 1}, directory=tmp_path)
+        assert record_evaluation(store, evaluation) == model_id
+        stored = json.loads(store.scalar("SELECT evaluation FROM meta_models WHERE model_id = ?", [model_id]))
+        assert stored["gap_closed_lam20"] == pytest.approx(evaluation.gap_closed())
+        assert {r["method"] for r in stored["summary"]} == set(evaluation.summary["method"])
+        with pytest.raises(NotFoundError, match="no meta-model 'meta-nope'"):
+            record_evaluation(store, evaluation, model_id="meta-nope")
+        html = build_report(store, tmp_path / "report").read_text()
+    assert "meta-learner + probe" in html and "oracle (hindsight)" in html
