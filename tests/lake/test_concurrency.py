@@ -121,3 +121,35 @@ def test_live_studies_and_an_ingest_at_once_one_killed(new_lake, tmp_path):
         assert store.scalar("SELECT count(*) FROM trials WHERE study = 'killed'") == 0
         assert store.scalar("SELECT count(*) FROM curve_points WHERE study LIKE 'ingested/%'") == 3 * 5 * 6
         assert store.row_counts()["rules"] == before["rules"]
+
+
+def test_workers_adding_one_rule_version_and_its_outcomes_at_once_write_each_row_once(new_lake, tmp_path):
+    location = new_lake()
+    with PolicyStore(location) as store:
+        ingest_frame(store, make_frame(n_studies=3, n_trials=4, n_steps=5, task="shared-task"))
+    go = tmp_path / "go"
+    outs = [str(tmp_path / f"version-{i}") for i in range(4)]
+    procs = [_spawn("version", location, str(go), out) for out in outs]
+    try:
+        deadline = time.monotonic() + 120
+        while not all(Path(out + ".ready").exists() for out in outs):
+            assert all(p.poll() is None for p in procs), [p.stderr.read().decode() for p in procs]
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        go.write_text("go")  # every worker has its store open: they check for the rule and insert at once
+        for proc in procs:
+            assert proc.wait(timeout=180) == 0, proc.stderr.read().decode()
+    finally:
+        for proc in procs:
+            proc.kill()
+    results = [Path(out).read_text().split() for out in outs]
+    assert {v for v, _ in results} == {"1"}, "every worker resolved the one version"
+    with PolicyStore(location, read_only=True) as store:
+        assert store.execute("SELECT rule, version, status FROM rule_versions").fetchall() == [("shared", 1, "active")]
+        assert store.scalar("SELECT count(*) FROM rules WHERE rule = 'shared'") == 1
+        n_outcomes = 3 * 2  # studies x orders
+        assert store.scalar("SELECT count(*) FROM outcomes") == n_outcomes
+        assert store.scalar("SELECT count(DISTINCT outcome_id) FROM outcomes") == n_outcomes
+        assert sum(int(n) for _, n in results) == n_outcomes, "each outcome was new to exactly one worker"
+        assert store.scalar("SELECT count(*) FROM decisions") == store.scalar(
+            "SELECT count(DISTINCT decision_id) FROM decisions") == n_outcomes * 4  # one per trial and replay
