@@ -100,7 +100,10 @@ class PolicyStore:
         try:
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return duckdb.connect(path, read_only=read_only)
+            con = duckdb.connect(path, read_only=read_only)
+            # DuckDB's own progress bar prints to stdout (it would corrupt --json); our long steps show tqdm on stderr.
+            con.execute("SET enable_progress_bar = false")
+            return con
         except duckdb.Error as e:
             raise StoreError(f"cannot open store {path!r}: {e}") from e
 
