@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from policy_store.replay import replay_study
 from policy_store.rules import RuleSpec
@@ -38,3 +39,41 @@ def test_audited_trials_report_their_shadow_prune(lcdb):
     shadow = d[d["reason"].str.startswith("audit:")]
     assert len(shadow) > 0 and (shadow["verdict"] == "continue").all()
     assert not r.pruned[r.audited].any()
+
+
+def _optuna_sh_reasons(c, spec, order) -> tuple[np.ndarray, np.ndarray]:
+    """Cut-off and competing-set size at each prune, read from Optuna's own rung attributes."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(direction=c.direction, pruner=spec.to_optuna())
+    eta = spec.params["reduction_factor"]
+    thr, size = np.full(len(order), np.nan), np.zeros(len(order), dtype=np.int64)
+    for pos, i in enumerate(order):
+        trial = study.ask()
+        cols = np.flatnonzero(c.present[i])
+        for j in cols:
+            trial.report(float(c.values[i, j]), int(c.steps[j]))
+            if trial.should_prune():
+                attrs = study._storage.get_trial(trial._trial_id).system_attrs
+                key = max((k for k in attrs if k.startswith("completed_rung_")), key=lambda k: int(k.split("_")[-1]))
+                comp = sorted(t.system_attrs[key] for t in study.get_trials() if key in t.system_attrs)
+                idx = max(len(comp) // eta - 1, 0)
+                thr[pos], size[pos] = (comp[-idx - 1] if c.direction == "maximize" else comp[idx]), len(comp)
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
+        else:
+            study.tell(trial, float(c.values[i, cols[-1]]))
+    return thr, size
+
+
+@pytest.mark.parametrize("jit", ["1", "0"])
+def test_sh_reasons_equal_optunas_rung_cutoff(lcdb, monkeypatch, jit):
+    # both kernels: the numpy one once read the competing-set size after its own rung writes
+    monkeypatch.setenv("POLICY_STORE_REPLAY_JIT", jit)
+    for params in ({}, {"min_resource": 1, "reduction_factor": 2}):
+        spec = RuleSpec.parse({"strategy": "successive_halving", "params": params})
+        for r in replay_study(lcdb[0], [spec], [0, 3]):
+            thr, size = _optuna_sh_reasons(lcdb[0], spec, r.order)
+            np.testing.assert_array_equal(r.threshold, thr)
+            np.testing.assert_array_equal(r.ref_size, size)

@@ -139,7 +139,7 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             col = rcol[:, t]
             v = rval[:, t]
             others = store[:, 0] if G == 1 else store[rows, g]                            # (B, R, N)
-            n_oth = count[:, 0] if G == 1 else count[rows, g]
+            n_oth = count[:, 0].copy() if G == 1 else count[rows, g]     # a copy: the writes below bump count
             with np.errstate(invalid="ignore"):
                 beaten = ((others > v[:, :, None]) if maximize else (others < v[:, :, None])).sum(2)
             idx = np.maximum((n_oth + 1) // eta[:, None] - 1, 0)
