@@ -29,8 +29,8 @@ import numpy as np
 import pandas as pd
 
 from policy_store.curves import StudyCurves
-from policy_store.replay.kernels import KERNELS
-from policy_store.replay.kernels._common import Stack
+from policy_store.replay.kernels import KERNELS, _jit
+from policy_store.replay.kernels._common import RowParams, Stack
 from policy_store.rules.audit import audit_mask
 from policy_store.rules.spec import RuleSpec
 
@@ -174,38 +174,63 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
     for si, s in enumerate(specs):
         inner = s.params.get("wrapped") if s.strategy == "patient" else None
         groups[(s.kernel, inner["strategy"] if inner else "")].append(si)
+    seeds = [int(k) for k in order_seeds]
+    n_k = len(seeds)
     for (kernel, inner), members in groups.items():
-        # sorted-table kernels pay for padded step columns; the others only for kernel calls
-        band = 1 if "percentile" in (kernel, _inner_kernel(inner)) else 1 << 30
-        for cis in _buckets(curves, len(members) * len(order_seeds), band):
+        # numpy sorted-table kernels pay for padded step columns; compiled ones and the rest only per call
+        band = 1 if not _jit.enabled() and "percentile" in (kernel, _inner_kernel(inner)) else 1 << 30
+        n_m = len(members)
+        member_specs = [specs[si] for si in members]
+        member_params = [s.params for s in member_specs]
+        for cis in _buckets(curves, n_m * n_k, band):
             sub = [curves[ci] for ci in cis]
             sizes = [c.n_trials for c in sub]
             n_max = max(sizes)
             n_sizes = sorted(set(sizes))
             # (size, order) -> padded order; batch rows are study-major, then spec, then order
-            padded = np.array([[np.concatenate([_order(n, int(k)), np.arange(n, n_max)]) for k in order_seeds]
+            padded = np.array([[np.concatenate([_order(n, k), np.arange(n, n_max)]) for k in seeds]
                                for n in n_sizes], dtype=np.int64)
             size_of = np.searchsorted(n_sizes, sizes)
-            n_k, n_m = len(order_seeds), len(members)
             li_col = np.repeat(np.arange(len(sub)), n_m * n_k)
             mi_col = np.tile(np.repeat(np.arange(n_m), n_k), len(sub))
             k_col = np.tile(np.arange(n_k), len(sub) * n_m)
             positions = np.arange(n_max)
-            audit_rows = np.array([audit_mask(positions, specs[si].audit_fraction, specs[si].audit_seed)
-                                   for si in members])
+            audit_rows = np.array([audit_mask(positions, s.audit_fraction, s.audit_seed) for s in member_specs])
             stack = Stack.build(sub, li_col, [names[ci] for ci in cis])
             order_arr = padded[size_of[li_col], k_col]
             audited = audit_rows[mi_col]
-            member_params = [specs[si].params for si in members]
-            out = KERNELS[kernel](stack, order_arr, [member_params[m] for m in mi_col.tolist()], audited)
-            seeds = [int(k) for k in order_seeds]
-            row = 0
-            for li in range(len(sub)):
-                n, c, res = sizes[li], sub[li], results[cis[li]]
-                for si in members:
-                    spec = specs[si]
-                    for k in range(n_k):
-                        res[si * n_k + k] = Replay(spec, c, seeds[k], order_arr[row, :n], out.prune_col[row, :n],
-                                                   audited[row, :n], out.threshold[row, :n], out.ref_size[row, :n])
-                        row += 1
+            out = KERNELS[kernel](stack, order_arr, RowParams(member_params, mi_col), audited)
+            _collect(results, cis, sub, sizes, members, member_specs, seeds,
+                     (order_arr, out.prune_col, audited, out.threshold, out.ref_size))
     return [[r for r in rs if r is not None] for rs in results]
+
+
+def _collect(results: list[list[Replay | None]], cis: list[int], sub: list[StudyCurves], sizes: list[int],
+             members: list[int], member_specs: list[RuleSpec], seeds: list[int],
+             arrays: tuple[np.ndarray, ...]) -> None:
+    """Cut a batch's ``(B, N)`` results into one :class:`Replay` per row (study-major, then spec, then order).
+
+    Studies of a bucket come sorted by trial count, so the rows of one count are
+    a contiguous block: one slice of each array per block, then its rows.
+    """
+    n_k, per_study = len(seeds), len(members) * len(seeds)
+    spec_col = [spec for spec in member_specs for _ in seeds]
+    seed_col = seeds * len(members)
+    slots = [si * n_k + k for si in members for k in range(n_k)]
+    start = 0
+    while start < len(sub):
+        n = sizes[start]
+        stop = start
+        while stop < len(sub) and sizes[stop] == n:
+            stop += 1
+        lo, hi = start * per_study, stop * per_study
+        blocks = [list(a[lo:hi, :n]) for a in arrays]
+        for li in range(start, stop):
+            c = sub[li]
+            a = (li - start) * per_study
+            made = list(map(Replay, spec_col, [c] * per_study, seed_col,
+                            *(blk[a:a + per_study] for blk in blocks)))
+            res = results[cis[li]]
+            for slot, r in zip(slots, made, strict=True):
+                res[slot] = r
+        start = stop

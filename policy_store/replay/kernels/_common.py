@@ -21,7 +21,9 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -41,52 +43,128 @@ class KernelOut:
         return cls(np.full((b, n), -1, dtype=np.int64), np.full((b, n), np.nan), np.zeros((b, n), dtype=np.int64))
 
 
-@dataclass(eq=False)
+class RowParams(Sequence):
+    """Per-replay parameter dicts held once per spec: ``rows[b] is members[member[b]]``.
+
+    Kernels take one dict per replay; a batch of a few specs under many
+    studies and orders repeats the same dicts, so :func:`param_column` reads
+    each spec once instead of once per replay.
+
+    >>> rows = RowParams([{"a": 1}, {"a": 2}], np.array([0, 1, 1]))
+    >>> len(rows), rows[2], param_column(rows, lambda p: p["a"]).tolist()
+    (3, {'a': 2}, [1, 2, 2])
+    """
+
+    __slots__ = ("member", "members")
+
+    def __init__(self, members: list[dict[str, Any]], member: np.ndarray) -> None:
+        self.members = members
+        self.member = member
+
+    def __len__(self) -> int:
+        return len(self.member)
+
+    def __getitem__(self, b: Any) -> Any:
+        if isinstance(b, slice):
+            return [self.members[m] for m in self.member[b].tolist()]
+        return self.members[self.member[b]]
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        members = self.members
+        return (members[m] for m in self.member.tolist())
+
+
+def param_distinct(params: Sequence[dict[str, Any]], get: Callable[[dict[str, Any]], Any],
+                   dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(values, index)`` with ``values[index[b]] == get(params[b])``: per spec for :class:`RowParams`."""
+    if isinstance(params, RowParams):
+        return np.array([get(p) for p in params.members], dtype=dtype), params.member
+    return np.array([get(p) for p in params], dtype=dtype), np.arange(len(params), dtype=np.int64)
+
+
+def param_column(params: Sequence[dict[str, Any]], get: Callable[[dict[str, Any]], Any],
+                 dtype: Any = None) -> np.ndarray:
+    """``np.array([get(p) for p in params], dtype)``, evaluated once per spec for :class:`RowParams`."""
+    values, index = param_distinct(params, get, dtype)
+    return values[index]
+
+
 class Stack:
     """Curves of one or more studies stacked along the batch axis, padded to common sizes.
 
-    ``values``/``present`` are ``(B, N, J)``, ``steps`` ``(B, J)``; a study with
-    fewer trials gets trials that never report (placed last in every order, so
-    they change no trial number), one with fewer steps gets unreported columns
-    at larger steps. All replays in a stack share one direction.
+    Each study is stored once (``study_values``/``study_present`` ``(S, N, J)``,
+    ``study_steps`` ``(S, J)``, ...); replay ``b`` reads study ``index[b]``. The
+    per-replay views ``values``/``present`` ``(B, N, J)``, ``steps`` ``(B, J)``,
+    ``last_pos``/``final`` ``(B, N)`` are gathered on first use only: compiled
+    kernels index the per-study arrays directly, so a study replayed under many
+    orders and specs is never copied. A study with fewer trials gets trials that
+    never report (placed last in every order, so they change no trial number),
+    one with fewer steps gets unreported columns at larger steps. All replays in
+    a stack share one direction.
     """
 
-    values: np.ndarray
-    present: np.ndarray
-    steps: np.ndarray
-    last_pos: np.ndarray
-    final: np.ndarray
-    maximize: bool
-    names: list[str]
+    def __init__(self, values: np.ndarray, present: np.ndarray, steps: np.ndarray, last_pos: np.ndarray,
+                 final: np.ndarray, index: np.ndarray, maximize: bool, names: list[str]) -> None:
+        self.study_values = values
+        self.study_present = present
+        self.study_steps = steps
+        self.study_last = last_pos
+        self.study_final = final
+        self.index = np.ascontiguousarray(index, dtype=np.int64)
+        self.maximize = maximize
+        self.study_names = names
+        self._rows: dict[str, Any] = {}
+
+    def _by_row(self, key: str, base: Any) -> Any:
+        if key not in self._rows:
+            self._rows[key] = base[self.index] if isinstance(base, np.ndarray) else [base[k] for k in self.index]
+        return self._rows[key]
+
+    values = property(lambda self: self._by_row("values", self.study_values))
+    present = property(lambda self: self._by_row("present", self.study_present))
+    steps = property(lambda self: self._by_row("steps", self.study_steps))
+    last_pos = property(lambda self: self._by_row("last_pos", self.study_last))
+    final = property(lambda self: self._by_row("final", self.study_final))
+    names = property(lambda self: self._by_row("names", self.study_names))
 
     @property
     def shape(self) -> tuple[int, int, int]:
-        return self.values.shape  # type: ignore[return-value]
+        return (len(self.index),) + self.study_values.shape[1:]  # type: ignore[return-value]
 
     @classmethod
     def build(cls, curves: list[StudyCurves], index: np.ndarray, names: list[str]) -> Stack:
         """Stack ``curves[index[b]]`` for every ``b``; ``names`` are the per-study Optuna study names."""
-        shapes = [c.values.shape for c in curves]
-        n = max(s[0] for s in shapes)
-        j = max(s[1] for s in shapes)
-        vals = np.full((len(curves), n, j), np.nan)
-        pres = np.zeros((len(curves), n, j), dtype=bool)
-        steps = np.zeros((len(curves), j), dtype=np.int64)
-        last = np.zeros((len(curves), n), dtype=np.int64)
-        pad = np.arange(1, j + 1)
-        for k, (c, (cn, cj)) in enumerate(zip(curves, shapes, strict=True)):
-            vals[k, :cn, :cj] = c.values
-            pres[k, :cn, :cj] = c.present
-            steps[k, :cj] = c.steps
-            steps[k, cj:] = c.steps[-1] + pad[: j - cj]
-            last[k, :cn] = c.last_pos
         dirs = {c.direction for c in curves}
         if len(dirs) != 1:
             raise ValueError("a stack holds studies of one direction")
+        n_s = len(curves)
+        shapes = np.array([c.values.shape for c in curves], dtype=np.int64).reshape(n_s, 2)
+        cn, cj = shapes[:, 0], shapes[:, 1]
+        n, j = int(cn.max()), int(cj.max())
+        # one scatter per array into the padded (S, N, J) block instead of a copy per study
+        cells = cn * cj
+        k = np.repeat(np.arange(n_s), cells)
+        local = np.arange(int(cells.sum())) - np.repeat(np.cumsum(cells) - cells, cells)
+        per_row = np.repeat(cj, cells)
+        dest = (k * n + local // per_row) * j + local % per_row
+        vals = np.full(n_s * n * j, np.nan)
+        pres = np.zeros(n_s * n * j, dtype=bool)
+        vals[dest] = np.concatenate([c.values.ravel() for c in curves])
+        pres[dest] = np.concatenate([c.present.ravel() for c in curves])
+        vals, pres = vals.reshape(n_s, n, j), pres.reshape(n_s, n, j)
+        # padded step columns come after the last real step, one apart
+        last_step = np.array([c.steps[-1] for c in curves], dtype=np.int64)
+        steps = last_step[:, None] + np.arange(1, j + 1)[None, :] - cj[:, None]
+        sk = np.repeat(np.arange(n_s), cj)
+        steps[sk, np.arange(int(cj.sum())) - np.repeat(np.cumsum(cj) - cj, cj)] = np.concatenate(
+            [c.steps for c in curves])
+        last = np.zeros((n_s, n), dtype=np.int64)
+        tk = np.repeat(np.arange(n_s), cn)
+        last[tk, np.arange(int(cn.sum())) - np.repeat(np.cumsum(cn) - cn, cn)] = np.concatenate(
+            [c.last_pos for c in curves])
+        # a padded trial's row is all NaN, so its final value is NaN: it never completes
         final = np.take_along_axis(vals, last[:, :, None], axis=2)[:, :, 0]
-        final[~pres.any(axis=2)] = np.nan
-        return cls(vals[index], pres[index], steps[index], last[index], final[index], dirs.pop() == "maximize",
-                   [names[k] for k in index])
+        return cls(vals, pres, steps, last, final, index, dirs.pop() == "maximize", list(names))
 
 
 def prev_reported_step(st: Stack) -> np.ndarray:

@@ -4,7 +4,8 @@ State per replay: for every step column, the sorted values of COMPLETE trials
 (``srt``), with counts of non-NaN values and of reports (NaNs count toward
 ``n_min_trials`` but not the percentile). Per trial, all its decisions are
 computed at once over its steps; the state grows by one sorted insertion per
-COMPLETE trial.
+COMPLETE trial. With numba, :mod:`.percentile_jit` runs the same rules as one
+compiled loop; this numpy version is the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -13,23 +14,59 @@ from typing import Any
 
 import numpy as np
 
+from policy_store.replay.kernels import _jit
 from policy_store.replay.kernels._common import (
     KernelOut,
     Stack,
     gate,
     insert_sorted,
     lookup_percentile,
+    param_column,
+    param_distinct,
     percentile_tables,
 )
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
+    if _jit.enabled():
+        return run_jit(st, orders, params, audited, call)
+    return run_numpy(st, orders, params, audited, call)
+
+
+def _q_frac(params: list[dict[str, Any]], maximize: bool) -> np.ndarray:
+    pct = [float(p.get("percentile", 50.0)) for p in params]
+    return np.true_divide(np.array([100 - q if maximize else q for q in pct]), 100)
+
+
+def run_jit(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+            call: np.ndarray | None = None) -> KernelOut:
+    """The compiled loop of :mod:`.percentile_jit` over the per-study arrays."""
+    from policy_store.replay.kernels.percentile_jit import loop
+
+    B, N, _ = st.shape
+    out = KernelOut.empty(B, N)
+    ints = [param_column(params, lambda p, key=key: p[key], np.int64)
+            for key in ("n_warmup_steps", "interval_steps", "n_startup_trials", "n_min_trials")]
+    pct, qidx = param_distinct(params, lambda p: float(p.get("percentile", 50.0)))
+    tables = percentile_tables(np.true_divide(100 - pct if st.maximize else pct, 100), N)   # one row per spec
+    if call is None:
+        call, cidx = st.study_present, st.index
+    else:
+        call, cidx = np.ascontiguousarray(call), np.arange(B, dtype=np.int64)
+    loop(st.study_values, st.study_present, st.study_steps, st.study_final, st.index, call, cidx,
+         np.ascontiguousarray(orders, dtype=np.int64), np.ascontiguousarray(audited), *ints[:2], qidx, *tables,
+         *ints[2:], st.maximize, out.prune_col, out.threshold, out.ref_size)
+    return out
+
+
+def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+              call: np.ndarray | None = None) -> KernelOut:
+    """The numpy kernel: whole-batch array operations per entering trial."""
     B, N, J = st.shape
     out = KernelOut.empty(B, N)
     maximize = st.maximize
-    pct = [float(p.get("percentile", 50.0)) for p in params]
-    q_frac = np.true_divide(np.array([100 - q if maximize else q for q in pct]), 100)
+    q_frac = _q_frac(params, maximize)
     n_startup = np.array([p["n_startup_trials"] for p in params])
     n_min = np.array([p["n_min_trials"] for p in params])[:, None]
     g = gate(st, np.array([p["n_warmup_steps"] for p in params]), np.array([p["interval_steps"] for p in params]))

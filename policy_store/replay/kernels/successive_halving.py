@@ -13,6 +13,10 @@ the failing one (unless NaN), exactly as Optuna writes them before deciding.
 
 Hyperband adds a bracket axis: each bracket is successive halving with
 ``min_early_stopping_rate = bracket`` over the trials hashed into it.
+
+With numba, plain successive halving runs as the compiled loop of
+:mod:`.successive_halving_jit`; this numpy version is the reference, the
+fallback, and (for now) Hyperband's kernel.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import KernelOut, Stack, completes
+from policy_store.replay.kernels import _jit
+from policy_store.replay.kernels._common import KernelOut, Stack, completes, param_column
 
 
 def _n_rungs(max_step: int, min_resource: int, eta: int, rate: int) -> int:
@@ -41,6 +46,35 @@ def _hb_layout(max_resource: int, min_resource: int, eta: int) -> tuple[int, lis
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
+    if not hyperband and _jit.enabled():
+        return run_jit(st, orders, params, audited, call)
+    return run_numpy(st, orders, params, audited, call, hyperband)
+
+
+def run_jit(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+            call: np.ndarray | None = None) -> KernelOut:
+    """Successive halving through the compiled loop of :mod:`.successive_halving_jit`."""
+    from policy_store.replay.kernels.successive_halving_jit import loop
+
+    B, N, _ = st.shape
+    out = KernelOut.empty(B, N)
+    ints = {key: param_column(params, lambda p, key=key: p[key], np.int64)
+            for key in ("reduction_factor", "bootstrap_count", "min_early_stopping_rate")}
+    min_res = param_column(params, lambda p: -1 if p["min_resource"] == "auto" else p["min_resource"], np.int64)
+    if call is None:
+        call, cidx = st.study_present, st.index
+    else:
+        call, cidx = np.ascontiguousarray(call), np.arange(B, dtype=np.int64)
+    loop(st.study_values, st.study_steps, st.study_final, st.study_last, st.index, call, cidx,
+         np.ascontiguousarray(orders, dtype=np.int64), np.ascontiguousarray(audited), ints["reduction_factor"],
+         ints["bootstrap_count"], ints["min_early_stopping_rate"], min_res, st.maximize,
+         out.prune_col, out.threshold, out.ref_size)
+    return out
+
+
+def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
+              call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
+    """The numpy kernel: whole-batch array operations per entering trial."""
     B, N, _ = st.shape
     out = KernelOut.empty(B, N)
     maximize = st.maximize
