@@ -30,7 +30,7 @@ import pandas as pd
 
 from policy_store.curves import StudyCurves
 from policy_store.replay.kernels import KERNELS, _jit
-from policy_store.replay.kernels._common import RowParams, Stack
+from policy_store.replay.kernels._common import KernelOut, RowParams, Stack
 from policy_store.rules.audit import audit_mask
 from policy_store.rules.spec import RuleSpec
 
@@ -200,22 +200,22 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             order_arr = padded[size_of[li_col], k_col]
             audited = audit_rows[mi_col]
             out = KERNELS[kernel](stack, order_arr, RowParams(member_params, mi_col), audited)
-            _collect(results, cis, sub, sizes, members, member_specs, seeds,
-                     (order_arr, out.prune_col, audited, out.threshold, out.ref_size))
-    return [[r for r in rs if r is not None] for rs in results]
+            _collect(results, cis, sub, sizes, members, member_specs, seeds, audit_rows, out)
+    return results  # type: ignore[return-value]  # every study is in a bucket, every spec in a group: all filled
 
 
 def _collect(results: list[list[Replay | None]], cis: list[int], sub: list[StudyCurves], sizes: list[int],
-             members: list[int], member_specs: list[RuleSpec], seeds: list[int],
-             arrays: tuple[np.ndarray, ...]) -> None:
+             members: list[int], member_specs: list[RuleSpec], seeds: list[int], audit_rows: np.ndarray,
+             out: KernelOut) -> None:
     """Cut a batch's ``(B, N)`` results into one :class:`Replay` per row (study-major, then spec, then order).
 
     Studies of a bucket come sorted by trial count, so the rows of one count are
-    a contiguous block: one slice of each array per block, then its rows.
+    a contiguous block: one slice of each result array per block, then its rows.
+    Orders and audit masks are the same for every study of one count, so those
+    replays share one read-only array instead of a view each.
     """
     n_k, per_study = len(seeds), len(members) * len(seeds)
-    spec_col = [spec for spec in member_specs for _ in seeds]
-    seed_col = seeds * len(members)
+    whole = per_study == len(results[cis[0]]) if cis else False    # this batch fills every slot
     slots = [si * n_k + k for si in members for k in range(n_k)]
     start = 0
     while start < len(sub):
@@ -223,14 +223,21 @@ def _collect(results: list[list[Replay | None]], cis: list[int], sub: list[Study
         stop = start
         while stop < len(sub) and sizes[stop] == n:
             stop += 1
-        lo, hi = start * per_study, stop * per_study
-        blocks = [list(a[lo:hi, :n]) for a in arrays]
+        lo, hi, reps = start * per_study, stop * per_study, stop - start
+        audit = [m for m in audit_rows[:, :n]]
+        for m in audit:
+            m.flags.writeable = False
+        made = list(map(Replay, [spec for spec in member_specs for _ in seeds] * reps,
+                        [c for c in sub[start:stop] for _ in range(per_study)], seeds * (len(members) * reps),
+                        [_order(n, k) for k in seeds] * (len(members) * reps),
+                        list(out.prune_col[lo:hi, :n]), [m for m in audit for _ in seeds] * reps,
+                        list(out.threshold[lo:hi, :n]), list(out.ref_size[lo:hi, :n])))
         for li in range(start, stop):
-            c = sub[li]
             a = (li - start) * per_study
-            made = list(map(Replay, spec_col, [c] * per_study, seed_col,
-                            *(blk[a:a + per_study] for blk in blocks)))
-            res = results[cis[li]]
-            for slot, r in zip(slots, made, strict=True):
-                res[slot] = r
+            if whole:
+                results[cis[li]] = made[a:a + per_study]
+            else:
+                res = results[cis[li]]
+                for slot, r in zip(slots, made[a:a + per_study], strict=True):
+                    res[slot] = r
         start = stop

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from policy_store.curves import StudyCurves
+from policy_store.replay.kernels import _jit
 
 
 @dataclass
@@ -141,17 +142,21 @@ class Stack:
         shapes = np.array([c.values.shape for c in curves], dtype=np.int64).reshape(n_s, 2)
         cn, cj = shapes[:, 0], shapes[:, 1]
         n, j = int(cn.max()), int(cj.max())
-        # one scatter per array into the padded (S, N, J) block instead of a copy per study
-        cells = cn * cj
-        k = np.repeat(np.arange(n_s), cells)
-        local = np.arange(int(cells.sum())) - np.repeat(np.cumsum(cells) - cells, cells)
-        per_row = np.repeat(cj, cells)
-        dest = (k * n + local // per_row) * j + local % per_row
-        vals = np.full(n_s * n * j, np.nan)
-        pres = np.zeros(n_s * n * j, dtype=bool)
-        vals[dest] = np.concatenate([c.values.ravel() for c in curves])
-        pres[dest] = np.concatenate([c.present.ravel() for c in curves])
-        vals, pres = vals.reshape(n_s, n, j), pres.reshape(n_s, n, j)
+        vals = np.full((n_s, n, j), np.nan)
+        pres = np.zeros((n_s, n, j), dtype=bool)
+        flat_v = np.concatenate([c.values.ravel() for c in curves])
+        flat_p = np.concatenate([c.present.ravel() for c in curves])
+        if _jit.enabled():
+            from policy_store.replay.kernels._stack_jit import scatter
+
+            cells = cn * cj
+            offset = np.cumsum(cells) - cells
+            scatter(flat_v, offset, cn, cj, vals)
+            scatter(flat_p, offset, cn, cj, pres)
+        else:
+            for k, c in enumerate(curves):
+                vals[k, : cn[k], : cj[k]] = c.values
+                pres[k, : cn[k], : cj[k]] = c.present
         # padded step columns come after the last real step, one apart
         last_step = np.array([c.steps[-1] for c in curves], dtype=np.int64)
         steps = last_step[:, None] + np.arange(1, j + 1)[None, :] - cj[:, None]
