@@ -75,6 +75,13 @@ class RowParams(Sequence):
         return (members[m] for m in self.member.tolist())
 
 
+def split_params(params: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """``(members, member)``: the distinct parameter dicts and each row's index into them."""
+    if isinstance(params, RowParams):
+        return params.members, params.member
+    return list(params), np.arange(len(params), dtype=np.int64)
+
+
 def param_distinct(params: Sequence[dict[str, Any]], get: Callable[[dict[str, Any]], Any],
                    dtype: Any = None) -> tuple[np.ndarray, np.ndarray]:
     """``(values, index)`` with ``values[index[b]] == get(params[b])``: per spec for :class:`RowParams`."""
@@ -174,7 +181,11 @@ class Stack:
 
 def prev_reported_step(st: Stack) -> np.ndarray:
     """``(B, N, J)``: the trial's largest reported step before column ``j`` (-1 if none)."""
-    stepped = np.where(st.present, st.steps[:, None, :], -1)
+    return _prev_reported_step(st.present, st.steps)
+
+
+def _prev_reported_step(present: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    stepped = np.where(present, steps[:, None, :], -1)
     cm = np.maximum.accumulate(stepped, axis=2)
     return np.concatenate([np.full(cm.shape[:2] + (1,), -1, dtype=cm.dtype), cm[:, :, :-1]], axis=2)
 
@@ -186,12 +197,16 @@ def gate(st: Stack, warmup: np.ndarray, interval: np.ndarray) -> np.ndarray:
     ``s >= w`` iff the trial's previous reported step is below
     ``L = (s - w) // k * k + w``.
     """
-    steps = st.steps
-    w = warmup[:, None]
-    k = interval[:, None]
-    lower = (steps - w) // k * k + w                       # (B, J)
+    return gate_arrays(st.present, st.steps, warmup, interval)
+
+
+def gate_arrays(present: np.ndarray, steps: np.ndarray, warmup: Any, interval: Any) -> np.ndarray:
+    """:func:`gate` on ``present`` ``(X, N, J)`` and ``steps`` ``(X, J)`` (per replay or per study)."""
+    w = np.broadcast_to(warmup, steps.shape[:1])[:, None]
+    k = np.broadcast_to(interval, steps.shape[:1])[:, None]
+    lower = (steps - w) // k * k + w                       # (X, J)
     ok = (steps >= w) & (lower >= 0)
-    return st.present & ok[:, None, :] & (prev_reported_step(st) < lower[:, None, :])
+    return present & ok[:, None, :] & (_prev_reported_step(present, steps) < lower[:, None, :])
 
 
 def percentile_tables(q_frac: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -12,18 +12,23 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import KernelOut, Stack, first_true
+from policy_store.replay.kernels._common import KernelOut, RowParams, Stack, first_true, split_params
 
 
-def candidates(st: Stack, patience: int, min_delta: float) -> np.ndarray:
-    """``(B, N, J)``: reports at which Optuna's PatientPruner would consult its wrapped pruner."""
-    b, n, j = st.shape
-    k_max = int(st.present.sum(2).max()) if n else 0
+def candidates(values: np.ndarray, present: np.ndarray, maximize: bool, patience: int,
+               min_delta: float) -> np.ndarray:
+    """``(S, N, J)``: reports at which Optuna's PatientPruner would consult its wrapped pruner.
+
+    They depend on the trial's own curve only, so they are computed once per
+    study (``values``/``present`` ``(S, N, J)``), not once per order.
+    """
+    b, n, j = values.shape
+    k_max = int(present.sum(2).max()) if n else 0
     # compact each trial's reports to the left, in step order
-    colc = np.argsort(~st.present, axis=2, kind="stable")[:, :, :k_max]
-    vc = np.take_along_axis(st.values, colc, axis=2)
-    valid = np.take_along_axis(st.present, colc, axis=2)
-    acc = np.fmax if st.maximize else np.fmin
+    colc = np.argsort(~present, axis=2, kind="stable")[:, :, :k_max]
+    vc = np.take_along_axis(values, colc, axis=2)
+    valid = np.take_along_axis(present, colc, axis=2)
+    acc = np.fmax if maximize else np.fmin
     w = patience + 1
     before = np.full(vc.shape, np.nan)
     if k_max > w:
@@ -35,11 +40,11 @@ def candidates(st: Stack, patience: int, min_delta: float) -> np.ndarray:
         after = acc(after, shifted)
     ready = np.arange(k_max) >= w                           # more than patience + 1 reports
     with np.errstate(invalid="ignore"):
-        cand = (before - min_delta > after) if st.maximize else (before + min_delta < after)
+        cand = (before - min_delta > after) if maximize else (before + min_delta < after)
     cand &= ready & valid
     out = np.zeros((b, n, j), dtype=bool)
     np.put_along_axis(out, colc, cand, axis=2)
-    return out & st.present
+    return out & present
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -48,11 +53,13 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     from policy_store.rules.strategies import get_strategy
 
     B, N, J = st.shape
-    keys = [(p["patience"], p["min_delta"]) for p in params]
+    # one spec's rows share its parameters: work per spec and per study, not per row
+    members, member = split_params(params)
+    keys = [(p["patience"], p["min_delta"]) for p in members]
     cand = np.zeros((B, N, J), dtype=bool)
     for key in set(keys):
-        sel = np.array([k == key for k in keys])
-        cand[sel] = candidates(st, *key)[sel]
+        sel = np.isin(member, [m for m, k in enumerate(keys) if k == key])
+        cand[sel] = candidates(st.study_values, st.study_present, st.maximize, *key)[st.index[sel]]
     if call is not None:
         cand &= call
     inner = params[0]["wrapped"]
@@ -61,4 +68,4 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
         out.prune_col[:] = np.take_along_axis(first_true(cand), orders, axis=1)
         return out
     kernel = KERNELS[get_strategy(inner["strategy"]).kernel]
-    return kernel(st, orders, [p["wrapped"]["params"] for p in params], audited, cand)
+    return kernel(st, orders, RowParams([p["wrapped"]["params"] for p in members], member), audited, cand)

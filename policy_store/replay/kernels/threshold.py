@@ -1,4 +1,4 @@
-"""Batched kernel of ``threshold`` (stateless: every trial is judged on its own values)."""
+"""Batched kernel of ``threshold`` (stateless: every trial is judged on its own values, once per study)."""
 
 from __future__ import annotations
 
@@ -6,25 +6,32 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import KernelOut, Stack, first_true, gate
+from policy_store.replay.kernels._common import KernelOut, Stack, first_true, gate_arrays, split_params
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
     B, N, _ = st.shape
     out = KernelOut.empty(B, N)
-    lo = np.array([-np.inf if p["lower"] is None else p["lower"] for p in params])[:, None]
-    hi = np.array([np.inf if p["upper"] is None else p["upper"] for p in params])[:, None]
-    g = gate(st, np.array([p["n_warmup_steps"] for p in params]), np.array([p["interval_steps"] for p in params]))
-    if call is not None:
-        g &= call
-    x = st.values
-    with np.errstate(invalid="ignore"):
-        bad = np.isnan(x) | (x < lo[:, :, None]) | (x > hi[:, :, None])
-    col = first_true(g & bad)                              # (B, N) by trial index
+    members, member = split_params(params)
+    lo_m = np.array([-np.inf if p["lower"] is None else p["lower"] for p in members])
+    hi_m = np.array([np.inf if p["upper"] is None else p["upper"] for p in members])
+    x = st.study_values
+    col = np.empty((B, N), dtype=np.int64)                # by trial index
+    # a verdict depends on the trial's own curve and the spec only: judge each study once per spec
+    for m, p in enumerate(members):
+        rows = np.flatnonzero(member == m)
+        if rows.size == 0:
+            continue
+        g = gate_arrays(st.study_present, st.study_steps, p["n_warmup_steps"], p["interval_steps"])
+        with np.errstate(invalid="ignore"):
+            bad = g & (np.isnan(x) | (x < lo_m[m]) | (x > hi_m[m]))
+        col[rows] = (first_true(bad)[st.index[rows]] if call is None
+                     else first_true(bad[st.index[rows]] & call[rows]))
     out.prune_col[:] = np.take_along_axis(col, orders, axis=1)
     hit = out.prune_col >= 0
-    vals = x[np.arange(B)[:, None], orders, np.where(hit, out.prune_col, 0)]
+    vals = x[st.index[:, None], orders, np.where(hit, out.prune_col, 0)]
+    lo, hi = lo_m[member][:, None], hi_m[member][:, None]
     with np.errstate(invalid="ignore"):
         thr = np.where(vals < lo, lo, hi)
     out.threshold[:] = np.where(hit, thr, np.nan)
