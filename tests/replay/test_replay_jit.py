@@ -63,3 +63,16 @@ def test_generated_curves(studies, direction, seeds):
                for k, c in enumerate(studies)]
     with pytest.MonkeyPatch.context() as mp:
         both_paths(mp, studies, [RuleSpec.parse(s) for s in SPECS], seeds)
+
+
+def test_one_compiled_version_per_loop(lcdb):
+    # numba compiles per argument layout; a one-study batch must not type differently from a larger one,
+    # or the first big replay after a small warm-up pays a second compilation
+    from policy_store.replay.kernels import _stack_jit, percentile_jit, successive_halving_jit
+
+    specs = [RuleSpec.parse(s) for s in SPECS]
+    for studies in (lcdb[:1], lcdb[:3]):
+        replay_many(studies, specs, [0, 1])
+    assert len(percentile_jit.loop.signatures) == 1
+    assert len(successive_halving_jit.loop.signatures) == 1
+    assert len(_stack_jit.scatter.signatures) == 2          # values (float) and present (bool)

@@ -147,7 +147,8 @@ class Stack:
             raise ValueError("a stack holds studies of one direction")
         n_s = len(curves)
         shapes = np.array([c.values.shape for c in curves], dtype=np.int64).reshape(n_s, 2)
-        cn, cj = shapes[:, 0], shapes[:, 1]
+        # contiguous: numba compiles one version per memory layout, and a 1-element view counts as contiguous
+        cn, cj = np.ascontiguousarray(shapes.T)
         n, j = int(cn.max()), int(cj.max())
         vals = np.full((n_s, n, j), np.nan)
         pres = np.zeros((n_s, n, j), dtype=bool)
@@ -175,7 +176,7 @@ class Stack:
         last[tk, np.arange(int(cn.sum())) - np.repeat(np.cumsum(cn) - cn, cn)] = np.concatenate(
             [c.last_pos for c in curves])
         # a padded trial's row is all NaN, so its final value is NaN: it never completes
-        final = np.take_along_axis(vals, last[:, :, None], axis=2)[:, :, 0]
+        final = np.ascontiguousarray(np.take_along_axis(vals, last[:, :, None], axis=2)[:, :, 0])
         return cls(vals, pres, steps, last, final, index, dirs.pop() == "maximize", list(names))
 
 
