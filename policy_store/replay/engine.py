@@ -170,6 +170,8 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             s.check_direction(c.direction, f"study {c.study!r}")
     names = [c.study for c in curves] if study_names is None else list(study_names)
     results: list[list[Replay | None]] = [[None] * (len(specs) * len(order_seeds)) for _ in curves]
+    if not specs or not order_seeds:
+        return [[] for _ in curves]
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for si, s in enumerate(specs):
         inner = s.params.get("wrapped") if s.strategy == "patient" else None

@@ -150,3 +150,10 @@ def test_stacked_studies_equal_separate_replays(studies, direction):
         for a, b in zip(rs, replay_study(c, specs, [0, 2]), strict=True):
             np.testing.assert_array_equal(a.order, b.order)
             np.testing.assert_array_equal(a.prune_col, b.prune_col)
+
+
+def test_no_orders_or_no_specs_give_empty_lists():
+    c = StudyCurves.from_arrays("s", [[0.5, 0.4], [0.6, 0.7]])
+    assert replay_many([c], [RuleSpec.parse({"strategy": "median"})], []) == [[]]
+    assert replay_many([c, c], [], [0]) == [[], []]
+    assert replay_many([], [RuleSpec.parse({"strategy": "median"})], [0]) == []
