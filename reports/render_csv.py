@@ -20,13 +20,25 @@ from typing import Any
 
 from policy_store.reports._base import Section
 
+#: A text cell starting with one of these is a formula to spreadsheet programs (CSV injection, OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
 
 def csv_value(value: Any) -> Any:
-    """The raw value as written: empty for missing or non-finite, ISO text for times."""
+    """The raw value as written: empty for missing or non-finite, ISO text for times.
+
+    Text that a spreadsheet would run as a formula (a task named ``=HYPERLINK(…)``) gets a leading
+    apostrophe; numbers are written as they are.
+
+    >>> csv_value("=1+1"), csv_value(-0.5), csv_value("lcdb/3/accuracy"), csv_value(float("nan"))
+    ("'=1+1", -0.5, 'lcdb/3/accuracy', '')
+    """
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return ""
     if isinstance(value, datetime):
         return value.isoformat(sep=" ")
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
     return value
 
 

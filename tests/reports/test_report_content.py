@@ -154,3 +154,17 @@ def test_live_decisions_show_one_row_per_trial_the_prune_first():
     assert [(r["trial"], r["verdict"], r["step"], r["decisions"]) for r in table] == [
         ("0", "continue", 3, 4), ("1", "prune", 2, 3)]
     assert "curves_0" in [f.key for f in section.figures]
+
+
+def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path):
+    import csv
+
+    from policy_store.reports._base import Column, Section, Table
+    from policy_store.reports.render_csv import write_csv
+
+    rows = [{"task": "=cmd|' /C calc'!A0", "n": -3}, {"task": "@SUM(A1)", "n": 2.5}, {"task": "plain/task", "n": 0}]
+    table = Table("t", "T", (Column("task", "task"), Column("n", "n")), rows)
+    [path] = write_csv([Section("s", "S", tables=[table])], tmp_path)
+    with path.open(newline="") as f:
+        written = list(csv.reader(f))[1:]
+    assert written == [["'=cmd|' /C calc'!A0", "-3"], ["'@SUM(A1)", "2.5"], ["plain/task", "0"]]
