@@ -46,7 +46,7 @@ from policy_store.meta.baselines import nearest_task, rush_outcomes, task_distan
 from policy_store.meta.grid import OPTUNA_DEFAULTS, find_candidate
 from policy_store.meta.learner import select
 from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task
-from policy_store.meta.learner_model import fit_meta_model
+from policy_store.meta.learner_model import N_TREES, fit_meta_model
 from scipy import stats
 from sklearn.model_selection import KFold
 
@@ -221,7 +221,7 @@ def _per_step(rows: pd.DataFrame, mode: str, max_step: int) -> pd.DataFrame:
 
 
 def cross_validate(data: TrainingData, *, folds: int = 5, seed: int = 0, lams: Sequence[float] = (20.0, 5.0),
-                   max_regret: float | None = 0.005, n_estimators: int = 100, max_step: int = 10,
+                   max_regret: float | None = 0.005, n_estimators: int = N_TREES, max_step: int = 10,
                    progress: bool = False) -> MetaEvaluation:
     """Grouped K-fold cross-validation over ``data``'s tasks (see the module docstring).
 

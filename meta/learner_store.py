@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from policy_store.meta.artifacts import save_artifact
-from policy_store.meta.learner_model import MetaModel, fit_meta_model
+from policy_store.meta.learner_model import N_TREES, MetaModel, fit_meta_model
 from policy_store.meta.learner_sources import training_data_from_store
 from policy_store.meta.recommend import Recommendation, recommend, save_recommendation
 from policy_store.meta.store_features import save_meta_features
@@ -43,7 +43,7 @@ class FitResult:
 
 
 def fit_from_store(store: PolicyStore, *, tasks: Sequence[str] | None = None, orders: int = 5,
-                   n_jobs: int = 1, directory: str | os.PathLike[str] | None = None, n_estimators: int = 100,
+                   n_jobs: int = 1, directory: str | os.PathLike[str] | None = None, n_estimators: int = N_TREES,
                    random_state: int = 0, progress: bool = False) -> FitResult:
     """Replay the grid on the store's tasks, fit, save the artifact and record it in ``meta_models``.
 
