@@ -15,12 +15,13 @@ from policy_store.store import default_location
 
 
 def _fit(args: argparse.Namespace) -> int:
+    from policy_store.meta.learner_model import N_TREES
     from policy_store.meta.learner_store import fit_from_store
 
     with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         result = fit_from_store(store, orders=args.orders, n_jobs=jobs_for(args.backend, args.jobs),
-                                directory=args.artifacts,
-                                n_estimators=args.trees, random_state=args.seed, progress=not args.json)
+                                directory=args.artifacts, n_estimators=args.trees or N_TREES,
+                                random_state=args.seed, progress=not args.json)
     if args.json:
         print_json({"model_id": result.model_id, "snapshot": result.model.snapshot, "seconds": result.seconds})
     else:
@@ -134,7 +135,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit = sub.add_parser("fit", help="replay the candidate grid on the store's tasks and fit the meta-learner")
     fit.add_argument("--orders", type=int, default=5, help="trial orders replayed per study (default 5)")
     fit.add_argument("--jobs", type=int, default=1, help="parallel replay workers")
-    fit.add_argument("--trees", type=int, default=100, help="trees of the forest")
+    fit.add_argument("--trees", type=int, help="trees of the forest (default: the library's, 200)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--artifacts", help="artifact folder (default: policy-store-artifacts/ beside the store)")
     add_json_flag(fit)
