@@ -19,18 +19,19 @@ import pandas as pd
 from policy_store.drift._base import check_int
 from policy_store.drift.rank_correlation import study_rank_correlations
 
+from policy_store.choices import METRICS
 from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore, utcnow
 
 # Metric name -> SQL expression over ``outcomes``; identifiers come only from here.
 # ``rank_correlation`` is not an outcome column: it is computed per study from curve_points.
+# METRICS (policy_store.choices, light for the CLI) names these keys, then rank_correlation.
 OUTCOME_METRICS = {
     "regret": "regret",
     "killed_best": "CAST(killed_best AS DOUBLE)",
     "false_prune_rate": "audit_false_prune_rate",
     "compute_saved": "compute_saved",
 }
-METRICS = (*OUTCOME_METRICS, "rank_correlation")
 
 WINDOW_COLUMNS = ["outcome_id", "study", "task", "version", "created_at", "value"]
 

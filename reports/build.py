@@ -23,9 +23,9 @@ from policy_store.reports.render_csv import write_csv
 from policy_store.reports.render_html import render_html
 from policy_store.reports.render_markdown import render_markdown
 
+from policy_store.choices import DEFAULT_OUT_DIR
 from policy_store.store import PolicyStore, utcnow
 
-DEFAULT_OUT_DIR = "reports-out"
 MANIFEST = "manifest.json"
 #: The section builders, in report order.
 BUILDERS: tuple[Callable[[PolicyStore, ReportFilter], Section], ...] = (

@@ -18,10 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from policy_store.choices import DEFAULT_REGRET_WEIGHT
 from policy_store.errors import InvalidInputError
-
-#: Default λ of the utility ``compute_saved − λ·regret`` (the meta-learner's evaluation uses the same).
-DEFAULT_REGRET_WEIGHT = 20.0
 
 
 @dataclass(frozen=True)

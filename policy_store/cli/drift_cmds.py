@@ -17,34 +17,34 @@ import argparse
 import sys
 from datetime import timedelta
 
+from policy_store.choices import METRICS
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
-from policy_store.drift import (
-    ADWIN,
-    CUSUM,
-    METRICS,
-    CountWindow,
-    Monitor,
-    PageHinkley,
-    Scope,
-    TimeWindow,
-    TwoWindow,
-    list_events,
-    list_jobs,
-    recalibrate,
-)
 from policy_store.errors import JobLockedError, StoreError
+
+# policy_store.drift is imported in the handlers: it pulls in pandas and scipy, which registering the
+# commands (`policy-store --help`) must not pay for.
 
 EXIT_LOCKED = 75
 
-# Named detectors for `drift check` (templates, cloned per check); PH and CUSUM knobs as calibrated for
-# killed-best in benchmarks/drift.py, the others at their documented defaults or conservative alphas.
-DETECTORS = {
-    "page-hinkley": PageHinkley(min_instances=30, delta=0.02, threshold=4.0, mode="up"),
-    "cusum": CUSUM(min_instances=100, k=0.02, threshold=3.5, mode="up"),
-    "adwin": ADWIN(),
-    "mannwhitney": TwoWindow(window_size=100, alpha=1e-3, test="mannwhitney", clock=10),
-    "ks": TwoWindow(window_size=100, alpha=1e-3, test="ks", clock=10),
-}
+# The names `drift check --detector` offers; _detectors() builds them (tests/cli/test_startup.py keeps both equal).
+DETECTOR_NAMES = ("adwin", "cusum", "ks", "mannwhitney", "page-hinkley")
+
+
+def _detectors() -> dict:
+    """Named detectors for `drift check` (templates, cloned per check).
+
+    PH and CUSUM knobs as calibrated for killed-best in benchmarks/drift.py, the others at their documented
+    defaults or conservative alphas.
+    """
+    from policy_store.drift import ADWIN, CUSUM, PageHinkley, TwoWindow
+
+    return {
+        "page-hinkley": PageHinkley(min_instances=30, delta=0.02, threshold=4.0, mode="up"),
+        "cusum": CUSUM(min_instances=100, k=0.02, threshold=3.5, mode="up"),
+        "adwin": ADWIN(),
+        "mannwhitney": TwoWindow(window_size=100, alpha=1e-3, test="mannwhitney", clock=10),
+        "ks": TwoWindow(window_size=100, alpha=1e-3, test="ks", clock=10),
+    }
 
 
 def _locked(message: str) -> int:
@@ -53,6 +53,8 @@ def _locked(message: str) -> int:
 
 
 def _recalibrate(args: argparse.Namespace) -> int:
+    from policy_store.drift import recalibrate
+
     try:
         store = open_store(args)
     except StoreError as e:
@@ -93,9 +95,11 @@ def _recalibrate(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from policy_store.drift import CountWindow, Monitor, Scope, TimeWindow
+
     window = TimeWindow(timedelta(days=args.days)) if args.days else CountWindow(args.window)
     scope = Scope(args.rule, version=args.version, tasks=tuple(args.task) if args.task else None)
-    monitor = Monitor(scope, args.metric, DETECTORS[args.detector], window)
+    monitor = Monitor(scope, args.metric, _detectors()[args.detector], window)
     with open_store(args, read_only=args.dry_run) as store:
         result = monitor.check(store, record=not args.dry_run)
     payload = {
@@ -111,6 +115,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _events(args: argparse.Namespace) -> int:
+    from policy_store.drift import list_events
+
     with open_store(args, read_only=True) as store:
         events = list_events(store, rule=args.rule, limit=args.limit)
     rows = [
@@ -124,6 +130,8 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _jobs(args: argparse.Namespace) -> int:
+    from policy_store.drift import list_jobs
+
     with open_store(args, read_only=True) as store:
         rows = list_jobs(store, kind=args.kind, limit=args.limit)
     if args.json:
@@ -163,7 +171,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--rule", required=True)
     c.add_argument("--version", type=int, help="only this version's outcomes (default: all)")
     c.add_argument("--metric", choices=METRICS, default="killed_best")
-    c.add_argument("--detector", choices=sorted(DETECTORS), default="page-hinkley")
+    c.add_argument("--detector", choices=DETECTOR_NAMES, default="page-hinkley")
     c.add_argument("--task", action="append", help="watch only this task (repeat for a group)")
     c.add_argument("--window", type=int, default=1000, help="latest N outcomes (default: 1000)")
     c.add_argument("--days", type=float, help="a time window of this many days instead of a count")

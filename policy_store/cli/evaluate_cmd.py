@@ -8,13 +8,15 @@ import sys
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
 from policy_store.cli._parallel import add_backend_flags
 from policy_store.parallel import jobs_for, parallel_backend
-from policy_store.replay import evaluate
 
 _COLUMNS = ["rule", "version", "task", "studies", "replays", "compute_saved", "regret", "killed_best_rate",
             "false_prune_rate", "trials_pruned"]
 
 
 def _evaluate(args: argparse.Namespace) -> int:
+    # Imported here so that `policy-store --help` does not pay for pandas and scipy.
+    from policy_store.replay import evaluate
+
     progress = not args.json and sys.stderr.isatty()
     with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         ev = evaluate(store, args.rules, tasks=args.task or None, studies=args.study or None, orders=args.orders,

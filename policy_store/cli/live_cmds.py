@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 
 from policy_store.cli._common import add_json_flag, open_store, print_json
-from policy_store.integrations.audit_trail import explain_trial
-from policy_store.integrations.live import record_live_storage
-from policy_store.integrations.spool import absorb_spool
+
+# The integrations are imported in the handlers: they pull in pandas and scipy, which registering the
+# commands (`policy-store --help`) must not pay for.
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from policy_store.integrations.audit_trail import explain_trial
+
     with open_store(args, read_only=True) as store:
         info = explain_trial(store, args.study, args.trial)
     if args.json:
@@ -21,6 +23,8 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _absorb(args: argparse.Namespace) -> int:
+    from policy_store.integrations.spool import absorb_spool
+
     with open_store(args) as store:
         report = absorb_spool(store, args.spool_dir, remove=not args.keep)
     if args.json:
@@ -31,6 +35,8 @@ def _absorb(args: argparse.Namespace) -> int:
 
 
 def _record_live(args: argparse.Namespace) -> int:
+    from policy_store.integrations.live import record_live_storage
+
     with open_store(args) as store:
         row = record_live_storage(store, args.storage, args.study, spool_dir=args.spool_dir, rule=args.rule,
                                   task=args.task)

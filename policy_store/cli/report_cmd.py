@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from policy_store.choices import DEFAULT_OUT_DIR, DEFAULT_REGRET_WEIGHT
 from policy_store.cli._common import add_json_flag, open_store, print_json
-from policy_store.reports import DEFAULT_OUT_DIR, DEFAULT_REGRET_WEIGHT, report
 
 
 def _report(args: argparse.Namespace) -> int:
+    # Imported here so that `policy-store --help` does not pay for pandas.
+    from policy_store.reports import report
+
     with open_store(args, read_only=True) as store:
         files = report(store, args.out, tasks=args.task or (), rules=args.rule or (), study=args.study,
                        regret_weight=args.regret_weight)

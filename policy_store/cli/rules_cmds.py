@@ -6,8 +6,8 @@ import argparse
 import getpass
 from pathlib import Path
 
+from policy_store.choices import SOURCES, STATUSES
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
-from policy_store.rules import SOURCES, STATUSES, add_rule_version, get_rule_version, list_rules, rule_history
 
 
 def _spec_arg(value: str) -> str:
@@ -24,7 +24,13 @@ def _user() -> str:
         return "cli"
 
 
+# policy_store.rules is imported in the handlers: it pulls in scipy (the posterior strategy), which
+# registering the commands (`policy-store --help`) must not pay for.
+
+
 def _add(args: argparse.Namespace) -> int:
+    from policy_store.rules import add_rule_version
+
     with open_store(args) as store:
         v = add_rule_version(store, args.name, _spec_arg(args.spec), created_by=args.created_by or _user(),
                              source=args.source, reason=args.reason, parent=args.parent,
@@ -39,6 +45,8 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from policy_store.rules import list_rules
+
     with open_store(args, read_only=True) as store:
         rows = list_rules(store)
     print_json(rows) if args.json else print_table(rows)
@@ -46,6 +54,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from policy_store.rules import get_rule_version
+
     with open_store(args, read_only=True) as store:
         v = get_rule_version(store, args.ref)
     info = v.to_dict()
@@ -62,6 +72,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from policy_store.rules import rule_history
+
     with open_store(args, read_only=True) as store:
         versions = rule_history(store, args.name)
     # Rejected candidates (recalibration losers) stay in the chain, marked: they are never the current version.

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from policy_store.choices import FORMATS
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
-from policy_store.ingest import ingest_file, ingest_optuna
-from policy_store.ingest.files import FORMATS
 from policy_store.records import describe_study, describe_task, list_studies, list_tasks, store_summary
 
 
@@ -22,6 +21,9 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
+    # Imported here so that registering the commands (`policy-store --help`, `status`) does not pay for pandas.
+    from policy_store.ingest import ingest_file, ingest_optuna
+
     progress = not args.json and sys.stderr.isatty()
     with open_store(args) as store:
         if args.format == "optuna":

@@ -18,10 +18,10 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from policy_store.choices import FORMATS
 from policy_store.errors import InvalidInputError
 from policy_store.ingest.longformat import COLUMNS
 
-FORMATS = ("csv", "parquet")
 _TEXT_COLUMNS = ("task", "study", "trial", "params", "state", "metric", "direction")
 
 

@@ -41,12 +41,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from policy_store.choices import SOURCES, STATUSES
 from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.rules.spec import RuleSpec
 from policy_store.store import PolicyStore, utcnow
 
-SOURCES = ("manual", "meta-learner", "recalibration")
-STATUSES = ("active", "rejected")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,99}$")
 _COLUMNS = ("rule, version, spec, spec_hash, parent_version, created_by, source, reason, created_at, "
             "meta_model_id, drift_event_id, job_id, status")

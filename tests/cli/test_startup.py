@@ -1,0 +1,40 @@
+"""Building the CLI's parser stays light: `policy-store --help` and quick commands must not import the heavy stack."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from policy_store import choices
+from policy_store.cli import drift_cmds
+
+HEAVY = ("pandas", "scipy", "optuna", "sklearn", "numba")
+
+
+def test_building_the_parser_imports_no_heavy_module():
+    # A fresh interpreter: in the test process these modules are imported already.
+    code = (
+        "import json, sys\n"
+        "from policy_store.cli.main import build_parser\n"
+        "build_parser()\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert json.loads(done.stdout) == []
+
+
+def test_light_choices_are_the_librarys():
+    from policy_store.drift import METRICS
+    from policy_store.drift.windows import OUTCOME_METRICS
+    from policy_store.reports import DEFAULT_OUT_DIR, DEFAULT_REGRET_WEIGHT
+
+    from policy_store.ingest.files import FORMATS
+    from policy_store.rules import SOURCES, STATUSES
+
+    assert (FORMATS, SOURCES, STATUSES, METRICS, DEFAULT_OUT_DIR, DEFAULT_REGRET_WEIGHT) == (
+        choices.FORMATS, choices.SOURCES, choices.STATUSES, choices.METRICS, choices.DEFAULT_OUT_DIR,
+        choices.DEFAULT_REGRET_WEIGHT,
+    )
+    assert (*OUTCOME_METRICS, "rank_correlation") == METRICS
+    assert tuple(sorted(drift_cmds._detectors())) == drift_cmds.DETECTOR_NAMES
