@@ -143,12 +143,17 @@ def get_rule_version(store: PolicyStore, ref: str, version: int | None = None) -
     raise NotFoundError(f"rule {name!r} has no version {v}; versions are 1..{history[-1].version}")
 
 
+def _newest_active(history: list[RuleVersion]) -> RuleVersion | None:
+    """The rule's current version: the newest active one (None if every version is rejected, or none exists)."""
+    return next((rv for rv in reversed(history) if rv.status == "active"), None)
+
+
 def _current(name: str, history: list[RuleVersion]) -> RuleVersion:
-    active = [rv for rv in history if rv.status == "active"]
-    if not active:
+    current = _newest_active(history)
+    if current is None:
         raise NotFoundError(f"rule {name!r} has no active version (versions 1..{history[-1].version} are all "
                             f"rejected); name one as {name}@N or add an active version")
-    return active[-1]
+    return current
 
 
 def list_rules(store: PolicyStore) -> list[dict[str, Any]]:
@@ -232,8 +237,7 @@ def add_rule_version(
         s.fence()
         rows = s.fetch_dicts(f"SELECT {_COLUMNS} FROM rule_versions WHERE rule = ? ORDER BY version", [name])  # noqa: S608
         history = [_from_row(r) for r in rows]
-        active = [v for v in history if v.status == "active"]
-        current = active[-1] if active else None
+        current = _newest_active(history)
         if status == "active" and current is not None and current.spec_hash == parsed.spec_hash:
             return current
         if status == "rejected":
