@@ -54,6 +54,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_DUCKDB_HEADERS = 3 * 4096  # the file header and the two database headers before the first block
+
+
+def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Refuse a file shorter than the blocks its header lists (cut short by a copy or a full disk).
+
+    DuckDB reads a block only when a query needs it, so a truncated file opens, answers some queries, and
+    takes writes on top of what it lost. With a write-ahead log beside it the blocks may be ahead of the
+    file legitimately (the log's replay has not been checkpointed yet), so the check waits for that.
+    """
+    if Path(f"{path}.wal").exists():
+        return
+    try:
+        block_size, blocks = con.execute("SELECT block_size, total_blocks FROM pragma_database_size()").fetchone()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot open store {path!r}: {e}") from e
+    needed, actual = _DUCKDB_HEADERS + block_size * blocks, Path(path).stat().st_size
+    if actual < needed:
+        raise StoreError(f"cannot open store {path!r}: the file is truncated ({actual:,} bytes; its {blocks} "
+                         f"blocks need {needed:,}). Restore it from a copy; nothing was read or written.")
+
+
 class PolicyStore:
     """A policy store in a DuckDB file, in memory, or in a DuckLake shared by many hosts.
 
@@ -103,9 +125,15 @@ class PolicyStore:
             con = duckdb.connect(path, read_only=read_only)
             # DuckDB's own progress bar prints to stdout (it would corrupt --json); our long steps show tqdm on stderr.
             con.execute("SET enable_progress_bar = false")
-            return con
         except duckdb.Error as e:
             raise StoreError(f"cannot open store {path!r}: {e}") from e
+        if path != ":memory:":
+            try:
+                _refuse_truncated(con, path)
+            except BaseException:
+                con.close()
+                raise
+        return con
 
     @classmethod
     def memory(cls) -> PolicyStore:
