@@ -56,14 +56,14 @@ def _tcp(postgres, password: str, *, port: int | None = None, dbname: str = "lak
 
 
 @pytest.mark.parametrize("case", ["wrong-password", "wrong-server", "no-such-db"])
-@pytest.mark.parametrize("argv", [["check"], ["status", "--json"], ["report", "--out", "OUT"]])
+@pytest.mark.parametrize("argv", [["check"], ["status", "--json"], ["report", "--out", "OUT"], ["copy", "SRC", "OUT"]])
 def test_no_password_in_any_error_of_a_lake_that_cannot_be_opened(postgres, lake_template, tmp_path, capsys, case,
                                                                    argv):
     secret = "Pw-" + case + "-7f3a"  # a wrong password, sent to the server anyway
     location = {"wrong-password": _tcp(postgres, secret), "wrong-server": _tcp(postgres, secret, port=1),
                 "no-such-db": _tcp(postgres, PASSWORD, dbname="nope")}[case]
     secret = PASSWORD if case == "no-such-db" else secret
-    code = main(["--store", location, *[str(tmp_path / "out") if a == "OUT" else a for a in argv]])
+    code = main(["--store", location, *[{"OUT": str(tmp_path / "out"), "SRC": location}.get(a, a) for a in argv]])
     out, err = capsys.readouterr()
     assert code == 1 and err.startswith("Error: cannot open store 'ducklake:postgresql://postgres:***@")
     assert secret not in out + err and not (tmp_path / "out").exists()
