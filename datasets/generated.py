@@ -29,6 +29,7 @@ column. Tasks are ``sklearn/<dataset>/<model>/accuracy``; a study is one
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import time
@@ -51,6 +52,7 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from policy_store.errors import InvalidInputError
+from policy_store.outputs import output_dir, write_file
 
 MODELS: tuple[str, ...] = ("sgd", "mlp", "gb")
 BUILTIN_DATASETS: dict[str, Callable[..., Any]] = {
@@ -226,8 +228,14 @@ def _generate_one(dataset: str, target: str | None, model_ids: dict[str, int], t
 
 
 def write_parquet(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write a long frame to Parquet (zstd), creating the parent folder."""
+    """Write a long frame to Parquet (zstd), creating the parent folder.
+
+    The file replaces ``path`` whole; a symlink there is replaced, not written through, and a folder, a
+    symlinked or a system parent folder is refused (:mod:`policy_store.outputs`).
+    """
     out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(out, index=False, compression="zstd")
-    return out
+    if out.is_dir() and not out.is_symlink():
+        raise InvalidInputError(f"{str(out)!r} is a folder; name the Parquet file to write", field="out")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False, compression="zstd")
+    return write_file(output_dir(out.parent), out.name, buffer.getvalue())

@@ -12,11 +12,12 @@ import os
 import shutil
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from policy_store.meta.learner_store import fit_from_store
 from policy_store.meta.store_features import save_meta_features
 
-from policy_store import PolicyStore
+from policy_store import InvalidInputError, PolicyStore
 from policy_store.check import check_store
 from policy_store.cli.main import main
 from policy_store.ingest import ingest_frame
@@ -271,3 +272,19 @@ def test_a_symlink_planted_in_the_report_folder_is_replaced_not_followed(healthy
     assert not (out / "report.html").is_symlink() and (out / "report.html").read_text().startswith("<!DOCTYPE html>")
     assert not (out / "overview_counts.csv").is_symlink()
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]  # no temporary file left behind
+
+
+def test_generated_curves_out_never_writes_through_a_symlink(tmp_path):
+    from policy_store.datasets import write_parquet
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    (tmp_path / "curves.parquet").symlink_to(victim)
+    frame = make_frame(n_studies=1)
+    written = write_parquet(frame, tmp_path / "curves.parquet")
+    assert victim.read_text() == "keep me" and not written.is_symlink()
+    assert len(pd.read_parquet(written)) == len(frame)
+    with pytest.raises(InvalidInputError, match="is a folder"):
+        write_parquet(frame, tmp_path)
+    with pytest.raises(InvalidInputError, match="system folder"):
+        write_parquet(frame, "/etc/curves.parquet")
