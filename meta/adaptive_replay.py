@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from policy_store.meta.adaptive import AdaptiveSelector, Prior, Switch
 
 from policy_store.curves import StudyCurves
-from policy_store.meta.adaptive import AdaptiveSelector, Prior, Switch
 from policy_store.replay.engine import Replay, trial_order
 from policy_store.replay.kernels import KERNELS
 from policy_store.replay.kernels._common import RowParams, Stack
