@@ -233,7 +233,7 @@ class AdaptiveSelector:
     prior: Prior
     lam: float = 20.0
     min_trials: int = 8
-    every: int = 1
+    every: int = 2
     margin: float = 1.0
     n_boot: int = 16
     seed: int = 0
