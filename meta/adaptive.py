@@ -51,7 +51,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,6 +221,9 @@ class AdaptiveSelector:
         Seed of the replicates.
     small_study:
         Extra data variance ``small_study / n_completed`` (see the module docstring).
+    scorer:
+        What re-scores (default :func:`score_candidates`; a live study runs it in a child
+        process: :class:`~policy_store.meta.adaptive_worker.RescoreProcess`).
 
     Attributes
     ----------
@@ -238,6 +241,7 @@ class AdaptiveSelector:
     n_boot: int = 16
     seed: int = 0
     small_study: float = 0.25
+    scorer: Callable[..., dict[str, np.ndarray]] = field(default=score_candidates, repr=False, compare=False)
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
@@ -266,7 +270,7 @@ class AdaptiveSelector:
 
     def rescore(self, completed: StudyCurves) -> Evidence:
         """Blend the candidates' utility on ``completed`` with the prior (no switch; recorded in :attr:`evidence`)."""
-        s = score_candidates(completed, self.prior.specs, lam=self.lam, n_boot=self.n_boot, seed=self.seed)
+        s = self.scorer(completed, self.prior.specs, lam=self.lam, n_boot=self.n_boot, seed=self.seed)
         v_d = np.maximum(s["var"] + self.small_study / completed.n_trials, VAR_FLOOR)
         w_p, w_d = 1.0 / self._prior_var, 1.0 / v_d
         finite = np.isfinite(self._prior_mean)

@@ -117,7 +117,7 @@ def test_adapt_false_keeps_the_recommended_rule(worker, store_path, model):
 
 
 def test_background_rescoring_switches_too(worker, store_path, model):
-    pruner = _pruner(store_path, model, background=True)
+    pruner = _pruner(store_path, model, background="process")
     study, _ = _run(worker, pruner, "threaded", n_trials=40)
     assert pruner.adapt_error is None
     assert pruner._selector.evidence, "re-scoring ran"
