@@ -137,8 +137,7 @@ def main() -> None:
             version = pruner.version
             follow = Follow(version.spec)
             warm = time.perf_counter()
-            while pruner._busy:  # the re-scoring child loads its compiled kernels once (background, untimed)
-                time.sleep(0.05)
+            pruner.wait_idle()  # the re-scoring child loads its compiled kernels once (background, untimed)
             print(f"re-scoring process warm in {time.perf_counter() - warm:.1f} s")
             plain_pruner = follow
         else:

@@ -382,6 +382,19 @@ class StorePruner(BasePruner):
         threading.Thread(target=self._rescore, args=(list(complete), study_name, minimize), daemon=True,
                          name="policy-store-rescore").start()
 
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no re-scoring runs (the child process's start-up included); False on timeout.
+
+        Only needed to make a short study or a benchmark see the adaptation from
+        its first trials: the study never waits for it otherwise.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._busy:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def _warm_up(self) -> None:
         from policy_store.curves import StudyCurves
 

@@ -116,9 +116,15 @@ def test_adapt_false_keeps_the_recommended_rule(worker, store_path, model):
     assert pruner.switches == [] and pruner.spec.spec_hash == pruner.version.spec_hash
 
 
-def test_background_rescoring_switches_too(worker, store_path, model):
+def test_rescoring_in_a_child_process(worker, store_path, model):
     pruner = _pruner(store_path, model, background="process")
-    study, _ = _run(worker, pruner, "threaded", n_trials=40)
-    assert pruner.adapt_error is None
+    assert pruner.wait_idle(timeout=120)
+    study, calls = _run(worker, pruner, "in-a-child", n_trials=40)
+    assert pruner.wait_idle(timeout=120) and pruner.adapt_error is None
     assert pruner._selector.evidence, "re-scoring ran"
-    pruner.finish(study)
+    outcome = pruner.finish(study)
+    assert outcome["decisions_absorbed"] == len(calls)
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.scalar("SELECT count(*) FROM decisions WHERE study = 'in-a-child' AND version IS NULL") == 0
+        assert store.scalar("SELECT count(DISTINCT version) FROM decisions WHERE study = 'in-a-child'") == \
+            1 + len(pruner.switches)
