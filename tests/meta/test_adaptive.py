@@ -15,7 +15,7 @@ from policy_store.meta.learner_store import fit_from_store
 
 from policy_store import PolicyStore
 from policy_store.cli.main import main
-from policy_store.curves import load_curves
+from policy_store.curves import StudyCurves, load_curves
 from policy_store.errors import InvalidInputError
 from policy_store.replay import replay_study
 
@@ -119,3 +119,17 @@ def test_recommend_curves_says_which_rule_the_evidence_favours(tmp_path, capsys,
     assert main(["--store", location, "recommend", "--curves", str(path)]) == 0
     text = capsys.readouterr().out
     assert "within-study evidence" in text and advice.start in text
+
+
+def test_a_candidate_for_the_other_direction_is_never_chosen():
+    rng = np.random.default_rng(1)
+    finals = rng.uniform(0.1, 1.0, 40)
+    loss = StudyCurves.from_arrays("loss", finals[:, None] + np.exp(-0.5 * np.arange(10))[None, :]
+                                   + rng.normal(0, 0.01, (40, 10)), direction="minimize")
+    grid = [find_candidate(candidate_grid(), n) for n in ("median-w0-s2", "posterior-a0.2-w0", "median-w6-s5")]
+    specs = (grid[0].spec(), grid[1].spec({"prior_mean": 0.05}, "maximize"), grid[2].spec())
+    prior = Prior(tuple(g.name for g in grid), specs, np.array([0.1, 0.9, 0.3]), np.zeros(3), np.full(3, 0.3),
+                  np.zeros(3), start=2)
+    out = adaptive_replay(loss, 0, prior, min_trials=4, margin=0.0)
+    assert 1 not in out.rule_of.tolist() and all(s.to_name != "posterior-a0.2-w0" for s in out.switches)
+    assert np.isneginf(AdaptiveSelector(prior).rescore(loss).post_mean[1])
