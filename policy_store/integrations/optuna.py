@@ -365,10 +365,11 @@ class StorePruner(BasePruner):
             sw, self._pending = self._pending, None
         if sw is not None:
             self._switch(sw, study_name, trial_number)
-        if self._busy:
+        selector = self._selector  # a failed re-scoring sets it to None from its thread
+        if self._busy or selector is None:
             return
         complete = view.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not self._selector.due(len(complete)):
+        if not selector.due(len(complete)):
             return
         minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
         if not self._adapt.get("background", "process"):
@@ -418,9 +419,7 @@ class StorePruner(BasePruner):
             self._busy = False
 
     def _switch(self, sw: Any, study_name: str, trial_number: int) -> None:
-        if self._selector is None:
-            return
-        spec = self._selector.prior.specs[sw.to_index]
+        spec = self._prior.specs[sw.to_index]
         key = f"{study_name}|{trial_number}|{self._spec_hash}|{spec.spec_hash}|{sw.n_completed}"
         self._spool({"kind": "switch", "switch_id": hashlib.sha256(key.encode()).hexdigest()[:24],
                      "study": study_name, "rule": self.version.rule,
