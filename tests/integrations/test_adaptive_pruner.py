@@ -128,3 +128,16 @@ def test_rescoring_in_a_child_process(worker, store_path, model):
         assert store.scalar("SELECT count(*) FROM decisions WHERE study = 'in-a-child' AND version IS NULL") == 0
         assert store.scalar("SELECT count(DISTINCT version) FROM decisions WHERE study = 'in-a-child'") == \
             1 + len(pruner.switches)
+
+
+def test_a_failing_rescoring_keeps_the_rule_and_says_why(worker, store_path, model):
+    pruner = _pruner(store_path, model)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("replay exploded")
+
+    pruner._selector.scorer = broken
+    study, calls = _run(worker, pruner, "broken", n_trials=20)
+    assert len({n for n, _, _ in calls}) == 20 and pruner.switches == []
+    assert "replay exploded" in pruner.adapt_error and pruner.spec.spec_hash == pruner.version.spec_hash
+    assert pruner.finish(study)["decisions_absorbed"] == len(calls)
