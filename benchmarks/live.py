@@ -137,7 +137,7 @@ def main() -> None:
             version = pruner.version
             follow = Follow(version.spec)
             warm = time.perf_counter()
-            pruner.wait_idle()  # the re-scoring child loads its compiled kernels once (background, untimed)
+            pruner.adaptation.wait_idle()  # the re-scoring child loads its compiled kernels once (background, untimed)
             print(f"re-scoring process warm in {time.perf_counter() - warm:.1f} s")
             plain_pruner = follow
         else:
@@ -174,10 +174,10 @@ def main() -> None:
     print(f"decisions identical: {same}; recorded {recorded} of {len(t_live)}; live compute_saved "
           f"{outcome['compute_saved']:.3f}")
     if args.adaptive:
-        sel = pruner._selector
+        sel = pruner.adaptation.selector
         print(f"adaptive: started {version.ref} ({version.spec.canonical_json()}), "
               f"{len(sel.evidence) if sel else 0} re-scorings, "
-              f"{len(pruner.switches)} switches, error {pruner.adapt_error}")
+              f"{len(pruner.switches)} switches, error {pruner.adaptation.error}")
         for first, sw in pruner.switches:
             print(f"  from trial {first}: {sw.reason}")
     print("| clock | pruner | p50 ms | p99 ms | mean ms |")

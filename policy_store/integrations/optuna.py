@@ -16,11 +16,9 @@ Adapting inside the study
 With ``recommend=True`` the pruner starts from the meta-learned rule and adapts
 (:mod:`policy_store.meta.adaptive`): ``should_prune`` counts the study's
 COMPLETE trials (one read of the trial list) and, at every ``every``-th new
-completion, hands their curves to a background thread that has a child
-process re-score the grid on them
-(:class:`~policy_store.meta.adaptive_worker.RescoreProcess`: the replay's
-Python parts would otherwise hold the study process's GIL while ``should_prune``
-waits) and blends the result with the meta-learned prior.
+completion, has a child process re-score the grid on their curves and blend
+the result with the meta-learned prior, off the study's GIL
+(:mod:`policy_store.integrations.adaptation`).
 A switch it decides takes effect at the next ``should_prune``: the new rule's
 Optuna pruner decides from then on; a pruned trial is never asked again, so
 nothing already pruned is revived. The switch (from -> to, the evidence, the
@@ -29,11 +27,9 @@ decisions; absorbing it makes the new spec a version of the same rule (source
 ``meta-learner``, the switch as its reason) and gives the decisions it made
 that version number, so ``policy-store explain`` names the version that decided
 each trial and why the study switched to it. Adaptation is per process (each
-worker re-scores on the study it reads); ``adapt={"background": "thread"}``
-re-scores in the thread itself, ``adapt={"background": False}`` inside
-``should_prune`` (deterministic: switches land at the completion that caused
-them; slow calls), and ``adapt=False`` keeps the recommended rule for the
-whole study.
+worker re-scores on the study it reads); ``adapt={"background": False}``
+re-scores inside ``should_prune`` (deterministic, slow calls at completions),
+and ``adapt=False`` keeps the recommended rule for the whole study.
 
 Many workers
 ------------
@@ -103,7 +99,6 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.pruners import BasePruner
 
@@ -210,6 +205,10 @@ class StorePruner(BasePruner):
         The spec in force now (differs from ``version.spec`` after a switch).
     switches:
         ``(first trial number decided, Switch)`` for every switch this process made.
+    adaptation:
+        The :class:`~policy_store.integrations.adaptation.LiveAdaptation` (None without
+        ``recommend=True`` or with ``adapt=False``): its ``selector`` holds every re-scoring,
+        ``error`` why it stopped, ``wait_idle()`` waits for a running one.
     calls:
         ``should_prune`` calls recorded by this process.
     """
@@ -259,22 +258,11 @@ class StorePruner(BasePruner):
         self.switches: list[tuple[int, Any]] = []
         self.spec_hashes = [self.version.spec_hash]
         self._use(self.version.spec, self.version.version)
-        self._selector: Any = None
-        self._pending: Any = None
-        self._busy = False
-        self.adapt_error: str | None = None
+        self.adaptation: Any = None
         if self._prior is not None:
-            from policy_store.meta.adaptive import AdaptiveSelector
+            from policy_store.integrations.adaptation import LiveAdaptation
 
-            opts = {k: v for k, v in self._adapt.items() if k != "background"}
-            if self._adapt.get("background", "process") in ("process", True):
-                from policy_store.meta.adaptive_worker import RescoreProcess
-
-                opts["scorer"] = self._worker = RescoreProcess()
-                # start the child and load its compiled kernels now, not when the first trials complete
-                self._busy = True
-                threading.Thread(target=self._warm_up, daemon=True, name="policy-store-rescore").start()
-            self._selector = AdaptiveSelector(self._prior, **opts)
+            self.adaptation = LiveAdaptation(self._prior, self._adapt)
 
     def _use(self, spec: Any, version: int | None) -> None:
         self.spec = spec
@@ -304,8 +292,10 @@ class StorePruner(BasePruner):
     # -- the pruner ---------------------------------------------------------------------
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = _StudyView(study)
-        if self._selector is not None:
-            self._adapt_to(view, study.study_name, trial.number)
+        if self.adaptation is not None:
+            sw = self.adaptation.poll(view, study.study_name)
+            if sw is not None:
+                self._switch(sw, study.study_name, trial.number)
         spec = self.spec
         minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
         if study.study_name not in self._checked:
@@ -359,65 +349,6 @@ class StorePruner(BasePruner):
             raise StoreError(f"cannot spool a decision to {self.spool_dir!r}: {e}") from e
 
     # -- adaptation ---------------------------------------------------------------------
-    def _adapt_to(self, view: _StudyView, study_name: str, trial_number: int) -> None:
-        """Apply a switch the re-scoring decided; start a re-scoring when enough trials completed since."""
-        with self._lock:
-            sw, self._pending = self._pending, None
-        if sw is not None:
-            self._switch(sw, study_name, trial_number)
-        selector = self._selector  # a failed re-scoring sets it to None from its thread
-        if self._busy or selector is None:
-            return
-        complete = view.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not selector.due(len(complete)):
-            return
-        minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
-        if not self._adapt.get("background", "process"):
-            self._rescore(list(complete), study_name, minimize)
-            with self._lock:
-                sw, self._pending = self._pending, None
-            if sw is not None:
-                self._switch(sw, study_name, trial_number)
-            return
-        self._busy = True
-        threading.Thread(target=self._rescore, args=(list(complete), study_name, minimize), daemon=True,
-                         name="policy-store-rescore").start()
-
-    def wait_idle(self, timeout: float | None = None) -> bool:
-        """Wait until no re-scoring runs (the child process's start-up included); False on timeout.
-
-        Only needed to make a short study or a benchmark see the adaptation from
-        its first trials: the study never waits for it otherwise.
-        """
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._busy:
-            if deadline is not None and time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True
-
-    def _warm_up(self) -> None:
-        from policy_store.curves import StudyCurves
-
-        try:
-            tiny = StudyCurves.from_arrays("warm-up", [[1.0, 0.5], [0.9, 0.8], [1.2, 1.1]])
-            self._worker(tiny, [s for s in self._prior.specs if s.direction in (None, "minimize")], n_boot=2)
-        except Exception as e:  # the first re-scoring will report it
-            self.adapt_error = f"warm-up: {e!r}"
-        finally:
-            self._busy = False
-
-    def _rescore(self, complete: list[optuna.trial.FrozenTrial], study_name: str, minimize: bool) -> None:
-        try:
-            sw = self._selector.observe(trial_curves(complete, study_name, "minimize" if minimize else "maximize"))
-            with self._lock:
-                self._pending = sw if sw is not None else self._pending
-        except Exception as e:  # adaptation never breaks the study: the rule in force stays
-            self.adapt_error = repr(e)
-            self._selector = None
-        finally:
-            self._busy = False
-
     def _switch(self, sw: Any, study_name: str, trial_number: int) -> None:
         spec = self._prior.specs[sw.to_index]
         key = f"{study_name}|{trial_number}|{self._spec_hash}|{spec.spec_hash}|{sw.n_completed}"
@@ -435,9 +366,8 @@ class StorePruner(BasePruner):
     def close(self) -> None:
         """Close this process's spool file (a later decision opens a new one) and its re-scoring process."""
         self._writer.close()
-        worker = getattr(self, "_worker", None)
-        if worker is not None:
-            worker.close()
+        if self.adaptation is not None:
+            self.adaptation.close()
 
     def finish(self, study: optuna.Study) -> dict[str, Any]:
         """Close the spool, then record the study's curves, its decisions and its live outcome.
@@ -457,26 +387,3 @@ class StorePruner(BasePruner):
             return record_live_study(store, study, self.version, self.spool_dir, task=self.task,
                                      spec_hashes=self.spec_hashes)
 
-
-def trial_curves(trials: list[optuna.trial.FrozenTrial], study: str, direction: str) -> Any:
-    """The curves (intermediate values by step) of Optuna trials, in trial-number order.
-
-    >>> import optuna
-    >>> t = optuna.trial.create_trial(value=0.5, intermediate_values={0: 0.9, 2: 0.5})
-    >>> c = trial_curves([t], "s", "minimize")
-    >>> c.steps.tolist(), c.values.tolist()
-    ([0, 2], [[0.9, 0.5]])
-    """
-    from policy_store.curves import StudyCurves
-
-    trials = sorted((t for t in trials if t.intermediate_values), key=lambda t: t.number)
-    steps = sorted({s for t in trials for s in t.intermediate_values})
-    col = {s: j for j, s in enumerate(steps)}
-    values = np.full((len(trials), len(steps)), np.nan)
-    present = np.zeros(values.shape, dtype=bool)
-    for i, t in enumerate(trials):
-        for s, v in t.intermediate_values.items():
-            values[i, col[s]] = v
-            present[i, col[s]] = True
-    return StudyCurves.from_arrays(study, values, steps=steps, present=present, direction=direction,
-                                   trials=[str(t.number) for t in trials])

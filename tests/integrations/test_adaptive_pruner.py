@@ -13,7 +13,7 @@ from policy_store.meta.learner_model import MetaModel
 
 from policy_store import PolicyStore
 from policy_store.integrations import StorePruner, explain_trial
-from policy_store.integrations.optuna import trial_curves
+from policy_store.integrations.adaptation import trial_curves
 
 LAX = "percentile-90-w6-s5"      # prunes almost nothing on 8 epochs: the wrong prior's favourite
 
@@ -118,10 +118,10 @@ def test_adapt_false_keeps_the_recommended_rule(worker, store_path, model):
 
 def test_rescoring_in_a_child_process(worker, store_path, model):
     pruner = _pruner(store_path, model, background="process")
-    assert pruner.wait_idle(timeout=120)
+    assert pruner.adaptation.wait_idle(timeout=120)
     study, calls = _run(worker, pruner, "in-a-child", n_trials=40)
-    assert pruner.wait_idle(timeout=120) and pruner.adapt_error is None
-    assert pruner._selector.evidence, "re-scoring ran"
+    assert pruner.adaptation.wait_idle(timeout=120) and pruner.adaptation.error is None
+    assert pruner.adaptation.selector.evidence, "re-scoring ran"
     outcome = pruner.finish(study)
     assert outcome["decisions_absorbed"] == len(calls)
     with PolicyStore(store_path, read_only=True) as store:
@@ -136,8 +136,8 @@ def test_a_failing_rescoring_keeps_the_rule_and_says_why(worker, store_path, mod
     def broken(*args, **kwargs):
         raise RuntimeError("replay exploded")
 
-    pruner._selector.scorer = broken
+    pruner.adaptation.selector.scorer = broken
     study, calls = _run(worker, pruner, "broken", n_trials=20)
     assert len({n for n, _, _ in calls}) == 20 and pruner.switches == []
-    assert "replay exploded" in pruner.adapt_error and pruner.spec.spec_hash == pruner.version.spec_hash
+    assert "replay exploded" in pruner.adaptation.error and pruner.spec.spec_hash == pruner.version.spec_hash
     assert pruner.finish(study)["decisions_absorbed"] == len(calls)
