@@ -173,7 +173,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--dataset", metavar="DATA.csv", help="the new task's training data")
     rec.add_argument("--target", help="class column of --dataset")
     rec.add_argument("--meta-features", metavar="JSON", help="meta-features as a JSON object or a JSON file")
-    rec.add_argument("--curves", metavar="CURVES.csv", help="first trials' curves: trial, step, value[, study]")
+    rec.add_argument("--curves", metavar="CURVES.csv",
+                     help="first trials' curves: trial, step, value[, study]; re-scored as an adaptive study would")
     rec.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
     rec.add_argument("--max-regret", type=float, help="regret budget: most compute saved within it")
     rec.add_argument("--lam", type=float, default=20.0, help="weight of regret: maximise saved - lam*regret")
