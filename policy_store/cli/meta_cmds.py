@@ -108,8 +108,15 @@ def _recommend(args: argparse.Namespace) -> int:
                         direction=args.direction, lam=args.lam, max_regret=args.max_regret, k=args.k, task=args.task,
                         landmarkers=args.landmarkers)
         version = save_recommendation(store, rec, args.save) if args.save else None
+        advice = None
+        if curves:
+            from policy_store.meta.adaptive_advice import advise
+
+            advice = advise(store, curves[0], meta_features=features, dataset=args.dataset, target=args.target,
+                            lam=args.lam)
     if args.json:
-        print_json({**rec.to_dict(), "rule_version": version.ref if version else None})
+        print_json({**rec.to_dict(), "rule_version": version.ref if version else None,
+                    "adaptive": advice.to_dict() if advice else None})
         return 0
     for note in rec.notes:
         print(f"note: {note}")
@@ -125,6 +132,11 @@ def _recommend(args: argparse.Namespace) -> int:
         print_table(rec.neighbours)
     if version:
         print(f"saved as rule version {version.ref} (source meta-learner)")
+    if advice:
+        print(f"within-study evidence (as StorePruner adapts), {advice.n_trials} trials of "
+              f"{curves[0].study!r}, meta-learned rule {advice.start}:")
+        print_table(advice.table)
+        print(advice.line)
     return 0
 
 
@@ -161,7 +173,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--dataset", metavar="DATA.csv", help="the new task's training data")
     rec.add_argument("--target", help="class column of --dataset")
     rec.add_argument("--meta-features", metavar="JSON", help="meta-features as a JSON object or a JSON file")
-    rec.add_argument("--curves", metavar="CURVES.csv", help="first trials' curves: trial, step, value[, study]")
+    rec.add_argument("--curves", metavar="CURVES.csv",
+                     help="first trials' curves: trial, step, value[, study]; re-scored as an adaptive study would")
     rec.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
     rec.add_argument("--max-regret", type=float, help="regret budget: most compute saved within it")
     rec.add_argument("--lam", type=float, default=20.0, help="weight of regret: maximise saved - lam*regret")

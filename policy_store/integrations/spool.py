@@ -42,6 +42,12 @@ Failure modes
   with other content) is not a crash artefact: the absorb is refused with an
   :class:`~policy_store.errors.InvalidInputError` naming the file, line and field,
   and nothing is absorbed.
+- **Rule switches** (an adaptive ``StorePruner``): a ``{"kind": "switch", ...}``
+  line precedes the decisions of the spec it switched to, which are spooled
+  without a version number. Absorbing the switch makes that spec the next
+  version of the rule (source ``meta-learner``, the switch as its reason, its
+  ``switch_id`` in the reason so a second absorb finds it) and numbers those
+  decisions with it, in the same transaction.
 - **Store locked by another process.** The absorbing process opens the store for
   writing; callers retry (:func:`policy_store.integrations.optuna.open_store_retrying`).
   On a DuckLake two hosts may absorb at once: the insert is fenced
@@ -89,6 +95,8 @@ from policy_store.store import PolicyStore
 FSYNC_POLICIES = ("never", "close", "always")
 RECORD_FIELDS = ("decision_id", "study", "trial", "trial_number", "step", "value", "threshold", "ref_size",
                  "verdict", "reason", "rule", "version", "spec_hash", "decided_at")
+SWITCH_FIELDS = ("switch_id", "study", "rule", "from_spec_hash", "spec_hash", "spec", "first_trial", "n_completed",
+                 "reason", "decided_at")
 MODE = "live"
 _PART = ".jsonl.part"
 _DONE = ".jsonl"
@@ -176,6 +184,7 @@ class AbsorbReport:
     duplicates: int = 0
     torn: int = 0
     bad: int = 0
+    switches: int = 0
     removed: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     """Paths read that can get no more records (removable once the rows are committed)."""
@@ -183,6 +192,7 @@ class AbsorbReport:
     def summary(self) -> str:
         """One line for people."""
         return (f"{self.inserted} decisions absorbed from {self.files} spool files "
+                + (f"({self.switches} rule switches) " if self.switches else "") +
                 f"({self.duplicates} already in the store, {self.torn} torn, {self.bad} unreadable lines; "
                 f"{len(self.removed)} finished files removed)")
 
@@ -196,20 +206,31 @@ _SHAPES: dict[str, tuple[tuple[type, ...], int | None, bool]] = {
     "decision_id": ((str,), None, False), "study": ((str,), None, False), "trial": ((str,), None, False),
     "trial_number": ((int,), _INT32, False), "step": ((int,), _INT64, True), "value": ((int, float), None, True),
     "threshold": ((int, float), None, True), "ref_size": ((int,), _INT32, False), "verdict": ((str,), None, False),
-    "reason": ((str,), None, False), "rule": ((str,), None, False), "version": ((int,), _INT32, False),
+    "reason": ((str,), None, False), "rule": ((str,), None, False),
+    # null after an adaptive switch, until the absorb numbers the switched-to version
+    "version": ((int,), _INT32, True),
     "spec_hash": ((str,), None, False), "decided_at": ((str,), None, False),
+}
+_SWITCH_SHAPES: dict[str, tuple[tuple[type, ...], int | None, bool]] = {
+    "kind": ((str,), None, False), "switch_id": ((str,), None, False), "study": ((str,), None, False),
+    "rule": ((str,), None, False), "from_spec_hash": ((str,), None, False), "spec_hash": ((str,), None, False),
+    "spec": ((str,), None, False), "first_trial": ((int,), _INT32, False), "n_completed": ((int,), _INT32, False),
+    "reason": ((str,), None, False), "evidence": ((dict,), None, True), "decided_at": ((str,), None, False),
 }
 _VERDICTS = ("prune", "continue")
 
 
 def _check_record(rec: dict[str, Any], where: str) -> None:
     """Refuse a record no StorePruner writes (see "Forged line" in the module docstring)."""
-    foreign = sorted(str(k) for k in rec if k not in _SHAPES)
+    switch = rec.get("kind") == "switch"
+    shapes = _SWITCH_SHAPES if switch else _SHAPES
+    foreign = sorted(str(k) for k in rec if k not in shapes)
     if foreign:
-        raise InvalidInputError("is not a field of a spooled decision: a forged or foreign record",
+        what = "a spooled rule switch" if switch else "a spooled decision"
+        raise InvalidInputError(f"is not a field of {what}: a forged or foreign record",
                                 field=foreign[0], source=where)
-    for name, (types, bound, nullable) in _SHAPES.items():
-        value = rec[name]
+    for name, (types, bound, nullable) in shapes.items():
+        value = rec.get(name)
         if value is None and nullable:
             continue
         if isinstance(value, bool) or not isinstance(value, types):
@@ -221,7 +242,7 @@ def _check_record(rec: dict[str, Any], where: str) -> None:
             raise InvalidInputError(f"must be finite or null, got {value!r}", field=name, source=where)
         if isinstance(value, str) and name != "reason" and not value.strip():
             raise InvalidInputError("must not be empty", field=name, source=where)
-    if rec["verdict"] not in _VERDICTS:
+    if not switch and rec["verdict"] not in _VERDICTS:
         raise InvalidInputError(f"must be one of {list(_VERDICTS)}, got {rec['verdict']!r}", field="verdict",
                                 source=where)
     try:
@@ -233,7 +254,7 @@ def _check_record(rec: dict[str, Any], where: str) -> None:
                                 source=where)
 
 
-def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
+def _read(path: Path, report: AbsorbReport, switches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     data = path.read_bytes()
     lines = data.split(b"\n")
     if lines[-1]:
@@ -247,12 +268,13 @@ def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
         except ValueError:
             report.bad += 1
             continue
-        if not isinstance(rec, dict) or any(k not in rec for k in RECORD_FIELDS):
+        is_switch = isinstance(rec, dict) and rec.get("kind") == "switch"
+        if not isinstance(rec, dict) or any(k not in rec for k in (SWITCH_FIELDS if is_switch else RECORD_FIELDS)):
             report.bad += 1
             continue
         where = f"spool file {path.name} line {number}"
         _check_record(rec, where)
-        rows.append({**rec, "_source": where})
+        (switches if is_switch else rows).append({**rec, "_source": where})
     return rows
 
 
@@ -261,14 +283,16 @@ _CONTENT = [c for c in RECORD_FIELDS if c != "decision_id"]
 
 def _refuse_forged(store: PolicyStore, view: str) -> None:
     """Records naming a rule version the store lacks, or reusing a recorded decision's id with other content."""
-    differs = " OR ".join(f"n.{c} IS DISTINCT FROM d.{c}" for c in _CONTENT) + " OR d.mode <> n.mode"
+    # A decision spooled after an adaptive switch has no version until the absorb numbers it (_apply_switch).
+    differs = " OR ".join(f"n.{c} IS DISTINCT FROM d.{c}" for c in _CONTENT if c != "version")
+    differs += " OR d.mode <> n.mode OR (n.version IS NOT NULL AND n.version IS DISTINCT FROM d.version)"
     # ``view`` is a generated name and the columns constants: nothing here comes from the records.
     checks = (
         (f"""SELECT n._source, 'rule', 'names rule version ' || n.rule || '@' || n.version || CASE WHEN v.rule IS NULL
                 THEN ', which the store does not have' ELSE ' with spec hash ' || left(n.spec_hash, 12)
                 || '..., but that version has ' || left(v.spec_hash, 12) || '...' END
              FROM {view} n LEFT JOIN rule_versions v ON v.rule = n.rule AND v.version = n.version
-             WHERE v.rule IS NULL OR v.spec_hash <> n.spec_hash"""),  # noqa: S608
+             WHERE n.version IS NOT NULL AND (v.rule IS NULL OR v.spec_hash <> n.spec_hash)"""),  # noqa: S608
         (f"""SELECT n._source, 'decision_id', 'decision id ' || n.decision_id || ' is already recorded with other '
                 || 'content: a forged or reused id'
              FROM {view} n JOIN decisions d ON d.decision_id = n.decision_id WHERE {differs}"""),  # noqa: S608
@@ -349,15 +373,21 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
     report = AbsorbReport()
     files = spool_files(directory)
     rows: list[dict[str, Any]] = []
+    switches: list[dict[str, Any]] = []
     for path in files:
         try:
-            rows += _read(path, report)
+            rows += _read(path, report, switches)
         except FileNotFoundError:  # closed and removed by a concurrent absorb
             continue
         report.files += 1
         if path.name.endswith(_DONE) or _writer_is_gone(path):
             report.closed.append(str(path))
     report.records = len(rows)
+    switched = {(sw["study"], sw["rule"], sw["spec_hash"]) for sw in switches}
+    for rec in rows:
+        if rec["version"] is None and (rec["study"], rec["rule"], rec["spec_hash"]) not in switched:
+            raise InvalidInputError("is null, but no rule switch in the spool leads to its spec: a forged record",
+                                    field="version", source=rec["_source"])
     if rows:
         frame = pd.DataFrame(rows, columns=list(RECORD_FIELDS))
         frame = pd.DataFrame({
@@ -371,11 +401,38 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
             "decided_at": pd.to_datetime(frame["decided_at"], format="ISO8601"),
             "_source": [r["_source"] for r in rows],
         })
-        report.inserted = store.run_atomic(lambda s: _insert(s, frame))
+        def unit(s: PolicyStore) -> int:
+            inserted = _insert(s, frame)
+            for sw in sorted(switches, key=lambda r: (r["decided_at"], r["switch_id"])):
+                _apply_switch(s, sw)
+            return inserted
+
+        report.inserted = store.run_atomic(unit)
         report.duplicates = report.records - report.inserted
+        report.switches = len(switches)
     if remove:
         remove_absorbed(report)
     return report
+
+
+def _apply_switch(store: PolicyStore, sw: dict[str, Any]) -> None:
+    """The switched-to spec as a rule version (once), and its unnumbered decisions numbered with it."""
+    from policy_store.rules.versions import add_rule_version
+
+    tag = f"[switch {sw['switch_id']}]"
+    found = store.fetch_dicts("SELECT version FROM rule_versions WHERE rule = ? AND contains(reason, ?)",
+                              [sw["rule"], tag])
+    if found:
+        version = int(found[0]["version"])
+    else:
+        parent = store.fetch_dicts("SELECT max(version) AS v FROM rule_versions WHERE rule = ? AND spec_hash = ?",
+                                   [sw["rule"], sw["from_spec_hash"]])
+        version = add_rule_version(
+            store, sw["rule"], sw["spec"], created_by="meta-learner:adaptive", source="meta-learner",
+            reason=f"{sw['reason']}; study {sw['study']!r}, from trial {sw['first_trial']} {tag}",
+            parent=parent[0]["v"] if parent else None).version
+    store.execute("UPDATE decisions SET version = ? WHERE study = ? AND rule = ? AND spec_hash = ? "
+                  "AND version IS NULL AND mode = ?", [version, sw["study"], sw["rule"], sw["spec_hash"], MODE])
 
 
 def remove_absorbed(report: AbsorbReport) -> None:
