@@ -167,6 +167,7 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
     if dataset is None and not meta_features and not curves:
         raise InvalidInputError("give a dataset, meta-features or curves of the new task", field="dataset")
     features, inputs = _features_of(dataset, target, meta_features, curves, landmarkers)
+    inputs["meta_features"] = features
     trade_off = {"lam": lam} if max_regret is None else {"max_regret": max_regret}
     rid = str(uuid.uuid4())
     if model is None:

@@ -38,7 +38,8 @@ def explain_trial(store: PolicyStore, study: str, trial: str | int) -> dict[str,
         ``outcome`` (``pruned``, ``audited`` — the rule wanted to prune it but it
         ran on — or ``not pruned``), the deciding ``step``, ``value``,
         ``threshold``, ``ref_size``, ``rule``/``version``, ``reason``,
-        ``decided_at``, ``n_decisions`` and ``line``.
+        ``decided_at``, ``n_decisions``, ``switch`` (when an adaptive study
+        switched to that version: why) and ``line``.
 
     Raises
     ------
@@ -62,7 +63,19 @@ def explain_trial(store: PolicyStore, study: str, trial: str | int) -> dict[str,
                 f"({d['reason'].split(': ', 2)[-1]}), it ran on")
     else:
         line = f"{head} was not pruned by {by} in {len(rows)} decisions; last at step {d['step']}: {d['reason']}"
+    switch = _switch_reason(store, d["rule"], d["version"])
+    if switch:
+        line += f" ({by} came from {switch})"
     return {"study": study, "trial": str(trial), "outcome": outcome, "step": d["step"], "value": d["value"],
             "threshold": d["threshold"], "ref_size": d["ref_size"], "rule": d["rule"], "version": d["version"],
             "spec_hash": d["spec_hash"], "reason": d["reason"], "decided_at": d["decided_at"],
-            "n_decisions": len(rows), "line": line}
+            "n_decisions": len(rows), "switch": switch, "line": line}
+
+
+def _switch_reason(store: PolicyStore, rule: str, version: int | None) -> str | None:
+    """The reason of a version an adaptive study switched to (None for any other version)."""
+    if version is None:
+        return None
+    rows = store.fetch_dicts("SELECT reason FROM rule_versions WHERE rule = ? AND version = ?", [rule, version])
+    reason = rows[0]["reason"] if rows else None
+    return reason if reason and reason.startswith("adaptive switch") else None

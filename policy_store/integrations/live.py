@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -103,7 +104,7 @@ def outcome_id(spec_hash: str, study: str) -> str:
 
 
 def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spool_dir: str | None, *,
-                      task: str | None = None) -> dict[str, Any]:
+                      task: str | None = None, spec_hashes: Sequence[str] | None = None) -> dict[str, Any]:
     """Absorb the spool, (re)record the study's curves and write its live outcome, atomically.
 
     Parameters
@@ -118,6 +119,10 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
         The spool directory of the study's workers (None: already absorbed).
     task:
         Task name (default: the study name, as for ``ingest_optuna``).
+    spec_hashes:
+        Every spec that decided in the study (an adaptive study switches rule);
+        default ``version``'s. The outcome is recorded under ``version``, the one
+        the study started with.
 
     Returns
     -------
@@ -138,8 +143,8 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
         row_of = {int(n): i for i, n in enumerate(curves.trial_numbers)}
         dec = store.fetch_df(
             "SELECT trial_number, step, verdict, reason FROM decisions WHERE study = ? AND mode = ? "
-            "AND spec_hash = ? AND (verdict = 'prune' OR starts_with(reason, 'audit: would prune')) "
-            "ORDER BY decided_at, step", [name, MODE, version.spec_hash])
+            "AND list_contains(?, spec_hash) AND (verdict = 'prune' OR starts_with(reason, 'audit: would prune')) "
+            "ORDER BY decided_at, step", [name, MODE, list(spec_hashes or [version.spec_hash])])
         pruned_at: dict[int, int] = {}
         shadow_at: dict[int, int] = {}
         for d in dec.itertuples(index=False):
@@ -180,9 +185,10 @@ def study_version(store: PolicyStore, study: str) -> RuleVersion:
                              "ORDER BY rule, version", [study, MODE])
     if not rows:
         raise NotFoundError(f"no live decision recorded for study {study!r}; absorb its spool first")
-    if len(rows) > 1:
+    if len({r["rule"] for r in rows}) > 1:
         refs = ", ".join(f"{r['rule']}@{r['version']}" for r in rows)
-        raise InvalidInputError(f"study {study!r} ran with several rule versions ({refs}); name one", field="rule")
+        raise InvalidInputError(f"study {study!r} ran with several rules ({refs}); name one", field="rule")
+    # versions of one rule: an adaptive study that switched; it is measured under the version it started with
     return get_rule_version(store, rows[0]["rule"], rows[0]["version"])
 
 
@@ -198,4 +204,8 @@ def record_live_storage(store: PolicyStore, storage: str, study_name: str, *, sp
     (study,) = load_optuna_studies(storage, study_name)
     absorbed = absorb_spool(store, spool_dir) if spool_dir is not None else AbsorbReport()
     version = get_rule_version(store, rule) if rule else study_version(store, study_name)
-    return {**record_live_study(store, study, version, None, task=task), "decisions_absorbed": absorbed.inserted}
+    hashes = [r["spec_hash"] for r in store.fetch_dicts(
+        "SELECT DISTINCT spec_hash FROM decisions WHERE study = ? AND mode = ? AND rule = ?",
+        [study_name, MODE, version.rule])] if not rule else None
+    return {**record_live_study(store, study, version, None, task=task, spec_hashes=hashes),
+            "decisions_absorbed": absorbed.inserted}

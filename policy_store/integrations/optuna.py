@@ -11,6 +11,25 @@ of the study that reads each trial list once per call; the explanation
 recorded threshold and reference-set size are those the verdict was computed
 from, even while other workers finish trials.
 
+Adapting inside the study
+-------------------------
+With ``recommend=True`` the pruner starts from the meta-learned rule and adapts
+(:mod:`policy_store.meta.adaptive`): ``should_prune`` counts the study's
+COMPLETE trials (one read of the trial list it already makes) and, at every
+``every``-th new completion, hands their curves to a background thread that
+re-scores the grid on them and blends the result with the meta-learned prior.
+A switch it decides takes effect at the next ``should_prune``: the new rule's
+Optuna pruner decides from then on; a pruned trial is never asked again, so
+nothing already pruned is revived. The switch (from -> to, the evidence, the
+completed-trial count, the first trial it decided) is spooled with the
+decisions; absorbing it makes the new spec a version of the same rule (source
+``meta-learner``, the switch as its reason) and gives the decisions it made
+that version number, so ``policy-store explain`` names the version that decided
+each trial and why the study switched to it. Adaptation is per process (each
+worker re-scores on the study it reads); ``adapt={"background": False}``
+re-scores inside ``should_prune`` instead (deterministic, slower calls), and
+``adapt=False`` keeps the recommended rule for the whole study.
+
 Many workers
 ------------
 DuckDB allows one writing process per file, so ``should_prune`` never touches
@@ -70,6 +89,7 @@ True
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import os
 import tempfile
@@ -78,6 +98,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.pruners import BasePruner
 
@@ -169,18 +190,28 @@ class StorePruner(BasePruner):
         Spool durability: ``"never"``, ``"close"`` (default) or ``"always"``.
     timeout:
         Seconds to keep retrying while another process holds the store's lock.
+    adapt:
+        With ``recommend=True``: adapt the rule inside the study (default ``True``; see
+        the module docstring), or a dict of :class:`~policy_store.meta.adaptive.AdaptiveSelector`
+        options (``lam`` -- default ``recommend_with``'s --, ``min_trials``, ``every``, ``margin``,
+        ``n_boot``, ``seed``, ``small_study``) plus ``background`` (default ``True``).
 
     Attributes
     ----------
     version:
-        The applied :class:`RuleVersion`.
+        The rule version the study started with.
+    spec:
+        The spec in force now (differs from ``version.spec`` after a switch).
+    switches:
+        ``(first trial number decided, Switch)`` for every switch this process made.
     calls:
         ``should_prune`` calls recorded by this process.
     """
 
     def __init__(self, store: PolicyStore | str | os.PathLike[str], *, task: str | None = None,
                  rule: str | None = None, recommend: bool = False, recommend_with: dict[str, Any] | None = None,
-                 spool_dir: str | os.PathLike[str] | None = None, fsync: str = "close", timeout: float = 10.0) -> None:
+                 spool_dir: str | os.PathLike[str] | None = None, fsync: str = "close", timeout: float = 10.0,
+                 adapt: bool | dict[str, Any] = True) -> None:
         if (rule is None) == (not recommend):
             raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
         if recommend and not task:
@@ -194,11 +225,17 @@ class StorePruner(BasePruner):
                                     "write to, absorbed by `policy-store absorb SPOOL_DIR`", field="spool_dir")
         self.task = task
         self.timeout = timeout
+        self._prior: Any = None
+        self._adapt: dict[str, Any] = {}
         with self._open(read_only=not recommend) as s:
             if recommend:
-                from policy_store.integrations.recommend import recommended_version
+                from policy_store.integrations.recommend import recommended_start
 
-                self.version = recommended_version(s, task, **(recommend_with or {}))
+                self.version, prior = recommended_start(s, task, **(recommend_with or {}))
+                if adapt:
+                    self._adapt = {"lam": float((recommend_with or {}).get("lam", 20.0)),
+                                   **(adapt if isinstance(adapt, dict) else {})}
+                    self._prior = prior
             else:
                 self.version = get_rule_version(s, rule)
         if spool_dir is None:
@@ -209,17 +246,36 @@ class StorePruner(BasePruner):
         self._setup()
 
     def _setup(self) -> None:
-        self._pruner = self.version.spec.to_optuna()
-        self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
         self._calls: dict[tuple[str, int], int] = defaultdict(int)
         self._checked: set[str] = set()
         self._lock = threading.Lock()
         self.calls = 0
+        self.switches: list[tuple[int, Any]] = []
+        self.spec_hashes = [self.version.spec_hash]
+        self._use(self.version.spec, self.version.version)
+        self._selector: Any = None
+        self._pending: Any = None
+        self._busy = False
+        self.adapt_error: str | None = None
+        if self._prior is not None:
+            from policy_store.meta.adaptive import AdaptiveSelector
+
+            opts = {k: v for k, v in self._adapt.items() if k != "background"}
+            self._selector = AdaptiveSelector(self._prior, **opts)
+
+    def _use(self, spec: Any, version: int | None) -> None:
+        self.spec = spec
+        self._spec_hash = spec.spec_hash
+        self._version_no = version
+        self._pruner = spec.to_optuna()
+        self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
 
     def __getstate__(self) -> dict[str, Any]:
-        # The store's connection and the Optuna pruner's per-process state stay behind.
+        # The store's connection and the Optuna pruner's per-process state stay behind; so does adaptation's
+        # (each process re-scores on the study it reads).
         return {"location": self.location, "task": self.task, "timeout": self.timeout, "version": self.version,
-                "spool_dir": self.spool_dir, "_writer": self._writer, "_store": None}
+                "spool_dir": self.spool_dir, "_writer": self._writer, "_store": None, "_prior": self._prior,
+                "_adapt": self._adapt}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
@@ -235,7 +291,9 @@ class StorePruner(BasePruner):
     # -- the pruner ---------------------------------------------------------------------
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = _StudyView(study)
-        spec = self.version.spec
+        if self._selector is not None:
+            self._adapt_to(view, study.study_name, trial.number)
+        spec = self.spec
         minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
         if study.study_name not in self._checked:
             spec.check_direction("minimize" if minimize else "maximize", f"study {study.study_name!r}")
@@ -270,18 +328,72 @@ class StorePruner(BasePruner):
             self.calls += 1
         v = self.version
         record = {
-            "decision_id": decision_id(study_name, trial.number, start, call, v.spec_hash),
+            "decision_id": decision_id(study_name, trial.number, start, call, self._spec_hash),
             "study": study_name, "trial": str(trial.number), "trial_number": trial.number, "step": step,
             "value": value if value is not None and math.isfinite(value) else None,
             "threshold": reason.threshold if reason.threshold is not None and math.isfinite(reason.threshold)
             else None,
             "ref_size": int(reason.ref_size), "verdict": "prune" if verdict else "continue", "reason": reason.text,
-            "rule": v.rule, "version": v.version, "spec_hash": v.spec_hash, "decided_at": utcnow().isoformat(),
+            "rule": v.rule, "version": self._version_no, "spec_hash": self._spec_hash,
+            "decided_at": utcnow().isoformat(),
         }
+        self._spool(record)
+
+    def _spool(self, record: dict[str, Any]) -> None:
         try:
             self._writer.append(record)
         except OSError as e:
             raise StoreError(f"cannot spool a decision to {self.spool_dir!r}: {e}") from e
+
+    # -- adaptation ---------------------------------------------------------------------
+    def _adapt_to(self, view: _StudyView, study_name: str, trial_number: int) -> None:
+        """Apply a switch the re-scoring decided; start a re-scoring when enough trials completed since."""
+        with self._lock:
+            sw, self._pending = self._pending, None
+        if sw is not None:
+            self._switch(sw, study_name, trial_number)
+        if self._busy:
+            return
+        complete = view.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if not self._selector.due(len(complete)):
+            return
+        minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
+        if not self._adapt.get("background", True):
+            self._rescore(list(complete), study_name, minimize)
+            with self._lock:
+                sw, self._pending = self._pending, None
+            if sw is not None:
+                self._switch(sw, study_name, trial_number)
+            return
+        self._busy = True
+        threading.Thread(target=self._rescore, args=(list(complete), study_name, minimize), daemon=True,
+                         name="policy-store-rescore").start()
+
+    def _rescore(self, complete: list[optuna.trial.FrozenTrial], study_name: str, minimize: bool) -> None:
+        try:
+            sw = self._selector.observe(trial_curves(complete, study_name, "minimize" if minimize else "maximize"))
+            with self._lock:
+                self._pending = sw if sw is not None else self._pending
+        except Exception as e:  # adaptation never breaks the study: the rule in force stays
+            self.adapt_error = repr(e)
+            self._selector = None
+        finally:
+            self._busy = False
+
+    def _switch(self, sw: Any, study_name: str, trial_number: int) -> None:
+        if self._selector is None:
+            return
+        spec = self._selector.prior.specs[sw.to_index]
+        key = f"{study_name}|{trial_number}|{self._spec_hash}|{spec.spec_hash}|{sw.n_completed}"
+        self._spool({"kind": "switch", "switch_id": hashlib.sha256(key.encode()).hexdigest()[:24],
+                     "study": study_name, "rule": self.version.rule,
+                     "from_spec_hash": self._spec_hash, "spec_hash": spec.spec_hash, "spec": spec.canonical_json(),
+                     "first_trial": trial_number, "n_completed": sw.n_completed, "reason": sw.reason,
+                     "evidence": sw.to_dict(), "decided_at": utcnow().isoformat()})
+        self._use(spec, None)
+        if spec.spec_hash not in self.spec_hashes:
+            self.spec_hashes.append(spec.spec_hash)
+        self.switches.append((trial_number, sw))
 
     # -- end of study -------------------------------------------------------------------
     def close(self) -> None:
@@ -303,4 +415,29 @@ class StorePruner(BasePruner):
 
         self.close()
         with self._open(read_only=False) as store:
-            return record_live_study(store, study, self.version, self.spool_dir, task=self.task)
+            return record_live_study(store, study, self.version, self.spool_dir, task=self.task,
+                                     spec_hashes=self.spec_hashes)
+
+
+def trial_curves(trials: list[optuna.trial.FrozenTrial], study: str, direction: str) -> Any:
+    """The curves (intermediate values by step) of Optuna trials, in trial-number order.
+
+    >>> import optuna
+    >>> t = optuna.trial.create_trial(value=0.5, intermediate_values={0: 0.9, 2: 0.5})
+    >>> c = trial_curves([t], "s", "minimize")
+    >>> c.steps.tolist(), c.values.tolist()
+    ([0, 2], [[0.9, 0.5]])
+    """
+    from policy_store.curves import StudyCurves
+
+    trials = sorted((t for t in trials if t.intermediate_values), key=lambda t: t.number)
+    steps = sorted({s for t in trials for s in t.intermediate_values})
+    col = {s: j for j, s in enumerate(steps)}
+    values = np.full((len(trials), len(steps)), np.nan)
+    present = np.zeros(values.shape, dtype=bool)
+    for i, t in enumerate(trials):
+        for s, v in t.intermediate_values.items():
+            values[i, col[s]] = v
+            present[i, col[s]] = True
+    return StudyCurves.from_arrays(study, values, steps=steps, present=present, direction=direction,
+                                   trials=[str(t.number) for t in trials])

@@ -11,6 +11,11 @@ same as the latest), so every live decision names a stored, immutable rule
 version and its provenance. A store without a meta-model gets the meta-learner's
 documented cold-start rule.
 
+:func:`recommended_start` does the same and also returns what within-study
+adaptation starts from (:class:`policy_store.meta.adaptive.Prior`): every grid
+candidate's expected outcome under the same model, the recommended one first
+in force (an uninformative prior over the grid at a cold start).
+
 >>> import pandas as pd
 >>> from policy_store import PolicyStore
 >>> from policy_store.ingest import ingest_frame
@@ -26,11 +31,14 @@ documented cold-start rule.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy_store.errors import InvalidInputError
 from policy_store.rules.versions import RuleVersion
 from policy_store.store import PolicyStore
+
+if TYPE_CHECKING:
+    from policy_store.meta.adaptive import Prior
 
 MAX_STUDIES = 5
 """How many of the task's recorded studies (oldest first) inform the recommendation."""
@@ -64,12 +72,31 @@ def recommended_version(store: PolicyStore, task: str, **recommend_with: Any) ->
     InvalidInputError
         Nothing is known about the task: no stored meta-features or curves and none given.
     """
+    return recommended_start(store, task, **recommend_with)[0]
+
+
+def recommended_start(store: PolicyStore, task: str, **recommend_with: Any) -> tuple[RuleVersion, Prior]:
+    """:func:`recommended_version`, and the :class:`~policy_store.meta.adaptive.Prior` adaptation starts from.
+
+    >>> import pandas as pd
+    >>> from policy_store import PolicyStore
+    >>> from policy_store.ingest import ingest_frame
+    >>> frame = pd.DataFrame({"task": "iris/sgd", "study": "s", "trial": [0, 0, 1, 1], "step": [0, 1] * 2,
+    ...                       "value": [0.6, 0.8, 0.5, 0.55], "direction": "maximize"})
+    >>> with PolicyStore.memory() as store:
+    ...     _ = ingest_frame(store, frame)
+    ...     v, prior = recommended_start(store, "iris/sgd")
+    ...     prior.names[prior.start], prior.specs[prior.start] == v.spec, len(prior.names)
+    ('sha-eta2-min4', True, 54)
+    """
     from policy_store.curves import load_curves
-    from policy_store.meta import recommend, save_recommendation
+    from policy_store.meta import candidate_grid, recommend, save_recommendation
+    from policy_store.meta.adaptive import Prior
+    from policy_store.meta.artifacts import latest_model_id, load_artifact
     from policy_store.meta.store_features import load_meta_features
 
 
-    def unit(s: PolicyStore) -> RuleVersion:
+    def unit(s: PolicyStore) -> tuple[RuleVersion, Prior]:
         # Everything the recommendation rests on is read here, so a re-run after a commit conflict (another
         # host saving this task's rule at the same moment) recommends from what it then commits with.
         given = dict(recommend_with)
@@ -87,7 +114,19 @@ def recommended_version(store: PolicyStore, task: str, **recommend_with: Any) ->
                 f"the store knows nothing about task {task!r} (no meta-features, no studies); pass "
                 "recommend_with={'dataset': ..., 'target': ...} or {'meta_features': {...}, 'direction': ...}",
                 field="task")
-        rec = recommend(s, meta_features=features or None, curves=curves, task=task, **given)
-        return save_recommendation(s, rec, rule_name(task))  # fenced: see add_rule_version
+        model_id = given.pop("model_id", None) or latest_model_id(s)
+        model = given.pop("model", None) or (load_artifact(s, model_id) if model_id is not None else None)
+        rec = recommend(s, meta_features=features or None, curves=curves, task=task, model=model,
+                        model_id=model_id, **given)
+        direction = given.get("direction", "maximize")
+        if rec.cold_start or model is None:
+            grid = candidate_grid()
+            start = next(i for i, g in enumerate(grid) if g.spec(None, direction).spec_hash == rec.spec.spec_hash)
+            prior = Prior.uninformative(grid, direction, start)
+        else:
+            exp = model.expected(rec.inputs["meta_features"], curves=curves, direction=direction)
+            prior = Prior.from_expected(exp, model.grid, direction,
+                                        start=[g.name for g in model.grid].index(rec.candidate))
+        return save_recommendation(s, rec, rule_name(task)), prior  # fenced: see add_rule_version
 
     return store.run_atomic(unit)

@@ -36,6 +36,12 @@ Failure modes
   after the commit (``remove=True``).
 - **Corrupt line** (not JSON, or missing fields): skipped and counted in ``bad``;
   the others are absorbed.
+- **Rule switches** (an adaptive ``StorePruner``): a ``{"kind": "switch", ...}``
+  line precedes the decisions of the spec it switched to, which are spooled
+  without a version number. Absorbing the switch makes that spec the next
+  version of the rule (source ``meta-learner``, the switch as its reason, its
+  ``switch_id`` in the reason so a second absorb finds it) and numbers those
+  decisions with it, in the same transaction.
 - **Store locked by another process.** The absorbing process opens the store for
   writing; callers retry (:func:`policy_store.integrations.optuna.open_store_retrying`).
   On a DuckLake two hosts may absorb at once: the insert is fenced
@@ -78,6 +84,8 @@ from policy_store.store import PolicyStore
 FSYNC_POLICIES = ("never", "close", "always")
 RECORD_FIELDS = ("decision_id", "study", "trial", "trial_number", "step", "value", "threshold", "ref_size",
                  "verdict", "reason", "rule", "version", "spec_hash", "decided_at")
+SWITCH_FIELDS = ("switch_id", "study", "rule", "from_spec_hash", "spec_hash", "spec", "first_trial", "n_completed",
+                 "reason", "decided_at")
 MODE = "live"
 _PART = ".jsonl.part"
 _DONE = ".jsonl"
@@ -165,6 +173,7 @@ class AbsorbReport:
     duplicates: int = 0
     torn: int = 0
     bad: int = 0
+    switches: int = 0
     removed: list[str] = field(default_factory=list)
     closed: list[str] = field(default_factory=list)
     """Paths read that can get no more records (removable once the rows are committed)."""
@@ -172,6 +181,7 @@ class AbsorbReport:
     def summary(self) -> str:
         """One line for people."""
         return (f"{self.inserted} decisions absorbed from {self.files} spool files "
+                + (f"({self.switches} rule switches) " if self.switches else "") +
                 f"({self.duplicates} already in the store, {self.torn} torn, {self.bad} unreadable lines; "
                 f"{len(self.removed)} finished files removed)")
 
@@ -179,7 +189,7 @@ class AbsorbReport:
         return asdict(self)
 
 
-def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
+def _read(path: Path, report: AbsorbReport, switches: list[dict[str, Any]]) -> list[dict[str, Any]]:
     data = path.read_bytes()
     lines = data.split(b"\n")
     if lines[-1]:
@@ -193,10 +203,11 @@ def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
         except ValueError:
             report.bad += 1
             continue
-        if not isinstance(rec, dict) or any(k not in rec for k in RECORD_FIELDS):
+        is_switch = isinstance(rec, dict) and rec.get("kind") == "switch"
+        if not isinstance(rec, dict) or any(k not in rec for k in (SWITCH_FIELDS if is_switch else RECORD_FIELDS)):
             report.bad += 1
             continue
-        rows.append(rec)
+        (switches if is_switch else rows).append(rec)
     return rows
 
 
@@ -265,9 +276,10 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
     report = AbsorbReport()
     files = spool_files(directory)
     rows: list[dict[str, Any]] = []
+    switches: list[dict[str, Any]] = []
     for path in files:
         try:
-            rows += _read(path, report)
+            rows += _read(path, report, switches)
         except FileNotFoundError:  # closed and removed by a concurrent absorb
             continue
         report.files += 1
@@ -286,11 +298,38 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
             "spec_hash": frame["spec_hash"], "mode": MODE, "order_seed": pd.array([None] * len(frame), "Int64"),
             "decided_at": pd.to_datetime(frame["decided_at"]),
         })
-        report.inserted = store.run_atomic(lambda s: _insert(s, frame))
+        def unit(s: PolicyStore) -> int:
+            inserted = _insert(s, frame)
+            for sw in sorted(switches, key=lambda r: (r["decided_at"], r["switch_id"])):
+                _apply_switch(s, sw)
+            return inserted
+
+        report.inserted = store.run_atomic(unit)
         report.duplicates = report.records - report.inserted
+        report.switches = len(switches)
     if remove:
         remove_absorbed(report)
     return report
+
+
+def _apply_switch(store: PolicyStore, sw: dict[str, Any]) -> None:
+    """The switched-to spec as a rule version (once), and its unnumbered decisions numbered with it."""
+    from policy_store.rules.versions import add_rule_version
+
+    tag = f"[switch {sw['switch_id']}]"
+    found = store.fetch_dicts("SELECT version FROM rule_versions WHERE rule = ? AND contains(reason, ?)",
+                              [sw["rule"], tag])
+    if found:
+        version = int(found[0]["version"])
+    else:
+        parent = store.fetch_dicts("SELECT max(version) AS v FROM rule_versions WHERE rule = ? AND spec_hash = ?",
+                                   [sw["rule"], sw["from_spec_hash"]])
+        version = add_rule_version(
+            store, sw["rule"], sw["spec"], created_by="meta-learner:adaptive", source="meta-learner",
+            reason=f"{sw['reason']}; study {sw['study']!r}, from trial {sw['first_trial']} {tag}",
+            parent=parent[0]["v"] if parent else None).version
+    store.execute("UPDATE decisions SET version = ? WHERE study = ? AND rule = ? AND spec_hash = ? "
+                  "AND version IS NULL AND mode = ?", [version, sw["study"], sw["rule"], sw["spec_hash"], MODE])
 
 
 def remove_absorbed(report: AbsorbReport) -> None:

@@ -1,0 +1,304 @@
+"""Within-study adaptation: the first study on a new task is its own probe.
+
+A study starts from the meta-learned rule. As its trials complete,
+:class:`AdaptiveSelector` re-scores every candidate of the grid on the
+completed trials so far (the replay engine on the study's own curves) and
+blends that evidence with the meta-learned prior by their uncertainties:
+
+- **prior**, per candidate: the model's expected utility ``saved - lam * regret``
+  (:class:`Prior`), its variance from the forest's 10-90 % spread over trees
+  (read as a normal's: sd = width / 2.563; saved and regret taken independent);
+- **data**, per candidate: the mean utility over ``n_boot`` bootstrap
+  replicates of the completed trials (resampled with replacement, in random
+  order), its variance the replicates' variance plus ``small_study / n``: a
+  few trials' outcome is a biased estimate of a whole study's (startup gates,
+  fewer trials to beat), not only a noisy one; both shrink as trials accrue;
+- **blend**: precision-weighted, ``post = (m_p / v_p + m_d / v_d) / (1 / v_p + 1 / v_d)``.
+
+The selector switches rule only when the evidence says so: once at least
+``min_trials`` trials completed, if the candidate with the best blended utility
+beats the incumbent's by more than ``margin`` standard errors of the difference
+(``sqrt(v_c + v_i)``). Re-scoring runs at every ``every``-th completion. It is
+deterministic: replicate ``b`` at ``n`` completed trials draws from
+``numpy.random.default_rng([seed, n])``.
+
+The evidence is the trials that ran to the end, i.e. those the rules in force
+let through: better than typical trials. A rule is judged on how it would
+have treated those survivors -- no candidate is ever credited with a trial it
+would have let run that nobody saw finish. A switch only changes the rule for
+decisions still to come: what was pruned stays pruned (the caller never asks
+again about a trial it stopped).
+
+Examples
+--------
+>>> import numpy as np
+>>> from policy_store.curves import StudyCurves
+>>> from policy_store.rules import RuleSpec
+>>> rng = np.random.default_rng(0)
+>>> finals = rng.uniform(0.5, 0.9, 30)
+>>> c = StudyCurves.from_arrays("s", finals[:, None] * (1 - 0.5 ** np.arange(1, 9))[None, :]
+...                             + rng.normal(0, 0.02, (30, 8)), direction="maximize")
+>>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_warmup_steps": w}}) for w in (0, 6)]
+>>> prior = Prior(("w0", "w6"), tuple(specs), saved=np.array([0.1, 0.6]), regret=np.array([0.0, 0.0]),
+...               saved_sd=np.array([0.1, 0.1]), regret_sd=np.array([0.001, 0.001]))
+>>> sel = AdaptiveSelector(prior, min_trials=10, seed=0)
+>>> sel.incumbent_name
+'w6'
+>>> switch = sel.observe(c)             # on its own trials, waiting 6 steps saves far less than 0.6
+>>> switch is None or switch.to_name == "w0"
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from policy_store.curves import StudyCurves
+from policy_store.errors import InvalidInputError
+from policy_store.replay.engine import replay_many
+from policy_store.replay.outcomes import outcome_arrays
+from policy_store.rules.spec import RuleSpec
+
+#: Width of a normal's 10-90 % interval in standard deviations (2 x 1.2816).
+_WIDTH_SD = 2.5631
+#: Variance floor of a utility estimate: a spread of exactly zero is a tiny sample, not certainty.
+VAR_FLOOR = 1e-4
+
+
+@dataclass(frozen=True, eq=False)
+class Prior:
+    """The meta-learned expectation of every candidate: its spec, expected saved/regret and their spread."""
+
+    names: tuple[str, ...]
+    specs: tuple[RuleSpec, ...]
+    saved: np.ndarray
+    regret: np.ndarray
+    saved_sd: np.ndarray
+    regret_sd: np.ndarray
+    killed: np.ndarray | None = None
+    start: int | None = None
+    """The candidate to start from (default: the best prior utility)."""
+
+    def __post_init__(self) -> None:
+        n = len(self.names)
+        if n == 0 or len(self.specs) != n:
+            raise InvalidInputError(f"a prior needs one spec per candidate name ({n} names, {len(self.specs)} specs)",
+                                    field="specs")
+        for name in ("saved", "regret", "saved_sd", "regret_sd"):
+            if np.shape(getattr(self, name)) != (n,):
+                raise InvalidInputError(f"{name} must have one value per candidate ({n})", field=name)
+        if self.start is not None and not 0 <= self.start < n:
+            raise InvalidInputError(f"start must index a candidate (0..{n - 1}), got {self.start}", field="start")
+
+    @classmethod
+    def from_expected(cls, expected: Any, grid: Sequence[Any], direction: str, *, start: int | None = None) -> Prior:
+        """From :meth:`MetaModel.expected` over the model's ``grid`` (posterior candidates get its prior)."""
+        width = np.asarray(expected.high, float) - np.asarray(expected.low, float)
+        return cls(tuple(g.name for g in grid), tuple(g.spec(expected.prior, direction) for g in grid),
+                   np.asarray(expected.saved, float), np.asarray(expected.regret, float),
+                   width[:, 0] / _WIDTH_SD, width[:, 1] / _WIDTH_SD, np.asarray(expected.killed, float), start)
+
+    @classmethod
+    def uninformative(cls, grid: Sequence[Any], direction: str, start: int, *, sd: float = 1.0) -> Prior:
+        """No model (cold start): equal expectations, wide spread; only the study's own evidence counts."""
+        n = len(grid)
+        return cls(tuple(g.name for g in grid), tuple(g.spec(None, direction) for g in grid), np.zeros(n),
+                   np.zeros(n), np.full(n, sd), np.zeros(n), None, start)
+
+    def utility(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and variance of ``saved - lam * regret`` per candidate."""
+        var = np.nan_to_num(self.saved_sd ** 2 + (lam * self.regret_sd) ** 2, nan=1.0)
+        return (np.nan_to_num(self.saved - lam * self.regret, nan=-np.inf), np.maximum(var, VAR_FLOOR))
+
+
+@dataclass(frozen=True, eq=False)
+class Evidence:
+    """One re-scoring on ``n_completed`` trials (arrays over candidates)."""
+
+    n_completed: int
+    saved: np.ndarray
+    regret: np.ndarray
+    killed: np.ndarray
+    data_mean: np.ndarray
+    data_var: np.ndarray
+    post_mean: np.ndarray
+    post_var: np.ndarray
+
+
+@dataclass(frozen=True)
+class Switch:
+    """A change of rule, with the evidence behind it."""
+
+    from_index: int
+    to_index: int
+    from_name: str
+    to_name: str
+    n_completed: int
+    incumbent: dict[str, float]
+    challenger: dict[str, float]
+    margin: float
+
+    @property
+    def reason(self) -> str:
+        """One line: from -> to, the blended utilities and the trial count."""
+        i, c = self.incumbent, self.challenger
+        return (f"adaptive switch {self.from_name} -> {self.to_name} after {self.n_completed} completed trials: "
+                f"blended utility {c['post_mean']:.4f} vs {i['post_mean']:.4f} "
+                f"(+{c['post_mean'] - i['post_mean']:.4f} > {self.margin:g} x se {self.se_diff:.4f}); "
+                f"own trials {c['data_mean']:.4f} vs {i['data_mean']:.4f}, "
+                f"prior {c['prior_mean']:.4f} vs {i['prior_mean']:.4f}")
+
+    @property
+    def se_diff(self) -> float:
+        return float(np.sqrt(self.incumbent["post_var"] + self.challenger["post_var"]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"from": self.from_name, "to": self.to_name, "n_completed": self.n_completed,
+                "incumbent": self.incumbent, "challenger": self.challenger, "margin": self.margin,
+                "reason": self.reason}
+
+
+def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
+    return StudyCurves(c.study, c.task, c.direction, np.array([f"{b}:{r}" for r in rows], dtype=object),
+                       np.arange(len(rows)), c.steps, c.values[rows], c.present[rows], c.cost[rows])
+
+
+def score_candidates(completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
+                     seed: int = 0) -> dict[str, np.ndarray]:
+    """Every spec replayed on bootstrap replicates of a study's completed trials.
+
+    Returns ``saved``, ``regret``, ``killed`` (means over replicates) and the
+    utility's ``mean`` and ``var`` over replicates, one value per spec.
+
+    >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
+    >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}}),
+    ...          RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1, "n_warmup_steps": 2}})]
+    >>> s = score_candidates(c, specs, n_boot=8, seed=1)
+    >>> bool(s["saved"][0] > s["saved"][1]), s["mean"].shape
+    (True, (2,))
+    """
+    n = completed.n_trials
+    if n == 0:
+        raise InvalidInputError("no completed trial to score the candidates on", field="curves")
+    rng = np.random.default_rng([int(seed), n])
+    subs = [_resampled(completed, rng.integers(0, n, n), b) for b in range(n_boot)]
+    per_study = replay_many(subs, list(specs), (0,), study_names=[completed.study] * n_boot)
+    outs = [outcome_arrays(s, r) for s, r in zip(subs, per_study, strict=True)]
+    saved = np.stack([o["compute_saved"] for o in outs])           # (n_boot, n_specs)
+    regret = np.stack([o["regret"] for o in outs])
+    killed = np.stack([o["killed_best"] for o in outs]).astype(float)
+    # a replicate where a rule let nothing finish: the worst regret any rule had there
+    worst = np.nanmax(np.where(np.isnan(regret), -np.inf, regret), axis=1, keepdims=True)
+    regret = np.where(np.isnan(regret), np.maximum(worst, 0.0), regret)
+    u = saved - lam * regret
+    return {"saved": saved.mean(0), "regret": regret.mean(0), "killed": killed.mean(0), "mean": u.mean(0),
+            "var": u.var(0, ddof=1) if n_boot > 1 else np.zeros(u.shape[1])}
+
+
+@dataclass
+class AdaptiveSelector:
+    """Choose the rule of one study from the meta-learned prior and the study's own completed trials.
+
+    Parameters
+    ----------
+    prior:
+        Every candidate's spec and meta-learned expectation (:class:`Prior`).
+    lam:
+        The trade-off: utility = ``saved - lam * regret``.
+    min_trials:
+        Completed trials before a switch may happen.
+    every:
+        Re-score at every ``every``-th completion.
+    margin:
+        How many standard errors the challenger must lead by.
+    n_boot:
+        Bootstrap replicates per re-scoring.
+    seed:
+        Seed of the replicates.
+    small_study:
+        Extra data variance ``small_study / n_completed`` (see the module docstring).
+
+    Attributes
+    ----------
+    incumbent:
+        Index of the candidate in force.
+    switches, evidence:
+        Every switch made and every re-scoring, in order.
+    """
+
+    prior: Prior
+    lam: float = 20.0
+    min_trials: int = 8
+    every: int = 1
+    margin: float = 1.0
+    n_boot: int = 16
+    seed: int = 0
+    small_study: float = 0.25
+    incumbent: int = field(init=False)
+    switches: list[Switch] = field(init=False, default_factory=list)
+    evidence: list[Evidence] = field(init=False, default_factory=list)
+    _scored_at: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        if (self.min_trials < 2 or self.every < 1 or self.n_boot < 2 or not self.margin >= 0
+                or not self.small_study >= 0):
+            raise InvalidInputError("need min_trials >= 2, every >= 1, n_boot >= 2, margin >= 0 and small_study >= 0",
+                                    field="min_trials")
+        self._prior_mean, self._prior_var = self.prior.utility(self.lam)
+        self.incumbent = (int(np.argmax(self._prior_mean)) if self.prior.start is None else int(self.prior.start))
+
+    @property
+    def spec(self) -> RuleSpec:
+        """The spec in force."""
+        return self.prior.specs[self.incumbent]
+
+    @property
+    def incumbent_name(self) -> str:
+        return self.prior.names[self.incumbent]
+
+    def due(self, n_completed: int) -> bool:
+        """Would :meth:`observe` re-score with this many completed trials (cheap; no replay)?"""
+        return n_completed >= self.min_trials and n_completed - self._scored_at >= self.every
+
+    def rescore(self, completed: StudyCurves) -> Evidence:
+        """Blend the candidates' utility on ``completed`` with the prior (no switch; recorded in :attr:`evidence`)."""
+        s = score_candidates(completed, self.prior.specs, lam=self.lam, n_boot=self.n_boot, seed=self.seed)
+        v_d = np.maximum(s["var"] + self.small_study / completed.n_trials, VAR_FLOOR)
+        w_p, w_d = 1.0 / self._prior_var, 1.0 / v_d
+        finite = np.isfinite(self._prior_mean)
+        post_var = 1.0 / (w_p + w_d)
+        post_mean = np.where(finite, (np.where(finite, self._prior_mean, 0.0) * w_p + s["mean"] * w_d) * post_var,
+                             -np.inf)
+        ev = Evidence(completed.n_trials, s["saved"], s["regret"], s["killed"], s["mean"], v_d, post_mean, post_var)
+        self.evidence.append(ev)
+        self._scored_at = completed.n_trials
+        return ev
+
+    def observe(self, completed: StudyCurves) -> Switch | None:
+        """Take the study's completed trials so far (in the order they entered); maybe switch rule.
+
+        Returns the :class:`Switch` made, or None (not due, too few trials, or no
+        candidate leads by the margin).
+        """
+        if not self.due(completed.n_trials):
+            return None
+        ev = self.rescore(completed)
+        i, c = self.incumbent, int(np.argmax(ev.post_mean))
+        if c == i or not ev.post_mean[c] - ev.post_mean[i] > self.margin * np.sqrt(ev.post_var[c] + ev.post_var[i]):
+            return None
+
+        def figures(k: int) -> dict[str, float]:
+            return {"post_mean": float(ev.post_mean[k]), "post_var": float(ev.post_var[k]),
+                    "data_mean": float(ev.data_mean[k]), "data_var": float(ev.data_var[k]),
+                    "prior_mean": float(self._prior_mean[k]), "prior_var": float(self._prior_var[k]),
+                    "saved": float(ev.saved[k]), "regret": float(ev.regret[k]), "killed_best": float(ev.killed[k])}
+
+        sw = Switch(i, c, self.prior.names[i], self.prior.names[c], completed.n_trials, figures(i), figures(c),
+                    self.margin)
+        self.incumbent = c
+        self.switches.append(sw)
+        return sw
