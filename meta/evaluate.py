@@ -169,11 +169,8 @@ def record_evaluation(store: PolicyStore, evaluation: MetaEvaluation, *, model_i
 
 
 def _lookup(data: TrainingData, task: str, cand: int, study: str | None = None) -> pd.DataFrame:
-    o = data.outcomes
-    keep = (o["task"] == task) & (o["candidate"] == cand)
-    if study is not None:
-        keep &= o["study"] == study
-    return o[keep][_COLS]
+    rows = data.outcome_rows(task, cand)
+    return (rows if study is None else rows[rows["study"] == study])[_COLS]
 
 
 def _realise(data: TrainingData, task: str, cand: int, prior: dict[str, float] | None) -> pd.DataFrame:

@@ -34,7 +34,7 @@ direction (``direction_minimize``) and more of its probe's shape (``curve_steps`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -175,10 +175,22 @@ class TrainingData:
     curves: dict[str, list[StudyCurves]]
     outcomes: pd.DataFrame
     probes: dict[str, StudyCurves]
+    _rows: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def tasks(self) -> list[str]:
         return list(self.features.index)
+
+    def outcome_rows(self, task: str, candidate: int) -> pd.DataFrame:
+        """The outcome table's rows of one task and candidate (indexed once, then looked up)."""
+        if not self._rows:
+            frame = self.outcomes.sort_values(["task", "candidate"], kind="stable").reset_index(drop=True)
+            keys = list(zip(frame["task"], frame["candidate"], strict=True))
+            starts = np.flatnonzero([True] + [a != b for a, b in zip(keys[1:], keys[:-1], strict=True)])
+            ends = np.r_[starts[1:], len(keys)]
+            self._rows.update({"frame": frame, **{keys[a]: (a, b) for a, b in zip(starts, ends, strict=True)}})
+        a, b = self._rows.get((task, candidate), (0, 0))
+        return self._rows["frame"].iloc[a:b] if "frame" in self._rows else self.outcomes.iloc[:0]
 
     def outcome_cube(self, tasks: Sequence[str] | None = None) -> np.ndarray:
         """``(n_tasks, n_candidates, 3)``: mean compute saved, mean regret, killed-best rate."""

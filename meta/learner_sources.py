@@ -108,15 +108,29 @@ def training_data_from_hpo(corpus: str | os.PathLike[str] | pd.DataFrame | None 
 
     Meta-features: the datasets' qualities and the tasks' attributes
     (:func:`policy_store.datasets.hpo_features.hpo_meta_features`).
+
+    Raises
+    ------
+    NotFoundError
+        ``corpus`` names no file.
     """
     from policy_store.datasets.hpo import bundled_hpo
     from policy_store.datasets.hpo_features import hpo_meta_features
 
-    frame = bundled_hpo() if corpus is None else corpus if isinstance(corpus, pd.DataFrame) \
-        else pd.read_parquet(corpus)
+    if corpus is None:
+        frame = bundled_hpo()
+    elif isinstance(corpus, pd.DataFrame):
+        frame = corpus
+    elif not os.path.isfile(corpus):
+        raise NotFoundError(f"no HPO corpus file {os.fspath(corpus)!r}; make one with "
+                            "`policy-store datasets generate-hpo --out FILE`, or use the bundled slice")
+    else:
+        frame = pd.read_parquet(corpus)
     if tasks is not None:
         frame = frame[frame["task"].isin(list(tasks))]
-    features = hpo_meta_features(sorted(frame["task"].unique()))
+    long = hpo_meta_features(sorted(frame["task"].unique()))
+    features = long.pivot_table(index="task", columns="feature", values="value", aggfunc="first")
+    features.columns.name = None
     return training_data_from_frame(frame, features, orders=orders, grid=grid, n_jobs=n_jobs, progress=progress)
 
 
