@@ -193,9 +193,19 @@ def _choose(saved: np.ndarray, regret: np.ndarray, mode: dict[str, float]) -> np
 
 
 def probe_outcomes(data: TrainingData) -> pd.DataFrame:
-    """Every grid candidate replayed on every task's probe study (same orders and prior as the outcome table)."""
-    return pd.concat([replay_task([data.probes[t]], data.grid, data.priors.loc[t].to_dict(), data.orders)
-                      for t in data.tasks], ignore_index=True)
+    """Every grid candidate replayed on every task's probe study (same orders and prior as the outcome table).
+
+    Replayed once per ``data`` (kept with it); a probe that is also an evaluation study is read from the
+    outcome table.
+    """
+    if "probes" not in data._rows:
+        scored = set(data.outcomes["study"])
+        frames = [data.outcomes[data.outcomes["study"].isin([data.probes[t].study for t in data.tasks
+                                                             if data.probes[t].study in scored])]]
+        frames += [replay_task([data.probes[t]], data.grid, data.priors.loc[t].to_dict(), data.orders)
+                   for t in data.tasks if data.probes[t].study not in scored]
+        data._rows["probes"] = pd.concat(frames, ignore_index=True)
+    return data._rows["probes"]
 
 
 def _study_means(data: TrainingData, probes: pd.DataFrame, task: str) -> tuple[list[str], np.ndarray]:

@@ -175,7 +175,7 @@ class TrainingData:
     curves: dict[str, list[StudyCurves]]
     outcomes: pd.DataFrame
     probes: dict[str, StudyCurves]
-    _rows: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _rows: dict = field(default_factory=dict, init=False, repr=False, compare=False)    # derived tables, cached
 
     @property
     def tasks(self) -> list[str]:
@@ -183,14 +183,14 @@ class TrainingData:
 
     def outcome_rows(self, task: str, candidate: int) -> pd.DataFrame:
         """The outcome table's rows of one task and candidate (indexed once, then looked up)."""
-        if not self._rows:
+        if "frame" not in self._rows:
             frame = self.outcomes.sort_values(["task", "candidate"], kind="stable").reset_index(drop=True)
             keys = list(zip(frame["task"], frame["candidate"], strict=True))
             starts = np.flatnonzero([True] + [a != b for a, b in zip(keys[1:], keys[:-1], strict=True)])
             ends = np.r_[starts[1:], len(keys)]
             self._rows.update({"frame": frame, **{keys[a]: (a, b) for a, b in zip(starts, ends, strict=True)}})
         a, b = self._rows.get((task, candidate), (0, 0))
-        return self._rows["frame"].iloc[a:b] if "frame" in self._rows else self.outcomes.iloc[:0]
+        return self._rows["frame"].iloc[a:b]
 
     def outcome_cube(self, tasks: Sequence[str] | None = None) -> np.ndarray:
         """``(n_tasks, n_candidates, 3)``: mean compute saved, mean regret, killed-best rate."""

@@ -88,7 +88,7 @@ def leave_out_splits(tasks: Sequence[str], directions: Mapping[str, str], *, fol
     splits = []
     for kind, value, key in held:
         parts = [([t for t in tr if key[t] != value], [t for t in te if key[t] == value]) for tr, te in base]
-        parts = [(tr, te) for tr, te in parts if tr and te]
+        parts = [(tr, te) for tr, te in parts if len(tr) >= 2 and te]      # a learner needs 2 past tasks
         if parts:
             splits.append(LeaveOut(f"without {kind} {value}", kind, value, parts))
     return splits

@@ -135,3 +135,28 @@ def test_concatenated_corpora(tiny):
         concat_training_data([tiny, tiny])
     with pytest.raises(InvalidInputError, match="different grids"):
         concat_training_data([tiny, build_training_data(other.probes, other.curves, other.features, orders=2)])
+
+
+def test_cli_meta_evaluate_with_leave_out(tmp_path, capsys):
+    import json
+
+    from policy_store.datasets import bundled
+
+    from policy_store import PolicyStore
+    from policy_store.cli.main import main
+    from policy_store.ingest import ingest_frame
+
+    location = str(tmp_path / "cli.duckdb")
+    frame = bundled()
+    with PolicyStore(location) as store:        # 6 tasks: 3 datasets x 2 families
+        ingest_frame(store, frame[frame["task"].str.contains("(?:iris|wine|digits)/(?:sgd|mlp)/", regex=True)])
+    assert main(["--store", location, "meta", "evaluate", "--orders", "1", "--folds", "3", "--trees", "5",
+                 "--leave-out", "--no-record", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    methods = {r["method"] for r in out["summary"]}
+    assert {CV_ORACLE, ORACLE} <= methods and "meta-learner + adaptation" not in methods   # no --adapt
+    assert set(out["verdicts"]) == {"sklearn"} and "gap_closed_cv[meta-learner]" in out["verdicts"]["sklearn"]
+    splits = {r["split"] for r in out["leave_out"]}
+    assert splits == {"without family mlp", "without family sgd"}   # one direction only: no direction split
+    assert main(["--store", location, "meta", "evaluate", "--hpo", str(tmp_path / "missing.parquet")]) == 1
+    assert capsys.readouterr().err.startswith("Error: no HPO corpus file")
