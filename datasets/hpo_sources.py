@@ -263,6 +263,9 @@ def prepare(name: str, *, max_rows: int = DEFAULT_MAX_ROWS) -> Prepared:
     if src.kind == C and frame[src.target].nunique() < 2:
         raise InvalidInputError(f"dataset {name!r} keeps fewer than two classes", field="datasets")
     if len(frame) > max_rows:
+        if stratify is not None and (stratify.value_counts() * max_rows / len(frame)).min() < 2:
+            raise InvalidInputError(f"max_rows={max_rows} leaves a class of {name!r} with fewer than two rows; "
+                                    "keep more rows", field="max_rows")
         frame, _ = train_test_split(frame, train_size=max_rows, random_state=0, stratify=stratify)
         frame = frame.reset_index(drop=True)
         stratify = frame[src.target] if src.kind == C else None
