@@ -15,8 +15,8 @@ After every step the model is scored on the validation split: accuracy
 (maximise) and log loss (minimise) for classification, MSE of the standardised
 target (minimise) for regression. A step's cost is the CPU seconds
 (:func:`time.process_time`) of its training and scoring, single-threaded. A
-model that diverges (a non-finite score) stops there: the trial fails, with the
-failing step's value NaN. Values depend only on the parameters, the model seed
+model that diverges (a non-finite score, or an MSE above :data:`DIVERGED_MSE`)
+stops there: the trial fails, with the failing step's value NaN. Values depend only on the parameters, the model seed
 and the data.
 
 >>> from policy_store.datasets.hpo_sources import prepare
@@ -57,6 +57,8 @@ METRICS: dict[str, dict[str, str]] = {
     "regression": {"mse": "minimize"},
 }
 _PROBABILITY_FLOOR = 1e-15
+#: An MSE of the standardised target above this means the weights blew up (predicting the mean scores 1).
+DIVERGED_MSE = 1e6
 
 # (kind, low, high, log) for numbers, ("cat", choices) for categories; shared by every dataset kind
 # unless a "classification"/"regression" entry overrides it.
@@ -195,7 +197,7 @@ def train(family: str, params: dict[str, Any], seed: int, data: Prepared, steps:
             seconds.append(time.process_time() - started)
             for metric, value in scores.items():
                 values[metric].append(value)
-            if not all(np.isfinite(v) for v in scores.values()):
+            if not all(np.isfinite(v) for v in scores.values()) or scores.get("mse", 0.0) > DIVERGED_MSE:
                 for metric in values:
                     values[metric][-1] = np.nan
                 return Curve(values, seconds, failed=True)

@@ -214,6 +214,12 @@ SYNTHETIC: dict[str, Source] = {
     for name in [f"synth_{kind}{k}"]
 }
 ALL_SOURCES: dict[str, Source] = {**SOURCES, **SYNTHETIC}
+_NOT_DEFAULT = ("ames", "caravan", "resume_names", "attrition", "cells", "deliveries", "wa_churn", "crabs",
+                "birthwt", "cowles", "wvs", "beps", "frogs", "salaries", "hitters", "cpus", "teaching_ratings",
+                "synth_friedman1", "synth_clf2")
+#: The default corpus: 40 real tables and 4 synthetic ones (about 16 CPU-minutes with the default sizes);
+#: the others (wider or smaller tables) are there to be asked for.
+DEFAULT_DATASETS: tuple[str, ...] = tuple(n for n in ALL_SOURCES if n not in _NOT_DEFAULT)
 
 
 def dataset_names(*, real: bool = True, synthetic: bool = True) -> list[str]:
@@ -257,6 +263,9 @@ def prepare(name: str, *, max_rows: int = DEFAULT_MAX_ROWS) -> Prepared:
     if src.kind == C and frame[src.target].nunique() < 2:
         raise InvalidInputError(f"dataset {name!r} keeps fewer than two classes", field="datasets")
     if len(frame) > max_rows:
+        if stratify is not None and (stratify.value_counts() * max_rows / len(frame)).min() < 2:
+            raise InvalidInputError(f"max_rows={max_rows} leaves a class of {name!r} with fewer than two rows; "
+                                    "keep more rows", field="max_rows")
         frame, _ = train_test_split(frame, train_size=max_rows, random_state=0, stratify=stratify)
         frame = frame.reset_index(drop=True)
         stratify = frame[src.target] if src.kind == C else None

@@ -93,7 +93,8 @@ def _ingest_hpo_file(args: argparse.Namespace) -> int:
 def _generate_hpo(args: argparse.Namespace) -> int:
     from policy_store.datasets import generate_hpo, hpo_dataset_names, hpo_meta_features, ingest_hpo, write_parquet
 
-    names = {"all": None, "real": hpo_dataset_names(synthetic=False), "synthetic": hpo_dataset_names(real=False)}
+    names = {"default": None, "all": hpo_dataset_names(), "real": hpo_dataset_names(synthetic=False),
+             "synthetic": hpo_dataset_names(real=False)}
     datasets = names[args.datasets] if args.datasets in names else args.datasets.split(",")
     frame = generate_hpo(datasets, families=args.families.split(","), studies=args.studies, trials=args.trials,
                          steps=args.steps, samplers=args.samplers.split(","), max_rows=args.max_rows,
@@ -190,8 +191,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     hpo = commands.add_parser("generate-hpo", help="run real random/TPE hyperparameter searches, record their "
                               "per-epoch curves (resumable, cached per study)")
-    hpo.add_argument("--datasets", default="all",
-                     help="all, real, synthetic or comma-separated names (policy_store.datasets.hpo_dataset_names)")
+    hpo.add_argument("--datasets", default="default",
+                     help="default (40 real, 4 synthetic), all, real, synthetic or comma-separated names "
+                     "(policy_store.datasets.hpo_dataset_names)")
     hpo.add_argument("--families", default="sgd,mlp,hgb,forest", help="comma-separated: sgd, mlp, hgb, forest")
     hpo.add_argument("--studies", type=_positive, default=3, help="studies (seeds) per task")
     hpo.add_argument("--trials", type=_positive, default=16, help="configurations per study")

