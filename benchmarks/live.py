@@ -12,6 +12,17 @@ difference, and checks that the decisions are identical and all recorded after
 
     python benchmarks/live.py                                  # median, 500 trials x 20 steps, in-memory storage
     python benchmarks/live.py --strategy successive_halving --storage journal
+    python benchmarks/live.py --adaptive --trials 200          # StorePruner(recommend=True), adapting
+
+With ``--adaptive`` study B is ``StorePruner(recommend=True)`` with a meta-model
+(a real forest over the whole grid) trained on past tasks where a lax rule,
+``percentile-90-w6-s5``, was best -- wrong for these curves, so the study keeps
+re-scoring the 54 candidates in a background thread as its many trials
+complete, and switches. B runs each trial
+first; study A's plain pruner then follows the spec B used at each call (a fresh
+``to_optuna()`` pruner of the new spec from the call B switched at), so the two
+still make the same decisions and the paired difference is what adaptation and
+the audit trail add.
 """
 
 from __future__ import annotations
@@ -53,7 +64,8 @@ def storage(kind: str, directory: str, name: str):
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(f"{directory}/{name}.log"))
 
 
-def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, int]], verdicts: list[bool]) -> None:
+def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, int]], verdicts: list[bool],
+              used: list | None = None, pruner: StorePruner | None = None) -> None:
     trial = study.ask()
     for step, value in enumerate(row):
         trial.report(float(value), step)
@@ -61,10 +73,44 @@ def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, int]]
         verdict = trial.should_prune()
         times.append((time.perf_counter_ns() - t0, time.thread_time_ns() - c0))
         verdicts.append(verdict)
+        if used is not None and pruner is not None:
+            used.append(pruner.spec)
         if verdict:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
             return
     study.tell(trial, float(row[-1]))
+
+
+class Follow(optuna.pruners.BasePruner):
+    """The plain pruner of whichever spec the adaptive study used at the same call."""
+
+    def __init__(self, spec) -> None:
+        self.hash, self.inner = spec.spec_hash, spec.to_optuna()
+        self.script: list = []
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        spec = self.script.pop(0)
+        if spec.spec_hash != self.hash:
+            self.hash, self.inner = spec.spec_hash, spec.to_optuna()
+        return self.inner.prune(study, trial)
+
+
+def lax_model(seed: int = 0):
+    """A meta-model over the whole grid, trained on 30 past tasks where ``percentile-90-w6-s5`` saved the most."""
+    import pandas as pd
+    from policy_store.meta.grid import candidate_grid
+    from policy_store.meta.learner import PruningMetaLearner
+    from policy_store.meta.learner_model import MetaModel
+
+    grid = candidate_grid()
+    rng = np.random.default_rng(seed)
+    lax = np.array([c.name == "percentile-90-w6-s5" for c in grid])
+    saved = np.where(lax, 0.6, 0.45) + rng.normal(0, 0.05, (30, len(grid)))
+    regret = np.where(lax, 0.0, 0.003) + np.abs(rng.normal(0, 0.002, (30, len(grid))))
+    learner = PruningMetaLearner(n_estimators=50, min_samples_leaf=1, random_state=seed).fit(
+        pd.DataFrame({"a": rng.normal(size=30)}), np.stack([saved, regret, np.zeros_like(saved)], axis=2),
+        task_names=[f"past-{i}" for i in range(30)], candidates=[c.name for c in grid])
+    return MetaModel(learner, grid)
 
 
 def main() -> None:
@@ -74,15 +120,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--storage", choices=("memory", "journal"), default="memory")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--adaptive", action="store_true", help="StorePruner(recommend=True), adapting in the study")
+    parser.add_argument("--min-trials", type=int, default=8, help="with --adaptive: completions before a switch")
+    parser.add_argument("--every", type=int, default=2, help="with --adaptive: re-score every k-th completion")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     data = curves(args.trials, args.steps, args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "store.duckdb")
-        with PolicyStore(path) as store:
-            version = add_rule_version(store, "bench", SPECS[args.strategy], created_by="benchmarks/live.py")
-        pruner = StorePruner(path, task="synthetic", rule=version.ref)
-        plain = optuna.create_study(study_name="plain", pruner=version.spec.to_optuna(),
+        if args.adaptive:
+            PolicyStore(path).close()
+            pruner = StorePruner(path, task="synthetic", recommend=True,
+                                 recommend_with={"model": lax_model(), "meta_features": {"a": 0.0},
+                                                 "direction": "minimize"},
+                                 adapt={"min_trials": args.min_trials, "every": args.every})
+            version = pruner.version
+            follow = Follow(version.spec)
+            warm = time.perf_counter()
+            pruner.wait_idle()  # the re-scoring child loads its compiled kernels once (background, untimed)
+            print(f"re-scoring process warm in {time.perf_counter() - warm:.1f} s")
+            plain_pruner = follow
+        else:
+            with PolicyStore(path) as store:
+                version = add_rule_version(store, "bench", SPECS[args.strategy], created_by="benchmarks/live.py")
+            pruner = StorePruner(path, task="synthetic", rule=version.ref)
+            plain_pruner = version.spec.to_optuna()
+        plain = optuna.create_study(study_name="plain", pruner=plain_pruner,
                                     storage=storage(args.storage, tmp, "plain"))
         live = optuna.create_study(study_name="live", pruner=pruner, storage=storage(args.storage, tmp, "live"))
         t_plain: list[tuple[int, int]] = []
@@ -92,8 +155,14 @@ def main() -> None:
         gc.disable()  # collections would land on whichever call happens to trigger them
         started = time.perf_counter()
         for row in data:
-            run_trial(plain, row, t_plain, v_plain)
-            run_trial(live, row, t_live, v_live)
+            if args.adaptive:
+                n = len(v_live)
+                run_trial(live, row, t_live, v_live, used=follow.script, pruner=pruner)
+                assert len(follow.script) == len(v_live) - n
+                run_trial(plain, row, t_plain, v_plain)
+            else:
+                run_trial(plain, row, t_plain, v_plain)
+                run_trial(live, row, t_live, v_live)
         wall = time.perf_counter() - started
         gc.enable()
         outcome = pruner.finish(live)
@@ -104,6 +173,13 @@ def main() -> None:
           f"seed={args.seed}: {len(t_plain)} should_prune calls per study, {sum(v_live)} prunes, wall {wall:.1f} s")
     print(f"decisions identical: {same}; recorded {recorded} of {len(t_live)}; live compute_saved "
           f"{outcome['compute_saved']:.3f}")
+    if args.adaptive:
+        sel = pruner._selector
+        print(f"adaptive: started {version.ref} ({version.spec.canonical_json()}), "
+              f"{len(sel.evidence) if sel else 0} re-scorings, "
+              f"{len(pruner.switches)} switches, error {pruner.adapt_error}")
+        for first, sw in pruner.switches:
+            print(f"  from trial {first}: {sw.reason}")
     print("| clock | pruner | p50 ms | p99 ms | mean ms |")
     print("|---|---|---:|---:|---:|")
     for k, clock in enumerate(("wall", "CPU")):

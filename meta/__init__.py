@@ -1,5 +1,8 @@
 """Meta-features of tasks and the meta-learner that recommends pruning rules."""
 
+from policy_store.meta.adaptive import AdaptiveSelector, Prior, Switch, score_candidates
+from policy_store.meta.adaptive_advice import Advice, advise
+from policy_store.meta.adaptive_replay import AdaptiveOutcome, adaptive_replay
 from policy_store.meta.artifacts import load_artifact, save_artifact
 from policy_store.meta.curve_features import curve_meta_features, save_task_curve_features, study_curve_features
 from policy_store.meta.evaluate import cross_validate
@@ -15,12 +18,19 @@ from policy_store.meta.store_features import load_meta_features, save_meta_featu
 
 __all__ = [
     "COLD_START_SPEC",
+    "AdaptiveOutcome",
+    "AdaptiveSelector",
+    "Advice",
     "Candidate",
     "FitResult",
     "MetaModel",
     "OPTUNA_DEFAULTS",
+    "Prior",
     "PruningMetaLearner",
     "Recommendation",
+    "Switch",
+    "adaptive_replay",
+    "advise",
     "TrainingData",
     "build_training_data",
     "candidate_grid",
@@ -39,6 +49,7 @@ __all__ = [
     "save_meta_features_frame",
     "save_recommendation",
     "save_task_curve_features",
+    "score_candidates",
     "study_curve_features",
     "task_prior",
     "training_data_from_lcdb",

@@ -51,7 +51,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -221,6 +221,9 @@ class AdaptiveSelector:
         Seed of the replicates.
     small_study:
         Extra data variance ``small_study / n_completed`` (see the module docstring).
+    scorer:
+        What re-scores (default :func:`score_candidates`; a live study runs it in a child
+        process: :class:`~policy_store.meta.adaptive_worker.RescoreProcess`).
 
     Attributes
     ----------
@@ -233,11 +236,12 @@ class AdaptiveSelector:
     prior: Prior
     lam: float = 20.0
     min_trials: int = 8
-    every: int = 1
+    every: int = 2
     margin: float = 1.0
     n_boot: int = 16
     seed: int = 0
     small_study: float = 0.25
+    scorer: Callable[..., dict[str, np.ndarray]] = field(default=score_candidates, repr=False, compare=False)
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
@@ -265,11 +269,21 @@ class AdaptiveSelector:
         return n_completed >= self.min_trials and n_completed - self._scored_at >= self.every
 
     def rescore(self, completed: StudyCurves) -> Evidence:
-        """Blend the candidates' utility on ``completed`` with the prior (no switch; recorded in :attr:`evidence`)."""
-        s = score_candidates(completed, self.prior.specs, lam=self.lam, n_boot=self.n_boot, seed=self.seed)
-        v_d = np.maximum(s["var"] + self.small_study / completed.n_trials, VAR_FLOOR)
+        """Blend the candidates' utility on ``completed`` with the prior (no switch; recorded in :attr:`evidence`).
+
+        A candidate declared for the other direction than the study's (a
+        ``posterior`` prior signed for it) is not scored and never chosen.
+        """
+        ok = np.array([sp.direction in (None, completed.direction) for sp in self.prior.specs])
+        part = self.scorer(completed, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
+                           n_boot=self.n_boot, seed=self.seed)
+        s = {}
+        for key, values in part.items():
+            s[key] = np.full(len(ok), np.nan)
+            s[key][ok] = values
+        v_d = np.maximum(np.nan_to_num(s["var"], nan=1.0) + self.small_study / completed.n_trials, VAR_FLOOR)
         w_p, w_d = 1.0 / self._prior_var, 1.0 / v_d
-        finite = np.isfinite(self._prior_mean)
+        finite = np.isfinite(self._prior_mean) & ok
         post_var = 1.0 / (w_p + w_d)
         post_mean = np.where(finite, (np.where(finite, self._prior_mean, 0.0) * w_p + s["mean"] * w_d) * post_var,
                              -np.inf)

@@ -68,6 +68,8 @@ class AdaptiveOutcome:
     switches: list[Switch] = field(default_factory=list)
     rule_of: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
     """Candidate index that decided each trial, by position."""
+    prune_step: np.ndarray = field(default_factory=lambda: np.array([], dtype=np.int64))
+    """The step each trial (by position) was pruned at, -1 where it ran to the end."""
     n_rescores: int = 0
 
     def to_dict(self) -> dict[str, Any]:
@@ -155,4 +157,4 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
     o = outcome_arrays(curves, [replay])
     return AdaptiveOutcome(float(o["compute_saved"][0]), float(o["regret"][0]), bool(o["killed_best"][0]),
                            int(o["trials_pruned"][0]), n, start_name, sel.incumbent_name, list(sel.switches),
-                           rule_of, len(sel.evidence))
+                           rule_of, np.where(pruned, curves.steps[stop], -1), len(sel.evidence))

@@ -134,8 +134,15 @@ def _recommend(args: argparse.Namespace) -> int:
                         direction=args.direction, lam=args.lam, max_regret=args.max_regret, k=args.k, task=args.task,
                         landmarkers=args.landmarkers)
         version = save_recommendation(store, rec, args.save) if args.save else None
+        advice = None
+        if curves:
+            from policy_store.meta.adaptive_advice import advise
+
+            advice = advise(store, curves[0], meta_features=features, dataset=args.dataset, target=args.target,
+                            lam=args.lam)
     if args.json:
-        print_json({**rec.to_dict(), "rule_version": version.ref if version else None})
+        print_json({**rec.to_dict(), "rule_version": version.ref if version else None,
+                    "adaptive": advice.to_dict() if advice else None})
         return 0
     for note in rec.notes:
         print(f"note: {note}")
@@ -151,6 +158,11 @@ def _recommend(args: argparse.Namespace) -> int:
         print_table(rec.neighbours)
     if version:
         print(f"saved as rule version {version.ref} (source meta-learner)")
+    if advice:
+        print(f"within-study evidence (as StorePruner adapts), {advice.n_trials} trials of "
+              f"{curves[0].study!r}, meta-learned rule {advice.start}:")
+        print_table(advice.table)
+        print(advice.line)
     return 0
 
 

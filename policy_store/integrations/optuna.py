@@ -15,9 +15,12 @@ Adapting inside the study
 -------------------------
 With ``recommend=True`` the pruner starts from the meta-learned rule and adapts
 (:mod:`policy_store.meta.adaptive`): ``should_prune`` counts the study's
-COMPLETE trials (one read of the trial list it already makes) and, at every
-``every``-th new completion, hands their curves to a background thread that
-re-scores the grid on them and blends the result with the meta-learned prior.
+COMPLETE trials (one read of the trial list) and, at every ``every``-th new
+completion, hands their curves to a background thread that has a child
+process re-score the grid on them
+(:class:`~policy_store.meta.adaptive_worker.RescoreProcess`: the replay's
+Python parts would otherwise hold the study process's GIL while ``should_prune``
+waits) and blends the result with the meta-learned prior.
 A switch it decides takes effect at the next ``should_prune``: the new rule's
 Optuna pruner decides from then on; a pruned trial is never asked again, so
 nothing already pruned is revived. The switch (from -> to, the evidence, the
@@ -26,9 +29,11 @@ decisions; absorbing it makes the new spec a version of the same rule (source
 ``meta-learner``, the switch as its reason) and gives the decisions it made
 that version number, so ``policy-store explain`` names the version that decided
 each trial and why the study switched to it. Adaptation is per process (each
-worker re-scores on the study it reads); ``adapt={"background": False}``
-re-scores inside ``should_prune`` instead (deterministic, slower calls), and
-``adapt=False`` keeps the recommended rule for the whole study.
+worker re-scores on the study it reads); ``adapt={"background": "thread"}``
+re-scores in the thread itself, ``adapt={"background": False}`` inside
+``should_prune`` (deterministic: switches land at the completion that caused
+them; slow calls), and ``adapt=False`` keeps the recommended rule for the
+whole study.
 
 Many workers
 ------------
@@ -194,7 +199,8 @@ class StorePruner(BasePruner):
         With ``recommend=True``: adapt the rule inside the study (default ``True``; see
         the module docstring), or a dict of :class:`~policy_store.meta.adaptive.AdaptiveSelector`
         options (``lam`` -- default ``recommend_with``'s --, ``min_trials``, ``every``, ``margin``,
-        ``n_boot``, ``seed``, ``small_study``) plus ``background`` (default ``True``).
+        ``n_boot``, ``seed``, ``small_study``) plus ``background``: ``"process"`` (default),
+        ``"thread"`` or ``False``.
 
     Attributes
     ----------
@@ -261,6 +267,13 @@ class StorePruner(BasePruner):
             from policy_store.meta.adaptive import AdaptiveSelector
 
             opts = {k: v for k, v in self._adapt.items() if k != "background"}
+            if self._adapt.get("background", "process") in ("process", True):
+                from policy_store.meta.adaptive_worker import RescoreProcess
+
+                opts["scorer"] = self._worker = RescoreProcess()
+                # start the child and load its compiled kernels now, not when the first trials complete
+                self._busy = True
+                threading.Thread(target=self._warm_up, daemon=True, name="policy-store-rescore").start()
             self._selector = AdaptiveSelector(self._prior, **opts)
 
     def _use(self, spec: Any, version: int | None) -> None:
@@ -352,13 +365,14 @@ class StorePruner(BasePruner):
             sw, self._pending = self._pending, None
         if sw is not None:
             self._switch(sw, study_name, trial_number)
-        if self._busy:
+        selector = self._selector  # a failed re-scoring sets it to None from its thread
+        if self._busy or selector is None:
             return
         complete = view.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not self._selector.due(len(complete)):
+        if not selector.due(len(complete)):
             return
         minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
-        if not self._adapt.get("background", True):
+        if not self._adapt.get("background", "process"):
             self._rescore(list(complete), study_name, minimize)
             with self._lock:
                 sw, self._pending = self._pending, None
@@ -368,6 +382,30 @@ class StorePruner(BasePruner):
         self._busy = True
         threading.Thread(target=self._rescore, args=(list(complete), study_name, minimize), daemon=True,
                          name="policy-store-rescore").start()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no re-scoring runs (the child process's start-up included); False on timeout.
+
+        Only needed to make a short study or a benchmark see the adaptation from
+        its first trials: the study never waits for it otherwise.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._busy:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def _warm_up(self) -> None:
+        from policy_store.curves import StudyCurves
+
+        try:
+            tiny = StudyCurves.from_arrays("warm-up", [[1.0, 0.5], [0.9, 0.8], [1.2, 1.1]])
+            self._worker(tiny, [s for s in self._prior.specs if s.direction in (None, "minimize")], n_boot=2)
+        except Exception as e:  # the first re-scoring will report it
+            self.adapt_error = f"warm-up: {e!r}"
+        finally:
+            self._busy = False
 
     def _rescore(self, complete: list[optuna.trial.FrozenTrial], study_name: str, minimize: bool) -> None:
         try:
@@ -381,9 +419,7 @@ class StorePruner(BasePruner):
             self._busy = False
 
     def _switch(self, sw: Any, study_name: str, trial_number: int) -> None:
-        if self._selector is None:
-            return
-        spec = self._selector.prior.specs[sw.to_index]
+        spec = self._prior.specs[sw.to_index]
         key = f"{study_name}|{trial_number}|{self._spec_hash}|{spec.spec_hash}|{sw.n_completed}"
         self._spool({"kind": "switch", "switch_id": hashlib.sha256(key.encode()).hexdigest()[:24],
                      "study": study_name, "rule": self.version.rule,
@@ -397,8 +433,11 @@ class StorePruner(BasePruner):
 
     # -- end of study -------------------------------------------------------------------
     def close(self) -> None:
-        """Close this process's spool file (a later decision opens a new one)."""
+        """Close this process's spool file (a later decision opens a new one) and its re-scoring process."""
         self._writer.close()
+        worker = getattr(self, "_worker", None)
+        if worker is not None:
+            worker.close()
 
     def finish(self, study: optuna.Study) -> dict[str, Any]:
         """Close the spool, then record the study's curves, its decisions and its live outcome.

@@ -1,0 +1,130 @@
+"""StorePruner(recommend=True) adapting inside a real Optuna study whose meta-learned prior is wrong."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from policy_store.meta.adaptive_replay import adaptive_replay
+from policy_store.meta.grid import candidate_grid
+from policy_store.meta.learner import PruningMetaLearner
+from policy_store.meta.learner_model import MetaModel
+
+from policy_store import PolicyStore
+from policy_store.integrations import StorePruner, explain_trial
+from policy_store.integrations.optuna import trial_curves
+
+LAX = "percentile-90-w6-s5"      # prunes almost nothing on 8 epochs: the wrong prior's favourite
+
+
+def wrong_model(seed: int = 0) -> MetaModel:
+    """A real forest trained on past tasks where the lax rule saved most at no regret (others: less, some regret)."""
+    grid = [c for c in candidate_grid() if c.strategy in ("median", "percentile")]
+    rng = np.random.default_rng(seed)
+    n = 30
+    X = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n)})
+    lax = np.array([c.name == LAX for c in grid])
+    saved = np.where(lax, 0.55, 0.45) + rng.normal(0, 0.1, (n, len(grid)))
+    regret = np.where(lax, 0.0, 0.003) + np.abs(rng.normal(0, 0.002, (n, len(grid))))
+    y = np.stack([saved, regret, np.zeros_like(saved)], axis=2)
+    learner = PruningMetaLearner(n_estimators=30, min_samples_leaf=1, random_state=seed)
+    learner.fit(X, y, task_names=[f"past-{i}" for i in range(n)], candidates=[c.name for c in grid])
+    return MetaModel(learner, grid)
+
+
+def _pruner(store_path, model, **adapt):
+    return StorePruner(store_path, task="breast-cancer-sgd", recommend=True,
+                       recommend_with={"model": model, "meta_features": {"a": 0.0, "b": 0.0},
+                                       "direction": "minimize"},
+                       adapt={"background": False, "min_trials": 6, **adapt})
+
+
+def _run(worker, pruner, name, n_trials, seed=3):
+    study = optuna.create_study(study_name=name, pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=seed))
+    calls: list = []
+    study.optimize(lambda t: worker.objective(t, calls), n_trials=n_trials)
+    return study, calls
+
+
+@pytest.fixture(scope="module")
+def model():
+    return wrong_model()
+
+
+def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker, store_path, model):
+    pruner = _pruner(store_path, model)
+    assert pruner.spec.spec_hash == pruner.version.spec_hash
+    start = pruner.version
+    study, calls = _run(worker, pruner, "adaptive", n_trials=40)
+    assert pruner.switches, "the evidence should overturn the wrong prior"
+    first, sw = pruner.switches[0]
+    assert sw.from_name == LAX and sw.n_completed >= 6
+    assert sw.challenger["post_mean"] - sw.incumbent["post_mean"] > sw.margin * sw.se_diff
+    # never un-pruned: a pruned trial's prune is its last decision, and nothing was asked of it afterwards
+    last = {}
+    for n, _step, verdict in calls:
+        assert last.get(n) is not True, f"trial {n} asked again after its prune"
+        last[n] = verdict
+    outcome = pruner.finish(study)
+    assert outcome["decisions_absorbed"] == len(calls) == pruner.calls
+    with PolicyStore(store_path, read_only=True) as store:
+        versions = store.fetch_dicts("SELECT version, source, created_by, reason, parent_version FROM rule_versions "
+                                     "WHERE rule = ? ORDER BY version", [start.rule])
+        assert len(versions) == 1 + len(pruner.switches)
+        new = versions[1]
+        assert (new["source"], new["created_by"], new["parent_version"]) == ("meta-learner", "meta-learner:adaptive",
+                                                                           start.version)
+        assert new["reason"].startswith(f"adaptive switch {LAX} -> {sw.to_name} after {sw.n_completed} completed")
+        by_trial = store.fetch_dicts("SELECT trial_number, min(version) AS lo, max(version) AS hi, "
+                                     "count(*) FILTER (WHERE version IS NULL) AS unnumbered FROM decisions "
+                                     "WHERE study = 'adaptive' GROUP BY trial_number ORDER BY trial_number")
+        assert all(r["unnumbered"] == 0 for r in by_trial)
+        assert all(r["hi"] == start.version for r in by_trial if r["trial_number"] < first)
+        assert any(r["lo"] == new["version"] for r in by_trial if r["trial_number"] > first)
+        victim = max(n for n, _, v in calls if v)
+        info = explain_trial(store, "adaptive", victim)
+        assert info["outcome"] == "pruned" and info["switch"] is not None
+        assert f"came from adaptive switch {LAX} -> " in info["line"]
+        assert store.scalar("SELECT count(*) FROM outcomes WHERE study = 'adaptive'") == 1
+    # absorbing again adds no version and no decision
+    assert pruner.finish(study)["decisions_absorbed"] == 0
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.scalar("SELECT count(*) FROM rule_versions WHERE rule = ?", [start.rule]) == len(versions)
+
+
+def test_the_offline_adaptive_replay_makes_the_live_decisions(worker, store_path, model):
+    full = optuna.create_study(study_name="full", pruner=optuna.pruners.NopPruner(),
+                               sampler=optuna.samplers.RandomSampler(seed=3))
+    full.optimize(worker.objective, n_trials=40)
+    curves = trial_curves(full.trials, "offline", "minimize")
+    pruner = _pruner(store_path, model)
+    _, calls = _run(worker, pruner, "live-twin", n_trials=40)
+    offline = adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
+    assert pruner.switches, "the twin should switch, or it tests nothing about switches"
+    assert [s.to_dict() for s in offline.switches] == [s.to_dict() for _, s in pruner.switches]
+    live_pruned = sorted((n, s) for n, s, v in calls if v)
+    assert [(int(t), int(s)) for t, s in enumerate(offline.prune_step) if s >= 0] == live_pruned
+    first = [n for n, _ in pruner.switches]
+    assert [int(np.argmax(offline.rule_of != offline.rule_of[0]))] == first[:1]
+
+
+def test_adapt_false_keeps_the_recommended_rule(worker, store_path, model):
+    pruner = StorePruner(store_path, task="breast-cancer-sgd", recommend=True, adapt=False,
+                         recommend_with={"model": model, "meta_features": {"a": 0.0}, "direction": "minimize"})
+    _run(worker, pruner, "fixed", n_trials=20)
+    assert pruner.switches == [] and pruner.spec.spec_hash == pruner.version.spec_hash
+
+
+def test_rescoring_in_a_child_process(worker, store_path, model):
+    pruner = _pruner(store_path, model, background="process")
+    assert pruner.wait_idle(timeout=120)
+    study, calls = _run(worker, pruner, "in-a-child", n_trials=40)
+    assert pruner.wait_idle(timeout=120) and pruner.adapt_error is None
+    assert pruner._selector.evidence, "re-scoring ran"
+    outcome = pruner.finish(study)
+    assert outcome["decisions_absorbed"] == len(calls)
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.scalar("SELECT count(*) FROM decisions WHERE study = 'in-a-child' AND version IS NULL") == 0
+        assert store.scalar("SELECT count(DISTINCT version) FROM decisions WHERE study = 'in-a-child'") == \
+            1 + len(pruner.switches)

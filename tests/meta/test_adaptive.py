@@ -1,0 +1,135 @@
+"""Within-study adaptation offline: the selector, adaptive_replay on real bundled curves, `recommend --curves`."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from policy_store.datasets import ingest_bundled
+from policy_store.meta.adaptive import AdaptiveSelector, Prior, score_candidates
+from policy_store.meta.adaptive_advice import advise
+from policy_store.meta.adaptive_replay import adaptive_replay
+from policy_store.meta.grid import candidate_grid, find_candidate
+from policy_store.meta.learner_store import fit_from_store
+
+from policy_store import PolicyStore
+from policy_store.cli.main import main
+from policy_store.curves import StudyCurves, load_curves
+from policy_store.errors import InvalidInputError
+from policy_store.replay import replay_study
+
+NAMES = ("median-w0-s2", "percentile-90-w6-s5", "sha-eta2-min1", "hyperband-default")
+
+
+@pytest.fixture(scope="module")
+def study():
+    with PolicyStore.memory() as store:
+        ingest_bundled(store)
+        return load_curves(store, tasks=["sklearn/iris/gb/accuracy"])[0]
+
+
+def _prior(favour: str, *, sd: float = 0.2, others: float = 0.3) -> Prior:
+    """A prior over a few grid candidates that believes ``favour`` saves 0.6 at no regret."""
+    grid = [find_candidate(candidate_grid(), n) for n in NAMES]
+    saved = np.array([0.6 if c.name == favour else others for c in grid])
+    return Prior(tuple(c.name for c in grid), tuple(c.spec(None, "maximize") for c in grid), saved,
+                 np.zeros(len(grid)), np.full(len(grid), sd), np.full(len(grid), 0.001))
+
+
+def _ranked(study) -> list[str]:
+    """NAMES from the best to the worst utility on the whole study (the truth the prior may contradict)."""
+    specs = [c.spec(None, "maximize") for c in (find_candidate(candidate_grid(), n) for n in NAMES)]
+    return [NAMES[i] for i in np.argsort(-score_candidates(study, specs, n_boot=8)["mean"])]
+
+
+def test_a_wrong_prior_is_overturned_and_the_history_before_the_switch_is_the_start_rules(study):
+    worst = _ranked(study)[-1]
+    prior = _prior(worst)
+    out = adaptive_replay(study, 0, prior, min_trials=6)
+    assert out.start == worst and out.switches
+    sw = out.switches[0]
+    assert sw.from_name == out.start and sw.to_name != out.start and sw.n_completed >= 6
+    assert sw.reason.startswith(f"adaptive switch {out.start} -> {sw.to_name} after {sw.n_completed} completed")
+    first = int(np.argmax(out.rule_of != out.rule_of[0]))
+    # the trials before the switch ran exactly as the start rule alone would have run them
+    plain = replay_study(study, [prior.specs[NAMES.index(worst)]], [0])[0]
+    plain_step = np.where(plain.pruned, study.steps[np.maximum(plain.prune_col, 0)], -1)
+    assert out.prune_step[:first].tolist() == plain_step[:first].tolist()
+    # the switch came right after a completion: the trial before it ran to the end, and exactly sw.n_completed did
+    assert out.prune_step[first - 1] == -1 and int((out.prune_step[:first] == -1).sum()) == sw.n_completed
+    # the adaptive study saved more than staying with the wrong rule, at the regret the evidence accepted
+    static = adaptive_replay(study, 0, prior, min_trials=study.n_trials + 1)
+    assert static.switches == [] and out.compute_saved > static.compute_saved
+    assert out.n_trials == study.n_trials and out.regret >= 0
+
+
+def test_deterministic_for_a_seed(study):
+    a = adaptive_replay(study, 3, _prior("hyperband-default"), min_trials=6, seed=7)
+    b = adaptive_replay(study, 3, _prior("hyperband-default"), min_trials=6, seed=7)
+    assert a.to_dict() == b.to_dict() and a.prune_step.tolist() == b.prune_step.tolist()
+    assert a.rule_of.tolist() == b.rule_of.tolist()
+
+
+def test_a_confident_right_prior_is_kept(study):
+    best = _ranked(study)[0]
+    out = adaptive_replay(study, 0, _prior(best, sd=0.01, others=0.0), min_trials=6)
+    assert out.start == best and out.switches == [] and set(out.rule_of.tolist()) == {NAMES.index(best)}
+
+
+def test_rung_rules_see_the_pruned_history(study):
+    """A switch into successive halving: its decisions still follow from the trials' real history."""
+    out = adaptive_replay(study, 1, _prior(_ranked(study)[-1], others=0.0), min_trials=6, margin=0.0)
+    assert out.switches and 0.0 <= out.compute_saved <= 1.0
+    assert out.trials_pruned == int((out.prune_step >= 0).sum())
+
+
+def test_bad_settings_are_typed_errors(study):
+    p = _prior("median-w0-s2")
+    with pytest.raises(InvalidInputError, match="saved"):
+        Prior(p.names, p.specs, p.saved[:2], p.regret, p.saved_sd, p.regret_sd)
+    with pytest.raises(InvalidInputError, match="start"):
+        Prior(p.names, p.specs, p.saved, p.regret, p.saved_sd, p.regret_sd, start=9)
+    with pytest.raises(InvalidInputError, match="min_trials"):
+        AdaptiveSelector(p, min_trials=1)
+    with pytest.raises(InvalidInputError, match="margin"):
+        AdaptiveSelector(p, margin=-1.0)
+
+
+def test_recommend_curves_says_which_rule_the_evidence_favours(tmp_path, capsys, study):
+    location = str(tmp_path / "store.duckdb")
+    with PolicyStore(location) as store:
+        ingest_bundled(store)
+        fit_from_store(store, orders=1, n_estimators=5, directory=tmp_path / "artifacts")
+        advice = advise(store, study)
+    assert not advice.cold_start and advice.n_trials == study.n_trials and len(advice.table) == 5
+    assert advice.table[0]["candidate"] == advice.favoured
+    if advice.switch is not None:
+        assert advice.switch.to_name == advice.favoured != advice.start
+    else:
+        assert advice.favoured == advice.start or "within" in advice.note
+    rows = [{"trial": t, "step": int(s), "value": float(v)} for i, t in enumerate(study.trials)
+            for s, v in zip(study.steps, study.values[i], strict=True)]
+    path = tmp_path / "first.csv"
+    path.write_text("trial,step,value\n" + "".join(f"{r['trial']},{r['step']},{r['value']}\n" for r in rows))
+    capsys.readouterr()
+    assert main(["--store", location, "recommend", "--curves", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["adaptive"]["start"] == advice.start and out["adaptive"]["n_trials"] == study.n_trials
+    assert main(["--store", location, "recommend", "--curves", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "within-study evidence" in text and advice.start in text
+
+
+def test_a_candidate_for_the_other_direction_is_never_chosen():
+    rng = np.random.default_rng(1)
+    finals = rng.uniform(0.1, 1.0, 40)
+    loss = StudyCurves.from_arrays("loss", finals[:, None] + np.exp(-0.5 * np.arange(10))[None, :]
+                                   + rng.normal(0, 0.01, (40, 10)), direction="minimize")
+    grid = [find_candidate(candidate_grid(), n) for n in ("median-w0-s2", "posterior-a0.2-w0", "median-w6-s5")]
+    specs = (grid[0].spec(), grid[1].spec({"prior_mean": 0.05}, "maximize"), grid[2].spec())
+    prior = Prior(tuple(g.name for g in grid), specs, np.array([0.1, 0.9, 0.3]), np.zeros(3), np.full(3, 0.3),
+                  np.zeros(3), start=2)
+    out = adaptive_replay(loss, 0, prior, min_trials=4, margin=0.0)
+    assert 1 not in out.rule_of.tolist() and all(s.to_name != "posterior-a0.2-w0" for s in out.switches)
+    assert np.isneginf(AdaptiveSelector(prior).rescore(loss).post_mean[1])
