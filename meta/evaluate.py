@@ -404,10 +404,11 @@ def cross_validate(data: TrainingData, *, folds: int = 5, seed: int = 0, lams: S
 
 
 def leave_out(data: TrainingData, *, folds: int = 5, seed: int = 0, lam: float = 20.0, n_estimators: int = N_TREES,
-              adapt: Adapter | None = None, families: Sequence[str] | None = None,
+              adapt: Adapter | None = None, families: Sequence[str] | None = None, corpus: str | None = None,
               progress: bool = False) -> pd.DataFrame:
     """Per leave-out split (a family or a direction never seen in training), the methods' means on it at ``lam``.
 
+    ``corpus`` scores only that corpus's test tasks (training still uses every corpus).
     Rows: split, method, compute_saved, regret, killed_best_rate, utility, tasks, and
     ``beats_median`` (higher utility than ``MedianPruner()`` on the same tasks).
     """
@@ -420,6 +421,9 @@ def leave_out(data: TrainingData, *, folds: int = 5, seed: int = 0, lam: float =
     frames = []
     for sp in tqdm(splits, desc="leave-out", unit="split", disable=not progress):
         for tr, te in sp.folds:
+            te = [t for t in te if corpus is None or task_parts(t)["corpus"] == corpus]
+            if not te:
+                continue
             fold = _Fold(data, tr, te, probes, n_estimators, seed, adapt)
             _run_fold(fold, modes, baselines=False)
             frames += [f.assign(split=sp.name) for f in fold.out]

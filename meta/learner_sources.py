@@ -114,11 +114,16 @@ def training_data_from_hpo(corpus: str | os.PathLike[str] | pd.DataFrame | None 
     NotFoundError
         ``corpus`` names no file.
     """
-    from policy_store.datasets.hpo import bundled_hpo
+    from importlib import resources
+
+    from policy_store.datasets.hpo import BUNDLED_FEATURES, bundled_hpo
     from policy_store.datasets.hpo_features import hpo_meta_features
 
+    long = None
     if corpus is None:
         frame = bundled_hpo()
+        with resources.as_file(resources.files("policy_store.datasets").joinpath("data", BUNDLED_FEATURES)) as f:
+            long = pd.read_parquet(f)                                # the slice ships its meta-features
     elif isinstance(corpus, pd.DataFrame):
         frame = corpus
     elif not os.path.isfile(corpus):
@@ -128,7 +133,8 @@ def training_data_from_hpo(corpus: str | os.PathLike[str] | pd.DataFrame | None 
         frame = pd.read_parquet(corpus)
     if tasks is not None:
         frame = frame[frame["task"].isin(list(tasks))]
-    long = hpo_meta_features(sorted(frame["task"].unique()))
+    tasks = sorted(frame["task"].unique())
+    long = hpo_meta_features(tasks) if long is None else long[long["task"].isin(tasks)]
     features = long.pivot_table(index="task", columns="feature", values="value", aggfunc="first")
     features.columns.name = None
     return training_data_from_frame(frame, features, orders=orders, grid=grid, n_jobs=n_jobs, progress=progress)
