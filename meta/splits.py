@@ -11,9 +11,10 @@
 
 Datasets and families come from the task ids (:func:`~policy_store.meta.learner_data.task_parts`).
 
->>> tasks = ["hpo/a/sgd/accuracy", "hpo/a/mlp/accuracy", "hpo/b/sgd/log_loss", "hpo/c/mlp/log_loss", "lcdb/3/accuracy"]
+>>> tasks = ["hpo/a/sgd/accuracy", "hpo/a/mlp/accuracy", "hpo/b/sgd/log_loss", "hpo/c/mlp/log_loss",
+...          "lcdb/3/accuracy", "lcdb/4/accuracy"]
 >>> [sorted(map(len, f)) for f in group_folds(tasks, folds=2, seed=0)]
-[[2, 3], [2, 3]]
+[[2, 4], [2, 4]]
 >>> splits = leave_out_splits(tasks, {"hpo/b/sgd/log_loss": "minimize", "hpo/c/mlp/log_loss": "minimize"},
 ...                           folds=2)
 >>> [(s.name, sorted(s.test)) for s in splits][:1]
