@@ -1,18 +1,24 @@
-"""Meta-learner benchmark: grouped cross-validation on LCDB accuracy, and recommendation latency.
+"""Meta-learner benchmark: grouped cross-validation on LCDB and the HPO corpus, leave-out rows, latency.
 
 Protocol (see :mod:`policy_store.meta.evaluate`): every LCDB accuracy dataset
-with studies of >= 5 learners is a task; seed pair (0, 0) is its probe study
-(curve meta-features, posterior prior, the "+ probe" evidence) and the next
-``--seeds - 1`` seed pairs are its held-out evaluation studies, each replayed
-under ``--orders`` trial orders. 5 task folds: no task is in training and test.
+with studies of >= 5 learners is a task (seed pair (0, 0) its probe study, the
+next ``--seeds - 1`` seed pairs its held-out studies); every HPO corpus task
+``hpo/<dataset>/<family>/<metric>`` likewise (study ``seed0`` its probe, the
+others held out). One meta-learner is trained on both corpora's training
+datasets in each of 5 dataset folds and scored on each corpus's test tasks
+separately, every held-out study under ``--orders`` trial orders. Limits: the
+hindsight oracle and the cross-validated oracle (the rule best on the task's
+other studies). ``meta-learner + adaptation`` starts from the meta-features
+recommendation and adapts inside the held-out study it is scored on. Leave-out
+rows: learners trained without a model family (or metric direction), scored on it.
 
-Then the latency of a recommendation: from a warm process given meta-features
-(store holding the model fitted on every task), and end to end for a brand-new
-10,000 x 50 CSV (read, meta-features, model, record).
+Then the latency of a recommendation from the model fitted on every task of both
+corpora (its record names the corpora): warm, from meta-features, and end to end
+for a brand-new 10,000 x 50 CSV.
 
-    python benchmarks/meta.py                     # ~1 min on 2 cores: 246 tasks x 3 studies x 5 orders
-    python benchmarks/meta.py --tasks 60 --seeds 3    # quicker subsample
-    python benchmarks/meta.py --write             # also replace the '## Meta-learner' section of RESULTS.md
+    python benchmarks/meta.py --hpo CORPUS.parquet             # both corpora, everything
+    python benchmarks/meta.py --hpo CORPUS.parquet --tasks 60 --hpo-datasets 10 --no-adapt   # quick subsample
+    python benchmarks/meta.py --hpo CORPUS.parquet --write     # also replace '## Meta-learner' in RESULTS.md
 """
 
 from __future__ import annotations
@@ -27,15 +33,44 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from policy_store.meta.artifacts import save_artifact
-from policy_store.meta.evaluate import META, META_PROBE, ORACLE, PROBE_BEST, SINGLE, cross_validate
-from policy_store.meta.learner_model import fit_meta_model
-from policy_store.meta.learner_sources import training_data_from_lcdb
+from policy_store.meta.evaluate import (
+    CV_ORACLE,
+    MEDIAN,
+    META,
+    META_ADAPT,
+    META_PROBE,
+    ORACLE,
+    PROBE_BEST,
+    SINGLE,
+    cross_validate,
+    leave_out,
+)
+from policy_store.meta.evaluate_adaptive import adaptive_scorer
+from policy_store.meta.learner_data import concat_training_data, task_parts
+from policy_store.meta.learner_model import N_TREES, fit_meta_model
+from policy_store.meta.learner_sources import training_data_from_hpo, training_data_from_lcdb
 from policy_store.meta.recommend import recommend
 
 from policy_store import PolicyStore
 
 SECTION = "## Meta-learner"
 NOTES = """
+How to read it (issue 13). The CV oracle is the attainable limit of a per-task choice: it picks each held-out
+study's rule on the task's OTHER studies (the probe and the other held-out ones), so it never selects on the
+scored study's noise; the hindsight oracle does (best of 54 noisy estimates on the scored studies) and stays
+out of reach. "Gap closed" = (method - best single rule) / (CV oracle - best single rule), utility at lam=20,
+per corpus; NaN when the CV oracle is no better than the best single rule. Meta-features: the dataset's
+qualities (LCDB: OpenML's; HPO: computed on the rows trained on), the probe's curve features, and what the
+study is: model family (one-hot; an LCDB study, 20 different learners, is family `lcdb`), direction, the
+probe's steps, final-value spread (in regret units) and late-cost share. Regret of a minimised metric is
+divided by the study's median final value (every pruning decision is unchanged by that rescaling; only the
+utility's weighting changes). "+ adaptation" is scored on every held-out study and trial order like the other
+methods; it starts from the meta-features recommendation and switches only on the study's own completed trials
+(hpo-adapt's defaults: at least 8 completed, every 2nd completion, a 1-standard-error margin), so on short
+studies (LCDB: 9-20 learners; this HPO corpus: 16 trials) it has little evidence to act on. Its killed step is
+not reported, so it is not in a per-step table. The leave-out rows use smaller forests to fit the time budget.
+
+Issue 5's exploration (LCDB only, 246 tasks, the gap then measured to the hindsight oracle):
 Design choice (exploratory runs on the same 246 tasks and folds, scoring each choice from the outcome table;
 gap closed at lam=20 from meta-features only, then with the probe study): the learner predicts every
 candidate's outcome (compute saved, regret, killed-best), not a threshold or a class, so one fitted model
@@ -78,8 +113,8 @@ task, from its first curves when given, else from its 5 nearest past tasks (dist
 variance of final - value). Missing meta-features: the forest routes NaN natively (51 LCDB tasks lack every
 OpenML quality); neighbours use a rank-scaled L1 averaged over the features both tasks have.
 """
-SHOWN = ("MedianPruner()", "SuccessiveHalvingPruner()", "HyperbandPruner()", SINGLE, "nearest task (auto-sklearn)",
-         "RUSH hurdles", "top-K after one step", PROBE_BEST, META, META_PROBE, ORACLE)
+SHOWN = (MEDIAN, "SuccessiveHalvingPruner()", "HyperbandPruner()", SINGLE, "nearest task (auto-sklearn)",
+         "RUSH hurdles", "top-K after one step", PROBE_BEST, META, META_PROBE, META_ADAPT, CV_ORACLE, ORACLE)
 
 
 def _csv(path: Path, seed: int = 0) -> Path:
@@ -116,8 +151,8 @@ def latency(data, model) -> dict[str, float]:
             "csv_s": med["csv"][0], "csv_cpu_s": med["csv"][1], "load": os.getloadavg()[0]}
 
 
-def _fmt(summary: pd.DataFrame, mode: str) -> list[str]:
-    s = summary[summary["mode"] == mode].set_index("method")
+def _fmt(summary: pd.DataFrame, mode: str, corpus: str) -> list[str]:
+    s = summary[(summary["mode"] == mode) & (summary["corpus"] == corpus)].set_index("method")
     lines = ["| method | compute saved | mean regret | killed best | utility |", "|---|---:|---:|---:|---:|"]
     for m in SHOWN:
         if m in s.index:
@@ -127,44 +162,70 @@ def _fmt(summary: pd.DataFrame, mode: str) -> list[str]:
     return lines
 
 
-def report(ev, lat: dict[str, float], command: str, seconds: float) -> str:
+def _verdict(ev, corpus: str) -> list[str]:
+    methods = set(ev.summary["method"])
+    cv = {m: ev.gap_closed(method=m, corpus=corpus) for m in (META, META_PROBE, META_ADAPT) if m in methods}
+    hs = {m: ev.gap_closed(method=m, corpus=corpus, limit=ORACLE) for m in cv}
+    out = ["- Gap closed at lam=20 between the best single rule and the **CV oracle**: "
+           + ", ".join(f"{m} **{v:.0%}**" for m, v in cv.items())
+           + " (to the hindsight oracle: " + ", ".join(f"{v:.0%}" for v in hs.values()) + ")."]
+    met = cv[META] >= 0.5
+    out.append(f"- Target from meta-features alone >= 50 %: **{'met' if met else 'not met'}** ({cv[META]:.0%}).")
+    if META_ADAPT in cv:
+        dom = ev.dominates(method=META_ADAPT, corpus=corpus)
+        out.append(f"- Target with adaptation >= 90 % and Pareto-dominating MedianPruner() (more saved, lower "
+                   f"regret, lower killed-best): **{'met' if cv[META_ADAPT] >= 0.9 and dom else 'not met'}** "
+                   f"({cv[META_ADAPT]:.0%}; dominates: {dom}).")
+    out.append(f"- Pareto-dominates MedianPruner() at lam=20: meta-learner {ev.dominates(method=META, corpus=corpus)}, "
+               f"+ probe {ev.dominates(method=META_PROBE, corpus=corpus)}.")
+    return out
+
+
+def _leave_out_lines(lo: pd.DataFrame, trees: int) -> list[str]:
+    if lo is None or not len(lo):
+        return []
+    lines = ["Leave-out rows (lam=20, HPO corpus): in each dataset fold, the learner (forest of "
+             f"{trees} trees) is trained on the fold's training tasks of both corpora *without* the family "
+             "(direction) and scored on the HPO test tasks of that family (direction). "
+             "'beats median' = higher utility than MedianPruner() on the same tasks.", "",
+             "| held out | tasks | method | compute saved | mean regret | killed best | utility | beats median |",
+             "|---|---:|---|---:|---:|---:|---:|---|"]
+    order = [MEDIAN, SINGLE, META, META_PROBE, META_ADAPT, CV_ORACLE]
+    for split, g in lo.groupby("split", sort=True):
+        g = g.set_index("method")
+        for m in [m for m in order if m in g.index]:
+            r = g.loc[m]
+            lines.append(f"| {split} | {r.tasks} | {m} | {r.compute_saved:.3f} | {r.regret:.4f} | "
+                         f"{r.killed_best_rate:.3f} | {r.utility:.3f} | {'yes' if r.beats_median else 'no'} |")
+    return [*lines, ""]
+
+
+def report(ev, lat: dict[str, float], command: str, seconds: float, snapshot: dict) -> str:
     st = ev.settings
-    per = ev.per_step
-    steps = per[per["method"].isin(["MedianPruner()", "SuccessiveHalvingPruner()", SINGLE, META_PROBE])]
-    lines = [SECTION, "", f"Command: `{command}` ({seconds / 60:.1f} min on this 2-core shared machine).", "",
-             f"LCDB accuracy, {st['tasks']} tasks (every dataset with studies of >= 5 learners), "
-             f"{st['studies']} held-out studies ({st['orders']} trial orders each), {st['folds']}-fold grouped CV "
-             "over tasks (seed 0). Seed pair (0, 0) of each dataset is its probe study (curve meta-features, "
-             "posterior prior, the '+ probe' evidence) and is never scored; the held-out studies are the next "
-             "seed pairs. Per-task means, then the mean over tasks. Regret is in accuracy (fraction).", ""]
-    for mode in ("lam=20", "lam=5", f"max_regret={st['max_regret']:g}"):
-        lines += [f"**{mode}** (utility = saved - {mode.split('=')[1] if mode.startswith('lam') else 20} x regret)",
-                  "", *_fmt(ev.summary, mode), ""]
-    mr = f"max_regret={st['max_regret']:g}"
-    gap = ev.gap_closed()
-    lines += [
-        f"- Gap between best single rule and hindsight oracle closed at lam=20: meta-learner + probe "
-        f"**{gap:.0%}**, meta-learner from meta-features only {ev.gap_closed(method=META):.0%} "
-        f"(target 60 %: **{'met' if gap >= 0.6 else 'not met'}**).",
-        f"- The attainable per-task choice -- the rule that was best on the task's own probe study (another "
-        f"seed pair of the same dataset) -- closes {ev.gap_closed(method=PROBE_BEST):.0%}: most of the hindsight "
-        "oracle's margin is selection on the held-out studies' noise, which no recommendation made before those "
-        "studies run can have.",
-        f"- Pareto-dominates MedianPruner() (more saved and lower regret): lam=20 **{ev.dominates()}**, "
-        f"{mr} **{ev.dominates(mode=mr)}**.",
-        f"- Latency (load average {lat['load']:.1f} on 2 cores while measured): warm recommendation from "
-        f"meta-features {lat['warm_ms']:.1f} ms wall / {lat['warm_cpu_ms']:.1f} ms CPU (median of 50, incl. the "
-        f"write to a DuckDB file store; {lat['bare_ms']:.1f} ms wall without recording); brand-new 10,000 x 50 "
-        f"CSV end to end {lat['csv_s']:.2f} s wall / {lat['csv_cpu_s']:.2f} s CPU (median of 5; read, "
-        "meta-features without landmarkers, model, store write).", "",
-        "Killed-best rate per step (anchor index; share of held-out replays whose eventual best learner was "
-        "pruned at that step; 95 % CI over the trial orders), lam=20:", "",
-        "| step | " + " | ".join(sorted(steps["method"].unique())) + " |",
-        "|---:|" + "---:|" * steps["method"].nunique()]
-    for s, g in steps.groupby("step"):
-        cells = [f"{r.killed_best_rate:.3f} [{r.ci95_low:.3f}, {r.ci95_high:.3f}]"
-                 for r in g.sort_values("method").itertuples()]
-        lines.append(f"| {s} | " + " | ".join(cells) + " |")
+    lines = [SECTION, "", f"Command: `{command}` ({seconds / 60:.1f} min on this 2-core shared machine, load "
+             f"average {lat['load']:.1f} at the end).", "",
+             f"{st['tasks']} tasks ({', '.join(f'{k} {v}' for k, v in st['tasks_per_corpus'].items())}), "
+             f"{st['studies']} held-out studies, {st['orders']} trial orders each, {st['folds']}-fold "
+             "cross-validation grouped by dataset (seed 0): one meta-learner per fold, trained on the training "
+             "datasets of BOTH corpora, scored on each corpus's test tasks separately. Each task's first study "
+             "(LCDB seed pair (0, 0), HPO seed0) is its probe (curve meta-features, posterior prior, the "
+             "'+ probe' evidence) and is never scored. Per-task means, then the mean over tasks. Regret: accuracy "
+             "as a fraction; a minimised metric (log loss, MSE) relative to the study's median final value. "
+             "CV oracle = per held-out study, the grid rule best on the task's other studies (probe included). "
+             "'+ adaptation' starts from the meta-features recommendation and re-scores the candidates on the "
+             "held-out study's own completed trials (hpo-adapt's adaptive_replay), costs of its early trials "
+             "counted.", ""]
+    for corpus in ev.corpora:
+        for mode in ("lam=20", f"max_regret={st['max_regret']:g}"):
+            lines += [f"**{corpus}, {mode}** (utility = saved - 20 x regret)", "", *_fmt(ev.summary, mode, corpus),
+                      ""]
+        lines += [*_verdict(ev, corpus), ""]
+    lines += _leave_out_lines(ev.leave_out, st.get("leave_out_trees", 0))
+    lines += [f"Model fitted on every task ({snapshot.get('corpora')} tasks per corpus, recorded in its "
+              f"training snapshot). Latency: warm recommendation from meta-features {lat['warm_ms']:.1f} ms wall / "
+              f"{lat['warm_cpu_ms']:.1f} ms CPU (median of 50, incl. the write to a DuckDB file store; "
+              f"{lat['bare_ms']:.1f} ms wall without recording); brand-new 10,000 x 50 CSV end to end "
+              f"{lat['csv_s']:.2f} s wall / {lat['csv_cpu_s']:.2f} s CPU (median of 5).", ""]
     return "\n".join(lines) + "\n" + NOTES
 
 
@@ -181,19 +242,39 @@ def write_section(text: str, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--lcdb-source", help="LCDB sdist or folder (default: the installed package / cache)")
     p.add_argument("--tasks", type=int, help="LCDB datasets with the smallest OpenML ids (default: all)")
-    p.add_argument("--seeds", type=int, default=4, help="seed pairs per dataset: 1 probe + held-out studies")
+    p.add_argument("--seeds", type=int, default=4, help="LCDB seed pairs per dataset: 1 probe + held-out studies")
+    p.add_argument("--hpo", help="HPO corpus Parquet (`policy-store datasets generate-hpo --out`); default bundled")
+    p.add_argument("--hpo-datasets", type=int, help="only the first N HPO datasets (sorted by name)")
     p.add_argument("--orders", type=int, default=5)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--trees", type=int, default=N_TREES)
+    p.add_argument("--leave-out-trees", type=int, default=100, help="trees of the leave-out rows' forests")
     p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--no-adapt", dest="adapt", action="store_false", help="leave out meta-learner + adaptation")
+    p.add_argument("--no-leave-out", dest="leave_out", action="store_false", help="leave out the leave-out rows")
     p.add_argument("--write", action="store_true", help="replace the Meta-learner section of RESULTS.md")
     args = p.parse_args(argv)
     started = time.perf_counter()
-    data = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=args.jobs,
-                                   progress=True)
-    ev = cross_validate(data, progress=True)
-    lat = latency(data, fit_meta_model(data))
+    lcdb = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=args.jobs,
+                                   source=args.lcdb_source, progress=True)
+    frame = pd.read_parquet(args.hpo) if args.hpo else None
+    if frame is not None and args.hpo_datasets:
+        names = sorted({task_parts(t)["dataset"] for t in frame["task"].unique()})[:args.hpo_datasets]
+        frame = frame[frame["task"].map(lambda t: task_parts(t)["dataset"]).isin(names)]
+    hpo = training_data_from_hpo(frame, orders=args.orders, n_jobs=args.jobs, progress=True)
+    data = concat_training_data([lcdb, hpo])
+    adapt = adaptive_scorer(data.grid) if args.adapt else None
+    ev = cross_validate(data, folds=args.folds, lams=(20.0,), n_estimators=args.trees, adapt=adapt, progress=True)
+    if args.leave_out:
+        ev.leave_out = leave_out(data, folds=args.folds, n_estimators=args.leave_out_trees, adapt=adapt,
+                                 corpus="hpo", progress=True)
+        ev.settings["leave_out_trees"] = args.leave_out_trees
+    model = fit_meta_model(data, n_estimators=args.trees)
+    lat = latency(data, model)
     command = "python benchmarks/meta.py " + " ".join(sys.argv[1:] if argv is None else argv)
-    text = report(ev, lat, command.strip(), time.perf_counter() - started)
+    text = report(ev, lat, command.strip(), time.perf_counter() - started, model.snapshot)
     print(text)
     if args.write:
         write_section(text, Path(__file__).with_name("RESULTS.md"))

@@ -1,4 +1,4 @@
-"""Learning-curve sources: LCDB, curves from real scikit-learn training, user files.
+"""Learning-curve sources: LCDB, curves from real scikit-learn training, a real HPO corpus, user files.
 
 Each source builds a long frame (:mod:`policy_store.datasets._base`) and hands it
 to :func:`policy_store.ingest.ingest_frame`.
@@ -12,6 +12,9 @@ True
 from policy_store.datasets._base import LONG_COLUMNS, cache_dir, order_long
 from policy_store.datasets.bundled import bundled, ingest_bundled
 from policy_store.datasets.generated import generate, load_xy, write_parquet
+from policy_store.datasets.hpo import bundled_hpo, generate_hpo, hpo_corpus, ingest_hpo
+from policy_store.datasets.hpo_features import hpo_meta_features
+from policy_store.datasets.hpo_sources import dataset_names as hpo_dataset_names
 from policy_store.datasets.lcdb import LcdbIngestResult
 from policy_store.datasets.lcdb import ingest as ingest_lcdb
 from policy_store.datasets.lcdb import long_frame as lcdb_long_frame
@@ -24,9 +27,15 @@ __all__ = [
     "LONG_COLUMNS",
     "LcdbIngestResult",
     "bundled",
+    "bundled_hpo",
     "cache_dir",
     "generate",
+    "generate_hpo",
+    "hpo_corpus",
+    "hpo_dataset_names",
+    "hpo_meta_features",
     "ingest_bundled",
+    "ingest_hpo",
     "ingest_lcdb",
     "ingest_raytune",
     "lcdb_long_frame",

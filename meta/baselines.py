@@ -9,8 +9,12 @@
   value at that step.
 - :func:`top_k_outcomes` -- train every trial one step (its first report), keep the
   top ``k`` and run only those to the end.
+- :func:`cv_oracle_choices` -- the *cross-validated oracle*, the attainable limit
+  of a per-task choice: for each held-out study, the grid rule best on the
+  *other* studies of the same task (scored on the held-out one, which it never saw).
 
-Outcomes use the replay engine's definitions (:mod:`policy_store.replay.outcomes`).
+Outcomes use the replay engine's definitions (:mod:`policy_store.replay.outcomes`),
+regret in the units of :func:`~policy_store.meta.learner_data.regret_scale`.
 
 >>> from policy_store.curves import StudyCurves
 >>> c = StudyCurves.from_arrays("s", [[0.5, 0.9], [0.6, 0.7], [0.1, 0.2]], direction="maximize")
@@ -20,10 +24,13 @@ Outcomes use the replay engine's definitions (:mod:`policy_store.replay.outcomes
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from policy_store.meta.learner import select
+from policy_store.meta.learner_data import regret_scale
 
 from policy_store.curves import StudyCurves
 
@@ -44,7 +51,7 @@ def stop_outcome(c: StudyCurves, pruned: np.ndarray, stop_col: np.ndarray) -> di
     is_best = valid & (f == best)
     killed = not (is_best & ~pruned).any()
     return {"compute_saved": 1.0 - spent / full if full > 0 else 0.0,
-            "regret": float(kept.min() - best) if np.isfinite(kept.min()) else np.nan,
+            "regret": float(kept.min() - best) / regret_scale(c) if np.isfinite(kept.min()) else np.nan,
             "killed_best": killed,
             "killed_step": float(c.steps[stop_col[is_best].max()]) if killed and is_best.any() else np.nan}
 
@@ -108,3 +115,41 @@ def nearest_task(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     [1]
     """
     return np.argmin(task_distances(train, test), axis=1)
+
+
+def cv_oracle_choices(saved: np.ndarray, regret: np.ndarray, scored: Sequence[int], *, lam: float = 20.0,
+                      max_regret: float | None = None) -> dict[int, int]:
+    """For each study in ``scored``, the candidate best on the mean of every *other* study.
+
+    Parameters
+    ----------
+    saved, regret:
+        ``(n_studies, n_candidates)``: each study's mean outcomes of every candidate
+        (over trial orders); a task's probe study is one of the rows.
+    scored:
+        Rows of the held-out studies to choose for.
+    lam, max_regret:
+        The trade-off (:func:`~policy_store.meta.learner.select`).
+
+    Returns
+    -------
+    dict
+        Row -> chosen candidate; -1 where the task has no other study.
+
+    >>> saved = np.array([[0.5, 0.9], [0.5, 0.9], [0.5, 0.3]])
+    >>> regret = np.zeros((3, 2))
+    >>> cv_oracle_choices(saved, regret, [1, 2])   # study 2 alone would pick candidate 0
+    {1: 1, 2: 1}
+    """
+    saved, regret = np.asarray(saved, float), np.asarray(regret, float)
+    out = {}
+    for i in scored:
+        others = np.arange(len(saved)) != i
+        if not others.any():
+            out[int(i)] = -1
+            continue
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            s, r = np.nanmean(saved[others], 0), np.nanmean(regret[others], 0)
+        out[int(i)] = int(select(s[None], r[None], lam=lam, max_regret=max_regret)[0])
+    return out

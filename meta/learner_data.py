@@ -11,6 +11,19 @@ for both (fine for fitting; :mod:`.evaluate` never scores such a probe).
 Studies with fewer than :data:`MIN_TRIALS` trials are left out: no pruner acts on
 them.
 
+Regret is made comparable across metrics by :func:`regret_scale`: a maximised
+metric (accuracy, balanced accuracy: fractions) keeps its units; a minimised one
+(log loss, MSE, unbounded) is divided by the study's median final value, so a
+regret of 0.01 means "1 % worse than the typical trial's loss". Every pruning
+decision is unchanged by a positive rescaling of a study's values, so this only
+changes what the utility ``saved - lam * regret`` weighs.
+
+Besides the dataset's qualities and the probe's curve features, every task is
+described by the study it is (:func:`study_features`): its model family (one-hot
+``family_<name>``; an LCDB study, 20 different learners, is family ``lcdb``), its
+direction (``direction_minimize``) and more of its probe's shape (``curve_steps``,
+``curve_final_spread``, ``curve_late_cost_share``).
+
 >>> from policy_store.curves import StudyCurves
 >>> c = StudyCurves.from_arrays("s", [[0.5, 0.7, 0.8], [0.6, 0.65, 0.66], [0.2, 0.3, 0.5]],
 ...                             direction="maximize")
@@ -21,19 +34,69 @@ them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from policy_store.meta.curve_features import curve_meta_features
-from policy_store.meta.grid import Candidate, candidate_grid
+from policy_store.meta.grid import Candidate, candidate_grid, grid_hash
 
 from policy_store.curves import StudyCurves
+from policy_store.errors import InvalidInputError
 from policy_store.replay.engine import replay_study
 from policy_store.replay.outcomes import outcome_arrays
 
 MIN_TRIALS = 5
 OUTCOMES = ("compute_saved", "regret", "killed_best")
+STUDY_FEATURES = ("direction_minimize", "curve_steps", "curve_final_spread", "curve_late_cost_share")
+
+
+def task_parts(task: str) -> dict[str, str]:
+    """Corpus, dataset and model family named by a task id.
+
+    ``hpo/<dataset>/<family>/<metric>`` and ``sklearn/<dataset>/<model>/<metric>``
+    name their family; an LCDB task ``lcdb/<openmlid>/<metric>`` is family ``lcdb``.
+
+    >>> task_parts("hpo/wine/mlp/log_loss")
+    {'corpus': 'hpo', 'dataset': 'hpo/wine', 'family': 'mlp'}
+    >>> task_parts("lcdb/3/accuracy")["family"]
+    'lcdb'
+    """
+    parts = task.split("/")
+    corpus = parts[0] if len(parts) > 1 else "other"
+    return {"corpus": corpus, "dataset": "/".join(parts[:2]), "family": parts[2] if len(parts) >= 4 else corpus}
+
+
+def regret_scale(c: StudyCurves) -> float:
+    """The unit regret is measured in on study ``c`` (see the module docstring)."""
+    if c.direction == "maximize":
+        return 1.0
+    finals = np.abs(c.final_values[np.isfinite(c.final_values)])
+    scale = float(np.median(finals)) if finals.size else 0.0
+    return scale if scale > 0 else 1.0
+
+
+def study_features(c: StudyCurves) -> dict[str, float]:
+    """What kind of study the probe ``c`` is, beyond its curve features (module docstring).
+
+    ``curve_final_spread`` is the gap between the median and the best final value
+    in regret units (what pruning the best trial can cost); ``curve_late_cost_share``
+    the share of a trial's cost spent in the second half of its steps (what
+    pruning early can save; steps when costs are unknown).
+
+    >>> c = StudyCurves.from_arrays("s", [[0.5, 0.7], [0.6, 0.8], [0.1, 0.4]], direction="maximize")
+    >>> {k: round(v, 3) for k, v in study_features(c).items()}
+    {'direction_minimize': 0.0, 'curve_steps': 2.0, 'curve_final_spread': 0.1, 'curve_late_cost_share': 0.5}
+    """
+    finals = c.final_values[np.isfinite(c.final_values)]
+    sign = 1.0 if c.direction == "maximize" else -1.0
+    spread = float(sign * (finals.max() if sign > 0 else finals.min()) - sign * np.median(finals)) \
+        if finals.size else np.nan
+    unit = np.where(c.present, c.cost if c.cost_known else 1.0, 0.0)
+    late = unit[:, c.n_steps // 2:].sum() / unit.sum() if unit.sum() > 0 else np.nan
+    return {"direction_minimize": float(c.direction == "minimize"),
+            "curve_steps": float(np.median(c.present.sum(1))),
+            "curve_final_spread": spread / regret_scale(c), "curve_late_cost_share": float(late)}
 
 
 def task_prior(curves: Sequence[StudyCurves]) -> dict[str, float]:
@@ -96,7 +159,7 @@ def replay_task(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior:
             "task": c.task, "study": c.study,
             "order_seed": np.tile(np.asarray(orders, dtype=np.int64), len(specs)),
             "candidate": np.repeat(np.arange(len(specs)), len(orders)),
-            "compute_saved": o["compute_saved"], "regret": o["regret"],
+            "compute_saved": o["compute_saved"], "regret": o["regret"] / regret_scale(c),
             "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, replays)}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
@@ -112,10 +175,22 @@ class TrainingData:
     curves: dict[str, list[StudyCurves]]
     outcomes: pd.DataFrame
     probes: dict[str, StudyCurves]
+    _rows: dict = field(default_factory=dict, init=False, repr=False, compare=False)    # derived tables, cached
 
     @property
     def tasks(self) -> list[str]:
         return list(self.features.index)
+
+    def outcome_rows(self, task: str, candidate: int) -> pd.DataFrame:
+        """The outcome table's rows of one task and candidate (indexed once, then looked up)."""
+        if "frame" not in self._rows:
+            frame = self.outcomes.sort_values(["task", "candidate"], kind="stable").reset_index(drop=True)
+            keys = list(zip(frame["task"], frame["candidate"], strict=True))
+            starts = np.flatnonzero([True] + [a != b for a, b in zip(keys[1:], keys[:-1], strict=True)])
+            ends = np.r_[starts[1:], len(keys)]
+            self._rows.update({"frame": frame, **{keys[a]: (a, b) for a, b in zip(starts, ends, strict=True)}})
+        a, b = self._rows.get((task, candidate), (0, 0))
+        return self._rows["frame"].iloc[a:b]
 
     def outcome_cube(self, tasks: Sequence[str] | None = None) -> np.ndarray:
         """``(n_tasks, n_candidates, 3)``: mean compute saved, mean regret, killed-best rate."""
@@ -170,8 +245,11 @@ def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, l
     order_seeds = tuple(range(orders))
     tasks = sorted(t for t in probes if any(c.n_trials >= MIN_TRIALS for c in evals.get(t, [])))
     priors = pd.DataFrame([task_prior([probes[t]]) for t in tasks], index=pd.Index(tasks, name="task"))
-    curve_feats = pd.DataFrame([curve_meta_features(curves_frame(probes[t]), direction=probes[t].direction)
-                                for t in tasks], index=priors.index)
+    curve_feats = pd.DataFrame([{**curve_meta_features(curves_frame(probes[t]), direction=probes[t].direction),
+                                 **study_features(probes[t])} for t in tasks], index=priors.index)
+    families = sorted({task_parts(t)["family"] for t in tasks})
+    curve_feats[[f"family_{f}" for f in families]] = np.array(
+        [[float(task_parts(t)["family"] == f) for f in families] for t in tasks]).reshape(len(tasks), -1)
     feats = features.reindex(tasks) if len(features.columns) else pd.DataFrame(index=priors.index)
     feats = feats.combine_first(curve_feats)[sorted(set(feats.columns) | set(curve_feats.columns))]
     kept = {t: [c for c in evals[t] if c.n_trials >= MIN_TRIALS] for t in tasks}
@@ -190,3 +268,32 @@ def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, l
     outcomes = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     feats.index.name = "task"
     return TrainingData(grid, order_seeds, feats, priors, kept, outcomes, {t: probes[t] for t in tasks})
+
+
+def concat_training_data(parts: Sequence[TrainingData]) -> TrainingData:
+    """One training set from several corpora (same grid and orders; task ids must not overlap).
+
+    Features missing in one corpus (LCDB's OpenML qualities, an HPO dataset's own)
+    are NaN there; family one-hot columns are 0 where the family does not occur.
+    """
+    parts = list(parts)
+    if not parts:
+        raise InvalidInputError("no training data to concatenate", field="parts")
+    first = parts[0]
+    for p in parts[1:]:
+        if grid_hash(p.grid) != grid_hash(first.grid) or p.orders != first.orders:
+            raise InvalidInputError("training data of different grids or trial orders cannot be combined",
+                                    field="grid")
+    tasks = [t for p in parts for t in p.tasks]
+    dup = pd.Index(tasks)[pd.Index(tasks).duplicated()]
+    if len(dup):
+        raise InvalidInputError(f"task {dup[0]!r} is in more than one corpus", field="task")
+    features = pd.concat([p.features for p in parts])
+    family = [c for c in features.columns if c.startswith("family_")]
+    features[family] = features[family].fillna(0.0)
+    features = features[sorted(features.columns)]
+    features.index.name = "task"
+    return TrainingData(first.grid, first.orders, features, pd.concat([p.priors for p in parts]),
+                        {t: c for p in parts for t, c in p.curves.items()},
+                        pd.concat([p.outcomes for p in parts], ignore_index=True),
+                        {t: c for p in parts for t, c in p.probes.items()})

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from policy_store.meta.grid import Candidate, grid_hash
 from policy_store.meta.learner import PruningMetaLearner
-from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task, task_prior
+from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task, task_parts, task_prior
 
 from policy_store.curves import StudyCurves
 
@@ -131,7 +131,9 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     """Fit a :class:`PruningMetaLearner` on ``data`` and bundle it with the grid.
 
     ``min_samples_leaf=1`` was the best of 1, 3 and 5 in the LCDB cross-validation
-    (see ``benchmarks/RESULTS.md``).
+    (see ``benchmarks/RESULTS.md``). The snapshot (the model record's training
+    snapshot) says which corpora trained it: ``corpora`` = tasks per corpus
+    (``lcdb``, ``hpo``, ``sklearn``, ...: the first part of the task ids).
     """
     tasks = data.tasks
     sign = np.array([1.0 if data.curves[t][0].direction == "maximize" else -1.0 for t in tasks])
@@ -141,7 +143,9 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
                                  random_state=random_state)
     learner.fit(data.features.loc[tasks], data.outcome_cube(tasks), priors=priors, task_names=tasks,
                 candidates=[c.name for c in data.grid])
+    corpora = pd.Series([task_parts(t)["corpus"] for t in tasks]).value_counts().sort_index()
     snap = {"tasks": len(tasks), "studies": int(data.outcomes["study"].nunique()) if len(data.outcomes) else 0,
+            "corpora": {str(k): int(v) for k, v in corpora.items()},
             "orders": len(data.orders), "grid_hash": grid_hash(data.grid), "features": len(learner.feature_names_in_),
             **dict(snapshot or {})}
     return MetaModel(learner, list(data.grid), snap, evidence_weight)

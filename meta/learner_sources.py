@@ -1,9 +1,11 @@
-"""Where the meta-learner's training data comes from: the store, or LCDB directly.
+"""Where the meta-learner's training data comes from: the store, LCDB, or a long-format frame.
 
-Both pick each task's probe study the same way -- its first study in the
+All pick each task's probe study the same way -- its first study in the
 source's order (the store: smallest study id, the study whose curve features
-the ingest saved; LCDB: seed pair (0, 0)) -- and hand the rest to
-:func:`policy_store.meta.learner_data.build_training_data`.
+the ingest saved; LCDB: seed pair (0, 0); a frame such as the HPO corpus
+(:func:`training_data_from_frame`): the smallest seed, then study id) -- and
+hand the rest to :func:`policy_store.meta.learner_data.build_training_data`.
+:func:`training_data_from_hpo` reads the HPO corpus with its tasks' meta-features.
 
 >>> from policy_store import PolicyStore
 >>> from policy_store.datasets import ingest_bundled
@@ -17,6 +19,7 @@ the ingest saved; LCDB: seed pair (0, 0)) -- and hand the rest to
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -25,8 +28,8 @@ from policy_store.meta.grid import Candidate
 from policy_store.meta.learner_data import TrainingData, build_training_data
 from policy_store.meta.store_features import load_meta_features
 
-from policy_store.curves import StudyCurves, load_curves
-from policy_store.errors import NotFoundError
+from policy_store.curves import StudyCurves, curves_from_frame, load_curves
+from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.store import PolicyStore
 
 
@@ -60,6 +63,81 @@ def training_data_from_store(store: PolicyStore, *, orders: int = 5, tasks: Sequ
     features = load_meta_features(store, tasks=list(probes))
     return build_training_data(probes, evals, features, grid=grid, orders=orders, n_jobs=n_jobs,
                                progress=progress)
+
+
+def _seed_then_id(c: StudyCurves) -> tuple[int, str]:
+    match = re.search(r"seed(\d+)$", c.study)
+    return (int(match.group(1)) if match else 0, c.study)
+
+
+def training_data_from_frame(frame: pd.DataFrame, features: pd.DataFrame | None = None, *, orders: int = 5,
+                             tasks: Sequence[str] | None = None, grid: list[Candidate] | None = None,
+                             n_jobs: int = 1, progress: bool = False) -> TrainingData:
+    """Training data from long rows (task, study, trial, step, value, direction[, cost_seconds]).
+
+    The probe of each task is its study with the smallest trailing ``seed<k>`` (then
+    the smallest id); ``features`` (one row per task) are the tasks' meta-features.
+
+    Raises
+    ------
+    InvalidInputError
+        A column is missing.
+
+    >>> from policy_store.datasets import bundled
+    >>> data = training_data_from_frame(bundled(), orders=1, tasks=["sklearn/iris/sgd/accuracy"])
+    >>> data.tasks, data.features.loc["sklearn/iris/sgd/accuracy", "family_sgd"]
+    (['sklearn/iris/sgd/accuracy'], np.float64(1.0))
+    """
+    missing = [c for c in ("task", "study", "trial", "step", "value", "direction") if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"curve rows need columns task, study, trial, step, value, direction; "
+                                f"{missing} missing", field=missing[0])
+    if tasks is not None:
+        frame = frame[frame["task"].isin(list(tasks))]
+    cols = [c for c in ("task", "study", "trial", "step", "value", "cost_seconds", "direction") if c in frame.columns]
+    curves = curves_from_frame(frame[cols].assign(trial=frame["trial"].astype(str)))
+    probes, evals = _split(curves, key=_seed_then_id)
+    feats = pd.DataFrame(index=pd.Index(sorted(probes), name="task")) if features is None else features
+    return build_training_data(probes, evals, feats, grid=grid, orders=orders, n_jobs=n_jobs, progress=progress)
+
+
+def training_data_from_hpo(corpus: str | os.PathLike[str] | pd.DataFrame | None = None, *, orders: int = 5,
+                           tasks: Sequence[str] | None = None, grid: list[Candidate] | None = None,
+                           n_jobs: int = 1, progress: bool = False) -> TrainingData:
+    """Training data from the HPO corpus (a Parquet path, a frame, or None: the bundled slice).
+
+    Meta-features: the datasets' qualities and the tasks' attributes
+    (:func:`policy_store.datasets.hpo_features.hpo_meta_features`).
+
+    Raises
+    ------
+    NotFoundError
+        ``corpus`` names no file.
+    """
+    from importlib import resources
+
+    from policy_store.datasets.hpo import BUNDLED_FEATURES, bundled_hpo
+    from policy_store.datasets.hpo_features import hpo_meta_features
+
+    long = None
+    if corpus is None:
+        frame = bundled_hpo()
+        with resources.as_file(resources.files("policy_store.datasets").joinpath("data", BUNDLED_FEATURES)) as f:
+            long = pd.read_parquet(f)                                # the slice ships its meta-features
+    elif isinstance(corpus, pd.DataFrame):
+        frame = corpus
+    elif not os.path.isfile(corpus):
+        raise NotFoundError(f"no HPO corpus file {os.fspath(corpus)!r}; make one with "
+                            "`policy-store datasets generate-hpo --out FILE`, or use the bundled slice")
+    else:
+        frame = pd.read_parquet(corpus)
+    if tasks is not None:
+        frame = frame[frame["task"].isin(list(tasks))]
+    tasks = sorted(frame["task"].unique())
+    long = hpo_meta_features(tasks) if long is None else long[long["task"].isin(tasks)]
+    features = long.pivot_table(index="task", columns="feature", values="value", aggfunc="first")
+    features.columns.name = None
+    return training_data_from_frame(frame, features, orders=orders, grid=grid, n_jobs=n_jobs, progress=progress)
 
 
 def _seed_pair(c: StudyCurves) -> tuple[int, int]:

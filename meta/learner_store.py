@@ -38,7 +38,9 @@ class FitResult:
 
     def summary(self) -> str:
         s = self.model.snapshot
-        return (f"meta-model {self.model_id}: {s['tasks']} tasks, {s['studies']} studies x {s['orders']} orders, "
+        corpora = ", ".join(f"{k} {v}" for k, v in s.get("corpora", {}).items())
+        return (f"meta-model {self.model_id}: {s['tasks']} tasks ({corpora}), {s['studies']} studies x "
+                f"{s['orders']} orders, "
                 f"{len(self.model.grid)} candidate rules, {s['features']} meta-features; {self.seconds:.1f} s")
 
 

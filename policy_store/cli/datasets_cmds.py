@@ -1,4 +1,4 @@
-"""Dataset commands: ``datasets ingest lcdb|raytune|bundled`` and ``datasets generate``."""
+"""Dataset commands: ``datasets ingest lcdb|raytune|bundled|hpo-bundled|hpo``, ``datasets generate[-hpo]``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,54 @@ def _generate(args: argparse.Namespace) -> int:
     return _report(args, report)
 
 
+def _ingest_hpo_bundled(args: argparse.Namespace) -> int:
+    from policy_store.datasets import ingest_hpo
+
+    with open_store(args) as store:
+        report = ingest_hpo(store, replace=args.replace, progress=_progress(args))
+    return _report(args, report)
+
+
+def _ingest_hpo_file(args: argparse.Namespace) -> int:
+    from policy_store.datasets import ingest_hpo
+    from policy_store.ingest import read_long_file
+
+    frame = read_long_file(args.file)
+    with open_store(args) as store:
+        report = ingest_hpo(store, frame, max_rows=args.max_rows, replace=args.replace, progress=_progress(args))
+    return _report(args, report)
+
+
+def _generate_hpo(args: argparse.Namespace) -> int:
+    from policy_store.datasets import generate_hpo, hpo_dataset_names, hpo_meta_features, ingest_hpo, write_parquet
+
+    names = {"default": None, "all": hpo_dataset_names(), "real": hpo_dataset_names(synthetic=False),
+             "synthetic": hpo_dataset_names(real=False)}
+    datasets = names[args.datasets] if args.datasets in names else args.datasets.split(",")
+    frame = generate_hpo(datasets, families=args.families.split(","), studies=args.studies, trials=args.trials,
+                         steps=args.steps, samplers=args.samplers.split(","), max_rows=args.max_rows,
+                         jobs=args.jobs, cache=args.cache, progress=_progress(args))
+    summary = {"tasks": int(frame["task"].nunique()), "studies": int(frame["study"].nunique()),
+               "points": len(frame)}
+    if args.out:
+        summary["out"] = str(write_parquet(frame, args.out))
+    if args.features_out:
+        features = hpo_meta_features(frame["task"].unique(), max_rows=args.max_rows)
+        summary["features_out"] = str(write_parquet(features, args.features_out))
+    if args.ingest:
+        with open_store(args) as store:
+            summary["ingest"] = ingest_hpo(store, frame, max_rows=args.max_rows, replace=args.replace,
+                                           progress=_progress(args)).to_dict()
+    if args.json:
+        print_json(summary)
+    else:
+        where = f" to {summary['out']}" if args.out else ""
+        stored = " and ingested them" if args.ingest else ""
+        print(f"generated {summary['points']} points of {summary['studies']} studies "
+              f"({summary['tasks']} tasks){where}{stored}")
+    return 0
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -114,6 +162,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_json_flag(bundled)
     bundled.set_defaults(handler=_ingest_bundled)
 
+    hpo_bundled = sources.add_parser("hpo-bundled", help="the bundled slice of the real HPO corpus")
+    hpo_bundled.add_argument("--replace", action="store_true", help="replace studies whose content changed")
+    add_json_flag(hpo_bundled)
+    hpo_bundled.set_defaults(handler=_ingest_hpo_bundled)
+
+    hpo_file = sources.add_parser("hpo", help="an HPO corpus file written by generate-hpo --out, with its "
+                                  "tasks' meta-features")
+    hpo_file.add_argument("file", metavar="FILE.parquet")
+    hpo_file.add_argument("--max-rows", type=_positive, default=1000, help="the --max-rows it was generated with")
+    hpo_file.add_argument("--replace", action="store_true", help="replace studies whose content changed")
+    add_json_flag(hpo_file)
+    hpo_file.set_defaults(handler=_ingest_hpo_file)
+
     gen = commands.add_parser("generate", help="train sklearn models with random hyperparameters, record curves")
     gen.add_argument("--dataset", default="iris",
                      help="iris, digits, breast_cancer, wine or a CSV path; comma-separated for several")
@@ -127,3 +188,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     gen.add_argument("--replace", action="store_true", help="replace studies whose content changed")
     add_json_flag(gen)
     gen.set_defaults(handler=_generate)
+
+    hpo = commands.add_parser("generate-hpo", help="run real random/TPE hyperparameter searches, record their "
+                              "per-epoch curves (resumable, cached per study)")
+    hpo.add_argument("--datasets", default="default",
+                     help="default (40 real, 4 synthetic), all, real, synthetic or comma-separated names "
+                     "(policy_store.datasets.hpo_dataset_names)")
+    hpo.add_argument("--families", default="sgd,mlp,hgb,forest", help="comma-separated: sgd, mlp, hgb, forest")
+    hpo.add_argument("--studies", type=_positive, default=3, help="studies (seeds) per task")
+    hpo.add_argument("--trials", type=_positive, default=16, help="configurations per study")
+    hpo.add_argument("--steps", type=_positive, default=12, help="epochs or warm-started increments per trial")
+    hpo.add_argument("--samplers", default="random,tpe", help="study k uses the k-th of these, cyclically")
+    hpo.add_argument("--max-rows", type=_positive, default=1000, help="rows kept per dataset before the split")
+    hpo.add_argument("--jobs", type=_positive, default=1, help="parallel worker processes")
+    hpo.add_argument("--cache", metavar="DIR", help="one Parquet file per study here; a rerun skips finished ones")
+    hpo.add_argument("--out", metavar="FILE.parquet", help="write the curves here")
+    hpo.add_argument("--features-out", metavar="FILE.parquet", help="write the tasks' meta-features here")
+    hpo.add_argument("--ingest", action="store_true", help="ingest the curves and meta-features into the store")
+    hpo.add_argument("--replace", action="store_true", help="replace studies whose content changed")
+    add_json_flag(hpo)
+    hpo.set_defaults(handler=_generate_hpo)

@@ -29,38 +29,64 @@ def _fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_data(args: argparse.Namespace, n_jobs: int, progress: bool):
+    from policy_store.meta.learner_data import concat_training_data
+    from policy_store.meta.learner_sources import (
+        training_data_from_hpo,
+        training_data_from_lcdb,
+        training_data_from_store,
+    )
+
+    parts = []
+    if args.lcdb:
+        parts.append(training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=n_jobs,
+                                             progress=progress))
+    if args.hpo:
+        parts.append(training_data_from_hpo(None if args.hpo == "bundled" else args.hpo, orders=args.orders,
+                                            n_jobs=n_jobs, progress=progress))
+    if not parts:
+        with open_store(args, read_only=True) as store:
+            parts.append(training_data_from_store(store, orders=args.orders, n_jobs=n_jobs, progress=progress))
+    return concat_training_data(parts)
+
+
 def _evaluate(args: argparse.Namespace) -> int:
-    from policy_store.meta.evaluate import cross_validate, record_evaluation
-    from policy_store.meta.learner_sources import training_data_from_lcdb, training_data_from_store
+    from policy_store.meta.evaluate import cross_validate, leave_out, record_evaluation
+    from policy_store.meta.evaluate_adaptive import adaptive_scorer
+    from policy_store.meta.learner_model import N_TREES
 
     progress = not args.json
     n_jobs = jobs_for(args.backend, args.jobs)
     with parallel_backend(args.backend, args.scheduler):
-        if args.lcdb:
-            data = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=n_jobs,
-                                           progress=progress)
-        else:
-            with open_store(args, read_only=True) as store:
-                data = training_data_from_store(store, orders=args.orders, n_jobs=n_jobs, progress=progress)
-    ev = cross_validate(data, folds=args.folds, seed=args.seed, max_regret=args.max_regret, progress=progress)
-    verdict = {"gap_closed_lam20": ev.gap_closed(), "dominates_median_lam20": ev.dominates()}
-    if args.max_regret is not None:
-        verdict["dominates_median_max_regret"] = ev.dominates(mode=f"max_regret={args.max_regret:g}")
+        data = _training_data(args, n_jobs, progress)
+    adapt = adaptive_scorer(data.grid) if args.adapt else None
+    trees = args.trees or N_TREES
+    ev = cross_validate(data, folds=args.folds, seed=args.seed, max_regret=args.max_regret, n_estimators=trees,
+                        adapt=adapt, progress=progress)
+    if args.leave_out:
+        ev.leave_out = leave_out(data, folds=args.folds, seed=args.seed, n_estimators=trees, adapt=adapt,
+                                 progress=progress)
+    verdicts = ev.verdicts()
     recorded_on = None
-    if args.record and (not args.lcdb or _store_exists(args)):
+    if args.record and (not (args.lcdb or args.hpo) or _store_exists(args)):
         with open_store(args) as store:
             recorded_on = record_evaluation(store, ev)
     if args.json:
-        print_json({"settings": ev.settings, "summary": ev.summary.to_dict("records"), **verdict,
-                    "per_step": ev.per_step.to_dict("records"), "recorded_on": recorded_on})
+        print_json({"settings": ev.settings, "summary": ev.summary.to_dict("records"), "verdicts": verdicts,
+                    "per_step": ev.per_step.to_dict("records"), "recorded_on": recorded_on,
+                    "leave_out": None if ev.leave_out is None else ev.leave_out.to_dict("records")})
         return 0
-    print_table(ev.summary.to_dict("records"), ["mode", "method", "compute_saved", "regret", "killed_best_rate",
-                                               "utility"])
+    print_table(ev.summary.to_dict("records"), ["corpus", "mode", "method", "compute_saved", "regret",
+                                               "killed_best_rate", "utility"])
+    if ev.leave_out is not None and len(ev.leave_out):
+        print_table(ev.leave_out.to_dict("records"), ["split", "method", "compute_saved", "regret",
+                                                      "killed_best_rate", "utility", "beats_median"])
     if ev.settings["tasks_scored_on_probe"]:
         print(f"note: {ev.settings['tasks_scored_on_probe']} task(s) have a single study, scored on their probe "
-              "study: '+ probe' figures are optimistic for them")
-    for k, v in verdict.items():
-        print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+              "study: '+ probe' figures are optimistic for them, and their CV oracle is the best single rule")
+    for corpus, v in verdicts.items():
+        for k, x in v.items():
+            print(f"{corpus} {k}: {x:.3f}" if isinstance(x, float) else f"{corpus} {k}: {x}")
     if recorded_on:
         print(f"recorded with meta-model {recorded_on} (the report's meta-learner section)")
     elif args.record:
@@ -156,6 +182,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     ev = sub.add_parser("evaluate", help="grouped cross-validation against Optuna's defaults and baselines")
     ev.add_argument("--lcdb", action="store_true", help="evaluate on LCDB accuracy directly, not on the store")
+    ev.add_argument("--hpo", metavar="CORPUS.parquet|bundled",
+                    help="evaluate on the HPO corpus (a Parquet file of `datasets generate-hpo`, or the bundled "
+                         "slice); with --lcdb, one model learns from both and each corpus is scored separately")
     ev.add_argument("--tasks", type=int, help="with --lcdb: the datasets with the smallest OpenML ids")
     ev.add_argument("--seeds", type=int, default=4, help="with --lcdb: seed pairs per dataset (1 probe + rest)")
     ev.add_argument("--orders", type=int, default=5)
@@ -163,6 +192,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--jobs", type=int, default=1)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--max-regret", type=float, default=0.005)
+    ev.add_argument("--trees", type=int, help="trees of the forest (default: the library's, 200)")
+    ev.add_argument("--adapt", action="store_true",
+                    help="also score the recommendation adapting inside each held-out study (slower)")
+    ev.add_argument("--leave-out", action="store_true",
+                    help="also the rows of learners trained without a model family / metric direction")
     ev.add_argument("--no-record", dest="record", action="store_false",
                     help="do not attach the evaluation to the store's newest meta-model (the report reads it there)")
     add_json_flag(ev)
