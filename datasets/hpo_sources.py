@@ -44,6 +44,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from types import ModuleType
 
 import numpy as np
 import pandas as pd
@@ -112,7 +113,7 @@ def _vega(item: str) -> Callable[[], pd.DataFrame]:
     return load
 
 
-def _require(module: str):  # noqa: ANN202 - a module
+def _require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
