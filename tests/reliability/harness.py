@@ -4,21 +4,24 @@ A :class:`Matrix` holds one :class:`~tests.reliability.scenarios.Scenario` prepa
 (``file``: an embedded DuckDB file; ``lake``: a DuckLake on a private PostgreSQL). Every run starts from a
 fresh clone of the prepared workspace (the folder with the store file and the command's inputs; for a lake
 also ``CREATE DATABASE … TEMPLATE`` of the prepared catalog). :meth:`Matrix.reference` runs the command
-uninterrupted (twice, on two clones, to prove the projection is deterministic, then once more on the first
-to get the state after a second complete run). :meth:`Matrix.crash` runs it with a kill, at a transaction
-boundary (``$POLICY_STORE_FAULT``, see :mod:`policy_store.faults`) or after a delay, then runs the invariant
-checker (:func:`policy_store.check.check_store`), reruns the command to completion and compares the store's
-:func:`~tests.reliability.projection.project` with the reference.
+uninterrupted, on two clones, to prove the projection deterministic. :meth:`Matrix.crash` runs it with a
+kill, at a transaction boundary (``$POLICY_STORE_FAULT``, see :mod:`policy_store.faults`) or after a delay,
+runs the invariant checker (:func:`policy_store.check.check_store`), reruns the command to completion and
+compares the store's :func:`~tests.reliability.projection.project` with the reference's, or (when the kill
+came after commits) with :meth:`Matrix.twice`'s: a kill after the last commit plus the rerun amounts to two
+complete runs.
 
 Children are ``os.fork()`` ed from this process, which has imported everything the commands import and
 holds no open DuckDB connection while forking (every store it opens is closed before the next fork); the
 child runs :func:`policy_store.cli.main.main` and leaves with ``os._exit``. A fresh interpreter per kill
-would cost ~2 s of imports; a fork costs milliseconds.
+would cost seconds of imports and numba cache loads; a fork costs milliseconds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import importlib.util
 import os
 import random
 import shutil
@@ -26,12 +29,13 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from policy_store import PolicyStore
 from policy_store.faults import FAULT_ENV, MOMENTS
+from tests.lake.conftest import PostgresServer
 from tests.reliability.projection import differences, project
 
 #: Exit code of a child whose command raised something the CLI does not map (an unhandled traceback).
@@ -65,6 +69,18 @@ def _warm_kernels() -> None:
     frame = curves(tasks=1, studies=1, trials=6, steps=6)
     study = StudyCurves.from_frame(frame, study="warm", direction="minimize")
     replay_task([study], candidate_grid(), {"prior_mean": 0.05, "prior_beta": 0.002}, (0, 1))
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for lake matrices outside pytest (``benchmarks/lake.py``'s, reused)."""
+    spec = importlib.util.spec_from_file_location("_bench_lake", Path(__file__).parents[2] / "benchmarks" / "lake.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.private_postgres() as location:
+        host = location.split("host=")[1].split()[0]
+        port = int(location.split("port=")[1].split()[0])
+        yield PostgresServer(host, port)
 
 
 @dataclass
@@ -247,10 +263,10 @@ class Matrix:
     def _run(self, location: str, ws: Path, **kill) -> Run:
         return run_command(self.scenario.argv(location, ws), ws / "out", **kill)
 
-    def reference(self) -> None:
-        """Run uninterrupted on two clones (projections must agree), then once more on the first."""
+    def reference(self, *, verify: bool = True) -> None:
+        """Run uninterrupted; with ``verify`` on a second clone too, whose projection must be the same."""
         states = []
-        for _ in range(2):
+        for _ in range(2 if verify else 1):
             location, ws = self._clone()
             try:
                 run = self._run(location, ws)
@@ -263,19 +279,27 @@ class Matrix:
                 states.append(state)
                 self.reference_seconds = max(self.reference_seconds, run.seconds)
                 self.reference_commits = max(self.reference_commits, run.commits or 0)
-                if len(states) == 1:
-                    again = self._run(location, ws)
-                    if again.code != 0:
-                        raise AssertionError(f"{self.scenario.name} ({self.kind}) failed on a second run: "
-                                             f"{again.stderr}")
-                    self.twice_state = self._state(location, ws)[0]
             finally:
                 self._drop(location, ws)
-        diff = differences(*states)
+        diff = differences(states[0], states[-1])
         if diff:
             raise AssertionError(f"{self.scenario.name} ({self.kind}): two uninterrupted runs differ in the "
                                  f"projection (a random column it should drop?): {diff}")
         self.reference_state = states[0]
+
+    def twice(self) -> dict:
+        """The projection after two complete runs, one after the other (computed once, when first needed)."""
+        if self.twice_state is None:
+            location, ws = self._clone()
+            try:
+                for _ in range(2):
+                    run = self._run(location, ws)
+                    if run.code != 0:
+                        raise AssertionError(f"{self.scenario.name} ({self.kind}) failed run twice: {run.stderr}")
+                self.twice_state = self._state(location, ws)[0]
+            finally:
+                self._drop(location, ws)
+        return self.twice_state
 
     def crash(self, *, fault: str | None = None, delay: float | None = None) -> Tally:
         """One kill (at ``fault``, or after ``delay`` seconds), the check, the rerun and the comparison."""
@@ -317,7 +341,7 @@ class Matrix:
             if violations:
                 tally.violations += len(violations)
                 tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the rerun: {violations}")
-            if state == self.reference_state or (run.killed and state == self.twice_state):
+            if state == self.reference_state or (run.killed and state == self.twice()):
                 tally.reruns_equal += 1
             else:
                 tally.reruns_differ += 1

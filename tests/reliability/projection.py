@@ -16,9 +16,7 @@ A job left ``running`` is the checker's business (``policy-store check``), not t
 from __future__ import annotations
 
 import hashlib
-import math
 import re
-from typing import Any
 
 from policy_store import PolicyStore
 
@@ -38,43 +36,39 @@ SET_TABLES = {"recommendations"}
 RANDOM_IDS = re.compile(r"job-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _normal(value: Any) -> Any:
-    if isinstance(value, float) and math.isnan(value):
-        return "nan"
-    if isinstance(value, str):
-        return RANDOM_IDS.sub("<random id>", value)
-    return value
-
-
-def _columns(store: PolicyStore, table: str) -> list[tuple[str, str]]:
-    rows = store.execute(
-        """SELECT column_name, data_type FROM information_schema.columns
-           WHERE table_catalog = current_database() AND table_schema = current_schema() AND table_name = ?
-           ORDER BY ordinal_position""",
-        [table],
-    ).fetchall()
-    return [(name, kind) for name, kind in rows]
+def _normal(value: str | None) -> str | None:
+    return RANDOM_IDS.sub("<random id>", value) if value is not None else None
 
 
 def project(store: PolicyStore) -> dict[str, list[tuple]]:
-    """Every table's canonical rows, sorted (see the module docstring).
+    """Every table's canonical rows, sorted, each value as DuckDB prints it (see the module docstring).
+
+    Two statements whatever the number of tables (on a lake every statement is catalog round trips).
 
     >>> with PolicyStore.memory() as store:
-    ...     store.execute("INSERT INTO rules VALUES ('r', 'd', now())") and None
+    ...     store.execute("INSERT INTO rules VALUES ('r', NULL, now())") and None
     ...     project(store)["rules"]
-    [('r', 'd')]
+    [('r', None)]
     """
-    out: dict[str, list[tuple]] = {}
-    for table in store.tables():
-        keep = [
-            name for name, kind in _columns(store, table)
-            if not kind.startswith("TIMESTAMP") and name not in RANDOM_COLUMNS.get(table, ())
-        ]  # fmt: skip
+    tables = store.tables()
+    keep: dict[str, list[str]] = {t: [] for t in tables}
+    for table, name, kind in store.execute(
+        """SELECT table_name, column_name, data_type FROM information_schema.columns
+           WHERE table_catalog = current_database() AND table_schema = current_schema()
+           ORDER BY table_name, ordinal_position"""
+    ).fetchall():
+        if table in keep and not kind.startswith("TIMESTAMP") and name not in RANDOM_COLUMNS.get(table, ()):
+            keep[table].append(name)
+    # Identifiers come from the catalog; the filters are constants above.
+    parts = []
+    for table in tables:
+        cells = ", ".join(f'CAST("{c}" AS VARCHAR)' for c in keep[table])
         where = f" WHERE {ROW_FILTERS[table]}" if table in ROW_FILTERS else ""
-        # Identifiers come from the catalog; the filters are constants above.
-        names = ", ".join('"' + c + '"' for c in keep)
-        sql = f'SELECT {names} FROM "{table}"{where}'  # noqa: S608
-        rows = [tuple(_normal(v) for v in row) for row in store.execute(sql).fetchall()]
+        parts.append(f'SELECT ? AS t, [{cells}] AS cells FROM "{table}"{where}')  # noqa: S608
+    out: dict[str, list[tuple]] = {t: [] for t in tables}
+    for table, cells in store.execute(" UNION ALL ".join(parts), tables).fetchall():
+        out[table].append(tuple(_normal(v) for v in cells))
+    for table, rows in out.items():
         if table in SET_TABLES:
             rows = list(dict.fromkeys(rows))
         out[table] = sorted(rows, key=repr)
