@@ -252,13 +252,13 @@ class Matrix:
     def _target(self, location: str, ws: Path) -> str:
         return self.scenario.target(location, ws)
 
-    def _state(self, location: str, ws: Path) -> tuple[dict, list]:
-        """The target store's projection and the checker's violations, from one opening of it."""
+    def _state(self, location: str, ws: Path, *, projection: bool = True) -> tuple[dict, list]:
+        """The target store's projection (unless not asked for) and the checker's violations, in one opening."""
         from policy_store.check import check_store
 
         with PolicyStore(self._target(location, ws)) as store:
             report = check_store(store)
-            return project(store), list(report.violations)
+            return (project(store) if projection else {}), list(report.violations)
 
     def _run(self, location: str, ws: Path, **kill) -> Run:
         return run_command(self.scenario.argv(location, ws), ws / "out", **kill)
@@ -327,7 +327,7 @@ class Matrix:
             else:
                 tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: exit {run.code}: {run.stderr}")
                 return tally
-            _, violations = self._state(location, ws)
+            _, violations = self._state(location, ws, projection=False)
             if violations:
                 tally.violations += len(violations)
                 tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the kill: {violations}")

@@ -132,14 +132,14 @@ def _prep_recommend(location: str, folder: Path) -> None:
 
 def _prep_drift(location: str, folder: Path) -> None:
     _rule(location, "median", {"strategy": "median"})
-    for frame in (curves(tasks=1, studies=80, seed=0, prefix="a"),
-                  curves(tasks=1, studies=60, seed=1, prefix="b", drift=True)):
+    for frame in (curves(tasks=1, studies=40, seed=0, prefix="a"),
+                  curves(tasks=1, studies=30, seed=1, prefix="b", drift=True)):
         _ingest(location, frame)
         _evaluate(location, "median")
 
 
 def _live_study(location: str, folder: Path, *, storage: str | None) -> None:
-    """A real Optuna study of 20 trials pruned by ``StorePruner`` (its decisions spooled in ``folder/spool``)."""
+    """A real Optuna study of 12 trials pruned by ``StorePruner`` (its decisions spooled in ``folder/spool``)."""
     import optuna
 
     from policy_store.integrations.optuna import StorePruner
@@ -160,7 +160,7 @@ def _live_study(location: str, folder: Path, *, storage: str | None) -> None:
                 raise optuna.TrialPruned()
         return value
 
-    study.optimize(objective, n_trials=20)
+    study.optimize(objective, n_trials=12)
     pruner.close()
 
 
