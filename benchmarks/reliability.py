@@ -27,6 +27,8 @@ import importlib.util
 import json
 import os
 import random
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -68,6 +70,7 @@ def crash_campaign(minutes: float, *, kinds: list[str], commands: list[str], see
     root = Path(tempfile.mkdtemp(prefix="ps-crash-"))
     tallies: dict[tuple[str, str], Tally] = {}
     with contextlib.ExitStack() as stack:
+        stack.callback(shutil.rmtree, root, ignore_errors=True)
         server = stack.enter_context(private_postgres()) if "lake" in kinds else None
         anchor = _anchor(root)
         matrices = []
@@ -170,4 +173,6 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     os.environ.pop("POLICY_STORE_FAULT", None)
+    # `kill PID` stops the campaign cleanly: the PostgreSQL server and the scratch folders go with it.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())
