@@ -1,10 +1,12 @@
 """Copying a whole store between locations (embedded file -> DuckLake and back), verified table by table.
 
-Each table is copied in one transaction of the destination and checked, before it commits, against the
-source's row count and content fingerprint: the sum of DuckDB's 64-bit ``hash`` of every row (order-free,
-sensitive to duplicates, identical in a file and in a lake). A table whose fingerprint already matches is
-skipped, so rerunning a finished copy writes nothing and an interrupted one picks up at the first table
-it had not committed. A destination table with other content is refused unless ``replace=True``.
+Every table is copied in one transaction of the destination, and each is checked, before it commits,
+against the source's row count and content fingerprint: the sum of DuckDB's 64-bit ``hash`` of every row
+(order-free, sensitive to duplicates, identical in a file and in a lake). An interrupted copy leaves the
+destination as it was (a store holding some tables and not others would break the invariants between them,
+which ``policy-store check`` verifies); rerunning it copies again. A table whose fingerprint already
+matches is skipped, so rerunning a finished copy writes nothing. A destination table with other content
+is refused unless ``replace=True``.
 
 >>> import pandas as pd
 >>> from policy_store.ingest import ingest_frame
@@ -101,7 +103,7 @@ def copy_store(source: str, destination: str, *, replace: bool = False, progress
     ------
     StoreError
         Same location twice, different schema versions, a destination table with other content
-        (without ``replace``), or a copy whose verification fails (that table is rolled back).
+        (without ``replace``), or a copy whose verification fails (nothing is committed).
     """
     if parse_location(source) == parse_location(destination):
         raise StoreError(f"source and destination are the same store ({parse_location(source).masked()!r})")
@@ -116,22 +118,29 @@ def copy_store(source: str, destination: str, *, replace: bool = False, progress
         missing = sorted(set(tables) - set(dst.tables()))
         if missing:
             raise StoreError(f"{dst.location!r} has no table(s) {', '.join(missing)}; is it a policy store?")
-        have = fingerprints(dst, tables)
-        plan = {t: (want, have[t]) for t, want in fingerprints(src, tables).items()}
-        clashing = [t for t, (want, have) in plan.items() if have.rows and have != want]
-        if clashing and not replace:
-            raise StoreError(
-                f"{dst.location!r} already holds different rows in {', '.join(clashing)}; "
-                "copy into an empty store, or pass --replace (replace=True) to overwrite those tables"
-            )
-        for table in tqdm(tables, desc="copy", unit="table", disable=not progress):
-            want, have = plan[table]
-            report.fingerprints[table] = want
-            if have == want:
-                report.actions[table] = "empty" if not want.rows else "unchanged"
-                continue
-            dst.run_atomic(lambda store, t=table, w=want: _copy_table(src, store, t, w))
-            report.actions[table] = "copied"
+        wanted = fingerprints(src, tables)
+
+        def unit(store: PolicyStore) -> dict[str, str]:
+            # One unit of work for every table: a store with some tables copied and not others breaks the
+            # invariants between them (curve points without their study, a study without its points).
+            have = fingerprints(store, tables)
+            clashing = [t for t in tables if have[t].rows and have[t] != wanted[t]]
+            if clashing and not replace:
+                raise StoreError(
+                    f"{store.location!r} already holds different rows in {', '.join(clashing)}; "
+                    "copy into an empty store, or pass --replace (replace=True) to overwrite those tables"
+                )
+            actions = {}
+            for table in tqdm(tables, desc="copy", unit="table", disable=not progress):
+                if have[table] == wanted[table]:
+                    actions[table] = "empty" if not wanted[table].rows else "unchanged"
+                    continue
+                _copy_table(src, store, table, wanted[table])
+                actions[table] = "copied"
+            return actions
+
+        report.actions = dst.run_atomic(unit)
+        report.fingerprints = dict(wanted)
     return report
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import duckdb
 
+from policy_store import faults
 from policy_store.errors import SchemaVersionError, StoreError
 from policy_store.lake import LAKE_ALIAS, connect_lake
 from policy_store.location import FileLocation, LakeLocation, mask, parse_location
@@ -264,10 +265,12 @@ class PolicyStore:
                 raise
             self._depth = 0
             try:
+                faults.at("before-commit")  # testing hook ($POLICY_STORE_FAULT), see policy_store.faults
                 self._raw("COMMIT")
-            except StoreError:
+            except BaseException:
                 self._rollback_quietly()  # a failed commit normally ends the transaction itself
                 raise
+            faults.at("after-commit")
 
     def run_atomic(self, fn: Callable[[PolicyStore], T], *, attempts: int = COMMIT_ATTEMPTS) -> T:
         """Run ``fn(store)`` in one transaction, re-running all of it when the commit conflicts.

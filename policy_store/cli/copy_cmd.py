@@ -29,8 +29,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "copy",
         help="copy a whole store to another location (file <-> DuckLake), verified by row counts and hashes",
-        description="Copy every table of SRC into DST (created if needed), one verified transaction per table. "
-        "Tables already equal are skipped: rerunning is a no-op and an interrupted copy resumes. "
+        description="Copy every table of SRC into DST (created if needed) in one transaction, each table verified. "
+        "An interrupted copy leaves DST as it was; tables already equal are skipped, so rerunning is a no-op. "
         "Locations as for --store (paths or ducklake:postgres:...?data_path=...).",
     )
     p.add_argument("source", metavar="SRC", help="store to copy from (opened read-only)")

@@ -1,4 +1,4 @@
-"""policy-store copy: embedded -> lake -> embedded keeps every table's content hash; reruns and resumes."""
+"""policy-store copy: embedded -> lake -> embedded keeps every table's content hash; all or nothing; reruns."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 import policy_store.copy as copy_module
 from policy_store import PolicyStore, StoreError
+from policy_store.check import check_store
 from policy_store.cli.main import main
 from policy_store.copy import copy_store, fingerprints
 from policy_store.ingest import ingest_frame
@@ -40,7 +41,10 @@ def test_round_trip_file_lake_file_keeps_every_hash(source, new_lake, tmp_path, 
     assert want["curve_points"].rows == 120
 
 
-def test_an_interrupted_copy_resumes(source, tmp_path, monkeypatch):
+def test_an_interrupted_copy_leaves_the_destination_as_it_was_and_the_rerun_copies_all(source, tmp_path,
+                                                                                       monkeypatch):
+    # Regression (crash matrix): tables were committed one by one, so a copy killed between two left curve
+    # points without their studies, which `policy-store check` reports as orphans.
     destination = str(tmp_path / "dst.duckdb")
     real = copy_module._copy_table
 
@@ -54,9 +58,10 @@ def test_an_interrupted_copy_resumes(source, tmp_path, monkeypatch):
         copy_store(source, destination)
     monkeypatch.undo()
     with PolicyStore(destination, read_only=True) as store:
-        assert store.row_counts()["trials"] == 0 and store.row_counts()["curve_points"] == 120
+        assert set(store.row_counts().values()) == {0, 1}  # only the schema_version row
+        assert check_store(store).ok
     report = copy_store(source, destination)
-    assert report.actions["curve_points"] == "unchanged" and report.actions["trials"] == "copied"
+    assert report.actions["curve_points"] == "copied" and report.actions["trials"] == "copied"
     assert _hashes(destination) == _hashes(source)
 
 

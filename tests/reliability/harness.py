@@ -1,0 +1,373 @@
+"""The crash matrix's machinery: run a CLI command in a forked child, SIGKILL it, check, rerun, compare.
+
+A :class:`Matrix` holds one :class:`~tests.reliability.scenarios.Scenario` prepared on one store kind
+(``file``: an embedded DuckDB file; ``lake``: a DuckLake on a private PostgreSQL). Every run starts from a
+fresh clone of the prepared workspace (the folder with the store file and the command's inputs; for a lake
+also ``CREATE DATABASE … TEMPLATE`` of the prepared catalog). :meth:`Matrix.reference` runs the command
+uninterrupted, on two clones, to prove the projection deterministic. :meth:`Matrix.crash` runs it with a
+kill, at a transaction boundary (``$POLICY_STORE_FAULT``, see :mod:`policy_store.faults`) or after a delay,
+runs the invariant checker (:func:`policy_store.check.check_store`), reruns the command to completion and
+compares the store's :func:`~tests.reliability.projection.project` with the reference's, or (when the kill
+came after commits) with :meth:`Matrix.twice`'s: a kill after the last commit plus the rerun amounts to two
+complete runs.
+
+Children are ``os.fork()`` ed from this process, which has imported everything the commands import and
+holds no open DuckDB connection while forking (every store it opens is closed before the next fork); the
+child runs :func:`policy_store.cli.main.main` and leaves with ``os._exit``. A fresh interpreter per kill
+would cost seconds of imports and numba cache loads; a fork costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import random
+import shutil
+import signal
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from policy_store import PolicyStore
+from policy_store.faults import FAULT_ENV, MOMENTS
+from tests.lake.conftest import PostgresServer
+from tests.reliability.projection import differences, project
+
+#: Exit code of a child whose command raised something the CLI does not map (an unhandled traceback).
+UNHANDLED = 70
+#: Modules the commands import lazily: imported once here so that children do not pay for them.
+WARM_MODULES = (
+    "policy_store.cli.main", "policy_store.ingest", "policy_store.replay", "policy_store.rules",
+    "policy_store.integrations.spool", "policy_store.integrations.live", "policy_store.integrations.optuna",
+    "policy_store.meta.learner_store", "policy_store.meta.recommend", "policy_store.drift", "policy_store.datasets",
+    "policy_store.copy", "policy_store.check", "sklearn.ensemble", "optuna",
+)
+
+
+def warm_imports() -> None:
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    from policy_store.cli.main import build_parser
+
+    build_parser()  # imports every command module
+    _warm_kernels()
+
+
+def _warm_kernels() -> None:
+    """Compile (or load from numba's cache) every replay kernel here once, not in every child."""
+    from policy_store.meta.grid import candidate_grid
+    from policy_store.meta.learner_data import replay_task
+
+    from policy_store.curves import StudyCurves
+    from tests.reliability.scenarios import curves
+
+    frame = curves(tasks=1, studies=1, trials=6, steps=6)
+    study = StudyCurves.from_frame(frame, study="warm", direction="minimize")
+    replay_task([study], candidate_grid(), {"prior_mean": 0.05, "prior_beta": 0.002}, (0, 1))
+
+
+@contextlib.contextmanager
+def private_postgres() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL server for lake matrices outside pytest (``benchmarks/lake.py``'s, reused)."""
+    spec = importlib.util.spec_from_file_location("_bench_lake", Path(__file__).parents[2] / "benchmarks" / "lake.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with module.private_postgres() as location:
+        host = location.split("host=")[1].split()[0]
+        port = int(location.split("port=")[1].split()[0])
+        yield PostgresServer(host, port)
+
+
+@dataclass
+class Run:
+    """How one child run ended."""
+
+    code: int | None
+    """Exit code; None when it was killed."""
+    seconds: float
+    commits: int | None
+    """Commits the child attempted (None when it was killed)."""
+    stderr: str
+
+    @property
+    def killed(self) -> bool:
+        return self.code is None
+
+    @property
+    def unhandled(self) -> bool:
+        return self.code == UNHANDLED or "Traceback (most recent call last)" in self.stderr
+
+
+def _child(argv: list[str], fault: str | None, out: Path) -> None:  # pragma: no cover - runs in the fork
+    code = UNHANDLED
+    try:
+        stdout = open(out / "stdout", "w")  # noqa: SIM115 - lives until os._exit
+        stderr = open(out / "stderr", "w")  # noqa: SIM115
+        os.dup2(stdout.fileno(), 1)
+        os.dup2(stderr.fileno(), 2)
+        sys.stdout, sys.stderr = stdout, stderr
+        random.seed()  # the parent's random state is not the child's
+        if fault:
+            os.environ[FAULT_ENV] = fault
+        else:
+            os.environ.pop(FAULT_ENV, None)
+        from policy_store import faults
+        from policy_store.cli.main import main
+
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 2
+        (out / "commits").write_text(str(faults.commits_so_far()))
+    except BaseException:
+        traceback.print_exc()
+        code = UNHANDLED
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+def run_command(argv: list[str], out: Path, *, fault: str | None = None, kill_after: float | None = None,
+                timeout: float = 600.0) -> Run:
+    """Run ``policy-store ARGV`` in a forked child; SIGKILL it after ``kill_after`` seconds if it still runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "commits").unlink(missing_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover
+        _child(argv, fault, out)
+    deadline = start + (kill_after if kill_after is not None else timeout)
+    status = None
+    while status is None:
+        done, status_ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status = status_
+            break
+        if time.perf_counter() >= deadline:
+            os.kill(pid, signal.SIGKILL)
+            status = os.waitpid(pid, 0)[1]
+            if kill_after is None:
+                raise TimeoutError(f"policy-store {' '.join(argv)} still ran after {timeout} s")
+            break
+        time.sleep(0.002)
+    seconds = time.perf_counter() - start
+    stderr = (out / "stderr").read_text() if (out / "stderr").exists() else ""
+    if os.WIFSIGNALED(status):
+        if os.WTERMSIG(status) != signal.SIGKILL:
+            return Run(UNHANDLED, seconds, None, stderr + f"\nkilled by signal {os.WTERMSIG(status)}")
+        return Run(None, seconds, None, stderr)
+    commits = int((out / "commits").read_text()) if (out / "commits").exists() else None
+    return Run(os.WEXITSTATUS(status), seconds, commits, stderr)
+
+
+@dataclass
+class Tally:
+    """What a campaign counted, per (command, store kind)."""
+
+    kills: int = 0
+    boundary_kills: int = 0
+    delay_kills: int = 0
+    finished_before_kill: int = 0
+    violations: int = 0
+    reruns_equal: int = 0
+    reruns_differ: int = 0
+    unhandled: int = 0
+    failures: list[str] = field(default_factory=list)
+
+    def add(self, other: Tally) -> None:
+        for name in ("kills", "boundary_kills", "delay_kills", "finished_before_kill", "violations", "reruns_equal",
+                     "reruns_differ", "unhandled"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.failures += other.failures
+
+
+class Matrix:
+    """One scenario prepared on one store kind; clones it per run (see the module docstring).
+
+    Parameters
+    ----------
+    scenario:
+        What to prepare and which command to run.
+    kind:
+        ``"file"`` or ``"lake"``.
+    root:
+        A scratch folder of this matrix.
+    server:
+        For ``kind="lake"``: the PostgreSQL server (``lake(dbname)`` and ``psql(*sql)``, as
+        ``tests/lake/conftest.py``'s ``PostgresServer``).
+    """
+
+    def __init__(self, scenario, kind: str, root: Path, server=None) -> None:
+        if kind == "lake" and server is None:
+            raise ValueError("a lake matrix needs the PostgreSQL server")
+        self.scenario, self.kind, self.root, self.server = scenario, kind, Path(root), server
+        self.base = self.root / "base"
+        self.base.mkdir(parents=True)
+        self._runs = 0
+        self._dbname = f"crash_{scenario.slug}_{os.getpid()}"
+        if kind == "lake":
+            server.psql(f"CREATE DATABASE {self._dbname}_base")
+            location = server.lake(f"{self._dbname}_base", self.base / "lake-data")
+        else:
+            location = str(self.base / "store.duckdb")
+        scenario.prepare(location, self.base)
+        self.reference_state: dict | None = None
+        self.twice_state: dict | None = None
+        self.reference_seconds = 0.0
+        self.reference_commits = 0
+
+    # -- clones ---------------------------------------------------------------------------
+    def _clone(self) -> tuple[str, Path]:
+        # Always the same folder and catalog name: commands record locations (a model's training snapshot
+        # names its store), so every run must see the same ones for their stores to compare equal.
+        self._runs += 1
+        ws = self.root / "run"
+        shutil.copytree(self.base, ws, ignore=shutil.ignore_patterns("lake-data"))
+        if self.kind == "file":
+            return str(ws / "store.duckdb"), ws
+        self.server.psql(f"CREATE DATABASE {self._dbname}_run TEMPLATE {self._dbname}_base")
+        return self.server.lake(f"{self._dbname}_run"), ws
+
+    def _drop(self, location: str, ws: Path) -> None:
+        shutil.rmtree(ws, ignore_errors=True)
+        if self.kind == "lake":
+            self.server.psql(f"DROP DATABASE IF EXISTS {self._dbname}_run WITH (FORCE)")
+
+    def close(self) -> None:
+        if self.kind == "lake":
+            self.server.psql(f"DROP DATABASE IF EXISTS {self._dbname}_base WITH (FORCE)")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- one run ----------------------------------------------------------------------------
+    def _target(self, location: str, ws: Path) -> str:
+        return self.scenario.target(location, ws)
+
+    def _state(self, location: str, ws: Path, *, projection: bool = True) -> tuple[dict, list]:
+        """The target store's projection (unless not asked for) and the checker's violations, in one opening."""
+        from policy_store.check import check_store
+
+        with PolicyStore(self._target(location, ws)) as store:
+            report = check_store(store)
+            return (project(store) if projection else {}), list(report.violations)
+
+    def _run(self, location: str, ws: Path, **kill) -> Run:
+        return run_command(self.scenario.argv(location, ws), ws / "out", **kill)
+
+    def reference(self, *, verify: bool = True) -> None:
+        """Run uninterrupted; with ``verify`` on a second clone too, whose projection must be the same."""
+        states = []
+        for _ in range(2 if verify else 1):
+            location, ws = self._clone()
+            try:
+                run = self._run(location, ws)
+                if run.code != 0:
+                    raise AssertionError(f"{self.scenario.name} ({self.kind}) failed uninterrupted: {run.stderr}")
+                state, violations = self._state(location, ws)
+                if violations:
+                    raise AssertionError(f"{self.scenario.name} ({self.kind}): violations after a clean run: "
+                                         f"{violations}")
+                states.append(state)
+                self.reference_seconds = max(self.reference_seconds, run.seconds)
+                self.reference_commits = max(self.reference_commits, run.commits or 0)
+            finally:
+                self._drop(location, ws)
+        diff = differences(states[0], states[-1])
+        if diff:
+            raise AssertionError(f"{self.scenario.name} ({self.kind}): two uninterrupted runs differ in the "
+                                 f"projection (a random column it should drop?): {diff}")
+        self.reference_state = states[0]
+
+    def twice(self) -> dict:
+        """The projection after two complete runs, one after the other (computed once, when first needed)."""
+        if self.twice_state is None:
+            location, ws = self._clone()
+            try:
+                for _ in range(2):
+                    run = self._run(location, ws)
+                    if run.code != 0:
+                        raise AssertionError(f"{self.scenario.name} ({self.kind}) failed run twice: {run.stderr}")
+                self.twice_state = self._state(location, ws)[0]
+            finally:
+                self._drop(location, ws)
+        return self.twice_state
+
+    def crash(self, *, fault: str | None = None, delay: float | None = None) -> Tally:
+        """One kill (at ``fault``, or after ``delay`` seconds), the check, the rerun and the comparison."""
+        if self.reference_state is None:
+            self.reference()
+        tally = Tally()
+        what = fault or f"delay {delay:.3f}s"
+        location, ws = self._clone()
+        try:
+            run = self._run(location, ws, fault=fault, kill_after=delay)
+            if run.unhandled:
+                tally.unhandled += 1
+                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: unhandled {run.stderr[-2000:]}")
+                return tally
+            if run.killed:
+                tally.kills += 1
+                tally.boundary_kills += fault is not None
+                tally.delay_kills += fault is None
+            elif fault is not None:
+                tally.failures.append(f"{self.scenario.name} ({self.kind}): {fault} never reached "
+                                      f"(exit {run.code}, {run.commits} commits)")
+                return tally
+            elif run.code == 0:
+                tally.finished_before_kill += 1
+            else:
+                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: exit {run.code}: {run.stderr}")
+                return tally
+            _, violations = self._state(location, ws, projection=False)
+            if violations:
+                tally.violations += len(violations)
+                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the kill: {violations}")
+            rerun = self._run(location, ws)
+            if rerun.code != 0:
+                tally.unhandled += rerun.unhandled
+                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: the rerun exited {rerun.code}: "
+                                      f"{rerun.stderr[-2000:]}")
+                return tally
+            state, violations = self._state(location, ws)
+            if violations:
+                tally.violations += len(violations)
+                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the rerun: {violations}")
+            if state == self.reference_state or (run.killed and state == self.twice()):
+                tally.reruns_equal += 1
+            else:
+                tally.reruns_differ += 1
+                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: the rerun's store differs from "
+                                      f"an uninterrupted run's: {differences(self.reference_state, state)}")
+            return tally
+        finally:
+            self._drop(location, ws)
+
+    def boundaries(self) -> list[str]:
+        """Every transaction boundary the uninterrupted command passes: before and after each commit."""
+        if self.reference_state is None:
+            self.reference()
+        return [f"{m}:{n}" for n in range(1, self.reference_commits + 1) for m in MOMENTS]
+
+    def sweep(self, *, delays: int = 0, rng: random.Random | None = None,
+              stop: Callable[[], bool] = lambda: False) -> Tally:
+        """A kill at every boundary, then ``delays`` kills at uniform random delays within the run's duration."""
+        rng = rng or random.Random(0)
+        tally = Tally()
+        for fault in self.boundaries():
+            if stop():
+                return tally
+            tally.add(self.crash(fault=fault))
+        for _ in range(delays):
+            if stop():
+                return tally
+            tally.add(self.crash(delay=rng.uniform(0.0, self.reference_seconds)))
+        return tally
