@@ -218,7 +218,7 @@ ALL_SOURCES: dict[str, Source] = {**SOURCES, **SYNTHETIC}
 _NOT_DEFAULT = ("ames", "caravan", "resume_names", "attrition", "cells", "deliveries", "wa_churn", "crabs",
                 "birthwt", "cowles", "wvs", "beps", "frogs", "salaries", "hitters", "cpus", "teaching_ratings",
                 "synth_friedman1", "synth_clf2")
-#: The default corpus: 40 real tables and 4 synthetic ones (about 16 CPU-minutes with the default sizes);
+#: The default corpus: 40 real tables and 4 synthetic ones (13.5 CPU-minutes of training at the default sizes);
 #: the others (wider or smaller tables) are there to be asked for.
 DEFAULT_DATASETS: tuple[str, ...] = tuple(n for n in ALL_SOURCES if n not in _NOT_DEFAULT)
 
