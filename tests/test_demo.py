@@ -16,6 +16,9 @@ def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
     assert "optuna-median" in first and "optuna-successive-halving" in first
     assert "recommended " in first and "unseen dataset 'wine'" in first
     assert "== 4. run the scheduled recalibration job" in first and "job " in first
+    # Each held-out wine study runs under within-study adaptation from the recommendation, beside it alone.
+    adapt_lines = [line for line in first.splitlines() if line.startswith("sklearn-wine-") and "rule alone" in line]
+    assert len(adapt_lines) == 3
     assert (tmp_path / "reports-out" / "report.html").is_file()
     with PolicyStore(tmp_path / "policy-store.duckdb") as store:
         counts = store.row_counts()
@@ -31,6 +34,11 @@ def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
     assert main(["demo", "--json"]) == 0
     again = json.loads(capsys.readouterr().out)
     assert again["ingest"]["unchanged"] and not again["ingest"]["added"]
+    assert len(again["adapt"]) == 3
+    for row in again["adapt"]:
+        # Until it switches, the adaptive study is decided by the recommended rule alone, trial for trial.
+        if not row["adaptive"]["switches"]:
+            assert row["adaptive"]["compute_saved"] == row["rule_alone"]["compute_saved"]
     # The rerun replays what the first job promoted (new outcomes for the job to check, nothing to change);
     # a third run has nothing new at all.
     assert not again["recalibrate"]["promoted"] and not again["recalibrate"]["events"]
