@@ -249,7 +249,7 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
         Naming the file, its line and the field; the store is left as it was.
     """
     from policy_store.ingest.files import _check_utf8
-    from policy_store.ingest.writer import IngestReport, ingest_canonical_view
+    from policy_store.ingest.writer import ingest_canonical_view
 
     path = Path(path)
     if not path.is_file():
@@ -286,7 +286,6 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
         store.register(view, pads.dataset(stage.points, format="parquet"))  # scanned lazily, batch by batch
         try:
             with _capped_memory(store):
-                return ingest_canonical_view(store, view, hashes, IngestReport(), source=source or str(path),
-                                             replace=replace)
+                return ingest_canonical_view(store, view, hashes, source=source or str(path), replace=replace)
         finally:
             store.unregister(view)

@@ -134,20 +134,21 @@ def ingest_frame(
         store.register(view, canonical.append_column("_row", pa.array(np.arange(canonical.num_rows))))
         bar.set_postfix_str("write, commit")
         try:
-            report = ingest_canonical_view(store, view, hashes, IngestReport(), source=source, replace=replace)
+            report = ingest_canonical_view(store, view, hashes, source=source, replace=replace)
             bar.update(2)
         finally:
             store.unregister(view)
     return report
 
 
-def ingest_canonical_view(store: PolicyStore, view: str, hashes: dict[str, str], report: IngestReport, *,
-                          source: str, replace: bool) -> IngestReport:
+def ingest_canonical_view(store: PolicyStore, view: str, hashes: dict[str, str], *, source: str,
+                          replace: bool) -> IngestReport:
     """Write the validated rows of ``view`` (canonical columns plus ``_row``) whose studies ``hashes`` lists.
 
-    A whole unit of work: on a commit conflict with another host it is re-run from the reads on.
+    A whole unit of work: on a commit conflict with another host it is re-run from the reads on, with a fresh
+    report (a re-run must not count, or write, a study twice).
     """
-    return store.run_atomic(lambda s: _ingest_view(s, view, hashes, report, source=source, replace=replace))
+    return store.run_atomic(lambda s: _ingest_view(s, view, hashes, IngestReport(), source=source, replace=replace))
 
 
 def _ingest_view(
