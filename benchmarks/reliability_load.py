@@ -26,6 +26,7 @@ Sections (``--only`` picks some; all run by default):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -37,6 +38,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 ENV = {**os.environ, "PYTHONPATH": str(REPO)}
 
 # Ingests one file in a fresh process; prints JSON: seconds, peak RSS (MB) and the RSS before the ingest.
@@ -105,6 +107,7 @@ def main() -> None:
     parser.add_argument("--csv-gb", type=float, default=5.0)
     parser.add_argument("--whole-max-gb", type=float, default=0.5, help="largest file also read whole (anchor)")
     parser.add_argument("--report-tasks", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0, help="soak kill schedule")
     parser.add_argument("--tmp", default=tempfile.gettempdir(), help="where generated files go (deleted after)")
     args = parser.parse_args()
     sections = {"load": load_section, "soak": soak_section, "csv": csv_section, "report": report_section}
@@ -114,16 +117,104 @@ def main() -> None:
         print(f"({name}: {time.perf_counter() - started:.0f} s)", flush=True)
 
 
+def _lake(stack: contextlib.ExitStack) -> str:
+    from lake import private_postgres  # benchmarks/lake.py: a throwaway PostgreSQL with one database
+
+    return stack.enter_context(private_postgres())
+
+
+def _check(location: str) -> str:
+    """``check_store`` verdict when the invariant checker is there (branch rel-check), else a note."""
+    try:
+        from policy_store.check import check_store
+    except ImportError:
+        return "check_store not available on this branch"
+    from policy_store import PolicyStore
+
+    with PolicyStore(location, read_only=True) as store:
+        report = check_store(store)
+    return "check_store ok" if report.ok else f"check_store FAILED: {report}"
+
+
 def load_section(args: argparse.Namespace) -> None:
-    raise NotImplementedError
+    from tests.reliability.load import prepare, run_load
+
+    print(f"\n### Load: {args.workers} workers x {args.trials} trials on one study (JournalStorage), StorePruner "
+          "median@1, `policy-store recalibrate` + `policy-store report` in a loop meanwhile, then absorb")
+    print("| store | should_prune calls | recorded | distinct ids | lost | duplicated | trials | p50 ms | p99 ms | "
+          "max ms | wall s | side jobs (exit code: runs) | check |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rel-load-", dir=args.tmp)))
+        for kind in ("file", "lake"):
+            location = str(work / "store.duckdb") if kind == "file" else _lake(stack)
+            prepare(location)
+            r = run_load(location, work / kind, workers=args.workers, trials=args.trials, timeout=3600)
+            side = "; ".join(f"{job} {counts}" for job, counts in r.side_jobs.items())
+            if r.side_errors:
+                side += f"; ERRORS: {r.side_errors[:2]}"
+            print(f"| {kind} | {r.calls} | {r.recorded} | {r.distinct_ids} | {r.lost} | {r.duplicated} | "
+                  f"{r.trials_recorded} | {r.p50_ms:.2f} | {r.p99_ms:.2f} | {r.max_ms:.1f} | {r.wall_s:.0f} | {side} | "
+                  f"{_check(location)} |", flush=True)
 
 
 def soak_section(args: argparse.Namespace) -> None:
-    raise NotImplementedError
+    from tests.reliability.soak import run_soak
+
+    print(f"\n### Lake soak: {args.hosts} writer processes for {args.minutes:g} min, SIGKILL every 1-4 s at random")
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rel-soak-", dir=args.tmp)))
+        location = _lake(stack)
+        r = run_soak(location, work, hosts=args.hosts, seconds=args.minutes * 60, seed=args.seed)
+        print(f"commits acknowledged: {sum(r.commits.values())} {r.commits}; failed with a typed error: "
+              f"{sum(r.failures.values())} {r.failures}; kills: {r.kills}; acknowledged but lost: {len(r.lost)}; "
+              f"worker crashes (tracebacks): {len(r.crashed)}; {_check(location)}")
+        for line in r.lost[:5] + r.crashed[:3] + r.failure_messages[:3]:
+            print(f"  {line}")
 
 
 def report_section(args: argparse.Namespace) -> None:
-    raise NotImplementedError
+    import numpy as np
+    import pandas as pd
+    from policy_store.reports import report
+
+    from policy_store import PolicyStore
+    from policy_store.ingest import ingest_frame
+    from policy_store.replay import evaluate
+    from policy_store.rules import add_rule_version
+
+    n, trials, steps = args.report_tasks, 10, 10
+    rng = np.random.default_rng(0)
+    task, trial, step = np.meshgrid(np.arange(n), np.arange(trials), np.arange(steps), indexing="ij")
+    base = rng.uniform(0.2, 1.0, (n, trials, 1))
+    frame = pd.DataFrame({"task": [f"task-{t:05d}" for t in task.ravel()],
+                          "study": [f"study-{t:05d}" for t in task.ravel()], "trial": trial.ravel(),
+                          "step": step.ravel(), "value": (base / (step + 1) + rng.normal(0, 0.02, step.shape)).ravel(),
+                          "cost_seconds": 1.0})
+    print(f"\n### Report on {n:,} tasks ({n:,} studies x {trials} trials x {steps} steps; 3 rule versions replayed, "
+          "1 trial order; targets: under 30 s, report.html under 5 MB)")
+    with tempfile.TemporaryDirectory(prefix="rel-report-", dir=args.tmp) as tmp, \
+            PolicyStore(Path(tmp) / "store.duckdb") as store:
+        t0 = time.perf_counter()
+        ingest_frame(store, frame)
+        refs = [add_rule_version(store, f"median-{w}", {"strategy": "median", "params": {"n_warmup_steps": w}},
+                                 created_by="benchmarks/reliability_load.py").ref for w in (0, 2, 4)]
+        evaluate(store, refs, orders=1)
+        built = time.perf_counter() - t0
+        outcomes = store.scalar("SELECT count(*) FROM outcomes")
+        t0 = time.perf_counter()
+        files = report(store, Path(tmp) / "out")
+        seconds = time.perf_counter() - t0
+        out = Path(tmp) / "out"
+        html, md = (out / "report.html").stat().st_size, (out / "report.md").stat().st_size
+        csvs = list(out.glob("*.csv"))
+        csv_mb = sum(c.stat().st_size for c in csvs) / 1e6
+        text = (out / "report.md").read_text()  # what HTML/Markdown cut: "Showing N of M rows; X.csv has all."
+        cut = [line.strip() for line in text.splitlines() if line.strip().startswith("Showing ")]
+    print(f"store built in {built:.0f} s ({outcomes:,} outcomes); report {seconds:.1f} s; {files.html.name} "
+          f"{html / 1e6:.2f} MB; report.md {md / 1e3:.0f} kB; {len(csvs)} CSV files {csv_mb:.2f} MB")
+    for line in cut[:6]:
+        print(f"  cut note: {line[:160]}")
 
 
 if __name__ == "__main__":
