@@ -67,6 +67,16 @@ class LoadResult:
         return asdict(self)
 
 
+def check_ok(location: str) -> bool | None:
+    """``policy-store check`` on the store after the run: True/False, None where the checker is not merged yet."""
+    try:
+        from policy_store.check import check_store
+    except ImportError:
+        return None
+    with PolicyStore(location, read_only=True) as store:
+        return check_store(store).ok
+
+
 def prepare(location: str, *, bundled: bool = True) -> None:
     """The rule the workers apply, and a history for the side jobs to read: studies with replayed outcomes.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from .load import prepare, run_load
+from .load import check_ok, prepare, run_load
 
 pytest.importorskip("optuna")
 
@@ -24,3 +24,4 @@ def test_workers_side_jobs_and_absorb_lose_and_duplicate_nothing(kind, tmp_path,
     assert result.recorded == result.distinct_ids == result.distinct_points == result.calls
     assert result.trials_recorded == 4 * 10
     assert 0 < result.p50_ms <= result.p99_ms
+    assert check_ok(location) in (True, None)  # None: policy_store.check (branch rel-check) not merged here
