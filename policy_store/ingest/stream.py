@@ -209,13 +209,18 @@ def _first_duplicate(table: pa.Table) -> tuple[int, str] | None:
 
 
 @contextmanager
-def _capped_memory(store: PolicyStore) -> Iterator[None]:
-    before = store.scalar("SELECT current_setting('memory_limit')")
-    store.execute("SET memory_limit = ?", [STORE_MEMORY])
+def _bounded_write(store: PolicyStore) -> Iterator[None]:
+    """For the call: the store's buffer pool capped, and inserts free to reorder rows (DuckDB then streams them
+    instead of buffering to keep input order; every reader of the store orders explicitly)."""
+    settings = {"memory_limit": STORE_MEMORY, "preserve_insertion_order": False}
+    before = {k: store.scalar("SELECT current_setting(?)", [k]) for k in settings}
+    for name, value in settings.items():
+        store.execute(f"SET {name} = ?", [value])
     try:
         yield
     finally:
-        store.execute("SET memory_limit = ?", [before])
+        for name, value in before.items():
+            store.execute(f"SET {name} = ?", [value])
 
 
 def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, source: str | None = None,
@@ -285,7 +290,7 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
         view = f"_stream_{uuid.uuid4().hex}"
         store.register(view, pads.dataset(stage.points, format="parquet"))  # scanned lazily, batch by batch
         try:
-            with _capped_memory(store):
+            with _bounded_write(store):
                 return ingest_canonical_view(store, view, hashes, source=source or str(path), replace=replace)
         finally:
             store.unregister(view)
