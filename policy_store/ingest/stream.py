@@ -59,13 +59,13 @@ from policy_store.store import PolicyStore
 
 STREAM_BYTES = 256 << 20
 """CSV files larger than this are streamed by :func:`~policy_store.ingest.ingest_file`."""
-BLOCK_BYTES = 32 << 20
+BLOCK_BYTES = 8 << 20
 """Bytes of CSV parsed and validated at a time."""
 STAGE_MEMORY = "256MB"
 """Buffer pool of the private staging database (it spills to disk beyond this)."""
 STORE_MEMORY = "512MB"
 """Buffer pool of the store's connection while it writes a streamed file."""
-PART_BYTES = 64 << 20
+PART_BYTES = 32 << 20
 """CSV bytes per stage partition: one partition (whole studies) is in memory at a time when hashing."""
 
 _NUMERIC = ("step", "value", "cost_seconds")
@@ -86,7 +86,7 @@ def _blocks(path: Path, block_size: int) -> Iterator[pa.RecordBatch]:
     """The file's record batches: label columns as text, numbers as text too (parsed per block)."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open("rb") as fh:
-        header = fh.readline().decode("utf-8").rstrip("\r\n").split(delimiter)
+        header = fh.readline().decode("utf-8-sig").rstrip("\r\n").split(delimiter)
     unknown = [c for c in header if c.strip('"') not in COLUMNS]
     if unknown:
         raise InvalidInputError(f"{path}: unknown column; allowed columns are {', '.join(COLUMNS)}", field=unknown[0])

@@ -106,3 +106,11 @@ def test_bad_files(tmp_path, text, match):
     path.write_text(text + ("t,s,0,0,0.5,red\n" if "colour" in text else ""))
     with PolicyStore.memory() as store, pytest.raises(InvalidInputError, match=match):
         ingest_csv_stream(store, path)
+
+
+def test_a_byte_order_mark_is_read_as_the_whole_file_reader_reads_it(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbftask,study,trial,step,value\nt,s,0,0,0.5\nt,s,0,1,0.25\n")
+    with PolicyStore.memory() as store:
+        assert ingest_csv_stream(store, path).added == ["s"]
+        assert ingest_file(store, path).unchanged == ["s"]
