@@ -68,7 +68,8 @@ def _ingest_child(mode: str, csv: Path, store: Path) -> dict:
 def csv_section(args: argparse.Namespace) -> None:
     from tests.reliability.bigcsv import write_long_csv
 
-    sizes = [s for s in (0.05, 0.5, args.csv_gb) if s <= args.csv_gb]
+    sizes = [float(s) for s in args.csv_sizes.split(",")] if args.csv_sizes else [
+        s for s in (0.05, 0.5, args.csv_gb) if s <= args.csv_gb]
     print(f"\n### CSV ingest: peak RSS and time vs file size (streamed; anchor: read whole up to "
           f"{args.whole_max_gb} GB)")
     print("| file | rows | mode | seconds | MB/s | peak RSS MB | RSS over interpreter MB | RSS / file size |")
@@ -105,6 +106,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="soak duration")
     parser.add_argument("--hosts", type=int, default=8, help="soak writer processes")
     parser.add_argument("--csv-gb", type=float, default=5.0)
+    parser.add_argument("--csv-sizes", help="comma-separated GB, instead of 0.05,0.5,CSV_GB")
     parser.add_argument("--whole-max-gb", type=float, default=0.5, help="largest file also read whole (anchor)")
     parser.add_argument("--report-tasks", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0, help="soak kill schedule")
