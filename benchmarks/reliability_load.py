@@ -206,7 +206,7 @@ def report_section(args: argparse.Namespace) -> None:
         csvs = list(out.glob("*.csv"))
         csv_mb = sum(c.stat().st_size for c in csvs) / 1e6
         text = (out / "report.md").read_text()  # what HTML/Markdown cut: "Showing N of M rows; X.csv has all."
-        cut = [line.strip() for line in text.splitlines() if line.strip().startswith("Showing ")]
+        cut = [line.strip("_ ") for line in text.splitlines() if "Showing " in line]
     print(f"store built in {built:.0f} s ({outcomes:,} outcomes); report {seconds:.1f} s; {files.html.name} "
           f"{html / 1e6:.2f} MB; report.md {md / 1e3:.0f} kB; {len(csvs)} CSV files {csv_mb:.2f} MB")
     for line in cut[:6]:
