@@ -62,14 +62,13 @@ STREAM_BYTES = 256 << 20
 BLOCK_BYTES = 8 << 20
 """Bytes of CSV parsed and validated at a time."""
 STAGE_MEMORY = "256MB"
-"""Buffer pool of the private staging database (it spills to disk beyond this)."""
+"""Buffer pool of the private DuckDB that partitions blocks and runs the cross-block checks (spills beyond)."""
 STORE_MEMORY = "512MB"
 """Buffer pool of the store's connection while it writes a streamed file."""
 PART_BYTES = 32 << 20
 """CSV bytes per stage partition: one partition (whole studies) is in memory at a time when hashing."""
 
 _NUMERIC = ("step", "value", "cost_seconds")
-_TEXT = tuple(c for c in COLUMNS if c not in _NUMERIC)
 # (field, the key columns it must be unique within, what the key is called): the cross-block checks.
 _CROSS_CHECKS = (
     ("state", ("study", "trial"), "trial"),
