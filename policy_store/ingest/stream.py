@@ -1,4 +1,4 @@
-"""Streaming ingest of long-format CSV files larger than memory.
+"""Streaming ingest of large long-format CSV files.
 
 :func:`policy_store.ingest.ingest_file` streams CSV files above
 :data:`STREAM_BYTES`; the others are read whole (faster for small files). The
@@ -6,8 +6,8 @@ stream keeps the contract of :func:`~policy_store.ingest.writer.ingest_frame`:
 one transaction, the same content hashes (re-ingesting a file is a no-op
 whichever path read it), and typed errors naming the file's line and field.
 
-How memory stays bounded
-------------------------
+Where memory is bounded
+-----------------------
 1. pyarrow's streaming CSV reader yields blocks of ``block_size`` bytes; each is
    validated by :func:`~policy_store.ingest.longformat.validate_long_frame`
    (the same checks as a whole file; row numbers offset to the file's) and
@@ -21,7 +21,10 @@ How memory stays bounded
    :func:`~policy_store.ingest.hashing.study_hashes` and checked for duplicate
    points. A single study must fit in memory; a file may hold any number.
 4. The store scans the stage (its Parquet files, lazily) with the usual writer,
-   its own buffer pool capped at :data:`STORE_MEMORY` for the call.
+   its own buffer pool capped at :data:`STORE_MEMORY` for the call. This last
+   step is one transaction over all rows and its memory still grows with the
+   file (measured in ``benchmarks/RESULTS.md``): steps 1-3 are bounded, step 4
+   is not yet.
 
 >>> import tempfile, pathlib
 >>> from policy_store import PolicyStore
