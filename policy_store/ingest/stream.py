@@ -21,10 +21,9 @@ Where memory is bounded
    :func:`~policy_store.ingest.hashing.study_hashes` and checked for duplicate
    points. A single study must fit in memory; a file may hold any number.
 4. The store scans the stage (its Parquet files, lazily) with the usual writer,
-   its own buffer pool capped at :data:`STORE_MEMORY` for the call. This last
-   step is one transaction over all rows and its memory still grows with the
-   file (measured in ``benchmarks/RESULTS.md``): steps 1-3 are bounded, step 4
-   is not yet.
+   its own buffer pool capped at :data:`STORE_MEMORY` for the call, one
+   partition at a time (each aggregate sees whole studies of one partition),
+   all in one transaction.
 
 >>> import tempfile, pathlib
 >>> from policy_store import PolicyStore
@@ -290,9 +289,16 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
                 raise
             raise type(e)(e.reason, row=e.row, field=e.field, source=f"{path} line {e.row + 2}") from e
         view = f"_stream_{uuid.uuid4().hex}"
-        store.register(view, pads.dataset(stage.points, format="parquet"))  # scanned lazily, batch by batch
+        # Scanned lazily, batch by batch; written partition by partition (each holds whole studies).
+        parts = {f"{view}_{i}": pads.dataset(os.path.join(stage.points, name), format="parquet")
+                 for i, name in enumerate(sorted(os.listdir(stage.points)))}
+        store.register(view, pads.dataset(stage.points, format="parquet"))
+        for name, dataset in parts.items():
+            store.register(name, dataset)
         try:
             with _bounded_write(store):
-                return ingest_canonical_view(store, view, hashes, source=source or str(path), replace=replace)
+                return ingest_canonical_view(store, view, hashes, source=source or str(path), replace=replace,
+                                             parts=list(parts))
         finally:
-            store.unregister(view)
+            for name in [view, *parts]:
+                store.unregister(name)

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -142,13 +143,16 @@ def ingest_frame(
 
 
 def ingest_canonical_view(store: PolicyStore, view: str, hashes: dict[str, str], *, source: str,
-                          replace: bool) -> IngestReport:
+                          replace: bool, parts: Sequence[str] = ()) -> IngestReport:
     """Write the validated rows of ``view`` (canonical columns plus ``_row``) whose studies ``hashes`` lists.
 
+    ``parts``: views that together hold the rows of ``view``, each with whole studies; the points are then
+    written part by part (each aggregate sees one part), still in the one transaction.
     A whole unit of work: on a commit conflict with another host it is re-run from the reads on, with a fresh
     report (a re-run must not count, or write, a study twice).
     """
-    return store.run_atomic(lambda s: _ingest_view(s, view, hashes, IngestReport(), source=source, replace=replace))
+    return store.run_atomic(lambda s: _ingest_view(s, view, hashes, IngestReport(), source=source, replace=replace,
+                                                   parts=tuple(parts) or (view,)))
 
 
 def _ingest_view(
@@ -159,6 +163,7 @@ def _ingest_view(
     *,
     source: str,
     replace: bool,
+    parts: tuple[str, ...],
 ) -> IngestReport:
     # Two hosts adding the same study at once must not both insert it: fenced transactions conflict.
     store.fence()
@@ -209,21 +214,28 @@ def _ingest_view(
     studies = f"{view.replace('.', '_')}_studies"
     store.register(studies, pd.DataFrame({"study": to_write, "content_hash": [hashes[s] for s in to_write]}))
     try:
-        # Only the studies to write (unchanged ones are in the input too); `studies` is ours, never user input.
-        rows = f"(SELECT v.* FROM {view} AS v SEMI JOIN {studies} USING (study))" if report.unchanged else view  # noqa: S608
-        report.points_written = _write(store, rows, studies, report.new_tasks, source, utcnow())
+        now = utcnow()
+        _write_tasks(store, view, report.new_tasks, now)
+        for part in parts:
+            # Only the studies to write (unchanged ones are in the input too); `studies` is ours, never user input.
+            rows = f"(SELECT v.* FROM {part} AS v SEMI JOIN {studies} USING (study))" if report.unchanged else part  # noqa: S608
+            report.points_written += _write(store, rows, studies, source, now)
     finally:
         store.unregister(studies)
     return report
 
 
-def _write(store: PolicyStore, view: str, studies: str, new_tasks: list[str], source: str, now) -> int:
+def _write_tasks(store: PolicyStore, view: str, new_tasks: list[str], now) -> None:
     store.execute(
         f"""INSERT INTO tasks
             SELECT task, any_value(metric), any_value(direction), ?
             FROM {view} WHERE task IN (SELECT unnest(?::VARCHAR[])) GROUP BY task""",  # noqa: S608
         [now, new_tasks],
     )
+
+
+def _write(store: PolicyStore, view: str, studies: str, source: str, now) -> int:
+    """Points, trials and studies of ``view`` (whole studies)."""
     store.execute(
         f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {view}"  # noqa: S608
     )
