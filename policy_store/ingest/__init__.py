@@ -12,6 +12,7 @@
 from policy_store.ingest.files import ingest_file, read_long_file
 from policy_store.ingest.longformat import COLUMNS, DIRECTIONS, REQUIRED_COLUMNS, STATES, validate_long_frame
 from policy_store.ingest.optuna_source import frame_from_optuna, ingest_optuna, load_optuna_studies
+from policy_store.ingest.stream import ingest_csv_stream
 from policy_store.ingest.writer import IngestReport, ingest_frame
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "STATES",
     "IngestReport",
     "frame_from_optuna",
+    "ingest_csv_stream",
     "ingest_file",
     "ingest_frame",
     "ingest_optuna",

@@ -109,10 +109,17 @@ def ingest_file(store, path: str | os.PathLike[str], fmt: str | None = None, **k
     """Read and ingest one long-format file; errors name the file and its line.
 
     Keyword arguments go to :func:`policy_store.ingest.writer.ingest_frame`.
-    The source recorded for each study defaults to the file path.
+    The source recorded for each study defaults to the file path. A CSV file
+    larger than :data:`policy_store.ingest.stream.STREAM_BYTES` is streamed in
+    bounded memory (:func:`policy_store.ingest.stream.ingest_csv_stream`).
     """
+    from policy_store.ingest.stream import STREAM_BYTES, ingest_csv_stream
     from policy_store.ingest.writer import ingest_frame
 
+    path = Path(path)
+    if (fmt or detect_format(path)) == "csv" and path.is_file() and path.stat().st_size > STREAM_BYTES:
+        kwargs.pop("progress", None)
+        return ingest_csv_stream(store, path, **kwargs)
     frame = read_long_file(path, fmt)
     kwargs.setdefault("source", str(path))
     try:
