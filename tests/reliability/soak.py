@@ -100,7 +100,8 @@ def run_soak(location: str, work: Path, *, hosts: int, seconds: float, kill_ever
 
     procs = {h: start(h) for h in range(hosts)}
     while not all(r.exists() for r in ready.values()):
-        assert all(p.poll() is None for p in procs.values()), "a soak worker failed to start"
+        failed = [h for h, p in procs.items() if p.poll() is not None]
+        assert not failed, f"soak worker {failed[0]} failed to start: {(work / f'stderr-{failed[0]}.log').read_text()}"
         time.sleep(0.1)
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
