@@ -102,8 +102,10 @@ def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: 
     if meta_features:
         for name, value in meta_features.items():
             try:
+                if isinstance(value, bool | str):  # float() would take True as 1 and "1e3" as 1000
+                    raise TypeError(type(value).__name__)
                 feats[str(name)] = float("nan") if value is None else float(value)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError) as e:
                 raise InvalidInputError(f"meta-feature {name!r} must be a number, got {value!r}",
                                         field=str(name)) from e
     return {k: v for k, v in feats.items() if np.isfinite(v)}, inputs
