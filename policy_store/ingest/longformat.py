@@ -72,8 +72,11 @@ def _text_array(col: pd.Series, field: str) -> pa.Array:
         raise InvalidInputError("must be text, got booleans", row=0, field=field)
     if pd.api.types.is_float_dtype(col):
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        _fail_if(np.isfinite(values) & (values != np.floor(values)), "must be a label or an integer", field)
+        _fail_if(~np.isnan(values) & ~(np.abs(values) <= MAX_STEP) | (values != np.floor(values)) & ~np.isnan(values),
+                 "must be a label or an integer (floats only up to 2**53 - 1)", field)
         col = col.astype("Int64")
+    if col.dtype == object:  # mixed labels and numbers, e.g. [0, 1, "warm-start"]: numbers as in an int column
+        col = pd.Series([_label(v) for v in col], dtype=object, index=col.index)
     if pd.api.types.is_integer_dtype(col):
         return pa.array(col, type=pa.int64(), from_pandas=True).cast(pa.string())
     try:
@@ -86,6 +89,17 @@ def _text_array(col: pd.Series, field: str) -> pa.Array:
         bad = col.map(lambda v: not (v is None or isinstance(v, str) or pd.isna(v)))
         row = _first(bad.to_numpy(dtype=bool))
         raise InvalidInputError(f"must be text, got {col.iloc[row]!r}", row=row, field=field) from None
+
+
+def _label(value: object) -> object:
+    """An integer (or integral float) cell of a text column as its decimal text; anything else as it is."""
+    if isinstance(value, bool | np.bool_):
+        return value  # refused below: True is no label
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and value.is_integer() and abs(value) <= MAX_STEP:
+        return str(int(value))
+    return value
 
 
 def _encodable(text: str) -> bool:
