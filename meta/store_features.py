@@ -130,6 +130,7 @@ def save_meta_features(store: PolicyStore, task: str, features: Mapping[str, flo
     """
     if not task:
         raise InvalidInputError("a task id is required", field="task")
+    _check_names(pd.Series([task], dtype=object), "task")
     if not isinstance(features, Mapping):
         raise InvalidInputError(f"meta-features must be a mapping of name: number, got {type(features).__name__}",
                                 field="features")

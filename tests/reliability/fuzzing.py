@@ -393,6 +393,15 @@ def _seed_rule(store: PolicyStore) -> None:
 _RULE_STORE = SeededStore(_seed_rule)
 
 
+def _as_object(spec: Any) -> dict:
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except (ValueError, RecursionError):
+            return {}
+    return spec if isinstance(spec, dict) else {}
+
+
 def check_rule_spec(spec: Any) -> str:
     """``RuleSpec.parse`` and ``add_rule_version``: typed rejection naming the field, or a spec that round-trips,
     exports to Optuna and Ray Tune and is stored unchanged."""
@@ -403,7 +412,7 @@ def check_rule_spec(spec: Any) -> str:
     try:
         parsed = RuleSpec.parse(spec)
     except InvalidSpecError as e:
-        top = [*SPEC_FIELDS, *(k for k in spec if isinstance(k, str))] if isinstance(spec, dict) else [*SPEC_FIELDS]
+        top = [*SPEC_FIELDS, *(k for k in _as_object(spec) if isinstance(k, str))]
         if e.field is not None and "." not in e.field and e.field not in top:
             assert "more than once" in str(e), f"field {e.field!r} not in the spec: {e}"  # a repeated JSON key
         outcome = _expect_rejection(lambda: add_rule_version(store, "fuzzed", spec, created_by="fuzz"),
