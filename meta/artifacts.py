@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_store.errors import ArtifactIntegrityError, NotFoundError
+from policy_store.outputs import output_dir, write_file
 from policy_store.store import PolicyStore, utcnow
 
 #: Folder (beside the store file) where artifacts go by default; git-ignored.
@@ -34,9 +35,12 @@ _CACHE: dict[str, Any] = {}
 
 
 def default_directory(store: PolicyStore) -> Path:
-    """``policy-store-artifacts/`` beside the store file (the working directory for an in-memory store)."""
-    base = Path.cwd() if store.location == ":memory:" else Path(store.location).resolve().parent
-    return base / ARTIFACT_DIR
+    """``policy-store-artifacts/`` in the store's files folder (:meth:`PolicyStore.files_dir`).
+
+    Beside the store file; in the working directory for an in-memory store; under a DuckLake's data path,
+    which every host of the lake reaches (its location is no path to put files beside).
+    """
+    return Path(store.files_dir()) / ARTIFACT_DIR
 
 
 def save_artifact(store: PolicyStore, obj: Any, *, directory: str | os.PathLike[str] | None = None,
@@ -50,12 +54,8 @@ def save_artifact(store: PolicyStore, obj: Any, *, directory: str | os.PathLike[
     payload = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
     digest = hashlib.sha256(payload).hexdigest()
     model_id = f"meta-{digest[:16]}"
-    folder = Path(directory) if directory is not None else default_directory(store)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = (folder / f"{model_id}.pkl").resolve()
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    folder = output_dir(directory if directory is not None else default_directory(store), field="directory")
+    path = write_file(folder, f"{model_id}.pkl", payload).resolve()
     row = [model_id, str(path), digest, json.dumps(params or {}, sort_keys=True, default=str),
            json.dumps(training_snapshot or {}, sort_keys=True, default=str),
            json.dumps(evaluation or {}, sort_keys=True, default=str)]

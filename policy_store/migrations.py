@@ -175,3 +175,24 @@ _INITIAL = (
 MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
 
 LATEST_VERSION = MIGRATIONS[-1].version
+
+#: The natural or content-derived key of every table: the columns no two rows share. The tables have no
+#: UNIQUE constraints (DuckLake has none), so writers keep these unique and ``policy-store check`` verifies
+#: them; a table added by a migration gets its key here. ``outcomes``/``decisions`` ids are sha256 of what
+#: they measure, ``meta_models`` ids derive from the artifact's sha256, jobs and drift events carry UUIDs.
+NATURAL_KEYS: dict[str, tuple[str, ...]] = {
+    "schema_version": ("version",),
+    "tasks": ("task",),
+    "meta_features": ("task", "source", "feature"),
+    "studies": ("study",),
+    "trials": ("study", "trial"),
+    "curve_points": ("study", "trial", "step"),
+    "rules": ("rule",),
+    "rule_versions": ("rule", "version"),
+    "outcomes": ("outcome_id",),
+    "decisions": ("decision_id",),
+    "meta_models": ("model_id",),
+    "recommendations": ("recommendation_id",),
+    "drift_events": ("event_id",),
+    "jobs": ("job_id",),
+}

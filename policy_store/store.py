@@ -54,6 +54,31 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+_DUCKDB_HEADERS = 3 * 4096  # the file header and the two database headers before the first block
+
+
+def _refuse_truncated(con: duckdb.DuckDBPyConnection, path: str) -> None:
+    """Refuse a file shorter than the blocks its header lists (cut short by a copy or a full disk).
+
+    DuckDB reads a block only when a query needs it, so a truncated file opens, answers some queries, and
+    takes writes on top of what it lost. Every block in use lies in the file (free blocks past its end
+    are cut off by DuckDB itself), so a file shorter than its used blocks lost some. With a write-ahead
+    log beside it the blocks may be ahead of the file legitimately (its replay is not checkpointed yet),
+    so the check waits for that.
+    """
+    if Path(f"{path}.wal").exists():
+        return
+    try:
+        block_size, blocks = con.execute("SELECT block_size, used_blocks FROM pragma_database_size()").fetchone()
+    except duckdb.Error as e:
+        raise StoreError(f"cannot open store {path!r}: {e}") from e
+    needed, actual = _DUCKDB_HEADERS + block_size * blocks, Path(path).stat().st_size
+    if actual < needed:
+        raise StoreError(f"cannot open store {path!r}: the file is truncated ({actual:,} bytes; its {blocks} "
+                         f"blocks in use need at least {needed:,}). Restore it from a copy; nothing was read or "
+                         "written.")
+
+
 class PolicyStore:
     """A policy store in a DuckDB file, in memory, or in a DuckLake shared by many hosts.
 
@@ -103,9 +128,15 @@ class PolicyStore:
             con = duckdb.connect(path, read_only=read_only)
             # DuckDB's own progress bar prints to stdout (it would corrupt --json); our long steps show tqdm on stderr.
             con.execute("SET enable_progress_bar = false")
-            return con
         except duckdb.Error as e:
             raise StoreError(f"cannot open store {path!r}: {e}") from e
+        if path != ":memory:":
+            try:
+                _refuse_truncated(con, path)
+            except BaseException:
+                con.close()
+                raise
+        return con
 
     @classmethod
     def memory(cls) -> PolicyStore:

@@ -24,6 +24,7 @@ from policy_store.reports.render_html import render_html
 from policy_store.reports.render_markdown import render_markdown
 
 from policy_store.choices import DEFAULT_OUT_DIR
+from policy_store.outputs import output_dir, write_file
 from policy_store.store import PolicyStore, utcnow
 
 MANIFEST = "manifest.json"
@@ -57,24 +58,24 @@ def write_report(sections: Sequence[Section], out_dir: str | os.PathLike[str], *
 
     ``manifest.json`` lists the files written; CSV files a previous report listed there but this one
     does not write (a narrower scope, a section without data now) are removed, so the folder never
-    mixes two reports. Other files in the folder are left alone.
+    mixes two reports. Other files in the folder are left alone. A folder that is a symlink, a file or a
+    system folder is refused, and each file replaces its name whole without following a symlink there
+    (:mod:`policy_store.outputs`).
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out_dir)
     manifest = out / MANIFEST
     try:
         previous = set(json.loads(manifest.read_text(encoding="utf-8")).get("csv", []))
     except (OSError, ValueError, AttributeError):
         previous = set()
-    html, markdown = out / "report.html", out / "report.md"
-    html.write_text(render_html(sections, subtitle=subtitle), encoding="utf-8")
-    markdown.write_text(render_markdown(sections, subtitle=subtitle), encoding="utf-8")
+    html = write_file(out, "report.html", render_html(sections, subtitle=subtitle))
+    markdown = write_file(out, "report.md", render_markdown(sections, subtitle=subtitle))
     files = ReportFiles(html, markdown, tuple(write_csv(sections, out)))
     for name in previous - {p.name for p in files.csv}:
         if Path(name).name == name and name.endswith(".csv"):
             (out / name).unlink(missing_ok=True)
-    manifest.write_text(json.dumps({"html": html.name, "markdown": markdown.name,
-                                    "csv": [p.name for p in files.csv]}, indent=1), encoding="utf-8")
+    write_file(out, MANIFEST, json.dumps({"html": html.name, "markdown": markdown.name,
+                                          "csv": [p.name for p in files.csv]}, indent=1))
     return files
 
 
@@ -82,10 +83,11 @@ def report(store: PolicyStore, out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR
            tasks: Sequence[str] = (), rules: Sequence[str] = (), study: str | None = None,
            regret_weight: float = DEFAULT_REGRET_WEIGHT) -> ReportFiles:
     """Build the report for a scope and write all its files; see :func:`build_report`."""
+    out = output_dir(out_dir)  # refused before the (long) build, not after it
     flt = ReportFilter(tuple(tasks), tuple(rules), study, regret_weight)
     subtitle = (f"Store {store.location} (schema version {store.schema_version}), "
                 f"generated {utcnow():%Y-%m-%d %H:%M} UTC")
-    return write_report(collect_sections(store, flt), out_dir, subtitle=subtitle)
+    return write_report(collect_sections(store, flt), out, subtitle=subtitle)
 
 
 def build_report(store: PolicyStore, out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR, *,

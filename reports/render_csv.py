@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -19,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from policy_store.reports._base import Section
+
+from policy_store.outputs import write_file
 
 #: A text cell starting with one of these is a formula to spreadsheet programs (CSV injection, OWASP).
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -43,15 +46,17 @@ def csv_value(value: Any) -> Any:
 
 
 def write_csv(sections: Sequence[Section], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """One ``<table name>.csv`` per table (header = column keys); returns the paths written."""
+    """One ``<table name>.csv`` per table (header = column keys); returns the paths written.
+
+    ``out_dir`` must exist; each file replaces its name whole (:func:`policy_store.outputs.write_file`).
+    """
     paths = []
     for section in sections:
         for table in section.tables:
-            path = Path(out_dir) / f"{table.name}.csv"
-            with path.open("w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                writer.writerow([c.key for c in table.columns])
-                for row in table.rows:
-                    writer.writerow([csv_value(row.get(c.key)) for c in table.columns])
-            paths.append(path)
+            buffer = io.StringIO(newline="")
+            writer = csv.writer(buffer)
+            writer.writerow([c.key for c in table.columns])
+            for row in table.rows:
+                writer.writerow([csv_value(row.get(c.key)) for c in table.columns])
+            paths.append(write_file(Path(out_dir), f"{table.name}.csv", buffer.getvalue()))
     return paths

@@ -36,6 +36,12 @@ Failure modes
   after the commit (``remove=True``).
 - **Corrupt line** (not JSON, or missing fields): skipped and counted in ``bad``;
   the others are absorbed.
+- **Forged line**: a JSON record that parses but that no :class:`SpoolWriter` of a
+  ``StorePruner`` writes (a field it never writes, a wrong type, an unknown verdict, a
+  rule version the store does not have, or the id of a decision already recorded
+  with other content) is not a crash artefact: the absorb is refused with an
+  :class:`~policy_store.errors.InvalidInputError` naming the file, line and field,
+  and nothing is absorbed.
 - **Store locked by another process.** The absorbing process opens the store for
   writing; callers retry (:func:`policy_store.integrations.optuna.open_store_retrying`).
   On a DuckLake two hosts may absorb at once: the insert is fenced
@@ -46,12 +52,15 @@ Examples
 >>> import tempfile
 >>> from policy_store import PolicyStore
 >>> d = tempfile.mkdtemp()
+>>> from policy_store.rules import RuleSpec, add_rule_version
 >>> w = SpoolWriter(d)
 >>> w.append({"decision_id": "a1", "study": "s", "trial": "0", "trial_number": 0, "step": 1, "value": 0.5,
 ...           "threshold": None, "ref_size": 0, "verdict": "continue", "reason": "warm-up", "rule": "r",
-...           "version": 1, "spec_hash": "h", "decided_at": "2026-01-01T00:00:00"})
+...           "version": 1, "spec_hash": RuleSpec.parse({"strategy": "median"}).spec_hash,
+...           "decided_at": "2026-01-01T00:00:00"})
 >>> w.close()
 >>> with PolicyStore.memory() as store:
+...     _ = add_rule_version(store, "r", {"strategy": "median"}, created_by="doc")
 ...     first = absorb_spool(store, d, remove=False)
 ...     again = absorb_spool(store, d)
 ...     (first.inserted, again.inserted, again.duplicates, store.scalar("SELECT count(*) FROM decisions"))
@@ -62,11 +71,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import socket
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -179,13 +190,56 @@ class AbsorbReport:
         return asdict(self)
 
 
+_INT32, _INT64 = 2**31, 2**63
+# field -> (accepted types, bound of its column's integers); None always means "may be null".
+_SHAPES: dict[str, tuple[tuple[type, ...], int | None, bool]] = {
+    "decision_id": ((str,), None, False), "study": ((str,), None, False), "trial": ((str,), None, False),
+    "trial_number": ((int,), _INT32, False), "step": ((int,), _INT64, True), "value": ((int, float), None, True),
+    "threshold": ((int, float), None, True), "ref_size": ((int,), _INT32, False), "verdict": ((str,), None, False),
+    "reason": ((str,), None, False), "rule": ((str,), None, False), "version": ((int,), _INT32, False),
+    "spec_hash": ((str,), None, False), "decided_at": ((str,), None, False),
+}
+_VERDICTS = ("prune", "continue")
+
+
+def _check_record(rec: dict[str, Any], where: str) -> None:
+    """Refuse a record no StorePruner writes (see "Forged line" in the module docstring)."""
+    foreign = sorted(str(k) for k in rec if k not in _SHAPES)
+    if foreign:
+        raise InvalidInputError("is not a field of a spooled decision: a forged or foreign record",
+                                field=foreign[0], source=where)
+    for name, (types, bound, nullable) in _SHAPES.items():
+        value = rec[name]
+        if value is None and nullable:
+            continue
+        if isinstance(value, bool) or not isinstance(value, types):
+            kind = " or ".join(t.__name__ for t in types) + (" or null" if nullable else "")
+            raise InvalidInputError(f"must be {kind}, got {value!r}", field=name, source=where)
+        if bound is not None and not -bound <= value < bound:
+            raise InvalidInputError(f"{value} is out of range", field=name, source=where)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidInputError(f"must be finite or null, got {value!r}", field=name, source=where)
+        if isinstance(value, str) and name != "reason" and not value.strip():
+            raise InvalidInputError("must not be empty", field=name, source=where)
+    if rec["verdict"] not in _VERDICTS:
+        raise InvalidInputError(f"must be one of {list(_VERDICTS)}, got {rec['verdict']!r}", field="verdict",
+                                source=where)
+    try:
+        stamp = datetime.fromisoformat(rec["decided_at"])
+    except ValueError:
+        stamp = None
+    if stamp is None or stamp.tzinfo is not None:
+        raise InvalidInputError(f"must be a naive UTC ISO timestamp, got {rec['decided_at']!r}", field="decided_at",
+                                source=where)
+
+
 def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
     data = path.read_bytes()
     lines = data.split(b"\n")
     if lines[-1]:
         report.torn += 1
     rows = []
-    for raw in lines[:-1]:
+    for number, raw in enumerate(lines[:-1], start=1):
         if not raw:
             continue
         try:
@@ -196,18 +250,48 @@ def _read(path: Path, report: AbsorbReport) -> list[dict[str, Any]]:
         if not isinstance(rec, dict) or any(k not in rec for k in RECORD_FIELDS):
             report.bad += 1
             continue
-        rows.append(rec)
+        where = f"spool file {path.name} line {number}"
+        _check_record(rec, where)
+        rows.append({**rec, "_source": where})
     return rows
+
+
+_CONTENT = [c for c in RECORD_FIELDS if c != "decision_id"]
+
+
+def _refuse_forged(store: PolicyStore, view: str) -> None:
+    """Records naming a rule version the store lacks, or reusing a recorded decision's id with other content."""
+    differs = " OR ".join(f"n.{c} IS DISTINCT FROM d.{c}" for c in _CONTENT) + " OR d.mode <> n.mode"
+    # ``view`` is a generated name and the columns constants: nothing here comes from the records.
+    checks = (
+        (f"""SELECT n._source, 'rule', 'names rule version ' || n.rule || '@' || n.version || CASE WHEN v.rule IS NULL
+                THEN ', which the store does not have' ELSE ' with spec hash ' || left(n.spec_hash, 12)
+                || '..., but that version has ' || left(v.spec_hash, 12) || '...' END
+             FROM {view} n LEFT JOIN rule_versions v ON v.rule = n.rule AND v.version = n.version
+             WHERE v.rule IS NULL OR v.spec_hash <> n.spec_hash"""),  # noqa: S608
+        (f"""SELECT n._source, 'decision_id', 'decision id ' || n.decision_id || ' is already recorded with other '
+                || 'content: a forged or reused id'
+             FROM {view} n JOIN decisions d ON d.decision_id = n.decision_id WHERE {differs}"""),  # noqa: S608
+        (f"""SELECT min(_source), 'decision_id', 'decision id ' || decision_id || ' appears with different content '
+                || 'in the spool: a forged or reused id'
+             FROM {view} GROUP BY decision_id
+             HAVING count(DISTINCT ({', '.join(_CONTENT)})) > 1"""),  # noqa: S608
+    )
+    for sql in checks:
+        row = store.execute(f"SELECT * FROM ({sql}) ORDER BY 1 LIMIT 1").fetchone()  # noqa: S608 - see above
+        if row is not None:
+            raise InvalidInputError(row[2], field=row[1], source=row[0])
 
 
 def _insert(store: PolicyStore, frame: pd.DataFrame) -> int:
     # Fenced: two hosts absorbing the same records into a DuckLake cannot both pass the anti-join.
     store.fence()
-    cols = ", ".join(frame.columns)
+    cols = ", ".join(c for c in frame.columns if c != "_source")
     view = f"_spool_{uuid.uuid4().hex}"
     before = store.scalar("SELECT count(*) FROM decisions")
     store.register(view, frame)
     try:
+        _refuse_forged(store, view)
         store.execute(
             f"INSERT INTO decisions ({cols}) SELECT {cols} FROM {view} n "  # noqa: S608 - constant names
             "WHERE NOT EXISTS (SELECT 1 FROM decisions d WHERE d.decision_id = n.decision_id) "
@@ -284,7 +368,8 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
             "ref_size": frame["ref_size"].astype("Int64"), "verdict": frame["verdict"].astype(str),
             "reason": frame["reason"].astype(str), "rule": frame["rule"], "version": frame["version"].astype("Int64"),
             "spec_hash": frame["spec_hash"], "mode": MODE, "order_seed": pd.array([None] * len(frame), "Int64"),
-            "decided_at": pd.to_datetime(frame["decided_at"]),
+            "decided_at": pd.to_datetime(frame["decided_at"], format="ISO8601"),
+            "_source": [r["_source"] for r in rows],
         })
         report.inserted = store.run_atomic(lambda s: _insert(s, frame))
         report.duplicates = report.records - report.inserted

@@ -8,10 +8,19 @@ from hypothesis import strategies as st
 
 from policy_store import InvalidInputError, PolicyStore
 from policy_store.integrations import SpoolWriter, absorb_spool
+from policy_store.rules import RuleSpec, add_rule_version
 
+SPEC = {"strategy": "median"}
 RECORD = {"decision_id": "d", "study": "s", "trial": "0", "trial_number": 0, "step": 0, "value": 0.5,
           "threshold": None, "ref_size": 0, "verdict": "continue", "reason": "r", "rule": "r", "version": 1,
-          "spec_hash": "h", "decided_at": "2026-01-01T00:00:00"}
+          "spec_hash": RuleSpec.parse(SPEC).spec_hash, "decided_at": "2026-01-01T00:00:00"}
+
+
+@pytest.fixture
+def store(store):
+    """A store holding the rule version the records name (absorb refuses decisions of unknown versions)."""
+    add_rule_version(store, "r", SPEC, created_by="test")
+    return store
 
 
 def test_files_that_may_still_grow_are_kept(store, tmp_path):
@@ -54,6 +63,7 @@ def test_records_round_trip_through_the_spool(tmp_path_factory, recs):
         writer.append({**RECORD, **r, "decision_id": str(i), "trial_number": i, "trial": str(i)})
     writer.close()
     with PolicyStore.memory() as store:
+        add_rule_version(store, "r", SPEC, created_by="test")
         assert absorb_spool(store, d).inserted == len(recs)
         rows = store.fetch_dicts("SELECT step, value, threshold, reason FROM decisions ORDER BY trial_number")
     assert rows == recs
