@@ -79,7 +79,10 @@ def _curves(path: str, direction: str):
 
     from policy_store.curves import StudyCurves
 
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as e:  # missing, a folder, not UTF-8, not CSV, empty
+        raise InvalidInputError(f"cannot read {path!r} as CSV: {e}", field="curves") from e
     missing = [c for c in ("trial", "step", "value") if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"{path}: curve rows need columns trial, step, value[, study]; {missing} missing",

@@ -608,8 +608,12 @@ def check_cli(argv: list[str], paths: CliPaths) -> str:
         errors = [line for line in err.splitlines() if line.startswith("Error: ")]
         assert len(errors) == 1, f"expected one 'Error:' line for {argv}, got: {err[-600:]!r}"
         assert "Traceback" not in err
+        from policy_store.check import check_store
+
         with PolicyStore(store, read_only=True) as s:
             after = fingerprint(s)
+            report = check_store(s)
+        assert report.ok, f"policy-store check fails after a refused {argv}: {report}"
         if argv[:1] != ["recalibrate"]:  # a failed job is recorded as failed, by design
             assert after == before, f"the store moved on a failed {argv}: {errors[0]}"
         return "rejected"
