@@ -39,6 +39,9 @@ def test_random_command_lines_end_cleanly(paths, data):
     (["recommend", "--curves", "missing.csv"], "curves"),  # was a FileNotFoundError
     (["recommend", "--curves", "dir"], "curves"),
     (["recommend", "--curves", "latin1.csv"], "curves"),
+    *(([*command, "[" * 300, *rest], None) for command, rest in (  # each was "OSError: File name too long"
+        (["absorb"], []), (["copy"], ["x.duckdb"]), (["report", "--out"], []),
+        (["datasets", "ingest", "raytune"], ["--metric", "m", "--direction", "minimize"]))),
     (["recommend", "--meta-features", '{"NumberOfInstances": ' + "9" * 5000 + "}"], "meta-features"),
     (["recommend", "--meta-features", '{"NumberOfInstances": ' + "9" * 400 + "}"], "NumberOfInstances"),
 ])
