@@ -288,6 +288,9 @@ def validate_long_frame(
         raise InvalidInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if len(frame) == 0:
         raise InvalidInputError("the input has no rows")
+    repeated = [str(c) for c in frame.columns[frame.columns.duplicated()]]
+    if repeated:
+        raise InvalidInputError("column given more than once; which one is meant is ambiguous", field=repeated[0])
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInputError(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from policy_store.cli.main import build_parser
 from tests.reliability import fuzzing as fz
@@ -23,7 +24,7 @@ def test_every_command_but_the_skipped_ones_is_fuzzed():
 
 @settings(max_examples=fz.EXAMPLES * 3, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(data=fz.st.data())
+@given(data=st.data())
 def test_random_command_lines_end_cleanly(paths, data):
     fz.check_cli(data.draw(fz.cli_argvs(COMMANDS, paths)), paths)
 

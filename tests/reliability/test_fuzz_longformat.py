@@ -120,3 +120,14 @@ def test_a_million_point_study_is_ingested_and_a_bad_last_row_is_named(tmp_path)
         report = ingest_frame(store, frame)
         assert report.points_written == 1_000_000
         assert store.scalar("SELECT n_trials FROM studies WHERE study = 'big/1'") == n_trials
+
+
+def test_a_repeated_column_is_refused_by_name(store, tmp_path):
+    from policy_store.ingest import ingest_file
+
+    path = tmp_path / "twice.csv"
+    path.write_text("task,study,trial,step,value,task\nt,s,0,0,0.5,u\n")  # found by the campaign: AttributeError
+    with pytest.raises(InvalidInputError, match="more than once") as e:
+        ingest_file(store, path)
+    assert e.value.field == "task"
+    assert store.row_counts()["curve_points"] == 0
