@@ -135,9 +135,9 @@ def check_positive(name: str, value: float, *, allow_zero: bool = False) -> floa
 
 
 def check_int(name: str, value: int, *, minimum: int) -> int:
-    """``value`` if it is an integer >= ``minimum``, else :class:`InvalidInputError`."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}", field=name)
+    """``value`` if it is an integer >= ``minimum`` and within int64 (as SQL holds it), else an error."""
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= 2**63 - 1:
+        raise InvalidInputError(f"{name} must be an integer >= {minimum} (and < 2**63), got {value!r}", field=name)
     return value
 
 

@@ -25,6 +25,8 @@ import json
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 
+from policy_store.drift._base import check_int
+
 from policy_store.store import PolicyStore
 
 
@@ -116,6 +118,7 @@ def list_events(
             params.append(value)
     sql = f"SELECT {_COLUMNS} FROM drift_events WHERE {' AND '.join(clauses)} ORDER BY detected_at DESC, event_id"  # noqa: S608
     if limit is not None:
+        check_int("limit", limit, minimum=0)
         sql += " LIMIT ?"
         params.append(limit)
     events = []

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from policy_store.drift._base import check_int
+
 from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore, utcnow
 
@@ -89,6 +91,7 @@ def last_watermark(store: PolicyStore, kind: str) -> str | None:
 
 def list_jobs(store: PolicyStore, *, kind: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
     """Recent jobs, newest first, with their result decoded."""
+    check_int("limit", limit, minimum=0)
     rows = store.fetch_dicts(
         "SELECT * FROM jobs WHERE (? IS NULL OR kind = ?) ORDER BY started_at DESC LIMIT ?", [kind, kind, limit]
     )

@@ -100,10 +100,15 @@ def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: 
         feats.update(curve_meta_features(curves_frame(curves[0]), direction=curves[0].direction))
         inputs["curves"] = [c.study for c in curves]
     if meta_features:
+        if not isinstance(meta_features, Mapping):
+            raise InvalidInputError(f"meta_features must be a mapping of name: number, got "
+                                    f"{type(meta_features).__name__}", field="meta_features")
         for name, value in meta_features.items():
             try:
+                if isinstance(value, bool | str):  # float() would take True as 1 and "1e3" as 1000
+                    raise TypeError(type(value).__name__)
                 feats[str(name)] = float("nan") if value is None else float(value)
-            except (TypeError, ValueError) as e:
+            except (TypeError, ValueError, OverflowError) as e:
                 raise InvalidInputError(f"meta-feature {name!r} must be a number, got {value!r}",
                                         field=str(name)) from e
     return {k: v for k, v in feats.items() if np.isfinite(v)}, inputs

@@ -18,7 +18,6 @@ and read back as NaN.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -27,6 +26,47 @@ import pyarrow as pa
 
 from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore, utcnow
+
+
+def _is_number(value: object) -> bool:
+    return value is None or (isinstance(value, int | float | np.integer | np.floating)
+                             and not isinstance(value, bool | np.bool_))
+
+
+def _numbers(column: pd.Series) -> np.ndarray:
+    """The values as float64 (None/NaN: not computed); names the first that is no finite real number."""
+    is_number = column.map(_is_number).to_numpy(dtype=bool)
+    row = None if is_number.all() else int(np.flatnonzero(~is_number)[0])
+    values = np.full(len(column), np.nan)
+    if row is None:
+        with np.errstate(over="ignore"):
+            try:
+                values = column.astype(object).map(lambda v: np.nan if v is None else float(v)).to_numpy(np.float64)
+            except OverflowError:  # an integer beyond float range
+                row = int(np.flatnonzero(column.map(lambda v: isinstance(v, int) and abs(v) > 2**1023))[0])
+    if row is None and np.isinf(values).any():
+        row = int(np.flatnonzero(np.isinf(values))[0])
+    if row is not None:
+        raise InvalidInputError(f"meta-feature value {column.iloc[row]!r} is not a finite number (or null)",
+                                row=row, field="value")
+    return values
+
+
+def _check_names(column: pd.Series, field: str) -> None:
+    """Task ids and feature names: non-empty, printable text that is valid Unicode."""
+    for row, name in enumerate(column):
+        if not isinstance(name, str) or not name.strip():
+            raise InvalidInputError(f"must be non-empty text, got {name!r}", row=row, field=field)
+        if not name.isprintable() or not _encodable(name):
+            raise InvalidInputError(f"must be printable Unicode text, got {name!r}", row=row, field=field)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def save_meta_features_frame(store: PolicyStore, frame: pd.DataFrame, source: str) -> int:
@@ -52,12 +92,10 @@ def save_meta_features_frame(store: PolicyStore, frame: pd.DataFrame, source: st
                                 field=missing[0])
     if not source:
         raise InvalidInputError("a meta-feature source is required", field="source")
-    values = pd.to_numeric(frame["value"], errors="coerce").astype(np.float64).to_numpy()
-    bad = frame["value"].notna().to_numpy() & np.isnan(values)
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        raise InvalidInputError(f"meta-feature value {frame['value'].iloc[row]!r} is not a number",
-                                row=row, field="value")
+    frame = frame.reset_index(drop=True)
+    values = _numbers(frame["value"])
+    for field in ("task", "feature"):
+        _check_names(frame[field], field)
     if frame.duplicated(["task", "feature"]).any():
         row = int(np.flatnonzero(frame.duplicated(["task", "feature"]).to_numpy())[0])
         raise InvalidInputError(f"feature {frame['feature'].iloc[row]!r} given twice for task "
@@ -92,8 +130,13 @@ def save_meta_features(store: PolicyStore, task: str, features: Mapping[str, flo
     """
     if not task:
         raise InvalidInputError("a task id is required", field="task")
-    frame = pd.DataFrame({"task": task, "feature": list(features),
-                          "value": [math.nan if v is None else v for v in features.values()]})
+    _check_names(pd.Series([task], dtype=object), "task")
+    if not isinstance(features, Mapping):
+        raise InvalidInputError(f"meta-features must be a mapping of name: number, got {type(features).__name__}",
+                                field="features")
+    frame = pd.DataFrame({"task": pd.Series([task] * len(features), dtype=object),
+                          "feature": pd.Series(list(features), dtype=object),
+                          "value": pd.Series(list(features.values()), dtype=object)})
     if frame.empty:
         store.run_atomic(lambda s: s.execute("DELETE FROM meta_features WHERE source = ? AND task = ?",
                                              [source, task]))

@@ -8,14 +8,30 @@ import math
 import sys
 from collections.abc import Sequence
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
+from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore, default_location
 
 
 def open_store(args: argparse.Namespace, *, read_only: bool = False) -> PolicyStore:
     """The store named by ``--store``, ``$POLICY_STORE`` or the default file."""
     return PolicyStore(args.store or default_location(), read_only=read_only)
+
+
+def text_or_file(value: str, field: str) -> str:
+    """``value`` itself, or the UTF-8 text of the file it names (for options taking JSON or a JSON file)."""
+    try:
+        named = Path(value).is_file()
+    except (OSError, ValueError):  # too long for a file name, or a NUL byte: it is the text itself
+        named = False
+    if not named:
+        return value
+    try:
+        return Path(value).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InvalidInputError(f"cannot read {value!r} as UTF-8 text ({e})", field=field) from e
 
 
 def _jsonable(value: Any) -> Any:

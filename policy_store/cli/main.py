@@ -53,6 +53,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`policy-store tasks | head`): not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:
+        # The OS refusing a path the user named (too long, permission denied, a folder given for a file...):
+        # its message names the path; the store's own errors are StoreError, and a failed write rolled back.
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("Error: interrupted; nothing of the interrupted call was committed.", file=sys.stderr)
         return 130

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.cli._common import add_json_flag, open_store, print_json, print_table, text_or_file
 from policy_store.cli._parallel import add_backend_flags
 from policy_store.errors import InvalidInputError
 from policy_store.location import FileLocation, parse_location
@@ -105,7 +105,10 @@ def _curves(path: str, direction: str):
 
     from policy_store.curves import StudyCurves
 
-    frame = pd.read_csv(path)
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError) as e:  # missing, a folder, not UTF-8, not CSV, empty
+        raise InvalidInputError(f"cannot read {path!r} as CSV: {e}", field="curves") from e
     missing = [c for c in ("trial", "step", "value") if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"{path}: curve rows need columns trial, step, value[, study]; {missing} missing",
@@ -120,10 +123,10 @@ def _recommend(args: argparse.Namespace) -> int:
 
     features = None
     if args.meta_features:
-        text = Path(args.meta_features).read_text() if Path(args.meta_features).is_file() else args.meta_features
+        text = text_or_file(args.meta_features, "meta-features")
         try:
             features = json.loads(text)
-        except json.JSONDecodeError as e:
+        except (ValueError, RecursionError) as e:  # not JSON, a >4300-digit number, nesting too deep
             raise InvalidInputError(f"--meta-features is neither a JSON object nor a JSON file: {e}",
                                     field="meta-features") from e
         if not isinstance(features, dict):

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import argparse
 import getpass
-from pathlib import Path
 
 from policy_store.choices import SOURCES, STATUSES
-from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.cli._common import add_json_flag, open_store, print_json, print_table, text_or_file
 
 
 def _spec_arg(value: str) -> str:
-    path = Path(value)
-    if not value.lstrip().startswith("{") and path.is_file():
-        return path.read_text()
-    return value
+    return value if value.lstrip().startswith("{") else text_or_file(value, "spec")
 
 
 def _user() -> str:

@@ -47,7 +47,12 @@ COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
 DIRECTIONS = ("minimize", "maximize")
 DEFAULT_DIRECTION = "minimize"
+MAX_STEP = 2**53 - 1
+"""Largest step: every integer up to it is exact in float64, so no two steps can collapse into one."""
 _TEXT = ("task", "study", "trial", "params", "state", "metric", "direction")
+_LABELS = ("task", "study", "trial", "metric")
+# C0/C1 control characters in a label would corrupt terminals (escape sequences), tables and file names.
+_CONTROL = "[\\x00-\\x1f\\x{7f}-\\x{9f}]"
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -67,27 +72,56 @@ def _text_array(col: pd.Series, field: str) -> pa.Array:
         raise InvalidInputError("must be text, got booleans", row=0, field=field)
     if pd.api.types.is_float_dtype(col):
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        _fail_if(np.isfinite(values) & (values != np.floor(values)), "must be a label or an integer", field)
+        _fail_if(~np.isnan(values) & ~(np.abs(values) <= MAX_STEP) | (values != np.floor(values)) & ~np.isnan(values),
+                 "must be a label or an integer (floats only up to 2**53 - 1)", field)
         col = col.astype("Int64")
+    if col.dtype == object:  # mixed labels and numbers, e.g. [0, 1, "warm-start"]: numbers as in an int column
+        col = pd.Series([_label(v) for v in col], dtype=object, index=col.index)
     if pd.api.types.is_integer_dtype(col):
         return pa.array(col, type=pa.int64(), from_pandas=True).cast(pa.string())
     try:
         return pa.array(col, type=pa.string(), from_pandas=True)
+    except UnicodeEncodeError:
+        row = _first(col.map(lambda v: isinstance(v, str) and not _encodable(v)).to_numpy(dtype=bool))
+        raise InvalidInputError(f"is not valid Unicode text (a lone surrogate): {col.iloc[row]!r}",
+                                row=row, field=field) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        bad = col.map(lambda v: not (v is None or isinstance(v, str) or pd.isna(v)) if True else False)
+        bad = col.map(lambda v: not (v is None or isinstance(v, str) or pd.isna(v)))
         row = _first(bad.to_numpy(dtype=bool))
         raise InvalidInputError(f"must be text, got {col.iloc[row]!r}", row=row, field=field) from None
+
+
+def _label(value: object) -> object:
+    """An integer (or integral float) cell of a text column as its decimal text; anything else as it is."""
+    if isinstance(value, bool | np.bool_):
+        return value  # refused below: True is no label
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating) and value.is_integer() and abs(value) <= MAX_STEP:
+        return str(int(value))
+    return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _number_array(col: pd.Series, field: str) -> np.ndarray:
     """A numeric column as float64; names the first row that is not a number."""
     if pd.api.types.is_bool_dtype(col):
         raise InvalidInputError("must be numeric, got booleans", row=0, field=field)
+    if pd.api.types.is_complex_dtype(col) or pd.api.types.is_datetime64_any_dtype(col) or \
+            pd.api.types.is_timedelta64_dtype(col):
+        raise InvalidInputError(f"must be real numbers, got {col.dtype} values", row=0, field=field)
     if pd.api.types.is_numeric_dtype(col):
         return col.to_numpy(dtype=np.float64, na_value=np.nan)
     coerced = pd.to_numeric(col, errors="coerce")
     text = col.astype("string").str.strip().str.lower()
-    is_bool = col.map(lambda v: isinstance(v, bool | np.bool_)).to_numpy(dtype=bool)
+    is_bool = col.map(lambda v: isinstance(v, bool | np.bool_ | complex | np.complexfloating)).to_numpy(dtype=bool)
     bad = (coerced.isna() & col.notna() & (text != "") & (text != "nan")).to_numpy(dtype=bool, na_value=False)
     bad |= is_bool
     row = _first(bad)
@@ -117,6 +151,7 @@ def _canonical_input(frame: pd.DataFrame, direction: str | None, metric: str | N
     _fail_if(np.isnan(steps), "is missing; every row needs an integer step", "step")
     _fail_if(np.isinf(steps) | (steps != np.floor(steps)), "must be an integer", "step")
     _fail_if(steps < 0, "must be >= 0", "step")
+    _fail_if(steps > MAX_STEP, f"must be <= {MAX_STEP} (2**53 - 1)", "step")
     values = _number_array(frame["value"], "value")
     _fail_if(np.isinf(values), "must be finite (got infinity)", "value")
     cost = _number_array(frame["cost_seconds"], "cost_seconds") if "cost_seconds" in frame else np.full(n, np.nan)
@@ -149,6 +184,9 @@ _ROW_CHECKS = (
     ("direction NOT IN ('minimize', 'maximize')", "direction", "unknown direction; use 'minimize' or 'maximize'"),
     ("isnan(value) AND state IN ('COMPLETE', 'RUNNING')", "value",
      "is NaN in a COMPLETE or RUNNING trial; NaN is allowed only in PRUNED or FAIL (diverged) trials"),
+    *((f"regexp_matches({label}, '{_CONTROL}')", label,
+       "contains a control character (tab, newline, escape, NUL...); names must be printable text")
+      for label in _LABELS),
 )
 # (field that must be unique, the group it must be unique within, what the group is called)
 _GROUP_CHECKS = (
@@ -250,6 +288,9 @@ def validate_long_frame(
         raise InvalidInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if len(frame) == 0:
         raise InvalidInputError("the input has no rows")
+    repeated = [str(c) for c in frame.columns[frame.columns.duplicated()]]
+    if repeated:
+        raise InvalidInputError("column given more than once; which one is meant is ambiguous", field=repeated[0])
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInputError(
@@ -285,8 +326,14 @@ def _check_params(con: duckdb.DuckDBPyConnection) -> None:
         "SELECT min(_row), params FROM n WHERE params IS NOT NULL GROUP BY params ORDER BY 1"
     ).fetchall():
         try:
-            parsed = json.loads(text)
+            parsed = json.loads(text, parse_constant=_no_constant)
         except json.JSONDecodeError as e:
             raise InvalidInputError(f"is not valid JSON ({e.msg})", row=int(row), field="params") from e
+        except (ValueError, RecursionError) as e:  # NaN/Infinity, a >4300-digit number, nesting too deep
+            raise InvalidInputError(f"is not valid JSON ({e})", row=int(row), field="params") from e
         if not isinstance(parsed, dict):
             raise InvalidInputError("must be a JSON object of hyperparameters", row=int(row), field="params")
+
+
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not JSON; write null or a number")

@@ -44,6 +44,8 @@ from policy_store.rules.versions import RuleVersion, get_rule_version
 from policy_store.store import PolicyStore, utcnow
 
 MODE = "replay"
+MAX_ORDERS = 10_000
+"""Most trial orders per study one call replays (each is a full replay of every study; 10,000 is hours)."""
 
 
 def lib_versions() -> dict[str, str | None]:
@@ -238,8 +240,8 @@ def evaluate(store: PolicyStore, rules: str | RuleVersion | Sequence[str | RuleV
     DirectionMismatchError
         A spec declares the other direction than one of the studies (nothing is written).
     """
-    if orders < 1:
-        raise InvalidInputError(f"orders must be >= 1, got {orders}", field="orders")
+    if not 1 <= orders <= MAX_ORDERS:
+        raise InvalidInputError(f"orders must be between 1 and {MAX_ORDERS:,}, got {orders}", field="orders")
     items = [rules] if isinstance(rules, str | RuleVersion) else list(rules)
     versions = [r if isinstance(r, RuleVersion) else get_rule_version(store, r) for r in items]
     curves = load_curves(store, studies=studies, tasks=tasks)

@@ -45,6 +45,30 @@ SAFEGUARDS = (
 _TOP_KEYS = ("strategy", "params", "safeguards", "direction")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise InvalidSpecError("key given more than once; which one is meant is ambiguous", field=repeated[0])
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise InvalidSpecError(f"not valid JSON: {name} is not a JSON value; write a number or null")
+
+
+def _loads(text: str) -> Any:
+    """Strict JSON: no NaN/Infinity, no repeated keys; every failure an :class:`InvalidSpecError`."""
+    try:
+        return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as e:
+        raise InvalidSpecError(f"not valid JSON: {e}") from e
+    except (ValueError, RecursionError) as e:  # a number of over 4300 digits, nesting too deep
+        if isinstance(e, InvalidSpecError):
+            raise
+        raise InvalidSpecError(f"not valid JSON: {e}") from e
+
+
 @dataclass(frozen=True)
 class RuleSpec:
     """A validated rule spec. Build with :meth:`parse`; treat as immutable."""
@@ -63,21 +87,18 @@ class RuleSpec:
         if isinstance(spec, Path):
             spec = spec.read_text()
         if isinstance(spec, str):
-            try:
-                spec = json.loads(spec)
-            except json.JSONDecodeError as e:
-                raise InvalidSpecError(f"not valid JSON: {e}") from e
+            spec = _loads(spec)
         if not isinstance(spec, Mapping):
             raise InvalidSpecError(f"a spec must be a JSON object, got {type(spec).__name__}")
         unknown = sorted(set(spec) - set(_TOP_KEYS))
         if unknown:
             raise InvalidSpecError(f"unknown key; allowed: {list(_TOP_KEYS)}", field=unknown[0])
         strategy: Strategy = get_strategy(spec.get("strategy"))
-        raw_params = spec.get("params") or {}
+        raw_params = {} if spec.get("params") is None else spec["params"]
         if not isinstance(raw_params, Mapping):
             raise InvalidSpecError("must be an object", field="params")
         params = strategy.validate(copy.deepcopy(dict(raw_params)))
-        raw_safe = spec.get("safeguards") or {}
+        raw_safe = {} if spec.get("safeguards") is None else spec["safeguards"]
         if not isinstance(raw_safe, Mapping):
             raise InvalidSpecError("must be an object", field="safeguards")
         unknown = sorted(set(raw_safe) - {p.name for p in SAFEGUARDS})

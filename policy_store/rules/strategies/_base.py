@@ -29,6 +29,8 @@ from typing import Any, ClassVar
 from policy_store.errors import InvalidSpecError
 
 _REQUIRED = object()
+MAX_INT = 2**63 - 1
+"""Largest magnitude of an integer parameter (int64, as the replay kernels and the store hold it)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,9 @@ class Param:
         field_name = f"{prefix}.{self.name}"
 
         def bad() -> InvalidSpecError:
-            return InvalidSpecError(f"must be {self.describe()}, got {value!r}", field=field_name)
+            huge = isinstance(value, int) and not isinstance(value, bool) and abs(value) > MAX_INT
+            limit = " (at most 2**63 - 1 in magnitude)" if huge else ""
+            return InvalidSpecError(f"must be {self.describe()}{limit}, got {value!r}", field=field_name)
 
         if self.kind == "spec_or_none":
             if value is None or isinstance(value, Mapping):
@@ -95,10 +99,11 @@ class Param:
         if self.kind in ("int", "int_or_auto"):
             if isinstance(value, float) and value.is_integer():
                 value = int(value)
-            if not isinstance(value, int):
+            # Replay and Optuna hold steps and counts in 64 bits: a larger integer would overflow there.
+            if not isinstance(value, int) or abs(value) > MAX_INT:
                 raise bad()
         else:
-            if not isinstance(value, int | float):
+            if not isinstance(value, int | float) or (isinstance(value, int) and abs(value) > MAX_INT):
                 raise bad()
             value = float(value)
             if not math.isfinite(value):
@@ -136,7 +141,11 @@ class Strategy:
     # -- validation ---------------------------------------------------------------------
     def validate(self, params: Mapping[str, Any] | None, prefix: str = "params") -> dict[str, Any]:
         """Fill defaults, check every value, refuse unknown keys; returns a new dict."""
-        params = dict(params or {})
+        if params is None:
+            params = {}
+        if not isinstance(params, Mapping):
+            raise InvalidSpecError(f"must be an object of parameters, got {params!r}", field=prefix)
+        params = dict(params)
         known = {p.name for p in self.params}
         unknown = sorted(set(params) - known)
         if unknown:
