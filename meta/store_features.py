@@ -25,6 +25,7 @@ import pandas as pd
 import pyarrow as pa
 
 from policy_store.errors import InvalidInputError
+from policy_store.ingest.longformat import encodable
 from policy_store.store import PolicyStore, utcnow
 
 
@@ -57,16 +58,8 @@ def _check_names(column: pd.Series, field: str) -> None:
     for row, name in enumerate(column):
         if not isinstance(name, str) or not name.strip():
             raise InvalidInputError(f"must be non-empty text, got {name!r}", row=row, field=field)
-        if not name.isprintable() or not _encodable(name):
+        if not name.isprintable() or not encodable(name):
             raise InvalidInputError(f"must be printable Unicode text, got {name!r}", row=row, field=field)
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def save_meta_features_frame(store: PolicyStore, frame: pd.DataFrame, source: str) -> int:

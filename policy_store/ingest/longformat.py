@@ -82,7 +82,7 @@ def _text_array(col: pd.Series, field: str) -> pa.Array:
     try:
         return pa.array(col, type=pa.string(), from_pandas=True)
     except UnicodeEncodeError:
-        row = _first(col.map(lambda v: isinstance(v, str) and not _encodable(v)).to_numpy(dtype=bool))
+        row = _first(col.map(lambda v: isinstance(v, str) and not encodable(v)).to_numpy(dtype=bool))
         raise InvalidInputError(f"is not valid Unicode text (a lone surrogate): {col.iloc[row]!r}",
                                 row=row, field=field) from None
     except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -102,7 +102,12 @@ def _label(value: object) -> object:
     return value
 
 
-def _encodable(text: str) -> bool:
+def encodable(text: str) -> bool:
+    """Whether ``text`` is valid Unicode (no lone surrogates), i.e. storable as UTF-8.
+
+    >>> encodable("café"), encodable(chr(0xD800))
+    (True, False)
+    """
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
