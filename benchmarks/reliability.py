@@ -6,8 +6,8 @@ every transaction boundary (``POLICY_STORE_FAULT=before-commit:N`` / ``after-com
 random delays within its uninterrupted duration, round-robin until the budget is spent. After each kill
 ``check_store`` must find no violation; the rerun must exit 0 and leave a store whose canonical projection
 equals an uninterrupted run's. Printed per command x store kind: kills, violations, reruns equal, unhandled
-tracebacks (0 expected), and the anchor: a kill cycle with children forked from this pre-imported process
-against one that starts a fresh interpreter per run.
+tracebacks and hung runs (0 expected; a hung run's stacks are printed), and the anchor: a kill cycle with
+children forked from the pre-imported fork server against one that starts a fresh interpreter per run.
 
 ``--part fuzz`` and ``--part load`` are the other parts of the campaign: each is a module
 ``benchmarks/reliability_<part>.py`` with ``run(minutes: float, seed: int) -> dict`` (figures, printed
@@ -104,7 +104,7 @@ def crash_campaign(minutes: float, *, kinds: list[str], commands: list[str], see
         rows.append({"command": name, "store": kind, "kills": t.kills, "at_boundaries": t.boundary_kills,
                      "at_delays": t.delay_kills, "finished_first": t.finished_before_kill,
                      "violations": t.violations, "reruns_equal": t.reruns_equal, "reruns_differ": t.reruns_differ,
-                     "unhandled": t.unhandled})
+                     "unhandled": t.unhandled, "hung": t.hung})
     elapsed = time.monotonic() - started
     return {"rows": rows, "total": {k: v for k, v in vars(total).items() if k != "failures"},
             "failures": total.failures, "anchor": anchor, "setup_s": setup_s, "elapsed_s": elapsed}
@@ -120,7 +120,7 @@ def _print_crash(result: dict) -> None:
     print(f"\ntotal: {t['kills']} kills ({t['boundary_kills']} at transaction boundaries, {t['delay_kills']} at "
           f"random delays; {t['finished_before_kill']} runs finished before their delay), {t['violations']} "
           f"violations, {t['reruns_equal']} reruns equal to an uninterrupted run, {t['reruns_differ']} differ, "
-          f"{t['unhandled']} unhandled tracebacks")
+          f"{t['unhandled']} unhandled tracebacks, {t['hung']} runs hung")
     a = result["anchor"]
     print(f"anchor: one `rules add` run forked from the pre-imported parent {a['fork_s']:.3f} s, in a fresh "
           f"interpreter {a['fresh_interpreter_s']:.3f} s: {a['fresh_interpreter_s'] / a['fork_s']:.1f}x")
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
     crash = figures.get("crash")
     bad = crash and (crash["total"]["violations"] or crash["total"]["reruns_differ"] or crash["total"]["unhandled"]
-                     or crash["failures"])
+                     or crash["total"]["hung"] or crash["failures"])
     return 1 if bad else 0
 
 

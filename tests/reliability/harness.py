@@ -11,26 +11,34 @@ compares the store's :func:`~tests.reliability.projection.project` with the refe
 came after commits) with :meth:`Matrix.twice`'s: a kill after the last commit plus the rerun amounts to two
 complete runs.
 
-Children are ``os.fork()`` ed from this process, which has imported everything the commands import and
-holds no open DuckDB connection while forking (every store it opens is closed before the next fork); the
-child runs :func:`policy_store.cli.main.main` and leaves with ``os._exit``. A fresh interpreter per kill
-would cost seconds of imports and numba cache loads; a fork costs milliseconds.
+Children are ``os.fork()`` ed by a fork server (:class:`ForkServer`): a process forked once, right after
+:func:`warm_imports`, that has imported everything the commands import and then does nothing but fork,
+wait and kill. The child runs :func:`policy_store.cli.main.main` and leaves with ``os._exit``. A fresh
+interpreter per kill would cost seconds of imports and numba cache loads; a fork costs milliseconds. Forking
+from the campaign's own process instead would copy, at each fork, whatever its threads were doing (tqdm's
+monitor, Arrow's pool, DuckDB's scheduler all run there once a store was checked): a lock held by one of them
+at that instant stays held forever in the child. A run that outlives its timeout is reported as
+:class:`HungError` with the child's Python and native stacks.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import faulthandler
 import importlib
 import importlib.util
 import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 
 from policy_store import PolicyStore
@@ -56,6 +64,7 @@ def warm_imports() -> None:
 
     build_parser()  # imports every command module
     _warm_kernels()
+    ForkServer.start()
 
 
 def _warm_kernels() -> None:
@@ -112,6 +121,7 @@ def _child(argv: list[str], fault: str | None, out: Path) -> None:  # pragma: no
         os.dup2(stderr.fileno(), 2)
         sys.stdout, sys.stderr = stdout, stderr
         random.seed()  # the parent's random state is not the child's
+        faulthandler.register(signal.SIGUSR1, file=stderr, all_threads=True)  # the stacks of a hung run
         if fault:
             os.environ[FAULT_ENV] = fault
         else:
@@ -135,9 +145,26 @@ def _child(argv: list[str], fault: str | None, out: Path) -> None:  # pragma: no
             os._exit(code)
 
 
+class HungError(TimeoutError):
+    """A child outlived its timeout; the message holds its Python and native stacks."""
+
+
 def run_command(argv: list[str], out: Path, *, fault: str | None = None, kill_after: float | None = None,
                 timeout: float = 600.0) -> Run:
-    """Run ``policy-store ARGV`` in a forked child; SIGKILL it after ``kill_after`` seconds if it still runs."""
+    """Run ``policy-store ARGV`` in a forked child; SIGKILL it after ``kill_after`` seconds if it still runs.
+
+    Raises
+    ------
+    HungError
+        Without ``kill_after``, the child still ran after ``timeout`` seconds (it is killed first).
+    """
+    if ForkServer.current is not None:
+        return ForkServer.current.run(argv, out, fault=fault, kill_after=kill_after, timeout=timeout)
+    return _fork_and_wait(argv, out, fault=fault, kill_after=kill_after, timeout=timeout)
+
+
+def _fork_and_wait(argv: list[str], out: Path, *, fault: str | None, kill_after: float | None,
+                   timeout: float) -> Run:
     out.mkdir(parents=True, exist_ok=True)
     (out / "commits").unlink(missing_ok=True)
     sys.stdout.flush()
@@ -154,10 +181,11 @@ def run_command(argv: list[str], out: Path, *, fault: str | None = None, kill_af
             status = status_
             break
         if time.perf_counter() >= deadline:
+            stacks = _stacks(pid, out) if kill_after is None else ""
             os.kill(pid, signal.SIGKILL)
             status = os.waitpid(pid, 0)[1]
             if kill_after is None:
-                raise TimeoutError(f"policy-store {' '.join(argv)} still ran after {timeout} s")
+                raise HungError(f"policy-store {' '.join(argv)} still ran after {timeout} s; its stacks:\n{stacks}")
             break
         time.sleep(0.002)
     seconds = time.perf_counter() - start
@@ -168,6 +196,84 @@ def run_command(argv: list[str], out: Path, *, fault: str | None = None, kill_af
         return Run(None, seconds, None, stderr)
     commits = int((out / "commits").read_text()) if (out / "commits").exists() else None
     return Run(os.WEXITSTATUS(status), seconds, commits, stderr)
+
+
+def _stacks(pid: int, out: Path) -> str:
+    """A live child's Python stacks (faulthandler, on SIGUSR1) and native ones (gdb, where installed)."""
+    os.kill(pid, signal.SIGUSR1)
+    time.sleep(1.0)
+    python = (out / "stderr").read_text(errors="replace")[-6000:] if (out / "stderr").exists() else ""
+    native = ""
+    if shutil.which("gdb"):
+        try:
+            native = subprocess.run(["gdb", "-batch", "-p", str(pid), "-ex", "thread apply all bt 25"],
+                                    capture_output=True, text=True, timeout=120).stdout
+        except subprocess.TimeoutExpired:
+            native = "(gdb timed out)"
+        native = "\n".join(line for line in native.splitlines() if line.startswith(("Thread", "#")))
+    return f"Python:\n{python}\nnative:\n{native[-12000:]}"
+
+
+class ForkServer:
+    """The process that forks every child (see the module docstring): forked once, serves over a pipe.
+
+    :func:`warm_imports` starts it; from then on :func:`run_command` sends each run to it.
+    """
+
+    current: ForkServer | None = None
+
+    def __init__(self) -> None:
+        ours, theirs = Pipe()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the server's own loop
+            ours.close()
+            self._serve(theirs)
+        theirs.close()
+        self.pid, self.owner, self._conn = pid, os.getpid(), ours
+
+    @classmethod
+    def start(cls) -> ForkServer:
+        """Start the server of this process once (later calls return it); it stops when this process exits."""
+        if cls.current is None or cls.current.owner != os.getpid():
+            cls.current = cls()
+            atexit.register(cls.current.stop)
+        return cls.current
+
+    @staticmethod
+    def _serve(conn: Connection) -> None:  # pragma: no cover - runs in the server
+        ForkServer.current = None  # its children fork themselves
+        try:
+            while True:
+                try:
+                    request = conn.recv()
+                except EOFError:
+                    break
+                if request is None:
+                    break
+                try:
+                    conn.send(_fork_and_wait(*request[0], **request[1]))
+                except Exception as e:  # the caller re-raises it
+                    conn.send(e)
+        finally:
+            os._exit(0)
+
+    def run(self, *args, **kwargs) -> Run:
+        self._conn.send((args, kwargs))
+        result = self._conn.recv()
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self._conn.send(None)
+            self._conn.close()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        if ForkServer.current is self:
+            ForkServer.current = None
 
 
 @dataclass
@@ -182,6 +288,8 @@ class Tally:
     reruns_equal: int = 0
     reruns_differ: int = 0
     unhandled: int = 0
+    hung: int = 0
+    """Runs that outlived their timeout (:class:`HungError`), the kill's run or the rerun."""
     failures: list[str] = field(default_factory=list)
 
     def add(self, other: Tally) -> None:
@@ -261,7 +369,9 @@ class Matrix:
             return (project(store) if projection else {}), list(report.violations)
 
     def _run(self, location: str, ws: Path, **kill) -> Run:
-        return run_command(self.scenario.argv(location, ws), ws / "out", **kill)
+        # Once the reference run is timed, a run that takes 20 times as long (at least two minutes) has hung.
+        timeout = max(120.0, 20 * self.reference_seconds) if self.reference_state is not None else 600.0
+        return run_command(self.scenario.argv(location, ws), ws / "out", timeout=timeout, **kill)
 
     def reference(self, *, verify: bool = True) -> None:
         """Run uninterrupted; with ``verify`` on a second clone too, whose projection must be the same."""
@@ -309,47 +419,55 @@ class Matrix:
         what = fault or f"delay {delay:.3f}s"
         location, ws = self._clone()
         try:
-            run = self._run(location, ws, fault=fault, kill_after=delay)
-            if run.unhandled:
-                tally.unhandled += 1
-                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: unhandled {run.stderr[-2000:]}")
-                return tally
-            if run.killed:
-                tally.kills += 1
-                tally.boundary_kills += fault is not None
-                tally.delay_kills += fault is None
-            elif fault is not None:
-                tally.failures.append(f"{self.scenario.name} ({self.kind}): {fault} never reached "
-                                      f"(exit {run.code}, {run.commits} commits)")
-                return tally
-            elif run.code == 0:
-                tally.finished_before_kill += 1
-            else:
-                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: exit {run.code}: {run.stderr}")
-                return tally
-            _, violations = self._state(location, ws, projection=False)
-            if violations:
-                tally.violations += len(violations)
-                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the kill: {violations}")
-            rerun = self._run(location, ws)
-            if rerun.code != 0:
-                tally.unhandled += rerun.unhandled
-                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: the rerun exited {rerun.code}: "
-                                      f"{rerun.stderr[-2000:]}")
-                return tally
-            state, violations = self._state(location, ws)
-            if violations:
-                tally.violations += len(violations)
-                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the rerun: {violations}")
-            if state == self.reference_state or (run.killed and state == self.twice()):
-                tally.reruns_equal += 1
-            else:
-                tally.reruns_differ += 1
-                tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: the rerun's store differs from "
-                                      f"an uninterrupted run's: {differences(self.reference_state, state)}")
+            return self._crash(location, ws, tally, what, fault=fault, delay=delay)
+        except HungError as e:
+            tally.hung += 1
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: {e}")
             return tally
         finally:
             self._drop(location, ws)
+
+    def _crash(self, location: str, ws: Path, tally: Tally, what: str, *, fault: str | None,
+               delay: float | None) -> Tally:
+        run = self._run(location, ws, fault=fault, kill_after=delay)
+        if run.unhandled:
+            tally.unhandled += 1
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: unhandled {run.stderr[-2000:]}")
+            return tally
+        if run.killed:
+            tally.kills += 1
+            tally.boundary_kills += fault is not None
+            tally.delay_kills += fault is None
+        elif fault is not None:
+            tally.failures.append(f"{self.scenario.name} ({self.kind}): {fault} never reached "
+                                  f"(exit {run.code}, {run.commits} commits)")
+            return tally
+        elif run.code == 0:
+            tally.finished_before_kill += 1
+        else:
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: exit {run.code}: {run.stderr}")
+            return tally
+        _, violations = self._state(location, ws, projection=False)
+        if violations:
+            tally.violations += len(violations)
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the kill: {violations}")
+        rerun = self._run(location, ws)
+        if rerun.code != 0:
+            tally.unhandled += rerun.unhandled
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: the rerun exited {rerun.code}: "
+                                  f"{rerun.stderr[-2000:]}")
+            return tally
+        state, violations = self._state(location, ws)
+        if violations:
+            tally.violations += len(violations)
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: after the rerun: {violations}")
+        if state == self.reference_state or (run.killed and state == self.twice()):
+            tally.reruns_equal += 1
+        else:
+            tally.reruns_differ += 1
+            tally.failures.append(f"{self.scenario.name} ({self.kind}) {what}: the rerun's store differs from "
+                                  f"an uninterrupted run's: {differences(self.reference_state, state)}")
+        return tally
 
     def boundaries(self) -> list[str]:
         """Every transaction boundary the uninterrupted command passes: before and after each commit."""

@@ -15,7 +15,7 @@ import pytest
 
 from policy_store import PolicyStore
 from tests.lake.conftest import postgres  # noqa: F401 - the fixture of the lake cases
-from tests.reliability.harness import Matrix, run_command, warm_imports
+from tests.reliability.harness import ForkServer, HungError, Matrix, run_command, warm_imports
 from tests.reliability.scenarios import BY_NAME, SCENARIOS
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="the crash matrix forks its children")
@@ -48,6 +48,20 @@ def test_the_fault_hook_kills_at_the_named_commit_only(tmp_path):
                       fault="commit:1")
     assert bad.code == 1 and bad.stderr.startswith("Error: field 'POLICY_STORE_FAULT'") and not bad.unhandled
     assert _rule_versions(path) == 1
+
+
+def test_children_fork_from_the_fork_server_and_a_hung_one_reports_its_stacks(tmp_path):
+    server = ForkServer.current
+    assert server is not None and os.waitpid(server.pid, os.WNOHANG) == (0, 0)  # started, alive
+    path = tmp_path / "store.duckdb"
+    PolicyStore(path).close()
+    # Ingesting the bundled curves takes far longer than 50 ms: with that timeout the run counts as hung.
+    with pytest.raises(HungError) as caught:
+        run_command(["--store", str(path), "datasets", "ingest", "bundled"], tmp_path / "out", timeout=0.05)
+    message = str(caught.value)
+    assert "still ran after 0.05 s" in message
+    assert "most recent call first" in message  # faulthandler's dump of the child's Python stacks
+    assert ForkServer.current is server and os.waitpid(server.pid, os.WNOHANG) == (0, 0)  # it serves on
 
 
 def _kill_at_the_last_commit(matrix: Matrix) -> None:
