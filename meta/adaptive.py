@@ -22,6 +22,12 @@ beats the incumbent's by more than ``margin`` standard errors of the difference
 deterministic: replicate ``b`` at ``n`` completed trials draws from
 ``numpy.random.default_rng([seed, n])``.
 
+Regret is measured in units of the completed trials' own scale
+(:func:`~policy_store.meta.learner_data.regret_scale`: 1 for a maximised
+metric, the median final loss for a minimised one), the units the meta-model
+was trained and evaluated in, so the prior and the study's evidence are
+blended in one currency (a loss of 800 is not 800 times an accuracy point).
+
 The evidence is the trials that ran to the end, i.e. those the rules in force
 let through: better than typical trials. A rule is judged on how it would
 have treated those survivors -- no candidate is ever credited with a trial it
@@ -56,6 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from policy_store.meta.learner_data import regret_scale
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError
@@ -120,6 +127,8 @@ class Evidence:
     """One re-scoring on ``n_completed`` trials (arrays over candidates)."""
 
     n_completed: int
+    regret_unit: float
+    """What a regret of 1 is in the metric's units (:func:`~policy_store.meta.learner_data.regret_scale`)."""
     saved: np.ndarray
     regret: np.ndarray
     killed: np.ndarray
@@ -168,11 +177,12 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
 
 
 def score_candidates(completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
-                     seed: int = 0) -> dict[str, np.ndarray]:
+                     seed: int = 0, regret_unit: float = 1.0) -> dict[str, np.ndarray]:
     """Every spec replayed on bootstrap replicates of a study's completed trials.
 
-    Returns ``saved``, ``regret``, ``killed`` (means over replicates) and the
-    utility's ``mean`` and ``var`` over replicates, one value per spec.
+    Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
+    over replicates) and the utility's ``mean`` and ``var`` over replicates, one
+    value per spec.
 
     >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
     >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}}),
@@ -189,7 +199,7 @@ def score_candidates(completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: 
     per_study = replay_many(subs, list(specs), (0,), study_names=[completed.study] * n_boot)
     outs = [outcome_arrays(s, r) for s, r in zip(subs, per_study, strict=True)]
     saved = np.stack([o["compute_saved"] for o in outs])           # (n_boot, n_specs)
-    regret = np.stack([o["regret"] for o in outs])
+    regret = np.stack([o["regret"] for o in outs]) / regret_unit
     killed = np.stack([o["killed_best"] for o in outs]).astype(float)
     # a replicate where a rule let nothing finish: the worst regret any rule had there
     worst = np.nanmax(np.where(np.isnan(regret), -np.inf, regret), axis=1, keepdims=True)
@@ -275,8 +285,9 @@ class AdaptiveSelector:
         ``posterior`` prior signed for it) is not scored and never chosen.
         """
         ok = np.array([sp.direction in (None, completed.direction) for sp in self.prior.specs])
+        unit = regret_scale(completed)
         part = self.scorer(completed, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
-                           n_boot=self.n_boot, seed=self.seed)
+                           n_boot=self.n_boot, seed=self.seed, regret_unit=unit)
         s = {}
         for key, values in part.items():
             s[key] = np.full(len(ok), np.nan)
@@ -287,7 +298,8 @@ class AdaptiveSelector:
         post_var = 1.0 / (w_p + w_d)
         post_mean = np.where(finite, (np.where(finite, self._prior_mean, 0.0) * w_p + s["mean"] * w_d) * post_var,
                              -np.inf)
-        ev = Evidence(completed.n_trials, s["saved"], s["regret"], s["killed"], s["mean"], v_d, post_mean, post_var)
+        ev = Evidence(completed.n_trials, unit, s["saved"], s["regret"], s["killed"], s["mean"], v_d, post_mean,
+                      post_var)
         self.evidence.append(ev)
         self._scored_at = completed.n_trials
         return ev
@@ -309,7 +321,8 @@ class AdaptiveSelector:
             return {"post_mean": float(ev.post_mean[k]), "post_var": float(ev.post_var[k]),
                     "data_mean": float(ev.data_mean[k]), "data_var": float(ev.data_var[k]),
                     "prior_mean": float(self._prior_mean[k]), "prior_var": float(self._prior_var[k]),
-                    "saved": float(ev.saved[k]), "regret": float(ev.regret[k]), "killed_best": float(ev.killed[k])}
+                    "saved": float(ev.saved[k]), "regret": float(ev.regret[k]), "regret_unit": ev.regret_unit,
+                    "killed_best": float(ev.killed[k])}
 
         sw = Switch(i, c, self.prior.names[i], self.prior.names[c], completed.n_trials, figures(i), figures(c),
                     self.margin)

@@ -47,6 +47,8 @@ class Advice:
     table: list[dict[str, Any]] = field(default_factory=list)
     """The best candidates by blended utility, with their prior, own-trials and blended figures."""
     note: str = ""
+    regret_unit: float = 1.0
+    """The table's regret is in these metric units (1 for a maximised metric, the median final loss otherwise)."""
 
     @property
     def line(self) -> str:
@@ -58,7 +60,7 @@ class Advice:
     def to_dict(self) -> dict[str, Any]:
         return {"start": self.start, "favoured": self.favoured, "n_trials": self.n_trials,
                 "cold_start": self.cold_start, "switch": self.switch.to_dict() if self.switch else None,
-                "table": self.table, "line": self.line}
+                "table": self.table, "regret_unit": self.regret_unit, "line": self.line}
 
 
 def _table(prior: Prior, sel: AdaptiveSelector, ev: Evidence, top: int) -> list[dict[str, Any]]:
@@ -132,4 +134,4 @@ def advise(store: PolicyStore, curves: StudyCurves, *, meta_features: Mapping[st
     else:
         note = ""
     return Advice(start_name, prior.names[best], curves.n_trials, switch, model is None, _table(prior, sel, ev, top),
-                  note)
+                  note, ev.regret_unit)

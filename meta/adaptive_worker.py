@@ -49,14 +49,15 @@ class RescoreProcess:
         self._lock = threading.Lock()
 
     def __call__(self, completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
-                 seed: int = 0) -> dict[str, np.ndarray]:
+                 seed: int = 0, regret_unit: float = 1.0) -> dict[str, np.ndarray]:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = subprocess.Popen([sys.executable, "-m", "policy_store.meta.adaptive_worker"],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             assert self._proc.stdin is not None and self._proc.stdout is not None
             try:
-                pickle.dump((completed, [s.canonical_json() for s in specs], lam, n_boot, seed), self._proc.stdin)
+                pickle.dump((completed, [s.canonical_json() for s in specs], lam, n_boot, seed, regret_unit),
+                            self._proc.stdin)
                 self._proc.stdin.flush()
                 ok, out = pickle.load(self._proc.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as e:
@@ -88,12 +89,12 @@ def _serve() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            completed, specs, lam, n_boot, seed = pickle.load(stdin)
+            completed, specs, lam, n_boot, seed, regret_unit = pickle.load(stdin)
         except EOFError:
             return
         try:
             reply: tuple[bool, Any] = (True, score_candidates(completed, [RuleSpec.parse(s) for s in specs], lam=lam,
-                                                              n_boot=n_boot, seed=seed))
+                                                              n_boot=n_boot, seed=seed, regret_unit=regret_unit))
         except Exception as e:  # reported to the parent, which keeps its rule
             reply = (False, repr(e))
         pickle.dump(reply, stdout)

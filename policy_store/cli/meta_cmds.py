@@ -165,6 +165,8 @@ def _recommend(args: argparse.Namespace) -> int:
         print(f"within-study evidence (as StorePruner adapts), {advice.n_trials} trials of "
               f"{curves[0].study!r}, meta-learned rule {advice.start}:")
         print_table(advice.table)
+        if advice.regret_unit != 1.0:
+            print(f"(regret in units of the trials' median final value, {advice.regret_unit:.4g})")
         print(advice.line)
     return 0
 

@@ -133,3 +133,24 @@ def test_a_candidate_for_the_other_direction_is_never_chosen():
     out = adaptive_replay(loss, 0, prior, min_trials=4, margin=0.0)
     assert 1 not in out.rule_of.tolist() and all(s.to_name != "posterior-a0.2-w0" for s in out.switches)
     assert np.isneginf(AdaptiveSelector(prior).rescore(loss).post_mean[1])
+
+
+def test_a_minimised_metric_is_scored_in_its_own_scale_whatever_its_units(study):
+    """The prior is learned in relative regret; a loss in other units (x1000) must weigh the same evidence."""
+    loss = StudyCurves(study.study, study.task, "minimize", study.trials, study.trial_numbers, study.steps,
+                       1.0 - study.values, study.present, study.cost)
+    grid = [find_candidate(candidate_grid(), n) for n in NAMES]
+    prior = Prior(tuple(c.name for c in grid), tuple(c.spec(None, "minimize") for c in grid), np.full(len(grid), 0.3),
+                  np.zeros(len(grid)), np.full(len(grid), 0.2), np.full(len(grid), 0.001))
+    runs = []
+    for factor in (1.0, 1000.0):
+        curves = StudyCurves(loss.study, loss.task, "minimize", loss.trials, loss.trial_numbers, loss.steps,
+                             loss.values * factor, loss.present, loss.cost)
+        sel = AdaptiveSelector(prior, min_trials=6, seed=3)
+        ev = sel.rescore(curves)
+        runs.append((ev.regret_unit, ev.data_mean, ev.regret))
+    (unit_1, mean_1, regret_1), (unit_k, mean_k, regret_k) = runs
+    assert unit_k == pytest.approx(1000 * unit_1) and unit_1 < 1.0  # the median final loss, not 1
+    np.testing.assert_allclose(mean_k, mean_1, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(regret_k, regret_1, rtol=1e-9, atol=1e-12)
+    assert np.nanmax(regret_1) > 0  # some candidate does lose the best trial here: the units matter
