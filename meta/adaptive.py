@@ -122,6 +122,30 @@ class Prior:
         return (np.nan_to_num(self.saved - lam * self.regret, nan=-np.inf), np.maximum(var, VAR_FLOOR))
 
 
+def start_prior(model: Any, direction: str, rec: Any = None, *, curves: Sequence[StudyCurves] = ()) -> Prior:
+    """The prior a study adapts from, starting at recommendation ``rec`` of ``model``.
+
+    No model, or a cold-start recommendation (or no ``rec`` and no model): an
+    uninformative prior over the grid, starting at ``rec``'s rule (default: the
+    documented cold-start rule, :data:`~policy_store.meta.recommend.COLD_START_SPEC`).
+    Else the model's expectation for ``rec``'s meta-features (and ``curves``).
+
+    >>> prior = start_prior(None, "maximize")
+    >>> prior.names[prior.start], float(prior.saved_sd[0])
+    ('sha-eta2-min4', 1.0)
+    """
+    from policy_store.meta.grid import candidate_grid
+    from policy_store.meta.recommend import COLD_START_SPEC
+
+    if model is None or rec is None or rec.cold_start:
+        grid = candidate_grid()
+        wanted = rec.spec.spec_hash if rec is not None else RuleSpec.parse(COLD_START_SPEC).spec_hash
+        start = next(i for i, g in enumerate(grid) if g.spec(None, direction).spec_hash == wanted)
+        return Prior.uninformative(grid, direction, start)
+    exp = model.expected(rec.inputs["meta_features"], curves=curves, direction=direction)
+    return Prior.from_expected(exp, model.grid, direction, start=[g.name for g in model.grid].index(rec.candidate))
+
+
 @dataclass(frozen=True, eq=False)
 class Evidence:
     """One re-scoring on ``n_completed`` trials (arrays over candidates)."""

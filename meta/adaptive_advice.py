@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from policy_store.meta.adaptive import AdaptiveSelector, Evidence, Prior, Switch
+from policy_store.meta.adaptive import AdaptiveSelector, Evidence, Prior, Switch, start_prior
 
 from policy_store.curves import StudyCurves
 from policy_store.store import PolicyStore
@@ -94,24 +94,18 @@ def advise(store: PolicyStore, curves: StudyCurves, *, meta_features: Mapping[st
     """
     from policy_store.meta.artifacts import latest_model_id, load_artifact
     from policy_store.meta.curve_features import curve_meta_features
-    from policy_store.meta.grid import candidate_grid
     from policy_store.meta.learner_data import curves_frame
-    from policy_store.meta.recommend import COLD_START_SPEC, recommend
+    from policy_store.meta.recommend import recommend
 
     direction = curves.direction
     model_id = model_id or latest_model_id(store)
     model = load_artifact(store, model_id) if model_id is not None else None
-    if model is None:
-        grid = candidate_grid()
-        cold = {"strategy": COLD_START_SPEC["strategy"], **COLD_START_SPEC["params"]}
-        start = next(i for i, g in enumerate(grid) if {"strategy": g.strategy, **g.params} == cold)
-        prior = Prior.uninformative(grid, direction, start)
-    else:
+    rec = None
+    if model is not None:
         features = {**curve_meta_features(curves_frame(curves), direction=direction), **(meta_features or {})}
         rec = recommend(store, dataset=dataset, target=target, meta_features=features, direction=direction, lam=lam,
                         model=model, model_id=model_id, record=False)
-        exp = model.expected(rec.inputs["meta_features"], direction=direction)
-        prior = Prior.from_expected(exp, model.grid, direction, start=[g.name for g in model.grid].index(rec.candidate))
+    prior = start_prior(model, direction, rec)
     sel = AdaptiveSelector(prior, lam=lam, min_trials=max(2, min_trials), every=1, margin=margin, n_boot=n_boot,
                            seed=seed)
     start_name = sel.incumbent_name

@@ -90,12 +90,10 @@ def recommended_start(store: PolicyStore, task: str, **recommend_with: Any) -> t
     ('sha-eta2-min4', True, 54)
     """
     from policy_store.curves import load_curves
-    from policy_store.meta import candidate_grid, recommend, save_recommendation
-    from policy_store.meta.adaptive import Prior
+    from policy_store.meta import recommend, save_recommendation
+    from policy_store.meta.adaptive import start_prior
     from policy_store.meta.artifacts import latest_model_id, load_artifact
     from policy_store.meta.store_features import load_meta_features
-
-
     def unit(s: PolicyStore) -> tuple[RuleVersion, Prior]:
         # Everything the recommendation rests on is read here, so a re-run after a commit conflict (another
         # host saving this task's rule at the same moment) recommends from what it then commits with.
@@ -118,15 +116,7 @@ def recommended_start(store: PolicyStore, task: str, **recommend_with: Any) -> t
         model = given.pop("model", None) or (load_artifact(s, model_id) if model_id is not None else None)
         rec = recommend(s, meta_features=features or None, curves=curves, task=task, model=model,
                         model_id=model_id, **given)
-        direction = given.get("direction", "maximize")
-        if rec.cold_start or model is None:
-            grid = candidate_grid()
-            start = next(i for i, g in enumerate(grid) if g.spec(None, direction).spec_hash == rec.spec.spec_hash)
-            prior = Prior.uninformative(grid, direction, start)
-        else:
-            exp = model.expected(rec.inputs["meta_features"], curves=curves, direction=direction)
-            prior = Prior.from_expected(exp, model.grid, direction,
-                                        start=[g.name for g in model.grid].index(rec.candidate))
+        prior = start_prior(model, given.get("direction", "maximize"), rec, curves=curves)
         return save_recommendation(s, rec, rule_name(task)), prior  # fenced: see add_rule_version
 
     return store.run_atomic(unit)
