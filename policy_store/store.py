@@ -397,6 +397,14 @@ class PolicyStore:
         """
         self.con.register(name, data)
 
+    def register_parquet(self, name: str, files: Sequence[str]) -> None:
+        """Expose Parquet ``files`` to SQL as a view called ``name``, scanned lazily by DuckDB's own reader.
+
+        Unlike an Arrow dataset handed to :meth:`register`, what DuckDB reads stays inside its buffer
+        pool (``memory_limit``): the way to feed a bounded-memory write from files on disk.
+        """
+        self.con.register(name, self.con.read_parquet(list(files)))
+
     def unregister(self, name: str) -> None:
         self.con.unregister(name)
 
