@@ -17,8 +17,8 @@ difference, and checks that the decisions are identical and all recorded after
 With ``--adaptive`` study B is ``StorePruner(recommend=True)`` with a meta-model
 (a real forest over the whole grid) trained on past tasks where a lax rule,
 ``percentile-90-w6-s5``, was best -- wrong for these curves, so the study keeps
-re-scoring the 54 candidates in a background thread as its many trials
-complete, and switches. B runs each trial
+re-scoring the 54 candidates in the re-scoring child process as its many trials
+complete (whether it switches depends on how tight the forest's prior is). B runs each trial
 first; study A's plain pruner then follows the spec B used at each call (a fresh
 ``to_optuna()`` pruner of the new spec from the call B switched at), so the two
 still make the same decisions and the paired difference is what adaptation and
