@@ -103,11 +103,18 @@ class Prior:
 
     @classmethod
     def from_expected(cls, expected: Any, grid: Sequence[Any], direction: str, *, start: int | None = None) -> Prior:
-        """From :meth:`MetaModel.expected` over the model's ``grid`` (posterior candidates get its prior)."""
-        width = np.asarray(expected.high, float) - np.asarray(expected.low, float)
+        """From :meth:`MetaModel.expected` over the model's ``grid`` (posterior candidates get its prior).
+
+        The spread is the larger of the trees' disagreement on this task and the model's typical
+        error on tasks it did not see (``expected.residual_sd``, out-of-bag): trees that agree on a
+        wrong answer must not make the prior outweigh the study's own trials.
+        """
+        sd = (np.asarray(expected.high, float) - np.asarray(expected.low, float)) / _WIDTH_SD
+        if getattr(expected, "residual_sd", None) is not None:
+            sd = np.maximum(sd, np.asarray(expected.residual_sd, float))
         return cls(tuple(g.name for g in grid), tuple(g.spec(expected.prior, direction) for g in grid),
                    np.asarray(expected.saved, float), np.asarray(expected.regret, float),
-                   width[:, 0] / _WIDTH_SD, width[:, 1] / _WIDTH_SD, np.asarray(expected.killed, float), start)
+                   sd[:, 0], sd[:, 1], np.asarray(expected.killed, float), start)
 
     @classmethod
     def uninformative(cls, grid: Sequence[Any], direction: str, start: int, *, sd: float = 1.0) -> Prior:

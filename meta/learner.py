@@ -142,13 +142,35 @@ class PruningMetaLearner(BaseEstimator):
         self.n_ranked_ = (~np.isnan(X_arr)).sum(0)
         self.X_rank_ = self._rank(X_arr)
         if self.method == "forest":
+            target = (flat - self.y_mean_) / self.y_scale_
             self.model_ = RandomForestRegressor(
                 n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
                 max_features=self.max_features, random_state=self.random_state, n_jobs=1,
-            ).fit(X_arr, (flat - self.y_mean_) / self.y_scale_)
+            ).fit(X_arr, target)
+            self.residual_sd_ = (self._out_of_bag_rmse(X_arr, target) * self.y_scale_).reshape(c, 3)
         else:
             self.model_ = None
+            self.residual_sd_ = None
         return self
+
+    def _out_of_bag_rmse(self, X: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Per output, the forest's root-mean-square error on the tasks each tree did not see (0 if none)."""
+        total, count = np.zeros_like(target), np.zeros(len(target))
+        X32 = np.ascontiguousarray(X, dtype=np.float32)
+        for tree, seen in zip(self.model_.estimators_, self.model_.estimators_samples_, strict=True):
+            unseen = np.ones(len(target), dtype=bool)
+            unseen[seen] = False
+            total[unseen] += tree.tree_.value[tree.tree_.apply(X32[unseen]), :, 0]
+            count[unseen] += 1
+        ok = count > 0
+        if ok.sum() < 2:
+            return np.zeros(target.shape[1])
+        return np.sqrt(np.mean((target[ok] - total[ok] / count[ok, None]) ** 2, axis=0))
+
+    def residual_sd(self) -> np.ndarray | None:
+        """``(n_candidates, 3)``: how far the forest's expectation for a new task typically is from the truth
+        (out-of-bag RMSE of saved, regret, killed-best rate), or None (nearest-neighbour method, older model)."""
+        return getattr(self, "residual_sd_", None)
 
     # -- features -----------------------------------------------------------------------
     def _as_array(self, X: Any, *, fitting: bool = False) -> np.ndarray:

@@ -55,6 +55,8 @@ class Expected:
     prior: dict[str, float]
     neighbours: list[tuple[str, float]]
     evidence_studies: int = 0
+    residual_sd: np.ndarray | None = None
+    """(n_candidates, 3): the model's typical error for a new task (out-of-bag), shrunk by own studies' evidence."""
 
 
 @dataclass
@@ -121,8 +123,11 @@ class MetaModel:
             obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
             w = self.evidence_weight * len(curves)
             mean = np.where(np.isnan(obs), mean, (mean + w * obs) / (1.0 + w))
+        residual = self.learner.residual_sd()
+        if residual is not None and curves:
+            residual = residual / (1.0 + self.evidence_weight * len(curves))
         neighbours = [(str(self.learner.tasks_[i]), float(d)) for d, i in zip(dist[0], idx[0], strict=True)]
-        return Expected(mean[:, 0], mean[:, 1], mean[:, 2], low, high, prior, neighbours, len(curves))
+        return Expected(mean[:, 0], mean[:, 1], mean[:, 2], low, high, prior, neighbours, len(curves), residual)
 
 
 def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: int = N_TREES,

@@ -65,6 +65,31 @@ def test_same_seed_same_model(method):
         np.testing.assert_array_equal(u, v)
 
 
+def test_out_of_bag_error_is_large_where_the_features_say_nothing_and_small_where_they_do():
+    X, y = _toy(n=80)
+    learnable = PruningMetaLearner(n_estimators=60, random_state=0).fit(X, y)
+    rng = np.random.default_rng(1)
+    noise = y.copy()
+    noise[:, 0, 0] = rng.permutation(y[:, 0, 0])  # candidate 0's saved no longer follows feature "a"
+    shuffled = PruningMetaLearner(n_estimators=60, random_state=0).fit(X, noise)
+    err, err_noise = learnable.residual_sd(), shuffled.residual_sd()
+    assert err.shape == (3, 3) and err[2, 0] == 0.0        # a constant is predicted exactly
+    spread = y[:, 0, 0].std()
+    assert err[0, 0] < 0.7 * spread and 0.9 * spread < err_noise[0, 0] < 1.5 * spread  # noise: about its std
+    assert PruningMetaLearner(method="knn").fit(X, y).residual_sd() is None
+
+
+def test_a_prior_is_never_narrower_than_the_models_out_of_bag_error(bundled_data):
+    from policy_store.meta.adaptive import Prior
+
+    model = fit_meta_model(bundled_data, n_estimators=20)
+    expected = model.expected(bundled_data.features.iloc[[0]])
+    prior = Prior.from_expected(expected, model.grid, "maximize")
+    assert np.all(prior.saved_sd >= expected.residual_sd[:, 0])
+    assert np.all(prior.regret_sd >= expected.residual_sd[:, 1])
+    assert np.any(prior.saved_sd > (expected.high - expected.low)[:, 0] / 2.5631)  # trees agreeing is not enough
+
+
 def test_learns_the_trade_off():
     X, y = _toy(n=60)
     est = PruningMetaLearner(n_estimators=30, random_state=0).fit(X, y)
