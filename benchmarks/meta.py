@@ -254,8 +254,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--no-adapt", dest="adapt", action="store_false", help="leave out meta-learner + adaptation")
     p.add_argument("--no-leave-out", dest="leave_out", action="store_false", help="leave out the leave-out rows")
+    p.add_argument("--adapt-option", action="append", default=[], metavar="KEY=VALUE",
+                   help="an AdaptiveSelector setting for the adaptation row, e.g. min_trials=4 (repeatable)")
     p.add_argument("--write", action="store_true", help="replace the Meta-learner section of RESULTS.md")
     args = p.parse_args(argv)
+    adapt_options = {}
+    for option in args.adapt_option:
+        key, _, value = option.partition("=")
+        try:
+            if key not in ("min_trials", "every", "margin", "n_boot", "small_study"):
+                raise ValueError(key)
+            adapt_options[key] = float(value) if key in ("margin", "small_study") else int(value)
+        except ValueError:
+            p.error(f"--adapt-option {option!r}: use min_trials, every or n_boot=INTEGER, margin or small_study=NUMBER")
     started = time.perf_counter()
     lcdb = training_data_from_lcdb(tasks=args.tasks, seeds=args.seeds, orders=args.orders, n_jobs=args.jobs,
                                    source=args.lcdb_source, progress=True)
@@ -265,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
         frame = frame[frame["task"].map(lambda t: task_parts(t)["dataset"]).isin(names)]
     hpo = training_data_from_hpo(frame, orders=args.orders, n_jobs=args.jobs, progress=True)
     data = concat_training_data([lcdb, hpo])
-    adapt = adaptive_scorer(data.grid) if args.adapt else None
+    adapt = adaptive_scorer(data.grid, **adapt_options) if args.adapt else None
     ev = cross_validate(data, folds=args.folds, lams=(20.0,), n_estimators=args.trees, adapt=adapt, progress=True)
     if args.leave_out:
         ev.leave_out = leave_out(data, folds=args.folds, n_estimators=args.leave_out_trees, adapt=adapt,
