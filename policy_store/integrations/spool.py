@@ -13,7 +13,8 @@ Layout and write path
 ``<spool dir>/<host>-<pid>-<random>.jsonl.part`` while its writer is open,
 renamed to ``….jsonl`` by :meth:`SpoolWriter.close`. Each record is written by a
 single ``os.write`` on an ``O_APPEND`` descriptor, opened lazily in the process
-that writes (a writer pickled or forked into a worker opens its own file).
+that writes (a writer pickled or forked into a worker opens its own file). Other
+files in the folder (names not of that form) are neither read nor removed.
 
 Failure modes
 -------------
@@ -24,7 +25,8 @@ Failure modes
   pid is gone (a reused pid only keeps the file longer).
 - **Torn last line.** A write cut short (disk full, host crash) leaves a line
   without its newline; absorb skips it and counts it in ``torn``. Nothing is ever
-  appended after it, because every writer has its own file. An absorb that runs
+  appended after it: every writer has its own file, and a writer whose write fails
+  (or stays short) raises, closes that file and starts a new one. An absorb that runs
   while a worker is writing may see that worker's last line half-written: it is
   skipped the same way and absorbed next time (the file is kept, its writer lives).
 - **Host crash or power loss.** Records not yet on disk are lost unless
@@ -38,8 +40,10 @@ Failure modes
   the others are absorbed.
 - **Forged line**: a JSON record that parses but that no :class:`SpoolWriter` of a
   ``StorePruner`` writes (a field it never writes, a wrong type, an unknown verdict, a
-  rule version the store does not have, or the id of a decision already recorded
-  with other content) is not a crash artefact: the absorb is refused with an
+  rule version the store does not have, the id of a decision already recorded
+  with other content, or a rule switch whose spec does not hash to its ``spec_hash``,
+  of a rule the store does not have or from a spec its rule never had) is not a
+  crash artefact: the absorb is refused with an
   :class:`~policy_store.errors.InvalidInputError` naming the file, line and field,
   and nothing is absorbed.
 - **Rule switches** (an adaptive ``StorePruner``): a ``{"kind": "switch", ...}``
@@ -47,7 +51,9 @@ Failure modes
   without a version number. Absorbing the switch makes that spec the next
   version of the rule (source ``meta-learner``, the switch as its reason, its
   ``switch_id`` in the reason so a second absorb finds it) and numbers those
-  decisions with it, in the same transaction.
+  decisions with it, in the same transaction. Decisions spooled without a version
+  after their switch was absorbed (a later file of the same pruner) take the newest
+  version of their rule with their spec.
 - **Store locked by another process.** The absorbing process opens the store for
   writing; callers retry (:func:`policy_store.integrations.optuna.open_store_retrying`).
   On a DuckLake two hosts may absorb at once: the insert is fenced
@@ -80,6 +86,7 @@ import json
 import math
 import os
 import socket
+import sys
 import threading
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -90,6 +97,7 @@ from typing import Any
 import pandas as pd
 
 from policy_store.errors import InvalidInputError
+from policy_store.rules.spec import RuleSpec
 from policy_store.store import PolicyStore
 
 FSYNC_POLICIES = ("never", "close", "always")
@@ -151,11 +159,19 @@ class SpoolWriter:
         return self._fd
 
     def append(self, record: dict[str, Any]) -> None:
-        """Write one record as one line with one ``write`` call."""
+        """Write one record as one line with one ``write`` call (more only if the kernel takes part of it).
+
+        A write that fails leaves this file with a torn last line: the file is closed, so the next
+        record starts a new one instead of being glued onto the torn line, and the error raised.
+        """
         line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
         with self._lock:
             fd = self._fd if self._pid == os.getpid() and self._fd is not None else self._open()
-            os.write(fd, line)
+            try:
+                _write_all(fd, line)
+            except OSError:
+                self._finish(fsync=False)
+                raise
             if self.fsync == "always":
                 os.fsync(fd)
 
@@ -164,14 +180,30 @@ class SpoolWriter:
         with self._lock:
             if self._fd is None or self._pid != os.getpid():
                 return
-            if self.fsync != "never":
-                os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = None
-            assert self.path is not None
+            self._finish(fsync=self.fsync != "never")
+
+    def _finish(self, *, fsync: bool) -> None:
+        """Close this process's file and rename it ``.jsonl``: it gets no more records (lock held)."""
+        assert self._fd is not None and self.path is not None
+        fd, self._fd = self._fd, None
+        try:
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
             done = self.path.with_name(self.path.name[: -len(_PART)] + _DONE)
             os.replace(self.path, done)
             self.path = done
+
+
+def _write_all(fd: int, line: bytes) -> None:
+    """Write all of ``line``: one ``os.write``, then the rest if the kernel took only part of it."""
+    written = os.write(fd, line)
+    while written < len(line):
+        more = os.write(fd, line[written:])
+        if more == 0:
+            raise OSError(f"short write: {written} of {len(line)} bytes of a spool record written")
+        written += more
 
 
 @dataclass
@@ -218,6 +250,7 @@ _SWITCH_SHAPES: dict[str, tuple[tuple[type, ...], int | None, bool]] = {
     "reason": ((str,), None, False), "evidence": ((dict,), None, True), "decided_at": ((str,), None, False),
 }
 _VERDICTS = ("prune", "continue")
+_FLOAT_MAX = int(sys.float_info.max)
 
 
 def _check_record(rec: dict[str, Any], where: str) -> None:
@@ -238,10 +271,12 @@ def _check_record(rec: dict[str, Any], where: str) -> None:
             raise InvalidInputError(f"must be {kind}, got {value!r}", field=name, source=where)
         if bound is not None and not -bound <= value < bound:
             raise InvalidInputError(f"{value} is out of range", field=name, source=where)
+        if float in types and isinstance(value, int) and not -_FLOAT_MAX <= value <= _FLOAT_MAX:
+            raise InvalidInputError("is out of range of a double", field=name, source=where)
         if isinstance(value, float) and not math.isfinite(value):
             raise InvalidInputError(f"must be finite or null, got {value!r}", field=name, source=where)
-        if isinstance(value, str) and name != "reason" and not value.strip():
-            raise InvalidInputError("must not be empty", field=name, source=where)
+        if isinstance(value, str):
+            _check_text(value, name, where)
     if not switch and rec["verdict"] not in _VERDICTS:
         raise InvalidInputError(f"must be one of {list(_VERDICTS)}, got {rec['verdict']!r}", field="verdict",
                                 source=where)
@@ -252,6 +287,29 @@ def _check_record(rec: dict[str, Any], where: str) -> None:
     if stamp is None or stamp.tzinfo is not None:
         raise InvalidInputError(f"must be a naive UTC ISO timestamp, got {rec['decided_at']!r}", field="decided_at",
                                 source=where)
+    if switch:
+        _check_switch_spec(rec, where)
+
+
+def _check_text(value: str, name: str, where: str) -> None:
+    """A string is UTF-8 text (``json`` lets a lone surrogate through) and, unless a reason, not blank."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise InvalidInputError("is not UTF-8 text (a lone surrogate)", field=name, source=where) from None
+    if name != "reason" and not value.strip():
+        raise InvalidInputError("must not be empty", field=name, source=where)
+
+
+def _check_switch_spec(rec: dict[str, Any], where: str) -> None:
+    """A switch's spec is a valid rule spec whose hash is the switch's ``spec_hash``."""
+    try:
+        spec_hash = RuleSpec.parse(rec["spec"]).spec_hash
+    except InvalidInputError as e:  # InvalidSpecError, DirectionMismatchError
+        raise InvalidInputError(f"is not a valid rule spec: {e}", field="spec", source=where) from None
+    if spec_hash != rec["spec_hash"]:
+        raise InvalidInputError(f"is {rec['spec_hash'][:12]}..., but its spec hashes to {spec_hash[:12]}...: "
+                                "a forged switch", field="spec_hash", source=where)
 
 
 def _read(path: Path, report: AbsorbReport, switches: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -325,13 +383,24 @@ def _insert(store: PolicyStore, frame: pd.DataFrame) -> int:
     return int(store.scalar("SELECT count(*) FROM decisions") - before)
 
 
+def _writer(path: Path) -> tuple[str, int] | None:
+    """The host and pid in a spool file's name, or None for a name no SpoolWriter makes."""
+    stem = path.name.removesuffix(_PART) if path.name.endswith(_PART) else path.name.removesuffix(_DONE)
+    parts = stem.rsplit("-", 2)
+    if len(parts) != 3 or not all(parts) or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1])
+
+
 def _writer_is_gone(path: Path) -> bool:
     """An open file whose writer ran on this host under a pid that no longer exists."""
-    host, pid, _ = path.name[: -len(_PART)].rsplit("-", 2)
-    if host != socket.gethostname() or not pid.isdigit():
+    writer = _writer(path)
+    assert writer is not None  # spool_files lists no other file
+    host, pid = writer
+    if host != socket.gethostname():
         return False
     try:
-        os.kill(int(pid), 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return True
     except PermissionError:  # alive, another user's
@@ -340,11 +409,11 @@ def _writer_is_gone(path: Path) -> bool:
 
 
 def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """Open (``.jsonl.part``) and closed (``.jsonl``) spool files, sorted by name."""
+    """Open (``.jsonl.part``) and closed (``.jsonl``) spool files, sorted by name; other files are not listed."""
     d = Path(directory)
     if not d.is_dir():
         return []
-    return sorted(p for p in d.iterdir() if p.name.endswith((_PART, _DONE)))
+    return sorted(p for p in d.iterdir() if p.name.endswith((_PART, _DONE)) and _writer(p) is not None)
 
 
 def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remove: bool = True) -> AbsorbReport:
@@ -383,28 +452,18 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
         if path.name.endswith(_DONE) or _writer_is_gone(path):
             report.closed.append(str(path))
     report.records = len(rows)
-    switched = {(sw["study"], sw["rule"], sw["spec_hash"]) for sw in switches}
-    for rec in rows:
-        if rec["version"] is None and (rec["study"], rec["rule"], rec["spec_hash"]) not in switched:
-            raise InvalidInputError("is null, but no rule switch in the spool leads to its spec: a forged record",
-                                    field="version", source=rec["_source"])
-    if rows:
-        frame = pd.DataFrame(rows, columns=list(RECORD_FIELDS))
-        frame = pd.DataFrame({
-            "decision_id": frame["decision_id"].astype(str), "study": frame["study"].astype(str),
-            "trial": frame["trial"].astype(str), "trial_number": frame["trial_number"].astype("Int64"),
-            "step": frame["step"].astype("Int64"), "value": pd.to_numeric(frame["value"], errors="coerce"),
-            "threshold": pd.to_numeric(frame["threshold"], errors="coerce"),
-            "ref_size": frame["ref_size"].astype("Int64"), "verdict": frame["verdict"].astype(str),
-            "reason": frame["reason"].astype(str), "rule": frame["rule"], "version": frame["version"].astype("Int64"),
-            "spec_hash": frame["spec_hash"], "mode": MODE, "order_seed": pd.array([None] * len(frame), "Int64"),
-            "decided_at": pd.to_datetime(frame["decided_at"], format="ISO8601"),
-            "_source": [r["_source"] for r in rows],
-        })
+    if rows or switches:
+        frame = _frame(rows)
+        switched = {(sw["study"], sw["rule"], sw["spec_hash"]) for sw in switches}
+        unswitched = [r for r in rows
+                      if r["version"] is None and (r["study"], r["rule"], r["spec_hash"]) not in switched]
+
         def unit(s: PolicyStore) -> int:
-            inserted = _insert(s, frame)
+            _refuse_unnumbered(s, unswitched)
+            inserted = _insert(s, frame) if rows else 0
             for sw in sorted(switches, key=lambda r: (r["decided_at"], r["switch_id"])):
                 _apply_switch(s, sw)
+            _number_unswitched(s, unswitched)
             return inserted
 
         report.inserted = store.run_atomic(unit)
@@ -415,24 +474,77 @@ def absorb_spool(store: PolicyStore, directory: str | os.PathLike[str], *, remov
     return report
 
 
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The decisions as a frame of the ``decisions`` columns (and each row's ``_source``)."""
+    frame = pd.DataFrame(rows, columns=list(RECORD_FIELDS))
+    decided_at = pd.to_datetime(frame["decided_at"], format="ISO8601", errors="coerce")
+    if decided_at.isna().any():  # datetime.fromisoformat takes more forms (week dates) than the column does
+        rec = rows[int(decided_at.isna().to_numpy().argmax())]
+        raise InvalidInputError(f"must be a naive UTC ISO timestamp, got {rec['decided_at']!r}", field="decided_at",
+                                source=rec["_source"])
+    return pd.DataFrame({
+        "decision_id": frame["decision_id"].astype(str), "study": frame["study"].astype(str),
+        "trial": frame["trial"].astype(str), "trial_number": frame["trial_number"].astype("Int64"),
+        "step": frame["step"].astype("Int64"), "value": pd.to_numeric(frame["value"], errors="coerce"),
+        "threshold": pd.to_numeric(frame["threshold"], errors="coerce"),
+        "ref_size": frame["ref_size"].astype("Int64"), "verdict": frame["verdict"].astype(str),
+        "reason": frame["reason"].astype(str), "rule": frame["rule"], "version": frame["version"].astype("Int64"),
+        "spec_hash": frame["spec_hash"], "mode": MODE, "order_seed": pd.array([None] * len(frame), "Int64"),
+        "decided_at": decided_at, "_source": [r["_source"] for r in rows],
+    })
+
+
+def _refuse_unnumbered(store: PolicyStore, unswitched: list[dict[str, Any]]) -> None:
+    """Decisions without a version that no switch in this absorb leads to need one recorded by an earlier absorb."""
+    known = {(r["rule"], r["spec_hash"])
+             for r in store.fetch_dicts("SELECT DISTINCT rule, spec_hash FROM rule_versions")}
+    for rec in unswitched:
+        if (rec["rule"], rec["spec_hash"]) not in known:
+            raise InvalidInputError("is null, but no rule switch leads to its spec, in the spool or the store: "
+                                    "a forged record", field="version", source=rec["_source"])
+
+
+def _number_unswitched(store: PolicyStore, unswitched: list[dict[str, Any]]) -> None:
+    """Number decisions spooled after a switch absorbed earlier with the newest version of their rule and spec."""
+    for study, rule, spec_hash in sorted({(r["study"], r["rule"], r["spec_hash"]) for r in unswitched}):
+        store.execute("UPDATE decisions SET version = (SELECT max(version) FROM rule_versions WHERE rule = ? "
+                      "AND spec_hash = ?) WHERE study = ? AND rule = ? AND spec_hash = ? AND version IS NULL "
+                      "AND mode = ?", [rule, spec_hash, study, rule, spec_hash, MODE])
+
+
 def _apply_switch(store: PolicyStore, sw: dict[str, Any]) -> None:
     """The switched-to spec as a rule version (once), and its unnumbered decisions numbered with it."""
     from policy_store.rules.versions import add_rule_version
 
     tag = f"[switch {sw['switch_id']}]"
-    found = store.fetch_dicts("SELECT version FROM rule_versions WHERE rule = ? AND contains(reason, ?)",
+    found = store.fetch_dicts("SELECT version, spec_hash FROM rule_versions WHERE rule = ? AND contains(reason, ?)",
                               [sw["rule"], tag])
     if found:
+        if found[0]["spec_hash"] != sw["spec_hash"]:
+            raise InvalidInputError(f"switch {sw['switch_id']} is already recorded as {sw['rule']}@"
+                                    f"{found[0]['version']} with another spec: a forged or reused id",
+                                    field="switch_id", source=sw["_source"])
         version = int(found[0]["version"])
     else:
-        parent = store.fetch_dicts("SELECT max(version) AS v FROM rule_versions WHERE rule = ? AND spec_hash = ?",
-                                   [sw["rule"], sw["from_spec_hash"]])
         version = add_rule_version(
             store, sw["rule"], sw["spec"], created_by="meta-learner:adaptive", source="meta-learner",
             reason=f"{sw['reason']}; study {sw['study']!r}, from trial {sw['first_trial']} {tag}",
-            parent=parent[0]["v"] if parent else None).version
+            parent=_switch_parent(store, sw)).version
     store.execute("UPDATE decisions SET version = ? WHERE study = ? AND rule = ? AND spec_hash = ? "
                   "AND version IS NULL AND mode = ?", [version, sw["study"], sw["rule"], sw["spec_hash"], MODE])
+
+
+def _switch_parent(store: PolicyStore, sw: dict[str, Any]) -> int:
+    """The newest version of the switch's rule with the spec it switched from; refuse a switch from elsewhere."""
+    if not store.scalar("SELECT count(*) FROM rule_versions WHERE rule = ?", [sw["rule"]]):
+        raise InvalidInputError(f"names rule {sw['rule']}, which the store does not have: a forged switch",
+                                field="rule", source=sw["_source"])
+    parent = store.scalar("SELECT max(version) FROM rule_versions WHERE rule = ? AND spec_hash = ?",
+                          [sw["rule"], sw["from_spec_hash"]])
+    if parent is None:
+        raise InvalidInputError(f"{sw['from_spec_hash'][:12]}... is the spec of no version of rule {sw['rule']}: "
+                                "a forged switch", field="from_spec_hash", source=sw["_source"])
+    return int(parent)
 
 
 def remove_absorbed(report: AbsorbReport) -> None:
