@@ -249,7 +249,10 @@ def _write(store: PolicyStore, view: str, studies: str, source: str, now) -> int
                 FROM {view} GROUP BY study, trial
             )
             SELECT study, trial,
-                   CASE WHEN bool_and(TRY_CAST(trial AS INTEGER) IS NOT NULL) OVER (PARTITION BY study)
+                   -- labels are their numbers only when each is an integer written canonically ('00' and '0'
+                   -- would both be 0); else numbered in label order
+                   CASE WHEN bool_and(CAST(TRY_CAST(trial AS INTEGER) AS VARCHAR) IS NOT DISTINCT FROM trial)
+                                 OVER (PARTITION BY study)
                         THEN TRY_CAST(trial AS INTEGER)
                         ELSE dense_rank() OVER (PARTITION BY study ORDER BY trial) - 1 END,
                    state, params, final_step, final_value, n_steps, cost_seconds
