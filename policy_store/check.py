@@ -9,7 +9,9 @@ Each invariant is a property every committed state of a store has, whatever was 
     no UNIQUE constraints, so writers keep keys unique themselves).
 ``content-hash``
     Every study's trials and curve points hash to its recorded ``content_hash``, computed by the code ingest
-    uses (:func:`policy_store.ingest.hashing.study_hashes`), and its counts match its rows.
+    uses (:func:`policy_store.ingest.hashing.study_hashes`), and its counts match its rows; each trial's
+    final step and value, number of steps and cost (the sum of its points' costs when all are known) are
+    those of its points, and no two trials of a study share a trial number.
 ``orphan``
     No trial or curve point without its study, no study without its task, no replay outcome or decision
     without its study, no recommendation without its meta-model, no drift event without its job.
@@ -54,6 +56,8 @@ ok: 0 studies (0 points), 1 rule versions, 0 artifacts, 0 jobs checked; no viola
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -74,7 +78,11 @@ from policy_store.store import PolicyStore
 #: Violations listed per invariant and table; the rest are counted in one closing line.
 LIMIT = 50
 JOB_STATUSES = ("running", "succeeded", "failed", "noop")
+#: Relative difference allowed between a trial's recorded cost and the sum of its points' costs.
+COST_TOLERANCE = 1e-9
 _READ_CHUNK = 1 << 20
+_FILE_KINDS = ((stat.S_ISDIR, "folder"), (stat.S_ISLNK, "symlink"), (stat.S_ISFIFO, "FIFO"),
+               (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket"))
 _COPY = "_policy_store_check"
 
 
@@ -286,13 +294,39 @@ def _content(store: PolicyStore, out: _Collector) -> None:
                  LEFT JOIN (SELECT study, count(*) AS n FROM trials GROUP BY study) t USING (study)
                  LEFT JOIN (SELECT study, count(*) AS n FROM curve_points GROUP BY study) p USING (study)
                  WHERE s.n_trials <> coalesce(t.n, 0) OR s.n_points <> coalesce(p.n, 0)""")
+    _trials(out)
+
+
+# The trial row against its points' aggregate ``p``; NULL-safe, a cost summed in another order may differ a little.
+_STEPS_DIFFER = "(t.n_steps <> coalesce(p.n, 0) OR t.final_step IS DISTINCT FROM p.last)"
+_VALUE_DIFFERS = "t.final_value IS DISTINCT FROM p.final_value"
+_COST_DIFFERS = (f"(t.cost_seconds IS DISTINCT FROM p.cost AND NOT coalesce(abs(t.cost_seconds - p.cost) "
+                 f"<= {COST_TOLERANCE} * greatest(1, abs(p.cost)), false))")
+
+
+def _trials(out: _Collector) -> None:
+    """Each trial row's columns derived from its points (as ingest's writer derives them), and its number."""
+    # One scan of the points for every derived column; the detail names each column that differs.
     out.query("content-hash", "trials",
-              """SELECT t.study || '/' || t.trial, 'records ' || t.n_steps || ' steps up to ' || t.final_step
-                        || ', has ' || coalesce(p.n, 0) || ' points up to ' || coalesce(CAST(p.last AS VARCHAR), '-')
+              f"""SELECT t.study || '/' || t.trial, concat_ws('; ',
+                        CASE WHEN {_STEPS_DIFFER} THEN 'records ' || t.n_steps || ' steps up to ' || t.final_step
+                             || ', has ' || coalesce(p.n, 0) || ' points up to '
+                             || coalesce(CAST(p.last AS VARCHAR), '-') END,
+                        CASE WHEN {_VALUE_DIFFERS} THEN 'records final value ' || coalesce(CAST(t.final_value
+                             AS VARCHAR), 'NULL') || ', its last point has '
+                             || coalesce(CAST(p.final_value AS VARCHAR), 'NULL') END,
+                        CASE WHEN {_COST_DIFFERS} THEN 'records cost ' || coalesce(CAST(t.cost_seconds AS VARCHAR),
+                             'NULL') || ' s, its points sum to ' || coalesce(CAST(p.cost AS VARCHAR), 'NULL')
+                             || ' s' END)
                  FROM trials t
-                 LEFT JOIN (SELECT study, trial, count(*) AS n, max(step) AS last FROM curve_points
-                            GROUP BY study, trial) p ON p.study = t.study AND p.trial = t.trial
-                 WHERE t.n_steps <> coalesce(p.n, 0) OR t.final_step IS DISTINCT FROM p.last""")
+                 LEFT JOIN (SELECT study, trial, count(*) AS n, max(step) AS last,
+                                   arg_max(value, step) AS final_value,
+                                   CASE WHEN count(cost_seconds) = count(*) THEN sum(cost_seconds) END AS cost
+                            FROM curve_points GROUP BY study, trial) p ON p.study = t.study AND p.trial = t.trial
+                 WHERE {_STEPS_DIFFER} OR {_VALUE_DIFFERS} OR {_COST_DIFFERS}""")  # noqa: S608 - constants
+    out.query("content-hash", "trials",
+              "SELECT study || '/' || string_agg(trial, ',' ORDER BY trial), count(*) || ' trials share trial number '"
+              " || trial_number FROM trials GROUP BY study, trial_number HAVING count(*) > 1")
 
 
 _ORPHANS = (
@@ -374,17 +408,41 @@ def _artifacts(store: PolicyStore, out: _Collector) -> None:
         if model_id != f"meta-{recorded[:16]}":
             out.add("artifact", "meta_models", model_id, f"the id does not derive from its sha256 {recorded[:16]}...")
         try:
-            digest = hashlib.sha256()
-            with open(path, "rb") as f:
-                while chunk := f.read(_READ_CHUNK):
-                    digest.update(chunk)
+            digest = _sha256_of_file(path)
         except OSError as e:
             out.add("artifact", "meta_models", model_id, f"its file {path!r} cannot be read ({e.strerror or e})")
             continue
-        if digest.hexdigest() != recorded:
+        if digest != recorded:
             out.add("artifact", "meta_models", model_id,
-                    f"its file {Path(path).name!r} hashes to {digest.hexdigest()[:16]}..., the store recorded "
+                    f"its file {Path(path).name!r} hashes to {digest[:16]}..., the store recorded "
                     f"{recorded[:16]}...: the file was modified or replaced")
+
+
+def _sha256_of_file(path: str) -> str:
+    """The sha256 of a regular file's bytes.
+
+    Raises
+    ------
+    OSError
+        The file cannot be read, or it is not a regular file: a FIFO would block the check, a device such
+        as ``/dev/zero`` never ends. It is opened without blocking or following a symlink, and checked again
+        once open, so that nothing swapped in after the first look is read either.
+    """
+    _require_regular(os.lstat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0))
+    with open(fd, "rb") as f:
+        _require_regular(os.fstat(fd).st_mode)
+        digest = hashlib.sha256()
+        while chunk := f.read(_READ_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _require_regular(mode: int) -> None:
+    """Raise :class:`OSError` naming the kind of file ``mode`` is, unless it is a regular file."""
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "special file")
+        raise OSError(f"it is a {kind}, not a regular file")
 
 
 def _jobs(store: PolicyStore, out: _Collector) -> None:

@@ -35,7 +35,8 @@ def output_dir(path: str | os.PathLike[str], *, field: str = "out") -> Path:
     Raises
     ------
     InvalidInputError
-        ``path`` is a symlink, an existing file, a system folder, or cannot be created.
+        ``path`` is a symlink, an existing file, a system folder, cannot be resolved (a symlink loop on its
+        way) or cannot be created.
     """
     given = Path(path)
     if given.is_symlink():
@@ -44,7 +45,10 @@ def output_dir(path: str | os.PathLike[str], *, field: str = "out") -> Path:
     if given.exists() and not given.is_dir():
         raise InvalidInputError(f"{str(given)!r} exists and is not a folder; name a folder to write the files into",
                                 field=field)
-    resolved = given.resolve()
+    try:
+        resolved = given.resolve()
+    except (RuntimeError, OSError) as e:  # a symlink loop: RuntimeError before Python 3.13, OSError since
+        raise InvalidInputError(f"cannot resolve {str(given)!r}: {e}", field=field) from e
     if resolved == Path(resolved.anchor) or any(resolved == Path(d) or Path(d) in resolved.parents
                                                 for d in SYSTEM_DIRS):
         raise InvalidInputError(f"{str(given)!r} is a system folder; write into a folder of your own", field=field)
