@@ -196,7 +196,7 @@ def check_store(store: PolicyStore) -> CheckReport:
     ...     _ = store.execute("UPDATE curve_points SET value = 0.3 WHERE step = 1")
     ...     [v.line() for v in check_store(store).violations]
     ['content-hash studies[s]: its trials and curve points hash to ..., the study records ...: rows were changed or
-    lost after ingest']
+    lost after ingest', 'content-hash trials[s/0]: records final value 0.4, its last point has 0.3']
     """
     started = time.perf_counter()
     report = CheckReport(store.location)
