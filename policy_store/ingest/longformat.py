@@ -265,6 +265,19 @@ def _check_groups(table: pa.Table) -> None:
         )
 
 
+def refuse_repeated_columns(names: list[str]) -> None:
+    """Raise :class:`InvalidInputError` naming the first column given twice (which one is meant is ambiguous).
+
+    >>> refuse_repeated_columns(["task", "study", "task"])
+    Traceback (most recent call last):
+    ...
+    policy_store.errors.InvalidInputError: field 'task': column given more than once; which one is meant is ambiguous
+    """
+    repeated = [c for i, c in enumerate(names) if c in names[:i]]
+    if repeated:
+        raise InvalidInputError("column given more than once; which one is meant is ambiguous", field=repeated[0])
+
+
 def validate_long_frame(
     frame: pd.DataFrame, *, direction: str | None = None, metric: str | None = None
 ) -> pa.Table:
@@ -293,9 +306,7 @@ def validate_long_frame(
         raise InvalidInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if len(frame) == 0:
         raise InvalidInputError("the input has no rows")
-    repeated = [str(c) for c in frame.columns[frame.columns.duplicated()]]
-    if repeated:
-        raise InvalidInputError("column given more than once; which one is meant is ambiguous", field=repeated[0])
+    refuse_repeated_columns([str(c) for c in frame.columns])
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         raise InvalidInputError(

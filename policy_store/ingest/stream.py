@@ -56,7 +56,7 @@ import pyarrow.parquet as pq
 
 from policy_store.errors import InvalidInputError
 from policy_store.ingest.hashing import study_hashes
-from policy_store.ingest.longformat import COLUMNS, DIRECTIONS, validate_long_frame
+from policy_store.ingest.longformat import COLUMNS, DIRECTIONS, refuse_repeated_columns, validate_long_frame
 from policy_store.store import PolicyStore
 
 STREAM_BYTES = 256 << 20
@@ -88,13 +88,10 @@ def _blocks(path: Path, block_size: int) -> Iterator[pa.RecordBatch]:
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     with path.open("rb") as fh:
         header = fh.readline().decode("utf-8-sig").rstrip("\r\n").split(delimiter)
-    names = [c.strip('"') for c in header]
     unknown = [c for c in header if c.strip('"') not in COLUMNS]
     if unknown:
         raise InvalidInputError(f"{path}: unknown column; allowed columns are {', '.join(COLUMNS)}", field=unknown[0])
-    repeated = [c for i, c in enumerate(names) if c in names[:i]]
-    if repeated:  # the whole-file path's words (validate_long_frame), before Arrow's reader meets the name twice
-        raise InvalidInputError("column given more than once; which one is meant is ambiguous", field=repeated[0])
+    refuse_repeated_columns([c.strip('"') for c in header])  # before Arrow's reader meets a name twice
     try:
         reader = pacsv.open_csv(
             path,

@@ -94,6 +94,7 @@ def recommended_start(store: PolicyStore, task: str, **recommend_with: Any) -> t
     from policy_store.meta.adaptive import start_prior
     from policy_store.meta.artifacts import latest_model_id, load_artifact
     from policy_store.meta.store_features import load_meta_features
+
     def unit(s: PolicyStore) -> tuple[RuleVersion, Prior]:
         # Everything the recommendation rests on is read here, so a re-run after a commit conflict (another
         # host saving this task's rule at the same moment) recommends from what it then commits with.

@@ -507,9 +507,15 @@ def _refuse_unnumbered(store: PolicyStore, unswitched: list[dict[str, Any]]) -> 
 def _number_unswitched(store: PolicyStore, unswitched: list[dict[str, Any]]) -> None:
     """Number decisions spooled after a switch absorbed earlier with the newest version of their rule and spec."""
     for study, rule, spec_hash in sorted({(r["study"], r["rule"], r["spec_hash"]) for r in unswitched}):
-        store.execute("UPDATE decisions SET version = (SELECT max(version) FROM rule_versions WHERE rule = ? "
-                      "AND spec_hash = ?) WHERE study = ? AND rule = ? AND spec_hash = ? AND version IS NULL "
-                      "AND mode = ?", [rule, spec_hash, study, rule, spec_hash, MODE])
+        version = store.scalar("SELECT max(version) FROM rule_versions WHERE rule = ? AND spec_hash = ?",
+                               [rule, spec_hash])
+        _number(store, study, rule, spec_hash, int(version))
+
+
+def _number(store: PolicyStore, study: str, rule: str, spec_hash: str, version: int) -> None:
+    """Give the live decisions of ``study`` under ``rule`` with ``spec_hash`` and no version that version."""
+    store.execute("UPDATE decisions SET version = ? WHERE study = ? AND rule = ? AND spec_hash = ? "
+                  "AND version IS NULL AND mode = ?", [version, study, rule, spec_hash, MODE])
 
 
 def _apply_switch(store: PolicyStore, sw: dict[str, Any]) -> None:
@@ -530,8 +536,7 @@ def _apply_switch(store: PolicyStore, sw: dict[str, Any]) -> None:
             store, sw["rule"], sw["spec"], created_by="meta-learner:adaptive", source="meta-learner",
             reason=f"{sw['reason']}; study {sw['study']!r}, from trial {sw['first_trial']} {tag}",
             parent=_switch_parent(store, sw)).version
-    store.execute("UPDATE decisions SET version = ? WHERE study = ? AND rule = ? AND spec_hash = ? "
-                  "AND version IS NULL AND mode = ?", [version, sw["study"], sw["rule"], sw["spec_hash"], MODE])
+    _number(store, sw["study"], sw["rule"], sw["spec_hash"], version)
 
 
 def _switch_parent(store: PolicyStore, sw: dict[str, Any]) -> int:
