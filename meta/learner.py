@@ -12,8 +12,11 @@ Two methods (``method``):
 
 ``"forest"`` (default)
     A multi-output random forest on the raw features (trees need no scaling and
-    route missing values natively), with every outcome standardised so that
-    regret (a few thousandths) weighs as much as compute saved in the splits.
+    route missing values natively). Its outputs are in utility units at ``lam``:
+    compute saved and the killed-best rate as they are, regret times ``lam``, so
+    the splits follow what changes the choice (standardising every output
+    instead gave regret's rare large values and the killed-best rate as much
+    weight as compute saved, and closed less of the gap: ``benchmarks/RESULTS.md``).
     Intervals are the 10th-90th percentiles over trees.
 ``"knn"``
     The distance-weighted mean of the ``n_neighbors`` nearest tasks' outcomes.
@@ -58,17 +61,19 @@ def select(saved: np.ndarray, regret: np.ndarray, *, lam: float = 20.0, max_regr
 
     With ``max_regret``: the most compute saved among candidates whose expected
     regret is at most ``max_regret`` (the least regret when none is); ties go to
-    the lower regret. Otherwise: the largest ``saved - lam * regret``.
+    the lower regret. Otherwise: the largest ``saved - lam * regret``. A candidate
+    with a NaN expectation is never chosen (unless every one is).
 
     >>> select(np.array([[0.2, 0.6, 0.7]]), np.array([[0.0, 0.004, 0.02]]), lam=20).tolist()
     [1]
     >>> select(np.array([[0.2, 0.6, 0.7]]), np.array([[0.0, 0.004, 0.02]]), max_regret=0.001).tolist()
     [0]
     """
-    saved = np.nan_to_num(np.asarray(saved, float), nan=-np.inf)
-    regret = np.nan_to_num(np.asarray(regret, float), nan=np.inf)
+    saved, regret = np.asarray(saved, float), np.asarray(regret, float)
+    unknown = np.isnan(saved) | np.isnan(regret)
     if max_regret is None:
-        return np.argmax(saved - lam * regret, axis=1)
+        return np.argmax(np.where(unknown, -np.inf, np.nan_to_num(saved) - lam * np.nan_to_num(regret)), axis=1)
+    saved, regret = np.where(unknown, -np.inf, saved), np.where(unknown, np.inf, regret)
     ok = regret <= max_regret
     score = np.where(ok, saved - 1e-9 * regret, -np.inf)
     return np.where(ok.any(1), np.argmax(score, axis=1), np.argmin(regret, axis=1))
@@ -86,7 +91,8 @@ class PruningMetaLearner(BaseEstimator):
     n_neighbors:
         Neighbours for ``knn`` predictions and for :meth:`predict_prior`.
     lam:
-        The trade-off :meth:`predict` uses: maximise ``saved - lam * regret``.
+        The trade-off :meth:`predict` uses (maximise ``saved - lam * regret``) and
+        the forest's weight of regret against compute saved.
     random_state:
         Seed of the forest.
     """
@@ -120,6 +126,8 @@ class PruningMetaLearner(BaseEstimator):
         """
         if self.method not in _METHODS:
             raise InvalidInputError(f"method must be one of {list(_METHODS)}, got {self.method!r}", field="method")
+        if not self.lam > 0:
+            raise InvalidInputError(f"lam must be > 0, got {self.lam!r}", field="lam")
         X_arr = self._as_array(X, fitting=True)
         y = np.asarray(y, dtype=float)
         if y.ndim != 3 or y.shape[0] != X_arr.shape[0] or y.shape[2] != 3:
@@ -134,7 +142,7 @@ class PruningMetaLearner(BaseEstimator):
         flat = np.where(np.isnan(flat), col_mean, flat)
         self.y_ = flat.reshape(n, c, 3)
         self.y_mean_ = flat.mean(0)
-        self.y_scale_ = np.where(flat.std(0) > 0, flat.std(0), 1.0)
+        self.y_scale_ = np.tile([1.0, 1.0 / self.lam, 1.0], c)          # saved, lam * regret, killed-best
         self.candidates_ = np.array(list(candidates) if candidates is not None else range(c), dtype=object)
         self.tasks_ = np.array(list(task_names) if task_names is not None else range(n), dtype=object)
         self.priors_ = (np.tile([0.0, 0.01], (n, 1)) if priors is None else np.asarray(priors, dtype=float))

@@ -5,9 +5,13 @@ into a :class:`MetaModel`; :meth:`MetaModel.expected` gives every candidate's
 expected outcome for a new task, blending in the task's own evidence when the
 user has curves of it (the grid replayed on them, weighted ``evidence_weight``
 per study against the meta-learned prediction -- measured in
-``benchmarks/RESULTS.md``). Priors are kept oriented as improvements
-(``final - value`` for maximised metrics, ``value - final`` for minimised
-ones) and signed back for the new task's direction.
+``benchmarks/RESULTS.md``). Without curves, a rule that needs a prior (the
+posterior rule) has no expectation (NaN), so it is never chosen: its prior would
+be a guess from similar tasks, and its measured outcomes are those under the
+task's own fitted prior (chosen on a guessed prior, it did worse than expected).
+Priors are kept oriented as improvements (``final - value`` for maximised
+metrics, ``value - final`` for minimised ones) and signed back for the new
+task's direction.
 
 >>> from policy_store import PolicyStore
 >>> from policy_store.datasets import ingest_bundled
@@ -101,7 +105,8 @@ class MetaModel:
             The task's meta-features (any subset of :attr:`feature_names`).
         curves:
             Studies of the new task already run, if any: the grid is replayed on
-            them and blended in, and they give the posterior prior.
+            them and blended in, and they give the posterior prior. Without
+            them, candidates that need a prior get NaN (never chosen).
         direction:
             The new task's direction (signs the prior).
         k:
@@ -115,14 +120,15 @@ class MetaModel:
         sign = 1.0 if direction == "maximize" else -1.0
         if curves:
             prior = task_prior(curves)
-        else:
-            p = self.learner.predict_prior(X)[0]
-            prior = {"prior_mean": float(sign * p[0]), "prior_beta": float(p[1])}
-        if curves:
             own = replay_task(curves, self.grid, prior, tuple(range(orders)))
             obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
             w = self.evidence_weight * len(curves)
             mean = np.where(np.isnan(obs), mean, (mean + w * obs) / (1.0 + w))
+        else:
+            p = self.learner.predict_prior(X)[0]
+            prior = {"prior_mean": float(sign * p[0]), "prior_beta": float(p[1])}
+            guessed = np.array([c.needs_prior for c in self.grid])[:, None]
+            mean, low, high = (np.where(guessed, np.nan, a) for a in (mean, low, high))
         residual = self.learner.residual_sd()
         if residual is not None and curves:
             residual = residual / (1.0 + self.evidence_weight * len(curves))

@@ -85,9 +85,26 @@ def test_a_prior_is_never_narrower_than_the_models_out_of_bag_error(bundled_data
     model = fit_meta_model(bundled_data, n_estimators=20)
     expected = model.expected(bundled_data.features.iloc[[0]])
     prior = Prior.from_expected(expected, model.grid, "maximize")
-    assert np.all(prior.saved_sd >= expected.residual_sd[:, 0])
-    assert np.all(prior.regret_sd >= expected.residual_sd[:, 1])
+    known = ~np.array([c.needs_prior for c in model.grid])          # the others have no expectation without curves
+    assert np.all(prior.saved_sd[known] >= expected.residual_sd[known, 0])
+    assert np.all(prior.regret_sd[known] >= expected.residual_sd[known, 1])
     assert np.any(prior.saved_sd > (expected.high - expected.low)[:, 0] / 2.5631)  # trees agreeing is not enough
+
+
+def test_without_curves_a_rule_that_needs_a_prior_has_no_expectation_and_is_never_chosen(bundled_data):
+    from policy_store.meta.learner import select
+
+    model = fit_meta_model(bundled_data, n_estimators=20)
+    needs = np.array([c.needs_prior for c in model.grid])
+    task = bundled_data.tasks[0]
+    bare = model.expected(bundled_data.features.loc[[task]])
+    assert needs.sum() == 8 and np.isnan(bare.saved[needs]).all() and np.isnan(bare.low[needs]).all()
+    assert np.isfinite(bare.saved[~needs]).all()
+    for lam in (0.0, 20.0):                                        # lam = 0: NaN regret times 0 is still NaN
+        assert not needs[select(bare.saved[None], bare.regret[None], lam=lam)[0]]
+    assert not needs[select(bare.saved[None], bare.regret[None], max_regret=1.0)[0]]
+    with_curves = model.expected(bundled_data.features.loc[[task]], curves=[bundled_data.probes[task]])
+    assert np.isfinite(with_curves.saved).all()                     # the curves give the prior
 
 
 def test_learns_the_trade_off():
