@@ -208,14 +208,16 @@ def probe_outcomes(data: TrainingData) -> pd.DataFrame:
     return data._rows["probes"]
 
 
-def _study_means(data: TrainingData, probes: pd.DataFrame, task: str) -> tuple[list[str], np.ndarray]:
-    """Studies of ``task`` (probe first unless it is also scored) and their ``(n, n_candidates, 2)`` means."""
+def study_means(data: TrainingData, probes: pd.DataFrame, task: str) -> tuple[list[str], list[int], np.ndarray]:
+    """Studies of ``task`` (probe first unless it is also scored), the rows of the scored ones, and their
+    ``(n_studies, n_candidates, 3)`` mean compute saved, regret and killed-best rate."""
     rows = pd.concat([probes[probes["task"] == task], data.outcomes[data.outcomes["task"] == task]])
     rows = rows.drop_duplicates(["study", "order_seed", "candidate"])
-    means = rows.groupby(["study", "candidate"])[["compute_saved", "regret"]].mean()
+    means = rows.groupby(["study", "candidate"])[list(OUTCOMES)].mean()
     studies = list(dict.fromkeys(rows["study"]))
     cube = np.stack([means.loc[s].reindex(range(len(data.grid))).to_numpy(float) for s in studies])
-    return studies, cube
+    scored = sorted({studies.index(s) for s in data.outcomes.loc[data.outcomes["task"] == task, "study"]})
+    return studies, scored, cube
 
 
 class _Fold:
@@ -250,8 +252,7 @@ class _Fold:
         """Both oracles; a task with no study besides the scored one falls back to the best single rule."""
         data, grid = self.data, self.data.grid
         for t in self.test:
-            studies, cube = _study_means(data, self.probes, t)
-            scored = sorted({studies.index(s) for s in data.outcomes.loc[data.outcomes["task"] == t, "study"]})
+            studies, scored, cube = study_means(data, self.probes, t)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)          # a candidate that never let one finish
                 held = np.nanmean(cube[scored], 0)
