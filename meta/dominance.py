@@ -34,7 +34,7 @@ from policy_store.meta.grid import OPTUNA_DEFAULTS, find_candidate
 from policy_store.meta.learner_data import TrainingData, task_parts
 
 #: Prices of the killed-best rate (utility points per unit rate) and extra prices of regret.
-MUS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2)
+MUS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0, 4.0, 8.0)
 NUS = (0.0, 10.0, 20.0, 40.0, 80.0)
 COLUMNS = ["corpus", "mu", "nu", "compute_saved", "regret", "killed_best_rate", "utility", "dominates_median",
            "tasks"]
