@@ -192,16 +192,14 @@ def _fmt(summary: pd.DataFrame, mode: str, corpus: str) -> list[str]:
 
 
 def _ceiling_line(ev, frontier: pd.DataFrame, corpus: str) -> str:
-    table = ev._table("lam=20", corpus)
-    u = table["utility"]
     best = best_dominating(frontier, corpus)
     f = frontier[frontier["corpus"] == corpus]
     if best is None:
         return (f"- Ceiling of doing both: the CV oracle priced on killing the best trial and on regret "
                 f"({len(f)} settings, `policy_store.meta.dominance`) **never dominates MedianPruner()** on {corpus}; "
                 f"its lowest killed-best rate is {f['killed_best_rate'].min():.3f} (MedianPruner() "
-                f"{table.loc[MEDIAN, 'killed_best_rate']:.3f}).")
-    gap = (best["utility"] - u[SINGLE]) / (u[CV_ORACLE] - u[SINGLE])
+                f"{ev.table('lam=20', corpus).loc[MEDIAN, 'killed_best_rate']:.3f}).")
+    gap = ev.share_of_gap(float(best["utility"]), corpus=corpus)
     return (f"- Ceiling of doing both: the best CV-oracle setting that dominates MedianPruner() (priced on killing "
             f"the best trial, mu={best['mu']:g}, and on regret, nu={best['nu']:g}; {len(f)} settings, "
             f"`policy_store.meta.dominance`) keeps utility {best['utility']:.3f}: **{gap:.0%} of the gap**.")

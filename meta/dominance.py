@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from policy_store.meta.baselines import cv_oracle_choices
-from policy_store.meta.evaluate import probe_outcomes, study_means
+from policy_store.meta.evaluate import pareto_dominates, probe_outcomes, study_means
 from policy_store.meta.grid import OPTUNA_DEFAULTS, find_candidate
 from policy_store.meta.learner_data import TrainingData, task_parts
 
@@ -71,7 +71,7 @@ def dominance_frontier(data: TrainingData, *, lam: float = 20.0, mus: Sequence[f
         for (mu, nu), (saved, regret, killed) in zip(settings, means[1:], strict=True):
             out.append({"corpus": corpus, "mu": mu, "nu": nu, "compute_saved": saved, "regret": regret,
                         "killed_best_rate": killed, "utility": saved - lam * regret,
-                        "dominates_median": bool(saved > med[0] and regret < med[1] and killed < med[2]),
+                        "dominates_median": pareto_dominates((saved, regret, killed), med),
                         "tasks": sum(task_parts(t)["corpus"] == corpus for t in per_task)})
     return pd.DataFrame(out, columns=COLUMNS)
 

@@ -85,6 +85,19 @@ _COLS = ["task", "study", "order_seed", *OUTCOMES, "killed_step"]
 Adapter = Callable[[Any, int, Any, float], dict]
 
 
+_SUMMARY_OUTCOMES = ("compute_saved", "regret", "killed_best_rate")
+
+
+def pareto_dominates(a: Sequence[float], b: Sequence[float]) -> bool:
+    """Whether outcomes ``a`` = (compute saved, regret, killed-best rate) beat ``b`` on all three.
+
+    >>> pareto_dominates((0.5, 0.004, 0.2), (0.4, 0.006, 0.2))    # a tie on killed-best is not enough
+    False
+    """
+    (sa, ra, ka), (sb, rb, kb) = (tuple(map(float, x)) for x in (a, b))
+    return sa > sb and ra < rb and ka < kb
+
+
 @dataclass
 class MetaEvaluation:
     """Per-replay rows of every method and trade-off, and their summaries (per corpus)."""
@@ -100,7 +113,8 @@ class MetaEvaluation:
     def corpora(self) -> list[str]:
         return sorted(self.summary["corpus"].unique())
 
-    def _table(self, mode: str, corpus: str | None) -> pd.DataFrame:
+    def table(self, mode: str, corpus: str | None = None) -> pd.DataFrame:
+        """The summary of one trade-off ``mode`` and ``corpus`` (default: the first), indexed by method."""
         corpus = corpus or self.corpora[0]
         s = self.summary
         return s[(s["mode"] == mode) & (s["corpus"] == corpus)].set_index("method")
@@ -112,17 +126,22 @@ class MetaEvaluation:
         ``corpus`` defaults to the first of :attr:`corpora`. NaN when ``limit`` is no
         better than the best single rule (e.g. the CV oracle of single-study tasks).
         """
-        u = self._table(mode, corpus)["utility"]
+        return self.share_of_gap(float(self.table(mode, corpus)["utility"][method]), mode, corpus=corpus,
+                                 limit=limit)
+
+    def share_of_gap(self, utility: float, mode: str = "lam=20", *, corpus: str | None = None,
+                     limit: str = CV_ORACLE) -> float:
+        """Share of the gap between the best single rule and ``limit`` that a ``utility`` closes (see
+        :meth:`gap_closed`; for utilities measured outside the summary, e.g. a dominance ceiling)."""
+        u = self.table(mode, corpus)["utility"]
         gap = u[limit] - u[SINGLE]
-        return float((u[method] - u[SINGLE]) / gap) if gap > 0 else float("nan")
+        return float((utility - u[SINGLE]) / gap) if gap > 0 else float("nan")
 
     def dominates(self, method: str = META_PROBE, other: str = MEDIAN, mode: str = "lam=20", *,
                   corpus: str | None = None) -> bool:
         """More compute saved, lower mean regret and a lower killed-best rate than ``other``."""
-        s = self._table(mode, corpus)
-        a, b = s.loc[method], s.loc[other]
-        return bool(a["compute_saved"] > b["compute_saved"] and a["regret"] < b["regret"]
-                    and a["killed_best_rate"] < b["killed_best_rate"])
+        s = self.table(mode, corpus)
+        return pareto_dominates(s.loc[method, list(_SUMMARY_OUTCOMES)], s.loc[other, list(_SUMMARY_OUTCOMES)])
 
     def verdicts(self) -> dict[str, dict[str, Any]]:
         """Per corpus: gaps closed (to the CV and the hindsight oracle) and Pareto dominance at lam=20."""
