@@ -133,6 +133,10 @@ def test_bad_input():
         PruningMetaLearner(method="svm").fit(X, y)
     with pytest.raises(InvalidInputError, match="shape"):
         PruningMetaLearner().fit(X, y[:, :, :2])
+    for lam in (0.0, -1.0, float("nan")):                      # the forest weighs regret by lam
+        with pytest.raises(InvalidInputError, match="lam must be > 0") as caught:
+            PruningMetaLearner(lam=lam).fit(X, y)
+        assert caught.value.field == "lam"
 
 
 def test_select_max_regret_falls_back_to_least_regret():
