@@ -18,9 +18,9 @@ import time
 import numpy as np
 from live import curves as synthetic
 from policy_store.datasets import ingest_bundled
-from policy_store.meta.adaptive import Prior
-from policy_store.meta.adaptive_replay import adaptive_replay
-from policy_store.meta.grid import candidate_grid
+from policy_store.meta.adaptation.replay import adaptive_replay
+from policy_store.meta.adaptation.selector import Prior
+from policy_store.meta.learner.grid import candidate_grid
 from policy_store.meta.recommend import COLD_START_SPEC
 
 from policy_store import PolicyStore

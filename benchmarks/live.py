@@ -98,9 +98,9 @@ class Follow(optuna.pruners.BasePruner):
 def lax_model(seed: int = 0):
     """A meta-model over the whole grid, trained on 30 past tasks where ``percentile-90-w6-s5`` saved the most."""
     import pandas as pd
-    from policy_store.meta.grid import candidate_grid
-    from policy_store.meta.learner import PruningMetaLearner
-    from policy_store.meta.learner_model import MetaModel
+    from policy_store.meta.learner.estimator import PruningMetaLearner
+    from policy_store.meta.learner.grid import candidate_grid
+    from policy_store.meta.learner.model import MetaModel
 
     grid = candidate_grid()
     rng = np.random.default_rng(seed)

@@ -1,6 +1,6 @@
 """Meta-learner benchmark: grouped cross-validation on LCDB and the HPO corpus, leave-out rows, latency.
 
-Protocol (see :mod:`policy_store.meta.evaluate`): every LCDB accuracy dataset
+Protocol (see :mod:`policy_store.meta.evaluation.evaluate`): every LCDB accuracy dataset
 with studies of >= 5 learners is a task (seed pair (0, 0) its probe study, the
 next ``--seeds - 1`` seed pairs its held-out studies); every HPO corpus task
 ``hpo/<dataset>/<family>/<metric>`` likewise (study ``seed0`` its probe, the
@@ -32,9 +32,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.artifacts import save_artifact
-from policy_store.meta.dominance import best_dominating, dominance_frontier
-from policy_store.meta.evaluate import (
+from policy_store.meta.evaluation.adaptive import adaptive_scorer
+from policy_store.meta.evaluation.dominance import best_dominating, dominance_frontier
+from policy_store.meta.evaluation.evaluate import (
     CV_ORACLE,
     MEDIAN,
     META,
@@ -46,10 +46,10 @@ from policy_store.meta.evaluate import (
     cross_validate,
     leave_out,
 )
-from policy_store.meta.evaluate_adaptive import adaptive_scorer
-from policy_store.meta.learner_data import concat_training_data, task_parts
-from policy_store.meta.learner_model import N_TREES, fit_meta_model
-from policy_store.meta.learner_sources import training_data_from_hpo, training_data_from_lcdb
+from policy_store.meta.learner.artifacts import save_artifact
+from policy_store.meta.learner.model import N_TREES, fit_meta_model
+from policy_store.meta.learner.sources import training_data_from_hpo, training_data_from_lcdb
+from policy_store.meta.learner.training_data import concat_training_data, task_parts
 from policy_store.meta.recommend import recommend
 
 from policy_store import PolicyStore
@@ -95,7 +95,7 @@ Why '>= 90 % with adaptation AND Pareto-dominating MedianPruner()' is out of rea
 does not count killing the best trial, so the choice that maximises it kills the best trial more often than
 MedianPruner() (every utility-maximising row above, the hindsight oracle's included). The 'Ceiling of
 doing both' lines price the killed-best rate (mu) and regret (nu) inside the CV oracle's own choice
-(`policy_store.meta.dominance`, 55 settings; past mu = 4 the choices stop changing) and keep the best utility
+(`policy_store.meta.evaluation.dominance`, 55 settings; past mu = 4 the choices stop changing) and keep the best utility
 among the settings that dominate MedianPruner() on the held-out studies: the attainable limit itself cannot do
 both, so no recommendation scored against it can.
 
@@ -196,13 +196,13 @@ def _ceiling_line(ev, frontier: pd.DataFrame, corpus: str) -> str:
     f = frontier[frontier["corpus"] == corpus]
     if best is None:
         return (f"- Ceiling of doing both: the CV oracle priced on killing the best trial and on regret "
-                f"({len(f)} settings, `policy_store.meta.dominance`) **never dominates MedianPruner()** on {corpus}; "
+                f"({len(f)} settings, `meta.evaluation.dominance`) **never dominates MedianPruner()** on {corpus}; "
                 f"its lowest killed-best rate is {f['killed_best_rate'].min():.3f} (MedianPruner() "
                 f"{ev.table('lam=20', corpus).loc[MEDIAN, 'killed_best_rate']:.3f}).")
     gap = ev.share_of_gap(float(best["utility"]), corpus=corpus)
     return (f"- Ceiling of doing both: the best CV-oracle setting that dominates MedianPruner() (priced on killing "
             f"the best trial, mu={best['mu']:g}, and on regret, nu={best['nu']:g}; {len(f)} settings, "
-            f"`policy_store.meta.dominance`) keeps utility {best['utility']:.3f}: **{gap:.0%} of the gap**.")
+            f"`policy_store.meta.evaluation.dominance`) keeps utility {best['utility']:.3f}: **{gap:.0%} of the gap**.")
 
 
 def _verdict(ev, corpus: str, frontier: pd.DataFrame | None = None) -> list[str]:

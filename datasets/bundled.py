@@ -22,7 +22,7 @@ from __future__ import annotations
 from importlib import resources
 
 import pandas as pd
-from policy_store.meta.curve_features import save_task_curve_features
+from policy_store.meta.features.curve import save_task_curve_features
 
 from policy_store.ingest import IngestReport, ingest_frame
 from policy_store.store import PolicyStore

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
 from policy_store.datasets._base import order_long
-from policy_store.meta.features import read_dataset_csv, split_columns
+from policy_store.meta.features.dataset import read_dataset_csv, split_columns
 from sklearn import datasets as skdata
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.linear_model import SGDClassifier

@@ -45,8 +45,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 from policy_store.datasets import _lcdb_files as files
-from policy_store.meta.curve_features import save_task_curve_features
-from policy_store.meta.store_features import save_meta_features_frame
+from policy_store.meta.features.curve import save_task_curve_features
+from policy_store.meta.features.store import save_meta_features_frame
 
 from policy_store.errors import InvalidInputError
 from policy_store.ingest import IngestReport, ingest_frame

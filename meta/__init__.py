@@ -1,20 +1,20 @@
 """Meta-features of tasks and the meta-learner that recommends pruning rules."""
 
-from policy_store.meta.adaptive import AdaptiveSelector, Prior, Switch, score_candidates
-from policy_store.meta.adaptive_advice import Advice, advise
-from policy_store.meta.adaptive_replay import AdaptiveOutcome, adaptive_replay
-from policy_store.meta.artifacts import load_artifact, save_artifact
-from policy_store.meta.curve_features import curve_meta_features, save_task_curve_features, study_curve_features
-from policy_store.meta.evaluate import cross_validate
-from policy_store.meta.features import dataset_meta_features, meta_features_from_csv
-from policy_store.meta.grid import OPTUNA_DEFAULTS, Candidate, candidate_grid
-from policy_store.meta.learner import PruningMetaLearner
-from policy_store.meta.learner_data import TrainingData, build_training_data, task_prior
-from policy_store.meta.learner_model import MetaModel, fit_meta_model
-from policy_store.meta.learner_sources import training_data_from_lcdb, training_data_from_store
-from policy_store.meta.learner_store import FitResult, fit_from_store, recommend_for_holdout
+from policy_store.meta.adaptation.advice import Advice, advise
+from policy_store.meta.adaptation.replay import AdaptiveOutcome, adaptive_replay
+from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, Switch, score_candidates
+from policy_store.meta.evaluation.evaluate import cross_validate
+from policy_store.meta.features.curve import curve_meta_features, save_task_curve_features, study_curve_features
+from policy_store.meta.features.dataset import dataset_meta_features, meta_features_from_csv
+from policy_store.meta.features.store import load_meta_features, save_meta_features, save_meta_features_frame
+from policy_store.meta.learner.artifacts import load_artifact, save_artifact
+from policy_store.meta.learner.estimator import PruningMetaLearner
+from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, Candidate, candidate_grid
+from policy_store.meta.learner.model import MetaModel, fit_meta_model
+from policy_store.meta.learner.sources import training_data_from_lcdb, training_data_from_store
+from policy_store.meta.learner.store_records import FitResult, fit_from_store, recommend_for_holdout
+from policy_store.meta.learner.training_data import TrainingData, build_training_data, task_prior
 from policy_store.meta.recommend import COLD_START_SPEC, Recommendation, recommend, save_recommendation
-from policy_store.meta.store_features import load_meta_features, save_meta_features, save_meta_features_frame
 
 __all__ = [
     "COLD_START_SPEC",

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.artifacts import latest_model_id, load_artifact
-from policy_store.meta.learner import select
-from policy_store.meta.learner_model import MetaModel
+from policy_store.meta.learner.artifacts import latest_model_id, load_artifact
+from policy_store.meta.learner.estimator import select
+from policy_store.meta.learner.model import MetaModel
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError
@@ -82,9 +82,9 @@ class Recommendation:
 def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: str | None,
                  meta_features: Mapping[str, float] | None, curves: Sequence[StudyCurves],
                  landmarkers: bool) -> tuple[dict[str, float], dict[str, Any]]:
-    from policy_store.meta.curve_features import curve_meta_features
-    from policy_store.meta.features import dataset_meta_features, read_dataset_csv
-    from policy_store.meta.learner_data import curves_frame
+    from policy_store.meta.features.curve import curve_meta_features
+    from policy_store.meta.features.dataset import dataset_meta_features, read_dataset_csv
+    from policy_store.meta.learner.training_data import curves_frame
 
     feats: dict[str, float] = {}
     inputs: dict[str, Any] = {}

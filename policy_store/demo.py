@@ -41,7 +41,7 @@ def _table(rows: list[dict[str, Any]], columns: Sequence[str]) -> list[str]:
 def _evaluate_meta_learner(store: PolicyStore, echo: Callable[[str], Any]) -> dict[str, Any]:
     """Grouped 3-fold CV over the bundled tasks, recorded on the newest meta-model for the report."""
     from policy_store.meta import cross_validate, training_data_from_store
-    from policy_store.meta.evaluate import record_evaluation
+    from policy_store.meta.evaluation.evaluate import record_evaluation
 
     evaluation = cross_validate(training_data_from_store(store, orders=2), folds=3, n_estimators=50)
     record_evaluation(store, evaluation)

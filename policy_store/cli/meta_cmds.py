@@ -15,8 +15,8 @@ from policy_store.store import default_location
 
 
 def _fit(args: argparse.Namespace) -> int:
-    from policy_store.meta.learner_model import N_TREES
-    from policy_store.meta.learner_store import fit_from_store
+    from policy_store.meta.learner.model import N_TREES
+    from policy_store.meta.learner.store_records import fit_from_store
 
     with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         result = fit_from_store(store, orders=args.orders, n_jobs=jobs_for(args.backend, args.jobs),
@@ -30,12 +30,12 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _training_data(args: argparse.Namespace, n_jobs: int, progress: bool):
-    from policy_store.meta.learner_data import concat_training_data
-    from policy_store.meta.learner_sources import (
+    from policy_store.meta.learner.sources import (
         training_data_from_hpo,
         training_data_from_lcdb,
         training_data_from_store,
     )
+    from policy_store.meta.learner.training_data import concat_training_data
 
     parts = []
     if args.lcdb:
@@ -51,9 +51,9 @@ def _training_data(args: argparse.Namespace, n_jobs: int, progress: bool):
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from policy_store.meta.evaluate import cross_validate, leave_out, record_evaluation
-    from policy_store.meta.evaluate_adaptive import adaptive_scorer
-    from policy_store.meta.learner_model import N_TREES
+    from policy_store.meta.evaluation.adaptive import adaptive_scorer
+    from policy_store.meta.evaluation.evaluate import cross_validate, leave_out, record_evaluation
+    from policy_store.meta.learner.model import N_TREES
 
     progress = not args.json
     n_jobs = jobs_for(args.backend, args.jobs)
@@ -139,7 +139,7 @@ def _recommend(args: argparse.Namespace) -> int:
         version = save_recommendation(store, rec, args.save) if args.save else None
         advice = None
         if curves:
-            from policy_store.meta.adaptive_advice import advise
+            from policy_store.meta.adaptation.advice import advise
 
             advice = advise(store, curves[0], meta_features=features, dataset=args.dataset, target=args.target,
                             lam=args.lam)

@@ -9,8 +9,8 @@ from policy_store.cli._common import add_json_flag, open_store, print_json, prin
 
 def _meta_features(args: argparse.Namespace) -> int:
     # Imported here so that `policy-store --help` does not pay for scikit-learn.
-    from policy_store.meta.features import meta_features_from_csv
-    from policy_store.meta.store_features import save_meta_features
+    from policy_store.meta.features.dataset import meta_features_from_csv
+    from policy_store.meta.features.store import save_meta_features
 
     features = meta_features_from_csv(args.data, args.target, seed=args.seed,
                                       landmarkers=not args.no_landmarkers)

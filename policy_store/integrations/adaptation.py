@@ -1,13 +1,13 @@
 """A live study's adaptation: when to re-score, where, and the switch it hands back to ``StorePruner``.
 
-:class:`LiveAdaptation` wraps an :class:`~policy_store.meta.adaptive.AdaptiveSelector`
+:class:`LiveAdaptation` wraps an :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
 for one process of a live study. :meth:`LiveAdaptation.poll`, called at every
 ``should_prune``, returns a switch decided since the last call (if any) and,
 when enough trials completed since the last re-scoring, starts one on their
 curves (:func:`trial_curves`). Where it runs (``background``):
 
 - ``"process"`` (default): a background thread has a child process re-score
-  (:class:`~policy_store.meta.adaptive_worker.RescoreProcess`, started and
+  (:class:`~policy_store.meta.adaptation.worker.RescoreProcess`, started and
   warmed up when the adaptation is built); the study's calls never wait for it;
 - ``"thread"``: in the background thread itself (its Python parts then hold the
   GIL that the study's calls wait for);
@@ -59,14 +59,14 @@ class LiveAdaptation:
     Parameters
     ----------
     prior:
-        The candidates and the meta-learned expectation (:class:`~policy_store.meta.adaptive.Prior`).
+        The candidates and the meta-learned expectation (:class:`~policy_store.meta.adaptation.selector.Prior`).
     options:
-        :class:`~policy_store.meta.adaptive.AdaptiveSelector` options plus ``background``.
+        :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector` options plus ``background``.
     """
 
     def __init__(self, prior: Any, options: dict[str, Any]) -> None:
         from policy_store.errors import InvalidInputError
-        from policy_store.meta.adaptive import AdaptiveSelector
+        from policy_store.meta.adaptation.selector import AdaptiveSelector
 
         self.background = options.get("background", "process")
         if self.background is True:
@@ -81,7 +81,7 @@ class LiveAdaptation:
         self._busy = False
         self._worker: Any = None
         if self.background == "process":
-            from policy_store.meta.adaptive_worker import RescoreProcess
+            from policy_store.meta.adaptation.worker import RescoreProcess
 
             opts["scorer"] = self._worker = RescoreProcess()
             # start the child and load its compiled kernels now, not when the first trials complete

@@ -14,7 +14,7 @@ from, even while other workers finish trials.
 Adapting inside the study
 -------------------------
 With ``recommend=True`` the pruner starts from the meta-learned rule and adapts
-(:mod:`policy_store.meta.adaptive`): ``should_prune`` counts the study's
+(:mod:`policy_store.meta.adaptation.selector`): ``should_prune`` counts the study's
 COMPLETE trials (one read of the trial list) and, at every ``every``-th new
 completion, has a child process re-score the grid on their curves and blend
 the result with the meta-learned prior, off the study's GIL
@@ -192,7 +192,7 @@ class StorePruner(BasePruner):
         Seconds to keep retrying while another process holds the store's lock.
     adapt:
         With ``recommend=True``: adapt the rule inside the study (default ``True``; see
-        the module docstring), or a dict of :class:`~policy_store.meta.adaptive.AdaptiveSelector`
+        the module docstring), or a dict of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
         options (``lam`` -- default ``recommend_with``'s --, ``min_trials``, ``every``, ``margin``,
         ``n_boot``, ``seed``, ``small_study``) plus ``background``: ``"process"`` (default),
         ``"thread"`` or ``False``.

@@ -12,7 +12,7 @@ version and its provenance. A store without a meta-model gets the meta-learner's
 documented cold-start rule.
 
 :func:`recommended_start` does the same and also returns what within-study
-adaptation starts from (:class:`policy_store.meta.adaptive.Prior`): every grid
+adaptation starts from (:class:`policy_store.meta.adaptation.selector.Prior`): every grid
 candidate's expected outcome under the same model, the recommended one first
 in force (an uninformative prior over the grid at a cold start).
 
@@ -38,7 +38,7 @@ from policy_store.rules.versions import RuleVersion
 from policy_store.store import PolicyStore
 
 if TYPE_CHECKING:
-    from policy_store.meta.adaptive import Prior
+    from policy_store.meta.adaptation.selector import Prior
 
 MAX_STUDIES = 5
 """How many of the task's recorded studies (oldest first) inform the recommendation."""
@@ -76,7 +76,7 @@ def recommended_version(store: PolicyStore, task: str, **recommend_with: Any) ->
 
 
 def recommended_start(store: PolicyStore, task: str, **recommend_with: Any) -> tuple[RuleVersion, Prior]:
-    """:func:`recommended_version`, and the :class:`~policy_store.meta.adaptive.Prior` adaptation starts from.
+    """:func:`recommended_version`, and the :class:`~policy_store.meta.adaptation.Prior` adaptation starts from.
 
     >>> import pandas as pd
     >>> from policy_store import PolicyStore
@@ -91,9 +91,9 @@ def recommended_start(store: PolicyStore, task: str, **recommend_with: Any) -> t
     """
     from policy_store.curves import load_curves
     from policy_store.meta import recommend, save_recommendation
-    from policy_store.meta.adaptive import start_prior
-    from policy_store.meta.artifacts import latest_model_id, load_artifact
-    from policy_store.meta.store_features import load_meta_features
+    from policy_store.meta.adaptation.selector import start_prior
+    from policy_store.meta.features.store import load_meta_features
+    from policy_store.meta.learner.artifacts import latest_model_id, load_artifact
 
     def unit(s: PolicyStore) -> tuple[RuleVersion, Prior]:
         # Everything the recommendation rests on is read here, so a re-run after a commit conflict (another

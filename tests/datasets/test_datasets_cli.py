@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 from policy_store.datasets import bundled
-from policy_store.meta.store_features import load_meta_features
+from policy_store.meta.features.store import load_meta_features
 
 from policy_store import PolicyStore
 from policy_store.cli.main import main

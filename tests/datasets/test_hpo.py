@@ -12,7 +12,7 @@ from policy_store.datasets import bundled_hpo, generate_hpo, hpo_dataset_names, 
 from policy_store.datasets import hpo as hpo_module
 from policy_store.datasets.hpo_families import FAMILIES, train
 from policy_store.datasets.hpo_sources import SOURCES, prepare
-from policy_store.meta.store_features import load_meta_features
+from policy_store.meta.features.store import load_meta_features
 
 from policy_store import PolicyStore
 from policy_store.cli.main import main

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from policy_store.datasets import _lcdb_files as files
 from policy_store.datasets import lcdb
-from policy_store.meta.store_features import load_meta_features
+from policy_store.meta.features.store import load_meta_features
 
 from policy_store import PolicyStore
 from policy_store.errors import InvalidInputError, MissingDependencyError

@@ -6,10 +6,10 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-from policy_store.meta.adaptive_replay import adaptive_replay
-from policy_store.meta.grid import candidate_grid
-from policy_store.meta.learner import PruningMetaLearner
-from policy_store.meta.learner_model import MetaModel
+from policy_store.meta.adaptation.replay import adaptive_replay
+from policy_store.meta.learner.estimator import PruningMetaLearner
+from policy_store.meta.learner.grid import candidate_grid
+from policy_store.meta.learner.model import MetaModel
 
 from policy_store import PolicyStore
 from policy_store.integrations import StorePruner, explain_trial

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 from policy_store.datasets import ingest_bundled
-from policy_store.meta.adaptive import AdaptiveSelector, Prior, score_candidates
-from policy_store.meta.adaptive_advice import advise
-from policy_store.meta.adaptive_replay import adaptive_replay
-from policy_store.meta.grid import candidate_grid, find_candidate
-from policy_store.meta.learner_store import fit_from_store
+from policy_store.meta.adaptation.advice import advise
+from policy_store.meta.adaptation.replay import adaptive_replay
+from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, score_candidates
+from policy_store.meta.learner.grid import candidate_grid, find_candidate
+from policy_store.meta.learner.store_records import fit_from_store
 
 from policy_store import PolicyStore
 from policy_store.cli.main import main

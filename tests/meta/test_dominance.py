@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from policy_store.meta.dominance import best_dominating, dominance_frontier
-from policy_store.meta.evaluate import CV_ORACLE, MEDIAN, cross_validate
-from policy_store.meta.learner_sources import training_data_from_hpo
+from policy_store.meta.evaluation.dominance import best_dominating, dominance_frontier
+from policy_store.meta.evaluation.evaluate import CV_ORACLE, MEDIAN, cross_validate
+from policy_store.meta.learner.sources import training_data_from_hpo
 
 
 @pytest.fixture(scope="module")

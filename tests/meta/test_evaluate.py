@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from policy_store.datasets import ingest_bundled
-from policy_store.meta.baselines import nearest_task, rush_outcomes, stop_outcome, top_k_outcomes
-from policy_store.meta.evaluate import META, META_PROBE, ORACLE, PROBE_BEST, SINGLE, cross_validate
-from policy_store.meta.learner_sources import training_data_from_store
+from policy_store.meta.evaluation.baselines import nearest_task, rush_outcomes, stop_outcome, top_k_outcomes
+from policy_store.meta.evaluation.evaluate import META, META_PROBE, ORACLE, PROBE_BEST, SINGLE, cross_validate
+from policy_store.meta.learner.sources import training_data_from_store
 
 from policy_store import NotFoundError, PolicyStore
 from policy_store.curves import StudyCurves
@@ -86,8 +86,8 @@ def test_per_step_killed_best_rates(evaluation):
 
 
 def test_the_evaluation_is_recorded_on_the_newest_model_and_reported(evaluation, tmp_path):
-    from policy_store.meta.artifacts import save_artifact
-    from policy_store.meta.evaluate import record_evaluation
+    from policy_store.meta.evaluation.evaluate import record_evaluation
+    from policy_store.meta.learner.artifacts import save_artifact
     from policy_store.reports import build_report
 
     with PolicyStore.memory() as store:

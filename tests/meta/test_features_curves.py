@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 import pytest
-from policy_store.meta.curve_features import CURVE_FEATURES, curve_meta_features, study_curve_features
+from policy_store.meta.features.curve import CURVE_FEATURES, curve_meta_features, study_curve_features
 
 from policy_store.errors import InvalidInputError
 from policy_store.ingest import ingest_frame

@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from policy_store.meta.features import (
+from policy_store.meta.features.dataset import (
     FEATURES,
     dataset_meta_features,
     entropy_bits,
     meta_features_from_csv,
     mutual_information_bits,
 )
-from policy_store.meta.landmarkers import LANDMARKER_FEATURES, MixedNaiveBayes
+from policy_store.meta.features.landmarkers import LANDMARKER_FEATURES, MixedNaiveBayes
 from sklearn.datasets import load_iris
 from sklearn.naive_bayes import CategoricalNB
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from policy_store.meta.store_features import load_meta_features, save_meta_features, save_meta_features_frame
+from policy_store.meta.features.store import load_meta_features, save_meta_features, save_meta_features_frame
 
 from policy_store import PolicyStore
 from policy_store.errors import InvalidInputError

@@ -5,10 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from policy_store.meta.baselines import cv_oracle_choices
-from policy_store.meta.evaluate import CV_ORACLE, ORACLE, SINGLE, cross_validate
-from policy_store.meta.grid import candidate_grid
-from policy_store.meta.learner_data import (
+from policy_store.meta.evaluation.baselines import cv_oracle_choices
+from policy_store.meta.evaluation.evaluate import CV_ORACLE, ORACLE, SINGLE, cross_validate
+from policy_store.meta.evaluation.splits import group_folds, leave_out_splits
+from policy_store.meta.learner.grid import candidate_grid
+from policy_store.meta.learner.training_data import (
     build_training_data,
     concat_training_data,
     regret_scale,
@@ -16,7 +17,6 @@ from policy_store.meta.learner_data import (
     study_features,
     task_parts,
 )
-from policy_store.meta.splits import group_folds, leave_out_splits
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError

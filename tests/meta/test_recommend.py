@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from policy_store.datasets import bundled, ingest_bundled
-from policy_store.meta import artifacts
-from policy_store.meta.learner_store import fit_from_store, recommend_for_holdout
+from policy_store.meta.learner import artifacts
+from policy_store.meta.learner.store_records import fit_from_store, recommend_for_holdout
 from policy_store.meta.recommend import COLD_START_SPEC, recommend, save_recommendation
 
 from policy_store import PolicyStore

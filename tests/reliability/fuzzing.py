@@ -438,7 +438,7 @@ meta_feature_maps = st.dictionaries(
 
 
 def _seed_features(store: PolicyStore) -> None:
-    from policy_store.meta.store_features import save_meta_features
+    from policy_store.meta.features.store import save_meta_features
 
     save_meta_features(store, "base-task", {"NumberOfInstances": 10.0}, "dataset")
 
@@ -448,7 +448,7 @@ _FEATURE_STORE = SeededStore(_seed_features)
 
 def check_save_meta_features(task: Any, features: Any) -> str:
     """``save_meta_features``: typed rejection with the store unchanged, or exactly the finite values stored."""
-    from policy_store.meta.store_features import load_meta_features, save_meta_features
+    from policy_store.meta.features.store import load_meta_features, save_meta_features
 
     store = _FEATURE_STORE.get()
     n = len(features) if isinstance(features, dict) else 0

@@ -52,7 +52,8 @@ UNHANDLED = 70
 WARM_MODULES = (
     "policy_store.cli.main", "policy_store.ingest", "policy_store.replay", "policy_store.rules",
     "policy_store.integrations.spool", "policy_store.integrations.live", "policy_store.integrations.optuna",
-    "policy_store.meta.learner_store", "policy_store.meta.recommend", "policy_store.drift", "policy_store.datasets",
+    "policy_store.meta.learner.store_records", "policy_store.meta.recommend", "policy_store.drift",
+    "policy_store.datasets",
     "policy_store.copy", "policy_store.check", "sklearn.ensemble", "optuna",
 )
 
@@ -69,8 +70,8 @@ def warm_imports() -> None:
 
 def _warm_kernels() -> None:
     """Compile (or load from numba's cache) every replay kernel here once, not in every child."""
-    from policy_store.meta.grid import candidate_grid
-    from policy_store.meta.learner_data import replay_task
+    from policy_store.meta.learner.grid import candidate_grid
+    from policy_store.meta.learner.training_data import replay_task
 
     from policy_store.curves import StudyCurves
     from tests.reliability.scenarios import curves

@@ -120,7 +120,7 @@ def _prep_meta(location: str, folder: Path) -> None:
 
 
 def _prep_recommend(location: str, folder: Path) -> None:
-    from policy_store.meta.learner_store import fit_from_store
+    from policy_store.meta.learner.store_records import fit_from_store
 
     _prep_meta(location, folder)
     with PolicyStore(location) as store:

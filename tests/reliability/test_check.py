@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from policy_store.drift.events import DriftEvent, record_event
 from policy_store.drift.jobs import finish_job, list_jobs, start_job
-from policy_store.meta.artifacts import save_artifact
-from policy_store.meta.learner_store import fit_from_store
+from policy_store.meta.features.store import save_meta_features
+from policy_store.meta.learner.artifacts import save_artifact
+from policy_store.meta.learner.store_records import fit_from_store
 from policy_store.meta.recommend import recommend
-from policy_store.meta.store_features import save_meta_features
 
 from policy_store import PolicyStore
 from policy_store.check import LIMIT, check_store

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from policy_store.drift.jobs import start_job
-from policy_store.meta.artifacts import save_artifact
+from policy_store.meta.learner.artifacts import save_artifact
 
 from policy_store import PolicyStore
 from policy_store.check import check_store

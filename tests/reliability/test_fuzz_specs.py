@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policy_store.meta import recommend
-from policy_store.meta.store_features import save_meta_features
+from policy_store.meta.features.store import save_meta_features
 
 from policy_store.errors import InvalidInputError, InvalidSpecError
 from policy_store.rules import RuleSpec, add_rule_version

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from policy_store.meta.learner_store import fit_from_store
-from policy_store.meta.store_features import save_meta_features
+from policy_store.meta.features.store import save_meta_features
+from policy_store.meta.learner.store_records import fit_from_store
 
 from policy_store import InvalidInputError, PolicyStore
 from policy_store.check import check_store

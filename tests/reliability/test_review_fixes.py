@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from policy_store.meta.artifacts import save_artifact
+from policy_store.meta.learner.artifacts import save_artifact
 
 from policy_store import PolicyStore
 from policy_store.check import check_store

@@ -4,7 +4,7 @@ All pick each task's probe study the same way -- its first study in the
 source's order (the store: smallest study id, the study whose curve features
 the ingest saved; LCDB: seed pair (0, 0); a frame such as the HPO corpus
 (:func:`training_data_from_frame`): the smallest seed, then study id) -- and
-hand the rest to :func:`policy_store.meta.learner_data.build_training_data`.
+hand the rest to :func:`policy_store.meta.learner.training_data.build_training_data`.
 :func:`training_data_from_hpo` reads the HPO corpus with its tasks' meta-features.
 
 >>> from policy_store import PolicyStore
@@ -24,9 +24,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 import pandas as pd
-from policy_store.meta.grid import Candidate
-from policy_store.meta.learner_data import TrainingData, build_training_data
-from policy_store.meta.store_features import load_meta_features
+from policy_store.meta.features.store import load_meta_features
+from policy_store.meta.learner.grid import Candidate
+from policy_store.meta.learner.training_data import TrainingData, build_training_data
 
 from policy_store.curves import StudyCurves, curves_from_frame, load_curves
 from policy_store.errors import InvalidInputError, NotFoundError

@@ -4,8 +4,8 @@ A live adaptive :class:`~policy_store.integrations.optuna.StorePruner`
 re-scores the grid while the study runs. In a thread of the study's own
 process the replay's Python parts hold the GIL, and every ``should_prune`` of
 the study waits for it (milliseconds per call). :class:`RescoreProcess` runs
-:func:`~policy_store.meta.adaptive.score_candidates` in one child process
-instead (``python -m policy_store.meta.adaptive_worker``: started on first use,
+:func:`~policy_store.meta.adaptation.selector.score_candidates` in one child process
+instead (``python -m policy_store.meta.adaptation.worker``: started on first use,
 never importing the user's script, unlike multiprocessing's spawn), talking
 pickles over its stdin/stdout; the calling thread blocks in a pipe read,
 which releases the GIL. The child exits when its stdin closes (the parent
@@ -14,7 +14,7 @@ in-process function, bit for bit.
 
 >>> import numpy as np
 >>> from policy_store.curves import StudyCurves
->>> from policy_store.meta.adaptive import score_candidates
+>>> from policy_store.meta.adaptation.selector import score_candidates
 >>> from policy_store.rules import RuleSpec
 >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
 >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}})]
@@ -42,7 +42,7 @@ from policy_store.rules.spec import RuleSpec
 
 
 class RescoreProcess:
-    """A callable with :func:`~policy_store.meta.adaptive.score_candidates`'s signature, run in a child process."""
+    """A callable with :func:`~.selector.score_candidates`'s signature, run in a child process."""
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen[bytes] | None = None
@@ -52,7 +52,7 @@ class RescoreProcess:
                  seed: int = 0, regret_unit: float = 1.0) -> dict[str, np.ndarray]:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
-                self._proc = subprocess.Popen([sys.executable, "-m", "policy_store.meta.adaptive_worker"],
+                self._proc = subprocess.Popen([sys.executable, "-m", "policy_store.meta.adaptation.worker"],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             assert self._proc.stdin is not None and self._proc.stdout is not None
             try:
@@ -84,7 +84,7 @@ class RescoreProcess:
 
 
 def _serve() -> None:
-    from policy_store.meta.adaptive import score_candidates
+    from policy_store.meta.adaptation.selector import score_candidates
 
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:

@@ -9,7 +9,7 @@
   same dataset folds: neither the family nor the test tasks' datasets are
   seen in training.
 
-Datasets and families come from the task ids (:func:`~policy_store.meta.learner_data.task_parts`).
+Datasets and families come from the task ids (:func:`~policy_store.meta.learner.training_data.task_parts`).
 
 >>> tasks = ["hpo/a/sgd/accuracy", "hpo/a/mlp/accuracy", "hpo/b/sgd/log_loss", "hpo/c/mlp/log_loss",
 ...          "lcdb/3/accuracy", "lcdb/4/accuracy"]
@@ -27,7 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from policy_store.meta.learner_data import task_parts
+from policy_store.meta.learner.training_data import task_parts
 from sklearn.model_selection import KFold
 
 from policy_store.errors import InvalidInputError

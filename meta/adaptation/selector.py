@@ -23,7 +23,7 @@ deterministic: replicate ``b`` at ``n`` completed trials draws from
 ``numpy.random.default_rng([seed, n])``.
 
 Regret is measured in units of the completed trials' own scale
-(:func:`~policy_store.meta.learner_data.regret_scale`: 1 for a maximised
+(:func:`~policy_store.meta.learner.training_data.regret_scale`: 1 for a maximised
 metric, the median final loss for a minimised one), the units the meta-model
 was trained and evaluated in, so the prior and the study's evidence are
 blended in one currency (a loss of 800 is not 800 times an accuracy point).
@@ -62,7 +62,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from policy_store.meta.learner_data import regret_scale
+from policy_store.meta.learner.training_data import regret_scale
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError
@@ -141,7 +141,7 @@ def start_prior(model: Any, direction: str, rec: Any = None, *, curves: Sequence
     >>> prior.names[prior.start], float(prior.saved_sd[0])
     ('sha-eta2-min4', 1.0)
     """
-    from policy_store.meta.grid import candidate_grid
+    from policy_store.meta.learner.grid import candidate_grid
     from policy_store.meta.recommend import COLD_START_SPEC
 
     if model is None or rec is None or rec.cold_start:
@@ -159,7 +159,7 @@ class Evidence:
 
     n_completed: int
     regret_unit: float
-    """What a regret of 1 is in the metric's units (:func:`~policy_store.meta.learner_data.regret_scale`)."""
+    """What a regret of 1 is in the metric's units (:func:`~policy_store.meta.learner.training_data.regret_scale`)."""
     saved: np.ndarray
     regret: np.ndarray
     killed: np.ndarray
@@ -264,7 +264,7 @@ class AdaptiveSelector:
         Extra data variance ``small_study / n_completed`` (see the module docstring).
     scorer:
         What re-scores (default :func:`score_candidates`; a live study runs it in a child
-        process: :class:`~policy_store.meta.adaptive_worker.RescoreProcess`).
+        process: :class:`~policy_store.meta.adaptation.worker.RescoreProcess`).
 
     Attributes
     ----------

@@ -38,8 +38,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.curve_features import curve_meta_features
-from policy_store.meta.grid import Candidate, candidate_grid, grid_hash
+from policy_store.meta.features.curve import curve_meta_features
+from policy_store.meta.learner.grid import Candidate, candidate_grid, grid_hash
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError

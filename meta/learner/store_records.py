@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.artifacts import save_artifact
-from policy_store.meta.learner_model import N_TREES, MetaModel, fit_meta_model
-from policy_store.meta.learner_sources import training_data_from_store
+from policy_store.meta.features.store import save_meta_features
+from policy_store.meta.learner.artifacts import save_artifact
+from policy_store.meta.learner.model import N_TREES, MetaModel, fit_meta_model
+from policy_store.meta.learner.sources import training_data_from_store
 from policy_store.meta.recommend import Recommendation, recommend, save_recommendation
-from policy_store.meta.store_features import save_meta_features
 
 from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore
@@ -113,7 +113,7 @@ def recommend_for_holdout(store: PolicyStore, *, holdout: str = "wine", orders: 
         rule and of ``MedianPruner()`` on the held-out tasks.
     """
     from policy_store.datasets import ingest_bundled
-    from policy_store.meta.features import dataset_meta_features
+    from policy_store.meta.features.dataset import dataset_meta_features
 
     from policy_store.curves import load_curves
     from policy_store.replay.evaluate import evaluate, replay_outcomes

@@ -1,6 +1,6 @@
 """Grouped cross-validation of the meta-learner against fixed defaults and baselines.
 
-Tasks are split into folds by dataset (:func:`~policy_store.meta.splits.group_folds`:
+Tasks are split into folds by dataset (:func:`~policy_store.meta.evaluation.splits.group_folds`:
 no dataset has a task in both training and test). On each test task's
 evaluation studies, under the same trial orders, every method's chosen rule is
 replayed and scored:
@@ -11,7 +11,7 @@ replayed and scored:
 ``nearest task (auto-sklearn)``  the best rule of the nearest training task (:mod:`.baselines`)
 ``RUSH hurdles``               best trials of the 3 nearest training tasks as hurdles
 ``top-K after one step``       K (1, 2, 3, 5 or 8) chosen on the training tasks
-``meta-learner``               :class:`~policy_store.meta.learner_model.MetaModel` from meta-features
+``meta-learner``               :class:`~policy_store.meta.learner.model.MetaModel` from meta-features
                                (dataset qualities + the probe study's curve features)
 ``meta-learner + probe``       the same, blended with the grid replayed on the task's probe study
 ``best rule on the probe``     the task's own best grid rule on its probe study (what one past
@@ -24,17 +24,17 @@ replayed and scored:
 
 Utility = compute saved - lam * regret (regret as a fraction: accuracy points /
 100; a minimised metric's relative to its typical loss, see
-:func:`~policy_store.meta.learner_data.regret_scale`). Trade-offs: every ``lam``
+:func:`~policy_store.meta.learner.training_data.regret_scale`). Trade-offs: every ``lam``
 of ``lams`` and the ``max_regret`` budget. Every figure is summarised per corpus
 (``lcdb``, ``hpo``, ... from the task ids): a model trained on every corpus's
 training tasks is scored on each corpus's test tasks separately.
 
 :func:`leave_out` adds the rows of learners trained without a model family (or
-a metric direction), scored on it (:func:`~policy_store.meta.splits.leave_out_splits`).
+a metric direction), scored on it (:func:`~policy_store.meta.evaluation.splits.leave_out_splits`).
 
 >>> from policy_store import PolicyStore
 >>> from policy_store.datasets import ingest_bundled
->>> from policy_store.meta.learner_sources import training_data_from_store
+>>> from policy_store.meta.learner.sources import training_data_from_store
 >>> with PolicyStore.memory() as store:
 ...     _ = ingest_bundled(store)
 ...     data = training_data_from_store(store, orders=1, tasks=[f"sklearn/{d}/sgd/accuracy" for d in
@@ -54,18 +54,18 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.baselines import (
+from policy_store.meta.evaluation.baselines import (
     cv_oracle_choices,
     nearest_task,
     rush_outcomes,
     task_distances,
     top_k_outcomes,
 )
-from policy_store.meta.grid import OPTUNA_DEFAULTS, find_candidate
-from policy_store.meta.learner import select
-from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task, task_parts
-from policy_store.meta.learner_model import N_TREES, fit_meta_model
-from policy_store.meta.splits import group_folds, leave_out_splits
+from policy_store.meta.evaluation.splits import group_folds, leave_out_splits
+from policy_store.meta.learner.estimator import select
+from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, find_candidate
+from policy_store.meta.learner.model import N_TREES, fit_meta_model
+from policy_store.meta.learner.training_data import OUTCOMES, TrainingData, replay_task, task_parts
 from scipy import stats
 
 from policy_store.errors import NotFoundError
@@ -382,7 +382,7 @@ def cross_validate(data: TrainingData, *, folds: int = 5, seed: int = 0, lams: S
     ----------
     data:
         Training data with each task's probe and evaluation studies (one corpus or several:
-        :func:`~policy_store.meta.learner_data.concat_training_data`).
+        :func:`~policy_store.meta.learner.training_data.concat_training_data`).
     folds, seed:
         Number of dataset folds and the seed of their shuffle (and of the forest).
     lams, max_regret:
@@ -393,7 +393,7 @@ def cross_validate(data: TrainingData, *, folds: int = 5, seed: int = 0, lams: S
         Steps reported in the per-step killed-best table (by step value).
     adapt:
         Scores ``meta-learner + adaptation`` on one held-out study and order, given the
-        meta-learned expectation and ``lam`` (:func:`policy_store.meta.evaluate_adaptive.adaptive_scorer`);
+        meta-learned expectation and ``lam`` (:func:`policy_store.meta.evaluation.adaptive.adaptive_scorer`);
         None leaves the method out.
     progress:
         Show a progress bar over folds.

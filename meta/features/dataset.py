@@ -45,7 +45,7 @@ import os
 
 import numpy as np
 import pandas as pd
-from policy_store.meta import landmarkers as lm
+from policy_store.meta.features import landmarkers as lm
 
 from policy_store.errors import InvalidInputError
 

@@ -1,4 +1,4 @@
-"""Offline replay of a study run under the adaptive policy (:class:`~policy_store.meta.adaptive.AdaptiveSelector`).
+"""Offline replay of a study run under the adaptive policy (:class:`~.selector.AdaptiveSelector`).
 
 :func:`adaptive_replay` simulates one study in a trial order, one trial after
 another as in a sequential Optuna study: each trial is decided by the rule in
@@ -21,7 +21,7 @@ pruned earlier trials are left out for them.
 
 >>> import numpy as np
 >>> from policy_store.curves import StudyCurves
->>> from policy_store.meta.adaptive import Prior
+>>> from policy_store.meta.adaptation.selector import Prior
 >>> from policy_store.rules import RuleSpec
 >>> rng = np.random.default_rng(0)
 >>> finals = rng.uniform(0.5, 0.9, 80)
@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from policy_store.meta.adaptive import AdaptiveSelector, Prior, Switch
+from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, Switch
 
 from policy_store.curves import StudyCurves
 from policy_store.replay.engine import Replay, trial_order
@@ -125,7 +125,8 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
         Candidates and their meta-learned expectations; the study starts from
         ``prior.start`` (default: the best prior utility).
     lam, min_trials, every, margin, n_boot, seed, small_study:
-        Of :class:`~policy_store.meta.adaptive.AdaptiveSelector`.
+        Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
+.
     """
     order = trial_order(curves.n_trials, order) if np.isscalar(order) else np.asarray(order, dtype=np.int64)
     n = len(order)

@@ -4,7 +4,7 @@
 asks the meta-learner for its expectation of every candidate from the
 meta-features alone (the task's dataset features if given, plus the curves'
 own shape features), and re-scores the candidates on those trials exactly as
-:class:`~policy_store.meta.adaptive.AdaptiveSelector` does inside a live study:
+:class:`~policy_store.meta.adaptation.selector.AdaptiveSelector` does inside a live study:
 the replay engine on bootstrap replicates, blended with the prior by their
 uncertainties. It says which rule the evidence favours, whether the margin
 for a switch away from the meta-learned rule is met, and why.
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from policy_store.meta.adaptive import AdaptiveSelector, Evidence, Prior, Switch, start_prior
+from policy_store.meta.adaptation.selector import AdaptiveSelector, Evidence, Prior, Switch, start_prior
 
 from policy_store.curves import StudyCurves
 from policy_store.store import PolicyStore
@@ -88,13 +88,13 @@ def advise(store: PolicyStore, curves: StudyCurves, *, meta_features: Mapping[st
     meta_features, dataset, target:
         What else is known about the task (as for :func:`policy_store.meta.recommend`).
     lam, min_trials, margin, n_boot, seed:
-        Of :class:`~policy_store.meta.adaptive.AdaptiveSelector`.
+        Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`.
     top:
         Candidates listed in :attr:`Advice.table`.
     """
-    from policy_store.meta.artifacts import latest_model_id, load_artifact
-    from policy_store.meta.curve_features import curve_meta_features
-    from policy_store.meta.learner_data import curves_frame
+    from policy_store.meta.features.curve import curve_meta_features
+    from policy_store.meta.learner.artifacts import latest_model_id, load_artifact
+    from policy_store.meta.learner.training_data import curves_frame
     from policy_store.meta.recommend import recommend
 
     direction = curves.direction

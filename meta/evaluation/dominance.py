@@ -13,7 +13,7 @@ settings whose means beat ``MedianPruner()`` on all three outcomes is what a
 per-task choice with the task's own past studies can keep while dominating it:
 the ceiling of any recommendation asked to do both.
 
->>> from policy_store.meta.learner_sources import training_data_from_hpo
+>>> from policy_store.meta.learner.sources import training_data_from_hpo
 >>> data = training_data_from_hpo(orders=1)                  # the bundled slice: a probe and one study per task
 >>> frontier = dominance_frontier(data, mus=(0.0, 1.0), nus=(0.0,))
 >>> frontier[["corpus", "mu", "tasks"]].values.tolist()
@@ -28,10 +28,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.baselines import cv_oracle_choices
-from policy_store.meta.evaluate import pareto_dominates, probe_outcomes, study_means
-from policy_store.meta.grid import OPTUNA_DEFAULTS, find_candidate
-from policy_store.meta.learner_data import TrainingData, task_parts
+from policy_store.meta.evaluation.baselines import cv_oracle_choices
+from policy_store.meta.evaluation.evaluate import pareto_dominates, probe_outcomes, study_means
+from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, find_candidate
+from policy_store.meta.learner.training_data import TrainingData, task_parts
 
 #: Prices of the killed-best rate (utility points per unit rate) and extra prices of regret.
 MUS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.8, 1.2, 2.0, 4.0, 8.0)
@@ -47,7 +47,7 @@ def dominance_frontier(data: TrainingData, *, lam: float = 20.0, mus: Sequence[f
     Rows: corpus, mu, nu, compute_saved, regret, killed_best_rate, utility (at ``lam``),
     dominates_median (more saved, lower regret and lower killed-best rate than
     ``MedianPruner()`` on the same held-out studies), tasks. Per-task means, then the mean over tasks,
-    as in :func:`~policy_store.meta.evaluate.cross_validate`.
+    as in :func:`~policy_store.meta.evaluation.evaluate.cross_validate`.
     """
     probes = probe_outcomes(data)
     median = data.grid.index(find_candidate(data.grid, OPTUNA_DEFAULTS["MedianPruner()"]))

@@ -14,7 +14,7 @@
   *other* studies of the same task (scored on the held-out one, which it never saw).
 
 Outcomes use the replay engine's definitions (:mod:`policy_store.replay.outcomes`),
-regret in the units of :func:`~policy_store.meta.learner_data.regret_scale`.
+regret in the units of :func:`~policy_store.meta.learner.training_data.regret_scale`.
 
 >>> from policy_store.curves import StudyCurves
 >>> c = StudyCurves.from_arrays("s", [[0.5, 0.9], [0.6, 0.7], [0.1, 0.2]], direction="maximize")
@@ -29,8 +29,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.learner import select
-from policy_store.meta.learner_data import regret_scale
+from policy_store.meta.learner.estimator import select
+from policy_store.meta.learner.training_data import regret_scale
 
 from policy_store.curves import StudyCurves
 
@@ -129,7 +129,7 @@ def cv_oracle_choices(saved: np.ndarray, regret: np.ndarray, scored: Sequence[in
     scored:
         Rows of the held-out studies to choose for.
     lam, max_regret:
-        The trade-off (:func:`~policy_store.meta.learner.select`).
+        The trade-off (:func:`~policy_store.meta.learner.estimator.select`).
 
     Returns
     -------

@@ -2,20 +2,20 @@
 
 The held-out study starts from the rule the meta-learner recommends from
 meta-features alone and re-scores the candidates on its own completed trials
-(:func:`policy_store.meta.adaptive_replay.adaptive_replay`), in the same trial
+(:func:`policy_store.meta.adaptation.replay.adaptive_replay`), in the same trial
 orders as every other method; every trial's cost counts under the rule that
 decided it, early trials included. The study it adapts in is the study it is
 scored on.
 
-Regret is kept in the evaluation's units (:func:`~policy_store.meta.learner_data.regret_scale`):
+Regret is kept in the evaluation's units (:func:`~policy_store.meta.learner.training_data.regret_scale`):
 a minimised metric's curves (and the posterior prior) are divided by the
 study's scale before the replay, which changes no pruning decision, so the
 selector's evidence and the meta-learned prior are in the same units.
 
 >>> from policy_store import PolicyStore
 >>> from policy_store.datasets import ingest_bundled
->>> from policy_store.meta.learner_model import fit_meta_model
->>> from policy_store.meta.learner_sources import training_data_from_store
+>>> from policy_store.meta.learner.model import fit_meta_model
+>>> from policy_store.meta.learner.sources import training_data_from_store
 >>> with PolicyStore.memory() as store:
 ...     _ = ingest_bundled(store)
 ...     data = training_data_from_store(store, orders=1, tasks=["sklearn/iris/sgd/accuracy",
@@ -33,11 +33,11 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
-from policy_store.meta.adaptive import Prior
-from policy_store.meta.adaptive_replay import adaptive_replay
-from policy_store.meta.grid import Candidate
-from policy_store.meta.learner_data import regret_scale
-from policy_store.meta.learner_model import Expected
+from policy_store.meta.adaptation.replay import adaptive_replay
+from policy_store.meta.adaptation.selector import Prior
+from policy_store.meta.learner.grid import Candidate
+from policy_store.meta.learner.model import Expected
+from policy_store.meta.learner.training_data import regret_scale
 
 from policy_store.curves import StudyCurves
 
@@ -51,9 +51,9 @@ def scaled(c: StudyCurves, scale: float) -> StudyCurves:
 
 
 def adaptive_scorer(grid: Sequence[Candidate], **options: Any):
-    """``adapt(curves, order_seed, expected, lam)`` for :func:`~policy_store.meta.evaluate.cross_validate`.
+    """``adapt(curves, order_seed, expected, lam)`` for :func:`~policy_store.meta.evaluation.evaluate.cross_validate`.
 
-    ``options`` go to :func:`~policy_store.meta.adaptive_replay.adaptive_replay`
+    ``options`` go to :func:`~policy_store.meta.adaptation.replay.adaptive_replay`
     (``min_trials``, ``every``, ``margin``, ``n_boot``, ``seed``). The result has no
     killed step (the adaptive replay does not report it): NaN.
     """

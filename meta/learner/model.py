@@ -1,6 +1,6 @@
 """A fitted meta-model: the estimator, the grid it chose among, and what it was trained on.
 
-:func:`fit_meta_model` turns :class:`~policy_store.meta.learner_data.TrainingData`
+:func:`fit_meta_model` turns :class:`~policy_store.meta.learner.training_data.TrainingData`
 into a :class:`MetaModel`; :meth:`MetaModel.expected` gives every candidate's
 expected outcome for a new task, blending in the task's own evidence when the
 user has curves of it (the grid replayed on them, weighted ``evidence_weight``
@@ -15,7 +15,7 @@ task's direction.
 
 >>> from policy_store import PolicyStore
 >>> from policy_store.datasets import ingest_bundled
->>> from policy_store.meta.learner_sources import training_data_from_store
+>>> from policy_store.meta.learner.sources import training_data_from_store
 >>> with PolicyStore.memory() as store:
 ...     _ = ingest_bundled(store)
 ...     data = training_data_from_store(store, orders=1, tasks=["sklearn/iris/sgd/accuracy",
@@ -33,9 +33,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.grid import Candidate, grid_hash
-from policy_store.meta.learner import PruningMetaLearner
-from policy_store.meta.learner_data import OUTCOMES, TrainingData, replay_task, task_parts, task_prior
+from policy_store.meta.learner.estimator import PruningMetaLearner
+from policy_store.meta.learner.grid import Candidate, grid_hash
+from policy_store.meta.learner.training_data import OUTCOMES, TrainingData, replay_task, task_parts, task_prior
 
 from policy_store.curves import StudyCurves
 
