@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from policy_store.meta.features.study import StudyDescriptors
 from policy_store.meta.learner.artifacts import latest_model_id, load_artifact
 from policy_store.meta.learner.estimator import select
 from policy_store.meta.learner.model import MetaModel
@@ -81,9 +82,14 @@ class Recommendation:
 
 def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: str | None,
                  meta_features: Mapping[str, float] | None, curves: Sequence[StudyCurves],
-                 landmarkers: bool) -> tuple[dict[str, float], dict[str, Any]]:
+                 landmarkers: bool, task_type: str = "auto") -> tuple[dict[str, float], dict[str, Any]]:
     from policy_store.meta.features.curve import curve_meta_features
-    from policy_store.meta.features.dataset import dataset_meta_features, read_dataset_csv
+    from policy_store.meta.features.dataset import (
+        TASK_TYPES,
+        dataset_meta_features,
+        detect_task_type,
+        read_dataset_csv,
+    )
     from policy_store.meta.learner.training_data import curves_frame
 
     feats: dict[str, float] = {}
@@ -95,7 +101,15 @@ def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: 
         inputs["dataset"] = "<DataFrame>" if isinstance(dataset, pd.DataFrame) else os.fspath(dataset)
         inputs["target"] = target
         inputs["shape"] = list(frame.shape)
-        feats.update(dataset_meta_features(frame, target, landmarkers=landmarkers))
+        if task_type not in ("auto", *TASK_TYPES):
+            raise InvalidInputError(f"task type must be one of auto, {', '.join(TASK_TYPES)}; got {task_type!r}",
+                                    field="task_type")
+        if task_type == "auto" and target in frame.columns:
+            task_type, why = detect_task_type(frame[target])
+            inputs["task_type_guessed"] = f"task type guessed: {task_type} ({why}); --task-type overrides"
+        inputs["task_type"] = task_type
+        feats.update(dataset_meta_features(frame, target, landmarkers=landmarkers, task_type=task_type))
+        feats["is_regression"] = float(task_type == "regression")
     if curves:
         feats.update(curve_meta_features(curves_frame(curves[0]), direction=curves[0].direction))
         inputs["curves"] = [c.study for c in curves]
@@ -131,9 +145,12 @@ def _interval(mean: float, low: float, high: float) -> dict[str, float]:
 
 def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[str] | None = None,
               target: str | None = None, meta_features: Mapping[str, float] | None = None,
-              curves: Sequence[StudyCurves] = (), direction: str = "maximize", lam: float = 20.0,
+              curves: Sequence[StudyCurves] = (), direction: str | None = None, metric: str | None = None,
+              metric_kind: str | None = None, family: str | None = None, steps: float | None = None,
+              trials: float | None = None, task_type: str = "auto", lam: float = 20.0,
               max_regret: float | None = None, k: int = 5, task: str | None = None, model_id: str | None = None,
-              model: MetaModel | None = None, landmarkers: bool = False, record: bool = True) -> Recommendation:
+              model: MetaModel | None = None, landmarkers: bool = False, record: bool = True,
+              floor: bool = True, knowledge: bool = True) -> Recommendation:
     """Recommend a pruning rule for a new task.
 
     Parameters
@@ -142,14 +159,22 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
         The store holding the meta-model (the latest unless ``model_id``) and where
         the recommendation is recorded.
     dataset, target:
-        The task's training data (DataFrame or CSV path) and its class column.
+        The task's training data (DataFrame or CSV path) and its target column.
     meta_features:
         Meta-features given directly (override computed ones of the same name).
     curves:
         Studies of the new task already run (e.g. its first trials): their curve
         meta-features and replayed outcomes are used, and they set the posterior prior.
-    direction:
-        Whether the task's metric is maximised or minimised.
+    direction, metric, metric_kind, family, steps, trials:
+        What the user knows about the study (:class:`~policy_store.meta.features.study.StudyDescriptors`):
+        ``"maximize"``/``"minimize"`` (default: the curves', else implied by the
+        metric), the metric's name and kind (``"loss"``/``"score"``), the model
+        family (free text, e.g. ``"LightGBM"``; unknown ones are ``other``), steps
+        per trial and planned trials. They are features of the learner and
+        recorded; the ones missing are named in the notes.
+    task_type:
+        ``"auto"`` (guessed from the target, with a note), ``"classification"`` or
+        ``"regression"`` (class statistics are then NaN).
     lam, max_regret:
         The trade-off: maximise ``saved - lam * regret``, or, with ``max_regret``,
         the most compute saved at an expected regret of at most ``max_regret``.
@@ -164,31 +189,63 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
         (cross-validated models: slower on large data).
     record:
         Write the recommendation to the store.
+    floor:
+        Apply the safety floor when the model is calibrated: recommend a rule
+        only when the lower end of its 80 % interval of utility gain over
+        ``MedianPruner()`` is above 0 and the task is within the corpus, else
+        ``MedianPruner()`` with the reason (:mod:`policy_store.meta.learner.calibration`).
+    knowledge:
+        Without a model in the store, use the knowledge shipped in the package
+        (:mod:`policy_store.meta.learner.knowledge`); False gives the cold start.
     """
-    if direction not in ("maximize", "minimize"):
-        raise InvalidInputError(f"direction must be 'maximize' or 'minimize', got {direction!r}", field="direction")
     if max_regret is not None and not max_regret >= 0:
         raise InvalidInputError(f"max_regret must be >= 0, got {max_regret}", field="max_regret")
     if dataset is None and not meta_features and not curves:
         raise InvalidInputError("give a dataset, meta-features or curves of the new task", field="dataset")
-    features, inputs = _features_of(dataset, target, meta_features, curves, landmarkers)
+    if direction is None and curves:
+        direction = curves[0].direction
+    descriptors = StudyDescriptors(metric=metric, metric_kind=metric_kind, direction=direction, family=family,
+                                   steps=steps, trials=trials)
+    features, inputs = _features_of(dataset, target, meta_features, curves, landmarkers, task_type)
+    features.update(descriptors.features())
     inputs["meta_features"] = features
+    inputs["descriptors"] = descriptors.to_dict()
+    direction = descriptors.direction or "maximize"
+    pre_notes = [inputs.pop("task_type_guessed")] if "task_type_guessed" in inputs else []
+    missing = descriptors.missing()
+    if missing:
+        pre_notes.append(f"not given: {', '.join(missing)} -- unknown to the learner, not guessed"
+                         + ("; direction assumed 'maximize' for the rule's spec" if "direction" in missing else ""))
     trade_off = {"lam": lam} if max_regret is None else {"max_regret": max_regret}
     rid = str(uuid.uuid4())
     if model is None:
         model_id = model_id or latest_model_id(store)
         if model_id is not None:
             model = load_artifact(store, model_id)
+    if model is None and knowledge:
+        from policy_store.meta.learner.knowledge import shipped_model
+
+        model = shipped_model()
+        model_id = None
     if model is None:
         rec = Recommendation(rid, RuleSpec.parse(COLD_START_SPEC), "cold-start", {}, [], None, True, trade_off,
-                             inputs, [COLD_START_NOTE])
+                             inputs, [*pre_notes, COLD_START_NOTE])
     else:
         exp = model.expected(features, curves=curves, direction=direction, k=k)
         choice = int(select(exp.saved[None], exp.regret[None], lam=lam, max_regret=max_regret)[0])
+        notes = list(pre_notes)
+        if model_id is None and model.snapshot.get("knowledge"):
+            notes.append(f"model: the knowledge shipped with policy-store ({model.snapshot['knowledge']})")
+        cal = getattr(model, "calibration", None)
+        safety = _floor(model, exp, features, lam=lam, max_regret=max_regret) if floor and cal is not None else None
+        if safety is not None:
+            choice = safety["choice"]
+            notes.append(safety["reason"])
+        elif floor:
+            notes.append("no safety floor: the model was fitted without calibration (`meta fit` calibrates)")
         cand = model.grid[choice]
         spec = cand.spec(exp.prior, direction)
         best = dict(zip(model.learner.tasks_, model.best_candidates(lam), strict=True))
-        notes = []
         if max_regret is not None and exp.regret[choice] > max_regret:
             notes.append(f"no candidate is expected within max_regret={max_regret}; this is the least-regret one")
         if exp.evidence_studies:
@@ -203,6 +260,13 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
                     "regret": _interval(exp.regret[choice], exp.low[choice, 1], exp.high[choice, 1]),
                     "killed_best_rate": round(float(exp.killed[choice]), 6),
                     "interval": "10-90 % over the forest's trees (or the neighbours)"}
+        if cal is not None:
+            expected["killed_best"] = _interval(exp.killed[choice], exp.low[choice, 2], exp.high[choice, 2])
+            expected["interval"] = (f"{cal.level:.0%} conformal interval (grouped cross-validation residuals "
+                                    f"over {cal.n_tasks} tasks)")
+        if safety is not None:
+            expected["floor"] = {k: v for k, v in safety.items() if k != "choice"}
+        expected["descriptors"] = descriptors.to_dict()
         if cand.needs_prior:
             expected["prior"] = exp.prior
         neighbours = [{"task": t, "distance": round(d, 4), "best_rule": best.get(t)} for t, d in exp.neighbours]
@@ -214,11 +278,42 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
     return rec
 
 
+def _floor(model: MetaModel, exp: Any, features: Mapping[str, float], *, lam: float,
+           max_regret: float | None) -> dict[str, Any]:
+    """The safety floor's choice for one task, its gain interval and why (see ``recommend(floor=...)``)."""
+    from policy_store.meta.learner.calibration import FLOOR_QUANTILE, floor_choice, unseen_descriptors
+
+    cal = model.calibration
+    base = cal.baseline
+    low, high = cal.interval(exp.gain, exp.spread[:, 3], 3)
+    bound = cal.gain_bound(exp.gain, exp.spread[:, 3], FLOOR_QUANTILE)
+    ood = unseen_descriptors(features, model.learner.ranks_, model.feature_names)
+    if exp.distance > cal.distance_limit:
+        ood.append(f"nearest past task at distance {exp.distance:.3f}, beyond the corpus's own "
+                   f"{cal.distance_limit:.3f}")
+    if max_regret is not None:
+        bound = np.where(exp.regret <= max_regret, bound, -np.inf)
+    choice, why = floor_choice(exp.gain, bound, exp.killed - exp.killed[base], baseline=base,
+                               out_of_distribution=ood, quantile=FLOOR_QUANTILE)
+    if why is None:
+        why = (f"safety floor passed: {model.grid[choice].name}'s utility gain over MedianPruner() has lower "
+               f"bound {bound[choice]:+.3f} (quantile {FLOOR_QUANTILE:g}; {cal.level:.0%} interval "
+               f"[{low[choice]:+.3f}, {high[choice]:+.3f}], lam={cal.lam:g})")
+    if lam != cal.lam:
+        why += f"; the floor is calibrated at lam={cal.lam:g}, not {lam:g}"
+    return {"choice": choice, "reason": why, "fallback": choice == base, "out_of_distribution": ood,
+            "gain": _interval(exp.gain[choice], low[choice], high[choice]),
+            "nearest_distance": round(exp.distance, 4), "distance_limit": round(cal.distance_limit, 4)}
+
+
 def save_recommendation(store: PolicyStore, rec: Recommendation, name: str, *,
                         created_by: str | None = None) -> RuleVersion:
     """Record the recommended spec as the next version of rule ``name`` (source ``meta-learner``)."""
     who = created_by or f"meta-learner:{rec.model_id or 'cold-start'}"
+    given = {k: v for k, v in rec.inputs.get("descriptors", {}).items() if v is not None}
+    floor = rec.expected.get("floor", {}).get("reason")
     reason = (f"recommendation {rec.recommendation_id} ({rec.candidate}); trade-off {rec.trade_off}; "
+              f"study: {given or 'no descriptors given'}; " + (f"{floor}; " if floor else "") +
               f"similar tasks: {', '.join(n['task'] for n in rec.neighbours[:3]) or 'none (cold start)'}")
     return add_rule_version(store, name, rec.spec, created_by=who, source="meta-learner", reason=reason,
                             meta_model_id=rec.model_id)

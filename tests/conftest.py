@@ -46,3 +46,9 @@ def make_frame(n_studies: int = 2, n_trials: int = 3, n_steps: int = 4, *, task:
 @pytest.fixture
 def frame():
     return make_frame()
+
+
+@pytest.fixture(autouse=True)
+def _no_shipped_knowledge(monkeypatch):
+    """Recommendations in tests start cold unless a test asks for the shipped knowledge (tests/meta/test_safety.py)."""
+    monkeypatch.setenv("POLICY_STORE_KNOWLEDGE", "off")

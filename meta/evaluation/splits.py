@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from policy_store.meta.learner.training_data import task_parts
 from sklearn.model_selection import KFold
 
@@ -92,4 +93,43 @@ def leave_out_splits(tasks: Sequence[str], directions: Mapping[str, str], *, fol
         parts = [(tr, te) for tr, te in parts if len(tr) >= 2 and te]      # a learner needs 2 past tasks
         if parts:
             splits.append(LeaveOut(f"without {kind} {value}", kind, value, parts))
+    return splits
+
+
+def task_source(task: str) -> str:
+    """The data source a task comes from: ``lcdb``, ``synthetic``, or the package an HPO dataset ships in.
+
+    >>> task_source("lcdb/3/accuracy"), task_source("hpo/synth_reg1/mlp/mse"), task_source("sklearn/iris/sgd/x")
+    ('lcdb', 'synthetic', 'sklearn')
+    """
+    parts = task_parts(task)
+    if parts["corpus"] != "hpo":
+        return parts["corpus"]
+    name = parts["dataset"].split("/", 1)[1]
+    if name.startswith("synth"):
+        return "synthetic"
+    try:
+        from policy_store.datasets.hpo_sources import source
+
+        return source(name).origin.split(":", 1)[0]
+    except Exception:  # noqa: BLE001 -- a dataset of a newer corpus than this package knows
+        return "hpo-other"
+
+
+def source_splits(tasks: Sequence[str], *, folds: int = 5, seed: int = 0, min_tasks: int = 8) -> list[LeaveOut]:
+    """One leave-source-out split per data source with at least ``min_tasks`` tasks (see :func:`task_source`).
+
+    As :func:`leave_out_splits`: inside each dataset fold, the source's test tasks are
+    scored by a learner trained on the fold's training tasks of the *other* sources.
+    """
+    tasks = list(tasks)
+    src = {t: task_source(t) for t in tasks}
+    counts = pd.Series(src).value_counts()
+    base = group_folds(tasks, folds=folds, seed=seed)
+    splits = []
+    for value in sorted(counts[counts >= min_tasks].index):
+        parts = [([t for t in tr if src[t] != value], [t for t in te if src[t] == value]) for tr, te in base]
+        parts = [(tr, te) for tr, te in parts if len(tr) >= 10 and te]
+        if parts:
+            splits.append(LeaveOut(f"without source {value}", "source", value, parts))
     return splits

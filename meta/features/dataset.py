@@ -73,6 +73,37 @@ FEATURES: tuple[str, ...] = (
 
 # Above this share of number-like values, a text column is a numeric column with bad entries.
 _NUMERIC_SHARE = 0.5
+#: A numeric target with more distinct values than this, and than :data:`REGRESSION_MIN_SHARE` of the rows,
+#: is a regression target (an integer class column rarely has more than 20 classes).
+REGRESSION_MIN_DISTINCT = 20
+REGRESSION_MIN_SHARE = 0.05
+TASK_TYPES = ("classification", "regression")
+#: Qualities defined by the classes: NaN for a regression target, never invented (as the HPO corpus has them).
+CLASS_QUALITIES: tuple[str, ...] = (
+    "NumberOfClasses", "MajorityClassSize", "MinorityClassSize", "MinorityClassPercentage", "ClassEntropy",
+    "AutoCorrelation", "MaxNominalAttDistinctValues", "MeanNominalAttDistinctValues",
+    "MinNominalAttDistinctValues", "EquivalentNumberOfAtts", "MeanNoiseToSignalRatio",
+    *(f"{a}MutualInformation" for a in _AGGREGATES),
+    *lm.LANDMARKER_FEATURES,
+)
+
+
+def detect_task_type(y: pd.Series) -> tuple[str, str]:
+    """``("regression" | "classification", why)`` guessed from a target column.
+
+    A numeric (not boolean) target with more than :data:`REGRESSION_MIN_DISTINCT`
+    distinct values, and more than :data:`REGRESSION_MIN_SHARE` of the rows, is
+    regression; anything else is classification.
+
+    >>> detect_task_type(pd.Series(np.linspace(0, 1, 200)))[0], detect_task_type(pd.Series([0, 1] * 100))[0]
+    ('regression', 'classification')
+    """
+    distinct = int(y.nunique(dropna=True))
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if numeric and distinct > max(REGRESSION_MIN_DISTINCT, REGRESSION_MIN_SHARE * len(y)):
+        return "regression", f"numeric target with {distinct} distinct values in {len(y)} rows"
+    kind = "numeric" if numeric else "non-numeric"
+    return "classification", f"{kind} target with {distinct} distinct values in {len(y)} rows"
 
 
 def entropy_bits(values: pd.Series) -> float:
@@ -202,8 +233,12 @@ def _ratio(num: float, den: float) -> float:
 
 
 def dataset_meta_features(data: pd.DataFrame, target: str, *, seed: int = 0,
-                          landmarkers: bool = True) -> dict[str, float]:
-    """OpenML data qualities of a classification dataset.
+                          landmarkers: bool = True, task_type: str = "auto") -> dict[str, float]:
+    """OpenML data qualities of a classification or regression dataset.
+
+    A regression target (``task_type``, or :func:`detect_task_type` with ``"auto"``)
+    has no classes: :data:`CLASS_QUALITIES` are NaN and the target counts as one
+    feature, as the HPO corpus's regression tasks have them.
 
     Parameters
     ----------
@@ -215,7 +250,9 @@ def dataset_meta_features(data: pd.DataFrame, target: str, *, seed: int = 0,
         Seed of the cross-validation split of the landmarkers.
     landmarkers:
         Also compute the naive-Bayes and decision-stump landmarkers (cross-validated
-        models; slower on large data).
+        models; slower on large data; classification only).
+    task_type:
+        ``"classification"``, ``"regression"`` or ``"auto"``.
 
     Returns
     -------
@@ -229,7 +266,12 @@ def dataset_meta_features(data: pd.DataFrame, target: str, *, seed: int = 0,
     >>> q["MajorityClassSize"], q["PercentageOfMissingValues"], q["MeanStdDevOfNumericAtts"]
     (3.0, 12.5, 1.0)
     """
+    if task_type not in ("auto", *TASK_TYPES):
+        raise InvalidInputError(f"task type must be one of auto, {', '.join(TASK_TYPES)}; got {task_type!r}",
+                                field="task_type")
     numeric, symbolic, y = split_columns(data, target)
+    if task_type == "auto":
+        task_type = detect_task_type(y)[0]
     n = len(y)
     n_features = numeric.shape[1] + symbolic.shape[1] + 1
     counts = y.value_counts()
@@ -277,8 +319,10 @@ def dataset_meta_features(data: pd.DataFrame, target: str, *, seed: int = 0,
     mean_mi = q["MeanMutualInformation"]
     q["EquivalentNumberOfAtts"] = _ratio(q["ClassEntropy"], mean_mi)
     q["MeanNoiseToSignalRatio"] = _ratio(q["MeanAttributeEntropy"] - mean_mi, mean_mi)
-    if landmarkers:
+    if landmarkers and task_type == "classification":
         q.update(lm.landmarkers(numeric, symbolic, y, seed=seed))
+    if task_type == "regression":
+        q.update(dict.fromkeys(CLASS_QUALITIES, math.nan))
     return {name: float(q.get(name, math.nan)) for name in FEATURES}
 
 
@@ -291,6 +335,7 @@ def read_dataset_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def meta_features_from_csv(path: str | os.PathLike[str], target: str, *, seed: int = 0,
-                           landmarkers: bool = True) -> dict[str, float]:
+                           landmarkers: bool = True, task_type: str = "auto") -> dict[str, float]:
     """:func:`dataset_meta_features` of a CSV file with a header row."""
-    return dataset_meta_features(read_dataset_csv(path), target, seed=seed, landmarkers=landmarkers)
+    return dataset_meta_features(read_dataset_csv(path), target, seed=seed, landmarkers=landmarkers,
+                                 task_type=task_type)

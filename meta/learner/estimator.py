@@ -109,7 +109,7 @@ class PruningMetaLearner(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, priors: Any = None, task_names: Sequence[str] | None = None,
-            candidates: Sequence[str] | None = None) -> PruningMetaLearner:
+            candidates: Sequence[str] | None = None, sample_weight: Any = None) -> PruningMetaLearner:
         """Learn from past tasks.
 
         Parameters
@@ -123,6 +123,8 @@ class PruningMetaLearner(BaseEstimator):
             ``(n_tasks, 2)``: each task's posterior ``prior_mean`` and ``prior_beta``.
         task_names, candidates:
             Names of the tasks and candidates, for explanations.
+        sample_weight:
+            ``(n_tasks,)`` weights of the tasks in the forest (a user's own tasks over shipped ones).
         """
         if self.method not in _METHODS:
             raise InvalidInputError(f"method must be one of {list(_METHODS)}, got {self.method!r}", field="method")
@@ -154,7 +156,7 @@ class PruningMetaLearner(BaseEstimator):
             self.model_ = RandomForestRegressor(
                 n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
                 max_features=self.max_features, random_state=self.random_state, n_jobs=1,
-            ).fit(X_arr, target)
+            ).fit(X_arr, target, sample_weight=None if sample_weight is None else np.asarray(sample_weight, float))
             self.residual_sd_ = (self._out_of_bag_rmse(X_arr, target) * self.y_scale_).reshape(c, 3)
         else:
             self.model_ = None
@@ -243,10 +245,7 @@ class PruningMetaLearner(BaseEstimator):
         A = self._as_array(X)
         n, (c, k3) = A.shape[0], self.y_.shape[1:]
         if self.model_ is not None:
-            # The trees' own arrays, without sklearn's per-call validation (a warm recommendation is < 20 ms).
-            A32 = np.ascontiguousarray(A, dtype=np.float32)
-            per_tree = np.stack([t.tree_.value[t.tree_.apply(A32), :, 0] for t in self.model_.estimators_])
-            per_tree = per_tree * self.y_scale_ + self.y_mean_
+            per_tree = self.predict_trees(A).reshape(len(self.model_.estimators_), n, c * k3)
             mean = per_tree.mean(0)
             low, high = np.percentile(per_tree, [_LOW, _HIGH], axis=0)
         else:
@@ -258,6 +257,21 @@ class PruningMetaLearner(BaseEstimator):
             low, high = np.percentile(flat, [_LOW, _HIGH], axis=1)
         shape = (n, c, k3)
         return mean.reshape(shape), low.reshape(shape), high.reshape(shape)
+
+    def predict_trees(self, X: Any) -> np.ndarray:
+        """``(n_trees, n, n_candidates, 3)``: every tree's compute saved, regret and killed-best rate (forest only).
+
+        The spread over trees is what the safety floor's conformal intervals scale
+        (:mod:`policy_store.meta.learner.calibration`).
+        """
+        check_is_fitted(self, "y_")
+        if self.model_ is None:
+            raise InvalidInputError("per-tree predictions need method='forest'", field="method")
+        # The trees' own arrays, without sklearn's per-call validation (a warm recommendation is < 20 ms).
+        A32 = np.ascontiguousarray(self._as_array(X), dtype=np.float32)
+        per_tree = np.stack([t.tree_.value[t.tree_.apply(A32), :, 0] for t in self.model_.estimators_])
+        per_tree = per_tree * self.y_scale_ + self.y_mean_
+        return per_tree.reshape(per_tree.shape[0], per_tree.shape[1], *self.y_.shape[1:])
 
     def select(self, X: Any, *, lam: float | None = None, max_regret: float | None = None) -> np.ndarray:
         """Chosen candidate per task for a trade-off (see :func:`select`)."""

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from policy_store.meta.learner.calibration import Calibration, tree_outcomes
 from policy_store.meta.learner.estimator import PruningMetaLearner
 from policy_store.meta.learner.grid import Candidate, grid_hash
 from policy_store.meta.learner.training_data import OUTCOMES, TrainingData, replay_task, task_parts, task_prior
@@ -61,6 +62,12 @@ class Expected:
     evidence_studies: int = 0
     residual_sd: np.ndarray | None = None
     """(n_candidates, 3): the model's typical error for a new task (out-of-bag), shrunk by own studies' evidence."""
+    spread: np.ndarray | None = None
+    """(n_candidates, 4): spread over trees of saved, regret, killed-best and the gain over MedianPruner()."""
+    gain: np.ndarray | None = None
+    """(n_candidates,): expected utility gain over MedianPruner() at the calibration's lam."""
+    distance: float = float("nan")
+    """Distance to the nearest training task (the learner's rank-scaled L1)."""
 
 
 @dataclass
@@ -71,6 +78,7 @@ class MetaModel:
     grid: list[Candidate]
     snapshot: dict[str, Any] = field(default_factory=dict)
     evidence_weight: float = EVIDENCE_WEIGHT
+    calibration: Calibration | None = None
 
     @property
     def n_tasks(self) -> int:
@@ -116,7 +124,12 @@ class MetaModel:
         """
         X = self.features_array(features)[:1]
         mean, low, high = (a[0] for a in self.learner.predict_outcomes(X))
-        dist, idx = self.learner.kneighbors(X, k)
+        dist, idx = self.learner.kneighbors(X, max(k, 1))
+        cal = getattr(self, "calibration", None)
+        spread = gain = None
+        if cal is not None:
+            m4, spread = (a[0] for a in tree_outcomes(self, X, cal.lam, cal.baseline))
+            gain = m4[:, 3]
         sign = 1.0 if direction == "maximize" else -1.0
         if curves:
             prior = task_prior(curves)
@@ -124,39 +137,67 @@ class MetaModel:
             obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
             w = self.evidence_weight * len(curves)
             mean = np.where(np.isnan(obs), mean, (mean + w * obs) / (1.0 + w))
+            if cal is not None:
+                u = mean[:, 0] - cal.lam * mean[:, 1]
+                gain, spread = u - u[cal.baseline], spread / (1.0 + w)
         else:
             p = self.learner.predict_prior(X)[0]
             prior = {"prior_mean": float(sign * p[0]), "prior_beta": float(p[1])}
             guessed = np.array([c.needs_prior for c in self.grid])[:, None]
             mean, low, high = (np.where(guessed, np.nan, a) for a in (mean, low, high))
+            if gain is not None:
+                gain = np.where(guessed[:, 0], np.nan, gain)
+        if cal is not None:        # the conformal intervals replace the trees' percentiles
+            low, high = low.copy(), high.copy()
+            for j in range(3):
+                low[:, j], high[:, j] = cal.interval(mean[:, j], spread[:, j], j)
         residual = self.learner.residual_sd()
         if residual is not None and curves:
             residual = residual / (1.0 + self.evidence_weight * len(curves))
         neighbours = [(str(self.learner.tasks_[i]), float(d)) for d, i in zip(dist[0], idx[0], strict=True)]
-        return Expected(mean[:, 0], mean[:, 1], mean[:, 2], low, high, prior, neighbours, len(curves), residual)
+        return Expected(mean[:, 0], mean[:, 1], mean[:, 2], low, high, prior, neighbours[:k], len(curves), residual,
+                        spread, gain, float(dist[0, 0]))
+
+
+def task_direction(data: TrainingData, task: str) -> str:
+    """A task's direction: its studies', or (shipped knowledge, no curves) the one its priors row records."""
+    if data.curves.get(task):
+        return data.curves[task][0].direction
+    return str(data.priors.loc[task, "direction"])
 
 
 def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: int = N_TREES,
                    min_samples_leaf: int = 1, random_state: int = 0, evidence_weight: float = EVIDENCE_WEIGHT,
-                   snapshot: Mapping[str, Any] | None = None) -> MetaModel:
+                   snapshot: Mapping[str, Any] | None = None, calibrate: bool = False,
+                   sample_weight: Mapping[str, float] | None = None) -> MetaModel:
     """Fit a :class:`PruningMetaLearner` on ``data`` and bundle it with the grid.
 
     ``min_samples_leaf=1`` was the best of 1, 3 and 5 in the LCDB cross-validation
     (see ``benchmarks/RESULTS.md``). The snapshot (the model record's training
     snapshot) says which corpora trained it: ``corpora`` = tasks per corpus
     (``lcdb``, ``hpo``, ``sklearn``, ...: the first part of the task ids).
+    ``calibrate`` adds the safety floor's :class:`~policy_store.meta.learner.calibration.Calibration`
+    (a grouped cross-validation of smaller forests; needs 10+ tasks). ``sample_weight``
+    weighs tasks by name (default 1).
     """
     tasks = data.tasks
-    sign = np.array([1.0 if data.curves[t][0].direction == "maximize" else -1.0 for t in tasks])
+    sign = np.array([1.0 if task_direction(data, t) == "maximize" else -1.0 for t in tasks])
     priors = data.priors.loc[tasks, ["prior_mean", "prior_beta"]].to_numpy(float, copy=True)
     priors[:, 0] *= sign
     learner = PruningMetaLearner(method=method, n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
                                  random_state=random_state)
+    weights = None if not sample_weight else np.array([float(sample_weight.get(t, 1.0)) for t in tasks])
     learner.fit(data.features.loc[tasks], data.outcome_cube(tasks), priors=priors, task_names=tasks,
-                candidates=[c.name for c in data.grid])
+                candidates=[c.name for c in data.grid], sample_weight=weights)
     corpora = pd.Series([task_parts(t)["corpus"] for t in tasks]).value_counts().sort_index()
     snap = {"tasks": len(tasks), "studies": int(data.outcomes["study"].nunique()) if len(data.outcomes) else 0,
             "corpora": {str(k): int(v) for k, v in corpora.items()},
             "orders": len(data.orders), "grid_hash": grid_hash(data.grid), "features": len(learner.feature_names_in_),
             **dict(snapshot or {})}
-    return MetaModel(learner, list(data.grid), snap, evidence_weight)
+    cal = None
+    if calibrate and method == "forest":
+        from policy_store.meta.learner.calibration import calibrate as conformal
+
+        cal = conformal(data, folds=min(5, len({task_parts(t)["dataset"] for t in tasks})), seed=random_state)
+        snap["calibration"] = {"level": cal.level, "lam": cal.lam, "distance_limit": round(cal.distance_limit, 4)}
+    return MetaModel(learner, list(data.grid), snap, evidence_weight, cal)

@@ -19,10 +19,12 @@ decision is unchanged by a positive rescaling of a study's values, so this only
 changes what the utility ``saved - lam * regret`` weighs.
 
 Besides the dataset's qualities and the probe's curve features, every task is
-described by the study it is (:func:`study_features`): its model family (one-hot
+described by the study it is (:func:`study_features`, the descriptors of
+:mod:`policy_store.meta.features.study`): its model family (one-hot
 ``family_<name>``; an LCDB study, 20 different learners, is family ``lcdb``), its
-direction (``direction_minimize``) and more of its probe's shape (``curve_steps``,
-``curve_final_spread``, ``curve_late_cost_share``).
+direction (``direction_minimize``), its metric's kind (``metric_loss``), its steps
+and trials (``curve_steps``, ``study_trials``) and more of its probe's shape
+(``curve_final_spread``, ``curve_late_cost_share``).
 
 >>> from policy_store.curves import StudyCurves
 >>> c = StudyCurves.from_arrays("s", [[0.5, 0.7, 0.8], [0.6, 0.65, 0.66], [0.2, 0.3, 0.5]],
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from policy_store.meta.features.curve import curve_meta_features
+from policy_store.meta.features.study import DIRECTION_OF_KIND, StudyDescriptors, metric_kind_of
 from policy_store.meta.learner.grid import Candidate, candidate_grid, grid_hash
 
 from policy_store.curves import StudyCurves
@@ -48,7 +51,8 @@ from policy_store.replay.outcomes import outcome_arrays
 
 MIN_TRIALS = 5
 OUTCOMES = ("compute_saved", "regret", "killed_best")
-STUDY_FEATURES = ("direction_minimize", "curve_steps", "curve_final_spread", "curve_late_cost_share")
+STUDY_FEATURES = ("direction_minimize", "direction_maximize", "metric_loss", "curve_steps", "study_trials",
+                  "curve_final_spread", "curve_late_cost_share")
 
 
 def task_parts(task: str) -> dict[str, str]:
@@ -85,8 +89,9 @@ def study_features(c: StudyCurves) -> dict[str, float]:
     pruning early can save; steps when costs are unknown).
 
     >>> c = StudyCurves.from_arrays("s", [[0.5, 0.7], [0.6, 0.8], [0.1, 0.4]], direction="maximize")
-    >>> {k: round(v, 3) for k, v in study_features(c).items()}
-    {'direction_minimize': 0.0, 'curve_steps': 2.0, 'curve_final_spread': 0.1, 'curve_late_cost_share': 0.5}
+    >>> {k: round(v, 3) for k, v in study_features(c).items()}  # doctest: +NORMALIZE_WHITESPACE
+    {'direction_minimize': 0.0, 'direction_maximize': 1.0, 'metric_loss': 0.0, 'curve_steps': 2.0,
+     'study_trials': 3.0, 'curve_final_spread': 0.1, 'curve_late_cost_share': 0.5}
     """
     finals = c.final_values[np.isfinite(c.final_values)]
     sign = 1.0 if c.direction == "maximize" else -1.0
@@ -94,8 +99,12 @@ def study_features(c: StudyCurves) -> dict[str, float]:
         if finals.size else np.nan
     unit = np.where(c.present, c.cost if c.cost_known else 1.0, 0.0)
     late = unit[:, c.n_steps // 2:].sum() / unit.sum() if unit.sum() > 0 else np.nan
-    return {"direction_minimize": float(c.direction == "minimize"),
-            "curve_steps": float(np.median(c.present.sum(1))),
+    kind = metric_kind_of(c.task.rsplit("/", 1)[-1]) if c.task else None
+    kind = kind if kind and DIRECTION_OF_KIND[kind] == c.direction else None
+    descriptors = StudyDescriptors(metric_kind=kind, direction=None if kind else c.direction,
+                                   steps=max(float(np.median(c.present.sum(1))), 1.0), trials=max(c.n_trials, 1))
+    return {**descriptors.features(), "direction_minimize": float(c.direction == "minimize"),
+            "direction_maximize": float(c.direction == "maximize"),
             "curve_final_spread": spread / regret_scale(c), "curve_late_cost_share": float(late)}
 
 
@@ -215,6 +224,21 @@ def _replay_chunk(items: list[tuple[list[StudyCurves], dict[str, float]]], grid:
     return pd.concat([replay_task(cs, grid, prior, orders) for cs, prior in items], ignore_index=True)
 
 
+def task_features(probes: Mapping[str, StudyCurves], tasks: Sequence[str], features: pd.DataFrame) -> pd.DataFrame:
+    """``features`` of ``tasks`` completed by their probes' curve features, study descriptors and family one-hot.
+
+    A value in ``features`` wins over the one derived from the probe.
+    """
+    index = pd.Index(list(tasks), name="task")
+    curve_feats = pd.DataFrame([{**curve_meta_features(curves_frame(probes[t]), direction=probes[t].direction),
+                                 **study_features(probes[t])} for t in tasks], index=index)
+    families = sorted({task_parts(t)["family"] for t in tasks})
+    curve_feats[[f"family_{f}" for f in families]] = np.array(
+        [[float(task_parts(t)["family"] == f) for f in families] for t in tasks]).reshape(len(tasks), -1)
+    feats = features.reindex(index) if len(features.columns) else pd.DataFrame(index=index)
+    return feats.combine_first(curve_feats)[sorted(set(feats.columns) | set(curve_feats.columns))]
+
+
 def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, list[StudyCurves]],
                         features: pd.DataFrame, *, grid: list[Candidate] | None = None, orders: int = 5,
                         n_jobs: int = 1, progress: bool = False) -> TrainingData:
@@ -245,13 +269,7 @@ def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, l
     order_seeds = tuple(range(orders))
     tasks = sorted(t for t in probes if any(c.n_trials >= MIN_TRIALS for c in evals.get(t, [])))
     priors = pd.DataFrame([task_prior([probes[t]]) for t in tasks], index=pd.Index(tasks, name="task"))
-    curve_feats = pd.DataFrame([{**curve_meta_features(curves_frame(probes[t]), direction=probes[t].direction),
-                                 **study_features(probes[t])} for t in tasks], index=priors.index)
-    families = sorted({task_parts(t)["family"] for t in tasks})
-    curve_feats[[f"family_{f}" for f in families]] = np.array(
-        [[float(task_parts(t)["family"] == f) for f in families] for t in tasks]).reshape(len(tasks), -1)
-    feats = features.reindex(tasks) if len(features.columns) else pd.DataFrame(index=priors.index)
-    feats = feats.combine_first(curve_feats)[sorted(set(feats.columns) | set(curve_feats.columns))]
+    feats = task_features(probes, tasks, features)
     kept = {t: [c for c in evals[t] if c.n_trials >= MIN_TRIALS] for t in tasks}
     items = [(kept[t], task_prior([probes[t]])) for t in tasks]
     size = max(1, len(items) // (8 * max(n_jobs, 1)))

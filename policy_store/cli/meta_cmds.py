@@ -131,11 +131,13 @@ def _recommend(args: argparse.Namespace) -> int:
                                     field="meta-features") from e
         if not isinstance(features, dict):
             raise InvalidInputError("--meta-features must be a JSON object of name: number", field="meta-features")
-    curves = _curves(args.curves, args.direction) if args.curves else ()
+    curves = _curves(args.curves, args.direction or "maximize") if args.curves else ()
     with open_store(args) as store:
         rec = recommend(store, dataset=args.dataset, target=args.target, meta_features=features, curves=curves,
-                        direction=args.direction, lam=args.lam, max_regret=args.max_regret, k=args.k, task=args.task,
-                        landmarkers=args.landmarkers)
+                        direction=args.direction, metric=args.metric, metric_kind=args.metric_kind,
+                        family=args.family, steps=args.steps, trials=args.trials, task_type=args.task_type,
+                        lam=args.lam, max_regret=args.max_regret, k=args.k, task=args.task,
+                        landmarkers=args.landmarkers, floor=args.floor)
         version = save_recommendation(store, rec, args.save) if args.save else None
         advice = None
         if curves:
@@ -155,7 +157,12 @@ def _recommend(args: argparse.Namespace) -> int:
         e = rec.expected
         print(f"expected compute saved {e['compute_saved']['mean']:.3f} [{e['compute_saved']['low']:.3f}, "
               f"{e['compute_saved']['high']:.3f}], regret {e['regret']['mean']:.4f} [{e['regret']['low']:.4f}, "
-              f"{e['regret']['high']:.4f}], killed-best rate {e['killed_best_rate']:.2f}")
+              f"{e['regret']['high']:.4f}], killed-best rate {e['killed_best_rate']:.2f} ({e['interval']})")
+        if "floor" in e:
+            g = e["floor"]["gain"]
+            print(f"utility gain over MedianPruner(): {g['mean']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]")
+        given = {k: v for k, v in e.get("descriptors", {}).items() if v is not None}
+        print(f"study descriptors: {given or 'none given'}")
     if rec.neighbours:
         print("similar past tasks:")
         print_table(rec.neighbours)
@@ -214,7 +221,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     rec.add_argument("--meta-features", metavar="JSON", help="meta-features as a JSON object or a JSON file")
     rec.add_argument("--curves", metavar="CURVES.csv",
                      help="first trials' curves: trial, step, value[, study]; re-scored as an adaptive study would")
-    rec.add_argument("--direction", choices=("maximize", "minimize"), default="maximize")
+    rec.add_argument("--direction", choices=("maximize", "minimize"),
+                     help="the metric's direction (default: the curves', else implied by --metric/--metric-kind)")
+    rec.add_argument("--metric", help="the metric's name, e.g. log_loss, accuracy, mse (sets its kind)")
+    rec.add_argument("--metric-kind", choices=("loss", "score"), help="a loss is minimised, a score maximised")
+    rec.add_argument("--family", help="model family, free text (lightgbm, xgboost, hgb, forest, mlp, sgd; "
+                                      "anything else is 'other')")
+    rec.add_argument("--steps", type=float, help="steps (epochs, boosting rounds) per trial")
+    rec.add_argument("--trials", type=float, help="trials the study will run")
+    rec.add_argument("--task-type", choices=("auto", "classification", "regression"), default="auto",
+                     help="of --dataset's target (default: guessed, with a note)")
+    rec.add_argument("--no-floor", dest="floor", action="store_false",
+                     help="choose by expected utility, without the safety floor's fallback to MedianPruner()")
     rec.add_argument("--max-regret", type=float, help="regret budget: most compute saved within it")
     rec.add_argument("--lam", type=float, default=20.0, help="weight of regret: maximise saved - lam*regret")
     rec.add_argument("--k", type=int, default=5, help="similar past tasks to show")

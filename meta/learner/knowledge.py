@@ -1,0 +1,194 @@
+"""The corpus's knowledge shipped inside the package: what a fresh install recommends from.
+
+``meta/knowledge/`` (built by :mod:`policy_store.meta.learner.build_knowledge`)
+holds the outcome table and the tasks' features as Parquet -- every grid
+candidate's mean compute saved, regret and killed-best rate on every corpus task,
+the tasks' meta-features and priors -- and ``manifest.json``: the sha256 of each
+file, the grid's hash, the corpora's versions and licences, the forest's size and
+the safety floor's calibration (measured at build time by grouped
+cross-validation, :func:`policy_store.meta.learner.calibration.calibrate`).
+
+:func:`load_knowledge` refuses files whose sha256 differs from the manifest's
+(:class:`KnowledgeIntegrityError`). :func:`shipped_model` fits the forest from
+them once and keeps it in the user cache (``~/.cache/policy-store/knowledge``,
+keyed by the manifest's hash and scikit-learn's version), so a warm
+recommendation only unpickles it; the files are checked on every load.
+:func:`knowledge_training_data` gives them as training data, which
+``policy-store meta fit`` combines with the store's own tasks (weighted in).
+
+>>> k = load_knowledge()
+>>> sorted(k.manifest)[:3], k.data.outcome_cube().shape[1:]
+(['built_at', 'calibration', 'corpora'], (54, 3))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from policy_store.errors import PolicyStoreError
+
+if TYPE_CHECKING:
+    from policy_store.meta.learner.model import MetaModel
+    from policy_store.meta.learner.training_data import TrainingData
+
+FILES = ("features.parquet", "outcomes.parquet", "priors.parquet")
+MANIFEST = "manifest.json"
+#: ``POLICY_STORE_KNOWLEDGE=off``: recommend as if no knowledge were shipped (the cold start; the test suite).
+OFF = "off"
+
+
+class KnowledgeIntegrityError(PolicyStoreError):
+    """A shipped knowledge file is missing or its sha256 differs from the manifest's."""
+
+
+@dataclass
+class Knowledge:
+    """The shipped files, verified: training data (no curves) and the manifest."""
+
+    data: TrainingData
+    manifest: dict[str, Any]
+    digest: str
+
+
+def knowledge_dir() -> Path:
+    """The folder the package ships its knowledge in (``POLICY_STORE_KNOWLEDGE`` overrides it; see
+    :func:`shipped_model` for ``off``)."""
+    override = os.environ.get("POLICY_STORE_KNOWLEDGE")
+    if override and override != OFF:
+        return Path(override)
+    return Path(str(resources.files("policy_store.meta").joinpath("knowledge")))
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_knowledge(folder: str | os.PathLike[str] | None = None) -> Knowledge:
+    """Read and verify the shipped knowledge.
+
+    Raises
+    ------
+    KnowledgeIntegrityError
+        The manifest or a file is missing, or a file's sha256 differs from the manifest's.
+    """
+    from policy_store.meta.learner.grid import candidate_grid, grid_hash
+    from policy_store.meta.learner.training_data import TrainingData
+
+    folder = Path(folder) if folder is not None else knowledge_dir()
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        raise KnowledgeIntegrityError(f"no readable knowledge manifest in {folder}: {e}") from e
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            raise KnowledgeIntegrityError(f"knowledge file {path} is missing; reinstall policy-store")
+        digest = sha256_file(path)
+        if digest != manifest.get("sha256", {}).get(name):
+            raise KnowledgeIntegrityError(
+                f"knowledge file {path} has sha256 {digest[:12]}..., the manifest says "
+                f"{str(manifest.get('sha256', {}).get(name))[:12]}...: refused (reinstall policy-store or rebuild "
+                "it with `python -m policy_store.meta.learner.build_knowledge`)")
+    grid = candidate_grid()
+    if manifest.get("grid_hash") != grid_hash(grid):
+        raise KnowledgeIntegrityError("the shipped knowledge was built for another candidate grid; rebuild it")
+    features = pd.read_parquet(folder / "features.parquet").set_index("task")
+    outcomes = pd.read_parquet(folder / "outcomes.parquet")
+    priors = pd.read_parquet(folder / "priors.parquet").set_index("task")
+    tasks = list(features.index)
+    data = TrainingData(grid, tuple(range(int(manifest.get("orders", 5)))), features, priors,
+                        {t: [] for t in tasks}, outcomes.assign(study="knowledge:" + outcomes["task"], order_seed=0),
+                        dict.fromkeys(tasks))
+    digest = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
+    return Knowledge(data, manifest, digest)
+
+
+def knowledge_training_data(folder: str | os.PathLike[str] | None = None) -> TrainingData:
+    """The shipped knowledge as training data (to combine with a store's own tasks)."""
+    return load_knowledge(folder).data
+
+
+def _cache_path(digest: str) -> Path:
+    import sklearn
+    from policy_store.datasets._base import cache_dir
+
+    return cache_dir() / "knowledge" / f"model-{digest[:16]}-sklearn{sklearn.__version__}.joblib"
+
+
+def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool = True) -> MetaModel | None:
+    """The meta-model of the shipped knowledge (fitted once, then cached), or None when none is shipped.
+
+    Raises
+    ------
+    KnowledgeIntegrityError
+        The shipped files differ from their manifest.
+    """
+    import joblib
+    from policy_store.meta.learner.calibration import Calibration
+    from policy_store.meta.learner.model import fit_meta_model
+
+    if folder is None and os.environ.get("POLICY_STORE_KNOWLEDGE") == OFF:
+        return None
+    folder = Path(folder) if folder is not None else knowledge_dir()
+    if not (folder / MANIFEST).exists():
+        return None
+    k = load_knowledge(folder)
+    path = _cache_path(k.digest)
+    if cache and path.exists():
+        try:
+            return joblib.load(path)
+        except Exception:  # noqa: BLE001 -- a cache from another library version or a torn write: refit
+            pass
+    m = k.manifest
+    model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)),
+                           snapshot={"knowledge": f"{m['tasks']} tasks of {', '.join(sorted(m['corpora']))}, "
+                                                  f"sha256 {k.digest[:12]}"})
+    model.calibration = Calibration.from_dict(m["calibration"])
+    if cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        joblib.dump(model, tmp)
+        os.replace(tmp, path)
+    return model
+
+
+def write_knowledge(data: TrainingData, folder: str | os.PathLike[str], *, trees: int, seed: int,
+                    corpora: dict[str, Any], calibration: dict[str, Any]) -> dict[str, Any]:
+    """Write ``data``'s outcome table, features and priors as Parquet with their manifest; returns the manifest."""
+    from policy_store.meta.learner.grid import grid_hash
+    from policy_store.meta.learner.training_data import OUTCOMES
+
+    from policy_store.store import utcnow
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tasks = data.tasks
+    cube = data.outcome_cube(tasks)
+    outcomes = pd.DataFrame({"task": np.repeat(tasks, len(data.grid)),
+                             "candidate": np.tile(np.arange(len(data.grid)), len(tasks)),
+                             **{o: cube[:, :, i].ravel() for i, o in enumerate(OUTCOMES)}})
+    priors = data.priors.loc[tasks, ["prior_mean", "prior_beta"]].copy()
+    priors["direction"] = [data.curves[t][0].direction if data.curves.get(t) else data.priors.loc[t, "direction"]
+                           for t in tasks]
+    frames = {"features.parquet": data.features.loc[tasks].astype(float).reset_index(),
+              "outcomes.parquet": outcomes, "priors.parquet": priors.reset_index()}
+    for name, frame in frames.items():
+        frame.to_parquet(folder / name, index=False, compression="zstd")
+    manifest = {"built_at": utcnow().isoformat(timespec="seconds"), "tasks": len(tasks), "orders": len(data.orders),
+                "grid_hash": grid_hash(data.grid), "trees": trees, "seed": seed, "corpora": corpora,
+                "calibration": calibration, "sha256": {n: sha256_file(folder / n) for n in FILES}}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
