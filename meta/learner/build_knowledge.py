@@ -47,7 +47,6 @@ def build_training(hpo: str | None, lcdb_source: str | None, *, jobs: int, cache
                    hpo_filter=None):
     """Every corpus's training data, concatenated (descriptor columns recomputed from the probes)."""
     import pandas as pd
-
     from policy_store.meta.learner.sources import training_data_from_hpo, training_data_from_lcdb
     from policy_store.meta.learner.training_data import concat_training_data, task_features
 

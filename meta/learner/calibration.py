@@ -26,7 +26,7 @@ distribution: :func:`floor_choice` then falls back to ``MedianPruner()``.
 ...                 scale_floor=np.full(4, 0.01), distance_limit=0.3, n_tasks=100)
 >>> lo, hi = c.interval(np.array([0.5, 0.6]), np.array([0.02, 0.0]), 0)
 >>> lo.round(3).tolist(), hi.round(3).tolist()
-([0.48, 0.59], [0.52, 0.61])
+([0.47, 0.59], [0.53, 0.61])
 """
 
 from __future__ import annotations

@@ -38,7 +38,7 @@ def fitted(tmp_path_factory):
 def test_cold_start_returns_the_documented_default(store):
     rec = recommend(store, meta_features={"NumberOfInstances": 500.0})
     assert rec.cold_start and rec.model_id is None and rec.spec.to_dict()["params"]["min_resource"] == 4
-    assert rec.spec.strategy == COLD_START_SPEC["strategy"] and "cold start" in rec.notes[0]
+    assert rec.spec.strategy == COLD_START_SPEC["strategy"] and "cold start" in rec.notes[-1]
     row = store.fetch_dicts("SELECT * FROM recommendations")[0]
     assert row["model_id"] is None and json.loads(row["inputs"])["cold_start"] is True
 

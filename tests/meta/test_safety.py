@@ -1,0 +1,132 @@
+"""Issue 19: study descriptors, regression detection, the safety floor and the shipped knowledge."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+
+import numpy as np
+import pandas as pd
+import pytest
+from policy_store.meta.features.dataset import dataset_meta_features, detect_task_type
+from policy_store.meta.features.study import StudyDescriptors, family_of
+from policy_store.meta.learner.knowledge import KnowledgeIntegrityError, knowledge_dir, load_knowledge, shipped_model
+from policy_store.meta.recommend import recommend
+from sklearn.datasets import make_classification, make_friedman1
+
+from policy_store import PolicyStore
+from policy_store.cli.main import main
+from policy_store.errors import InvalidInputError
+
+
+@pytest.fixture
+def knowledge(monkeypatch):
+    """The knowledge shipped in the package (the suite otherwise starts cold: tests/conftest.py)."""
+    monkeypatch.delenv("POLICY_STORE_KNOWLEDGE", raising=False)
+    return shipped_model()
+
+
+@pytest.fixture
+def friedman_csv(tmp_path):
+    X, y = make_friedman1(n_samples=600, n_features=8, random_state=0)
+    path = tmp_path / "friedman.csv"
+    pd.DataFrame(X, columns=[f"x{i}" for i in range(8)]).assign(y=y).to_csv(path, index=False)
+    return path
+
+
+def test_a_numeric_target_with_many_values_is_regression():
+    X, y = make_friedman1(n_samples=400, n_features=5, random_state=0)
+    frame = pd.DataFrame(X, columns=list("abcde")).assign(y=y)
+    assert detect_task_type(frame["y"])[0] == "regression"
+    q = dataset_meta_features(frame, "y", landmarkers=False)
+    assert np.isnan(q["NumberOfClasses"]) and np.isnan(q["ClassEntropy"]) and q["NumberOfInstances"] == 400
+    forced = dataset_meta_features(frame.assign(y=(y > y.mean()).astype(int)), "y", landmarkers=False)
+    assert forced["NumberOfClasses"] == 2
+    assert dataset_meta_features(frame, "y", landmarkers=False, task_type="classification")["NumberOfClasses"] == 400
+
+
+def test_regression_guess_is_stated_and_overridable(store, friedman_csv):
+    rec = recommend(store, dataset=friedman_csv, target="y", direction="minimize", record=False)
+    assert any(n.startswith("task type guessed: regression") for n in rec.notes)
+    assert rec.inputs["meta_features"]["is_regression"] == 1.0
+    rec = recommend(store, dataset=friedman_csv, target="y", task_type="classification", record=False)
+    assert not any("task type guessed" in n for n in rec.notes) and rec.inputs["meta_features"]["is_regression"] == 0.0
+    with pytest.raises(InvalidInputError, match="task type"):
+        recommend(store, dataset=friedman_csv, target="y", task_type="ranking")
+
+
+def test_descriptors_reach_the_features_and_the_record(store):
+    rec = recommend(store, meta_features={"NumberOfInstances": 500.0}, metric="log_loss", family="LightGBM",
+                    steps=100, trials=50, task="t")
+    f = rec.inputs["meta_features"]
+    assert (f["direction_minimize"], f["metric_loss"], f["family_lightgbm"], f["family_hgb"]) == (1.0, 1.0, 1.0, 0.0)
+    assert (f["curve_steps"], f["study_trials"]) == (100.0, 50.0)
+    stored = json.loads(store.scalar("SELECT inputs FROM recommendations WHERE task = 't'"))
+    assert stored["descriptors"]["family"] == "lightgbm" and stored["meta_features"]["family_lightgbm"] == 1.0
+    missing = recommend(store, meta_features={"NumberOfInstances": 500.0}, record=False)
+    assert any(n.startswith("not given: direction, metric kind, family, steps, trials") for n in missing.notes)
+    with pytest.raises(InvalidInputError, match="minimized"):
+        StudyDescriptors(metric="mse", direction="maximize")
+    assert family_of("my own booster") == "other" and family_of("XGBClassifier") == "xgboost"
+
+
+def test_the_floor_falls_back_on_a_far_dataset_and_says_why(store, knowledge):
+    assert knowledge is not None and knowledge.calibration is not None
+    near = knowledge.learner.feature_names_in_
+    far = {str(n): 1e12 for n in near if not str(n).startswith(("family_", "direction_", "metric_", "is_"))}
+    rec = recommend(store, meta_features=far, direction="maximize", family="mlp", record=False)
+    floor = rec.expected["floor"]
+    assert rec.candidate == "median-w0-s5" and floor["fallback"]
+    assert any("beyond the corpus's own" in r for r in floor["out_of_distribution"])
+    assert any(n.startswith("out of distribution") for n in rec.notes)
+    other = recommend(store, meta_features={"NumberOfInstances": 500.0}, family="my own booster",
+                      direction="minimize", record=False)
+    assert other.candidate == "median-w0-s5" and "family 'other'" in other.expected["floor"]["reason"]
+
+
+def test_shipped_knowledge_is_refused_if_its_hash_differs(tmp_path, monkeypatch, capsys):
+    copy = tmp_path / "knowledge"
+    shutil.copytree(knowledge_dir(), copy)
+    assert load_knowledge(copy).manifest["tasks"] > 100
+    raw = bytearray((copy / "outcomes.parquet").read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (copy / "outcomes.parquet").write_bytes(bytes(raw))
+    with pytest.raises(KnowledgeIntegrityError, match="sha256"):
+        load_knowledge(copy)
+    monkeypatch.setenv("POLICY_STORE_KNOWLEDGE", str(copy))
+    store = tmp_path / "s.duckdb"
+    assert main(["--store", str(store), "recommend", "--meta-features", '{"NumberOfInstances": 9}']) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("Error:") and "refused" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def no_sockets(monkeypatch):
+    def refuse(*a, **k):
+        raise OSError("network access in an offline test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _cli(args, capsys) -> dict:
+    assert main(args) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_recommend_offline_and_descriptors_change_it(tmp_path, capsys, knowledge, no_sockets):
+    X, y = make_classification(n_samples=800, n_features=12, random_state=3)
+    data = tmp_path / "new.csv"
+    pd.DataFrame(X, columns=[f"x{i}" for i in range(12)]).assign(y=y).to_csv(data, index=False)
+    base = ["--store", str(tmp_path / "s.duckdb"), "recommend", "--dataset", str(data), "--target", "y", "--json"]
+    lgbm = _cli([*base, "--family", "lightgbm", "--direction", "minimize"], capsys)
+    assert lgbm["model_id"] is None and not lgbm["cold_start"] and lgbm["expected"]["descriptors"]["family"]
+    picks = {}
+    for family in ("hgb", "sgd", "mlp", "forest"):
+        for direction in ("maximize", "minimize"):
+            out = _cli([*base, "--family", family, "--direction", direction, "--no-floor"], capsys)
+            picks[family, direction] = (out["candidate"], out["expected"]["compute_saved"]["mean"])
+    assert len(set(picks.values())) > 1, picks           # the corpus says family and direction matter
+    by_direction = {d: {v for (f, dd), v in picks.items() if dd == d} for d in ("maximize", "minimize")}
+    assert by_direction["maximize"] != by_direction["minimize"]
