@@ -8,7 +8,8 @@ trains each for ``steps`` steps and records every step's validation value and
 CPU seconds. The same trained trials give one task per metric:
 
 - task ``hpo/<dataset>/<family>/<metric>``, metric ``accuracy`` (maximise) and
-  ``logloss`` (minimise) for classification, ``mse`` (minimise) for regression;
+  ``logloss`` (minimise) for classification, ``mse`` and ``mae`` (both minimised)
+  for regression;
 - study ``hpo/<dataset>/<family>/<metric>/<sampler>-seed<k>``; study ``k`` of a
   task uses sampler ``samplers[k % len(samplers)]``;
 - trial = Optuna's trial number, ``params`` its sampled hyperparameters and
@@ -17,7 +18,9 @@ CPU seconds. The same trained trials give one task per metric:
 Values are bit-for-bit the same for the same arguments whatever ``jobs`` is
 (the model, sampler and split seeds derive from dataset, family and ``k``); costs
 are measured, so only they vary. With a cache folder every study is one Parquet
-file, written as it finishes: a rerun skips finished studies (resumable).
+file, written as it finishes: a rerun skips finished studies (resumable); a
+cached study that lacks a metric its dataset kind now records
+(:data:`~policy_store.datasets.hpo_families.METRICS`) is run again.
 
 >>> frame = generate_hpo(["iris"], families=["sgd"], studies=2, trials=3, steps=2)
 >>> sorted(frame["study"].unique())[:2]
@@ -153,6 +156,14 @@ def _run_and_store(key: StudyKey, trials: int, steps: int, max_rows: int, folder
     return frame
 
 
+def _cached(path: Path, key: StudyKey) -> pd.DataFrame | None:
+    """The study stored at ``path``, or None when there is none or it lacks a metric now recorded."""
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    return frame if set(frame["metric"]) == set(METRICS[source(key.dataset).kind]) else None
+
+
 def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[str] = FAMILIES, studies: int = 3,
                  trials: int = 16, steps: int = 12, samplers: Sequence[str] = SAMPLERS,
                  max_rows: int = DEFAULT_MAX_ROWS, jobs: int = 1, cache: str | os.PathLike[str] | None = None,
@@ -190,12 +201,11 @@ def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[st
         raise InvalidInputError("trials, steps and jobs must be positive and max_rows at least 20", field="trials")
     keys = plan(datasets, families, studies, samplers)
     folder = None if cache is None else _study_folder(cache, trials, steps, max_rows)
-    done = {k: folder / k.file_name for k in keys if folder is not None and (folder / k.file_name).exists()}
-    todo = [k for k in keys if k not in done]
-    frames = {k: pd.read_parquet(path) for k, path in done.items()}
+    frames = {} if folder is None else {k: f for k in keys if (f := _cached(folder / k.file_name, k)) is not None}
+    todo = [k for k in keys if k not in frames]
     calls = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(_run_and_store)(k, trials, steps, max_rows, folder) for k in todo)
-    with tqdm(total=len(keys), initial=len(done), desc="HPO studies", unit="study", disable=not progress) as bar:
+    with tqdm(total=len(keys), initial=len(frames), desc="HPO studies", unit="study", disable=not progress) as bar:
         for key, frame in zip(todo, calls, strict=True):
             frames[key] = frame
             bar.update()

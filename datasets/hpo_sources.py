@@ -117,7 +117,7 @@ def _require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as e:
-        raise InvalidInputError(f"dataset source {module!r} is not installed; pip install "
+        raise InvalidInputError(f"{module!r} is not installed; pip install "
                                 "'policy-store[hpo]'", field="datasets") from e
 
 

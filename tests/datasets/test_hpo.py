@@ -35,10 +35,10 @@ def test_generation_is_deterministic_for_a_seed_whatever_the_jobs(small):
     again = generate_hpo(["iris", "diabetes"], jobs=2, **SMALL)
     pd.testing.assert_frame_equal(_values(first), _values(again))
     assert (first["cost_seconds"] > 0).all() and np.isfinite(first["cost_seconds"]).all()
-    # Classification gives two tasks from the same trials; regression one; both samplers appear.
+    # Every dataset gives two tasks from the same trials (a score and a loss, or two losses); both samplers appear.
     assert sorted(first["task"].unique()) == [
-        "hpo/diabetes/hgb/mse", "hpo/diabetes/sgd/mse", "hpo/iris/hgb/accuracy", "hpo/iris/hgb/logloss",
-        "hpo/iris/sgd/accuracy", "hpo/iris/sgd/logloss"]
+        "hpo/diabetes/hgb/mae", "hpo/diabetes/hgb/mse", "hpo/diabetes/sgd/mae", "hpo/diabetes/sgd/mse",
+        "hpo/iris/hgb/accuracy", "hpo/iris/hgb/logloss", "hpo/iris/sgd/accuracy", "hpo/iris/sgd/logloss"]
     assert {s.rsplit("/", 1)[1] for s in first["study"]} == {"random-seed0", "tpe-seed1"}
     acc = first[first["metric"] == "accuracy"]
     loss = first[first["metric"] == "logloss"]
@@ -94,7 +94,7 @@ def test_corpus_ingests_with_meta_features_and_is_idempotent(small):
     frame = small
     with PolicyStore.memory() as store:
         report = ingest_hpo(store, frame)
-        assert len(report.added) == frame["study"].nunique() == 12
+        assert len(report.added) == frame["study"].nunique() == 16
         assert store.row_counts()["curve_points"] == len(frame)
         features = load_meta_features(store)
         assert set(features.index) == set(frame["task"])
