@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import socket
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import pytest
 from policy_store.datasets import bundled_hpo, generate_hpo, hpo_dataset_names, ingest_hpo
 from policy_store.datasets import hpo as hpo_module
+from policy_store.datasets.hpo import BUNDLED_FEATURES, BUNDLED_FILE
 from policy_store.datasets.hpo_families import FAMILIES, train
 from policy_store.datasets.hpo_sources import SOURCES, prepare
 from policy_store.meta.store_features import load_meta_features
@@ -119,6 +123,16 @@ def test_bundled_slice_ingests_and_matches_the_generator():
     fresh = generate_hpo(["iris"], families=["sgd"], studies=1, trials=trials, steps=steps)
     fresh = fresh[fresh["study"] == "hpo/iris/sgd/accuracy/random-seed0"]
     pd.testing.assert_frame_equal(_values(study), _values(fresh))
+
+
+def test_bundled_files_match_the_hashes_stated_beside_their_licences():
+    folder = resources.files("policy_store.datasets").joinpath("data")
+    notice = folder.joinpath("DATA-LICENSES.md").read_text()
+    stated = dict(re.findall(r"^\| `([\w.]+\.parquet)` \| `([0-9a-f]{64})` \|$", notice, flags=re.M))
+    shipped = {p.name for p in folder.iterdir() if p.name.endswith(".parquet")}
+    assert set(stated) == shipped == {"sklearn_curves.parquet", BUNDLED_FILE, BUNDLED_FEATURES}
+    for name, digest in stated.items():
+        assert hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest() == digest, name
 
 
 def test_a_diverging_model_fails_its_trial_with_a_nan_last_value():
