@@ -174,7 +174,7 @@ def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[st
     ----------
     datasets:
         Dataset names (:func:`~policy_store.datasets.hpo_sources.dataset_names`); when None
-        :data:`~policy_store.datasets.hpo_sources.DEFAULT_DATASETS`, 40 real and 4 synthetic.
+        :data:`~policy_store.datasets.hpo_sources.DEFAULT_DATASETS`, 50 real and 4 synthetic.
     families:
         Model families (:data:`~policy_store.datasets.hpo_families.FAMILIES`).
     studies:
