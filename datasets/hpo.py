@@ -8,7 +8,8 @@ trains each for ``steps`` steps and records every step's validation value and
 CPU seconds. The same trained trials give one task per metric:
 
 - task ``hpo/<dataset>/<family>/<metric>``, metric ``accuracy`` (maximise) and
-  ``logloss`` (minimise) for classification, ``mse`` (minimise) for regression;
+  ``logloss`` (minimise) for classification, ``mse`` and ``mae`` (both minimised)
+  for regression;
 - study ``hpo/<dataset>/<family>/<metric>/<sampler>-seed<k>``; study ``k`` of a
   task uses sampler ``samplers[k % len(samplers)]``;
 - trial = Optuna's trial number, ``params`` its sampled hyperparameters and
@@ -17,7 +18,9 @@ CPU seconds. The same trained trials give one task per metric:
 Values are bit-for-bit the same for the same arguments whatever ``jobs`` is
 (the model, sampler and split seeds derive from dataset, family and ``k``); costs
 are measured, so only they vary. With a cache folder every study is one Parquet
-file, written as it finishes: a rerun skips finished studies (resumable).
+file, written as it finishes: a rerun skips finished studies (resumable); a
+cached study that lacks a metric its dataset kind now records
+(:data:`~policy_store.datasets.hpo_families.METRICS`) is run again.
 
 >>> frame = generate_hpo(["iris"], families=["sgd"], studies=2, trials=3, steps=2)
 >>> sorted(frame["study"].unique())[:2]
@@ -153,6 +156,14 @@ def _run_and_store(key: StudyKey, trials: int, steps: int, max_rows: int, folder
     return frame
 
 
+def _cached(path: Path, key: StudyKey) -> pd.DataFrame | None:
+    """The study stored at ``path``, or None when there is none or it lacks a metric now recorded."""
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    return frame if set(frame["metric"]) == set(METRICS[source(key.dataset).kind]) else None
+
+
 def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[str] = FAMILIES, studies: int = 3,
                  trials: int = 16, steps: int = 12, samplers: Sequence[str] = SAMPLERS,
                  max_rows: int = DEFAULT_MAX_ROWS, jobs: int = 1, cache: str | os.PathLike[str] | None = None,
@@ -163,7 +174,7 @@ def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[st
     ----------
     datasets:
         Dataset names (:func:`~policy_store.datasets.hpo_sources.dataset_names`); when None
-        :data:`~policy_store.datasets.hpo_sources.DEFAULT_DATASETS`, 40 real and 4 synthetic.
+        :data:`~policy_store.datasets.hpo_sources.DEFAULT_DATASETS`, 50 real and 4 synthetic.
     families:
         Model families (:data:`~policy_store.datasets.hpo_families.FAMILIES`).
     studies:
@@ -190,12 +201,11 @@ def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[st
         raise InvalidInputError("trials, steps and jobs must be positive and max_rows at least 20", field="trials")
     keys = plan(datasets, families, studies, samplers)
     folder = None if cache is None else _study_folder(cache, trials, steps, max_rows)
-    done = {k: folder / k.file_name for k in keys if folder is not None and (folder / k.file_name).exists()}
-    todo = [k for k in keys if k not in done]
-    frames = {k: pd.read_parquet(path) for k, path in done.items()}
+    frames = {} if folder is None else {k: f for k in keys if (f := _cached(folder / k.file_name, k)) is not None}
+    todo = [k for k in keys if k not in frames]
     calls = Parallel(n_jobs=jobs, return_as="generator")(
         delayed(_run_and_store)(k, trials, steps, max_rows, folder) for k in todo)
-    with tqdm(total=len(keys), initial=len(done), desc="HPO studies", unit="study", disable=not progress) as bar:
+    with tqdm(total=len(keys), initial=len(frames), desc="HPO studies", unit="study", disable=not progress) as bar:
         for key, frame in zip(todo, calls, strict=True):
             frames[key] = frame
             bar.update()
@@ -213,19 +223,20 @@ def hpo_corpus(cache: str | os.PathLike[str] | None = None, **kwargs) -> pd.Data
 def bundled_hpo() -> pd.DataFrame:
     """The small slice of the corpus shipped in the package (``datasets/data/hpo_slice.parquet``).
 
-    Six datasets (iris, wine, breast_cancer, diabetes, penguins, boston), every
+    Six datasets (iris, wine, breast_cancer, penguins; diabetes, boston), every
     family, the default sizes and two studies per task (``random-seed0``,
-    ``tpe-seed1``: 40 tasks, 80 studies), made with::
+    ``tpe-seed1``: 72 tasks, 48 of them minimised, 144 studies), made with::
 
         policy-store datasets generate-hpo --datasets iris,wine,breast_cancer,diabetes,penguins,boston \\
-            --studies 2 --out datasets/data/hpo_slice.parquet \\
+            --studies 2 --cache ~/.cache/policy-store/hpo --out datasets/data/hpo_slice.parquet \\
             --features-out datasets/data/hpo_slice_features.parquet
 
-    Its values are the corpus's (bit for bit); costs are the CPU seconds measured when it was made.
+    Its values are the corpus's (bit for bit); costs are the CPU seconds measured when the corpus was
+    generated into that cache. The files' SHA-256 are in ``datasets/data/DATA-LICENSES.md``.
 
     >>> frame = bundled_hpo()
     >>> sorted(frame["metric"].unique())
-    ['accuracy', 'logloss', 'mse']
+    ['accuracy', 'logloss', 'mae', 'mse']
     """
     return _data_file(BUNDLED_FILE)
 

@@ -1,19 +1,23 @@
 """Model families of the HPO corpus: their search spaces and one trial's training, step by step.
 
-==========  ==========================================  ============================================
-family      estimators (classification / regression)     one step
-==========  ==========================================  ============================================
-``sgd``     ``SGDClassifier`` / ``SGDRegressor``         one ``partial_fit`` epoch
-``mlp``     ``MLPClassifier`` / ``MLPRegressor``         one ``partial_fit`` epoch
-``hgb``     ``HistGradientBoosting*``                    :data:`HGB_ROUNDS` more boosting rounds
-                                                         (``warm_start``, :data:`HGB_BINS` bins)
-``forest``  ``ExtraTrees*``                              :data:`FOREST_TREES` more trees
-                                                         (``warm_start``)
-==========  ==========================================  ============================================
+============  ==========================================  ==========================================
+family        estimators (classification / regression)    one step
+============  ==========================================  ==========================================
+``sgd``       ``SGDClassifier`` / ``SGDRegressor``        one ``partial_fit`` epoch
+``mlp``       ``MLPClassifier`` / ``MLPRegressor``        one ``partial_fit`` epoch
+``hgb``       ``HistGradientBoosting*``                   :data:`HGB_ROUNDS` more boosting rounds
+                                                          (``warm_start``, :data:`HGB_BINS` bins)
+``forest``    ``ExtraTrees*``                             :data:`FOREST_TREES` more trees
+                                                          (``warm_start``)
+``lightgbm``  ``lightgbm.Booster`` (binary, multiclass,   ``BOOSTER_ROUNDS`` more rounds
+              regression objectives)                      (:mod:`~policy_store.datasets.hpo_boosters`)
+``xgboost``   ``xgboost.Booster`` (``hist``; logistic,    ``BOOSTER_ROUNDS`` more rounds
+              softprob, squared-error objectives)         (:mod:`~policy_store.datasets.hpo_boosters`)
+============  ==========================================  ==========================================
 
 After every step the model is scored on the validation split: accuracy
-(maximise) and log loss (minimise) for classification, MSE of the standardised
-target (minimise) for regression. A step's cost is the CPU seconds
+(maximise) and log loss (minimise) for classification, MSE and MAE of the
+standardised target (both minimised) for regression. A step's cost is the CPU seconds
 (:func:`time.process_time`) of its training and scoring, single-threaded. A
 model that diverges (a non-finite score, or an MSE above :data:`DIVERGED_MSE`)
 stops there: the trial fails, with the failing step's value NaN. Values depend only on the parameters, the model seed
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from policy_store.datasets.hpo_boosters import BOOSTERS, Booster
 from policy_store.datasets.hpo_sources import Prepared
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -47,14 +52,14 @@ from threadpoolctl import threadpool_limits
 
 from policy_store.errors import InvalidInputError
 
-FAMILIES: tuple[str, ...] = ("sgd", "mlp", "hgb", "forest")
+FAMILIES: tuple[str, ...] = ("sgd", "mlp", "hgb", "forest", *BOOSTERS)
 HGB_ROUNDS = 2
 HGB_BINS = 63
 FOREST_TREES = 2
 #: Metrics per dataset kind, with their direction; the first one is what the samplers optimise.
 METRICS: dict[str, dict[str, str]] = {
     "classification": {"logloss": "minimize", "accuracy": "maximize"},
-    "regression": {"mse": "minimize"},
+    "regression": {"mse": "minimize", "mae": "minimize"},
 }
 _PROBABILITY_FLOOR = 1e-15
 #: An MSE of the standardised target above this means the weights blew up (predicting the mean scores 1).
@@ -75,6 +80,12 @@ SPACES: dict[str, dict[str, tuple]] = {
             "max_features": ("float", 0.3, 1.0, False)},
     "forest": {"max_depth": ("int", 2, 16, True), "min_samples_leaf": ("int", 1, 32, True),
                "max_features": ("float", 0.1, 1.0, False), "bootstrap": ("cat", (False, True))},
+    "lightgbm": {"learning_rate": ("float", 0.01, 0.5, True), "num_leaves": ("int", 4, 64, True),
+                 "min_child_samples": ("int", 2, 100, True), "reg_lambda": ("float", 1e-6, 10.0, True),
+                 "feature_fraction": ("float", 0.3, 1.0, False), "bagging_fraction": ("float", 0.5, 1.0, False)},
+    "xgboost": {"learning_rate": ("float", 0.01, 0.5, True), "max_depth": ("int", 2, 10, False),
+                "min_child_weight": ("float", 1e-2, 10.0, True), "reg_lambda": ("float", 1e-3, 10.0, True),
+                "subsample": ("float", 0.5, 1.0, False), "colsample_bytree": ("float", 0.3, 1.0, False)},
 }
 _REGRESSION_SPACES: dict[str, dict[str, tuple]] = {
     "sgd": {"loss": ("cat", ("squared_error", "huber", "epsilon_insensitive"))},
@@ -117,8 +128,10 @@ def search_space(family: str, kind: str) -> dict[str, Any]:
     return out
 
 
-def _estimator(family: str, kind: str, params: dict[str, Any], seed: int) -> Any:
-    clf = kind == "classification"
+def _estimator(family: str, data: Prepared, params: dict[str, Any], seed: int, classes: np.ndarray | None) -> Any:
+    if family in BOOSTERS:
+        return Booster(family, params, seed, data, classes)
+    clf = data.kind == "classification"
     if family == "sgd":
         cls = SGDClassifier if clf else SGDRegressor
         loss = "log_loss" if clf else params["loss"]
@@ -138,6 +151,9 @@ def _estimator(family: str, kind: str, params: dict[str, Any], seed: int) -> Any
 
 
 def _fit_step(family: str, model: Any, data: Prepared, step: int, classes: np.ndarray | None) -> None:
+    if family in BOOSTERS:
+        model.step()
+        return
     if family in ("sgd", "mlp"):
         if classes is None:
             model.partial_fit(data.X_train, data.y_train)
@@ -152,9 +168,9 @@ def _fit_step(family: str, model: Any, data: Prepared, step: int, classes: np.nd
 
 def _score(model: Any, data: Prepared, codes: np.ndarray | None) -> dict[str, float]:
     if codes is None:
-        pred = model.predict(data.X_valid)
-        return {"mse": float(np.mean((pred - data.y_valid) ** 2))}
-    proba = model.predict_proba(data.X_valid)
+        error = model.predict(data.X_valid) - data.y_valid
+        return {"mse": float(np.mean(error**2)), "mae": float(np.mean(np.abs(error)))}
+    proba = model.predict(data.X_valid) if isinstance(model, Booster) else model.predict_proba(data.X_valid)
     if not np.isfinite(proba).all():
         return {"logloss": np.nan, "accuracy": np.nan}
     true = proba[np.arange(len(codes)), codes]
@@ -179,8 +195,8 @@ def train(family: str, params: dict[str, Any], seed: int, data: Prepared, steps:
         Epochs or warm-started increments.
     """
     kind = data.kind
-    model = _estimator(check_family(family), kind, params, seed)
     classes = np.unique(data.y_train) if kind == "classification" else None
+    model = _estimator(check_family(family), data, params, seed, classes)
     codes = None if classes is None else np.searchsorted(classes, data.y_valid)
     values: dict[str, list[float]] = {m: [] for m in METRICS[kind]}
     seconds: list[float] = []

@@ -194,7 +194,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     hpo.add_argument("--datasets", default="default",
                      help="default (40 real, 4 synthetic), all, real, synthetic or comma-separated names "
                      "(policy_store.datasets.hpo_dataset_names)")
-    hpo.add_argument("--families", default="sgd,mlp,hgb,forest", help="comma-separated: sgd, mlp, hgb, forest")
+    hpo.add_argument("--families", default="sgd,mlp,hgb,forest,lightgbm,xgboost",
+                     help="comma-separated: sgd, mlp, hgb, forest, lightgbm, xgboost")
     hpo.add_argument("--studies", type=_positive, default=3, help="studies (seeds) per task")
     hpo.add_argument("--trials", type=_positive, default=16, help="configurations per study")
     hpo.add_argument("--steps", type=_positive, default=12, help="epochs or warm-started increments per trial")

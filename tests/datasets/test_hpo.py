@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import socket
+from importlib import resources
 
 import numpy as np
 import pandas as pd
 import pytest
 from policy_store.datasets import bundled_hpo, generate_hpo, hpo_dataset_names, ingest_hpo
 from policy_store.datasets import hpo as hpo_module
+from policy_store.datasets.hpo import BUNDLED_FEATURES, BUNDLED_FILE
 from policy_store.datasets.hpo_families import FAMILIES, train
 from policy_store.datasets.hpo_sources import SOURCES, prepare
 from policy_store.meta.features.store import load_meta_features
@@ -35,10 +39,10 @@ def test_generation_is_deterministic_for_a_seed_whatever_the_jobs(small):
     again = generate_hpo(["iris", "diabetes"], jobs=2, **SMALL)
     pd.testing.assert_frame_equal(_values(first), _values(again))
     assert (first["cost_seconds"] > 0).all() and np.isfinite(first["cost_seconds"]).all()
-    # Classification gives two tasks from the same trials; regression one; both samplers appear.
+    # Every dataset gives two tasks from the same trials (a score and a loss, or two losses); both samplers appear.
     assert sorted(first["task"].unique()) == [
-        "hpo/diabetes/hgb/mse", "hpo/diabetes/sgd/mse", "hpo/iris/hgb/accuracy", "hpo/iris/hgb/logloss",
-        "hpo/iris/sgd/accuracy", "hpo/iris/sgd/logloss"]
+        "hpo/diabetes/hgb/mae", "hpo/diabetes/hgb/mse", "hpo/diabetes/sgd/mae", "hpo/diabetes/sgd/mse",
+        "hpo/iris/hgb/accuracy", "hpo/iris/hgb/logloss", "hpo/iris/sgd/accuracy", "hpo/iris/sgd/logloss"]
     assert {s.rsplit("/", 1)[1] for s in first["study"]} == {"random-seed0", "tpe-seed1"}
     acc = first[first["metric"] == "accuracy"]
     loss = first[first["metric"] == "logloss"]
@@ -94,7 +98,7 @@ def test_corpus_ingests_with_meta_features_and_is_idempotent(small):
     frame = small
     with PolicyStore.memory() as store:
         report = ingest_hpo(store, frame)
-        assert len(report.added) == frame["study"].nunique() == 12
+        assert len(report.added) == frame["study"].nunique() == 16
         assert store.row_counts()["curve_points"] == len(frame)
         features = load_meta_features(store)
         assert set(features.index) == set(frame["task"])
@@ -119,6 +123,16 @@ def test_bundled_slice_ingests_and_matches_the_generator():
     fresh = generate_hpo(["iris"], families=["sgd"], studies=1, trials=trials, steps=steps)
     fresh = fresh[fresh["study"] == "hpo/iris/sgd/accuracy/random-seed0"]
     pd.testing.assert_frame_equal(_values(study), _values(fresh))
+
+
+def test_bundled_files_match_the_hashes_stated_beside_their_licences():
+    folder = resources.files("policy_store.datasets").joinpath("data")
+    notice = folder.joinpath("DATA-LICENSES.md").read_text()
+    stated = dict(re.findall(r"^\| `([\w.]+\.parquet)` \| `([0-9a-f]{64})` \|$", notice, flags=re.M))
+    shipped = {p.name for p in folder.iterdir() if p.name.endswith(".parquet")}
+    assert set(stated) == shipped == {"sklearn_curves.parquet", BUNDLED_FILE, BUNDLED_FEATURES}
+    for name, digest in stated.items():
+        assert hashlib.sha256(folder.joinpath(name).read_bytes()).hexdigest() == digest, name
 
 
 def test_a_diverging_model_fails_its_trial_with_a_nan_last_value():
