@@ -1,9 +1,9 @@
 """The per-study cycle: ingest a finished study, record the rules' outcomes, run the monitors.
 
 One call, one process, for a post-study hook or a cron line: the study file is
-ingested (:func:`~policy_store.ingest.ingest_file`), every rule watching its
-task (the current version of each rule with outcomes on that task, or the rules
-named) is replayed on it and its outcomes recorded, and the rules' scheduled
+ingested (:func:`~policy_store.ingest.ingest_file`), every rule in use (the
+current version of each rule with recorded outcomes whose spec admits the
+study's direction, or the rules named) is replayed on it and its outcomes recorded, and the rules' scheduled
 monitors (:func:`~policy_store.drift.recalibration.scheduled_monitors`) run and
 record any drift event for the next ``recalibrate`` job to act on. Running the
 same file again changes nothing.
@@ -59,18 +59,19 @@ class CycleResult:
 
 
 def watching_rules(store: PolicyStore, studies: Sequence[str]) -> list[RuleVersion]:
-    """The current version of every rule with outcomes on the tasks of ``studies``."""
-    names = store.execute(
-        "SELECT DISTINCT o.rule FROM outcomes o WHERE o.rule IS NOT NULL AND o.task IN "
-        "(SELECT task FROM studies WHERE list_contains(?, study)) ORDER BY o.rule",
-        [list(studies)],
-    ).fetchall()
+    """The current version of every rule with recorded outcomes whose spec admits the studies' directions."""
+    names = store.execute("SELECT DISTINCT rule FROM outcomes WHERE rule IS NOT NULL ORDER BY rule").fetchall()
+    directions = {d for (d,) in store.execute(
+        "SELECT DISTINCT k.direction FROM studies s JOIN tasks k ON k.task = s.task WHERE list_contains(?, s.study)",
+        [list(studies)]).fetchall()}  # fmt: skip
     out = []
     for (name,) in names:
         try:
-            out.append(get_rule_version(store, name))
+            version = get_rule_version(store, name)
         except NotFoundError:
             continue  # a rule with outcomes but no active version: nothing to watch
+        if version.spec.direction in (None, *directions) and (version.spec.direction is None or len(directions) == 1):
+            out.append(version)
     return out
 
 
@@ -92,7 +93,7 @@ def run_cycle(
     path:
         A long-format CSV or Parquet file of finished studies.
     rules:
-        Rule references (``name`` or ``name@N``) to evaluate; default: :func:`watching_rules`.
+        Rule references (``name`` or ``name@N``) to evaluate; default: the rules in use (:func:`watching_rules`).
     orders:
         Replay trial orders per study (their mean is the study's one observation).
     replace:
@@ -106,15 +107,23 @@ def run_cycle(
         A named rule does not exist.
     InvalidInputError
         The file is not valid long format (nothing is written).
+    DirectionMismatchError
+        A named rule declares the other direction than the study (nothing is written).
     """
-    report = ingest_file(store, path, replace=replace)
-    studies = sorted({*report.added, *report.replaced, *report.unchanged})
-    versions = [get_rule_version(store, r) for r in rules] if rules else watching_rules(store, studies)
-    result = CycleResult(studies, report.summary(), [v.ref for v in versions])
-    if not versions or not studies:
+    named = [get_rule_version(store, r) for r in rules] if rules else None
+
+    def unit(s: PolicyStore) -> CycleResult:
+        # One transaction: a study whose outcomes cannot be recorded (a rule of the other direction) is not kept.
+        report = ingest_file(s, path, replace=replace)
+        studies = sorted({*report.added, *report.replaced, *report.unchanged})
+        versions = named if named is not None else watching_rules(s, studies)
+        result = CycleResult(studies, report.summary(), [v.ref for v in versions])
+        if not versions or not studies:
+            return result
+        result.outcomes_written = evaluate(s, versions, studies=studies, orders=orders).inserted
+        for v in versions:
+            for monitor in scheduled_monitors(v.rule, v.version, DEFAULT_MONITORS, arl):
+                result.checks.append(monitor.check(s))
         return result
-    result.outcomes_written = evaluate(store, versions, studies=studies, orders=orders).inserted
-    for v in versions:
-        for monitor in scheduled_monitors(v.rule, v.version, DEFAULT_MONITORS, arl):
-            result.checks.append(monitor.check(store))
-    return result
+
+    return store.run_atomic(unit)

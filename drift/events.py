@@ -34,6 +34,7 @@ from datetime import datetime
 
 from policy_store.drift._base import check_choice, check_int
 
+from policy_store.choices import DRIFT_EVENT_STATUSES, DRIFT_ORIGINS
 from policy_store.store import PolicyStore
 
 
@@ -103,14 +104,12 @@ class DriftEvent:
             origin=origin,
             status="seen" if origin == "manual" else "open",
             alarm_study=at_outcome,
-            change_study=change_study,
-            change_at=change_at,
+            change_study=at_outcome if change_study is None else change_study,  # no estimate: the alarm itself
+            change_at=window_end if change_at is None else change_at,
         )
 
 
-ORIGINS = ("manual", "scheduled")
-#: What became of an event (see the module docstring); 'legacy' events recorded before migration 2 are 'closed'.
-EVENT_STATUSES = ("open", "pending", "promoted", "rejected", "seen", "closed")
+ORIGINS, EVENT_STATUSES = DRIFT_ORIGINS, DRIFT_EVENT_STATUSES
 
 _COLUMNS = ", ".join(f.name for f in fields(DriftEvent))
 

@@ -28,7 +28,7 @@ def _cycle(args: argparse.Namespace) -> int:
         return 0
     print(f"ingest: {result.ingest}")
     if not result.rules:
-        print("no rule watches these studies' tasks yet; name one with --rule to start recording its outcomes")
+        print("no rule has recorded outcomes yet; name one with --rule to start recording its outcomes")
         return 0
     print(f"outcomes: {result.outcomes_written} new for {', '.join(result.rules)}")
     for c in result.checks:
@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                               formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("path", metavar="STUDY_FILE", help="long-format CSV or Parquet of the finished study")
     p.add_argument("--rule", action="append", metavar="RULE[@N]",
-                   help="evaluate this rule (repeatable; default: every rule with outcomes on the study's task)")
+                   help="evaluate this rule (repeatable; default: every rule with recorded outcomes)")
     p.add_argument("--orders", type=int, default=5, metavar="K", help="replay trial orders per study (default 5)")
     p.add_argument("--arl", type=float, default=1000.0, help="target studies per false alarm, per rule (default: 1000)")
     p.add_argument("--replace", action="store_true", help="replace a study whose id exists with different content")

@@ -138,8 +138,9 @@ def _events(args: argparse.Namespace) -> int:
         events = list_events(store, rule=args.rule, limit=args.limit)
     rows = [
         {"detected_at": e.detected_at, "monitor": e.monitor, "rule": e.rule, "version": e.version, "scope": e.scope,
-         "statistic": e.statistic, "threshold": e.threshold, "window_start": e.window_start,
-         "window_end": e.window_end, "job_id": e.job_id, "event_id": e.event_id}
+         "origin": e.origin, "status": e.status, "change_study": e.change_study, "alarm_study": e.alarm_study,
+         "needed_studies": e.needed_studies, "statistic": e.statistic, "threshold": e.threshold,
+         "window_start": e.window_start, "window_end": e.window_end, "job_id": e.job_id, "event_id": e.event_id}
         for e in events
     ]  # fmt: skip
     print_json(rows) if args.json else print_table(rows)
