@@ -1,287 +1,249 @@
-"""Drift detectors on streams of real rule outcomes with known change points.
+"""Drift detection and recalibration as a cron job runs them, on streams of real studies.
 
-Streams are built from LCDB's real learning curves (accuracy; each study is one
-dataset under one outer/inner seed pair, its 20 learners the trials). A
-median-style rule (Optuna's ``MedianPruner`` semantics: sequential trials,
-5 startup trials, prune from anchor 2 when the trial's best value so far is
-below the median of the completed trials at that anchor) is replayed over every
-study; each replay yields one outcome: killed-best (0/1), regret (accuracy
-points lost) and compute saved. At start-up the rule is checked against the
-replay engine's ``median`` spec on 300 studies (identical outcomes).
+Studies are real: the extended HPO corpus (Optuna searches of six model families, 16 trials x 12
+steps; ``--hpo``, default ``/work/handoff/hpo-corpus.parquet``, else the bundled slice) and LCDB
+(20 learners per study at growing training-set sizes; ``policy-store datasets ingest lcdb``'s cache).
+The rule is Optuna's ``MedianPruner()`` (``{"strategy": "median"}``). A stream is 80 finished
+studies; in a *change* stream the first 40 come from one pool and the last 40 from another:
 
-Tasks are split, on a first replay order, into a low-risk group L (per-task
-killed-best rate <= 0.05) and a high-risk group H (>= 0.30); the streams draw
-outcomes from a second replay order, so the groups' rates are out of sample. A
-stream is 1,000 studies whose task comes from H with probability ``w0``, then
-1,000 with probability ``w1``: the change point is study 1,000 and the shift is a
-real change of task mix. ``w`` is solved from the pools' rates so the
-killed-best rate is 0.05 before and 0.10, 0.15 or 0.25 after. A fourth change
-keeps the mix and adds N(0, 0.02) evaluation noise to every curve point after
-the change (the rule is replayed on the noisy curves). No-change streams keep
-``w0`` throughout. Each change stream also gives a regret stream (the same
-outcomes' regret), watched separately.
+=============================  ===============================================================
+``hpo logloss sgd->forest``    the model family behind the task switches (log loss)
+``hpo accuracy sgd->xgboost``  the same on accuracy (a smaller jump of the killed-best rate)
+``hpo mse sgd->lightgbm``      the same on a regression metric (minimised)
+``lcdb low->high risk``        the dataset mix changes: LCDB datasets where the rule rarely kills
+                               the best learner, then ones where it often does
+=============================  ===============================================================
 
-Every detector, ours and river's, is calibrated on separate no-change streams
-(its one sensitivity knob, by log-bisection) to the same false-alarm rate,
-``--target-fa`` per 1,000 studies; PH's ``delta`` and CUSUM's ``k`` are a tenth of
-the pre-change standard deviation, estimated on those streams. Reported per
-detector and change: median and mean detection delay (studies after the change
-until the alarm, counting the alarm's study), missed changes (no alarm within
-the 1,000 post-change studies), false alarms per 1,000 studies (before the
-change and on no-change streams) and the mean time ratio
-MTR = MTFA / MTD x (1 - missed) (Bifet et al. 2013; higher is better).
+*No-change* streams draw all 80 studies from one pool (each first pool, and an all-family HPO mix).
 
-Recalibration: per change, the rule is re-tuned with ``policy_store.drift.retune``
-on 200 post-change studies and measured on 400 further ones, against its regret
-before the change (target: within 20 %).
+Two measurements:
 
-Run (about 1-2 minutes on 2 idle cores)::
+1. **The cron loop, end to end** (``--pipeline`` streams per kind): per study,
+   ``policy_store.drift.run_cycle`` (ingest the study's file, record the rule's outcomes under 5
+   trial orders, run the scheduled monitors) into a store; every 5 studies
+   ``recalibrate(trigger="cron")``. Reported: changes found, detection delay (studies after the
+   change up to the alarm) and the cron's delay (up to the job that acted on it), false alarms,
+   promotions on no-change streams, and after a promotion the new version's killed-best and compute
+   saved on the post-change pool's studies that were not in the stream, against the rule's figures
+   on the pre-change pool.
+2. **Detectors alone** (``--streams`` per kind), on the same per-study outcomes (the 5 orders'
+   mean killed-best and relative regret): our scheduled monitors (CUSUM on both, each calibrated by
+   ``policy_store.drift.calibrate`` on the stream's first 20 studies to 2,000 studies per false
+   alarm: 1,000 for the pair) against river's DDM, HDDM_A and ADWIN on the killed-best stream, each
+   with its one knob calibrated (log-bisection on separate no-change streams) to our measured
+   false-alarm rate.
 
-    python benchmarks/drift.py [--seeds 40] [--jobs 2] [--lcdb PATH]
+Run::
 
-river is a benchmark-only dependency (``pip install river``); the library never imports it.
+    pip install river   # the `bench` extra; the library never imports it
+    python benchmarks/drift.py [--pipeline 8] [--streams 300] [--jobs 2] [--timing 10]
+
+``--timing N`` also times ``policy-store cycle`` as a new process on N 20-trial LCDB studies.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import multiprocessing
 import os
+import subprocess
 import sys
-import tarfile
+import tempfile
 import time
 import warnings
+import zlib
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
-from policy_store.drift import ADWIN, CUSUM, PageHinkley, TwoWindow
+from policy_store.drift import Reference, calibrate, run_cycle
+from policy_store.drift.calibration import first_alarm
+from policy_store.drift.recalibration import recalibrate
+from policy_store.drift.retuning import regret_scale
 
-DEFAULT_LCDB = os.environ.get("POLICY_STORE_LCDB_SDIST", "/tmp/lcdbdl/lcdb-0.1.0.tar.gz")
-PRE, POST = 1000, 1000
-N_STARTUP, WARMUP_ANCHOR = 5, 2
-LOW_RISK, HIGH_RISK = 0.05, 0.30
-BASE_RATE = 0.05
-TARGET_RATES = (0.10, 0.15, 0.25)
-NOISE_SD = 0.02
-CALIBRATION_STREAMS = 20
+from policy_store import PolicyStore
+from policy_store.curves import StudyCurves, curves_from_frame
+from policy_store.replay import replay_outcomes
+from policy_store.rules import RuleSpec, add_rule_version, rule_history
 
-
-# -- studies and outcomes from real curves ---------------------------------------------------
-def load_studies(sdist: str) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray]:
-    """Per study: a trials x anchors accuracy matrix (NaN where missing), anchor sizes, task id."""
-    with tarfile.open(sdist) as tar:
-        member = next(m for m in tar.getmembers() if m.name.endswith("lcdb/database-accuracy.csv"))
-        frame = pd.read_csv(
-            tar.extractfile(member),
-            usecols=["openmlid", "learner", "size_train", "outer_seed", "inner_seed", "score_valid"],
-        )
-    frame["anchor"] = frame.groupby("openmlid")["size_train"].rank(method="dense").astype(int) - 1
-    frame["li"] = frame["learner"].astype("category").cat.codes
-    n_learners = frame["li"].max() + 1
-    curves, sizes, tasks = [], [], []
-    for (task, _, _), sub in frame.groupby(["openmlid", "outer_seed", "inner_seed"], sort=True):
-        n_anchors = sub["anchor"].max() + 1
-        matrix = np.full((n_learners, n_anchors), np.nan)
-        matrix[sub["li"].to_numpy(), sub["anchor"].to_numpy()] = sub["score_valid"].to_numpy()
-        size = np.zeros(n_anchors)
-        size[sub["anchor"].to_numpy()] = sub["size_train"].to_numpy()
-        curves.append(matrix[~np.all(np.isnan(matrix), axis=1)])
-        sizes.append(size)
-        tasks.append(task)
-    return curves, sizes, np.asarray(tasks)
+DEFAULT_HPO = "/work/handoff/hpo-corpus.parquet"
+PRE = POST = 40
+ORDERS, CRON, MIN_REFERENCE, ARL = 5, 5, 20, 1000.0
+RULE = {"strategy": "median"}
+CHANGES = {  # name -> (pre pool, post pool)
+    "hpo logloss sgd->forest": ("hpo/logloss/sgd", "hpo/logloss/forest"),
+    "hpo accuracy sgd->xgboost": ("hpo/accuracy/sgd", "hpo/accuracy/xgboost"),
+    "hpo mse sgd->lightgbm": ("hpo/mse/sgd", "hpo/mse/lightgbm"),
+    "lcdb low->high risk": ("lcdb/low", "lcdb/high"),
+}
+STABLE = {f"no change: {pre}": pre for pre, _ in CHANGES.values()} | {"no change: hpo accuracy all": "hpo/accuracy/all"}
 
 
-def _nan_median(ref: np.ndarray) -> np.ndarray:
-    """Column medians ignoring NaN (NaN for empty columns), without nanmedian's overhead."""
-    ordered = np.sort(ref, axis=0)  # NaN sorts last
-    n = (~np.isnan(ref)).sum(axis=0)
-    lo = ordered[np.maximum((n - 1) // 2, 0), np.arange(ref.shape[1])]
-    hi = ordered[np.maximum(n // 2, 0), np.arange(ref.shape[1])]
-    return np.where(n > 0, (lo + hi) / 2, np.nan)
-
-
-def replay_median(curves: np.ndarray, sizes: np.ndarray, order: np.ndarray) -> tuple[float, float, float]:
-    """Killed-best (0/1), regret and compute saved of the median rule on one study (maximize)."""
-    m = curves[order]
-    n_trials, n_anchors = m.shape
-    has = ~np.isnan(m)
-    best_so_far = np.fmax.accumulate(np.where(has, m, -np.inf), axis=1)
-    final = np.array([row[ok][-1] for row, ok in zip(m, has, strict=True)])
-    gate = np.arange(n_anchors) >= WARMUP_ANCHOR
-    completed = np.zeros(n_trials, bool)
-    stop = np.full(n_trials, n_anchors - 1)
-    for j in range(n_trials):
-        if completed.sum() >= N_STARTUP:
-            median = _nan_median(m[completed])
-            prune = has[j] & gate & (best_so_far[j] < median)
-            if prune.any():
-                stop[j] = int(np.argmax(prune))
-                continue
-        completed[j] = True
-    best, kept = final.max(), final[completed].max()
-    ran = np.arange(n_anchors)[None, :] <= stop[:, None]
-    saved = 1 - (has * ran * sizes).sum() / (has * sizes).sum()
-    return float(kept < best), float(best - kept), float(saved)
-
-
-def replay_all(curves, sizes, seed: int, noise_sd: float = 0.0) -> np.ndarray:
-    """Outcomes (killed_best, regret, compute_saved) of every study under one random trial order."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for m, size in zip(curves, sizes, strict=True):
-        if noise_sd:
-            m = m + rng.normal(0.0, noise_sd, m.shape)
-        rows.append(replay_median(m, size, rng.permutation(len(m))))
-    return np.asarray(rows)
-
-
-# -- streams ----------------------------------------------------------------------------------
+# -- pools of real studies and their per-study outcomes --------------------------------------
 @dataclass
-class Pools:
-    low: np.ndarray  # outcome rows of group L
-    high: np.ndarray  # group H
-    low_noisy: np.ndarray  # the same studies replayed on noisy curves
-    high_noisy: np.ndarray
-    low_studies: np.ndarray  # study indices of group L
-    high_studies: np.ndarray
+class Pool:
+    frames: dict[str, pd.DataFrame]  # study -> long rows
+    outcomes: pd.DataFrame  # per study: killed_best, regret (relative), compute_saved (5 orders' mean)
 
 
-def build_pools(curves, sizes, tasks) -> Pools:
-    grouping = pd.Series(replay_all(curves, sizes, seed=1)[:, 0]).groupby(tasks).mean()
-    low = np.isin(tasks, grouping.index[grouping <= LOW_RISK])
-    high = np.isin(tasks, grouping.index[grouping >= HIGH_RISK])
-    clean = replay_all(curves, sizes, seed=2)
-    noisy = replay_all(curves, sizes, seed=3, noise_sd=NOISE_SD)
-    return Pools(clean[low], clean[high], noisy[low], noisy[high], np.flatnonzero(low), np.flatnonzero(high))
+def per_study(curves: list[StudyCurves]) -> pd.DataFrame:
+    out, _ = replay_outcomes(curves, [RuleSpec.parse(RULE)], list(range(ORDERS)))
+    scale = {c.study: regret_scale(c) for c in curves}
+    out["regret"] = out["regret"] / out["study"].map(scale)
+    return out.groupby("study")[["killed_best", "regret", "compute_saved"]].mean()
 
 
-def mix_weight(pools: Pools, rate: float) -> float:
-    r_low, r_high = pools.low[:, 0].mean(), pools.high[:, 0].mean()
-    if not r_low <= rate <= r_high:
-        raise SystemExit(f"killed-best rate {rate} is outside the groups' range [{r_low:.3f}, {r_high:.3f}]")
-    return (rate - r_low) / (r_high - r_low)
+def load_pools(hpo: str) -> dict[str, Pool]:
+    frame = pd.read_parquet(hpo)
+    parts = frame["task"].str.split("/", expand=True)
+    frame["pool"] = "hpo/" + parts[3] + "/" + parts[2]
+    pools: dict[str, Pool] = {}
+    wanted = {p for pair in CHANGES.values() for p in pair if p.startswith("hpo/")}
+    for name, sub in frame[frame["pool"].isin(wanted)].groupby("pool"):
+        pools[name] = _pool(sub.drop(columns="pool"))
+    acc = frame[parts[3] == "accuracy"].drop(columns="pool")
+    pools["hpo/accuracy/all"] = _pool(acc)
+    pools.update(lcdb_pools())
+    return pools
 
 
-def draw(rng, low: np.ndarray, high: np.ndarray, w: float, n: int) -> np.ndarray:
-    from_high = rng.random(n) < w
-    out = low[rng.integers(0, len(low), n)]
-    out[from_high] = high[rng.integers(0, len(high), from_high.sum())]
-    return out
+def _pool(frame: pd.DataFrame) -> Pool:
+    frame = frame.assign(study=frame["study"].astype(str), task=frame["task"].astype(str))
+    frames = {s: g for s, g in frame.groupby("study", sort=True)}
+    return Pool(frames, per_study(curves_from_frame(frame)))
 
 
-def scenarios(pools: Pools) -> dict[str, tuple[np.ndarray, np.ndarray, float]]:
-    """name -> (pre pools, post pools, post mix weight); the pre mix weight is always w0."""
-    w0 = mix_weight(pools, BASE_RATE)
-    out = {f"mix {BASE_RATE:.2f}->{r:.2f}": ((pools.low, pools.high), (pools.low, pools.high), mix_weight(pools, r))
-           for r in TARGET_RATES}  # fmt: skip
-    out[f"noise sd {NOISE_SD}"] = ((pools.low, pools.high), (pools.low_noisy, pools.high_noisy), w0)
-    out["no change"] = ((pools.low, pools.high), (pools.low, pools.high), w0)
-    return out
+def lcdb_pools() -> dict[str, Pool]:
+    """LCDB accuracy studies split by dataset: killed-best rate <= 0.05 (low) and >= 0.30 (high).
 
-
-def make_streams(pools: Pools, n_seeds: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Calibration streams (no change, their own seeds) and evaluation streams per scenario.
-
-    Arrays are (streams, PRE + POST, 3) outcome rows.
+    The rate that sorts a dataset is measured on its first five studies, which are then left out of both
+    pools, so the pools' rates are out of sample.
     """
-    w0 = mix_weight(pools, BASE_RATE)
-    calibration = np.stack([
-        draw(np.random.default_rng(10_000 + s), pools.low, pools.high, w0, PRE + POST)
-        for s in range(CALIBRATION_STREAMS)
-    ])  # fmt: skip
-    evaluation = {}
-    for k, (name, (pre, post, w1)) in enumerate(scenarios(pools).items()):
-        streams = []
-        for s in range(n_seeds):
-            rng = np.random.default_rng([k, s])
-            streams.append(np.concatenate([draw(rng, *pre, w0, PRE), draw(rng, *post, w1, POST)]))
-        evaluation[name] = np.stack(streams)
-    return calibration, evaluation
+    from policy_store.datasets.lcdb import long_frame, read_curves
+
+    frame = long_frame(read_curves("accuracy", download=False))
+    frame["study"], frame["task"] = frame["study"].astype(str), frame["task"].astype(str)
+    every = _pool(frame)
+    tasks = frame.groupby("study")["task"].first()
+    first = tasks.reset_index().sort_values("study").groupby("task").head(5).set_index("study")["task"]
+    rate = every.outcomes.loc[first.index, "killed_best"].groupby(first).mean()
+    out = {}
+    for name, keep in (("lcdb/low", rate[rate <= 0.05].index), ("lcdb/high", rate[rate >= 0.30].index)):
+        studies = [s for s in every.frames if tasks[s] in set(keep) and s not in first.index]
+        out[name] = Pool({s: every.frames[s] for s in studies}, every.outcomes.loc[studies])
+    return out
 
 
-# -- detectors --------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Candidate:
-    """A detector family with one sensitivity knob, searched on a log scale."""
-
-    name: str
-    streams: tuple[str, ...]  # which outcome streams it watches
-    low: float
-    high: float
-    more_alarms_when_high: bool  # True for confidences (delta, alpha), False for thresholds
-
-    def make(self, knob: float, scale: float) -> Any:
-        slack = 0.1 * scale
-        if self.name == "ours PageHinkley":
-            return PageHinkley(min_instances=30, delta=slack, threshold=knob, mode="up")
-        if self.name == "ours CUSUM":
-            return CUSUM(min_instances=100, k=slack, threshold=knob, mode="up")
-        if self.name == "ours ADWIN":
-            return ADWIN(delta=knob)
-        if self.name.startswith("ours TwoWindow"):
-            test = "ks" if self.name.endswith("KS") else "mannwhitney"
-            return TwoWindow(window_size=200, alpha=knob, test=test, clock=10)
-        from river import drift
-
-        if self.name == "river ADWIN":
-            return drift.ADWIN(delta=knob)
-        if self.name == "river PageHinkley":
-            return drift.PageHinkley(min_instances=30, delta=slack, threshold=knob, mode="up")
-        if self.name == "river DDM":
-            return drift.binary.DDM(warm_start=30, warning_threshold=min(2.0, knob), drift_threshold=knob)
-        if self.name == "river HDDM_A":
-            return drift.binary.HDDMA(drift_confidence=knob, warning_confidence=min(0.5, 5 * knob))
-        raise ValueError(self.name)
+def draw(pools: dict[str, Pool], kind: str, seed: int) -> list[tuple[str, str]]:
+    """(pool, study) for each of the 80 studies of stream ``seed`` of ``kind``."""
+    rng = np.random.default_rng([zlib.crc32(kind.encode()), seed])
+    pre, post = CHANGES[kind] if kind in CHANGES else (STABLE[kind], STABLE[kind])
+    out = []
+    for pool, n in ((pre, PRE), (post, POST)):
+        names = list(pools[pool].frames)
+        out += [(pool, names[i]) for i in rng.integers(0, len(names), n)]
+    return out
 
 
-BOTH, BINARY, REAL = ("killed_best", "regret"), ("killed_best",), ("regret",)
-# KS is blind on 0/1 streams (D = |p1 - p2| is tiny against Kolmogorov's limit), so it watches regret only.
-CANDIDATES = (
-    Candidate("ours PageHinkley", BOTH, 1e-3, 1e3, False),
-    Candidate("ours CUSUM", BOTH, 1e-3, 1e3, False),
-    Candidate("ours ADWIN", BOTH, 1e-12, 0.99, True),
-    Candidate("ours TwoWindow-MW", BOTH, 1e-12, 0.5, True),
-    Candidate("ours TwoWindow-KS", REAL, 1e-12, 0.5, True),
-    Candidate("river ADWIN", BOTH, 1e-12, 0.99, True),
-    Candidate("river PageHinkley", BOTH, 1e-3, 1e3, False),
-    Candidate("river DDM", BINARY, 0.5, 50.0, False),
-    Candidate("river HDDM_A", BINARY, 1e-12, 0.5, True),
-)
+# -- 1. the cron loop, end to end --------------------------------------------------------------
+def pipeline(job: tuple[str, int]) -> dict:
+    kind, seed = job
+    stream = draw(POOLS, kind, seed)
+    change = kind in CHANGES
+    folder = tempfile.mkdtemp(prefix="drift-bench-")
+    alarms, acted, promoted, rejected, pending = [], [], [], [], 0
+    with PolicyStore.memory() as store:
+        add_rule_version(store, "median", RULE, created_by="benchmark")
+        position = {}
+        for i, (pool, study) in enumerate(stream):
+            sid = f"k{seed}-{i:02d}"
+            position[sid] = i
+            path = os.path.join(folder, f"{sid}.csv")
+            POOLS[pool].frames[study].assign(study=sid).to_csv(path, index=False)
+            run_cycle(store, path, rules=["median"], orders=ORDERS)
+            if (i + 1) % CRON == 0:
+                r = recalibrate(store, trigger="cron")
+                acted += [(position[e["alarm_study"]], i) for e in r.events]
+                pending += len(r.pending)
+                promoted += [(i, p) for p in r.promoted]
+                rejected += [(i, p) for p in r.rejected]
+        events = store.fetch_dicts("SELECT alarm_study, change_study, status FROM drift_events "
+                                   "WHERE origin = 'scheduled' ORDER BY window_end")  # fmt: skip
+        alarms = [(position[e["alarm_study"]], position[e["change_study"]], e["status"]) for e in events]
+        final = rule_history(store, "median")
+    in_stream = {s for _, s in stream}
+    row = {"kind": kind, "seed": seed, "change": change, "alarms": alarms, "acted": sorted(set(acted)),
+           "pending_runs": pending, "promoted": [(i, p["to_version"]) for i, p in promoted],
+           "rejected": [(i, p.get("rejected_version"), p["failed"]) for i, p in rejected]}  # fmt: skip
+    active = [v for v in final if v.status == "active"][-1]
+    pre_pool, post_pool = (CHANGES[kind] if change else (STABLE[kind], STABLE[kind]))
+    row["before"] = POOLS[pre_pool].outcomes[["killed_best", "compute_saved"]].mean().to_dict()
+    held = [s for s in POOLS[post_pool].frames if s not in in_stream]
+    held_curves = curves_from_frame(pd.concat([POOLS[post_pool].frames[s] for s in held]))
+    after = per_study_spec(held_curves, [RuleSpec.parse(RULE), active.spec])
+    row["after_old"], row["after_new"] = after[0], after[1]
+    row["final_version"], row["final_params"] = active.version, active.spec.params
+    return row
 
 
-def alarms(detector, stream: np.ndarray, limit: int | None = None) -> list[int]:
-    """Indices where the detector fired (stop early once ``limit`` alarms are seen)."""
+def per_study_spec(curves: list[StudyCurves], specs: list[RuleSpec]) -> list[dict]:
+    out, _ = replay_outcomes(curves, specs, list(range(ORDERS)))
+    return [out[out["spec_index"] == k][["killed_best", "compute_saved"]].mean().to_dict() for k in range(len(specs))]
+
+
+# -- 2. detectors alone on the same per-study outcomes ------------------------------------------
+def observations(kind: str, seed: int) -> np.ndarray:
+    """(80, 2) per-study killed-best and relative regret of stream ``seed`` of ``kind``."""
+    rows = draw(POOLS, kind, seed)
+    return np.array([POOLS[p].outcomes.loc[s, ["killed_best", "regret"]].to_numpy() for p, s in rows])
+
+
+def ours(obs: np.ndarray) -> int | None:
+    """First alarm of the scheduled monitors (as Monitor.check: reference = the first 20 studies)."""
     hits = []
-    for i, x in enumerate(stream.tolist()):
+    for column, metric in enumerate(("killed_best", "regret")):
+        ref = Reference.from_values(obs[:MIN_REFERENCE, column], metric)
+        z = ref.standardize(obs[MIN_REFERENCE:, column])
+        hit = first_alarm("cusum", z, calibrate("cusum", ref, arl=2 * ARL))
+        if hit is not None:
+            hits.append(MIN_REFERENCE + hit)
+    return min(hits) if hits else None
+
+
+def river_detector(name: str, knob: float):
+    from river import drift
+
+    if name == "river DDM":
+        return drift.binary.DDM(warm_start=MIN_REFERENCE, warning_threshold=min(2.0, knob), drift_threshold=knob)
+    if name == "river HDDM_A":
+        return drift.binary.HDDMA(drift_confidence=knob, warning_confidence=min(0.5, 5 * knob))
+    return drift.ADWIN(delta=knob)
+
+
+RIVER = {"river DDM": (0.5, 50.0, False), "river HDDM_A": (1e-12, 0.5, True), "river ADWIN": (1e-12, 0.99, True)}
+
+
+def river_alarm(name: str, knob: float, obs: np.ndarray) -> int | None:
+    detector = river_detector(name, knob)
+    for i, x in enumerate(obs[:, 0].tolist()):
         detector.update(x)
-        if detector.drift_detected:
-            hits.append(i)
-            if limit is not None and len(hits) > limit:
-                break
-    return hits
+        if detector.drift_detected and i >= MIN_REFERENCE:
+            return i
+    return None
 
 
-def calibrate(cand: Candidate, streams: np.ndarray, scale: float, target: float, steps: int = 9):
-    """The most sensitive knob whose false alarms per 1,000 studies stay <= target (log-bisection)."""
-    budget = target * streams.size / 1000
+def river_calibrate(name: str, streams: list[np.ndarray], target: float) -> tuple[float, float]:
+    """The most sensitive knob whose first-alarm rate per 1,000 monitored studies stays <= target."""
+    low, high, more_when_high = RIVER[name]
+    studies = len(streams) * (PRE + POST - MIN_REFERENCE)
 
     def rate(knob: float) -> float:
-        count = 0
-        for stream in streams:
-            count += len(alarms(cand.make(knob, scale), stream, limit=int(3 * budget) + 1))
-            if count > 3 * budget:
-                return math.inf
-        return 1000 * count / streams.size
+        return 1000 * sum(river_alarm(name, knob, s) is not None for s in streams) / studies
 
-    lo, hi = math.log(cand.low), math.log(cand.high)
-    # "safe" end: fewest alarms
-    safe, risky = (lo, hi) if cand.more_alarms_when_high else (hi, lo)
+    safe, risky = (math.log(low), math.log(high)) if more_when_high else (math.log(high), math.log(low))
     best = (math.exp(safe), rate(math.exp(safe)))
-    for _ in range(steps):
+    for _ in range(10):
         mid = (safe + risky) / 2
         r = rate(math.exp(mid))
         if r <= target:
@@ -291,211 +253,154 @@ def calibrate(cand: Candidate, streams: np.ndarray, scale: float, target: float,
     return best
 
 
-def run_job(job: tuple[Candidate, str]) -> list[dict]:
-    cand, kind = job
-    column = 0 if kind == "killed_best" else 1
-    calib = CALIB[:, :, column]
-    scale = float(calib.std())
-    knob, calib_rate = calibrate(cand, calib, scale, TARGET_FA)
+def detectors_alone(n: int) -> pd.DataFrame:
+    obs = {kind: [observations(kind, 10_000 + s) for s in range(n)] for kind in [*CHANGES, *STABLE]}
+    calib = [observations(kind, 50_000 + s) for kind in STABLE for s in range(n // 2)]
     rows = []
-    for name, streams in EVAL.items():
-        series = streams[:, :, column]
-        pre = streams[:, :PRE, 0].mean(), streams[:, :PRE, 1].mean()
-        post = streams[:, PRE:, 0].mean(), streams[:, PRE:, 1].mean()
-        delays, false_alarms, missed, observed = [], 0, 0, 0
-        for stream in series:
-            hits = alarms(cand.make(knob, scale), stream)
-            if name == "no change":
-                false_alarms += len(hits)
-                observed += len(stream)
-                continue
-            false_alarms += sum(h < PRE for h in hits)
-            observed += PRE
-            after = [h for h in hits if h >= PRE]
-            if after:
-                delays.append(after[0] - PRE + 1)
-            else:
-                missed += 1
-        rows.append({
-            "stream": kind, "change": name, "detector": cand.name, "knob": knob, "calib_fa": calib_rate,
-            "pre_mean": pre[column], "post_mean": post[column], "delays": delays,
-            "missed": missed, "n": len(series), "false_alarms": false_alarms, "observed": observed,
-        })  # fmt: skip
+    monitored = PRE + POST - MIN_REFERENCE
+    ours_hits = {kind: [ours(o) for o in streams] for kind, streams in obs.items()}
+    stable_alarms = sum(h is not None for kind in STABLE for h in ours_hits[kind])
+    ours_fa = 1000 * stable_alarms / (len(STABLE) * n * monitored)
+    rows += summarize_detector("ours (CUSUM x2, calibrated)", ours_hits, ours_fa, n)
+    for name in RIVER:
+        knob, calib_fa = river_calibrate(name, calib, max(ours_fa, 1000 / (len(calib) * monitored)))
+        hits = {kind: [river_alarm(name, knob, o) for o in streams] for kind, streams in obs.items()}
+        fa = 1000 * sum(h is not None for kind in STABLE for h in hits[kind]) / (len(STABLE) * n * monitored)
+        rows += summarize_detector(f"{name} (knob {knob:.3g})", hits, fa, n)
+    return pd.DataFrame(rows)
+
+
+def summarize_detector(name: str, hits: dict[str, list[int | None]], fa: float, n: int) -> list[dict]:
+    rows = []
+    for kind in CHANGES:
+        early = sum(h is not None and h < PRE for h in hits[kind])
+        delays = [h - PRE + 1 for h in hits[kind] if h is not None and h >= PRE]
+        cron = [math.ceil((h + 1) / CRON) * CRON - PRE for h in hits[kind] if h is not None and h >= PRE]
+        rows.append({"detector": name, "change": kind, "found": len(delays) / n, "early alarms": early,
+                     "delay median": np.median(delays) if delays else math.nan,
+                     "delay p90": np.percentile(delays, 90) if delays else math.nan,
+                     "cron delay median": np.median(cron) if cron else math.nan, "FA/1000 (no change)": fa})
     return rows
 
 
-def summarize(rows: list[dict]) -> pd.DataFrame:
+# -- the per-study cycle as a new process ---------------------------------------------------------
+def cycle_timing(n: int) -> dict:
+    from policy_store.cli import main  # noqa: F401  (the installed entry point below runs the same code)
+
+    lcdb = POOLS["lcdb/low"]
+    studies = [s for s, f in lcdb.frames.items() if f["trial"].nunique() == 20][: n + MIN_REFERENCE]
+    folder = tempfile.mkdtemp(prefix="drift-cycle-")
+    path = os.path.join(folder, "store.duckdb")
+    with PolicyStore(path) as store:
+        add_rule_version(store, "median", RULE, created_by="benchmark")
+        for k, s in enumerate(studies[:MIN_REFERENCE]):
+            f = os.path.join(folder, f"reference-{k}.csv")
+            lcdb.frames[s].to_csv(f, index=False)
+            run_cycle(store, f, rules=["median"], orders=ORDERS)
+    exe = os.path.join(os.path.dirname(sys.executable), "policy-store")
+    walls, cpus, loads = [], [], []
+    for k, s in enumerate(studies[MIN_REFERENCE:]):
+        f = os.path.join(folder, f"timed-{k}.csv")
+        lcdb.frames[s].to_csv(f, index=False)
+        before = os.times()
+        start = time.perf_counter()
+        subprocess.run([exe, "--store", path, "cycle", f], check=True, capture_output=True)
+        walls.append(time.perf_counter() - start)
+        after = os.times()
+        cpus.append(after.children_user + after.children_system - before.children_user - before.children_system)
+        loads.append(os.getloadavg()[0])
+    trials = int(lcdb.frames[studies[0]]["trial"].nunique())
+    return {"studies": n, "trials": trials, "wall_median": float(np.median(walls)), "wall_min": min(walls),
+            "cpu_median": float(np.median(cpus)), "load_median": float(np.median(loads))}  # fmt: skip
+
+
+POOLS: dict[str, Pool]
+
+
+def markdown(frame: pd.DataFrame) -> str:
+    cells = [[f"{v:.3g}" if isinstance(v, float) else str(v) for v in row] for row in frame.itertuples(index=False)]
+    lines = ["| " + " | ".join(frame.columns) + " |", "|" + "---|" * len(frame.columns)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def report_pipeline(rows: list[dict]) -> str:
+    lines = ["| stream | n | found | false alarms | detection delay median (each) | cron delay median | "
+             "promoted / rejected / pending runs | killed-best before -> old / new after | compute saved before "
+             "-> old / new after |", "|---|---:|---:|---:|---|---:|---|---|---|"]  # fmt: skip
     frame = pd.DataFrame(rows)
-    # False alarms are pooled per detector and stream over all pre-change and no-change studies.
-    pooled = frame.groupby(["stream", "detector"])[["false_alarms", "observed"]].sum()
-    fa = 1000 * pooled["false_alarms"] / pooled["observed"]
-    out = []
-    for r in frame[frame["change"] != "no change"].itertuples():
-        fa_rate = fa[(r.stream, r.detector)]
-        mtfa = 1000 / fa_rate if fa_rate else math.inf
-        mtd = float(np.mean(r.delays)) if r.delays else math.nan
-        missed = r.missed / r.n
-        out.append({
-            "stream": r.stream, "change": f"{r.change} ({r.pre_mean:.4f}->{r.post_mean:.4f})",
-            "detector": r.detector, "delay_median": float(np.median(r.delays)) if r.delays else math.nan,
-            "delay_p90": float(np.percentile(r.delays, 90)) if r.delays else math.nan,
-            "delay_mean": mtd, "missed": missed, "fa_per_1000": fa_rate, "calib_fa": r.calib_fa, "knob": r.knob,
-            "mtr": mtfa / mtd * (1 - missed) if r.delays else 0.0,
-        })  # fmt: skip
-    return pd.DataFrame(out).sort_values(["stream", "change", "detector"], kind="stable")
-
-
-def markdown(table: pd.DataFrame) -> str:
-    lines = [
-        "| stream | change (mean before->after) | detector | knob | calib FA | delay median | mean | p90 "
-        "| missed | FA/1000 | MTR |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in table.itertuples():
+    for kind, g in frame.groupby("kind", sort=False):
+        change = bool(g["change"].iloc[0])
+        found, delays, cron, fas = 0, [], [], 0
+        for r in g.itertuples():
+            true = [a for a in r.alarms if a[0] >= PRE] if change else []
+            fas += len([a for a in r.alarms if not change or a[0] < PRE])
+            if true:
+                found += 1
+                delays.append(true[0][0] - PRE + 1)
+                acts = [j for a, j in r.acted if a == true[0][0]]
+                cron.append(acts[0] - PRE + 1 if acts else math.nan)
+        kb = (g["before"].map(lambda d: d["killed_best"]).mean(), g["after_old"].map(lambda d: d["killed_best"]).mean(),
+              g["after_new"].map(lambda d: d["killed_best"]).mean())  # fmt: skip
+        cs = (g["before"].map(lambda d: d["compute_saved"]).mean(),
+              g["after_old"].map(lambda d: d["compute_saved"]).mean(),
+              g["after_new"].map(lambda d: d["compute_saved"]).mean())  # fmt: skip
+        promoted, rejected = g["promoted"].map(len).sum(), g["rejected"].map(len).sum()
         lines.append(
-            f"| {r.stream} | {r.change} | {r.detector} | {r.knob:.3g} | {r.calib_fa:.2f} | {r.delay_median:.0f} | "
-            f"{r.delay_mean:.0f} | {r.delay_p90:.0f} | {r.missed:.0%} | {r.fa_per_1000:.2f} | {r.mtr:.1f} |"
+            f"| {kind} | {len(g)} | {f'{found}/{len(g)}' if change else '-'} | {fas} | "
+            f"{np.median(delays) if delays else math.nan:.0f} ({', '.join(map(str, delays))}) | "
+            f"{np.nanmedian(cron) if cron else math.nan:.0f} | {promoted} / {rejected} / {g['pending_runs'].sum()} | "
+            f"{kb[0]:.3f} -> {kb[1]:.3f} / {kb[2]:.3f} | {cs[0]:.3f} -> {cs[1]:.3f} / {cs[2]:.3f} |"
         )
     return "\n".join(lines)
-
-
-# -- recalibration: does re-tuning on the post-change window bring regret back? --------------
-RECALIBRATION_SEEDS, RECENT, HELD_OUT, PRE_STUDIES = 3, 200, 400, 400
-REPLAY_ORDERS = [1, 2]  # random trial orders (0 is the recorded order)
-
-
-def study_curves(i: int, noise: np.random.Generator | None = None):
-    """Study ``i`` as the replay engine's StudyCurves (cost per anchor = its training-set size)."""
-    from policy_store.curves import StudyCurves
-
-    curves, sizes, tasks = STUDIES
-    present = ~np.isnan(curves[i])
-    values = curves[i] if noise is None else curves[i] + noise.normal(0.0, NOISE_SD, curves[i].shape)
-    return StudyCurves.from_arrays(
-        f"lcdb-{i}", np.where(present, values, 0.0), present=present, direction="maximize", task=str(tasks[i]),
-        cost=np.broadcast_to(sizes[i], values.shape),
-    )  # fmt: skip
-
-
-def engine_check(n: int = 300) -> None:
-    """The streams' median rule must be the replay engine's ``median`` spec, outcome for outcome."""
-    from policy_store.replay import replay_outcomes
-
-    curves, sizes, _ = STUDIES
-    ours = np.array([replay_median(curves[i], sizes[i], np.arange(len(curves[i]))) for i in range(n)])
-    engine, _ = replay_outcomes([study_curves(i) for i in range(n)], [RULE], [0])
-    for k, column in enumerate(("killed_best", "regret", "compute_saved")):
-        if not np.allclose(ours[:, k], engine[column].to_numpy(float)):
-            raise SystemExit(f"benchmark rule and replay engine disagree on {column}")
-
-
-def recalibration_run(job: tuple[str, int, float, float, bool]) -> dict:
-    from policy_store.drift import retune
-
-    from policy_store.replay import replay_outcomes
-
-    name, seed, w0, w1, noisy = job
-    rng = np.random.default_rng([7, seed, int(w1 * 1000), noisy])
-    noise = np.random.default_rng([8, seed]) if noisy else None
-
-    def sample(w: float, n: int, noise=None) -> list:
-        idx = np.where(rng.random(n) < w, rng.choice(POOLS.high_studies, n), rng.choice(POOLS.low_studies, n))
-        return [study_curves(i, noise) for i in idx]
-
-    pre, recent, held_out = sample(w0, PRE_STUDIES), sample(w1, RECENT, noise), sample(w1, HELD_OUT, noise)
-    tuned = retune(RULE, recent, orders=3)
-    new = tuned.best.spec if tuned.promoted else RULE
-    before, _ = replay_outcomes(pre, [RULE], REPLAY_ORDERS)
-    after, _ = replay_outcomes(held_out, [RULE, new], REPLAY_ORDERS)
-    old, re = (after[after["spec_index"] == k] for k in (0, 1))
-    return {"change": name, "seed": seed, "promoted": tuned.promoted,
-            "params": {k: v for k, v in new.params.items() if RULE.params[k] != v},
-            "regret_pre": before["regret"].mean(), "regret_old": old["regret"].mean(),
-            "regret_new": re["regret"].mean(), "saved_pre": before["compute_saved"].mean(),
-            "saved_old": old["compute_saved"].mean(), "saved_new": re["compute_saved"].mean()}  # fmt: skip
-
-
-def recalibration_jobs() -> list[tuple[str, int, float, float, bool]]:
-    w0 = mix_weight(POOLS, BASE_RATE)
-    changes = [(f"mix {BASE_RATE:.2f}->{r:.2f}", mix_weight(POOLS, r), False) for r in TARGET_RATES]
-    changes.append((f"noise sd {NOISE_SD}", w0, True))
-    return [(name, s, w0, w1, noisy) for name, w1, noisy in changes for s in range(RECALIBRATION_SEEDS)]
-
-
-def recalibration_markdown(runs: list[dict]) -> str:
-    lines = [
-        "| change | regret before | after, old rule | after, re-tuned | re-tuned / before | compute saved "
-        "before / old / re-tuned | promoted | changed params |",
-        "|---|---:|---:|---:|---:|---|---:|---|",
-    ]
-    frame = pd.DataFrame(runs)
-    # Every run's pre-change sample comes from the same mix: pool them for one "before" level.
-    frame["regret_pre"], frame["saved_pre"] = frame["regret_pre"].mean(), frame["saved_pre"].mean()
-    for name, group in frame.groupby("change", sort=False):
-        m = group.mean(numeric_only=True)
-        params = "; ".join(sorted({json.dumps(p, sort_keys=True) for p in group["params"]}))
-        lines.append(
-            f"| {name} | {m.regret_pre:.4f} | {m.regret_old:.4f} | {m.regret_new:.4f} | "
-            f"{m.regret_new / m.regret_pre:.2f} | {m.saved_pre:.2f} / {m.saved_old:.2f} / {m.saved_new:.2f} | "
-            f"{int(group['promoted'].sum())}/{len(group)} | {params} |"
-        )
-    return "\n".join(lines)
-
-
-CALIB: np.ndarray
-EVAL: dict[str, np.ndarray]
-TARGET_FA: float
-STUDIES: tuple[list[np.ndarray], list[np.ndarray], np.ndarray]
-POOLS: Pools
-RULE: Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    global CALIB, EVAL, TARGET_FA, STUDIES, POOLS, RULE
+    global POOLS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lcdb", default=DEFAULT_LCDB, help="path of the LCDB 0.1.0 sdist")
-    parser.add_argument("--seeds", type=int, default=40, help="streams per change scenario")
+    parser.add_argument("--hpo", default=DEFAULT_HPO if os.path.exists(DEFAULT_HPO) else None,
+                        help="HPO corpus Parquet (default: the extended corpus, else the bundled slice)")
+    parser.add_argument("--pipeline", type=int, default=8, help="end-to-end streams per kind (0: skip)")
+    parser.add_argument("--streams", type=int, default=300, help="detector-only streams per kind (0: skip)")
+    parser.add_argument("--timing", type=int, default=10, help="time `policy-store cycle` on N studies (0: skip)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
-    parser.add_argument("--target-fa", type=float, default=1.0, help="false alarms per 1,000 studies")
     args = parser.parse_args(argv)
-    try:
-        import river  # noqa: F401
-    except ImportError:
-        print("Error: the benchmark compares against river: pip install river", file=sys.stderr)
-        return 1
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
-    from policy_store.rules import RuleSpec
+    if args.hpo is None:
+        from policy_store.datasets.hpo import bundled_hpo
 
-    RULE = RuleSpec.parse(
-        {"strategy": "median", "params": {"n_startup_trials": N_STARTUP, "n_warmup_steps": WARMUP_ANCHOR}}
-    )
-    curves, sizes, tasks = STUDIES = load_studies(args.lcdb)
-    engine_check()
-    pools = POOLS = build_pools(curves, sizes, tasks)
-    print(
-        f"{len(curves)} LCDB studies on {len(set(tasks))} tasks; group L: {len(pools.low)} outcomes "
-        f"(killed-best {pools.low[:, 0].mean():.3f}), group H: {len(pools.high)} "
-        f"({pools.high[:, 0].mean():.3f}); built in {time.perf_counter() - start:.0f} s"
-    )
-    CALIB, EVAL = make_streams(pools, args.seeds)
-    TARGET_FA = args.target_fa
-    jobs = [(c, kind) for kind in BOTH for c in CANDIDATES if kind in c.streams]
-    with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
-        rows = [row for result in pool.map(run_job, jobs, chunksize=1) for row in result]
-        runs = pool.map(recalibration_run, recalibration_jobs(), chunksize=1)
-    table = summarize(rows)
-    print(
-        f"\n{args.seeds} streams per change, {PRE}+{POST} studies each; thresholds calibrated to "
-        f"{args.target_fa:g} false alarm(s) per 1,000 studies on {CALIBRATION_STREAMS} no-change streams\n"
-    )
-    print(markdown(table))
-    print(
-        f"\nRecalibration ({RECALIBRATION_SEEDS} seeds per change): the median rule re-tuned by "
-        f"policy_store.drift.retune on {RECENT} post-change studies, measured on {HELD_OUT} further ones "
-        f"(before: {PRE_STUDIES} pre-change studies); target: re-tuned / before <= 1.2\n"
-    )
-    print(recalibration_markdown(runs))
+        args.hpo = os.path.join(tempfile.mkdtemp(), "hpo.parquet")
+        bundled_hpo().to_parquet(args.hpo)
+    POOLS = load_pools(args.hpo)
+    for name, pool in POOLS.items():
+        m = pool.outcomes.mean()
+        print(f"pool {name}: {len(pool.frames)} studies, killed-best {m.killed_best:.3f}, relative regret "
+              f"{m.regret:.4f}, compute saved {m.compute_saved:.3f}")
+    print(f"pools built in {time.perf_counter() - start:.0f} s\n")
+    if args.timing:
+        t = cycle_timing(args.timing)
+        print(f"`policy-store cycle` on {t['studies']} {t['trials']}-trial studies (new process each): wall median "
+              f"{t['wall_median']:.2f} s (min {t['wall_min']:.2f}), CPU median {t['cpu_median']:.2f} s, "
+              f"load average {t['load_median']:.1f}\n")
+    if args.streams:
+        import river  # noqa: F401  (fail early: pip install river)
+
+        table = detectors_alone(args.streams)
+        print(f"Detectors alone: {args.streams} streams per kind, change at study {PRE}, monitored from study "
+              f"{MIN_REFERENCE}\n")
+        print(markdown(table))
+        print()
+    if args.pipeline:
+        jobs = [(kind, s) for kind in [*CHANGES, *STABLE] for s in range(args.pipeline)]
+        with multiprocessing.get_context("fork").Pool(args.jobs) as pool:
+            rows = pool.map(pipeline, jobs, chunksize=1)
+        print(f"Cron loop end to end: {args.pipeline} streams per kind; run_cycle per study, recalibrate every "
+              f"{CRON}\n")
+        print(report_pipeline(rows))
+        for r in rows:
+            if r["promoted"] or r["rejected"]:
+                print(f"  {r['kind']} #{r['seed']}: alarms {r['alarms']}, promoted {r['promoted']}, rejected "
+                      f"{[(i, v, f) for i, v, f in r['rejected']]}, final params {r['final_params']}")
     print(f"\ntotal {time.perf_counter() - start:.0f} s")
     return 0
 

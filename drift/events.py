@@ -1,8 +1,15 @@
 """Drift events: what a monitor saw, recorded in the store.
 
-An event's id is a content hash of (monitor, rule, version, scope, the outcome
-at which drift was detected), so recording the same detection twice, from a
-rerun or from two hosts, leaves one row.
+An event's id is a content hash of (monitor, rule, version, scope, the study
+at which drift was detected, origin), so recording the same detection twice,
+from a rerun or from two hosts, leaves one row, while a manual ``drift check``
+and the scheduled monitors keep separate events (and separate state: a manual
+check never hides a change from the scheduled job).
+
+An event's ``status`` says what became of it: ``open`` (detected, not handled
+yet), ``pending`` (too few studies after the change point to re-tune; see
+``needed_studies``), ``promoted`` or ``rejected`` (the re-tuned candidate's
+verdict), ``seen`` (a manual check's: nothing acts on it), ``closed`` (legacy).
 
 >>> from datetime import datetime
 >>> from policy_store import PolicyStore
@@ -25,8 +32,9 @@ import json
 from dataclasses import astuple, dataclass, fields
 from datetime import datetime
 
-from policy_store.drift._base import check_int
+from policy_store.drift._base import check_choice, check_int
 
+from policy_store.choices import DRIFT_EVENT_STATUSES, DRIFT_ORIGINS
 from policy_store.store import PolicyStore
 
 
@@ -37,6 +45,8 @@ class DriftEvent:
     ``window_start`` and ``window_end`` are the ``created_at`` of the first
     outcome the detector saw and of the outcome at which it signalled; drift
     means ``statistic > threshold``. ``job_id`` links the job that handles it.
+    ``change_study`` / ``change_at`` are the first study after the estimated
+    change point and its ingestion time.
     """
 
     event_id: str
@@ -50,6 +60,12 @@ class DriftEvent:
     window_end: datetime
     detected_at: datetime
     job_id: str | None = None
+    origin: str = "scheduled"
+    status: str = "open"
+    alarm_study: str | None = None
+    change_study: str | None = None
+    change_at: datetime | None = None
+    needed_studies: int | None = None
 
     @classmethod
     def create(
@@ -66,9 +82,13 @@ class DriftEvent:
         at_outcome: str,
         detected_at: datetime,
         job_id: str | None = None,
+        origin: str = "scheduled",
+        change_study: str | None = None,
+        change_at: datetime | None = None,
     ) -> DriftEvent:
-        """An event whose id derives from what was detected, where (``at_outcome``)."""
-        key = json.dumps([monitor, rule, version, scope, at_outcome])
+        """An event whose id derives from what was detected, where (``at_outcome``, a study or outcome), by whom."""
+        check_choice("origin", origin, ORIGINS)
+        key = json.dumps([monitor, rule, version, scope, at_outcome] + ([origin] if origin != "scheduled" else []))
         return cls(
             event_id=hashlib.sha256(key.encode()).hexdigest(),
             monitor=monitor,
@@ -81,8 +101,15 @@ class DriftEvent:
             window_end=window_end,
             detected_at=detected_at,
             job_id=job_id,
+            origin=origin,
+            status="seen" if origin == "manual" else "open",
+            alarm_study=at_outcome,
+            change_study=at_outcome if change_study is None else change_study,  # no estimate: the alarm itself
+            change_at=window_end if change_at is None else change_at,
         )
 
+
+ORIGINS, EVENT_STATUSES = DRIFT_ORIGINS, DRIFT_EVENT_STATUSES
 
 _COLUMNS = ", ".join(f.name for f in fields(DriftEvent))
 
@@ -108,11 +135,12 @@ def list_events(
     rule: str | None = None,
     monitor: str | None = None,
     scope: str | None = None,
+    origin: str | None = None,
     limit: int | None = None,
 ) -> list[DriftEvent]:
     """Recorded events, newest detection first, optionally filtered."""
     clauses, params = ["TRUE"], []
-    for column, value in (("rule", rule), ("monitor", monitor), ("scope", scope)):
+    for column, value in (("rule", rule), ("monitor", monitor), ("scope", scope), ("origin", origin)):
         if value is not None:
             clauses.append(f"{column} = ?")
             params.append(value)
@@ -129,9 +157,34 @@ def list_events(
     return events
 
 
-def last_event_end(store: PolicyStore, *, monitor: str, rule: str, scope: str) -> datetime | None:
-    """``window_end`` of the monitor's latest event on this rule and scope, or ``None``."""
-    return store.scalar(
-        "SELECT max(CAST(window_end AS TIMESTAMP)) FROM drift_events WHERE monitor = ? AND rule = ? AND scope = ?",
-        [monitor, rule, scope],
+def last_alarm(
+    store: PolicyStore, *, monitor: str, rule: str, version: int | None, scope: str, origin: str
+) -> tuple[datetime, str | None] | None:
+    """``(window_end, alarm_study)`` of the latest event of this monitor, rule version, scope and origin.
+
+    Only events of the same ``origin`` count: the scheduled monitors and manual checks keep separate state.
+    """
+    row = store.execute(
+        "SELECT CAST(window_end AS TIMESTAMP), alarm_study FROM drift_events WHERE monitor = ? AND rule = ? "
+        "AND version IS NOT DISTINCT FROM ? AND scope = ? AND origin = ? "
+        "ORDER BY CAST(window_end AS TIMESTAMP) DESC, detected_at DESC LIMIT 1",
+        [monitor, rule, version, scope, origin],
+    ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def open_events(store: PolicyStore, rule: str, version: int) -> list[DriftEvent]:
+    """Scheduled events of ``rule@version`` still waiting for the job (``open`` or ``pending``), oldest first."""
+    events = [e for e in list_events(store, rule=rule, origin="scheduled") if e.version == version]
+    return sorted((e for e in events if e.status in ("open", "pending")), key=lambda e: (e.window_end, e.event_id))
+
+
+def set_event_status(
+    store: PolicyStore, event_id: str, status: str, *, job_id: str | None, needed_studies: int | None = None
+) -> None:
+    """Record what became of an event (joins the caller's unit of work)."""
+    check_choice("status", status, EVENT_STATUSES)
+    store.execute(
+        "UPDATE drift_events SET status = ?, job_id = coalesce(?, job_id), needed_studies = ? WHERE event_id = ?",
+        [status, job_id, needed_studies, event_id],
     )

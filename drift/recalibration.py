@@ -1,4 +1,4 @@
-"""The recalibration job: detect drift in new outcomes, re-tune, promote or reject.
+"""The recalibration job: act on drift in new studies, re-tune on post-change studies, earn promotion.
 
 Safe to run from cron or any scheduler:
 
@@ -7,25 +7,28 @@ Safe to run from cron or any scheduler:
   even on SIGKILL) while it runs; a second run raises
   :class:`~policy_store.errors.JobLockedError`;
 * **incremental** -- it looks only at rules with outcomes newer than the
-  watermark of the last successful run, and a run with nothing new is a no-op
+  watermark of the last run, and a run with nothing new is a no-op
   (recorded as a ``noop`` job);
 * **all or nothing** -- drift events, the new rule version, its outcomes on the
-  window and the job's result are written in one transaction, so a job killed
-  halfway leaves no partial version and the next run redoes the work;
-* **safe beside other hosts' writers** -- that transaction is one fenced unit of
+  post-change studies and the job's result are written in one fenced unit of
   work (:meth:`PolicyStore.run_atomic <policy_store.store.PolicyStore.run_atomic>`):
-  on a DuckLake, if another host commits outcomes or rule versions while the job
-  runs, the job is re-run from its first read (watermark, outcomes, monitors,
-  re-tuning), so what it decides always rests on what it commits with.
+  a job killed halfway leaves nothing half-written, and on a DuckLake a
+  concurrent writer's commit makes the job re-run from its first read.
 
-For every such rule, each monitor in :data:`DEFAULT_MONITORS` watches the latest
-version's outcomes; on the first drift event the rule's thresholds are re-tuned
-on the studies of its most recent outcomes (:mod:`~policy_store.drift.retuning`).
-A winning candidate becomes a new version with source ``recalibration`` whose
-provenance links the drift event and the job and whose reason names the window.
-A losing one is recorded the same way but with status ``rejected`` (and in the
-job's result): it keeps its place in the rule's history, while the rule's current
-version stays the one it lost to.
+For every such rule the job takes the current version's oldest scheduled
+drift event still open or pending (recorded by ``policy-store cycle`` after a
+study, or by this job's own monitors, :data:`DEFAULT_MONITORS`, one observation
+per study, thresholds calibrated to :data:`DEFAULT_ARL` studies per false alarm
+per rule). It re-tunes only on the studies from the event's change point on;
+with fewer than ``min_studies`` of them, or fewer than ``min_confirm`` after the
+alarm, the event is **pending** and records how many more studies it needs.
+Then the candidate must earn promotion (:mod:`~policy_store.drift.promotion`):
+drift confirmed on studies the detector did not use, a paired regret margin with
+a confidence bound, compute saved at least a floor of the lineage's pre-drift
+baseline. A winner becomes a new version (source ``recalibration``, provenance
+linking the event and the job, outcomes on the post-change studies as its
+history); a loser is recorded as a version with status ``rejected`` and the
+figures, and the monitors resume after its alarm.
 
 >>> from policy_store import PolicyStore
 >>> with PolicyStore.memory() as store:
@@ -40,55 +43,81 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from policy_store.drift._base import DriftDetector
-from policy_store.drift.events import DriftEvent
+from policy_store.drift._base import check_fraction, check_int, check_positive
+from policy_store.drift.events import DriftEvent, open_events, set_event_status
 from policy_store.drift.jobs import Job, finish_job, last_watermark, start_job
-from policy_store.drift.monitor import Monitor
-from policy_store.drift.page_hinkley import PageHinkley
+from policy_store.drift.monitor import MAX_REFERENCE, Monitor, position_after
+from policy_store.drift.observations import study_observations
+from policy_store.drift.promotion import (
+    CONFIDENCE,
+    FLOOR,
+    MARGIN,
+    Verdict,
+    confirmation_bound,
+    judge,
+    lineage_baseline,
+)
 from policy_store.drift.retuning import Retune, retune
-from policy_store.drift.two_window import TwoWindow
-from policy_store.drift.windows import CountWindow, Scope
+from policy_store.drift.windows import Scope
 
 from policy_store.curves import StudyCurves, load_curves
-from policy_store.errors import InvalidInputError, NotFoundError
+from policy_store.errors import NotFoundError
 from policy_store.replay import replay_outcomes, write_outcomes
 from policy_store.rules import RuleVersion, add_rule_version, get_rule_version
 from policy_store.store import PolicyStore
 
 KIND = "recalibrate"
 
-#: (metric, detector) pairs watched on every rule (templates: each check runs a fresh clone). The
-#: Page-Hinkley knobs are those ``benchmarks/drift.py`` calibrates to about one false alarm per 1,000
-#: studies at a 5 % killed-best rate (delta = a tenth of the rate's std); the regret test is set
-#: conservatively (alpha 1e-3 per check), since its calibrated alpha depends on the stream's length.
-DEFAULT_MONITORS: tuple[tuple[str, DriftDetector], ...] = (
-    ("killed_best", PageHinkley(min_instances=30, delta=0.02, threshold=4.0, mode="up")),
-    ("regret", TwoWindow(window_size=100, alpha=1e-3, test="mannwhitney", clock=10)),
-)
+#: Studies per false alarm of each rule's scheduled monitors together (each of the two runs at twice this).
+DEFAULT_ARL = 1000.0
+#: (metric, detector) pairs the scheduled monitors watch on every rule's current version.
+DEFAULT_MONITORS: tuple[tuple[str, str], ...] = (("killed_best", "cusum"), ("regret", "cusum"))
+#: Fewest post-change studies to re-tune on; fewest after the alarm to confirm the drift.
+MIN_STUDIES, MIN_CONFIRM = 10, 5
+
+
+def scheduled_monitors(
+    rule: str, version: int, monitors: Sequence[tuple[str, str]] = DEFAULT_MONITORS, arl: float = DEFAULT_ARL
+) -> list[Monitor]:
+    """The scheduled monitors of ``rule@version``, splitting ``arl`` between them."""
+    return [Monitor(Scope(rule, version=version), metric, kind, origin="scheduled", arl=arl * len(monitors))
+            for metric, kind in monitors]  # fmt: skip
 
 
 @dataclass
 class RecalibrationResult:
-    """What a run did (or, with ``dry_run``, would do)."""
+    """What a run did (or, with ``dry_run``, would do).
+
+    ``status`` says it plainly: ``noop`` (nothing new since the last run), ``no drift``,
+    or ``drift`` (then ``promoted``, ``rejected`` and ``pending`` say what became of it).
+    """
 
     job_id: str | None
-    status: str  # 'noop' | 'succeeded' | 'dry-run'
+    status: str
     watermark: str | None
+    dry_run: bool = False
     rules_checked: list[str] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     promoted: list[dict[str, Any]] = field(default_factory=list)
     rejected: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "status": self.status,
-            "watermark": self.watermark,
-            "rules_checked": self.rules_checked,
-            "events": self.events,
-            "promoted": self.promoted,
-            "rejected": self.rejected,
-        }
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The job's knobs (see :func:`recalibrate`)."""
+
+    monitors: Sequence[tuple[str, str]]
+    arl: float
+    orders: int
+    min_studies: int
+    min_confirm: int
+    margin: float
+    floor: float
+    confidence: float
 
 
 def recalibrate(
@@ -96,11 +125,14 @@ def recalibrate(
     *,
     trigger: str = "manual",
     dry_run: bool = False,
-    monitors: Sequence[tuple[str, DriftDetector]] = DEFAULT_MONITORS,
-    window: int = 1000,
-    recent: int = 200,
+    monitors: Sequence[tuple[str, str]] = DEFAULT_MONITORS,
+    arl: float = DEFAULT_ARL,
     orders: int = 3,
-    margin: float = 0.1,
+    min_studies: int = MIN_STUDIES,
+    min_confirm: int = MIN_CONFIRM,
+    margin: float = MARGIN,
+    floor: float = FLOOR,
+    confidence: float = CONFIDENCE,
 ) -> RecalibrationResult:
     """Run one recalibration job (see the module docstring).
 
@@ -113,25 +145,32 @@ def recalibrate(
     dry_run:
         Detect and re-tune, but write nothing (no job row either).
     monitors:
-        ``(metric, detector)`` pairs to watch on each rule's latest version.
-    window:
-        Outcomes each monitor reads (a count window).
-    recent:
-        The re-tuning window: studies of the rule version's latest ``recent`` outcomes.
+        ``(metric, detector)`` pairs watched on each rule's current version.
+    arl:
+        Target studies per false alarm of one rule's monitors together.
     orders:
         Trial orders per study in the re-tuning replay.
+    min_studies, min_confirm:
+        Post-change studies needed to re-tune, and studies after the alarm to confirm it.
     margin:
-        Relative regret improvement a candidate needs to be promoted.
+        Relative regret gain a candidate needs (paired, on the post-change studies).
+    floor:
+        Fraction of the lineage's pre-drift compute saved a candidate must keep.
+    confidence:
+        Of the confirmation and paired bounds.
 
     Raises
     ------
     JobLockedError
         Another recalibration job is running.
     """
-    for name, value in (("window", window), ("recent", recent), ("orders", orders)):
-        if not isinstance(value, int) or value < 1:
-            raise InvalidInputError(f"{name} must be a positive integer, got {value!r}", field=name)
-    settings = (monitors, window, recent, orders, margin)
+    for name, value in (("orders", orders), ("min_studies", min_studies), ("min_confirm", min_confirm)):
+        check_int(name, value, minimum=1)
+    check_positive("arl", arl)
+    check_positive("margin", margin, allow_zero=True)
+    check_fraction("floor", floor)
+    check_fraction("confidence", confidence)
+    settings = Settings(tuple(monitors), arl, orders, min_studies, min_confirm, margin, floor, confidence)
     if dry_run:
         return store.run_atomic(lambda s: _run(s, None, settings))
     with store.lock(KIND):
@@ -145,12 +184,12 @@ def recalibrate(
             raise
 
 
-def _run(store: PolicyStore, job: Job | None, settings: tuple) -> RecalibrationResult:
+def _run(store: PolicyStore, job: Job | None, settings: Settings) -> RecalibrationResult:
     job_id = job.job_id if job else None
     previous = last_watermark(store, KIND)
     snapshot = store.scalar("SELECT max(created_at) FROM outcomes")
     if snapshot is None or (previous is not None and snapshot <= datetime.fromisoformat(previous)):
-        result = RecalibrationResult(job_id, "noop" if job else "dry-run", previous)
+        result = RecalibrationResult(job_id, "noop", previous, dry_run=job is None)
         if job:
             finish_job(store, job, "noop", watermark=previous, result=result.to_dict())
         return result
@@ -158,9 +197,11 @@ def _run(store: PolicyStore, job: Job | None, settings: tuple) -> RecalibrationR
         # The watermark below says "every outcome up to here was looked at": an outcome writer committing
         # while this job runs must make one of the two re-run (its fenced unit stamps created_at anew).
         store.fence()
-    result = RecalibrationResult(job_id, "succeeded" if job else "dry-run", snapshot.isoformat())
+    result = RecalibrationResult(job_id, "no drift", snapshot.isoformat(), dry_run=job is None)
     for rule in _rules_with_new_outcomes(store, previous):
-        _process_rule(store, rule, result, job_id, job is None, *settings)
+        _process_rule(store, rule, result, job_id, settings)
+    if result.events or result.promoted or result.rejected or result.pending:
+        result.status = "drift"
     if job:
         # Outcomes this job wrote are its own: the next run starts after them.
         result.watermark = store.scalar("SELECT max(created_at) FROM outcomes").isoformat()
@@ -177,89 +218,96 @@ def _rules_with_new_outcomes(store: PolicyStore, after: str | None) -> list[str]
     return [r[0] for r in rows]
 
 
-def _process_rule(
-    store: PolicyStore,
-    rule: str,
-    result: RecalibrationResult,
-    job_id: str | None,
-    dry_run: bool,
-    monitors: Sequence[tuple[str, DriftDetector]],
-    window: int,
-    recent: int,
-    orders: int,
-    margin: float,
-) -> None:
+def _process_rule(store: PolicyStore, rule: str, result: RecalibrationResult, job_id: str | None,
+                  settings: Settings) -> None:  # fmt: skip
     try:
         current = get_rule_version(store, rule)
     except NotFoundError:
         return  # outcomes of a rule the store has no versions of (e.g. live-only): nothing to re-tune
     result.rules_checked.append(current.ref)
-    trigger_event: DriftEvent | None = None
-    for metric, detector in monitors:
-        monitor = Monitor(Scope(rule, version=current.version), metric, detector, CountWindow(window))
-        event = monitor.check(store, record=not dry_run).event
-        if event is not None:
-            result.events.append(_event_dict(event))
-            trigger_event = trigger_event or event
-    if trigger_event is None:
+    waiting = open_events(store, rule, current.version)
+    event = waiting[0] if waiting else None
+    if event is None:
+        for monitor in scheduled_monitors(rule, current.version, settings.monitors, settings.arl):
+            event = monitor.check(store, record=not result.dry_run).event
+            if event is not None:
+                break
+    if event is None:
         return
-    studies = store.execute(
-        "SELECT DISTINCT study FROM (SELECT study FROM outcomes WHERE rule = ? AND version = ? "
-        "ORDER BY created_at DESC, outcome_id DESC LIMIT ?)",
-        [rule, current.version, recent],
-    ).fetchall()
-    curves = load_curves(store, studies=sorted(s[0] for s in studies))
-    outcome = retune(current.spec, curves, orders=orders, margin=margin)
-    summary = {
-        "rule": rule,
-        "from_version": current.version,
-        "drift_event_id": trigger_event.event_id,
-        "window_studies": outcome.n_studies,
-        "candidates": outcome.n_candidates,
-        "current": outcome.current.to_dict(),
-        "candidate": outcome.best.to_dict() if outcome.best else None,
-    }
-    if not dry_run:
-        store.execute("UPDATE drift_events SET job_id = ? WHERE event_id = ?", [job_id, trigger_event.event_id])
-    if not outcome.promoted:
-        if not dry_run and outcome.best is not None:
-            # The loser is a version too (status 'rejected'): its provenance says which drift, window and job
-            # tried it and why it lost, and it never becomes the rule's current version.
-            verdict = (f"; rejected: it does not beat {current.ref} on this window (needs {margin:.0%} less "
-                       "regret while keeping at least half its compute saved)")
-            rejected = add_rule_version(
-                store, rule, outcome.best.spec, created_by=f"recalibrate:{job_id}", source="recalibration",
-                reason=_reason(trigger_event, outcome, current, recent) + verdict, parent=current.version,
-                drift_event_id=trigger_event.event_id, job_id=job_id, status="rejected",
-            )  # fmt: skip
-            summary["rejected_version"] = rejected.version
-        result.rejected.append(summary)
+    result.events.append(_event_dict(event))
+    _handle(store, current, event, result, job_id, settings)
+
+
+def _handle(store: PolicyStore, current: RuleVersion, event: DriftEvent, result: RecalibrationResult,
+            job_id: str | None, settings: Settings) -> None:  # fmt: skip
+    rule, write = current.rule, not result.dry_run
+    metric = event.monitor.split(":")[0]
+    watched = study_observations(store, rule, current.version, metric)
+    change = position_after(watched, event.change_study, event.change_at) - 1
+    before, post = watched.iloc[:change].tail(MAX_REFERENCE), watched.iloc[change:]
+    after_alarm = watched.iloc[position_after(watched, event.alarm_study, event.window_end):]
+    needed = max(settings.min_studies - len(post), settings.min_confirm - len(after_alarm), 0)
+    summary: dict[str, Any] = {"rule": rule, "from_version": current.version, "drift_event_id": event.event_id,
+                               "change_study": event.change_study, "alarm_study": event.alarm_study,
+                               "post_change_studies": len(post), "after_alarm_studies": len(after_alarm)}  # fmt: skip
+    if needed:
+        summary["needed_studies"] = needed
+        result.pending.append(summary)
+        if write:
+            set_event_status(store, event.event_id, "pending", job_id=job_id, needed_studies=needed)
         return
-    if not dry_run:
+    confirmed = confirmation_bound(before["value"].to_numpy(), after_alarm["value"].to_numpy(), metric,
+                                   settings.confidence)  # fmt: skip
+    root, baseline, n_baseline = lineage_baseline(store, rule, current.version)
+    curves = load_curves(store, studies=post["study"].tolist())
+    tuned = retune(current.spec, curves, orders=settings.orders, min_compute_saved=settings.floor * baseline)
+    best = tuned.best
+    verdict = judge(
+        tuned.current.per_study_regret, best.per_study_regret if best else tuned.current.per_study_regret,
+        candidate_saved=best.compute_saved if best else 0.0, baseline_saved=baseline,
+        n_candidates=tuned.n_candidates, confirmed_bound=confirmed, margin=settings.margin,
+        confidence=settings.confidence, floor=settings.floor,
+    )  # fmt: skip
+    if best is None:
+        verdict.failed.append("no candidate keeps the compute-saved floor")
+    promoted = verdict.promoted and best is not None
+    summary.update({"candidates": tuned.n_candidates, "current": tuned.current.to_dict(),
+                    "candidate": best.to_dict() if best else None, "lineage_root": root,
+                    "baseline_studies": n_baseline, "figures": verdict.figures, "failed": verdict.failed})  # fmt: skip
+    (result.promoted if promoted else result.rejected).append(summary)
+    if not write:
+        return
+    if best is not None:
+        reason = _reason(event, tuned, current, verdict, metric)
         new = add_rule_version(
-            store, rule, outcome.best.spec, created_by=f"recalibrate:{job_id}", source="recalibration",
-            reason=_reason(trigger_event, outcome, current, recent), parent=current.version,
-            drift_event_id=trigger_event.event_id, job_id=job_id,
+            store, rule, best.spec, created_by=f"recalibrate:{job_id}", source="recalibration", reason=reason,
+            parent=current.version, drift_event_id=event.event_id, job_id=job_id,
+            status="active" if promoted else "rejected",
         )  # fmt: skip
-        _write_window_outcomes(store, new, curves, orders)
-        summary["to_version"] = new.version
-    result.promoted.append(summary)
+        summary["to_version" if promoted else "rejected_version"] = new.version
+        if promoted:
+            _write_history(store, new, curves, settings.orders)
+    set_event_status(store, event.event_id, "promoted" if promoted else "rejected", job_id=job_id)
 
 
-def _reason(event: DriftEvent, outcome: Retune, current: RuleVersion, recent: int) -> str:
-    """Why a candidate version exists: the drift, its window, and the candidate's score against the current one."""
-    start, end = (t.strftime("%Y-%m-%d %H:%M:%S") for t in (event.window_start, event.window_end))
-    return (
-        f"drift in {event.monitor} ({event.scope}, window {start} .. {end}); "
-        f"re-tuned on the {outcome.n_studies} "
-        f"studies of the latest {recent} outcomes of {current.ref}: regret {outcome.current.regret:.4g} -> "
-        f"{outcome.best.regret:.4g}, compute saved {outcome.current.compute_saved:.3f} -> "
-        f"{outcome.best.compute_saved:.3f}"
+def _reason(event: DriftEvent, tuned: Retune, current: RuleVersion, verdict: Verdict, metric: str) -> str:
+    """Why a candidate version exists: the drift, its change point, and the verdict's figures."""
+    f = verdict.figures
+    text = (
+        f"drift in {metric} of {current.ref} ({event.scope}): changed from study {event.change_study}, "
+        f"alarm at {event.alarm_study}; re-tuned on the {tuned.n_studies} studies since the change "
+        f"({tuned.n_candidates} candidates): relative regret {f['regret_current']:.4g} -> "
+        f"{f['regret_candidate']:.4g} (paired gain {f['paired_gain']:.4g}, needed {f['needed_gain']:.4g}, "
+        f"lower bound {f['paired_lower_bound']:.4g} at {f['confidence']:.4f}), compute saved "
+        f"{tuned.current.compute_saved:.3f} -> {f['compute_saved']:.3f} (floor {f['floor']:.3f} = lineage "
+        f"baseline {f['baseline_saved']:.3f} x {f['floor'] / f['baseline_saved'] if f['baseline_saved'] else 0:.2f}), "
+        f"drift confirmation bound {f['confirmation_bound']:.4g}"
     )
+    return text if verdict.promoted else f"{text}; rejected: {', '.join(verdict.failed)}"
 
 
-def _write_window_outcomes(store: PolicyStore, version: RuleVersion, curves: list[StudyCurves], orders: int) -> None:
-    """Record the new version's replay outcomes on the window, so its monitors start from them."""
+def _write_history(store: PolicyStore, version: RuleVersion, curves: list[StudyCurves], orders: int) -> None:
+    """Record the new version's outcomes on the post-change studies: its history, the monitors' reference."""
     outcomes, _ = replay_outcomes(curves, [version.spec], list(range(orders)))
     if not outcomes.empty:
         outcomes.insert(0, "rule", version.rule)
@@ -278,4 +326,6 @@ def _event_dict(event: DriftEvent) -> dict[str, Any]:
         "threshold": event.threshold,
         "window_start": event.window_start.isoformat(),
         "window_end": event.window_end.isoformat(),
+        "change_study": event.change_study,
+        "alarm_study": event.alarm_study,
     }

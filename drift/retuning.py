@@ -1,14 +1,16 @@
-"""Re-tune a rule version's thresholds on a window of recorded studies, by exact replay.
+"""Re-tune a rule version's thresholds on post-change studies, by exact replay.
 
 Candidates are the current spec and its one-parameter neighbours: every numeric
 strategy parameter scaled by 1/2, 3/4, 3/2 and 2 (integers rounded, zero moved to
 1, 2 and 4), clipped to the parameter's range. Each is replayed on the window's
-studies under several trial orders. A candidate *beats* the current spec when
-its mean regret is lower by at least ``margin`` (relative) while it keeps at
-least ``min_saved_ratio`` of the current compute saved; the best such candidate
-(lowest regret, then most compute saved) wins. The search climbs for
-``rounds`` rounds (neighbours of the best so far). Otherwise the best candidate
-is reported as rejected.
+studies under several trial orders and scored per study (the orders' mean) by
+relative regret (see :func:`regret_scale`), compute saved and killed-best.
+A candidate is *eligible* when its compute saved is at least
+``min_compute_saved`` (a floor the caller derives from the lineage's pre-drift
+baseline); the best eligible one (lowest regret, then most compute saved) is
+returned with the number of candidates tried, for the caller's verdict
+(:mod:`~policy_store.drift.promotion`). The search climbs for ``rounds`` rounds
+(neighbours of the best so far).
 
 >>> from policy_store.rules import RuleSpec
 >>> spec = RuleSpec.parse({"strategy": "median", "params": {"n_warmup_steps": 2}})
@@ -19,8 +21,10 @@ is reported as rejected.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidSpecError
@@ -53,14 +57,33 @@ def neighbours(spec: RuleSpec) -> list[RuleSpec]:
     return list(out.values())
 
 
+def regret_scale(c: StudyCurves) -> float:
+    """The unit of relative regret on study ``c``: 1 when maximised, else its median |final value|.
+
+    The meta-learner's unit (``policy_store.meta.learner_data.regret_scale``), restated here so
+    the drift package does not import the meta-learner; :mod:`~policy_store.drift.observations`
+    computes the same in SQL.
+
+    >>> regret_scale(StudyCurves.from_arrays("s", [[2.0, 1.0], [3.0, 3.0]], direction="minimize"))
+    2.0
+    """
+    if c.direction == "maximize":
+        return 1.0
+    finals = np.abs(c.final_values[np.isfinite(c.final_values)])
+    scale = float(np.median(finals)) if finals.size else 0.0
+    return scale if scale > 0 else 1.0
+
+
 @dataclass(frozen=True)
 class Scored:
-    """A spec and its mean outcomes on the window."""
+    """A spec and its outcomes on the window: means, and per study (orders averaged) for paired tests."""
 
     spec: RuleSpec
     regret: float
     compute_saved: float
     killed_best_rate: float
+    per_study_regret: np.ndarray = field(repr=False)
+    per_study_saved: np.ndarray = field(repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -74,24 +97,25 @@ class Scored:
 
 @dataclass(frozen=True)
 class Retune:
-    """The current spec's score, the best candidate's, and whether the candidate wins."""
+    """The current spec's score, the best eligible candidate's (``None`` if none is), and the search's size."""
 
     current: Scored
     best: Scored | None
-    promoted: bool
     n_studies: int
     n_candidates: int
 
 
-def _score(specs: Sequence[RuleSpec], curves: Sequence[StudyCurves], orders: int) -> list[Scored]:
+def score(specs: Sequence[RuleSpec], curves: Sequence[StudyCurves], orders: int) -> list[Scored]:
+    """Replay ``specs`` on ``curves`` under ``orders`` trial orders; one :class:`Scored` per spec."""
     outcomes, _ = replay_outcomes(curves, specs, list(range(orders)))
-    means = outcomes.groupby("spec_index")[["regret", "compute_saved", "killed_best"]].mean()
-    return [
-        Scored(
-            s, float(means.loc[i, "regret"]), float(means.loc[i, "compute_saved"]), float(means.loc[i, "killed_best"])
-        )
-        for i, s in enumerate(specs)
-    ]
+    scale = {c.study: regret_scale(c) for c in curves}
+    outcomes["regret"] = outcomes["regret"] / outcomes["study"].map(scale)
+    per = outcomes.groupby(["spec_index", "study"], sort=True)[["regret", "compute_saved", "killed_best"]].mean()
+    out = []
+    for i, s in enumerate(specs):
+        regret, saved, killed = (per.loc[i, k].to_numpy() for k in ("regret", "compute_saved", "killed_best"))
+        out.append(Scored(s, float(regret.mean()), float(saved.mean()), float(killed.mean()), regret, saved))
+    return out
 
 
 def retune(
@@ -99,20 +123,15 @@ def retune(
     curves: Sequence[StudyCurves],
     *,
     orders: int = 3,
-    margin: float = 0.1,
-    min_saved_ratio: float = 0.5,
+    min_compute_saved: float = 0.0,
     rounds: int = 2,
 ) -> Retune:
-    """Replay ``spec`` and its neighbours on ``curves``; pick a winner (see the module docstring).
-
-    With ``rounds > 1`` the search climbs: the next round tries the neighbours of
-    the best eligible candidate so far, until a round finds nothing better.
-    """
-    current, *scored = _score([spec, *neighbours(spec)], curves, orders)
+    """Replay ``spec`` and its neighbours on ``curves``; find the best eligible one (see the module docstring)."""
+    current, *scored = score([spec, *neighbours(spec)], curves, orders)
     seen = {spec.spec_hash, *(s.spec.spec_hash for s in scored)}
 
     def best_of(pool: list[Scored]) -> Scored | None:
-        eligible = [s for s in pool if s.compute_saved >= min_saved_ratio * current.compute_saved]
+        eligible = [s for s in pool if s.compute_saved >= min_compute_saved]
         return min(eligible, key=lambda s: (s.regret, -s.compute_saved)) if eligible else None
 
     best = best_of(scored)
@@ -123,13 +142,9 @@ def retune(
         if not fresh:
             break
         seen.update(c.spec_hash for c in fresh)
-        scored += _score(fresh, curves, orders)
+        scored += score(fresh, curves, orders)
         improved = best_of(scored)
         if improved is best:
             break
         best = improved
-    if best is None:  # nothing keeps enough compute saved: report the least bad, never promote it
-        best = min(scored, key=lambda s: (s.regret, -s.compute_saved)) if scored else None
-        return Retune(current, best, False, len(curves), len(scored))
-    wins = best.regret < current.regret and best.regret <= (1 - margin) * current.regret
-    return Retune(current, best, wins, len(curves), len(scored))
+    return Retune(current, best, len(curves), len(scored))

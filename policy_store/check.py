@@ -68,7 +68,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from policy_store.choices import SOURCES, STATUSES
+from policy_store.choices import DRIFT_EVENT_STATUSES, DRIFT_ORIGINS, SOURCES, STATUSES
 from policy_store.errors import JobLockedError, StoreError
 from policy_store.ingest.hashing import study_hashes
 from policy_store.lake import LAKE_ALIAS
@@ -210,6 +210,7 @@ def check_store(store: PolicyStore) -> CheckReport:
             _provenance(store, out)
             _artifacts(store, out)
             _jobs(store, out)
+            _drift_events(store, out)
             out.flush(store)
     out.flush(store)
     report.seconds = time.perf_counter() - started
@@ -443,6 +444,27 @@ def _require_regular(mode: int) -> None:
     if not stat.S_ISREG(mode):
         kind = next((name for test, name in _FILE_KINDS if test(mode)), "special file")
         raise OSError(f"it is a {kind}, not a regular file")
+
+
+def _drift_events(store: PolicyStore, out: _Collector) -> None:
+    """Migration 2's columns: who saw an event, what became of it, and where the change began."""
+    out.query("drift-event", "drift_events", "SELECT event_id, 'unknown origin ' || coalesce(origin, 'NULL') "
+              "FROM drift_events WHERE origin IS NULL OR origin NOT IN (SELECT unnest(?::VARCHAR[]))",
+              [[*DRIFT_ORIGINS, "legacy"]])
+    out.query("drift-event", "drift_events", "SELECT event_id, 'unknown status ' || coalesce(status, 'NULL') "
+              "FROM drift_events WHERE status IS NULL OR status NOT IN (SELECT unnest(?::VARCHAR[]))",
+              [list(DRIFT_EVENT_STATUSES)])
+    out.query("drift-event", "drift_events", "SELECT event_id, 'a ' || origin || ' event without its change point "
+              "or alarm study' FROM drift_events WHERE origin IN ('manual', 'scheduled') "
+              "AND (change_study IS NULL OR change_at IS NULL OR alarm_study IS NULL)")
+    out.query("drift-event", "drift_events", "SELECT event_id, 'pending without the number of studies it needs' "
+              "FROM drift_events WHERE status = 'pending' AND coalesce(needed_studies, 0) < 1")
+    out.query("drift-event", "drift_events", "SELECT event_id, 'status ' || status || ' does not fit origin ' "
+              "|| origin FROM drift_events WHERE (origin = 'manual' AND status <> 'seen') "
+              "OR (origin = 'scheduled' AND status IN ('seen', 'closed')) "
+              "OR (origin = 'legacy' AND status <> 'closed')")
+    out.query("drift-event", "drift_events", "SELECT event_id, status || ' by no job' FROM drift_events "
+              "WHERE status IN ('pending', 'promoted', 'rejected') AND job_id IS NULL")
 
 
 def _jobs(store: PolicyStore, out: _Collector) -> None:

@@ -24,6 +24,11 @@ STATUSES = ("active", "rejected")
 #: ``rank_correlation``, which is computed per study from the curves.
 METRICS = ("regret", "killed_best", "false_prune_rate", "compute_saved", "rank_correlation")
 
+#: Who recorded a drift event and what became of it (:mod:`policy_store.drift.events`); events recorded
+#: before migration 2 have origin 'legacy' and status 'closed'.
+DRIFT_ORIGINS = ("manual", "scheduled")
+DRIFT_EVENT_STATUSES = ("open", "pending", "promoted", "rejected", "seen", "closed")
+
 #: Folder the report is written into (:mod:`policy_store.reports.build`).
 DEFAULT_OUT_DIR = "reports-out"
 

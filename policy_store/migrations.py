@@ -172,7 +172,24 @@ _INITIAL = (
     )""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _INITIAL),)
+# Drift events say who saw them (a manual ``drift check`` or the scheduled monitors of ``cycle`` and
+# ``recalibrate``, so one never hides drift from the other), where the change began (the first study
+# after the estimated change point: re-tuning uses only studies from there on) and what became of them.
+# Events recorded before this migration carry no change point: they are closed as 'legacy'.
+_DRIFT_STATE = (
+    "ALTER TABLE drift_events ADD COLUMN origin VARCHAR",          # 'manual' | 'scheduled' | 'legacy'
+    "ALTER TABLE drift_events ADD COLUMN status VARCHAR",          # open|pending|promoted|rejected|seen|closed
+    "ALTER TABLE drift_events ADD COLUMN alarm_study VARCHAR",     # the study at which the detector fired
+    "ALTER TABLE drift_events ADD COLUMN change_study VARCHAR",    # the first study after the change point
+    "ALTER TABLE drift_events ADD COLUMN change_at TIMESTAMP",     # its ingestion time
+    "ALTER TABLE drift_events ADD COLUMN needed_studies INTEGER",  # 'pending': studies still missing
+    "UPDATE drift_events SET origin = 'legacy', status = 'closed'",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _INITIAL),
+    Migration(2, "drift events: origin, status and change point", _DRIFT_STATE),
+)
 
 LATEST_VERSION = MIGRATIONS[-1].version
 

@@ -24,7 +24,14 @@ T0 = datetime(2026, 1, 1)
 
 
 def insert_outcomes(store, rows: list[dict]) -> None:
-    """Insert outcome rows; missing columns get neutral defaults, ``i`` sets id, study and time."""
+    """Insert outcome rows (and their studies); missing columns get neutral defaults, ``i`` sets id, study and time.
+
+    Rule ``median`` (version 1, made at ``T0 - 1 day``) and task ``task-a`` are created if missing;
+    study ``s<i>`` is ingested at ``T0 + i minutes``, so every study is in version 1's window.
+    """
+    if not store.scalar("SELECT count(*) FROM rule_versions WHERE rule = 'median'"):
+        add_rule_version(store, "median", {"strategy": "median"}, created_by="test")
+        store.execute("UPDATE rule_versions SET created_at = ? WHERE rule = 'median'", [T0 - timedelta(days=1)])
     full = []
     for row in rows:
         i = row.pop("i")
@@ -44,6 +51,10 @@ def insert_outcomes(store, rows: list[dict]) -> None:
     store.register("new_outcomes", frame)
     try:
         store.execute("INSERT INTO outcomes SELECT * FROM new_outcomes")
+        store.execute("INSERT INTO tasks SELECT DISTINCT task, 'accuracy', 'maximize', ? FROM new_outcomes "
+                      "WHERE task NOT IN (SELECT task FROM tasks)", [T0])
+        store.execute("INSERT INTO studies SELECT study, any_value(task), 'h', 10, 100, 'test', min(created_at) "
+                      "FROM new_outcomes WHERE study NOT IN (SELECT study FROM studies) GROUP BY study")
     finally:
         store.unregister("new_outcomes")
 
@@ -56,25 +67,31 @@ def outcomes():
 N_TRIALS, N_STEPS = 8, 10
 
 
-def studies(prefix: str, n: int, *, late_bloomer: bool, seed: int) -> pd.DataFrame:
-    """Loss curves (minimised). With ``late_bloomer`` the last trial looks worst until step 2, then best."""
+def studies(prefix: str, n: int, *, late_bloomer: bool | float, seed: int, dip: int = 2) -> pd.DataFrame:
+    """Loss curves (minimised). With ``late_bloomer`` the last trial looks worst until step ``dip``, then best.
+
+    A float ``late_bloomer`` is the chance that a study has one (a stable mix, no change).
+    """
     rng = np.random.default_rng(seed)
     rows = []
     for s in range(n):
         levels = rng.uniform(0.5, 1.0, N_TRIALS)
+        bloomer = rng.random() < late_bloomer
         for t in range(N_TRIALS):
             for k in range(N_STEPS):
                 value = levels[t] - 0.01 * k
-                if late_bloomer and t == N_TRIALS - 1:
-                    value = 2.0 if k < 2 else 0.1
+                if bloomer and t == N_TRIALS - 1:
+                    value = 2.0 if k < dip else 0.1
                 rows.append({"task": f"task-{prefix}", "study": f"{prefix}-{s:03d}", "trial": t, "step": k,
                              "value": value})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def ingest_and_evaluate(store, frame: pd.DataFrame) -> None:
-    ingest_frame(store, frame, direction="minimize")
-    evaluate(store, "median", studies=sorted(frame["study"].unique()), orders=1)
+def ingest_and_evaluate(store, frame: pd.DataFrame, rule: str = "median") -> None:
+    """Each study ingested on its own (so each has its own ingestion time), then the rule's outcomes."""
+    for _, one in frame.groupby("study", sort=True):
+        ingest_frame(store, one, direction="minimize")
+    evaluate(store, rule, studies=sorted(frame["study"].unique()), orders=1)
 
 
 @pytest.fixture(scope="session")

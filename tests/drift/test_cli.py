@@ -55,29 +55,48 @@ def spawn(path: str, *argv: str, before: str = "") -> subprocess.Popen:
 
 def test_recalibrate_then_events_and_jobs(run, drifted_path):
     code, out, _ = run("--store", drifted_path, "recalibrate", "--dry-run")
-    assert code == 0 and "would promote median@" not in out and "would promote a new version of median" in out
+    assert code == 0 and "(dry run: nothing written)" in out and "would promote a new version of median" in out
     code, out, _ = run("--store", drifted_path, "recalibrate", "--trigger", "cron")
     assert code == 0
-    assert "drift: killed_best:PageHinkley on median@1" in out and "did promote median@2" in out
+    assert "drift: killed_best:cusum on median@1: changed from study b-000" in out and "did promote median@2" in out
     code, out, _ = run("--store", drifted_path, "recalibrate", "--json")
     assert code == 0 and json.loads(out)["status"] == "noop"
+    code, out, _ = run("--store", drifted_path, "recalibrate")
+    assert code == 0 and out.startswith("nothing new since the last run")
     code, out, _ = run("--store", drifted_path, "drift", "events", "--json")
-    assert [e["rule"] for e in json.loads(out)][:1] == ["median"]
+    assert [(e["rule"], e["origin"], e["status"]) for e in json.loads(out)] == [("median", "scheduled", "promoted")]
     code, out, _ = run("--store", drifted_path, "drift", "jobs")
     assert code == 0 and "succeeded" in out and "noop" in out
     # The scheduled run's result as `rules history` shows it: the chain with its provenance.
     code, out, _ = run("--store", drifted_path, "rules", "history", "median", "--json")
     v1, v2 = json.loads(out)
     assert (v2["parent_version"], v2["source"]) == (1, "recalibration")
-    assert v2["drift_event_id"] and v2["job_id"] and v2["reason"].startswith("drift in killed_best:PageHinkley")
+    assert v2["drift_event_id"] and v2["job_id"] and v2["reason"].startswith("drift in killed_best of median@1")
+
+
+def test_no_drift_is_said_plainly(run, templates, tmp_path):
+    path = store_from(templates, "a", tmp_path)
+    code, out, _ = run("--store", path, "recalibrate", "--trigger", "cron")
+    assert code == 0 and out.startswith("no drift in median@1 (job ") and "succeeded" not in out
+    code, out, _ = run("--store", path, "drift", "check", "--rule", "median")
+    assert code == 0 and out.startswith("no drift in killed_best:cusum of median@1 (all): 60 studies watched")
+
+
+@pytest.mark.parametrize("detector", ["page-hinkley", "cusum"])
+def test_the_readme_check_fires_on_relative_regret(run, drifted_path, detector):
+    code, out, _ = run("--store", drifted_path, "drift", "check", "--rule", "median", "--metric", "regret",
+                       "--detector", detector)  # fmt: skip
+    assert code == 0 and out.startswith(f"drift in regret:{detector} of median@1 (all): changed from study b-0")
+    assert "calibrated to 1000 studies per false alarm on 20 reference studies" in out
 
 
 def test_drift_check(run, drifted_path):
     code, out, _ = run("--store", drifted_path, "drift", "check", "--rule", "median", "--dry-run", "--json")
     payload = json.loads(out)
-    assert code == 0 and payload["drift"] is True and payload["monitor"] == "killed_best:PageHinkley"
+    assert code == 0 and payload["status"] == "drift" and payload["monitor"] == "killed_best:cusum"
+    assert payload["change_study"] == "b-000" and payload["event_id"]
     code, out, _ = run("--store", drifted_path, "drift", "check", "--rule", "median", "--task", "task-a", "--json")
-    assert json.loads(out)["drift"] is False and json.loads(out)["scope"] == "task:task-a"
+    assert json.loads(out)["status"] == "no drift" and json.loads(out)["scope"] == "task:task-a"
 
 
 def test_bad_usage_exits_2(run, drifted_path):

@@ -1,61 +1,125 @@
-"""Monitor windows read with SQL from a real store, rank correlations, recorded drift events."""
+"""Per-study observations, calibrated thresholds, change points and recorded events on a real store."""
 
 from __future__ import annotations
 
+import math
 from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 import pytest
 from policy_store.drift import (
-    CUSUM,
     CountWindow,
     Monitor,
-    PageHinkley,
+    Reference,
     Scope,
     TimeWindow,
+    calibrate,
+    change_point,
     list_events,
-    read_window,
-    record_event,
+    study_observations,
     study_rank_correlations,
 )
+from policy_store.drift.calibration import HORIZON, statistic_paths
 from scipy import stats
 
+from policy_store.ingest import ingest_frame
+from policy_store.replay import evaluate
+from policy_store.rules import add_rule_version
 from tests.drift.conftest import T0
 
 
-def test_count_window_is_the_latest_n_oldest_first(store, outcomes):
-    outcomes(store, [{"i": i, "regret": float(i)} for i in range(50)])
-    frame = read_window(store, Scope("median"), "regret", CountWindow(10))
-    assert frame["value"].tolist() == [float(i) for i in range(40, 50)]
-    assert frame["created_at"].is_monotonic_increasing
+def test_replay_orders_of_a_study_are_one_observation_and_live_wins(store, outcomes):
+    rows = [{"i": 10 * s + o, "study": f"s{s}", "order_seed": o, "regret": float(o), "killed_best": o == 0,
+             "created_at": T0 + timedelta(minutes=s)} for s in range(3) for o in range(5)]  # fmt: skip
+    rows.append({"i": 99, "study": "s1", "mode": "live", "order_seed": None, "regret": 7.0,
+                 "created_at": T0 + timedelta(minutes=1)})  # fmt: skip
+    outcomes(store, rows)
+    obs = study_observations(store, "median", 1, "regret")
+    assert obs["study"].tolist() == ["s0", "s1", "s2"]
+    assert obs["value"].tolist() == [2.0, 7.0, 2.0] and obs["live"].tolist() == [False, True, False]
+    assert obs["n_orders"].tolist() == [5, 5, 5] and obs["spread"].iloc[0] == pytest.approx(np.std(range(5)))
+    assert study_observations(store, "median", 1, "killed_best")["value"].tolist() == [0.2, 0.0, 0.2]
 
 
-def test_window_filters_version_tasks_mode_and_missing_values(store, outcomes):
-    outcomes(
-        store,
-        [{"i": i, "version": 1 + i % 2, "task": f"task-{'abc'[i % 3]}"} for i in range(30)]
-        + [{"i": 100 + i, "mode": "live", "audit_false_prune_rate": 0.1} for i in range(5)]
-        + [{"i": 200, "rule": "other"}],
-    )
-    window = CountWindow(1000)
-    assert len(read_window(store, Scope("median"), "regret", window)) == 35
-    assert set(read_window(store, Scope("median", version=2), "regret", window)["version"]) == {2}
-    by_tasks = read_window(store, Scope("median", tasks=("task-b", "task-c")), "regret", window)
-    assert set(by_tasks["task"]) == {"task-b", "task-c"} and len(by_tasks) == 20
-    assert len(read_window(store, Scope("median", mode="live"), "regret", window)) == 5
-    # audit false-prune rate is NULL on the replay rows: they are skipped, not counted
-    assert read_window(store, Scope("median"), "false_prune_rate", CountWindow(3))["value"].tolist() == [0.1] * 3
+def test_regret_is_relative_to_a_minimised_studys_typical_loss(store):
+    frame = pd.DataFrame({"task": "t", "study": "s", "trial": np.repeat(range(6), 3), "step": [0, 1, 2] * 6,
+                          "value": [30.0, 20.0, 10.0, 90.0, 80.0, 5.0, 50.0, 40.0, 30.0, 60.0, 50.0, 40.0,
+                                    70.0, 60.0, 50.0, 80.0, 70.0, 60.0]})  # fmt: skip
+    ingest_frame(store, frame, direction="minimize")
+    add_rule_version(store, "median", {"strategy": "median", "params": {"n_startup_trials": 1}}, created_by="t")
+    raw = evaluate(store, "median", orders=1).outcomes["regret"].iloc[0]
+    assert raw == 5.0, "the late bloomer (trial 1, final 5) is pruned"
+    finals = np.array([10.0, 5.0, 30.0, 40.0, 50.0, 60.0])
+    assert study_observations(store, "median", 1, "regret")["value"].iloc[0] == raw / np.median(finals)
 
 
-def test_time_window_and_after(store, outcomes):
-    outcomes(store, [{"i": i, "killed_best": i % 2 == 0} for i in range(100)])
-    now = T0 + timedelta(minutes=99)
-    frame = read_window(store, Scope("median"), "killed_best", TimeWindow(timedelta(minutes=10)), now=now)
-    assert frame["outcome_id"].tolist() == [f"o{i:05d}" for i in range(90, 100)]
-    assert frame["value"].tolist() == [float(i % 2 == 0) for i in range(90, 100)]
-    after = read_window(store, Scope("median"), "killed_best", CountWindow(1000), after=T0 + timedelta(minutes=94))
-    assert len(after) == 5
+def test_calibrated_threshold_gives_the_target_false_alarm_rate_on_fresh_streams():
+    rng = np.random.default_rng(5)
+    history = (rng.random(300) < 0.1).astype(float)
+    ref = Reference.from_values(history, "killed_best")
+    threshold = calibrate("cusum", ref, arl=2 * HORIZON)
+    # Fresh streams from the process the history came from: P(alarm within HORIZON) ~ 1 - exp(-1/2) = 0.39.
+    fresh = ref.standardize((rng.random((1000, HORIZON)) < 0.1).astype(float))
+    alarmed = (statistic_paths("cusum", fresh).max(axis=1) > threshold).mean()
+    assert 0.2 < alarmed < 0.6
+    # One false alarm per 10,000 studies needs a higher threshold than one per 200.
+    assert calibrate("cusum", ref, arl=10_000) > calibrate("cusum", ref, arl=200) > 0
+
+
+def test_the_change_point_is_where_the_level_moved():
+    z = np.r_[np.zeros(50), np.full(10, 2.0)]
+    assert change_point(z, 55) == 50
+
+
+def _stream(store, outcomes, killed: np.ndarray, **extra) -> None:
+    outcomes(store, [{"i": i, "killed_best": bool(k), **extra} for i, k in enumerate(killed)])
+
+
+def test_check_records_one_event_with_its_change_point_and_reruns_are_noops(store, outcomes):
+    rng = np.random.default_rng(1)
+    _stream(store, outcomes, np.r_[rng.random(80) < 0.05, rng.random(30) < 0.6])
+    monitor = Monitor(Scope("median"), "killed_best")
+    first = monitor.check(store)
+    assert first.status == "drift" and first.reference_n == 20 and math.isfinite(first.threshold)
+    event = first.event
+    assert 75 <= int(event.change_study[1:]) <= 82 and 80 <= int(event.alarm_study[1:]) <= 90
+    assert (event.origin, event.status) == ("manual", "seen")
+    assert [e.event_id for e in list_events(store, rule="median")] == [event.event_id]
+    again = monitor.check(store)  # resumes after its own alarm: the rest of the shifted stream is its reference now
+    assert again.event is None or again.event.event_id != event.event_id
+    assert len(list_events(store, rule="median")) == (1 if again.event is None else 2)
+
+
+def test_dry_run_records_nothing(store, outcomes):
+    _stream(store, outcomes, np.r_[np.zeros(60), np.ones(10)])
+    assert Monitor(Scope("median"), "killed_best").check(store, record=False).event is not None
+    assert list_events(store) == []
+
+
+def test_warming_up_says_how_many_studies_it_needs(store, outcomes):
+    _stream(store, outcomes, np.zeros(12))
+    result = Monitor(Scope("median"), "killed_best", min_reference=20).check(store)
+    assert (result.status, result.needed, result.event) == ("warming up", 9, None)
+
+
+def test_no_event_without_change(store, outcomes):
+    rng = np.random.default_rng(2)
+    _stream(store, outcomes, rng.random(400) < 0.1)
+    result = Monitor(Scope("median"), "killed_best").check(store)
+    assert result.status == "no drift" and result.n == 380 and result.statistic <= result.threshold
+
+
+def test_scopes_and_windows(store, outcomes):
+    outcomes(store, [{"i": i, "task": "task-b" if i % 2 else "task-a", "killed_best": i % 2 == 1 and i > 60}
+                     for i in range(120)])  # fmt: skip
+    assert Monitor(Scope("median", tasks=("task-a",)), "killed_best").check(store).status == "no drift"
+    hit = Monitor(Scope("median", tasks=("task-b",)), "killed_best").check(store)
+    assert hit.status == "drift" and hit.scope == "task:task-b"
+    by_count = Monitor(Scope("median", tasks=("task-a",)), "killed_best", window=CountWindow(7)).check(store)
+    assert by_count.n == 7
+    recent = Monitor(Scope("median", tasks=("task-a",)), "killed_best", window=TimeWindow(timedelta(minutes=10)))
+    assert recent.check(store, now=T0 + timedelta(minutes=119)).n == 5
 
 
 def test_rank_correlation_matches_scipy(store, outcomes):
@@ -74,66 +138,6 @@ def test_rank_correlation_matches_scipy(store, outcomes):
     got = study_rank_correlations(store, list(expected), early_fraction=0.25)  # early step: 2 >= 0.25 * 8
     assert got == pytest.approx(expected)
     outcomes(store, [{"i": s} for s in range(4)] + [{"i": 9}])  # s00009 has no curves: dropped
-    frame = read_window(store, Scope("median"), "rank_correlation", CountWindow(10))
+    frame = study_observations(store, "median", 1, "rank_correlation")
     assert frame["value"].tolist() == pytest.approx([expected[s] for s in frame["study"]])
     assert len(frame) == 4
-
-
-def killed_best_rows(n=300, change=150, seed=3):
-    rng = np.random.default_rng(seed)
-    rate = np.where(np.arange(n) < change, 0.05, 0.4)
-    return [{"i": i, "killed_best": bool(k)} for i, k in enumerate(rng.random(n) < rate)]
-
-
-def monitor():
-    return Monitor(Scope("median"), "killed_best", CUSUM(k=0.15, threshold=3.0, mode="up"), CountWindow(1000))
-
-
-def test_check_records_one_event_and_reruns_are_noops(store, outcomes):
-    outcomes(store, killed_best_rows())
-    result = monitor().check(store)
-    event = result.event
-    assert event is not None and result.n == 300
-    assert (event.monitor, event.rule, event.version, event.scope) == ("killed_best:CUSUM", "median", 1, "all")
-    assert event.window_start == T0
-    assert event.window_end == T0 + timedelta(minutes=173)  # 23 studies after the change at 150
-    assert event.statistic > event.threshold == 3.0
-    assert [e.event_id for e in list_events(store)] == [event.event_id]
-    assert record_event(store, event) is False
-    # The next check starts after the event; the post-change regime is its new normal.
-    again = monitor().check(store)
-    assert again.event is None and again.window_start == T0 + timedelta(minutes=174)
-    assert store.scalar("SELECT count(*) FROM drift_events") == 1
-
-
-def test_dry_run_records_nothing(store, outcomes):
-    outcomes(store, killed_best_rows())
-    assert monitor().check(store, record=False).event is not None
-    assert store.scalar("SELECT count(*) FROM drift_events") == 0
-
-
-def test_scopes_are_monitored_separately(store, outcomes):
-    rows = killed_best_rows()
-    for row in rows:
-        row["task"] = "task-a" if row["i"] % 2 else "task-b"
-    outcomes(store, rows)
-    detector = PageHinkley(min_instances=20, threshold=3.0, mode="up")
-    events = [
-        Monitor(Scope("median", tasks=(t,)), "killed_best", detector, CountWindow(500)).check(store).event
-        for t in ("task-a", "task-b")
-    ]
-    assert [e.scope for e in events] == ["task:task-a", "task:task-b"]
-    assert all(e.window_end > T0 + timedelta(minutes=150) for e in events)
-    assert {e.scope for e in list_events(store, rule="median")} == {"task:task-a", "task:task-b"}
-
-
-def test_no_event_without_change(store, outcomes):
-    outcomes(store, killed_best_rows(change=10_000))
-    result = monitor().check(store)
-    assert result.event is None and result.statistic <= result.threshold
-    assert store.scalar("SELECT count(*) FROM drift_events") == 0
-
-
-def test_empty_window(store):
-    result = monitor().check(store)
-    assert (result.n, result.window_start, result.event) == (0, None, None)

@@ -70,8 +70,12 @@ def test_window_and_scope_validation():
         TimeWindow(timedelta(0))
     with pytest.raises(InvalidInputError, match="tasks"):
         Scope("r", tasks="task-a")
-    with pytest.raises(InvalidInputError, match="mode"):
-        Scope("r", mode="offline")
+    with pytest.raises(InvalidInputError, match="origin"):
+        Monitor(Scope("r"), "regret", origin="cron")
+    with pytest.raises(InvalidInputError, match="arl"):
+        Monitor(Scope("r"), "regret", arl=0)
+    with pytest.raises(InvalidInputError, match="detector"):
+        Monitor(Scope("r"), "regret", "ewma")
     with pytest.raises(InvalidInputError, match="metric"):
         Monitor(Scope("r"), "accuracy", ADWIN())
     with pytest.raises(InvalidInputError, match="detector"):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from policy_store.replay.kernels._common import KernelOut, Stack
 
@@ -28,6 +27,8 @@ def _decide(steps: np.ndarray, vals: np.ndarray, best_steps: np.ndarray, best_va
     else:
         alt = "greater"
         average_is_best = sum(best_vals) / len(best_vals) >= sum(vals) / len(vals)
+    from scipy import stats  # here, not at import: scipy.stats costs ~0.5 s that `policy-store cycle` must not pay
+
     pv = stats.wilcoxon(diff, alternative=alt, zero_method="zsplit").pvalue
     if pv < p["p_threshold"] and average_is_best:
         return False, float(pv)

@@ -1,0 +1,115 @@
+"""Detector thresholds calibrated to a false-alarm rate on a rule's own history.
+
+A constant threshold means nothing across metrics (regret in accuracy points
+moves by thousandths, killed-best by whole units). So each monitor
+
+1. standardizes its per-study observations by a *reference*: the rule
+   version's history (mean and standard deviation, oriented so that "worse" is
+   up; a floor per metric keeps a reference of all zeros from making every
+   non-zero study an outlier, and a rate such as killed-best is smoothed with
+   one pseudo-study at 0 and one at 1, as a Laplace prior would);
+2. draws bootstrap streams from the reference and sets the threshold to the
+   quantile of their peak statistic at which a stream of :data:`HORIZON`
+   studies raises a false alarm with probability ``1 - exp(-HORIZON / arl)``:
+   on average one false alarm per ``arl`` studies (the *studies per false
+   alarm*) for a stream like the reference.
+
+Two sequential statistics are calibrated: ``cusum`` (one-sided CUSUM against
+the reference mean, slack :data:`SLACK` standard deviations) and
+``page-hinkley`` (against the running mean, slack :data:`PH_SLACK`); both are
+vectorised over streams, and a detection's change point is the CUSUM estimate
+(the study after the minimum of the cumulative slackened sum).
+
+>>> import numpy as np
+>>> ref = Reference.from_values(np.r_[np.zeros(36), np.ones(4)], "killed_best")
+>>> threshold = calibrate("cusum", ref, arl=1000)
+>>> z = ref.standardize(np.r_[np.zeros(30), np.ones(10)])
+>>> hit = first_alarm("cusum", z, threshold)
+>>> hit, change_point(z, hit)
+(33, 30)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from policy_store.drift._base import check_choice, check_positive
+from policy_store.drift.observations import WORSE
+
+DETECTORS = ("cusum", "page-hinkley")
+SLACK, PH_SLACK = 0.5, 0.25
+HORIZON, N_STREAMS = 200, 400
+#: Smallest standard deviation a reference may have, per metric, in the metric's unit.
+FLOOR = {"regret": 0.01, "killed_best": 0.05, "false_prune_rate": 0.02, "compute_saved": 0.02,
+         "rank_correlation": 0.05}  # fmt: skip
+#: Rates smoothed with a pseudo-study at each end.
+RATES = ("killed_best", "false_prune_rate")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The in-control level of one metric: mean, scale and the bootstrap pool in standard units."""
+
+    metric: str
+    mean: float
+    scale: float
+    pool: np.ndarray
+    n: int
+
+    @classmethod
+    def from_values(cls, values: np.ndarray, metric: str) -> Reference:
+        """The reference of ``values`` (one per study) of ``metric``."""
+        v = np.asarray(values, dtype=float)
+        full = np.r_[v, 0.0, 1.0] if metric in RATES else v
+        mean = float(full.mean()) if full.size else 0.0
+        scale = max(float(full.std()) if full.size else 0.0, FLOOR[metric])
+        return cls(metric, mean, scale, WORSE[metric] * (full - mean) / scale, int(v.size))
+
+    def standardize(self, values: np.ndarray) -> np.ndarray:
+        """``values`` in standard units of the reference, worse = higher."""
+        return WORSE[self.metric] * (np.asarray(values, dtype=float) - self.mean) / self.scale
+
+
+def statistic_paths(kind: str, z: np.ndarray) -> np.ndarray:
+    """The detector's statistic after each observation, for every row (stream) of ``z``."""
+    check_choice("detector", kind, DETECTORS)
+    z = np.atleast_2d(np.asarray(z, dtype=float))
+    out = np.empty_like(z)
+    level = np.zeros(z.shape[0])
+    if kind == "cusum":
+        for t in range(z.shape[1]):
+            level = np.maximum(0.0, level + z[:, t] - SLACK)
+            out[:, t] = level
+        return out
+    mean, low = np.zeros(z.shape[0]), np.zeros(z.shape[0])
+    for t in range(z.shape[1]):
+        mean += (z[:, t] - mean) / (t + 1)
+        level += z[:, t] - mean - PH_SLACK
+        low = np.minimum(low, level)
+        out[:, t] = level - low
+    return out
+
+
+def calibrate(kind: str, reference: Reference, *, arl: float, seed: int = 0) -> float:
+    """The threshold giving one false alarm per ``arl`` studies on streams like ``reference``."""
+    check_positive("arl", arl)
+    rng = np.random.default_rng(seed)
+    jitter = FLOOR[reference.metric] / reference.scale
+    z = rng.choice(reference.pool, size=(N_STREAMS, HORIZON)) + rng.normal(0.0, jitter, (N_STREAMS, HORIZON))
+    peaks = statistic_paths(kind, z).max(axis=1)
+    alarm_chance = 1.0 - math.exp(-HORIZON / arl)
+    return max(float(np.quantile(peaks, 1.0 - alarm_chance, method="higher")), 1e-9)
+
+
+def first_alarm(kind: str, z: np.ndarray, threshold: float) -> int | None:
+    """Index of the first observation whose statistic exceeds ``threshold``, or ``None``."""
+    above = np.flatnonzero(statistic_paths(kind, z)[0] > threshold)
+    return int(above[0]) if above.size else None
+
+
+def change_point(z: np.ndarray, alarm: int) -> int:
+    """Index of the first observation after the estimated change (at most ``alarm``)."""
+    cumulative = np.r_[0.0, np.cumsum(np.asarray(z[:alarm + 1], dtype=float) - SLACK)]
+    return int(np.argmin(cumulative[: alarm + 1]))
