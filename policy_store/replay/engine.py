@@ -203,6 +203,7 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             audited = audit_rows[mi_col]
             out = KERNELS[kernel](stack, order_arr, RowParams(member_params, mi_col), audited)
             _collect(results, cis, sub, sizes, members, member_specs, seeds, audit_rows, out)
+    _jit.ready_in_background()   # after the call: readying the compiled loops must not slow this one
     return results  # type: ignore[return-value]  # every study is in a bucket, every spec in a group: all filled
 
 

@@ -10,10 +10,12 @@ the fallback where numba cannot be imported or ``POLICY_STORE_REPLAY_JIT=0``.
 
 Readying the compiled loops costs seconds: importing numba (~0.5 s) and
 compiling (~3 s), or loading numba's on-disk cache (``cache=True``: next to
-the sources, or under ``NUMBA_CACHE_DIR``). No replay waits for that: the first
+the sources, or under ``NUMBA_CACHE_DIR``). No replay waits for that: replays
+use the numpy kernels until the loops are ready, and the end of the first
 replay in a process starts a background thread that readies every loop on a
-tiny problem (through the same code paths, so with the same types) and uses
-the numpy kernels until it is done; decisions are identical either way.
+tiny problem (through the same code paths, so with the same types). It starts
+after the call, not during it, because importing and compiling hold the GIL
+the numpy kernels need. Decisions are identical either way.
 ``POLICY_STORE_REPLAY_JIT=wait`` readies them before the first replay instead
 (benchmarks of the warm path, tests of the compiled loops).
 
@@ -36,6 +38,7 @@ ENV = "POLICY_STORE_REPLAY_JIT"
 
 _ready = threading.Event()
 _readying = threading.Lock()
+_starting = threading.Lock()
 _local = threading.local()
 _started: list[threading.Thread] = []
 
@@ -60,25 +63,29 @@ def enabled() -> bool:
 
 
 def compiled() -> bool:
-    """True when the replay kernels should run compiled now.
+    """True when the replay kernels should run compiled now: they are ready (or ``wait`` readies them first).
 
-    False while the loops are being readied in the background (started here on
-    first use) and whenever :func:`enabled` is false.
+    False before and while the loops are readied in the background (see
+    :func:`ready_in_background`) and whenever :func:`enabled` is false.
     """
     if not enabled():
         return False
     if _ready.is_set() or getattr(_local, "readying", False):
         return True
     if os.environ.get(ENV) == "wait":
-        ready()
-        return True
-    if not _started:
-        with _readying:
-            if not _started and not _ready.is_set():
+        return ready()
+    return False
+
+
+def ready_in_background() -> None:
+    """Start readying the compiled loops in a daemon thread, once per process (no-op when ready or disabled)."""
+    if _ready.is_set() or _started or not enabled() or getattr(_local, "readying", False):
+        return
+    with _starting:
+        if not _started:
                 thread = threading.Thread(target=ready, name="policy-store-jit", daemon=True)
                 _started.append(thread)
                 thread.start()
-    return False
 
 
 def ready(timeout: float | None = None) -> bool:
