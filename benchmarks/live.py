@@ -13,6 +13,12 @@ difference, and checks that the decisions are identical and all recorded after
     python benchmarks/live.py                                  # median, 500 trials x 20 steps, in-memory storage
     python benchmarks/live.py --strategy successive_halving --storage journal
     python benchmarks/live.py --adaptive --trials 200          # StorePruner(recommend=True), adapting
+    python benchmarks/live.py --trials 200 --burners 2         # two CPU burners beside it (load >= 2)
+
+``--burners N`` runs N busy-looping processes beside the study for the whole
+timed run (the shared machine's own load comes on top) and prints the 1-min
+load average before and after, so the wall-clock tails are measured on a
+loaded machine on purpose.
 
 With ``--adaptive`` study B is ``StorePruner(recommend=True)`` with a meta-model
 (a real forest over the whole grid) trained on past tasks where a lax rule,
@@ -29,6 +35,9 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -123,7 +132,22 @@ def main() -> None:
     parser.add_argument("--adaptive", action="store_true", help="StorePruner(recommend=True), adapting in the study")
     parser.add_argument("--min-trials", type=int, default=8, help="with --adaptive: completions before a switch")
     parser.add_argument("--every", type=int, default=2, help="with --adaptive: re-score every k-th completion")
+    parser.add_argument("--burners", type=int, default=0, help="CPU-burning processes beside the study")
     args = parser.parse_args()
+    burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burners)]
+    try:
+        if burners:
+            time.sleep(5)  # let the load average notice them
+        print(f"{len(burners)} CPU burner(s); 1-min load average at the start {os.getloadavg()[0]:.1f}")
+        run(args)
+        print(f"1-min load average at the end {os.getloadavg()[0]:.1f}")
+    finally:
+        for b in burners:
+            b.kill()
+            b.wait()
+
+
+def run(args: argparse.Namespace) -> None:
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     data = curves(args.trials, args.steps, args.seed)
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,14 +1,30 @@
 """Replay benchmark: the engine against Optuna itself, and the scale target.
 
-Part 1 (speed and parity, one run side by side): replays ``median`` (default)
-and ``successive_halving`` (default) over the same real LCDB curves in the same
-orders through Optuna's ask/tell (``to_optuna()``) and through the engine, checks
-that every decision is identical and prints the speed ratio and decisions per
-second (a decision = one report + should_prune call that Optuna made), by CPU
-and by wall time. One-off costs of both sides (imports, Optuna's first study,
-loading or compiling the engine's numba loops) are paid in an untimed warm-up;
-Optuna's replays are timed once, the engine's as the median of ``--repeat`` runs
-(a ~10 ms measurement on a shared machine is otherwise mostly noise).
+Part 1 (speed and parity, one run side by side): replays ``median``,
+``successive_halving`` and ``hyperband`` (defaults) over the same real LCDB
+curves in the same orders through Optuna's ask/tell (``to_optuna()``) and
+through the engine, checks that every decision is identical and prints the
+speed ratio and decisions per second (a decision = one report + should_prune
+call that Optuna made), by CPU and by wall time.
+
+- **cold**: for each rule, a fresh Python process with a fresh, empty
+  ``NUMBA_CACHE_DIR`` imports the library, loads the curves and times its very
+  first replay (what a user's first call costs: the engine readies its
+  compiled loops in the background and serves this call with the numpy
+  kernels). CPU is the calling thread's (``thread_time``) and, separately, the
+  whole process's (with the background compilation).
+- **warm**: in this process after an untimed warm-up (imports, Optuna's first
+  study, the engine's compiled loops readied); the engine's time is the median
+  of ``--repeat`` runs (a ~10 ms measurement on a shared machine is otherwise
+  mostly noise).
+
+Optuna's replays are timed once, warm, and are the anchor of both.
+
+Part 1b (``--trials 100,1000,10000``): Hyperband on one study of ``n`` real LCDB
+curves (the first ``n`` curves of the corpus pooled into one study, on their
+shared grid of training-set sizes), warm engine against Optuna (Optuna only up
+to ``--optuna-max``; its cost grows ~n^2), and the engine's time per
+``n log2 n``.
 
 Part 2 (scale, ``--scale``): 50 rule versions x all LCDB accuracy studies x 5
 orders with joblib on all cores, outcomes computed (not written).
@@ -18,13 +34,17 @@ Usage::
     python benchmarks/replay.py                      # part 1 on the committed excerpt
     python benchmarks/replay.py --lcdb /tmp/lcdbdl/lcdb-0.1.0.tar.gz --studies 40
     python benchmarks/replay.py --lcdb /tmp/lcdbdl/lcdb-0.1.0.tar.gz --scale
+    python benchmarks/replay.py --lcdb ~/.cache/policy-store/lcdb-0.1.0.tar.gz --trials 100,1000,10000
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -52,21 +72,74 @@ def lcdb_curves(source: str, tasks: int | None = None, seeds: int | None = None)
     return curves_from_frame(long_frame(raw))
 
 
+STRATEGIES = ("median", "successive_halving", "hyperband")
+
+
+def load_curves(lcdb: str | None, studies: int | None) -> list[StudyCurves]:
+    curves = lcdb_curves(lcdb) if lcdb else excerpt_curves()
+    return curves[:studies] if studies else curves
+
+
 def warm_up(curves: list[StudyCurves]) -> None:
     """Both sides' one-off costs, outside the timed region: imports, Optuna's first study, the engine's
     compiled loops (loaded from numba's on-disk cache, or compiled on a cold machine)."""
     w0 = time.perf_counter()
-    for name in ("median", "successive_halving"):
+    ready = _jit.ready()
+    for name in STRATEGIES:
         spec = RuleSpec.parse({"strategy": name})
         (r,) = replay_many(curves[:1], [spec], [0])[0]
         optuna_prune_cols(curves[0], spec, r.order)
     print(f"warm-up (both sides, untimed: imports, Optuna's first study, the engine's compiled loops): "
-          f"{time.perf_counter() - w0:.1f} s wall; engine loops compiled with numba: {_jit.enabled()}")
+          f"{time.perf_counter() - w0:.1f} s wall; engine loops compiled with numba: {ready}")
 
 
-def speed(curves: list[StudyCurves], orders: list[int], repeat: int) -> None:
+def optuna_side(curves: list[StudyCurves], spec: RuleSpec, engine: list) -> tuple[float, float, int]:
+    """Optuna's CPU and wall seconds over the engine's replays, and the decisions it made; exits on any difference."""
+    w0, c0 = time.perf_counter(), time.process_time()
+    optuna = [[optuna_prune_cols(c, spec, r.order) for r in rs] for c, rs in zip(curves, engine, strict=True)]
+    w_optuna, t_optuna = time.perf_counter() - w0, time.process_time() - c0
+    decisions = 0
+    for c, rs, os_ in zip(curves, engine, optuna, strict=True):
+        for r, o in zip(rs, os_, strict=True):
+            if not np.array_equal(r.prune_col, o):
+                sys.exit(f"DECISIONS DIFFER: {spec.strategy} {c.study} order {r.order_seed}")
+            stop = np.where(o >= 0, o, c.last_pos[r.order])
+            decisions += int(np.cumsum(c.present[r.order], axis=1)[np.arange(len(stop)), stop].sum())
+    return t_optuna, w_optuna, decisions
+
+
+def first_call(lcdb: str | None, studies: int | None, orders: int, name: str) -> dict:
+    """The first replay of ``name`` in a fresh process with an empty numba cache directory."""
+    with tempfile.TemporaryDirectory(prefix="numba-cold-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        env.pop("POLICY_STORE_REPLAY_JIT", None)
+        args = [sys.executable, __file__, "--first-call", name, "--orders", str(orders)]
+        args += ["--lcdb", lcdb] if lcdb else []
+        args += ["--studies", str(studies)] if studies else []
+        done = subprocess.run(args, env=env, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _first_call_child(curves: list[StudyCurves], orders: list[int], name: str) -> None:
+    spec = RuleSpec.parse({"strategy": name})
+    w0, c0, p0 = time.perf_counter(), time.thread_time(), time.process_time()
+    replay_many(curves, [spec], orders)
+    out = {"wall": time.perf_counter() - w0, "cpu": time.thread_time() - c0, "process_cpu": time.process_time() - p0}
+    w1, c1 = time.perf_counter(), time.thread_time()
+    replay_many(curves, [spec], orders)          # while the loops are readied in the background
+    out.update(second_wall=time.perf_counter() - w1, second_cpu=time.thread_time() - c1)
+    w1 = time.perf_counter()
+    out["ready_after"] = time.perf_counter() - w0 if _jit.ready(timeout=120) else None
+    w2, c2 = time.perf_counter(), time.thread_time()
+    replay_many(curves, [spec], orders)
+    out.update(compiled_wall=time.perf_counter() - w2, compiled_cpu=time.thread_time() - c2, waited=w2 - w1)
+    print(json.dumps(out))
+
+
+def speed(curves: list[StudyCurves], orders: list[int], repeat: int, lcdb: str | None, studies: int | None) -> None:
     warm_up(curves)
-    for name in ("median", "successive_halving"):
+    n_replays = len(curves) * len(orders)
+    for name in STRATEGIES:
         spec = RuleSpec.parse({"strategy": name})
         # the engine's ~10 ms is noisy on a shared box: median of `repeat` runs (Optuna's seconds are not)
         runs = []
@@ -76,22 +149,65 @@ def speed(curves: list[StudyCurves], orders: list[int], repeat: int) -> None:
             runs.append((time.process_time() - c0, time.perf_counter() - w0))
         t_engine, w_engine = (float(np.median([r[k] for r in runs])) for k in (0, 1))
         spread = f"{min(r[0] for r in runs):.4f}-{max(r[0] for r in runs):.4f}"
-        w0, c0 = time.perf_counter(), time.process_time()
-        optuna = [[optuna_prune_cols(c, spec, r.order) for r in rs] for c, rs in zip(curves, engine, strict=True)]
-        w_optuna, t_optuna = time.perf_counter() - w0, time.process_time() - c0
-        decisions = 0
-        for c, rs, os_ in zip(curves, engine, optuna, strict=True):
-            for r, o in zip(rs, os_, strict=True):
-                if not np.array_equal(r.prune_col, o):
-                    sys.exit(f"DECISIONS DIFFER: {name} {c.study} order {r.order_seed}")
-                stop = np.where(o >= 0, o, c.last_pos[r.order])
-                decisions += int(np.cumsum(c.present[r.order], axis=1)[np.arange(len(stop)), stop].sum())
-        n_replays = len(curves) * len(orders)
-        print(f"{name:>18}: {n_replays} replays, {decisions} decisions, identical: yes | CPU: "
-              f"optuna {t_optuna:.2f} s ({decisions / t_optuna:,.0f} dec/s), "
-              f"engine {t_engine:.4f} s (median of {repeat}, {spread}; {decisions / t_engine:,.0f} dec/s), "
-              f"ratio {t_optuna / t_engine:,.0f}x | "
-              f"wall: optuna {w_optuna:.2f} s, engine {w_engine:.4f} s, ratio {w_optuna / w_engine:,.0f}x")
+        cold = first_call(lcdb, studies, len(orders), name)
+        t_optuna, w_optuna, decisions = optuna_side(curves, spec, engine)
+        print(f"{name:>18}: {n_replays} replays, {decisions} decisions, identical: yes | Optuna CPU {t_optuna:.2f} s "
+              f"({decisions / t_optuna:,.0f} dec/s), wall {w_optuna:.2f} s")
+        print(f"{'warm':>18}: engine CPU {t_engine:.4f} s (median of {repeat}, {spread}; "
+              f"{decisions / t_engine:,.0f} dec/s), ratio CPU {t_optuna / t_engine:,.0f}x | "
+              f"wall {w_engine:.4f} s, ratio wall {w_optuna / w_engine:,.0f}x")
+        print(f"{'cold':>18}: first call in a fresh process, empty numba cache: engine CPU {cold['cpu']:.4f} s "
+              f"(calling thread), ratio CPU {t_optuna / cold['cpu']:,.0f}x | wall {cold['wall']:.4f} s, ratio wall "
+              f"{w_optuna / cold['wall']:,.0f}x | process CPU incl. background compilation "
+              f"{cold['process_cpu']:.3f} s; second call (numba readying beside it) CPU {cold['second_cpu']:.4f} s, "
+              f"wall {cold['second_wall']:.4f} s (ratio wall {w_optuna / cold['second_wall']:,.0f}x); compiled "
+              f"loops ready {cold['ready_after']:.1f} s after the first call, then {cold['compiled_cpu']:.4f} s "
+              f"CPU per call")
+    print(f"1-min load average at the end {_load():.1f}")
+
+
+def pooled_study(curves: list[StudyCurves], n: int) -> StudyCurves:
+    """The first ``n`` trials of ``curves`` as one study on the union of their step grids."""
+    rows, taken = [], 0
+    for c in curves:
+        for i in range(c.n_trials):
+            rows.append((c.steps, c.values[i], c.present[i]))
+            taken += 1
+            if taken == n:
+                break
+        if taken == n:
+            break
+    grid = np.unique(np.concatenate([r[0] for r in rows]))
+    values = np.full((len(rows), len(grid)), np.nan)
+    present = np.zeros(values.shape, dtype=bool)
+    for k, (st, v, p) in enumerate(rows):
+        cols = np.searchsorted(grid, st)
+        values[k, cols] = v
+        present[k, cols] = p
+    return StudyCurves.from_arrays(f"pooled-{n}", values, steps=grid, present=present, direction=curves[0].direction)
+
+
+def trial_scaling(curves: list[StudyCurves], sizes: list[int], orders: list[int], optuna_max: int,
+                  repeat: int) -> None:
+    _jit.ready()
+    spec = RuleSpec.parse({"strategy": "hyperband"})
+    print("Hyperband, one study of n pooled LCDB curves, warm engine vs Optuna (same orders, decisions checked):")
+    for n in sizes:
+        study = pooled_study(curves, n)
+        runs = []
+        for _ in range(repeat):
+            w0, c0 = time.perf_counter(), time.process_time()
+            engine = replay_many([study], [spec], orders)
+            runs.append((time.process_time() - c0, time.perf_counter() - w0))
+        t_engine, w_engine = (float(np.median([r[k] for r in runs])) for k in (0, 1))
+        per = t_engine / len(orders) / (study.n_trials * np.log2(study.n_trials)) * 1e9
+        line = (f"  n={study.n_trials:>6} ({len(study.steps)} steps): engine CPU {t_engine / len(orders) * 1e3:.2f} ms "
+                f"per replay ({per:.1f} ns per n log2 n)")
+        if n <= optuna_max:
+            t_optuna, w_optuna, decisions = optuna_side([study], spec, engine)
+            line += (f" | Optuna {t_optuna / len(orders):.2f} s per replay, {decisions} decisions, identical: yes, "
+                     f"ratio CPU {t_optuna / t_engine:,.0f}x, wall {w_optuna / w_engine:,.0f}x")
+        print(line, flush=True)
     print(f"1-min load average at the end {_load():.1f}")
 
 
@@ -138,18 +254,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lcdb", help="path to lcdb-0.1.0.tar.gz (default: the committed excerpt)")
     ap.add_argument("--studies", type=int, default=None, help="part 1: use the first N studies")
     ap.add_argument("--orders", type=int, default=5)
-    ap.add_argument("--repeat", type=int, default=5, help="part 1: engine runs per strategy (median reported)")
+    ap.add_argument("--repeat", type=int, default=5, help="engine runs per strategy (median reported)")
     ap.add_argument("--scale", action="store_true", help="run part 2 (needs --lcdb)")
+    ap.add_argument("--trials", help="part 1b: comma-separated study sizes for Hyperband (needs --lcdb)")
+    ap.add_argument("--optuna-max", type=int, default=1000, help="part 1b: largest size Optuna replays")
+    ap.add_argument("--first-call", help=argparse.SUPPRESS)
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args(argv)
+    if args.first_call:
+        _first_call_child(load_curves(args.lcdb, args.studies), list(range(args.orders)), args.first_call)
+        return
     t0 = time.perf_counter()
-    curves = lcdb_curves(args.lcdb) if args.lcdb else excerpt_curves()
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"loaded {len(curves)} studies in {time.perf_counter() - t0:.1f} s (1-min load average {load:.1f})")
+    curves = load_curves(args.lcdb, None if args.scale or args.trials else args.studies)
+    print(f"loaded {len(curves)} studies in {time.perf_counter() - t0:.1f} s (1-min load average {_load():.1f})")
     if args.scale:
         scale(curves, args.jobs)
-        return
-    speed(curves[: args.studies] if args.studies else curves, list(range(args.orders)), args.repeat)
+    elif args.trials:
+        trial_scaling(curves, [int(n) for n in args.trials.split(",")], list(range(args.orders)), args.optuna_max,
+                      args.repeat)
+    else:
+        speed(curves, list(range(args.orders)), args.repeat, args.lcdb, args.studies)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,8 @@
 1
 """
 
+from typing import Any
+
 from policy_store.errors import (
     ArtifactIntegrityError,
     DirectionMismatchError,
@@ -19,7 +21,6 @@ from policy_store.errors import (
     StoreError,
     StudyConflictError,
 )
-from policy_store.store import CommitConflictError, PolicyStore
 
 __version__ = "0.1.0"
 
@@ -39,3 +40,12 @@ __all__ = [
     "StudyConflictError",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # the store (and duckdb with it) is imported on first use: `policy-store --help` needs neither
+    if name in ("CommitConflictError", "PolicyStore"):
+        from policy_store import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

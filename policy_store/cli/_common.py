@@ -9,14 +9,18 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policy_store.errors import InvalidInputError
-from policy_store.store import PolicyStore, default_location
+
+if TYPE_CHECKING:
+    from policy_store.store import PolicyStore
 
 
 def open_store(args: argparse.Namespace, *, read_only: bool = False) -> PolicyStore:
     """The store named by ``--store``, ``$POLICY_STORE`` or the default file."""
+    from policy_store.store import PolicyStore, default_location  # duckdb: not for `--help`
+
     return PolicyStore(args.store or default_location(), read_only=read_only)
 
 

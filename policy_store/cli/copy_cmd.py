@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from policy_store.cli._common import add_json_flag, print_json, print_table
-from policy_store.copy import copy_store
 
 
 def _copy(args: argparse.Namespace) -> int:
+    from policy_store.copy import copy_store  # tqdm and the store: not for `--help`
+
     progress = not args.json and sys.stderr.isatty()
     report = copy_store(args.source, args.destination, replace=args.replace, progress=progress)
     if args.json:

@@ -6,10 +6,11 @@ import argparse
 import sys
 
 from policy_store.cli._common import add_json_flag, open_store, print_json
-from policy_store.demo import run_demo
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from policy_store.demo import run_demo  # the store (duckdb): not for `--help`
+
     with open_store(args) as store:
         echo = (lambda _line: None) if args.json else print
         result = run_demo(store, echo=echo, out_dir=args.out, progress=not args.json and sys.stderr.isatty())

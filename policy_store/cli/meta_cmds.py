@@ -9,9 +9,7 @@ from pathlib import Path
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table, text_or_file
 from policy_store.cli._parallel import add_backend_flags
 from policy_store.errors import InvalidInputError
-from policy_store.location import FileLocation, parse_location
 from policy_store.parallel import jobs_for, parallel_backend
-from policy_store.store import default_location
 
 
 def _fit(args: argparse.Namespace) -> int:
@@ -96,6 +94,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _store_exists(args: argparse.Namespace) -> bool:
     """Whether the store is there already (``meta evaluate --lcdb`` must not create an empty one to record into)."""
+    from policy_store.location import FileLocation, parse_location
+    from policy_store.store import default_location
+
     location = parse_location(args.store or default_location())
     return not isinstance(location, FileLocation) or Path(location.path).exists()
 

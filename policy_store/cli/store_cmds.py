@@ -7,10 +7,13 @@ import sys
 
 from policy_store.choices import FORMATS
 from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
-from policy_store.records import describe_study, describe_task, list_studies, list_tasks, store_summary
+
+# policy_store.records opens duckdb: imported in the handlers, not for `--help`
 
 
 def _init(args: argparse.Namespace) -> int:
+    from policy_store.records import store_summary
+
     with open_store(args) as store:
         info = store_summary(store)
     if args.json:
@@ -42,6 +45,8 @@ def _ingest(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
+    from policy_store.records import list_tasks
+
     with open_store(args, read_only=True) as store:
         rows = list_tasks(store)
     print_json(rows) if args.json else print_table(rows)
@@ -49,6 +54,8 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def _studies(args: argparse.Namespace) -> int:
+    from policy_store.records import list_studies
+
     with open_store(args, read_only=True) as store:
         rows = list_studies(store, args.task)
     print_json(rows) if args.json else print_table(rows)
@@ -56,6 +63,8 @@ def _studies(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    from policy_store.records import describe_study, describe_task
+
     with open_store(args, read_only=True) as store:
         info = describe_task(store, args.id) if args.kind == "task" else describe_study(store, args.id)
     if args.json:
@@ -77,6 +86,8 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from policy_store.records import store_summary
+
     with open_store(args, read_only=True) as store:
         info = store_summary(store)
     if args.json:

@@ -212,14 +212,17 @@ def _ingest_view(
     if not to_write:
         return report
     studies = f"{view.replace('.', '_')}_studies"
-    store.register(studies, pd.DataFrame({"study": to_write, "content_hash": [hashes[s] for s in to_write]}))
+    task_of = {row["study"]: row["task"] for row in incoming}
+    store.register(studies, pd.DataFrame({"study": to_write, "task": [task_of[s] for s in to_write],
+                                          "content_hash": [hashes[s] for s in to_write]}))
     try:
         now = utcnow()
         _write_tasks(store, view, report.new_tasks, now)
         for part in parts:
             # Only the studies to write (unchanged ones are in the input too); `studies` is ours, never user input.
             rows = f"(SELECT v.* FROM {part} AS v SEMI JOIN {studies} USING (study))" if report.unchanged else part  # noqa: S608
-            report.points_written += _write(store, rows, studies, source, now)
+            report.points_written += _write(store, rows)
+        _write_studies(store, studies, source, now)
     finally:
         store.unregister(studies)
     return report
@@ -234,8 +237,8 @@ def _write_tasks(store: PolicyStore, view: str, new_tasks: list[str], now) -> No
     )
 
 
-def _write(store: PolicyStore, view: str, studies: str, source: str, now) -> int:
-    """Points, trials and studies of ``view`` (whole studies)."""
+def _write(store: PolicyStore, view: str) -> int:
+    """Points and trials of ``view`` (whole studies)."""
     store.execute(
         f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {view}"  # noqa: S608
     )
@@ -258,11 +261,15 @@ def _write(store: PolicyStore, view: str, studies: str, source: str, now) -> int
                    state, params, final_step, final_value, n_steps, cost_seconds
             FROM t""",  # noqa: S608
     )
+    return int(store.scalar(f"SELECT count(*) FROM {view}"))  # noqa: S608
+
+
+def _write_studies(store: PolicyStore, studies: str, source: str, now) -> None:
+    """The studies rows, from their trials just written (not from the points: a count of distinct labels over
+    every point was a tenth of a large ingest); ``studies`` holds each study's task and content hash."""
     store.execute(
         f"""INSERT INTO studies
-            SELECT p.study, any_value(p.task), any_value(h.content_hash), count(DISTINCT p.trial),
-                   count(*), ?, ?
-            FROM {view} AS p JOIN {studies} AS h USING (study) GROUP BY p.study""",  # noqa: S608
+            SELECT t.study, h.task, h.content_hash, count(*), sum(t.n_steps), ?, ?
+            FROM trials AS t JOIN {studies} AS h USING (study) GROUP BY t.study, h.task, h.content_hash""",  # noqa: S608
         [source, now],
     )
-    return int(store.scalar(f"SELECT count(*) FROM {view}"))  # noqa: S608

@@ -1,7 +1,8 @@
 """Integrations with HPO frameworks: Optuna's ``StorePruner``, its decision spool and audit trail.
 
-``StorePruner`` needs the ``optuna`` extra and is imported on first use, so
-``import policy_store.integrations`` works without optuna.
+Every name is imported on first use: ``StorePruner`` needs the ``optuna``
+extra, and the rest pull in pandas, which ``policy-store explain`` and the
+package's import must not pay for.
 
 >>> from policy_store.integrations import explain_trial, absorb_spool
 >>> callable(explain_trial) and callable(absorb_spool)
@@ -10,12 +11,8 @@ True
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
-
-from policy_store.integrations.audit_trail import explain_trial, trial_decisions
-from policy_store.integrations.live import live_outcome, record_live_study
-from policy_store.integrations.recommend import recommended_version
-from policy_store.integrations.spool import AbsorbReport, SpoolWriter, absorb_spool, remove_absorbed, spool_files
 
 __all__ = [
     "AbsorbReport",
@@ -32,11 +29,16 @@ __all__ = [
     "trial_decisions",
 ]
 
-_LAZY = ("StorePruner", "open_store_retrying")
+_OPTUNA = ("StorePruner", "open_store_retrying")
+_HOME = {"explain_trial": "audit_trail", "trial_decisions": "audit_trail", "live_outcome": "live",
+         "record_live_study": "live", "recommended_version": "recommend", "AbsorbReport": "spool",
+         "SpoolWriter": "spool", "absorb_spool": "spool", "remove_absorbed": "spool", "spool_files": "spool"}
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    if name in _OPTUNA:
         from policy_store.errors import MissingDependencyError
 
         try:

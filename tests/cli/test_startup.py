@@ -9,7 +9,23 @@ import sys
 from policy_store import choices
 from policy_store.cli import drift_cmds
 
-HEAVY = ("pandas", "scipy", "optuna", "sklearn", "numba")
+HEAVY = ("pandas", "scipy", "optuna", "sklearn", "numba", "pyarrow", "duckdb")
+
+
+def _imported_by(argv: list[str]) -> tuple[list[str], subprocess.CompletedProcess]:
+    """Run the CLI with ``argv`` in a fresh interpreter; the heavy modules it imported, and the process."""
+    code = (
+        "import json, sys\n"
+        "from policy_store.cli.main import main\n"
+        "try:\n"
+        f"    code = main({argv!r})\n"
+        "except SystemExit as e:\n"
+        "    code = e.code\n"
+        f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
+        "sys.exit(code)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    return json.loads(done.stdout.strip().splitlines()[-1]), done
 
 
 def test_building_the_parser_imports_no_heavy_module():
@@ -22,6 +38,22 @@ def test_building_the_parser_imports_no_heavy_module():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
     assert json.loads(done.stdout) == []
+
+
+def test_help_imports_neither_the_heavy_stack_nor_duckdb():
+    imported, done = _imported_by(["--help"])
+    assert done.returncode == 0 and "explain" in done.stdout
+    assert imported == []
+
+
+def test_explain_imports_only_the_store(tmp_path):
+    store = str(tmp_path / "s.duckdb")
+    _imported_by(["--store", store, "init"])
+    imported, done = _imported_by(["--store", store, "explain", "study-a", "0"])
+    assert done.returncode == 1 and "no live decision recorded" in done.stderr
+    # duckdb for the store; pandas (and pyarrow with it) only because DuckDB's Python client imports it when it
+    # binds the first query parameter -- no scipy, optuna, sklearn or numba
+    assert set(imported) <= {"duckdb", "pandas", "pyarrow"} and "duckdb" in imported
 
 
 def test_light_choices_are_the_librarys():

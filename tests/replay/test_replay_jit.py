@@ -35,7 +35,15 @@ SPECS = [{"strategy": "median"},
              "strategy": "successive_halving", "params": {"min_resource": 1, "reduction_factor": 2}}}},
          {"strategy": "median", "safeguards": {"audit_fraction": 0.4, "audit_seed": 3}},
          {"strategy": "successive_halving", "params": {"min_resource": 1},
-          "safeguards": {"audit_fraction": 0.4, "audit_seed": 3}}]
+          "safeguards": {"audit_fraction": 0.4, "audit_seed": 3}},
+         {"strategy": "hyperband"},
+         {"strategy": "hyperband", "params": {"min_resource": 1, "max_resource": 20, "reduction_factor": 2}},
+         {"strategy": "hyperband", "params": {"min_resource": 2, "max_resource": 9, "reduction_factor": 3,
+                                              "bootstrap_count": 1}},
+         {"strategy": "hyperband", "params": {"reduction_factor": 2},
+          "safeguards": {"audit_fraction": 0.4, "audit_seed": 3}},
+         {"strategy": "patient", "params": {"patience": 1, "wrapped": {
+             "strategy": "hyperband", "params": {"min_resource": 1, "reduction_factor": 2}}}}]
 
 
 def both_paths(monkeypatch, studies: list[StudyCurves], specs: list[RuleSpec], seeds: list[int]) -> None:

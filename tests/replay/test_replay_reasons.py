@@ -70,7 +70,7 @@ def _optuna_sh_reasons(c, spec, order) -> tuple[np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("jit", ["1", "0"])
 def test_sh_reasons_equal_optunas_rung_cutoff(lcdb, monkeypatch, jit):
     # both kernels: the numpy one once read the competing-set size after its own rung writes
-    monkeypatch.setenv("POLICY_STORE_REPLAY_JIT", jit)
+    monkeypatch.setenv("POLICY_STORE_REPLAY_JIT", jit)  # "1": compiled, readied by conftest
     for params in ({}, {"min_resource": 1, "reduction_factor": 2}):
         spec = RuleSpec.parse({"strategy": "successive_halving", "params": params})
         for r in replay_study(lcdb[0], [spec], [0, 3]):

@@ -154,7 +154,7 @@ class Stack:
         pres = np.zeros((n_s, n, j), dtype=bool)
         flat_v = np.concatenate([c.values.ravel() for c in curves])
         flat_p = np.concatenate([c.present.ravel() for c in curves])
-        if _jit.enabled():
+        if _jit.compiled():
             from policy_store.replay.kernels._stack_jit import scatter
 
             cells = cn * cj

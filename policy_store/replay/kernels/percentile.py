@@ -29,7 +29,7 @@ from policy_store.replay.kernels._common import (
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
-    if _jit.enabled():
+    if _jit.compiled():
         return run_jit(st, orders, params, audited, call)
     return run_numpy(st, orders, params, audited, call)
 

@@ -14,9 +14,9 @@ the failing one (unless NaN), exactly as Optuna writes them before deciding.
 Hyperband adds a bracket axis: each bracket is successive halving with
 ``min_early_stopping_rate = bracket`` over the trials hashed into it.
 
-With numba, plain successive halving runs as the compiled loop of
-:mod:`.successive_halving_jit`; this numpy version is the reference, the
-fallback, and (for now) Hyperband's kernel.
+With numba, both run as the compiled loop of :mod:`.successive_halving_jit`;
+this numpy version is the reference and the fallback (also while the compiled
+loop is being readied, see :mod:`._jit`).
 """
 
 from __future__ import annotations
@@ -46,30 +46,38 @@ def _hb_layout(max_resource: int, min_resource: int, eta: int) -> tuple[int, lis
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
-    if not hyperband and _jit.enabled():
-        return run_jit(st, orders, params, audited, call)
+    if _jit.compiled():
+        return run_jit(st, orders, params, audited, call, hyperband)
     return run_numpy(st, orders, params, audited, call, hyperband)
 
 
 def run_jit(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
-            call: np.ndarray | None = None) -> KernelOut:
-    """Successive halving through the compiled loop of :mod:`.successive_halving_jit`."""
+            call: np.ndarray | None = None, hyperband: bool = False) -> KernelOut:
+    """Successive halving or Hyperband through the compiled loop of :mod:`.successive_halving_jit`."""
     from policy_store.replay.kernels.successive_halving_jit import loop
 
     B, N, _ = st.shape
     out = KernelOut.empty(B, N)
-    ints = {key: param_column(params, lambda p, key=key: p[key], np.int64)
+    ints = {key: param_column(params, lambda p, key=key: p.get(key, 0), np.int64)
             for key in ("reduction_factor", "bootstrap_count", "min_early_stopping_rate")}
-    min_res = param_column(params, lambda p: -1 if p["min_resource"] == "auto" else p["min_resource"], np.int64)
+    auto = {key: param_column(params, lambda p, key=key: -1 if p.get(key, "auto") == "auto" else p[key], np.int64)
+            for key in ("min_resource", "max_resource")}
     if call is None:
         call, cidx = st.study_present, st.index
     else:
         call, cidx = np.ascontiguousarray(call), np.arange(B, dtype=np.int64)
+    crc = _crc_table(st.study_names, N if hyperband else 0)
     loop(st.study_values, st.study_steps, st.study_final, st.study_last, st.index, call, cidx,
          np.ascontiguousarray(orders, dtype=np.int64), np.ascontiguousarray(audited), ints["reduction_factor"],
-         ints["bootstrap_count"], ints["min_early_stopping_rate"], min_res, st.maximize,
-         out.prune_col, out.threshold, out.ref_size)
+         ints["bootstrap_count"], ints["min_early_stopping_rate"], auto["min_resource"], auto["max_resource"],
+         crc, st.maximize, hyperband, out.prune_col, out.threshold, out.ref_size)
     return out
+
+
+def _crc_table(names: list[str], n: int) -> np.ndarray:
+    """``(S, N)``: Optuna's bracket hash ``crc32(f"{study_name}_{trial_number}")`` per study and trial number."""
+    return np.array([[binascii.crc32(f"{name}_{t}".encode()) for t in range(n)] for name in names],
+                    dtype=np.int64).reshape(len(names), n)
 
 
 def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,

@@ -1,11 +1,20 @@
-"""Compiled loop of the ``successive_halving`` kernel (same rules as :mod:`.successive_halving`).
+"""Compiled loop of the ``successive_halving`` and ``hyperband`` kernels (same rules as :mod:`.successive_halving`).
 
-One replay at a time, in Optuna's own order of events: each consulted report
-visits the trial's current rung and, while promoted, the next ones its step
-reaches (``rung_step = min_resource * eta ** (rate + r)``, in float64 like the
-numpy kernel); every visit with a non-NaN value adds it to the rung's values
-before deciding, which is all the state there is (kept sorted, so the reason's
-cut-off is a lookup).
+One replay at a time. A trial's value at rung ``r`` is its value at its first
+consulted report at or after ``rung_step = min_resource * eta ** (rate + r)``
+(float64, like the numpy kernel), so once ``min_resource`` and the brackets are
+known (from the start, or at the first trial after a COMPLETE one for "auto")
+every trial's rung values are tabulated in one pass over its reports and the
+candidate values of each (bracket, rung) are sorted once. The rung's history is
+then a Fenwick tree over those sorted candidates: counting the values below
+``v`` (the promotion test), adding ``v`` and reading the promotion cut-off (the
+reason) each cost ``O(log n)``, so a replay of ``n`` trials costs
+``O(n log n)`` per rung instead of ``O(n^2)``.
+
+Hyperband (``hyper``) adds Optuna's bracket per trial number
+(``crc32(f"{study_name}_{number}") % total_budget``, the crc32 given per study)
+and uses the bracket as the successive-halving rate; its brackets exist once
+``max_resource`` is known.
 
 >>> import numpy as np
 >>> v = np.array([[[0.5, 0.6], [0.4, 0.3], [0.7, 0.8]]])          # 1 study, 3 trials, 2 steps
@@ -13,12 +22,14 @@ cut-off is a lookup).
 >>> z, one = np.zeros(1, dtype=np.int64), np.ones(1, dtype=np.int64)
 >>> out = [np.full((1, 3), -1), np.full((1, 3), np.nan), np.zeros((1, 3), dtype=np.int64)]
 >>> loop(v, np.array([[1, 2]]), v[:, :, -1], np.array([[1, 1, 1]]), z, pres, z, np.array([[0, 1, 2]]),
-...      np.zeros((1, 3), dtype=bool), 2 * one, z, z, one, True, *out)
+...      np.zeros((1, 3), dtype=bool), 2 * one, z, z, one, z, np.zeros((1, 3), dtype=np.int64), True, False, *out)
 >>> out[0].tolist(), out[2].tolist()
 ([[-1, 0, -1]], [[0, 2, 0]])
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -26,15 +37,58 @@ from policy_store.replay.kernels._jit import njit
 
 
 @njit
-def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noqa: PLR0913
-         eta, boot, rate0, min_resource, maximize, prune_col, threshold, ref_size):  # pragma: no cover
+def _prefix(tree, base, k):  # pragma: no cover
+    """How many values the Fenwick tree at ``tree[base:]`` holds in slots ``< k``."""
+    total = 0
+    while k > 0:
+        total += tree[base + k - 1]
+        k -= k & -k
+    return total
+
+
+@njit
+def _add(tree, base, size, slot):  # pragma: no cover
+    k = slot + 1
+    while k <= size:
+        tree[base + k - 1] += 1
+        k += k & -k
+
+
+@njit
+def _kth(tree, base, size, k):  # pragma: no cover
+    """The slot of the ``k``-th (0-based) smallest value held."""
+    pos = 0
+    step = 1
+    while step * 2 <= size:
+        step *= 2
+    while step > 0:
+        nxt = pos + step
+        if nxt <= size and tree[base + nxt - 1] <= k:
+            pos = nxt
+            k -= tree[base + nxt - 1]
+        step //= 2
+    return pos
+
+
+@njit
+def _n_brackets(max_resource, min_resource, eta):  # pragma: no cover
+    # as Optuna: floor(math.log(max / min, eta)) + 1, with math.log(x, b) == log(x) / log(b)
+    return math.floor(math.log(max_resource / min_resource) / math.log(eta)) + 1
+
+
+@njit
+def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noqa: PLR0913, PLR0912, PLR0915
+         eta, boot, rate0, min_resource, max_resource, crc, maximize, hyper,
+         prune_col, threshold, ref_size):  # pragma: no cover
     """Fill ``prune_col``/``threshold``/``ref_size`` ``(B, N)`` by entry position.
 
     ``vals`` ``(S, N, J)``, ``steps``/``last_pos`` and ``final`` are per study,
     ``sidx[b]`` the study of replay ``b``, ``call[cidx[b]]`` the reports at
-    which the pruner is consulted. ``min_resource[b] < 0`` is "auto": the first
-    consulted report after a COMPLETE trial fixes it at
-    ``max(largest COMPLETE last step // 100, 1)``.
+    which the pruner is consulted. Successive halving: ``min_resource[b] < 0``
+    is "auto", fixed by the first trial after a COMPLETE one at
+    ``max(largest COMPLETE last step // 100, 1)``. Hyperband: ``max_resource[b] < 0``
+    is "auto", fixed the same way at ``largest COMPLETE last step + 1``;
+    ``crc[s, t]`` is the crc32 of trial number ``t`` in study ``s``.
     """
     n_rep, n_pos = orders.shape
     n_col = vals.shape[2]
@@ -42,64 +96,127 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
         s = sidx[b]
         c = cidx[b]
         e = float(eta[b])
-        rate = rate0[b]
-        mr = min_resource[b]
         top = float(steps[s, n_col - 1])           # padded columns are never reported; bound only
         n_rung = 1
-        while e ** (rate + n_rung) <= top:
+        while e ** n_rung <= top:
             n_rung += 1
-        rung_step = np.empty(n_rung + 1)
-        if mr > 0:
-            for r in range(n_rung + 1):
-                rung_step[r] = float(mr) * e ** (rate + r)
-        store = np.empty((n_rung + 1, n_pos))      # each rung's values so far, ascending
-        count = np.zeros(n_rung + 1, dtype=np.int64)
+        mr = min_resource[b]
+        n_br = 1
+        ready = mr > 0 and (not hyper or max_resource[b] > 0)
+        dead = False
+        tabulated = False
         n_comp = 0
         max_last = -1
+        bracket = np.zeros(n_pos, dtype=np.int64)
+        rv = np.empty((n_pos, n_rung))                 # value and column at each rung, by position
+        rc = np.full((n_pos, n_rung), -1, dtype=np.int64)
+        slot = np.zeros((n_pos, n_rung), dtype=np.int64)
+        offs = np.zeros(1, dtype=np.int64)
+        tree = np.zeros(1, dtype=np.int64)
+        cand = np.empty(0)
+        count = np.zeros(1, dtype=np.int64)
         for t in range(n_pos):
             i = orders[b, t]
-            col = -1
-            r = 0
+            anycall = False
             for j in range(n_col):
-                if not call[c, i, j]:
-                    continue
-                if mr < 0:
-                    if n_comp == 0:
-                        continue
+                if call[c, i, j]:
+                    anycall = True
+                    break
+            if not ready and anycall and (n_comp > 0 or (hyper and max_resource[b] > 0)):
+                ready = True
+                if not hyper:
                     mr = max(max_last // 100, 1)
-                    for q in range(n_rung + 1):
-                        rung_step[q] = float(mr) * e ** (rate + q)
-                step = float(steps[s, j])
-                v = vals[s, i, j]
-                while step >= rung_step[r]:
+            if ready and not dead and not tabulated:
+                tabulated = True
+                # tabulate rung values of the trials from here on, sort each (bracket, rung) once
+                if hyper:
+                    mres = max_resource[b] if max_resource[b] > 0 else max_last + 1
+                    n_br = _n_brackets(mres, mr, eta[b])
+                    if n_br <= 0:
+                        dead = True
+                    else:
+                        cum = np.empty(n_br, dtype=np.int64)
+                        acc = 0
+                        for g in range(n_br):
+                            acc += math.ceil(n_br * (eta[b] ** (n_br - 1 - g)) / (n_br - g))
+                            cum[g] = acc
+                        for q in range(t, n_pos):
+                            bracket[q] = np.searchsorted(cum, crc[s, q] % acc, side="right")
+                if not dead:
+                    n_key = n_br * n_rung
+                    sizes = np.zeros(n_key, dtype=np.int64)
+                    for q in range(t, n_pos):
+                        iq = orders[b, q]
+                        rate = bracket[q] if hyper else rate0[b]
+                        r = 0
+                        rs = float(mr) * e ** (rate + r)
+                        for j in range(n_col):
+                            if not call[c, iq, j]:
+                                continue
+                            step = float(steps[s, j])
+                            while r < n_rung and step >= rs:
+                                x = vals[s, iq, j]
+                                rv[q, r] = x
+                                rc[q, r] = j
+                                if not np.isnan(x):
+                                    sizes[bracket[q] * n_rung + r] += 1
+                                r += 1
+                                rs = float(mr) * e ** (rate + r)
+                            if r == n_rung:
+                                break
+                    offs = np.zeros(n_key + 1, dtype=np.int64)
+                    for k in range(n_key):
+                        offs[k + 1] = offs[k] + sizes[k]
+                    cand = np.empty(offs[n_key])
+                    fill = offs[:n_key].copy()
+                    for q in range(t, n_pos):
+                        for r in range(n_rung):
+                            if rc[q, r] >= 0 and not np.isnan(rv[q, r]):
+                                key = bracket[q] * n_rung + r
+                                cand[fill[key]] = rv[q, r]
+                                fill[key] += 1
+                    for k in range(n_key):
+                        cand[offs[k]:offs[k + 1]] = np.sort(cand[offs[k]:offs[k + 1]])
+                    for q in range(t, n_pos):
+                        for r in range(n_rung):
+                            if rc[q, r] >= 0 and not np.isnan(rv[q, r]):
+                                key = bracket[q] * n_rung + r
+                                slot[q, r] = np.searchsorted(cand[offs[key]:offs[key + 1]], rv[q, r])
+                    tree = np.zeros(max(offs[n_key], 1), dtype=np.int64)
+                    count = np.zeros(n_key, dtype=np.int64)
+            col = -1
+            if ready and not dead and anycall:
+                g = bracket[t]
+                for r in range(n_rung):
+                    j = rc[t, r]
+                    if j < 0:
+                        break
+                    v = rv[t, r]
                     if np.isnan(v):
                         col = j
                         break
-                    n_oth = count[r]
-                    lt = 0
-                    le = 0
-                    for o in range(n_oth):
-                        x = store[r, o]
-                        lt += x < v
-                        le += x <= v
+                    key = g * n_rung + r
+                    base = offs[key]
+                    size = offs[key + 1] - base
+                    n_oth = count[key]
+                    lt = _prefix(tree, base, slot[t, r])
+                    le = _prefix(tree, base, slot[t, r] + 1)
                     beaten = n_oth - le if maximize else lt
                     idx = max((n_oth + 1) // eta[b] - 1, 0)
                     fail = n_oth + 1 <= boot[b] or beaten > idx
                     if fail:
                         # the promotion cut-off: entry ``at`` of the sorted competing values (history + v)
                         at = n_oth - idx if maximize else idx
-                        threshold[b, t] = store[r, at] if at < lt else (v if at == lt else store[r, at - 1])
+                        if at == lt:
+                            threshold[b, t] = v
+                        else:
+                            threshold[b, t] = cand[base + _kth(tree, base, size, at if at < lt else at - 1)]
                         ref_size[b, t] = n_oth + 1
-                    for o in range(n_oth, le, -1):
-                        store[r, o] = store[r, o - 1]
-                    store[r, le] = v
-                    count[r] = n_oth + 1
+                    _add(tree, base, size, slot[t, r])
+                    count[key] = n_oth + 1
                     if fail:
                         col = j
                         break
-                    r += 1
-                if col >= 0:
-                    break
             prune_col[b, t] = col
             if (col >= 0 and not audited[b, t]) or np.isnan(final[s, i]):
                 continue
