@@ -9,10 +9,11 @@ call that Optuna made), by CPU and by wall time.
 
 - **cold**: for each rule, a fresh Python process with a fresh, empty
   ``NUMBA_CACHE_DIR`` imports the library, loads the curves and times its very
-  first replay (what a user's first call costs: the engine readies its
-  compiled loops in the background and serves this call with the numpy
-  kernels). CPU is the calling thread's (``thread_time``) and, separately, the
-  whole process's (with the background compilation).
+  first replay (what a user's first call costs: the numpy kernels serve it;
+  the compiled loops are readied in the background once replays have taken
+  0.2 s). Then a second call, and the time until the loops are ready (in the
+  foreground if the background had not started). CPU is the calling thread's
+  (``thread_time``) and, separately, the whole process's.
 - **warm**: in this process after an untimed warm-up (imports, Optuna's first
   study, the engine's compiled loops readied); the engine's time is the median
   of ``--repeat`` runs (a ~10 ms measurement on a shared machine is otherwise
@@ -127,7 +128,7 @@ def _first_call_child(curves: list[StudyCurves], orders: list[int], name: str) -
     replay_many(curves, [spec], orders)
     out = {"wall": time.perf_counter() - w0, "cpu": time.thread_time() - c0, "process_cpu": time.process_time() - p0}
     w1, c1 = time.perf_counter(), time.thread_time()
-    replay_many(curves, [spec], orders)          # while the loops are readied in the background
+    replay_many(curves, [spec], orders)          # numpy again unless the background readying has finished
     out.update(second_wall=time.perf_counter() - w1, second_cpu=time.thread_time() - c1)
     w1 = time.perf_counter()
     out["ready_after"] = time.perf_counter() - w0 if _jit.ready(timeout=900) else float("nan")
@@ -160,7 +161,7 @@ def speed(curves: list[StudyCurves], orders: list[int], repeat: int) -> None:
         print(f"{'cold':>18}: first call in a fresh process, empty numba cache: engine CPU {cold['cpu']:.4f} s "
               f"(calling thread), ratio CPU {t_optuna / cold['cpu']:,.0f}x | wall {cold['wall']:.4f} s, ratio wall "
               f"{w_optuna / cold['wall']:,.0f}x | process CPU incl. background compilation "
-              f"{cold['process_cpu']:.3f} s; second call (numba readying beside it) CPU {cold['second_cpu']:.4f} s, "
+              f"{cold['process_cpu']:.3f} s; second call CPU {cold['second_cpu']:.4f} s, "
               f"wall {cold['second_wall']:.4f} s (ratio wall {w_optuna / cold['second_wall']:,.0f}x); compiled "
               f"loops ready {cold['ready_after']:.1f} s after the first call, then {cold['compiled_cpu']:.4f} s "
               f"CPU per call")
