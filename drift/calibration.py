@@ -7,7 +7,8 @@ moves by thousandths, killed-best by whole units). So each monitor
    version's history (mean and standard deviation, oriented so that "worse" is
    up; a floor per metric keeps a reference of all zeros from making every
    non-zero study an outlier, and a rate such as killed-best is smoothed with
-   one pseudo-study at 0 and one at 1, as a Laplace prior would);
+   half a pseudo-study at 0 and half at 1, as Jeffreys' prior would: a short
+   history without a single killed best does not make the first one an alarm);
 2. draws bootstrap streams from the reference and sets the threshold to the
    quantile of their peak statistic at which a stream of :data:`HORIZON`
    studies raises a false alarm with probability ``1 - exp(-HORIZON / arl)``:
@@ -44,7 +45,7 @@ HORIZON, N_STREAMS = 200, 400
 #: Smallest standard deviation a reference may have, per metric, in the metric's unit.
 FLOOR = {"regret": 0.01, "killed_best": 0.05, "false_prune_rate": 0.02, "compute_saved": 0.02,
          "rank_correlation": 0.05}  # fmt: skip
-#: Rates smoothed with a pseudo-study at each end.
+#: Rates smoothed with half a pseudo-study at each end (each study counts twice, each pseudo-study once).
 RATES = ("killed_best", "false_prune_rate")
 
 
@@ -62,7 +63,7 @@ class Reference:
     def from_values(cls, values: np.ndarray, metric: str) -> Reference:
         """The reference of ``values`` (one per study) of ``metric``."""
         v = np.asarray(values, dtype=float)
-        full = np.r_[v, 0.0, 1.0] if metric in RATES else v
+        full = np.r_[v, v, 0.0, 1.0] if metric in RATES else v
         mean = float(full.mean()) if full.size else 0.0
         scale = max(float(full.std()) if full.size else 0.0, FLOOR[metric])
         return cls(metric, mean, scale, WORSE[metric] * (full - mean) / scale, int(v.size))

@@ -30,7 +30,7 @@ The check is deterministic: rerunning it on the same data records nothing new.
 ...                       [f"o{i}", f"s{i:02d}", i >= 60, at]) and None
 ...     result = Monitor(Scope("median"), "killed_best").check(store)
 ...     result.status, result.event.alarm_study, result.event.change_study
-('drift', 's62', 's60')
+('drift', 's61', 's60')
 """
 
 from __future__ import annotations

@@ -98,6 +98,7 @@ def read_long_file(path: str | os.PathLike[str], fmt: str | None = None) -> pd.D
         raise InvalidInputError(f"{path}: not a readable CSV file ({e})") from e
     if table.num_rows == 0:
         raise InvalidInputError(f"{path}: the file has a header but no rows")
+    pa.default_memory_pool().release_unused()  # the reader's parse buffers: a third of a large read's peak
     frame = _to_frame(table)
     unknown = [c for c in frame.columns if c not in COLUMNS]
     if unknown:

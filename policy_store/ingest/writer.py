@@ -131,6 +131,8 @@ def ingest_frame(
         hashes = study_hashes(canonical)
         bar.update()
         view = f"_ingest_{uuid.uuid4().hex}"
+        # Arrow's allocator keeps what validation and hashing freed; DuckDB's writes allocate their own
+        pa.default_memory_pool().release_unused()
         # `_row` (input order) lets errors found in the store (a direction mismatch) name the input row.
         store.register(view, canonical.append_column("_row", pa.array(np.arange(canonical.num_rows))))
         bar.set_postfix_str("write, commit")
@@ -217,7 +219,7 @@ def _ingest_view(
                                           "content_hash": [hashes[s] for s in to_write]}))
     try:
         now = utcnow()
-        _write_tasks(store, view, report.new_tasks, now)
+        _write_tasks(store, tasks[tasks["task"].isin(report.new_tasks)], now)
         for part in parts:
             # Only the studies to write (unchanged ones are in the input too); `studies` is ours, never user input.
             rows = f"(SELECT v.* FROM {part} AS v SEMI JOIN {studies} USING (study))" if report.unchanged else part  # noqa: S608
@@ -228,13 +230,16 @@ def _ingest_view(
     return report
 
 
-def _write_tasks(store: PolicyStore, view: str, new_tasks: list[str], now) -> None:
-    store.execute(
-        f"""INSERT INTO tasks
-            SELECT task, any_value(metric), any_value(direction), ?
-            FROM {view} WHERE task IN (SELECT unnest(?::VARCHAR[])) GROUP BY task""",  # noqa: S608
-        [now, new_tasks],
-    )
+def _write_tasks(store: PolicyStore, new_tasks: pd.DataFrame, now) -> None:
+    """The new tasks, from the per-task summary already read (not from another pass over the points)."""
+    if new_tasks.empty:
+        return
+    name = f"_tasks_{uuid.uuid4().hex}"
+    store.register(name, new_tasks[["task", "metric", "direction"]])
+    try:
+        store.execute(f"INSERT INTO tasks SELECT task, metric, direction, ? FROM {name}", [now])  # noqa: S608
+    finally:
+        store.unregister(name)
 
 
 def _write(store: PolicyStore, view: str) -> int:

@@ -11,11 +11,13 @@ the fallback where numba cannot be imported or ``POLICY_STORE_REPLAY_JIT=0``.
 Readying the compiled loops costs seconds: importing numba (~0.5 s) and
 compiling (~3 s), or loading numba's on-disk cache (``cache=True``: next to
 the sources, or under ``NUMBA_CACHE_DIR``). No replay waits for that: replays
-use the numpy kernels until the loops are ready, and the end of the first
-replay in a process starts a background thread that readies every loop on a
-tiny problem (through the same code paths, so with the same types). It starts
-after the call, not during it, because importing and compiling hold the GIL
-the numpy kernels need. Decisions are identical either way.
+use the numpy kernels until the loops are ready, and once replays have spent
+:data:`READY_AFTER` seconds in a process (a job that replays more than a
+command's worth), a background thread readies every loop on a tiny problem
+(through the same code paths, so with the same types). It starts between
+calls, not during one, because importing and compiling hold the GIL the numpy
+kernels need; a short command never pays for a compilation it would not
+use. Decisions are identical either way.
 ``POLICY_STORE_REPLAY_JIT=wait`` readies them before the first replay instead
 (benchmarks of the warm path, tests of the compiled loops).
 
@@ -75,6 +77,20 @@ def compiled() -> bool:
     if os.environ.get(ENV) == "wait":
         return ready()
     return False
+
+
+#: Seconds of uncompiled replay in a process after which the compiled loops are readied in the background.
+READY_AFTER = 0.2
+_spent = [0.0]
+
+
+def spent_uncompiled(seconds: float) -> None:
+    """Count ``seconds`` of replay on the numpy kernels; past :data:`READY_AFTER`, ready the loops in the background."""
+    if _ready.is_set() or _started:
+        return
+    _spent[0] += seconds
+    if _spent[0] >= READY_AFTER:
+        ready_in_background()
 
 
 def ready_in_background() -> None:

@@ -92,11 +92,33 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
     """
     n_rep, n_pos = orders.shape
     n_col = vals.shape[2]
+    # work arrays sized once for every replay of the batch (allocating per replay dominated small studies)
+    r_max = 1
+    br_max = 1
+    for b in range(n_rep):
+        e = float(eta[b])
+        top = float(steps[sidx[b], n_col - 1])    # padded columns are never reported; bound only
+        while e ** r_max <= top:
+            r_max += 1
+        if hyper and min_resource[b] > 0:        # "auto" max_resource is at most the last step + 1
+            mres = max_resource[b] if max_resource[b] > 0 else int(top) + 1
+            br_max = max(br_max, _n_brackets(mres, min_resource[b], eta[b]))
+    k_max = br_max * r_max                        # (bracket, rung) keys
+    bracket = np.zeros(n_pos, dtype=np.int64)
+    rv = np.empty((n_pos, r_max))                 # value and column at each rung, by position
+    rc = np.empty((n_pos, r_max), dtype=np.int64)
+    slot = np.zeros((n_pos, r_max), dtype=np.int64)
+    cand = np.empty(n_pos * r_max)
+    tree = np.zeros(n_pos * r_max, dtype=np.int64)
+    offs = np.zeros(k_max + 1, dtype=np.int64)
+    fill = np.zeros(k_max, dtype=np.int64)
+    count = np.zeros(k_max, dtype=np.int64)
+    cum = np.zeros(br_max, dtype=np.int64)
     for b in range(n_rep):
         s = sidx[b]
         c = cidx[b]
         e = float(eta[b])
-        top = float(steps[s, n_col - 1])           # padded columns are never reported; bound only
+        top = float(steps[s, n_col - 1])
         n_rung = 1
         while e ** n_rung <= top:
             n_rung += 1
@@ -107,14 +129,7 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
         tabulated = False
         n_comp = 0
         max_last = -1
-        bracket = np.zeros(n_pos, dtype=np.int64)
-        rv = np.empty((n_pos, n_rung))                 # value and column at each rung, by position
-        rc = np.full((n_pos, n_rung), -1, dtype=np.int64)
-        slot = np.zeros((n_pos, n_rung), dtype=np.int64)
-        offs = np.zeros(1, dtype=np.int64)
-        tree = np.zeros(1, dtype=np.int64)
-        cand = np.empty(0)
-        count = np.zeros(1, dtype=np.int64)
+        bracket[:] = 0
         for t in range(n_pos):
             i = orders[b, t]
             anycall = False
@@ -135,16 +150,15 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                     if n_br <= 0:
                         dead = True
                     else:
-                        cum = np.empty(n_br, dtype=np.int64)
                         acc = 0
                         for g in range(n_br):
                             acc += math.ceil(n_br * (eta[b] ** (n_br - 1 - g)) / (n_br - g))
                             cum[g] = acc
                         for q in range(t, n_pos):
-                            bracket[q] = np.searchsorted(cum, crc[s, q] % acc, side="right")
+                            bracket[q] = np.searchsorted(cum[:n_br], crc[s, q] % acc, side="right")
                 if not dead:
                     n_key = n_br * n_rung
-                    sizes = np.zeros(n_key, dtype=np.int64)
+                    fill[:n_key] = 0
                     for q in range(t, n_pos):
                         iq = orders[b, q]
                         rate = bracket[q] if hyper else rate0[b]
@@ -159,16 +173,17 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                                 rv[q, r] = x
                                 rc[q, r] = j
                                 if not np.isnan(x):
-                                    sizes[bracket[q] * n_rung + r] += 1
+                                    fill[bracket[q] * n_rung + r] += 1
                                 r += 1
                                 rs = float(mr) * e ** (rate + r)
                             if r == n_rung:
                                 break
-                    offs = np.zeros(n_key + 1, dtype=np.int64)
+                        for rr in range(r, n_rung):
+                            rc[q, rr] = -1
                     for k in range(n_key):
-                        offs[k + 1] = offs[k] + sizes[k]
-                    cand = np.empty(offs[n_key])
-                    fill = offs[:n_key].copy()
+                        offs[k + 1] = offs[k] + fill[k]
+                        fill[k] = offs[k]
+                        count[k] = 0
                     for q in range(t, n_pos):
                         for r in range(n_rung):
                             if rc[q, r] >= 0 and not np.isnan(rv[q, r]):
@@ -176,14 +191,13 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                                 cand[fill[key]] = rv[q, r]
                                 fill[key] += 1
                     for k in range(n_key):
-                        cand[offs[k]:offs[k + 1]] = np.sort(cand[offs[k]:offs[k + 1]])
+                        cand[offs[k]:offs[k + 1]].sort()
                     for q in range(t, n_pos):
                         for r in range(n_rung):
                             if rc[q, r] >= 0 and not np.isnan(rv[q, r]):
                                 key = bracket[q] * n_rung + r
                                 slot[q, r] = np.searchsorted(cand[offs[key]:offs[key + 1]], rv[q, r])
-                    tree = np.zeros(max(offs[n_key], 1), dtype=np.int64)
-                    count = np.zeros(n_key, dtype=np.int64)
+                    tree[:offs[n_key]] = 0
             col = -1
             if ready and not dead and anycall:
                 g = bracket[t]
