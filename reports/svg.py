@@ -183,7 +183,7 @@ def bars(labels: Sequence[str], values: Sequence[float], titles: Sequence[str], 
     labels = [short(s) for s in labels]
     height = 50 + bar_height * len(labels)
     left = min(260, 20 + 7 * max((len(s) for s in labels), default=4))
-    x = Scale((0.0, max(1.0, *(v for v in values if math.isfinite(v)))), (left, width - 60))
+    x = Scale((0.0, max([1.0, *(v for v in values if math.isfinite(v))])), (left, width - 60))
     out = [_open(width, height, x_label)]
     for i, (label, v, title) in enumerate(zip(labels, values, titles, strict=True)):
         top = 10 + i * bar_height
