@@ -23,7 +23,7 @@ from policy_store import faults
 from policy_store.errors import SchemaVersionError, StoreError
 from policy_store.lake import LAKE_ALIAS, connect_lake
 from policy_store.location import FileLocation, LakeLocation, mask, parse_location
-from policy_store.locks import hold_lock
+from policy_store.locks import hold_lock, is_held
 from policy_store.migrations import LATEST_VERSION, MIGRATIONS
 
 T = TypeVar("T")
@@ -345,6 +345,15 @@ class PolicyStore:
         policy_store.errors.JobLockedError: lock 'recalibration' on ':memory:' is held by another process or job...
         """
         return hold_lock(self._where, name, wait=wait)
+
+    def lock_is_held(self, name: str) -> bool:
+        """Whether some process (or job of this one) holds the named lock now; creates no lock file.
+
+        >>> with PolicyStore.memory() as store, store.lock("recalibration"):
+        ...     store.lock_is_held("recalibration")
+        True
+        """
+        return is_held(self._where, name)
 
     @property
     def in_transaction(self) -> bool:
