@@ -16,8 +16,23 @@ from policy_store.store import PolicyStore, default_location
 
 
 def open_store(args: argparse.Namespace, *, read_only: bool = False) -> PolicyStore:
-    """The store named by ``--store``, ``$POLICY_STORE`` or the default file."""
-    return PolicyStore(args.store or default_location(), read_only=read_only)
+    """The store named by ``--store``, ``$POLICY_STORE`` or the default file.
+
+    Waits ``--wait`` seconds for a file another process writes (a reader reads a snapshot of it at once,
+    and says so on stderr); creates missing folders on the way to a new store file only with ``--parents``.
+    """
+    from policy_store.waiting import open_waiting
+
+    def tell(busy: Exception) -> None:
+        print(f"note: {busy}; reading a snapshot of what it has committed", file=sys.stderr)
+
+    return open_waiting(args.store or default_location(), read_only=read_only, wait=getattr(args, "wait", 0.0),
+                        create_parents=getattr(args, "parents", False), on_snapshot=tell)
+
+
+def add_parents_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parents", action="store_true",
+                        help="create the missing folders on the way to a new store file")
 
 
 def text_or_file(value: str, field: str) -> str:

@@ -14,8 +14,11 @@ import sys
 from collections.abc import Sequence
 
 from policy_store import __version__
+from policy_store.cli.options import check_numbers
 from policy_store.errors import PolicyStoreError
 
+#: Seconds a command waits for a store file another process is writing (``--wait``).
+DEFAULT_WAIT = 5.0
 # Modules under policy_store.cli that contribute commands, in help order.
 COMMAND_MODULES = (
     "store_cmds", "datasets_cmds", "metafeatures_cmd", "demo_cmd", "rules_cmds", "evaluate_cmd", "live_cmds",
@@ -34,6 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LOCATION",
         help="store location (default: $POLICY_STORE or ./policy-store.duckdb)",
     )
+    parser.add_argument(
+        "--wait",
+        type=float,
+        default=DEFAULT_WAIT,
+        metavar="SECONDS",
+        help=f"while another process writes the store file: wait this long for it (default: {DEFAULT_WAIT:g}); "
+        "commands that only read read a snapshot of it instead",
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for name in COMMAND_MODULES:
@@ -45,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_numbers(args)
         return int(args.handler(args) or 0)
     except PolicyStoreError as e:
         print(f"Error: {e}", file=sys.stderr)
