@@ -9,7 +9,7 @@ option's bounds are stated here once, by its name, and a value outside them is a
 >>> check_numbers(argparse.Namespace(lam=-5.0))
 Traceback (most recent call last):
 ...
-policy_store.errors.InvalidInputError: field '--lam': must be > 0, got -5
+policy_store.errors.InvalidInputError: field 'lam': must be > 0, got -5
 """
 
 from __future__ import annotations
@@ -55,4 +55,4 @@ def check_numbers(args: argparse.Namespace) -> None:
         value = getattr(args, dest, None)
         if isinstance(value, int | float) and not isinstance(value, bool) and bound.refuses(value):
             shown = int(value) if isinstance(value, float) and value.is_integer() else value
-            raise InvalidInputError(f"must be {bound.text()}, got {shown}", field="--" + dest.replace("_", "-"))
+            raise InvalidInputError(f"must be {bound.text()}, got {shown}", field=dest.replace("_", "-"))

@@ -99,12 +99,12 @@ def test_a_writer_that_waits_long_enough_gets_the_store(ingest_in_flight, tmp_pa
 
 
 @pytest.mark.parametrize("argv, field", [
-    (["recommend", "--meta-features", '{"n_rows": 100}', "--lam", "-5", "--save", "R"], "--lam"),
-    (["recommend", "--meta-features", '{"n_rows": 100}', "--lam", "nan"], "--lam"),
-    (["evaluate", "median", "--orders", "0"], "--orders"),
-    (["report", "--regret-weight", "-1"], "--regret-weight"),
-    (["--wait", "-1", "tasks"], "--wait"),
-    (["drift", "check", "--rule", "median", "--window", "0"], "--window"),
+    (["recommend", "--meta-features", '{"n_rows": 100}', "--lam", "-5", "--save", "R"], "lam"),
+    (["recommend", "--meta-features", '{"n_rows": 100}', "--lam", "nan"], "lam"),
+    (["evaluate", "median", "--orders", "0"], "orders"),
+    (["report", "--regret-weight", "-1"], "regret-weight"),
+    (["--wait", "-1", "tasks"], "wait"),
+    (["drift", "check", "--rule", "median", "--window", "0"], "window"),
 ])
 def test_numeric_options_out_of_bounds_are_typed_errors(tmp_path, capsys, argv, field):
     store_path = tmp_path / "s.duckdb"
