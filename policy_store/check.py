@@ -25,9 +25,12 @@ Each invariant is a property every committed state of a store has, whatever was 
 ``artifact``
     Every meta-model's file exists and its bytes hash to the recorded sha256 (a tampered file, or the valid
     artifact of another model put in its place, is a violation), and its id derives from that sha256.
+``name``
+    No task, study, trial, metric or rule name holds a control character (NUL, tab, newline, escape...):
+    the rule file ingest and the live pruner apply (:mod:`policy_store.names`).
 ``job``
-    Statuses are known; at most one job of a kind is ``running``; and a job is ``running`` only while its
-    lock is held, or it is *abandoned*.
+    Statuses are known; at most one job of a kind is ``running``; a ``running`` job has no end time; no job
+    ends before it started; and a job is ``running`` only while its lock is held, or it is *abandoned*.
 
 How a killed job is represented. A job holds the store's lock named after its kind (released by the
 kernel or by PostgreSQL when its process dies, even by SIGKILL) and commits its ``running`` row first,
@@ -37,7 +40,7 @@ committed nothing else: it is reported in :attr:`CheckReport.abandoned_jobs`, no
 next job of its kind marks it ``failed``. What *is* a violation is a running row whose lock is free while
 rows it wrote exist (a rule version, drift event or meta-model linked to it): that job committed work
 without finishing. The checker learns whether a lock is held by trying to take it for an instant, so a
-job starting at that very instant may be told its lock is busy.
+job starting at that very instant may be told its lock is busy. It creates no lock file to find out.
 
 Examples
 --------
@@ -69,10 +72,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from policy_store.choices import DRIFT_EVENT_STATUSES, DRIFT_ORIGINS, SOURCES, STATUSES
-from policy_store.errors import JobLockedError, StoreError
+from policy_store.errors import StoreError
 from policy_store.ingest.hashing import study_hashes
 from policy_store.lake import LAKE_ALIAS
 from policy_store.migrations import LATEST_VERSION, MIGRATIONS, NATURAL_KEYS
+from policy_store.names import CONTROL_SQL
 from policy_store.store import PolicyStore
 
 #: Violations listed per invariant and table; the rest are counted in one closing line.
@@ -208,6 +212,7 @@ def check_store(store: PolicyStore) -> CheckReport:
             _orphans(store, out)
             _rule_versions(store, out)
             _provenance(store, out)
+            _names(out)
             _artifacts(store, out)
             _jobs(store, out)
             _drift_events(store, out)
@@ -402,6 +407,24 @@ def _provenance(store: PolicyStore, out: _Collector) -> None:
                   f"FROM rule_versions v) WHERE bad", bound or None)
 
 
+#: (table, key shown, name columns) whose names must be printable.
+_NAMED = (
+    ("tasks", "task", ("task", "metric")), ("studies", "study", ("study", "task")),
+    ("trials", "study || '/' || trial", ("study", "trial")), ("rules", "rule", ("rule",)),
+    ("decisions", "decision_id", ("study", "trial", "rule")), ("outcomes", "outcome_id", ("study", "task", "rule")),
+)
+
+
+def _names(out: _Collector) -> None:
+    for table, key, columns in _NAMED:
+        for column in columns:
+            # The key is shown with its control characters escaped, so the line itself stays printable.
+            out.query("name", table,
+                      f"SELECT regexp_replace({key}, '{CONTROL_SQL}', '?', 'g'), "  # noqa: S608 - constants
+                      f"'its {column} holds a control character (NUL, tab, newline, escape...)' FROM {table} "
+                      f"WHERE regexp_matches({column}, '{CONTROL_SQL}')")
+
+
 def _artifacts(store: PolicyStore, out: _Collector) -> None:
     rows = store.execute("SELECT model_id, path, sha256 FROM meta_models ORDER BY model_id").fetchall()
     out.report.checked["artifacts"] = len(rows)
@@ -473,6 +496,10 @@ def _jobs(store: PolicyStore, out: _Collector) -> None:
               "WHERE status NOT IN (SELECT unnest(?::VARCHAR[]))", [list(JOB_STATUSES)])
     out.query("job", "jobs", "SELECT job_id, 'finished (' || status || ') without an end time' FROM jobs "
               "WHERE status <> 'running' AND ended_at IS NULL")
+    out.query("job", "jobs", "SELECT job_id, 'running, yet it ended at ' || ended_at FROM jobs "
+              "WHERE status = 'running' AND ended_at IS NOT NULL")
+    out.query("job", "jobs", "SELECT job_id, 'ended at ' || ended_at || ', before it started at ' || started_at "
+              "FROM jobs WHERE ended_at < started_at")
     out.query("job", "jobs", "SELECT kind, count(*) || ' jobs of this kind are running at once' FROM jobs "
               "WHERE status = 'running' GROUP BY kind HAVING count(*) > 1")
     running = store.execute(
@@ -483,10 +510,8 @@ def _jobs(store: PolicyStore, out: _Collector) -> None:
     ).fetchall()
     for job_id, kind, wrote in running:
         try:
-            with store.lock(kind):
-                pass
-        except JobLockedError:
-            continue  # its lock is held: the job is running right now
+            if store.lock_is_held(kind):
+                continue  # the job is running right now
         except StoreError as e:
             out.add("job", "jobs", job_id, f"its lock cannot be taken to see whether it runs: {e}")
             continue

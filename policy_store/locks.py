@@ -19,6 +19,7 @@ only one holder
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import threading
 import time
@@ -73,6 +74,46 @@ def hold_lock(location: FileLocation | LakeLocation, name: str, *, wait: float =
                 )
             time.sleep(_POLL_SECONDS)
         yield
+
+
+def is_held(location: FileLocation | LakeLocation, name: str) -> bool:
+    """Whether some holder has lock ``name`` of the store at ``location`` right now.
+
+    Takes the lock for an instant to find out, and, on the embedded file, creates no lock file: a file that
+    is not there is a lock nobody holds (every holder creates it). For read-only callers such as
+    ``policy-store check``.
+
+    >>> from policy_store.location import parse_location
+    >>> where = parse_location(":memory:")
+    >>> with hold_lock(where, "recalibration"):
+    ...     is_held(where, "recalibration")
+    True
+    >>> is_held(where, "recalibration")
+    False
+    """
+    if isinstance(location, FileLocation) and location.path != ":memory:":
+        if not _NAME.fullmatch(name):
+            raise StoreError(f"invalid lock name {name!r}: use 1-100 letters, digits, '.', '_' or '-'")
+        import fcntl
+
+        try:
+            fd = os.open(f"{location.path}.lock-{name}", os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            raise StoreError(f"cannot read lock file {location.path}.lock-{name!r}: {e}") from e
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing the descriptor releases an flock it took
+        return False
+    try:
+        with hold_lock(location, name):
+            return False
+    except JobLockedError:
+        return True
 
 
 @contextmanager

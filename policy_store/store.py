@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -23,7 +24,7 @@ from policy_store import faults
 from policy_store.errors import SchemaVersionError, StoreError
 from policy_store.lake import LAKE_ALIAS, connect_lake
 from policy_store.location import FileLocation, LakeLocation, mask, parse_location
-from policy_store.locks import hold_lock
+from policy_store.locks import hold_lock, is_held
 from policy_store.migrations import LATEST_VERSION, MIGRATIONS
 
 T = TypeVar("T")
@@ -37,6 +38,44 @@ _BACKOFF_BASE, _BACKOFF_CAP = 0.05, 2.0
 
 class CommitConflictError(StoreError):
     """A concurrent writer committed a conflicting change first; the whole unit of work can be re-run."""
+
+
+class StoreBusyError(StoreError):
+    """Another process holds the store file's write lock (DuckDB lets one process open a file at a time).
+
+    Attributes
+    ----------
+    pid:
+        The process holding it, when DuckDB names it.
+    holder:
+        That process described for people: its command line, shortened.
+    """
+
+    def __init__(self, message: str, *, pid: int | None = None, holder: str = "another process") -> None:
+        super().__init__(message)
+        self.pid, self.holder = pid, holder
+
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (.*?) \(PID (\d+)\)")
+
+
+def _busy(path: str, e: duckdb.Error) -> StoreBusyError | None:
+    """The :class:`StoreBusyError` that DuckDB's lock error ``e`` stands for, or None for any other error."""
+    if "Could not set lock" not in str(e):
+        return None
+    found = _LOCK_HOLDER.search(str(e))
+    pid = int(found.group(2)) if found else None
+    holder = f"process {pid}" if pid else "another process"
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0") if pid else []
+        command = " ".join(Path(a.decode(errors="replace")).name if i == 0 else a.decode(errors="replace")
+                           for i, a in enumerate(argv))
+    except OSError:  # gone since, or no /proc: DuckDB's own name for the program
+        command = Path(found.group(1)).name if found else ""
+    command = " ".join(command.split())  # one line, whatever the arguments hold
+    if command:
+        holder += f" ({command if len(command) <= 80 else command[:79] + '…'})"
+    return StoreBusyError(f"store {path!r} is locked by {holder}, which is writing it", pid=pid, holder=holder)
 
 
 def default_location() -> str:
@@ -94,6 +133,8 @@ class PolicyStore:
         Path of the DuckDB file, ``":memory:"``, or a ``ducklake:`` location.
     read_only:
         Open without taking the write lock (no migrations are applied).
+    create_parents:
+        Create the missing folders on the way to a new store file (else a missing folder is an error).
 
     Examples
     --------
@@ -104,33 +145,39 @@ class PolicyStore:
     (1, False)
     """
 
-    def __init__(self, location: str | os.PathLike[str] = DEFAULT_STORE_PATH, *, read_only: bool = False):
+    def __init__(self, location: str | os.PathLike[str] = DEFAULT_STORE_PATH, *, read_only: bool = False,
+                 create_parents: bool = True):
         self._where: FileLocation | LakeLocation = parse_location(os.fspath(location))
         self.location = self._where.masked()
         """The location as given, any password masked (safe to print)."""
         self._depth = 0
         self._lock = threading.RLock()
+        self._on_close: list[Callable[[], object]] = []
         if isinstance(self._where, LakeLocation):
             self.con = connect_lake(self._where, read_only=read_only)
         else:
-            self.con = self._connect_file(self._where.path, read_only)
+            self.con = self._connect_file(self._where.path, read_only, create_parents)
         try:
             self._migrate(read_only)
         except BaseException:
             self.con.close()
             raise
 
-    def _connect_file(self, path: str, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _connect_file(self, path: str, read_only: bool, create_parents: bool) -> duckdb.DuckDBPyConnection:
         if read_only and path != ":memory:" and not Path(path).exists():
             raise StoreError(f"no store at {path!r}; create one with `policy-store init` or by ingesting studies")
+        folder = Path(path).parent
+        if path != ":memory:" and not create_parents and not folder.is_dir():
+            raise StoreError(f"the folder {str(folder)!r} of store {path!r} does not exist; create it first "
+                             "(`policy-store init --parents` creates it)")
         try:
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                folder.mkdir(parents=True, exist_ok=True)
             con = duckdb.connect(path, read_only=read_only)
             # DuckDB's own progress bar prints to stdout (it would corrupt --json); our long steps show tqdm on stderr.
             con.execute("SET enable_progress_bar = false")
         except duckdb.Error as e:
-            raise StoreError(f"cannot open store {path!r}: {e}") from e
+            raise _busy(path, e) or StoreError(f"cannot open store {path!r}: {e}") from e
         if path != ":memory:":
             try:
                 _refuse_truncated(con, path)
@@ -151,8 +198,14 @@ class PolicyStore:
         self.close()
 
     def close(self) -> None:
-        """Close the connection (idempotent)."""
+        """Close the connection (idempotent), then run what :meth:`on_close` registered."""
         self.con.close()
+        while self._on_close:
+            self._on_close.pop()()
+
+    def on_close(self, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once when the store closes (removing a snapshot copy, say)."""
+        self._on_close.append(callback)
 
     def __repr__(self) -> str:
         return f"PolicyStore({self.location!r})"
@@ -345,6 +398,15 @@ class PolicyStore:
         policy_store.errors.JobLockedError: lock 'recalibration' on ':memory:' is held by another process or job...
         """
         return hold_lock(self._where, name, wait=wait)
+
+    def lock_is_held(self, name: str) -> bool:
+        """Whether some process (or job of this one) holds the named lock now; creates no lock file.
+
+        >>> with PolicyStore.memory() as store, store.lock("recalibration"):
+        ...     store.lock_is_held("recalibration")
+        True
+        """
+        return is_held(self._where, name)
 
     @property
     def in_transaction(self) -> bool:

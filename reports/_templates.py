@@ -34,8 +34,8 @@ td.time { white-space: nowrap; }
 .table-wrap { overflow-x: auto; }
 table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0 8px; }
 th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: left; vertical-align: top; }
-td { max-width: 32em; overflow-wrap: break-word; }
-th { background: var(--band); font-weight: 600; white-space: nowrap; }
+td { max-width: 32em; overflow-wrap: anywhere; }
+th { background: var(--band); font-weight: 600; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfbfc; }
 details summary { cursor: pointer; color: var(--accent); margin: 8px 0; }

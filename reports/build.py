@@ -24,7 +24,7 @@ from policy_store.reports.render_html import render_html
 from policy_store.reports.render_markdown import render_markdown
 
 from policy_store.choices import DEFAULT_OUT_DIR
-from policy_store.outputs import output_dir, write_file
+from policy_store.outputs import output_dir, remove_file, write_file
 from policy_store.store import PolicyStore, utcnow
 
 MANIFEST = "manifest.json"
@@ -73,7 +73,7 @@ def write_report(sections: Sequence[Section], out_dir: str | os.PathLike[str], *
     files = ReportFiles(html, markdown, tuple(write_csv(sections, out)))
     for name in previous - {p.name for p in files.csv}:
         if Path(name).name == name and name.endswith(".csv"):
-            (out / name).unlink(missing_ok=True)
+            remove_file(out, name)
     write_file(out, MANIFEST, json.dumps({"html": html.name, "markdown": markdown.name,
                                           "csv": [p.name for p in files.csv]}, indent=1))
     return files
@@ -83,11 +83,11 @@ def report(store: PolicyStore, out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR
            tasks: Sequence[str] = (), rules: Sequence[str] = (), study: str | None = None,
            regret_weight: float = DEFAULT_REGRET_WEIGHT) -> ReportFiles:
     """Build the report for a scope and write all its files; see :func:`build_report`."""
-    out = output_dir(out_dir)  # refused before the (long) build, not after it
+    output_dir(out_dir, create=False)  # refused before the (long) build; created only once it has files
     flt = ReportFilter(tuple(tasks), tuple(rules), study, regret_weight)
     subtitle = (f"Store {store.location} (schema version {store.schema_version}), "
                 f"generated {utcnow():%Y-%m-%d %H:%M} UTC")
-    return write_report(collect_sections(store, flt), out, subtitle=subtitle)
+    return write_report(collect_sections(store, flt), out_dir, subtitle=subtitle)
 
 
 def build_report(store: PolicyStore, out_dir: str | os.PathLike[str] = DEFAULT_OUT_DIR, *,

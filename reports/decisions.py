@@ -17,6 +17,7 @@ its prune decision, or its last one when it was never pruned.
 from __future__ import annotations
 
 import math
+import shlex
 
 from policy_store.reports import svg
 from policy_store.reports._base import Column, Figure, Section, Table
@@ -116,9 +117,11 @@ def build(store: PolicyStore, flt: ReportFilter) -> Section:
     study = _pick_study(store, flt)
     if study is None:
         if flt.study is not None:
-            raise NotFoundError(f"no pruning decisions recorded for study {flt.study!r} within the report's scope")
-        section.empty = ("No pruning decisions recorded yet: replay with record_decisions=True or prune live with "
-                         "the Optuna integration to fill this section.")
+            command = f"policy-store evaluate {' '.join(flt.rules) or 'RULE'} --study {shlex.quote(flt.study)}"
+            raise NotFoundError(f"no pruning decisions recorded for study {flt.study!r} within the report's scope; "
+                                f"`{command} --decisions` records them (or prune it live with StorePruner)")
+        section.empty = ("No pruning decisions recorded yet: replay with `policy-store evaluate RULE --decisions` "
+                         "(record_decisions=True) or prune live with the Optuna integration to fill this section.")
         return section
     info = store.fetch_dicts("SELECT s.task, t.metric FROM studies s JOIN tasks t USING (task) WHERE s.study = ?",
                              [study])[0]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 from policy_store.reports import svg
-from policy_store.reports._base import Column, Figure, Section, Table
+from policy_store.reports._base import Column, Figure, Section, Table, fmt
 from policy_store.reports.filters import ReportFilter
 from policy_store.reports.pareto import pareto_front
 
@@ -83,8 +83,8 @@ def task_rule_cells(store: PolicyStore, flt: ReportFilter) -> list[dict]:
 def _scatter(rows: list[dict]) -> Figure:
     points = [svg.Point(
         _nan(r["regret"]), r["compute_saved"], r["rule_version"],
-        f"{r['rule_version']}: saved {100 * r['compute_saved']:.1f} %, regret {_nan(r['regret']):.4f}, "
-        f"killed best {100 * r['killed_best_rate']:.1f} %, {r['studies']} studies",
+        f"{r['rule_version']}: saved {fmt(r['compute_saved'], 'pct')}, regret {fmt(r['regret'], 'float')}, "
+        f"killed best {fmt(r['killed_best_rate'], 'pct')}, {r['studies']} studies",
         r["pareto"] == "yes") for r in rows]
     return Figure("pareto", svg.scatter(points, x_label="mean regret (metric units)", y_label="compute saved"),
                   "Compute saved against mean regret per rule version; orange points form the Pareto front "
@@ -107,8 +107,8 @@ def _heatmap(cells: list[dict], columns: list[str], weight: float) -> Figure:
         row = [by_task[t].get(col) for col in columns]
         values.append([c["utility"] if c else math.nan for c in row])
         titles.append([
-            f"{t} × {col}: utility {c['utility']:.4f} (saved {100 * c['compute_saved']:.1f} %, "
-            f"regret {_nan(c['regret']):.4f}, {c['replays']} replays)"
+            f"{t} × {col}: utility {fmt(c['utility'], 'float')} (saved {fmt(c['compute_saved'], 'pct')}, "
+            f"regret {fmt(c['regret'], 'float')}, {c['replays']} replays)"
             if c else f"{t} × {col}: no outcomes" for c, col in zip(row, columns, strict=True)])
     width = max(22, min(64, 720 // max(len(columns), 1)))
     shown = f"the {len(tasks)} of {len(by_task)} tasks where the rules differ most" if len(tasks) < len(by_task) \
@@ -140,8 +140,8 @@ def build(store: PolicyStore, flt: ReportFilter) -> Section:
     section.figures = [
         _scatter(summary),
         Figure("killed_best", svg.bars(
-            [r["rule_version"] for r in summary], [r["killed_best_rate"] for r in summary],
-            [f"{r['rule_version']}: the eventual best trial was pruned in {100 * r['killed_best_rate']:.1f} % "
+            [r["rule_version"] for r in summary], [_nan(r["killed_best_rate"]) for r in summary],
+            [f"{r['rule_version']}: the eventual best trial was pruned in {fmt(r['killed_best_rate'], 'pct')} "
              f"of {r['replays']} replays" for r in summary], x_label="share of replays that killed the best trial"),
                "Killed-best rate: how often the rule stopped the trial that would have been the study's best."),
         _heatmap(cells, [r["rule_version"] for r in summary], flt.regret_weight),

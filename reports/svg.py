@@ -32,14 +32,24 @@ def esc(text: object) -> str:
     return escape(str(text), quote=True)
 
 
-def short(text: object, limit: int = 32) -> str:
-    """``text`` cut to ``limit`` characters with an ellipsis (axis labels; hover titles keep the full text).
+def distinct(labels: Sequence[object], limit: int = 32) -> list[str]:
+    """Axis labels of at most ``limit`` characters that stay as distinct as the names they stand for.
 
-    >>> short("sklearn.ensemble.GradientBoostingClassifier", 20)
-    'sklearn.ensemble.Gr…'
+    A long name is cut in its middle, so its start and its end (a version suffix, say) both show; names that
+    would still read the same get the rest of their end back, up to twice ``limit``.
+
+    >>> distinct(["optuna-successive-halving@1", "optuna-successive-halving@2"], 20)
+    ['optuna-su…-halving@1', 'optuna-su…-halving@2']
+    >>> distinct(["a-very-long-task-name/one", "a-very-long-task-name/two"], 12)
+    ['a-ver…me/one', 'a-ver…me/two']
     """
-    text = str(text)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    texts = [str(t) for t in labels]
+    for width in range(limit, 2 * limit + 1):
+        out = [t if len(t) <= width else t[: (width - 1) // 2] + "…" + t[-(width - 1 - (width - 1) // 2):]
+               for t in texts]
+        if len(set(out)) == len(set(texts)):
+            return out
+    return texts
 
 
 def _num(v: float) -> str:
@@ -161,18 +171,27 @@ def scatter(points: Sequence[Point], *, x_label: str, y_label: str, width: int =
         path = " ".join(f"{_num(x(p.x))},{_num(y(p.y))}" for p in front)
         out.append(f'<polyline points="{path}" fill="none" stroke="{FRONT}" stroke-width="2" '
                    f'stroke-dasharray="5 3"/>')
-    for p in points:
-        if not (math.isfinite(p.x) and math.isfinite(p.y)):
-            continue
+    drawn = [p for p in points if math.isfinite(p.x) and math.isfinite(p.y)]
+    labels = dict(zip(map(id, drawn), distinct([p.label for p in drawn]), strict=True))
+    placed: list[tuple[float, float, float]] = []  # (left, right, baseline) of the labels so far
+    for p in sorted(drawn, key=lambda p: (not p.on_front, y(p.y))):
         colour = FRONT if p.on_front else KEPT
         r = 6 if p.on_front else 4.5
         out.append(f'<circle cx="{_num(x(p.x))}" cy="{_num(y(p.y))}" r="{r}" fill="{colour}" fill-opacity="0.85" '
                    f'stroke="white"><title>{esc(p.title)}</title></circle>')
-        if p.on_front:
-            px, right = x(p.x), x(p.x) > width - 180  # near the right edge: label to the left of the point
-            anchor = "end" if right else "start"
-            out.append(f'<text x="{_num(px - 8 if right else px + 8)}" y="{_num(y(p.y) - 8)}" font-size="11" '
-                       f'text-anchor="{anchor}">{esc(short(p.label))}</text>')
+        # Every point is labelled (front points in ink, the others in grey); a label that would overlap one
+        # already placed moves down a line, so none hides another.
+        text = labels[id(p)]
+        px, right = x(p.x), x(p.x) > width - 180  # near the right edge: label to the left of the point
+        span = 6.2 * len(text)
+        left_edge = px - 8 - span if right else px + 8
+        baseline = y(p.y) - 8
+        while any(a < left_edge + span and left_edge < b and abs(baseline - c) < 12 for a, b, c in placed):
+            baseline += 12
+        placed.append((left_edge, left_edge + span, baseline))
+        out.append(f'<text class="point-label" x="{_num(px - 8 if right else px + 8)}" y="{_num(baseline)}" '
+                   f'font-size="11" fill="{INK if p.on_front else "#777"}" text-anchor="{"end" if right else "start"}">'
+                   f'{esc(text)}</text>')
     out.append("</svg>")
     return "".join(out)
 
@@ -180,16 +199,16 @@ def scatter(points: Sequence[Point], *, x_label: str, y_label: str, width: int =
 def bars(labels: Sequence[str], values: Sequence[float], titles: Sequence[str], *, x_label: str,
          width: int = 720, bar_height: int = 18) -> str:
     """Horizontal bars of shares (0..1), one per label, with the value written at the bar's end."""
-    labels = [short(s) for s in labels]
+    labels = distinct(labels)
     height = 50 + bar_height * len(labels)
     left = min(260, 20 + 7 * max((len(s) for s in labels), default=4))
-    x = Scale((0.0, max(1.0, *(v for v in values if math.isfinite(v)))), (left, width - 60))
+    x = Scale((0.0, max([1.0, *(v for v in values if math.isfinite(v))])), (left, width - 60))
     out = [_open(width, height, x_label)]
     for i, (label, v, title) in enumerate(zip(labels, values, titles, strict=True)):
         top = 10 + i * bar_height
         w = x(v) - left if math.isfinite(v) else 0
-        out.append(f'<text x="{left - 6}" y="{top + bar_height / 2}" text-anchor="end" dominant-baseline="middle" '
-                   f'font-size="11">{esc(label)}</text>'
+        out.append(f'<text class="axis-label" x="{left - 6}" y="{top + bar_height / 2}" text-anchor="end" '
+                   f'dominant-baseline="middle" font-size="11">{esc(label)}</text>'
                    f'<rect x="{left}" y="{top + 2}" width="{_num(w)}" height="{bar_height - 4}" fill="{PRUNED}">'
                    f'<title>{esc(title)}</title></rect>'
                    f'<text x="{_num(left + w + 4)}" y="{top + bar_height / 2}" dominant-baseline="middle" '
@@ -217,9 +236,9 @@ def heatmap(row_labels: Sequence[str], col_labels: Sequence[str], values: Sequen
             titles: Sequence[Sequence[str]], *, value_label: str, cell: tuple[int, int] = (64, 16)) -> str:
     """A rows × columns grid coloured on a diverging scale centred on zero, with a legend."""
     cw, ch = cell
-    row_labels, col_labels = [short(s) for s in row_labels], [short(s, 24) for s in col_labels]
+    row_labels, col_labels = distinct(row_labels), distinct(col_labels, 28)
     left = min(240, 20 + 7 * max((len(s) for s in row_labels), default=4))
-    head = 20 + min(160, 6 * max((len(s) for s in col_labels), default=4))
+    head = 20 + min(200, 5 * max((len(s) for s in col_labels), default=4))
     width = left + cw * len(col_labels) + 140
     height = head + ch * len(row_labels) + 50
     # The colour scale ends at the 95th percentile of |value|, so one outlier task does not wash out the rest.
@@ -228,12 +247,12 @@ def heatmap(row_labels: Sequence[str], col_labels: Sequence[str], values: Sequen
     out = [_open(max(width, left + 420), height, value_label)]
     for j, label in enumerate(col_labels):
         cx = left + j * cw + cw / 2
-        out.append(f'<text transform="translate({_num(cx)} {head - 6}) rotate(-40)" font-size="11">'
-                   f'{esc(label)}</text>')
+        out.append(f'<text class="axis-label" transform="translate({_num(cx)} {head - 6}) rotate(-40)" '
+                   f'font-size="11">{esc(label)}</text>')
     for i, label in enumerate(row_labels):
         top = head + i * ch
-        out.append(f'<text x="{left - 6}" y="{top + ch / 2}" text-anchor="end" dominant-baseline="middle" '
-                   f'font-size="10">{esc(label)}</text>')
+        out.append(f'<text class="axis-label" x="{left - 6}" y="{top + ch / 2}" text-anchor="end" '
+                   f'dominant-baseline="middle" font-size="10">{esc(label)}</text>')
         for j, v in enumerate(values[i]):
             out.append(f'<rect x="{left + j * cw}" y="{top}" width="{cw - 1}" height="{ch - 1}" '
                        f'fill="{_diverging(v, limit)}"><title>{esc(titles[i][j])}</title></rect>')
@@ -293,18 +312,19 @@ def trial_timeline(trials: Sequence[TrialCurve], *, x_label: str, width: int = 7
     """One bar per trial, in the order the rule saw them, from its first step to the step it stopped at."""
     row = row or max(6, min(14, 300 // max(len(trials), 1)))
     height = 60 + row * len(trials)
-    left = min(220, 20 + 6 * max((len(short(t.label)) for t in trials), default=4))
+    names = distinct([t.label for t in trials])
+    left = min(220, 20 + 6 * max((len(n) for n in names), default=4))
     x = Scale.fit([s for t in trials for s in t.steps], (left, width - 20), pad=0.02)
     out = [_open(width, height, "trial timeline")]
-    for i, t in enumerate(trials):
+    for i, (t, name) in enumerate(zip(trials, names, strict=True)):
         top = 10 + i * row
         if not t.steps:
             continue
         stop = t.steps[max(t.cut - 1, 0)]
         x0, x1 = x(t.steps[0]), x(stop)
         colour = PRUNED if t.pruned else KEPT
-        out.append(f'<text x="{left - 6}" y="{top + row / 2}" text-anchor="end" dominant-baseline="middle" '
-                   f'font-size="{min(10, row)}">{esc(short(t.label))}</text>'
+        out.append(f'<text class="axis-label" x="{left - 6}" y="{top + row / 2}" text-anchor="end" '
+                   f'dominant-baseline="middle" font-size="{min(10, row)}">{esc(name)}</text>'
                    f'<rect x="{_num(x0)}" y="{top + 1}" width="{_num(max(x1 - x0, 2))}" height="{row - 2}" '
                    f'fill="{colour}" fill-opacity="0.8"><title>{esc(t.title)}</title></rect>')
     axis_y = 10 + row * len(trials)
@@ -342,7 +362,8 @@ def event_timeline(marks: Sequence[Mark], *, links: Sequence[tuple[int, int]] = 
     lanes = list(dict.fromkeys(m.lane for m in marks))
     lane_height = lane_height or (34 if len(lanes) <= 10 else 24)
     height = 50 + lane_height * len(lanes)
-    left = min(230, 20 + 7 * max((len(short(s)) for s in lanes), default=4))
+    names = dict(zip(lanes, distinct(lanes), strict=True))
+    left = min(230, 20 + 7 * max((len(n) for n in names.values()), default=4))
     times = [m.at.timestamp() for m in marks] + [m.until.timestamp() for m in marks if m.until]
     x = Scale.fit(times, (left, width - 30), pad=0.04)
     span = x.domain[1] - x.domain[0]
@@ -350,8 +371,8 @@ def event_timeline(marks: Sequence[Mark], *, links: Sequence[tuple[int, int]] = 
     out = [_open(width, height, "provenance timeline")]
     for lane, ly in lane_y.items():
         out.append(f'<line x1="{left}" x2="{width - 30}" y1="{ly}" y2="{ly}" stroke="{GRID}"/>'
-                   f'<text x="{left - 8}" y="{ly}" text-anchor="end" dominant-baseline="middle" font-size="11">'
-                   f'{esc(short(lane))}</text>')
+                   f'<text class="axis-label" x="{left - 8}" y="{ly}" text-anchor="end" dominant-baseline="middle" '
+                   f'font-size="11">{esc(names[lane])}</text>')
     for i, j in links:
         a, b = marks[i], marks[j]
         out.append(f'<line x1="{_num(x(a.at.timestamp()))}" y1="{_num(lane_y[a.lane])}" '

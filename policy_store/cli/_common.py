@@ -11,17 +11,56 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policy_store.errors import InvalidInputError
+from policy_store.errors import InvalidInputError, NotFoundError
 
 if TYPE_CHECKING:
     from policy_store.store import PolicyStore
 
 
 def open_store(args: argparse.Namespace, *, read_only: bool = False) -> PolicyStore:
-    """The store named by ``--store``, ``$POLICY_STORE`` or the default file."""
-    from policy_store.store import PolicyStore, default_location  # duckdb: not for `--help`
+    """The store named by ``--store``, ``$POLICY_STORE`` or the default file.
 
-    return PolicyStore(args.store or default_location(), read_only=read_only)
+    Waits ``--wait`` seconds for a file another process writes (a reader reads a snapshot of it at once,
+    and says so on stderr); creates missing folders on the way to a new store file only with ``--parents``.
+    """
+    from policy_store.store import default_location  # duckdb: not for `--help`
+    from policy_store.waiting import open_waiting
+
+    def tell(busy: Exception) -> None:
+        print(f"note: {busy}; reading a snapshot of what it has committed", file=sys.stderr)
+
+    return open_waiting(args.store or default_location(), read_only=read_only, wait=getattr(args, "wait", 0.0),
+                        create_parents=getattr(args, "parents", False), on_snapshot=tell)
+
+
+def require_rule(store: PolicyStore, name: str) -> None:
+    """Raise :class:`NotFoundError` naming the rules the store has, unless it has rule ``name``."""
+    from policy_store.rules import list_rules
+
+    names = [r["rule"] for r in list_rules(store)]
+    if name not in names:
+        raise NotFoundError(f"no rule called {name!r}; the store has {_some(names, 'no rules yet')}")
+
+
+def require_folder(path: str, what: str, *, default: str | None = None) -> None:
+    """Raise :class:`NotFoundError` unless ``path`` is a folder; name ``default`` when that one exists."""
+    if Path(path).is_dir():
+        return
+    there = f"; {default!r} is one" if default and default != path and Path(default).is_dir() else ""
+    raise NotFoundError(f"no {what} folder at {path!r}{there}")
+
+
+def _some(names: Sequence[str], none: str, shown: int = 10) -> str:
+    """``'a', 'b' and 3 more`` for messages (kept to one short line)."""
+    if not names:
+        return none
+    listed = ", ".join(repr(n if len(n) <= 40 else n[:39] + "…") for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def add_parents_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--parents", action="store_true",
+                        help="create the missing folders on the way to a new store file")
 
 
 def text_or_file(value: str, field: str) -> str:

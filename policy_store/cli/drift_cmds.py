@@ -19,7 +19,7 @@ import sys
 from datetime import timedelta
 
 from policy_store.choices import METRICS
-from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.cli._common import add_json_flag, open_store, print_json, print_table, require_rule
 from policy_store.errors import JobLockedError, StoreError
 
 # policy_store.drift is imported in the handlers: it pulls in pandas and scipy, which registering the
@@ -113,6 +113,7 @@ def _check(args: argparse.Namespace) -> int:
     scope = Scope(args.rule, version=args.version, tasks=tuple(args.task) if args.task else None)
     monitor = Monitor(scope, args.metric, _detectors()[args.detector], window, origin="manual", arl=args.arl)
     with open_store(args, read_only=args.dry_run) as store:
+        require_rule(store, args.rule)
         result = monitor.check(store, record=not args.dry_run)
     payload = result.to_dict()
     if args.json:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from policy_store.cli._common import add_json_flag, open_store, print_json
+from policy_store.cli._common import add_json_flag, open_store, print_json, require_folder
+from policy_store.store import default_location
 
 # The integrations are imported in the handlers: they pull in pandas and scipy, which registering the
 # commands (`policy-store --help`) must not pay for.
@@ -25,6 +26,7 @@ def _explain(args: argparse.Namespace) -> int:
 def _absorb(args: argparse.Namespace) -> int:
     from policy_store.integrations.spool import absorb_spool
 
+    require_folder(args.spool_dir, "spool", default=f"{args.store or default_location()}.spool")
     with open_store(args) as store:
         report = absorb_spool(store, args.spool_dir, remove=not args.keep)
     if args.json:

@@ -130,8 +130,12 @@ def _recommend(args: argparse.Namespace) -> int:
         except (ValueError, RecursionError) as e:  # not JSON, a >4300-digit number, nesting too deep
             raise InvalidInputError(f"--meta-features is neither a JSON object nor a JSON file: {e}",
                                     field="meta-features") from e
+        if isinstance(features, dict) and isinstance(features.get("features"), dict) and set(features) <= {
+                "task", "features"}:
+            features = features["features"]  # what `policy-store meta-features --json` writes
         if not isinstance(features, dict):
-            raise InvalidInputError("--meta-features must be a JSON object of name: number", field="meta-features")
+            raise InvalidInputError("--meta-features must be a JSON object of name: number (or the output of "
+                                    "`policy-store meta-features --json`)", field="meta-features")
     curves = _curves(args.curves, args.direction or "maximize") if args.curves else ()
     with open_store(args) as store:
         rec = recommend(store, dataset=args.dataset, target=args.target, meta_features=features, curves=curves,

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from policy_store.choices import FORMATS
-from policy_store.cli._common import add_json_flag, open_store, print_json, print_table
+from policy_store.cli._common import add_json_flag, add_parents_flag, open_store, print_json, print_table
 
 # policy_store.records opens duckdb: imported in the handlers, not for `--help`
 
@@ -100,6 +100,7 @@ def _status(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("init", help="create (or migrate) the store")
+    add_parents_flag(p)
     add_json_flag(p)
     p.set_defaults(handler=_init)
 
@@ -115,6 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", choices=("minimize", "maximize"), help="default direction for rows without one")
     p.add_argument("--study-name", help="with --format optuna: only this study (default: all)")
     p.add_argument("--task", help="with --format optuna: task name (default: the study name)")
+    add_parents_flag(p)
     add_json_flag(p)
     p.set_defaults(handler=_ingest)
 

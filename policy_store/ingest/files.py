@@ -31,12 +31,44 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     >>> detect_format("runs.parquet"), detect_format("runs.CSV")
     ('parquet', 'csv')
     """
+    if Path(path).is_dir():
+        raise InvalidInputError(f"{str(path)!r} is a directory; ingest takes one file: CSV (.csv, .tsv, .txt) or "
+                                "Parquet (.parquet, .pq) in the long format, or an Optuna storage URL with "
+                                "--format optuna")
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix in ("parquet", "pq"):
         return "parquet"
     if suffix in ("csv", "txt", "tsv"):
         return "csv"
     raise InvalidInputError(f"cannot tell the format of {str(path)!r}; pass --format csv|parquet")
+
+
+def csv_line(path: str | os.PathLike[str], row: int) -> int:
+    """The line of the CSV file ``path`` on which data row ``row`` (0-based, header excluded) starts.
+
+    A quoted field may span lines, so the line is counted by a CSV reader, not as ``row + 2``. Blank lines are
+    skipped, as the file's reader skips them.
+
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "c.csv"
+    >>> lines = ["task,study,trial,step,value,params", 't,s,0,0,0.5,"{', "  a: 1", '}"', "t,s,0,1,x,"]
+    >>> _ = path.write_text(chr(10).join(lines) + chr(10))
+    >>> csv_line(path, 0), csv_line(path, 1)
+    (2, 5)
+    """
+    import csv
+
+    delimiter = "\t" if Path(path).suffix.lower() == ".tsv" else ","
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, delimiter=delimiter)
+        records, start = -1, 1  # the header is record -1
+        for record in reader:
+            if record:
+                if records == row:
+                    return start
+                records += 1
+            start = reader.line_num + 1
+    return row + 2  # past the end: the plain count, the best there is
 
 
 def _check_utf8(path: Path) -> None:
@@ -145,5 +177,5 @@ def ingest_file(store, path: str | os.PathLike[str], fmt: str | None = None, **k
     except InvalidInputError as e:
         if e.row is None:
             raise
-        line = f" line {e.row + 2}" if (fmt or detect_format(path)) == "csv" else ""
+        line = f" line {csv_line(path, e.row)}" if (fmt or detect_format(path)) == "csv" else ""
         raise type(e)(e.reason, row=e.row, field=e.field, source=f"{path}{line}") from e

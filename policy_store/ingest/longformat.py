@@ -40,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from policy_store.errors import InvalidInputError
+from policy_store.names import CONTROL_MESSAGE, CONTROL_SQL
 
 REQUIRED_COLUMNS = ("task", "study", "trial", "step", "value")
 OPTIONAL_COLUMNS = ("cost_seconds", "params", "state", "metric", "direction")
@@ -51,8 +52,6 @@ MAX_STEP = 2**53 - 1
 """Largest step: every integer up to it is exact in float64, so no two steps can collapse into one."""
 _TEXT = ("task", "study", "trial", "params", "state", "metric", "direction")
 _LABELS = ("task", "study", "trial", "metric")
-# C0/C1 control characters in a label would corrupt terminals (escape sequences), tables and file names.
-_CONTROL = "[\\x00-\\x1f\\x{7f}-\\x{9f}]"
 
 
 def _first(mask: np.ndarray) -> int | None:
@@ -199,9 +198,7 @@ _ROW_CHECKS = (
     ("direction NOT IN ('minimize', 'maximize')", "direction", "unknown direction; use 'minimize' or 'maximize'"),
     ("isnan(value) AND state IN ('COMPLETE', 'RUNNING')", "value",
      "is NaN in a COMPLETE or RUNNING trial; NaN is allowed only in PRUNED or FAIL (diverged) trials"),
-    *((f"regexp_matches({label}, '{_CONTROL}')", label,
-       "contains a control character (tab, newline, escape, NUL...); names must be printable text")
-      for label in _LABELS),
+    *((f"regexp_matches({label}, '{CONTROL_SQL}')", label, CONTROL_MESSAGE) for label in _LABELS),
 )
 # (field that must be unique, the group it must be unique within, what the group is called)
 _GROUP_CHECKS = (

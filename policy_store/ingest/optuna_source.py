@@ -22,6 +22,9 @@ A trial that reported nothing contributes its final value at step 0.
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,16 +45,55 @@ def _optuna():
     return optuna
 
 
+def _refuse_missing_sqlite(storage: str) -> None:
+    """Refuse a ``sqlite:`` storage whose file is missing or holds no Optuna tables.
+
+    Optuna creates the file and its schema when it opens one; reading a source must never write it.
+
+    >>> _refuse_missing_sqlite("sqlite:////nonexistent/optuna.db")
+    Traceback (most recent call last):
+    ...
+    policy_store.errors.InvalidInputError: field 'storage': no file at '/nonexistent/optuna.db' for Optuna storage...
+    """
+    if not storage.startswith("sqlite:///"):
+        return
+    path = storage[len("sqlite:///"):].split("?", 1)[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return
+    if not Path(path).is_file():
+        raise InvalidInputError(f"no file at {path!r} for Optuna storage {storage!r}; name an existing Optuna "
+                                "database", field="storage")
+    try:
+        with closing(sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)) as con:
+            found = con.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'studies'")
+            has_studies = found.fetchone()[0] == 1
+    except sqlite3.Error as e:
+        raise InvalidInputError(f"cannot read Optuna storage {storage!r}: {e}", field="storage") from e
+    if not has_studies:
+        raise InvalidInputError(f"{path!r} is not an Optuna storage (it has no 'studies' table)", field="storage")
+
+
 def load_optuna_studies(storage: str, study_name: str | None = None) -> list[Any]:
-    """Open one study (or every study) of an Optuna storage URL, e.g. ``sqlite:///optuna.db``."""
+    """Open one study (or every study) of an Optuna storage URL, e.g. ``sqlite:///optuna.db``.
+
+    Raises
+    ------
+    InvalidInputError
+        The storage cannot be read (a ``sqlite:`` file that is missing is refused, never created), holds no
+        study, or no study called ``study_name``.
+    """
     optuna = _optuna()
+    _refuse_missing_sqlite(storage)
     try:
         names = [study_name] if study_name else optuna.get_all_study_names(storage=storage)
-        return [optuna.load_study(study_name=name, storage=storage) for name in names]
+        studies = [optuna.load_study(study_name=name, storage=storage) for name in names]
     except KeyError as e:
         raise InvalidInputError(f"no study named {study_name!r} in {storage!r}", field="study") from e
     except Exception as e:  # Optuna raises many storage-specific types
         raise InvalidInputError(f"cannot read Optuna storage {storage!r}: {e}", field="storage") from e
+    if not studies:
+        raise InvalidInputError(f"Optuna storage {storage!r} holds no study", field="storage")
+    return studies
 
 
 def frame_from_optuna(study: Any, *, task: str | None = None, metric: str | None = None) -> pd.DataFrame:

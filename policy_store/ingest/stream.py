@@ -255,7 +255,7 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
     InvalidInputError
         Naming the file, its line and the field; the store is left as it was.
     """
-    from policy_store.ingest.files import _check_utf8
+    from policy_store.ingest.files import _check_utf8, csv_line
     from policy_store.ingest.writer import ingest_canonical_view
 
     path = Path(path)
@@ -288,7 +288,7 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
         except InvalidInputError as e:
             if e.row is None:
                 raise
-            raise type(e)(e.reason, row=e.row, field=e.field, source=f"{path} line {e.row + 2}") from e
+            raise type(e)(e.reason, row=e.row, field=e.field, source=f"{path} line {csv_line(path, e.row)}") from e
         view = f"_stream_{uuid.uuid4().hex}"
         # Scanned lazily by DuckDB's Parquet reader, inside the store's memory limit (scanned as Arrow
         # datasets, the write of a 1.5 GB file grew the process from 0.54 to 1.21 GB; with the reader, from

@@ -106,6 +106,7 @@ from policy_store.errors import InvalidInputError, StoreError
 from policy_store.integrations.reasons import Reason, current_rung, explain
 from policy_store.integrations.spool import SpoolWriter, decision_id
 from policy_store.location import LakeLocation, parse_location
+from policy_store.names import check_name
 from policy_store.rules._optuna import AuditPruner
 from policy_store.rules.versions import get_rule_version
 from policy_store.store import PolicyStore, utcnow
@@ -221,6 +222,8 @@ class StorePruner(BasePruner):
             raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
         if recommend and not task:
             raise InvalidInputError("recommend=True needs the task the study runs on", field="task")
+        if task is not None:
+            check_name(task, "task")  # refused now, not after the study ran (file ingest's rule)
         self._store = store if isinstance(store, PolicyStore) else None
         self.location = store.location if isinstance(store, PolicyStore) else os.fspath(store)
         lake = store.is_lake if isinstance(store, PolicyStore) else isinstance(parse_location(self.location),

@@ -97,6 +97,7 @@ from typing import Any
 import pandas as pd
 
 from policy_store.errors import InvalidInputError
+from policy_store.names import check_name
 from policy_store.rules.spec import RuleSpec
 from policy_store.store import PolicyStore
 
@@ -162,8 +163,13 @@ class SpoolWriter:
         """Write one record as one line with one ``write`` call (more only if the kernel takes part of it).
 
         A write that fails leaves this file with a torn last line: the file is closed, so the next
-        record starts a new one instead of being glued onto the torn line, and the error raised.
+        record starts a new one instead of being glued onto the torn line, and the error raised. A name
+        holding a control character is refused here, at ``should_prune`` time, by the rule of file ingest
+        (:func:`policy_store.names.check_name`), before anything is written.
         """
+        for name in _NAMES:
+            if isinstance(record.get(name), str):
+                check_name(record[name], name)
         line = (json.dumps(record, separators=(",", ":"), allow_nan=False) + "\n").encode()
         with self._lock:
             fd = self._fd if self._pid == os.getpid() and self._fd is not None else self._open()
@@ -250,6 +256,8 @@ _SWITCH_SHAPES: dict[str, tuple[tuple[type, ...], int | None, bool]] = {
     "reason": ((str,), None, False), "evidence": ((dict,), None, True), "decided_at": ((str,), None, False),
 }
 _VERDICTS = ("prune", "continue")
+# Names that reach the store's tables: printable text only, by the rule file ingest applies (policy_store.names).
+_NAMES = ("study", "trial", "rule")
 _FLOAT_MAX = int(sys.float_info.max)
 
 
@@ -299,6 +307,8 @@ def _check_text(value: str, name: str, where: str) -> None:
         raise InvalidInputError("is not UTF-8 text (a lone surrogate)", field=name, source=where) from None
     if name != "reason" and not value.strip():
         raise InvalidInputError("must not be empty", field=name, source=where)
+    if name in _NAMES:
+        check_name(value, name, source=where)
 
 
 def _check_switch_spec(rec: dict[str, Any], where: str) -> None:

@@ -73,3 +73,30 @@ def test_multi_objective_is_refused(store):
     with pytest.raises(InvalidInputError, match="multi-objective"):
         ingest_optuna(store, study)
     assert store.row_counts() == before
+
+
+def test_a_missing_sqlite_storage_is_refused_and_never_created(tmp_path, store, capsys):
+    from policy_store.cli.main import main
+
+    missing = tmp_path / "missing.db"
+    with pytest.raises(InvalidInputError, match="no file at") as caught:
+        ingest_optuna(store, f"sqlite:///{missing}")
+    assert caught.value.field == "storage" and not missing.exists()
+    store_path = tmp_path / "s.duckdb"
+    assert main(["--store", str(store_path), "ingest", f"sqlite:///{missing}", "--format", "optuna"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: ") and "missing.db" in err and "Traceback" not in err
+    assert not missing.exists()
+
+
+def test_a_storage_without_studies_and_a_file_that_is_not_optuna_are_refused(tmp_path, store):
+    empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    optuna.storages.RDBStorage(empty)  # a real Optuna database, holding no study yet
+    with pytest.raises(InvalidInputError, match="holds no study"):
+        ingest_optuna(store, empty)
+    other = tmp_path / "other.db"
+    other.write_bytes(b"")
+    with pytest.raises(InvalidInputError, match="not an Optuna storage"):
+        ingest_optuna(store, f"sqlite:///{other}")
+    assert other.read_bytes() == b""
+    assert store.scalar("SELECT count(*) FROM studies") == 0

@@ -484,6 +484,7 @@ def check_recommend_meta_features(features: Any) -> str:
 SKIPPED_COMMANDS = {
     ("demo",): "trains models for minutes",
     ("datasets", "generate"): "trains models",
+    ("datasets", "generate-hpo"): "runs real HPO searches for minutes",
     ("datasets", "ingest", "lcdb"): "fetches the 68 MB LCDB sdist with pip",
     ("meta", "fit"): "replays the whole candidate grid",
     ("meta", "evaluate"): "cross-validates the meta-learner",

@@ -48,6 +48,11 @@ from tests.reliability.projection import differences, project
 
 #: Exit code of a child whose command raised something the CLI does not map (an unhandled traceback).
 UNHANDLED = 70
+READY = "ready"
+"""The file a child creates once SIGUSR1 dumps its stacks (before, the signal would kill it)."""
+STACKS_WAIT = 60.0
+"""Most seconds to wait for a hung child's ready mark, then for its stack dump (a bound, not a delay)."""
+_DUMPED = "most recent call first"
 #: Modules the commands import lazily: imported once here so that children do not pay for them.
 WARM_MODULES = (
     "policy_store.cli.main", "policy_store.ingest", "policy_store.replay", "policy_store.rules",
@@ -123,6 +128,7 @@ def _child(argv: list[str], fault: str | None, out: Path) -> None:  # pragma: no
         sys.stdout, sys.stderr = stdout, stderr
         random.seed()  # the parent's random state is not the child's
         faulthandler.register(signal.SIGUSR1, file=stderr, all_threads=True)  # the stacks of a hung run
+        (out / READY).touch()  # from now on SIGUSR1 dumps the stacks instead of killing the child
         if fault:
             os.environ[FAULT_ENV] = fault
         else:
@@ -144,6 +150,19 @@ def _child(argv: list[str], fault: str | None, out: Path) -> None:  # pragma: no
             sys.stderr.flush()
         finally:
             os._exit(code)
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def _wait_for(condition, seconds: float | None = None) -> bool:
+    deadline = time.monotonic() + (STACKS_WAIT if seconds is None else seconds)
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 class HungError(TimeoutError):
@@ -168,6 +187,7 @@ def _fork_and_wait(argv: list[str], out: Path, *, fault: str | None, kill_after:
                    timeout: float) -> Run:
     out.mkdir(parents=True, exist_ok=True)
     (out / "commits").unlink(missing_ok=True)
+    (out / READY).unlink(missing_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     start = time.perf_counter()
@@ -200,10 +220,18 @@ def _fork_and_wait(argv: list[str], out: Path, *, fault: str | None, kill_after:
 
 
 def _stacks(pid: int, out: Path) -> str:
-    """A live child's Python stacks (faulthandler, on SIGUSR1) and native ones (gdb, where installed)."""
+    """A live child's Python stacks (faulthandler, on SIGUSR1) and native ones (gdb, where installed).
+
+    On a loaded machine a child caught by a short timeout may not have set up its handler yet (SIGUSR1 would
+    kill it), and the dump takes a while: wait for the child's ready mark, then for the dump, each up to
+    :data:`STACKS_WAIT` seconds, instead of guessing a delay.
+    """
+    _wait_for(lambda: (out / READY).exists())
     os.kill(pid, signal.SIGUSR1)
-    time.sleep(1.0)
-    python = (out / "stderr").read_text(errors="replace")[-6000:] if (out / "stderr").exists() else ""
+    _wait_for(lambda: _DUMPED in _read(out / "stderr"))
+    text = _read(out / "stderr")
+    dump = text.find(_DUMPED)  # from the dump's first line: a deep stack must not push it out of the excerpt
+    python = text[text.rfind("\n", 0, dump) + 1:][:12000] if dump >= 0 else text[-6000:]
     native = ""
     if shutil.which("gdb"):
         try:

@@ -144,6 +144,11 @@ DAMAGE = {
     "job-left-running": ("UPDATE jobs SET status = 'running', ended_at = NULL", {("job", "jobs")}),
     "two-running": ("INSERT INTO jobs VALUES ('job-a', 'copy', 'running', NULL, now(), NULL, NULL, NULL), "
                     "('job-b', 'copy', 'running', NULL, now(), NULL, NULL, NULL)", {("job", "jobs")}),
+    # Names that reached the store past ingest's rule (an older version, a hand edit): an escape, a newline.
+    "task-name-escape": ("INSERT INTO tasks SELECT 'evil' || chr(27) || '[2J', * EXCLUDE (task) FROM tasks "
+                         "WHERE task = 'task-b'", {("name", "tasks")}),
+    "decision-trial-newline": ("UPDATE decisions SET trial = trial || chr(10) WHERE mode = 'live'",
+                               {("name", "decisions")}),
 }
 
 
@@ -241,3 +246,22 @@ def test_a_sigkilled_job_leaves_an_abandoned_row_not_a_violation(damaged):
             finish_job(store, start_job(store, "recalibrate"), "noop", watermark=None, result={})
         report = check_store(store)
     assert report.ok and report.abandoned_jobs == []
+
+
+def test_check_flags_a_running_job_that_ended_and_a_job_ending_before_it_started(damaged):
+    with PolicyStore(damaged) as store:
+        store.execute("INSERT INTO jobs VALUES ('job-x', 'copy', 'running', NULL, now(), now(), NULL, NULL), "
+                      "('job-y', 'copy', 'succeeded', NULL, now(), now() - INTERVAL 1 HOUR, NULL, NULL)")
+        lines = [v.line() for v in check_store(store).violations]
+    assert any(line.startswith("job jobs[job-x]: running, yet it ended at ") for line in lines), lines
+    assert any(line.startswith("job jobs[job-y]: ended at ") and "before it started" in line for line in lines)
+
+
+def test_check_creates_no_lock_file(damaged, capsys):
+    with PolicyStore(damaged) as store:
+        store.execute("INSERT INTO jobs VALUES ('job-a', 'copy', 'running', NULL, now(), NULL, NULL, NULL)")
+    before = sorted(p.name for p in damaged.parent.iterdir())
+    assert main(["--store", str(damaged), "check", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["abandoned_jobs"] == ["job-a"]
+    assert sorted(p.name for p in damaged.parent.iterdir()) == before
+    assert not list(damaged.parent.glob("*.lock-*"))
