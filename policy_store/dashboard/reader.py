@@ -1,0 +1,187 @@
+"""Read the store for the dashboard without getting in a writer's way.
+
+DuckDB locks a database file per process: a writer takes it exclusively, readers
+share it, and neither waits for the other -- an open that finds the lock taken
+fails at once ("Could not set lock on file"). A dashboard that kept a read-only
+connection open would therefore make every writer (``StorePruner.finish``,
+``policy-store absorb``, ``ingest``, a recalibration job) fail for as long as
+the page is open. So :class:`StoreReader`:
+
+- opens the file read-only only to answer a request, runs that page's bounded
+  queries and closes it (tens of milliseconds), one connection at a time;
+- answers from a cache while the store has not changed: the *signature* of a
+  file store is the size and modification time of the file and of its
+  write-ahead log, read with ``stat`` and no lock, so polling an unchanged store
+  never opens it;
+- when a writer holds the lock, retries for at most ``lock_wait`` seconds and
+  then serves the last answer it has, marked stale, or raises
+  :class:`StoreBusyError`; it never queues behind the writer.
+
+A writer that opens the store while a dashboard read is in flight still finds
+the lock taken for that read's duration: ``StorePruner`` and the recalibration
+job retry with backoff (:func:`policy_store.integrations.optuna.open_store_retrying`).
+
+A DuckLake has no file lock (snapshot isolation over PostgreSQL): the reader
+keeps one read-only connection and uses the newest snapshot id as the signature.
+
+>>> import tempfile
+>>> from policy_store import PolicyStore
+>>> path = tempfile.mkdtemp() + "/store.duckdb"
+>>> PolicyStore(path).close()
+>>> reader = StoreReader(path)
+>>> first = reader.read("rules", lambda s: s.scalar("SELECT count(*) FROM rules"))
+>>> again = reader.read("rules", lambda s: 1 / 0)  # unchanged store: answered from the cache
+>>> first.value, again.value, again.stale, reader.opens
+(0, 0, False, 2)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from policy_store.errors import InvalidInputError, StoreError
+from policy_store.lake import LAKE_ALIAS
+from policy_store.location import LakeLocation, parse_location
+from policy_store.store import PolicyStore, utcnow
+
+T = TypeVar("T")
+
+
+class StoreBusyError(StoreError):
+    """A writer held the store's lock for longer than the reader waits, and nothing was cached to show."""
+
+
+@dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    """An answer and when the store was read for it; ``stale`` when a writer kept a newer one out of reach."""
+
+    value: T
+    read_at: datetime
+    signature: str
+    stale: bool = False
+
+
+@dataclass
+class _Entry:
+    signature: str
+    value: Any
+    read_at: datetime
+
+
+class StoreReader:
+    """Short-lived read-only access to a store, with answers cached per store signature.
+
+    Parameters
+    ----------
+    location:
+        A store file or a ``ducklake:`` location (see :mod:`policy_store.location`); ``:memory:`` is refused
+        (another process could not see it).
+    cache_size:
+        Answers kept (least recently used dropped first); 0 reads the store on every call (for benchmarks).
+    lock_wait:
+        Seconds to keep retrying while a writer holds the file's lock.
+    """
+
+    def __init__(self, location: str | os.PathLike[str], *, cache_size: int = 256, lock_wait: float = 0.25) -> None:
+        self.location = os.fspath(location)
+        where = parse_location(self.location)
+        self.is_lake = isinstance(where, LakeLocation)
+        if not self.is_lake and where.path == ":memory:":
+            raise InvalidInputError("the dashboard reads a store file or a DuckLake, not ':memory:'", field="store")
+        self.path = None if self.is_lake else Path(where.path)
+        self.cache_size = cache_size
+        self.lock_wait = lock_wait
+        self.opens = 0
+        """How many times the store was opened (or, on a lake, queried) to answer."""
+        self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._lock = threading.Lock()
+        self._lake: PolicyStore | None = None
+        self.masked = self.read("location", lambda s: s.location).value  # fails now on a missing or newer store
+
+    # -- signature ------------------------------------------------------------------
+    def signature(self) -> str:
+        """A short string that changes whenever a commit may have changed the store (no lock taken)."""
+        if self.is_lake:
+            with self._lock:
+                snapshot = self._lake_store().scalar(
+                    f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE_ALIAS}.ducklake_snapshot")  # noqa: S608
+            return f"lake-{snapshot}"
+        assert self.path is not None
+        parts = []
+        for p in (self.path, self.path.with_name(self.path.name + ".wal")):
+            try:
+                st = p.stat()
+                parts.append(f"{st.st_size}:{st.st_mtime_ns}")
+            except FileNotFoundError:
+                parts.append("-")
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
+
+    # -- reading --------------------------------------------------------------------
+    def read(self, key: Hashable, fn: Callable[[PolicyStore], T]) -> Snapshot[T]:
+        """``fn(store)`` on a read-only store, or its cached answer if the store has not changed since.
+
+        Raises
+        ------
+        StoreBusyError
+            A writer held the lock for ``lock_wait`` seconds and no earlier answer for ``key`` is cached.
+        """
+        signature = self.signature()
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit.signature == signature:
+                self._cache.move_to_end(key)
+                return Snapshot(hit.value, hit.read_at, signature)
+            try:
+                value = self._query(fn)
+            except StoreBusyError:
+                if hit is None:
+                    raise
+                return Snapshot(hit.value, hit.read_at, hit.signature, stale=True)
+            entry = _Entry(signature, value, utcnow())
+            if self.cache_size:
+                self._cache[key] = entry
+                self._cache.move_to_end(key)
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+            return Snapshot(value, entry.read_at, signature)
+
+    def _query(self, fn: Callable[[PolicyStore], T]) -> T:
+        self.opens += 1
+        if self.is_lake:
+            return fn(self._lake_store())
+        deadline = time.monotonic() + self.lock_wait
+        wait = 0.01
+        while True:
+            try:
+                store = PolicyStore(self.location, read_only=True)
+                break
+            except StoreError as e:
+                if "lock" not in str(e).lower():
+                    raise
+                if time.monotonic() >= deadline:
+                    raise StoreBusyError(f"store {self.location!r} is being written by another process; "
+                                         "try again in a moment") from e
+            time.sleep(min(wait, max(deadline - time.monotonic(), 0.0)))
+            wait *= 2
+        with store:
+            return fn(store)
+
+    def _lake_store(self) -> PolicyStore:
+        if self._lake is None:
+            self._lake = PolicyStore(self.location, read_only=True)
+        return self._lake
+
+    def close(self) -> None:
+        """Close the lake connection, if any (a file store holds nothing open between reads)."""
+        if self._lake is not None:
+            self._lake.close()
+            self._lake = None
