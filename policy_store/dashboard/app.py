@@ -164,8 +164,14 @@ def serve(location: str | os.PathLike[str], *, host: str = DEFAULT_HOST, port: i
 
     A host other than a loopback address accepts requests addressed to any name: say so explicitly.
     """
+    import socket
+
     import uvicorn
 
+    # A port in use is the user's to fix: say so in one line (uvicorn would log it and exit on its own).
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.bind((host.strip("[]"), port))
     loopback = host in LOOPBACK
     app = create_app(location, spool_dir=spool_dir, refresh=refresh,
                      allowed_hosts=LOOPBACK if loopback else ("*",))

@@ -83,13 +83,13 @@ def free_port() -> int:
 
 
 def get(url: str, **headers: str) -> tuple[int, str, dict[str, str]]:
-    """Status, body and headers of a GET (errors included)."""
+    """Status, body and headers (names lower-case) of a GET (errors included)."""
     request = urllib.request.Request(url, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
-            return r.status, r.read().decode(), dict(r.headers)
+            return r.status, r.read().decode(), {k.lower(): v for k, v in r.headers.items()}
     except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), dict(e.headers)
+        return e.code, e.read().decode(), {k.lower(): v for k, v in e.headers.items()}
 
 
 class Server:
