@@ -66,7 +66,8 @@ def _page(request: Request) -> int:
 
 
 def create_app(location: str | os.PathLike[str], *, spool_dir: str | os.PathLike[str] | None = None,
-               refresh: float = 1.0, cache_size: int = 256, allowed_hosts: tuple[str, ...] = LOOPBACK) -> Starlette:
+               refresh: float = 1.0, cache_size: int = 256, max_share: float = 0.25,
+               allowed_hosts: tuple[str, ...] = LOOPBACK) -> Starlette:
     """The dashboard app over the store at ``location``.
 
     Parameters
@@ -79,13 +80,15 @@ def create_app(location: str | os.PathLike[str], *, spool_dir: str | os.PathLike
         Seconds between the page's checks for changes.
     cache_size:
         Answers cached per store signature (0: none, for benchmarks).
+    max_share:
+        Most of the time the app may hold the store file's lock (1: no pause between reads, for benchmarks).
     allowed_hosts:
         Host names requests may be addressed to (``("*",)`` for any).
     """
-    board = Dashboard(location, spool_dir=spool_dir, cache_size=cache_size)
+    board = Dashboard(location, spool_dir=spool_dir, cache_size=cache_size, max_share=max_share)
     refresh_ms = max(250, int(refresh * 1000))
 
-    def respond(request: Request, view: Callable[[], View], status: int = 200) -> Response:
+    def respond(request: Request, view: Callable[[], View]) -> Response:
         try:
             v = view()
         except NotFoundError as e:
@@ -95,10 +98,10 @@ def create_app(location: str | os.PathLike[str], *, spool_dir: str | os.PathLike
         except InvalidInputError as e:
             return error(request, 400, "Bad request", str(e))
         if request.headers.get("x-dashboard-fragment") == "1":
-            return HTMLResponse(v.main, status, headers=_headers(**{"X-Signature": v.signature}))
+            return HTMLResponse(v.main, headers=_headers(**{"X-Signature": v.signature}))
         subtitle = f"Store {board.reader.masked} · read-only"
         return HTMLResponse(render_page(v.title, v.main, active=v.active, subtitle=subtitle,
-                                        signature=v.signature, refresh_ms=refresh_ms), status, headers=_headers())
+                                        signature=v.signature, refresh_ms=refresh_ms), headers=_headers())
 
     def error(request: Request, status: int, title: str, message: str,
               extra: dict[str, str] | None = None) -> Response:
@@ -113,8 +116,6 @@ def create_app(location: str | os.PathLike[str], *, spool_dir: str | os.PathLike
         def endpoint(request: Request) -> Response:
             try:
                 return respond(request, lambda: build(request))
-            except InvalidInputError as e:
-                return error(request, 400, "Bad request", str(e))
             except PolicyStoreError as e:
                 return error(request, 500, "Error", str(e))
         return endpoint

@@ -32,6 +32,7 @@ CSP = ("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'un
        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
 _EXTRA_STYLE = """
+main { max-width: 1400px; }
 nav a.active { font-weight: 700; color: var(--ink); }
 #live-status { float: right; color: #c9d3dd; font-size: 12px; }
 p.stale { background: #fdecea; border: 1px solid #f5c2c0; padding: 8px 12px; border-radius: 4px; }
@@ -98,9 +99,9 @@ def link(path: str, **params: Any) -> str:
     return f"{path}?{query}" if query else path
 
 
-def render_sections(sections: Sequence[Section]) -> str:
-    """The report's HTML for each section, numbered from 1."""
-    return "\n".join(render_section(i, s) for i, s in enumerate(sections, 1))
+def render_sections(sections: Sequence[Section], start: int = 1) -> str:
+    """The report's HTML for each section, numbered from ``start``."""
+    return "\n".join(render_section(i, s) for i, s in enumerate(sections, start))
 
 
 def link_table(name: str, title: str, columns: Sequence[tuple[str, str, str]], rows: Sequence[dict[str, Any]],

@@ -35,7 +35,7 @@ from policy_store.dashboard.provenance import drift_sections, lineage_sections
 from policy_store.dashboard.reader import Snapshot, StoreReader
 from policy_store.dashboard.recommendations import PAGE_SIZE, recommendations_section
 from policy_store.dashboard.spool_tail import SpoolTail
-from policy_store.dashboard.study import is_audit, study_section
+from policy_store.dashboard.study import is_audit, study_records, study_section
 from policy_store.reports import overview, per_task, rules_across_tasks
 from policy_store.reports.filters import ReportFilter
 from policy_store.reports.svg import esc
@@ -120,11 +120,13 @@ class Dashboard:
         ``StorePruner`` uses), none for a DuckLake unless given.
     cache_size:
         Answers kept per store signature (0: read the store on every request).
+    max_share:
+        Most of the time the dashboard may hold the store file's lock (see :class:`StoreReader`).
     """
 
     def __init__(self, location: str | os.PathLike[str], *, spool_dir: str | os.PathLike[str] | None = None,
-                 cache_size: int = 256) -> None:
-        self.reader = StoreReader(location, cache_size=cache_size)
+                 cache_size: int = 256, max_share: float = 0.25) -> None:
+        self.reader = StoreReader(location, cache_size=cache_size, max_share=max_share)
         if spool_dir is None and not self.reader.is_lake:
             spool_dir = f"{self.reader.location}.spool"
         self.spool = SpoolTail(spool_dir)
@@ -134,14 +136,13 @@ class Dashboard:
         spool = hashlib.sha256(self.spool.signature().encode()).hexdigest()[:12]
         return f"{self.reader.signature()}-{spool}"
 
-    def _read(self, key: Hashable, fn: Callable[[PolicyStore], Any], *, spooled: bool = False) -> tuple[Any, str]:
-        spool_sig = self.spool.signature() if spooled else ""
-        snap: Snapshot = self.reader.read((*key, spool_sig) if spooled else key, fn)
+    def _read(self, key: Hashable, fn: Callable[[PolicyStore], Any]) -> tuple[Any, str]:
+        spool = hashlib.sha256(self.spool.signature().encode()).hexdigest()[:12]  # before the read: never newer
+        snap: Snapshot = self.reader.read(key, fn)
         when = f'<p class="note">Store read at {snap.read_at:%H:%M:%S} UTC.</p>'
         if snap.stale:
             when = (f'<p class="stale">A writer holds the store: showing it as read at {snap.read_at:%H:%M:%S} UTC; '
                     "this page refreshes when it can read again.</p>")
-        spool = hashlib.sha256(self.spool.signature().encode()).hexdigest()[:12]
         return (snap.value, when), f"{snap.signature}-{spool}"
 
     # -- pages ----------------------------------------------------------------------
@@ -167,8 +168,9 @@ class Dashboard:
 
     def study(self, name: str) -> View:
         """One study's pruning trajectory, including a running study's spooled decisions."""
-        pending = self.spool.records()
-        (section, when), sig = self._read(("study", name), lambda s: study_section(s, name, pending), spooled=True)
+        # The store's part is cached while the store is unchanged; the spool's part is merged on every request.
+        (records, when), sig = self._read(("study", name), lambda s: study_records(s, name))
+        section = study_section(records, self.spool.records())
         halted = (f'<p><a href="{esc(link("/halted", study=name))}">Parameters of its pruned and surviving trials'
                   "</a></p>")
         return View(f"Study {name}", when + halted + render_sections([section]), sig, "/studies")
@@ -187,7 +189,7 @@ class Dashboard:
         (data, when), sig = self._read(("recommendations", page), build)
         sections, total = data
         main = when + render_sections(sections[:1]) + pager("/recommendations", page, total, PAGE_SIZE)
-        return View("Recommendations", main + render_sections(sections[1:]), sig, "/recommendations")
+        return View("Recommendations", main + render_sections(sections[1:], start=2), sig, "/recommendations")
 
     def drift(self, rule: str | None = None, metric: str = "regret") -> View:
         """Monitored series with drift events, then events, jobs and promoted/rejected versions over time."""

@@ -46,23 +46,15 @@ def check_rule(store: PolicyStore, rule: str) -> None:
         raise NotFoundError(f"no rule {rule!r} in the store")
 
 
-def _series(store: PolicyStore, rule: str, metric: str) -> Figure | None:
-    expr = OUTCOME_METRICS[metric]
-    rows = store.execute(
-        f"SELECT version, created_at, {expr} FROM (SELECT * FROM outcomes WHERE rule = ? "  # noqa: S608 - constant
-        "ORDER BY created_at DESC, outcome_id DESC LIMIT ?) ORDER BY created_at, outcome_id",
-        [rule, MAX_OUTCOMES]).fetchall()
-    if not rows:
-        return None
+def _figure(rule: str, metric: str, rows: list[tuple], events: list[dict]) -> Figure:
     by_version: dict[int, tuple[list[float], list[float]]] = {}
-    for i, (version, _, value) in enumerate(rows):
+    for i, (_, version, _, value) in enumerate(rows):
         xs, ys = by_version.setdefault(version, ([], []))
         xs.append(float(i))
         ys.append(float("nan") if value is None else float(value))
-    times = [r[1] for r in rows]
+    times = [r[2] for r in rows]
     marks = []
-    for e in store.fetch_dicts("SELECT monitor, version, statistic, threshold, window_end, job_id FROM drift_events "
-                               "WHERE rule = ? ORDER BY detected_at DESC LIMIT ?", [rule, MAX_EVENTS]):
+    for e in events:
         try:
             at = bisect_right(times, datetime.fromisoformat(str(e["window_end"])))
         except ValueError:
@@ -88,10 +80,23 @@ def drift_section(store: PolicyStore, rule: str | None, metric: str) -> Section:
         rules = [rule]
     else:
         rules = [r[0] for r in store.execute(
-            "SELECT o.rule FROM outcomes o WHERE o.rule IS NOT NULL GROUP BY o.rule "
-            "ORDER BY (SELECT count(*) FROM drift_events e WHERE e.rule = o.rule) DESC, o.rule LIMIT ?",
-            [MAX_RULES]).fetchall()]
-    section.figures = [f for f in (_series(store, r, metric) for r in rules) if f is not None]
+            "SELECT o.rule FROM (SELECT DISTINCT rule FROM outcomes WHERE rule IS NOT NULL) o LEFT JOIN "
+            "(SELECT rule, count(*) AS n FROM drift_events GROUP BY rule) e USING (rule) "
+            "ORDER BY coalesce(e.n, 0) DESC, o.rule LIMIT ?", [MAX_RULES]).fetchall()]
+    # Each rule's newest outcomes by a top-n of its own (far cheaper than one window over all of them); the
+    # metric's expression is a constant and the rules are bound parameters.
+    newest = " UNION ALL ".join(
+        f"(SELECT rule, version, created_at, {OUTCOME_METRICS[metric]} AS value, outcome_id FROM outcomes "  # noqa: S608
+        f"WHERE rule = $rule{i} ORDER BY created_at DESC, outcome_id DESC LIMIT $n)" for i in range(len(rules)))
+    rows = store.execute(
+        f"SELECT rule, version, created_at, value FROM ({newest}) ORDER BY rule, created_at, outcome_id",  # noqa: S608
+        {"n": MAX_OUTCOMES, **{f"rule{i}": r for i, r in enumerate(rules)}}).fetchall() if rules else []
+    events = store.fetch_dicts(
+        "SELECT rule, monitor, version, statistic, threshold, window_end, job_id FROM drift_events "
+        "WHERE list_contains($rules, rule) QUALIFY row_number() OVER (PARTITION BY rule ORDER BY detected_at DESC) "
+        "<= $n", {"rules": rules, "n": MAX_EVENTS})
+    section.figures = [_figure(r, metric, [row for row in rows if row[0] == r], [e for e in events if e["rule"] == r])
+                       for r in rules if any(row[0] == r for row in rows)]
     if not section.figures:
         section.empty = "No outcomes recorded yet for " + (f"rule {rule}." if rule else "any rule.")
     return section

@@ -13,6 +13,11 @@ the page is open. So :class:`StoreReader`:
   file store is the size and modification time of the file and of its
   write-ahead log, read with ``stat`` and no lock, so polling an unchanged store
   never opens it;
+- holds the lock for at most ``max_share`` of the time, however many pages poll:
+  after a read that kept the file open for *d* seconds, the next open waits
+  until *d* · (1/``max_share`` − 1) have passed; meanwhile a page whose data
+  changed keeps its previous answer (it says when it was read), and a page with
+  no answer yet waits for that gap;
 - when a writer holds the lock, retries for at most ``lock_wait`` seconds and
   then serves the last answer it has, marked stale, or raises
   :class:`StoreBusyError`; it never queues behind the writer.
@@ -89,9 +94,14 @@ class StoreReader:
         Answers kept (least recently used dropped first); 0 reads the store on every call (for benchmarks).
     lock_wait:
         Seconds to keep retrying while a writer holds the file's lock.
+    max_share:
+        Most of the time the reader may hold the file's lock (1: no pause between reads).
     """
 
-    def __init__(self, location: str | os.PathLike[str], *, cache_size: int = 256, lock_wait: float = 0.25) -> None:
+    def __init__(self, location: str | os.PathLike[str], *, cache_size: int = 256, lock_wait: float = 0.25,
+                 max_share: float = 0.25) -> None:
+        if not 0 < max_share <= 1:
+            raise InvalidInputError(f"must be in (0, 1], got {max_share}", field="max_share")
         self.location = os.fspath(location)
         where = parse_location(self.location)
         self.is_lake = isinstance(where, LakeLocation)
@@ -100,6 +110,8 @@ class StoreReader:
         self.path = None if self.is_lake else Path(where.path)
         self.cache_size = cache_size
         self.lock_wait = lock_wait
+        self.max_share = max_share
+        self._next_open = 0.0  # time.monotonic() before which the file is left to writers
         self.opens = 0
         """How many times the store was opened (or, on a lake, queried) to answer."""
         self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
@@ -140,6 +152,11 @@ class StoreReader:
             if hit is not None and hit.signature == signature:
                 self._cache.move_to_end(key)
                 return Snapshot(hit.value, hit.read_at, signature)
+            pause = self._next_open - time.monotonic()
+            if pause > 0 and not self.is_lake:
+                if hit is not None:  # the previous answer until the file is ours again; the poller asks again
+                    return Snapshot(hit.value, hit.read_at, hit.signature)
+                time.sleep(pause)
             try:
                 value = self._query(fn)
             except StoreBusyError:
@@ -161,6 +178,7 @@ class StoreReader:
         deadline = time.monotonic() + self.lock_wait
         wait = 0.01
         while True:
+            opened = time.monotonic()
             try:
                 store = PolicyStore(self.location, read_only=True)
                 break
@@ -172,8 +190,12 @@ class StoreReader:
                                          "try again in a moment") from e
             time.sleep(min(wait, max(deadline - time.monotonic(), 0.0)))
             wait *= 2
-        with store:
-            return fn(store)
+        try:
+            with store:
+                return fn(store)
+        finally:
+            now = time.monotonic()
+            self._next_open = now + (now - opened) * (1 / self.max_share - 1)
 
     def _lake_store(self) -> PolicyStore:
         if self._lake is None:

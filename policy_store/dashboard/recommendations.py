@@ -27,10 +27,10 @@ COLD_START = "cold start: no meta-model in the store; policy-store's documented 
 
 _COLUMNS = (
     Column("created_at", "when", "time"), Column("task", "task"), Column("recommended", "recommended rule"),
+    Column("fallback", "fallback"), Column("descriptors", "descriptors"),
     Column("expected_saved", "expected saved [10-90 %]"), Column("expected_regret", "expected regret [10-90 %]"),
-    Column("killed_best", "expected killed best", "pct"), Column("descriptors", "descriptors"),
-    Column("neighbours", "nearest past tasks"), Column("trade_off", "trade-off"), Column("fallback", "fallback"),
-    Column("model_id", "model"),
+    Column("killed_best", "expected killed best", "pct"), Column("neighbours", "nearest past tasks"),
+    Column("trade_off", "trade-off"), Column("model_id", "model"),
 )
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from policy_store.errors import NotFoundError
@@ -115,40 +116,60 @@ def _decided_curves(records: list[dict[str, Any]]) -> dict[str, tuple[list[float
     return {t: (sorted(p), [p[s] for s in sorted(p)]) for t, p in points.items()}
 
 
-def study_section(store: PolicyStore, study: str, pending: list[dict[str, Any]]) -> Section:
-    """The trajectory of ``study``: runs, curves and timeline per run, and the deciding decision per trial.
+@dataclass(frozen=True)
+class StudyRecords:
+    """What the store holds on one study: read in one short open, cached while the store does not change."""
+
+    study: str
+    task: str | None
+    metric: str | None
+    absorbed: frozenset[str]
+    rows: list[dict[str, Any]]
+    curves: dict[str, tuple[list[float], list[float]]]
+
+
+def study_records(store: PolicyStore, study: str) -> StudyRecords:
+    """The study's task, its live decision ids, its decisions as the report's rows, and its curves."""
+    info = store.fetch_dicts("SELECT s.task, t.metric FROM studies s JOIN tasks t USING (task) WHERE s.study = ?",
+                             [study])
+    absorbed = frozenset(r[0] for r in store.execute(
+        "SELECT decision_id FROM decisions WHERE study = ? AND mode = 'live'", [study]).fetchall())
+    rows = study_decisions(store, ReportFilter(), study)
+    return StudyRecords(study, info[0]["task"] if info else None, info[0]["metric"] if info else None, absorbed,
+                        rows, study_curves(store, study) if info else {})
+
+
+def study_section(records: StudyRecords, pending: list[dict[str, Any]]) -> Section:
+    """The trajectory of the study: runs, curves and timeline per run, and the deciding decision per trial.
+
+    ``pending`` are the spooled decisions of running studies (those of other studies are ignored).
 
     Raises
     ------
     NotFoundError
-        Neither the store nor the spool knows ``study``.
+        Neither the store nor the spool knows the study.
     """
-    info = store.fetch_dicts("SELECT s.task, t.metric FROM studies s JOIN tasks t USING (task) WHERE s.study = ?",
-                             [study])
-    recorded = store.fetch_dicts("SELECT decision_id FROM decisions WHERE study = ? AND mode = 'live'", [study])
-    absorbed = {r["decision_id"] for r in recorded}
-    waiting = [r for r in pending if r["study"] == study and r["decision_id"] not in absorbed]
-    has_decisions = store.scalar("SELECT count(*) FROM decisions WHERE study = ?", [study])
-    if not info and not waiting and not has_decisions:
+    study = records.study
+    waiting = [r for r in pending if r["study"] == study and r["decision_id"] not in records.absorbed]
+    if records.task is None and not waiting and not records.rows:
         raise NotFoundError(f"no study {study!r} in the store or in the spool of a running study")
     live = reduce_pending(waiting)
     live = [r for r in live if r["position"] is not None][-MAX_TRIALS:] + [r for r in live if r["position"] is None]
-    rows = [_clean(r) for r in live + study_decisions(store, ReportFilter(), study)]
-    curves = study_curves(store, study) if info else {}
+    rows = [_clean(dict(r)) for r in live + records.rows]
+    curves = dict(records.curves)
     for trial, curve in _decided_curves(waiting).items():
         curves.setdefault(trial, curve)
     for r in rows:  # the label carries the audit mark; the curve is the trial's
         curves.setdefault(r["trial"], curves.get(r["trial"].removesuffix(" (audit)"), ([], [])))
-    task = info[0]["task"] if info else "not recorded yet"
     section = Section(key="study", title=f"Study {study}",
-                      intro=f"Task {task}. Each plot shows the trials' curves under one rule version: a pruned trial "
-                            "is solid up to the step it was stopped (×) and dashed after it. Hover a curve for the "
-                            "rule version and the reason. Trials of a running study appear as its workers spool "
-                            "their decisions.")
+                      intro=f"Task {records.task or 'not recorded yet'}. Each plot shows the trials' curves under one "
+                            "rule version: a pruned trial is solid up to the step it was stopped (×) and dashed after "
+                            "it. Hover a curve for the rule version and the reason. Trials of a running study appear "
+                            "as its workers spool their decisions.")
     if not rows:
         section.empty = "No pruning decisions for this study yet."
         return section
-    section.figures = decision_figures(rows, curves, (info[0]["metric"] if info else None) or "value")
+    section.figures = decision_figures(rows, curves, records.metric or "value")
     section.tables = [Table("runs", "Runs", RUN_COLUMNS, _runs(rows)),
                       Table("decisions", f"Decisions on {study}", DECISION_COLUMNS, rows, shown=2 * MAX_TRIALS)]
     return section

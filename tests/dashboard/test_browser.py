@@ -165,7 +165,7 @@ def test_every_page_shows_the_store_and_a_running_study_updates_in_place(live, t
         page.goto(server.url + "/recommendations")
         assert f"{recommendations} recommendations recorded" in page.inner_text("main")
         rec = _table(page, "recommendations_page")[0]
-        assert rec[1] == "tabular/a" and rec[6].startswith("2: NumberOfFeatures=12") and "cold start" in rec[9]
+        assert rec[1] == "tabular/a" and "cold start" in rec[3] and rec[4].startswith("2: NumberOfFeatures=12")
         page.screenshot(path=shots / "recommendations.png", full_page=True)
 
         # Drift: the monitored series, the event, the job and the rejected version.
