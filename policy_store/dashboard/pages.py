@@ -141,8 +141,8 @@ class Dashboard:
         snap: Snapshot = self.reader.read(key, fn)
         when = f'<p class="note">Store read at {snap.read_at:%H:%M:%S} UTC.</p>'
         if snap.stale:
-            when = (f'<p class="stale">A writer holds the store: showing it as read at {snap.read_at:%H:%M:%S} UTC; '
-                    "this page refreshes when it can read again.</p>")
+            when = (f'<p class="stale">The store changed after {snap.read_at:%H:%M:%S} UTC, when this was read; the '
+                    "newer data is being read and this page updates itself.</p>")
         return (snap.value, when), f"{snap.signature}-{spool}"
 
     # -- pages ----------------------------------------------------------------------

@@ -7,20 +7,22 @@ connection open would therefore make every writer (``StorePruner.finish``,
 ``policy-store absorb``, ``ingest``, a recalibration job) fail for as long as
 the page is open. So :class:`StoreReader`:
 
-- opens the file read-only only to answer a request, runs that page's bounded
-  queries and closes it (tens of milliseconds), one connection at a time;
+- opens the file read-only only to read, runs bounded queries and closes it
+  (tens of milliseconds), one connection at a time;
 - answers from a cache while the store has not changed: the *signature* of a
   file store is the size and modification time of the file and of its
   write-ahead log, read with ``stat`` and no lock, so polling an unchanged store
   never opens it;
+- once the store changed, answers with what it read before (``stale``, with the
+  time it was read) and re-reads in the background: every page asked for since
+  the last read is refreshed in *one* open, so a page never waits for the store
+  unless it was never read, and many open pages cost one open per change;
 - holds the lock for at most ``max_share`` of the time, however many pages poll:
   after a read that kept the file open for *d* seconds, the next open waits
-  until *d* · (1/``max_share`` − 1) have passed; meanwhile a page whose data
-  changed keeps its previous answer (it says when it was read), and a page with
-  no answer yet waits for that gap;
-- when a writer holds the lock, retries for at most ``lock_wait`` seconds and
-  then serves the last answer it has, marked stale, or raises
-  :class:`StoreBusyError`; it never queues behind the writer.
+  until *d* · (1/``max_share`` − 1) have passed;
+- when a writer holds the lock, retries for at most ``lock_wait`` seconds, then
+  gives up that read (a background refresh tries again later; a first read
+  raises :class:`StoreBusyError`); it never queues behind the writer.
 
 A writer that opens the store while a dashboard read is in flight still finds
 the lock taken for that read's duration: ``StorePruner`` and the recalibration
@@ -47,7 +49,8 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -115,7 +118,10 @@ class StoreReader:
         self.opens = 0
         """How many times the store was opened (or, on a lake, queried) to answer."""
         self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the cache and the refresh queue
+        self._io = threading.Lock()  # the store: one connection at a time
+        self._queue: dict[Hashable, Callable[[PolicyStore], Any]] = {}
+        self._worker: threading.Thread | None = None
         self._lake: PolicyStore | None = None
         self.masked = self.read("location", lambda s: s.location).value  # fails now on a missing or newer store
 
@@ -123,7 +129,7 @@ class StoreReader:
     def signature(self) -> str:
         """A short string that changes whenever a commit may have changed the store (no lock taken)."""
         if self.is_lake:
-            with self._lock:
+            with self._io:
                 snapshot = self._lake_store().scalar(
                     f"SELECT max(snapshot_id) FROM __ducklake_metadata_{LAKE_ALIAS}.ducklake_snapshot")  # noqa: S608
             return f"lake-{snapshot}"
@@ -139,42 +145,91 @@ class StoreReader:
 
     # -- reading --------------------------------------------------------------------
     def read(self, key: Hashable, fn: Callable[[PolicyStore], T]) -> Snapshot[T]:
-        """``fn(store)`` on a read-only store, or its cached answer if the store has not changed since.
+        """``fn(store)`` on a read-only store, or its cached answer.
+
+        An answer read before the store's last change is returned as it is (``stale``) while a background
+        read refreshes it; only a key never read waits for the store.
 
         Raises
         ------
         StoreBusyError
-            A writer held the lock for ``lock_wait`` seconds and no earlier answer for ``key`` is cached.
+            A writer held the lock for ``lock_wait`` seconds and nothing for ``key`` is cached.
         """
         signature = self.signature()
         with self._lock:
             hit = self._cache.get(key)
-            if hit is not None and hit.signature == signature:
+            if hit is not None:
                 self._cache.move_to_end(key)
-                return Snapshot(hit.value, hit.read_at, signature)
-            pause = self._next_open - time.monotonic()
-            if pause > 0 and not self.is_lake:
-                if hit is not None:  # the previous answer until the file is ours again; the poller asks again
-                    return Snapshot(hit.value, hit.read_at, hit.signature)
-                time.sleep(pause)
-            try:
-                value = self._query(fn)
-            except StoreBusyError:
-                if hit is None:
-                    raise
+                if hit.signature == signature:
+                    return Snapshot(hit.value, hit.read_at, signature)
+                self._queue[key] = fn
+                if self._worker is None or not self._worker.is_alive():
+                    self._worker = threading.Thread(target=self._refresh, name="dashboard-refresh", daemon=True)
+                    self._worker.start()
                 return Snapshot(hit.value, hit.read_at, hit.signature, stale=True)
-            entry = _Entry(signature, value, utcnow())
-            if self.cache_size:
-                self._cache[key] = entry
-                self._cache.move_to_end(key)
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-            return Snapshot(value, entry.read_at, signature)
+        with self._io:
+            self._pause()
+            with self._open() as store:
+                signature = self.signature()  # under the shared lock: no commit lands while we read
+                value = fn(store)
+        entry = _Entry(signature, value, utcnow())
+        self._keep(key, entry)
+        return Snapshot(value, entry.read_at, signature)
 
-    def _query(self, fn: Callable[[PolicyStore], T]) -> T:
+    def settle(self, timeout: float = 30.0) -> bool:
+        """Wait until the background refresh is done; whether it finished within ``timeout`` seconds."""
+        worker = self._worker
+        if worker is not None:
+            worker.join(timeout)
+        return worker is None or not worker.is_alive()
+
+    def _keep(self, key: Hashable, entry: _Entry) -> None:
+        if not self.cache_size:
+            return
+        with self._lock:
+            self._cache[key] = entry
+            self._cache.move_to_end(key)
+            while len(self._cache) > self.cache_size:
+                self._cache.popitem(last=False)
+
+    def _refresh(self) -> None:
+        """Re-read every queued key in one open, until none is left (a failed one is dropped from the cache)."""
+        while True:
+            with self._lock:
+                batch, self._queue = self._queue, {}
+            if not batch:
+                return
+            with self._io:
+                self._pause()
+                try:
+                    with self._open() as store:
+                        signature = self.signature()
+                        for key, fn in batch.items():
+                            try:
+                                self._keep(key, _Entry(signature, fn(store), utcnow()))
+                            except Exception:  # the next request reads it itself and shows the error
+                                with self._lock:
+                                    self._cache.pop(key, None)
+                except StoreBusyError:  # a writer has the store: try again after it
+                    with self._lock:
+                        self._queue = {**batch, **self._queue}
+                    time.sleep(self.lock_wait)
+                except StoreError:  # gone or unreadable: the next requests read it themselves and say why
+                    with self._lock:
+                        for key in batch:
+                            self._cache.pop(key, None)
+
+    def _pause(self) -> None:
+        """Leave the file to writers until the reader's share of the time is back under ``max_share``."""
+        if not self.is_lake:
+            time.sleep(max(0.0, self._next_open - time.monotonic()))
+
+    @contextmanager
+    def _open(self) -> Iterator[PolicyStore]:
         self.opens += 1
         if self.is_lake:
-            return fn(self._lake_store())
+            yield self._lake_store()
+            return
         deadline = time.monotonic() + self.lock_wait
         wait = 0.01
         while True:
@@ -192,7 +247,7 @@ class StoreReader:
             wait *= 2
         try:
             with store:
-                return fn(store)
+                yield store
         finally:
             now = time.monotonic()
             self._next_open = now + (now - opened) * (1 / self.max_share - 1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -53,23 +54,52 @@ def test_a_writer_in_another_process_opens_the_store_right_after_a_read(path):
     reader = StoreReader(path)
     assert reader.read("rules", _rules).value == ["a"]
     _stop(_writer(path, "b"))  # would fail with "Could not set lock" if the reader kept its connection
+    assert reader.read("rules", _rules).stale and reader.settle()
     snap = reader.read("rules", _rules)
     assert (snap.value, snap.stale) == (["a", "b"], False)
 
 
-def test_while_a_writer_holds_the_lock_the_last_answer_is_served_stale_and_nothing_new_is_read(path):
+def test_after_a_change_the_last_answer_is_served_at_once_and_refreshed_once_the_writer_is_done(path):
     reader = StoreReader(path, lock_wait=0.1)
     before = reader.read("rules", _rules)
     writer = _writer(path, "b")
     try:
-        snap = reader.read("rules", _rules)
+        snap = reader.read("rules", _rules)  # the writer holds the lock: no wait, the answer read before
         assert (snap.value, snap.stale, snap.read_at) == (["a"], True, before.read_at)
         with pytest.raises(StoreBusyError, match="being written by another process"):
             reader.read("versions", lambda s: s.scalar("SELECT count(*) FROM rule_versions"))
+        assert not reader.settle(timeout=0.3), "the refresh waits for the writer, it does not give up"
     finally:
         _stop(writer)
+    assert reader.settle()
     snap = reader.read("rules", _rules)
     assert (snap.value, snap.stale) == (["a", "b"], False)
+
+
+def test_pages_asked_for_since_the_last_read_are_refreshed_in_one_open(path):
+    reader = StoreReader(path)
+    for key in ("x", "y", "z"):
+        reader.read(key, _rules)
+    _stop(_writer(path, "b"))
+    opens = reader.opens
+    assert [reader.read(key, _rules).stale for key in ("x", "y", "z")] == [True] * 3
+    assert reader.settle()
+    assert [reader.read(key, _rules).value for key in ("x", "y", "z")] == [["a", "b"]] * 3
+    assert reader.opens - opens <= 2  # one batch, or two if the first started before the others were queued
+
+
+def test_the_reader_holds_the_lock_at_most_its_share_of_the_time(path):
+    reader = StoreReader(path, cache_size=0, max_share=0.2)
+
+    def slow(store):
+        time.sleep(0.05)
+        return 1
+
+    start = time.monotonic()
+    for _ in range(5):
+        reader.read("k", slow)
+    # Each read after the first waited ~4x the previous one's time with the file closed.
+    assert time.monotonic() - start >= 0.05 * 5 + 4 * 0.05 * 4
 
 
 def test_an_unchanged_store_is_not_opened_again(path):
@@ -132,6 +162,7 @@ def test_a_study_page_counts_a_decision_once_when_it_is_both_absorbed_and_still_
     assert "live, not absorbed yet" in board.study("run").main
     with PolicyStore(path) as store:
         absorb_spool(store, spool, remove=False)  # committed, files not removed yet
+    assert "The store changed after" in board.study("run").main and board.reader.settle()
     page = board.study("run").main
     assert "live, not absorbed yet" not in page
     assert page.count("<tr><td>a@1</td><td>live</td><td class=\"num\">3</td>") == 1
