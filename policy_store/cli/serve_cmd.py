@@ -16,6 +16,22 @@ class DashboardUnavailableError(PolicyStoreError):
     """The ``[dashboard]`` extra is not installed."""
 
 
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise argparse.ArgumentTypeError(f"a port is a number from 1 to 65535, got {text!r}")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0.25 <= value <= 3600:
+        raise argparse.ArgumentTypeError(f"seconds from 0.25 to 3600, got {text!r}")
+    return value
+
+
 def _serve(args: argparse.Namespace) -> int:
     missing = [m for m in ("starlette", "uvicorn") if importlib.util.find_spec(m) is None]
     if missing:
@@ -37,9 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "lineage. Read-only; opens the store only briefly per change, so writers keep working. Binds to "
         "127.0.0.1 unless --host says otherwise.")
     p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default: {DEFAULT_HOST}, this machine only)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
+    p.add_argument("--port", type=_port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT})")
     p.add_argument("--spool-dir", metavar="DIR",
                    help="spool directory of running studies (default: <store>.spool, as StorePruner uses)")
-    p.add_argument("--refresh", type=float, default=1.0, metavar="SECONDS",
+    p.add_argument("--refresh", type=_seconds, default=1.0, metavar="SECONDS",
                    help="how often an open page checks for changes (default: 1)")
     p.set_defaults(handler=_serve)

@@ -93,3 +93,11 @@ def test_serve_without_the_extra_says_how_to_install_it(tmp_path):
             f"sys.exit(main(['--store', {str(tmp_path / 's.duckdb')!r}, 'serve']))")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and 'pip install "policy-store[dashboard]"' in run.stderr
+
+
+@pytest.mark.parametrize("args", [["--port", "0"], ["--port", "70000"], ["--port", "http"], ["--refresh", "0"],
+                                  ["--refresh", "nan"]])
+def test_bad_serve_options_are_usage_errors(dash_store, args):
+    run = subprocess.run([str(CLI), "--store", str(dash_store), "serve", *args], capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr and "serve: error: argument" in run.stderr
