@@ -14,9 +14,10 @@ the page is open. So :class:`StoreReader`:
   write-ahead log, read with ``stat`` and no lock, so polling an unchanged store
   never opens it;
 - once the store changed, answers with what it read before (``stale``, with the
-  time it was read) and re-reads in the background: every page asked for since
-  the last read is refreshed in *one* open, so a page never waits for the store
-  unless it was never read, and many open pages cost one open per change;
+  time it was read) and re-reads in the background: the pages asked for since
+  the last read are refreshed together, in as few opens as ``max_hold`` allows
+  (an open is closed after the page that passes ``max_hold`` seconds), so a page
+  never waits for the store unless it was never read;
 - holds the lock for at most ``max_share`` of the time, however many pages poll:
   after a read that kept the file open for *d* seconds, the next open waits
   until *d* · (1/``max_share`` − 1) have passed;
@@ -99,10 +100,12 @@ class StoreReader:
         Seconds to keep retrying while a writer holds the file's lock.
     max_share:
         Most of the time the reader may hold the file's lock (1: no pause between reads).
+    max_hold:
+        Seconds a background refresh keeps the file open before it gives writers a turn (at least one page).
     """
 
     def __init__(self, location: str | os.PathLike[str], *, cache_size: int = 256, lock_wait: float = 0.25,
-                 max_share: float = 0.25) -> None:
+                 max_share: float = 0.25, max_hold: float = 0.1) -> None:
         if not 0 < max_share <= 1:
             raise InvalidInputError(f"must be in (0, 1], got {max_share}", field="max_share")
         self.location = os.fspath(location)
@@ -114,6 +117,7 @@ class StoreReader:
         self.cache_size = cache_size
         self.lock_wait = lock_wait
         self.max_share = max_share
+        self.max_hold = max_hold
         self._next_open = 0.0  # time.monotonic() before which the file is left to writers
         self.opens = 0
         """How many times the store was opened (or, on a lake, queried) to answer."""
@@ -193,7 +197,7 @@ class StoreReader:
                 self._cache.popitem(last=False)
 
     def _refresh(self) -> None:
-        """Re-read every queued key in one open, until none is left (a failed one is dropped from the cache)."""
+        """Re-read the queued keys, ``max_hold`` seconds per open, until none is left (a failed one is uncached)."""
         while True:
             with self._lock:
                 batch, self._queue = self._queue, {}
@@ -203,8 +207,12 @@ class StoreReader:
                 self._pause()
                 try:
                     with self._open() as store:
-                        signature = self.signature()
-                        for key, fn in batch.items():
+                        signature, start = self.signature(), time.monotonic()
+                        for done, (key, fn) in enumerate(batch.items()):
+                            if done and time.monotonic() - start > self.max_hold:  # the rest after a writer's turn
+                                with self._lock:
+                                    self._queue = {**dict(list(batch.items())[done:]), **self._queue}
+                                break
                             try:
                                 self._keep(key, _Entry(signature, fn(store), utcnow()))
                             except Exception:  # the next request reads it itself and shows the error
