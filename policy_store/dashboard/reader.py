@@ -18,6 +18,9 @@ the page is open. So :class:`StoreReader`:
   the last read are refreshed together, in as few opens as ``max_hold`` allows
   (an open is closed after the page that passes ``max_hold`` seconds), so a page
   never waits for the store unless it was never read;
+- defers to writers: a background refresh waits until the store has not changed
+  for ``quiet`` seconds (at most ``max_delay``), so a writer committing in quick
+  succession is not interrupted by reads between its commits;
 - holds the lock for at most ``max_share`` of the time, however many pages poll:
   after a read that kept the file open for *d* seconds, the next open waits
   until *d* · (1/``max_share`` − 1) have passed;
@@ -102,10 +105,13 @@ class StoreReader:
         Most of the time the reader may hold the file's lock (1: no pause between reads).
     max_hold:
         Seconds a background refresh keeps the file open before it gives writers a turn (at least one page).
+    quiet, max_delay:
+        A background refresh starts once the store has not changed for ``quiet`` seconds, or ``max_delay``
+        seconds after it was asked for.
     """
 
     def __init__(self, location: str | os.PathLike[str], *, cache_size: int = 256, lock_wait: float = 0.25,
-                 max_share: float = 0.25, max_hold: float = 0.1) -> None:
+                 max_share: float = 0.25, max_hold: float = 0.1, quiet: float = 0.3, max_delay: float = 5.0) -> None:
         if not 0 < max_share <= 1:
             raise InvalidInputError(f"must be in (0, 1], got {max_share}", field="max_share")
         self.location = os.fspath(location)
@@ -118,6 +124,7 @@ class StoreReader:
         self.lock_wait = lock_wait
         self.max_share = max_share
         self.max_hold = max_hold
+        self.quiet, self.max_delay = quiet, max_delay
         self._next_open = 0.0  # time.monotonic() before which the file is left to writers
         self.opens = 0
         """How many times the store was opened (or, on a lake, queried) to answer."""
@@ -203,6 +210,7 @@ class StoreReader:
                 batch, self._queue = self._queue, {}
             if not batch:
                 return
+            self._wait_for_quiet()
             with self._io:
                 self._pause()
                 try:
@@ -226,6 +234,18 @@ class StoreReader:
                     with self._lock:
                         for key in batch:
                             self._cache.pop(key, None)
+
+    def _wait_for_quiet(self) -> None:
+        """Return once the store's signature has held for ``quiet`` seconds, or after ``max_delay``."""
+        if self.is_lake:
+            return
+        deadline = time.monotonic() + self.max_delay
+        signature, since = self.signature(), time.monotonic()
+        while time.monotonic() - since < self.quiet and time.monotonic() < deadline:
+            time.sleep(min(0.05, self.quiet))
+            now = self.signature()
+            if now != signature:
+                signature, since = now, time.monotonic()
 
     def _pause(self) -> None:
         """Leave the file to writers until the reader's share of the time is back under ``max_share``."""

@@ -166,3 +166,17 @@ def test_a_study_page_counts_a_decision_once_when_it_is_both_absorbed_and_still_
     page = board.study("run").main
     assert "live, not absorbed yet" not in page
     assert page.count("<tr><td>a@1</td><td>live</td><td class=\"num\">3</td>") == 1
+
+
+def test_a_refresh_waits_until_the_store_has_been_quiet(path):
+    reader = StoreReader(path, quiet=0.3, max_delay=30)
+    reader.read("k", _rules)
+    changes = iter(range(10**9))
+    busy_until = time.monotonic() + 1.0
+    reader.signature = lambda: f"busy-{next(changes)}" if time.monotonic() < busy_until else "quiet"  # a writer
+    opens = reader.opens
+    assert reader.read("k", _rules).stale
+    time.sleep(0.6)
+    assert reader.opens == opens, "no read between a writer's commits"
+    assert reader.settle()
+    assert reader.opens == opens + 1 and time.monotonic() >= busy_until + 0.3
