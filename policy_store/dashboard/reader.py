@@ -19,8 +19,10 @@ the page is open. So :class:`StoreReader`:
   (an open is closed after the page that passes ``max_hold`` seconds), so a page
   never waits for the store unless it was never read;
 - defers to writers: a background refresh waits until the store has not changed
-  for ``quiet`` seconds (at most ``max_delay``), so a writer committing in quick
-  succession is not interrupted by reads between its commits;
+  for ``quiet`` seconds and then tries to open it once (a writer holding it
+  loses nothing); only after ``max_delay`` seconds of a busy store does it retry
+  like a first read, so a writer committing in quick succession is interrupted
+  at most once per ``max_delay``;
 - holds the lock for at most ``max_share`` of the time, however many pages poll:
   after a read that kept the file open for *d* seconds, the next open waits
   until *d* · (1/``max_share`` − 1) have passed;
@@ -205,16 +207,19 @@ class StoreReader:
 
     def _refresh(self) -> None:
         """Re-read the queued keys, ``max_hold`` seconds per open, until none is left (a failed one is uncached)."""
+        deadline = time.monotonic() + self.max_delay
         while True:
             with self._lock:
                 batch, self._queue = self._queue, {}
             if not batch:
                 return
-            self._wait_for_quiet()
+            # While a writer is busy, one attempt per quiet spell (a failed open costs it nothing); past the
+            # deadline, retries for lock_wait like a first read.
+            insist = not self._wait_for_quiet(deadline)
             with self._io:
                 self._pause()
                 try:
-                    with self._open() as store:
+                    with self._open(retry=insist) as store:
                         signature, start = self.signature(), time.monotonic()
                         for done, (key, fn) in enumerate(batch.items()):
                             if done and time.monotonic() - start > self.max_hold:  # the rest after a writer's turn
@@ -226,26 +231,30 @@ class StoreReader:
                             except Exception:  # the next request reads it itself and shows the error
                                 with self._lock:
                                     self._cache.pop(key, None)
+                    deadline = time.monotonic() + self.max_delay
                 except StoreBusyError:  # a writer has the store: try again after it
                     with self._lock:
                         self._queue = {**batch, **self._queue}
-                    time.sleep(self.lock_wait)
+                    if insist:
+                        deadline = time.monotonic() + self.max_delay
                 except StoreError:  # gone or unreadable: the next requests read it themselves and say why
                     with self._lock:
                         for key in batch:
                             self._cache.pop(key, None)
 
-    def _wait_for_quiet(self) -> None:
-        """Return once the store's signature has held for ``quiet`` seconds, or after ``max_delay``."""
+    def _wait_for_quiet(self, deadline: float) -> bool:
+        """Wait until the store's signature has held for ``quiet`` seconds (True) or ``deadline`` passed (False)."""
         if self.is_lake:
-            return
-        deadline = time.monotonic() + self.max_delay
+            return True
         signature, since = self.signature(), time.monotonic()
-        while time.monotonic() - since < self.quiet and time.monotonic() < deadline:
+        while time.monotonic() - since < self.quiet:
+            if time.monotonic() >= deadline:
+                return False
             time.sleep(min(0.05, self.quiet))
             now = self.signature()
             if now != signature:
                 signature, since = now, time.monotonic()
+        return True
 
     def _pause(self) -> None:
         """Leave the file to writers until the reader's share of the time is back under ``max_share``."""
@@ -253,12 +262,13 @@ class StoreReader:
             time.sleep(max(0.0, self._next_open - time.monotonic()))
 
     @contextmanager
-    def _open(self) -> Iterator[PolicyStore]:
+    def _open(self, *, retry: bool = True) -> Iterator[PolicyStore]:
+        """The store open read-only; ``retry`` for ``lock_wait`` seconds while a writer holds it, else one try."""
         self.opens += 1
         if self.is_lake:
             yield self._lake_store()
             return
-        deadline = time.monotonic() + self.lock_wait
+        deadline = time.monotonic() + (self.lock_wait if retry else 0.0)
         wait = 0.01
         while True:
             opened = time.monotonic()
