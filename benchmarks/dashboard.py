@@ -19,11 +19,11 @@ Target (issue 26): p95 < 200 ms; each ratio printed is p95 / 200 ms (< 1 meets i
 
 Last, the dashboard as ``policy-store serve`` runs it (cache on, ``max_share=0.25``) while a writer commits: the
 writer does ``--writes`` small write transactions 0.1 s apart (open the store for writing, add a rule version,
-close), each opened the way a CLI command opens it (no retry), first alone, then while four clients request every
-page round-robin back to back. Printed: the writer's p95 alone and beside the dashboard, how many of its opens found
-the lock taken (a dashboard read was in flight; ``StorePruner`` and the recalibration job retry such opens with
-backoff), and the clients' response times while the store changes under them. The machine's load average is
-printed last: the figures are wall-clock times on a shared machine.
+close) in its own process, each opened the way a CLI command opens it (no retry), first alone, then while four
+clients request every page round-robin back to back. Printed: the writer's p95 alone and beside the dashboard, how
+many of its opens found the lock taken (a dashboard read was in flight; ``StorePruner`` and the recalibration job
+retry such opens with backoff), and the clients' response times while the store changes under them. The machine's
+load average is printed last: the figures are wall-clock times on a shared machine.
 
     python benchmarks/dashboard.py [--repeat 40] [--writes 40] [--store PATH]
 """
@@ -197,12 +197,34 @@ def report(label: str, times: dict[str, list[float]]) -> float:
     return overall
 
 
-def writer(store: Path, writes: int, *, server: Server | None,
-           paths: list[str]) -> tuple[list[float], int, list[float]]:
-    """Times (ms) of ``writes`` write transactions opened without retry, how many opens found the lock taken, and
-    the response times (ms) of 4 clients requesting ``paths`` round-robin meanwhile (none without ``server``)."""
+def write_times(store: Path, writes: int) -> tuple[list[float], int]:
+    """Times (ms) of ``writes`` write transactions 0.1 s apart, opened without retry, and how many opens found the
+    lock taken (each is tried again 10 ms later)."""
     from policy_store.rules import add_rule_version
 
+    times, refused = [], 0
+    for i in range(writes):
+        t = time.perf_counter()
+        while True:
+            try:
+                with PolicyStore(store) as s:
+                    add_rule_version(s, "writer", {"strategy": "median", "params": {"n_startup_trials": 1 + i}},
+                                     created_by="benchmarks/dashboard.py")
+                break
+            except StoreError as e:
+                if "lock" not in str(e).lower():
+                    raise
+                refused += 1
+                time.sleep(0.01)
+        times.append(1000 * (time.perf_counter() - t))
+        time.sleep(0.1)
+    return times, refused
+
+
+def writer(store: Path, writes: int, *, server: Server | None,
+           paths: list[str]) -> tuple[list[float], int, list[float]]:
+    """:func:`write_times` in its own process, and the response times (ms) of 4 clients requesting ``paths``
+    round-robin from this one meanwhile (none without ``server``)."""
     stop = threading.Event()
     responses: list[float] = []
 
@@ -218,27 +240,14 @@ def writer(store: Path, writes: int, *, server: Server | None,
     clients = [threading.Thread(target=poll, args=(k,), daemon=True) for k in range(4 if server else 0)]
     for c in clients:
         c.start()
-    times, refused = [], 0
     try:
-        for i in range(writes):
-            t = time.perf_counter()
-            while True:
-                try:
-                    with PolicyStore(store) as s:
-                        add_rule_version(s, "writer", {"strategy": "median", "params": {"n_startup_trials": 1 + i}},
-                                         created_by="benchmarks/dashboard.py")
-                    break
-                except StoreError as e:
-                    if "lock" not in str(e).lower():
-                        raise
-                    refused += 1
-                    time.sleep(0.01)
-            times.append(1000 * (time.perf_counter() - t))
-            time.sleep(0.1)
+        done = subprocess.run([sys.executable, __file__, "--store", str(store), "--writer", str(writes)],
+                              capture_output=True, text=True, check=True)
     finally:
         stop.set()
         for c in clients:
             c.join()
+    times, refused = json.loads(done.stdout)
     return times, refused, responses
 
 
@@ -247,7 +256,11 @@ def main() -> int:
     parser.add_argument("--store", type=Path, default=CACHE / "store-10k.duckdb")
     parser.add_argument("--repeat", type=int, default=40, help="requests per page and mode")
     parser.add_argument("--writes", type=int, default=40, help="write transactions per writer run (0: skip)")
+    parser.add_argument("--writer", type=int, metavar="N", help=argparse.SUPPRESS)  # the writer's own process
     args = parser.parse_args()
+    if args.writer is not None:
+        print(json.dumps(write_times(args.store, args.writer)))
+        return 0
     args.store.parent.mkdir(parents=True, exist_ok=True)
     if not args.store.exists():
         build(args.store)
