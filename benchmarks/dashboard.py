@@ -20,10 +20,11 @@ Target (issue 26): p95 < 200 ms; each ratio printed is p95 / 200 ms (< 1 meets i
 Last, the dashboard as ``policy-store serve`` runs it (cache on, ``max_share=0.25``) while a writer commits: the
 writer does ``--writes`` small write transactions 0.1 s apart (open the store for writing, add a rule version,
 close) in its own process, each opened the way a CLI command opens it (no retry), first alone, then while four
-clients request every page round-robin back to back. Printed: the writer's p95 alone and beside the dashboard, how
-many of its opens found the lock taken (a dashboard read was in flight; ``StorePruner`` and the recalibration job
-retry such opens with backoff), and the clients' response times while the store changes under them. The machine's
-load average is printed last: the figures are wall-clock times on a shared machine.
+clients request every page round-robin, once a second each (open pages), then back to back. Printed: the writer's
+p95 alone and beside the dashboard, how many of its opens found the lock taken (a dashboard read was in flight;
+``StorePruner`` and the recalibration job retry such opens with backoff), and the clients' response times while the
+store changes under them. The machine's load average is printed last: the figures are wall-clock times on a shared
+machine.
 
     python benchmarks/dashboard.py [--repeat 40] [--writes 40] [--store PATH]
 """
@@ -221,10 +222,10 @@ def write_times(store: Path, writes: int) -> tuple[list[float], int]:
     return times, refused
 
 
-def writer(store: Path, writes: int, *, server: Server | None,
-           paths: list[str]) -> tuple[list[float], int, list[float]]:
+def writer(store: Path, writes: int, *, server: Server | None, paths: list[str],
+           gap: float = 0.0) -> tuple[list[float], int, list[float]]:
     """:func:`write_times` in its own process, and the response times (ms) of 4 clients requesting ``paths``
-    round-robin from this one meanwhile (none without ``server``)."""
+    round-robin from this one meanwhile, ``gap`` seconds apart (none without ``server``)."""
     stop = threading.Event()
     responses: list[float] = []
 
@@ -236,6 +237,7 @@ def writer(store: Path, writes: int, *, server: Server | None,
             except urllib.error.HTTPError as e:  # 503 if a first read finds the writer there: the page says so
                 assert e.code == 503, e
             i += 1
+            stop.wait(gap)
 
     clients = [threading.Thread(target=poll, args=(k,), daemon=True) for k in range(4 if server else 0)]
     for c in clients:
@@ -285,16 +287,18 @@ def main() -> int:
                 paths = pages(copy)
                 for p in paths:  # every page visited once, as a user who has them open
                     server.get(p)
-                beside, refused, responses = writer(copy, args.writes, server=server, paths=paths)
+                runs = {gap: writer(copy, args.writes, server=server, paths=paths, gap=gap) for gap in (1.0, 0.0)}
             finally:
                 server.stop()
-        live = _p95(responses)
-        print(f"\nwriter (open, add a rule version, close; {args.writes} times, 0.1 s apart): p95 {_p95(alone):.1f} ms "
-              f"alone, {_p95(beside):.1f} ms beside the dashboard (ratio {_p95(beside) / _p95(alone):.2f}); "
-              f"{refused} of its {args.writes} opens found the lock taken and retried")
-        print(f"dashboard meanwhile (4 clients, every page round-robin, the store changing every ~0.1 s): "
-              f"{len(responses)} responses, p50 {statistics.median(responses):.1f} ms, p95 {live:.1f} ms; "
-              f"ratio to the 200 ms target {live / TARGET_MS:.2f}")
+        print(f"\nwriter (open, add a rule version, close; {args.writes} times, 0.1 s apart, its own process): "
+              f"p95 {_p95(alone):.1f} ms alone")
+        for gap, (beside, refused, responses) in runs.items():
+            clients = "each polling every second like an open page" if gap else "requesting back to back"
+            print(f"  beside the dashboard, 4 clients {clients}: writer p95 {_p95(beside):.1f} ms (ratio "
+                  f"{_p95(beside) / _p95(alone):.2f}), {refused} of its {args.writes} opens found the lock taken; "
+                  f"pages meanwhile: {len(responses)} responses, p50 {statistics.median(responses):.1f} ms, "
+                  f"p95 {_p95(responses):.1f} ms (ratio to 200 ms {_p95(responses) / TARGET_MS:.2f})")
+        live = max(_p95(r[2]) for r in runs.values())
     print(f"machine load average (1, 5, 15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())} on "
           f"{os.cpu_count()} cores")
     ok = warm < TARGET_MS and (live is None or live < TARGET_MS)
