@@ -132,7 +132,7 @@ class StoreReader:
         """How many times the store was opened (or, on a lake, queried) to answer."""
         self._cache: OrderedDict[Hashable, _Entry] = OrderedDict()
         self._lock = threading.Lock()  # the cache and the refresh queue
-        self._io = threading.Lock()  # the store: one connection at a time
+        self._io = threading.RLock()  # the store: one connection at a time (a lake's signature is read under it)
         self._queue: dict[Hashable, Callable[[PolicyStore], Any]] = {}
         self._worker: threading.Thread | None = None
         self._lake: PolicyStore | None = None
@@ -176,7 +176,7 @@ class StoreReader:
                 if hit.signature == signature:
                     return Snapshot(hit.value, hit.read_at, signature)
                 self._queue[key] = fn
-                if self._worker is None or not self._worker.is_alive():
+                if self._worker is None:  # the worker clears it, under this lock, when it finds the queue empty
                     self._worker = threading.Thread(target=self._refresh, name="dashboard-refresh", daemon=True)
                     self._worker.start()
                 return Snapshot(hit.value, hit.read_at, hit.signature, stale=True)
@@ -211,8 +211,9 @@ class StoreReader:
         while True:
             with self._lock:
                 batch, self._queue = self._queue, {}
-            if not batch:
-                return
+                if not batch:
+                    self._worker = None
+                    return
             # While a writer is busy, one attempt per quiet spell (a failed open costs it nothing); past the
             # deadline, retries for lock_wait like a first read.
             insist = not self._wait_for_quiet(deadline)

@@ -22,5 +22,9 @@ def test_the_pages_follow_a_lake_written_by_another_connection(new_lake):
             add_rule_version(store, "median", {"strategy": "median"}, created_by="test")
         assert board.signature() != before
         assert 'href="/lineage?rule=median"' in board.rules().main
+        with PolicyStore(lake) as store:
+            ingest_frame(store, make_frame(n_studies=1, task="task-b"))
+        assert "task-b/study-0" not in board.studies().main  # the previous answer at once, refreshed behind it
+        assert board.reader.settle() and "task-b/study-0" in board.studies().main
     finally:
         board.reader.close()
