@@ -53,7 +53,8 @@ def _pick_study(store: PolicyStore, flt: ReportFilter) -> str | None:
         params or None)
 
 
-def _decisions(store: PolicyStore, flt: ReportFilter, study: str) -> list[dict]:
+def study_decisions(store: PolicyStore, flt: ReportFilter, study: str) -> list[dict]:
+    """One row per trial and run (rule version, mode) of ``study``: its prune decision, else its last one."""
     where, params = flt.where(rule="rule", version="version")
     return store.fetch_dicts(
         f"""WITH runs AS (
@@ -74,7 +75,8 @@ def _decisions(store: PolicyStore, flt: ReportFilter, study: str) -> list[dict]:
         {**params, "study": study})
 
 
-def _curves(store: PolicyStore, study: str) -> dict[str, tuple[list[float], list[float]]]:
+def study_curves(store: PolicyStore, study: str) -> dict[str, tuple[list[float], list[float]]]:
+    """Each trial's recorded curve as (steps, values)."""
     out: dict[str, tuple[list[float], list[float]]] = {}
     for trial, steps, values in store.execute(
             "SELECT trial, list(step ORDER BY step), list(value ORDER BY step) FROM curve_points "
@@ -91,7 +93,9 @@ def _trial_title(d: dict) -> str:
     return f"{head}; {d['reason']}"
 
 
-def _figures(rows: list[dict], curves: dict[str, tuple[list[float], list[float]]], metric: str) -> list[Figure]:
+def decision_figures(rows: list[dict], curves: dict[str, tuple[list[float], list[float]]],
+                     metric: str) -> list[Figure]:
+    """Per run in ``rows`` (as :func:`study_decisions` gives them): its curves plot and its trial timeline."""
     figures = []
     for version, mode in dict.fromkeys((r["rule_version"], r["mode"]) for r in rows):
         trials = []
@@ -125,10 +129,10 @@ def build(store: PolicyStore, flt: ReportFilter) -> Section:
         return section
     info = store.fetch_dicts("SELECT s.task, t.metric FROM studies s JOIN tasks t USING (task) WHERE s.study = ?",
                              [study])[0]
-    rows = _decisions(store, flt, study)
+    rows = study_decisions(store, flt, study)
     section.intro = (f"Study {study} of task {info['task']}: each plot shows its trials' curves; a pruned trial is "
                      "drawn solid up to the step the rule stopped it and dashed after it. At most "
                      f"{MAX_VERSIONS} rule versions and {MAX_TRIALS} trials are drawn.")
-    section.figures = _figures(rows, _curves(store, study), info["metric"] or "value")
+    section.figures = decision_figures(rows, study_curves(store, study), info["metric"] or "value")
     section.tables.append(Table("decisions", f"Decisions on {study}", _COLUMNS, rows, shown=MAX_TRIALS))
     return section

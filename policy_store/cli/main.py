@@ -24,7 +24,7 @@ DEFAULT_WAIT = 5.0
 # Modules under policy_store.cli that contribute commands, in help order.
 COMMAND_MODULES = (
     "store_cmds", "datasets_cmds", "metafeatures_cmd", "demo_cmd", "rules_cmds", "evaluate_cmd", "live_cmds",
-    "copy_cmd", "meta_cmds", "drift_cmds", "cycle_cmd", "report_cmd", "check_cmd",
+    "copy_cmd", "meta_cmds", "drift_cmds", "cycle_cmd", "report_cmd", "check_cmd", "serve_cmd",
 )
 
 
