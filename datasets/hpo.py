@@ -45,8 +45,8 @@ from policy_store.datasets._base import cache_dir, order_long
 from policy_store.datasets.hpo_families import FAMILIES, METRICS, check_family, search_space, train
 from policy_store.datasets.hpo_features import hpo_meta_features
 from policy_store.datasets.hpo_sources import DEFAULT_DATASETS, DEFAULT_MAX_ROWS, Prepared, prepare, source
-from policy_store.meta.curve_features import save_task_curve_features
-from policy_store.meta.store_features import save_meta_features_frame
+from policy_store.meta.features.curve import save_task_curve_features
+from policy_store.meta.features.store import save_meta_features_frame
 from tqdm import tqdm
 
 from policy_store.errors import InvalidInputError

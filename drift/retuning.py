@@ -60,7 +60,7 @@ def neighbours(spec: RuleSpec) -> list[RuleSpec]:
 def regret_scale(c: StudyCurves) -> float:
     """The unit of relative regret on study ``c``: 1 when maximised, else its median |final value|.
 
-    The meta-learner's unit (``policy_store.meta.learner_data.regret_scale``), restated here so
+    The meta-learner's unit (``policy_store.meta.learner.training_data.regret_scale``), restated here so
     the drift package does not import the meta-learner; :mod:`~policy_store.drift.observations`
     computes the same in SQL.
 
