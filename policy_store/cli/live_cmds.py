@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from policy_store.cli._common import add_json_flag, open_store, print_json, require_folder
-from policy_store.store import default_location
 
 # The integrations are imported in the handlers: they pull in pandas and scipy, which registering the
 # commands (`policy-store --help`) must not pay for.
@@ -25,6 +24,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 def _absorb(args: argparse.Namespace) -> int:
     from policy_store.integrations.spool import absorb_spool
+    from policy_store.store import default_location
 
     require_folder(args.spool_dir, "spool", default=f"{args.store or default_location()}.spool")
     with open_store(args) as store:
