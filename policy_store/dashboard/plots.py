@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from policy_store.reports.svg import KEPT, PRUNED, Scale, esc, short
+from policy_store.reports.svg import KEPT, PRUNED, Scale, distinct, esc
 
 _PANEL, _LEFT, _RIGHT = 64, 190, 24
 
@@ -45,11 +45,12 @@ def strips(rows: Sequence[Strip], *, width: int = 720) -> str:
            f'height="{height}" role="img" aria-label="halted configurations" class="plot">',
            f'<text x="{width - _RIGHT}" y="14" text-anchor="end" font-size="11"><tspan fill="{PRUNED}">● pruned'
            f'</tspan><tspan fill="{KEPT}" dx="12">● survived</tspan></text>']
-    for i, row in enumerate(rows):
+    labels = distinct([row.label for row in rows], 28)
+    for i, (row, label) in enumerate(zip(rows, labels, strict=True)):
         top = 24 + i * _PANEL
         x = Scale.fit([*row.pruned, *row.survived], (_LEFT, width - _RIGHT))
         out.append(f'<text x="{_LEFT - 8}" y="{top + 22}" text-anchor="end" dominant-baseline="middle" '
-                   f'font-size="11">{esc(short(row.label, 28))}</text>'
+                   f'font-size="11">{esc(label)}</text>'
                    f'<line x1="{_LEFT}" x2="{width - _RIGHT}" y1="{top + 36}" y2="{top + 36}" stroke="#999"/>')
         for t in x.ticks(6):
             out.append(f'<text x="{x(t):.1f}" y="{top + 49}" text-anchor="middle" font-size="10">'
@@ -92,11 +93,11 @@ def series(lines: Sequence[Line], marks: Sequence[tuple[float, str]], *, y_label
     for at, title in marks:
         out.append(f'<line x1="{x(at):.1f}" x2="{x(at):.1f}" y1="30" y2="{height - 40}" stroke="{PRUNED}" '
                    f'stroke-width="2" stroke-dasharray="5 3"><title>{esc(title)}</title></line>')
-    for i, ln in enumerate(lines):
+    for i, (ln, label) in enumerate(zip(lines, distinct([ln.label for ln in lines], 22), strict=True)):
         points = " ".join(f"{x(a):.1f},{y(b):.1f}" for a, b in zip(ln.xs, ln.ys, strict=True) if math.isfinite(b))
         out.append(f'<polyline points="{points}" fill="none" stroke="{ln.colour}" stroke-width="1.4">'
                    f"<title>{esc(ln.label)}</title></polyline>"
-                   f'<text x="{80 + 150 * i}" y="20" font-size="11" fill="{ln.colour}">— {esc(short(ln.label, 22))}'
+                   f'<text x="{80 + 150 * i}" y="20" font-size="11" fill="{ln.colour}">— {esc(label)}'
                    "</text>")
     out.append("</svg>")
     return "".join(out)

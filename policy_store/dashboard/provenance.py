@@ -19,6 +19,7 @@ from bisect import bisect_right
 from datetime import datetime
 
 from policy_store.dashboard.plots import Line, series
+from policy_store.drift.observations import REGRET_SCALE_SQL
 from policy_store.drift.windows import OUTCOME_METRICS
 from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.reports import provenance
@@ -83,10 +84,11 @@ def drift_section(store: PolicyStore, rule: str | None, metric: str) -> Section:
             "SELECT o.rule FROM (SELECT DISTINCT rule FROM outcomes WHERE rule IS NOT NULL) o LEFT JOIN "
             "(SELECT rule, count(*) AS n FROM drift_events GROUP BY rule) e USING (rule) "
             "ORDER BY coalesce(e.n, 0) DESC, o.rule LIMIT ?", [MAX_RULES]).fetchall()]
-    # Each rule's newest outcomes by a top-n of its own (far cheaper than one window over all of them); the
-    # metric's expression is a constant and the rules are bound parameters.
+    # Each rule's newest outcomes by a top-n of its own (far cheaper than one window over all of them), regret
+    # relative as the monitors read it; the metric's expression is a constant and the rules are bound parameters.
     newest = " UNION ALL ".join(
-        f"(SELECT rule, version, created_at, {OUTCOME_METRICS[metric]} AS value, outcome_id FROM outcomes "  # noqa: S608
+        f"(SELECT rule, version, created_at, {OUTCOME_METRICS[metric]} AS value, outcome_id FROM outcomes o "  # noqa: S608
+        f"LEFT JOIN ({REGRET_SCALE_SQL}) sc USING (study) "
         f"WHERE rule = $rule{i} ORDER BY created_at DESC, outcome_id DESC LIMIT $n)" for i in range(len(rules)))
     rows = store.execute(
         f"SELECT rule, version, created_at, value FROM ({newest}) ORDER BY rule, created_at, outcome_id",  # noqa: S608
