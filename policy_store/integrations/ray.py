@@ -168,9 +168,6 @@ class StoreScheduler(FIFOScheduler):
     # -- the mirror ---------------------------------------------------------------------
     def _mirror_study(self, trial: Any) -> optuna.Study:
         if self._study is None:
-            if self._metric is None or self._mode not in _MODES:
-                raise InvalidInputError("StoreScheduler needs metric= and mode='min'|'max' (here or in TuneConfig)",
-                                        field="metric" if self._metric is None else "mode")
             if self.study_name is None:
                 self.study_name = f"raytune/{trial.experiment_dir_name}"
             optuna.logging.set_verbosity(optuna.logging.ERROR)
@@ -199,7 +196,10 @@ class StoreScheduler(FIFOScheduler):
     # -- the scheduler ------------------------------------------------------------------
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         """Decide one result with the rule; spool the decision; STOP on "prune"."""
-        value = result.get(self._metric) if self._metric else None
+        if self._metric is None or self._mode not in _MODES:
+            raise InvalidInputError("StoreScheduler needs metric= and mode='min'|'max' (here or in TuneConfig)",
+                                    field="metric" if self._metric is None else "mode")
+        value = result.get(self._metric)
         if value is None or self.time_attr not in result:
             return TrialScheduler.CONTINUE
         step, value = int(result[self.time_attr]), float(value)

@@ -17,7 +17,6 @@ from policy_store.datasets import ingest_raytune  # noqa: E402
 
 from policy_store import PolicyStore  # noqa: E402
 from policy_store.curves import load_study_curves  # noqa: E402
-from policy_store.errors import InvalidInputError  # noqa: E402
 from policy_store.integrations.ray import StoreScheduler  # noqa: E402
 from policy_store.replay import replay_study  # noqa: E402
 from policy_store.rules import add_rule_version  # noqa: E402
@@ -71,6 +70,9 @@ def _decisions(store_path, study):
     with PolicyStore(store_path, read_only=True) as store:
         return store.fetch_dicts("SELECT trial, trial_number, step, value, verdict, reason, rule, version "
                                  "FROM decisions WHERE study = ? AND mode = 'live'", [study])
+
+
+pytestmark = pytest.mark.slow  # one real Tune run: 25-35 s on a loaded 2-core machine, shared by the tests
 
 
 def test_every_result_is_decided_and_recorded(run):
@@ -142,10 +144,3 @@ def test_ingest_raytune_of_the_results_directory_gives_the_same_curves(run):
         assert [p[:2] for p in a[trial]] == [p[:2] for p in b[trial]], trial
         assert all(math.isclose(x[2], y[2], rel_tol=1e-9) for x, y in zip(a[trial], b[trial], strict=True)), trial
 
-
-def test_a_bad_mode_and_a_missing_metric_are_refused(run):
-    with pytest.raises(InvalidInputError, match="mode"):
-        StoreScheduler(run["store"], task="toy", rule="tune-median", metric="loss", mode="minimum")
-    fresh = StoreScheduler(run["store"], task="toy", rule="tune-median", metric="loss", mode="min", study="empty")
-    with pytest.raises(InvalidInputError, match="nothing to record"):
-        fresh.finish()
