@@ -13,8 +13,6 @@ import pytest
 ray = pytest.importorskip("ray", reason="ray[tune] cannot be imported (pip install 'policy-store[ray]')")
 tune = pytest.importorskip("ray.tune", reason="ray[tune] cannot be imported (pip install 'policy-store[ray]')")
 
-from policy_store.datasets import ingest_raytune  # noqa: E402
-
 from policy_store import PolicyStore  # noqa: E402
 from policy_store.curves import load_study_curves  # noqa: E402
 from policy_store.integrations.ray import StoreScheduler  # noqa: E402
@@ -128,8 +126,11 @@ def test_explain_names_the_rule_version(run):
 
 def test_ingest_raytune_of_the_results_directory_gives_the_same_curves(run):
     scheduler = run["scheduler"]
-    with PolicyStore(run["store"]) as store:
-        ingest_raytune(store, run["results_dir"], metric="loss", direction="minimize", study="ingested")
+    out = subprocess.run([sys.executable, "-m", "policy_store", "--store", run["store"], "datasets", "ingest",
+                          "raytune", str(run["results_dir"]), "--metric", "loss", "--direction", "minimize",
+                          "--study", "ingested"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    with PolicyStore(run["store"], read_only=True) as store:
         live = load_study_curves(store, scheduler.study_name)
         ingested = load_study_curves(store, "ingested")
 
