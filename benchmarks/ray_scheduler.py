@@ -58,6 +58,7 @@ def run(strategy: str, out: Path) -> dict[str, dict[str, np.ndarray]]:
     times: dict[str, dict[str, list[int]]] = {p: {k: [] for k in ("asha_wall", "asha_cpu", "store_wall",
                                                                    "store_cpu")} for p in ("cold", "warm")}
     stops = {"asha": 0, "store": 0}
+    agreement = {"neither": 0, "same step": 0, "both, other step": 0, "ASHA only": 0, "StoreScheduler only": 0}
     calls = 0
     for k, (study, rows) in enumerate(frame.groupby("study", sort=True)):
         phase = "cold" if k == 0 else "warm"
@@ -75,6 +76,7 @@ def run(strategy: str, out: Path) -> dict[str, dict[str, np.ndarray]]:
             asha.on_trial_add(None, trial)
             running = {"asha": asha, "store": ours}
             last = int(points["step"].max())
+            stopped_at: dict[str, int] = {}
             for p in points.sort_values("step").itertuples(index=False):
                 result = {"accuracy": float(p.value), "training_iteration": int(p.step) + 1,
                           "time_this_iter_s": float(p.cost_seconds)}
@@ -86,11 +88,16 @@ def run(strategy: str, out: Path) -> dict[str, dict[str, np.ndarray]]:
                     if decision == TrialScheduler.STOP:
                         stops[name] += int(p.step) < last  # ASHA also says STOP at max_t, the natural end
                         pruned += name == "store"
+                        if int(p.step) < last:
+                            stopped_at[name] = int(p.step)
                         del running[name]
                 if not running:
                     break
             for scheduler in running.values():
                 scheduler.on_trial_complete(None, trial, result)
+            a, b = stopped_at.get("asha"), stopped_at.get("store")
+            agreement["neither" if a is None and b is None else "ASHA only" if b is None else
+                      "StoreScheduler only" if a is None else "same step" if a == b else "both, other step"] += 1
         outcome = ours.finish()
         with PolicyStore(store_path, read_only=True) as store:
             recorded = store.scalar("SELECT count(*) FROM decisions WHERE study = ?", [ours.study_name])
@@ -98,6 +105,7 @@ def run(strategy: str, out: Path) -> dict[str, dict[str, np.ndarray]]:
         assert outcome["trials_pruned"] == pruned, outcome
     print(f"strategy {strategy}: {calls} StoreScheduler results over {frame['study'].nunique()} studies, "
           f"all recorded; trials stopped before their last step: ASHA {stops['asha']}, StoreScheduler {stops['store']}")
+    print("per trial, who stopped it before its last step: " + ", ".join(f"{k} {v}" for k, v in agreement.items()))
     return {p: {k: np.array(v, dtype=float) for k, v in d.items()} for p, d in times.items()}
 
 
