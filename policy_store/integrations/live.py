@@ -33,7 +33,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -131,12 +131,23 @@ def record_live_study(store: PolicyStore, study: Any, version: RuleVersion, spoo
     """
     from policy_store.ingest.optuna_source import ingest_optuna
 
-    name = study.study_name
+    return record_live_run(store, study.study_name, lambda s: ingest_optuna(s, study, task=task, replace=True),
+                           version, spool_dir, spec_hashes=spec_hashes)
+
+
+def record_live_run(store: PolicyStore, name: str, ingest: Callable[[PolicyStore], Any], version: RuleVersion,
+                    spool_dir: str | None, *, spec_hashes: Sequence[str] | None = None) -> dict[str, Any]:
+    """:func:`record_live_study` for any framework: ``ingest(store)`` (re)records study ``name``'s curves.
+
+    ``ingest`` runs inside the transaction, after the spool is absorbed, and must
+    replace the study (``replace=True``), which keeps its live decisions; the
+    trials table's ``state`` tells which trials were PRUNED.
+    """
 
     def unit(store: PolicyStore) -> tuple[AbsorbReport, dict[str, Any]]:
         store.fence()
         absorbed = absorb_spool(store, spool_dir, remove=False) if spool_dir is not None else AbsorbReport()
-        ingest_optuna(store, study, task=task, replace=True)  # keeps the study's live decisions
+        ingest(store)  # keeps the study's live decisions
         curves = load_study_curves(store, name)
         trials = store.fetch_df("SELECT trial_number, state FROM trials WHERE study = ?", [name])
         state = dict(zip(trials["trial_number"], trials["state"], strict=True))

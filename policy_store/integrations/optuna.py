@@ -299,11 +299,25 @@ class StorePruner(BasePruner):
             sw = self.adaptation.poll(view, study.study_name)
             if sw is not None:
                 self._switch(sw, study.study_name, trial.number)
+        verdict, reason = self.decide(view, trial)
+        self._record(study.study_name, trial, trial.last_step, verdict, reason)
+        return verdict
+
+    def decide(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[bool, Reason]:
+        """The verdict of the spec in force on ``trial``'s last report, with its reason; nothing is recorded.
+
+        The one decision entry point of the live integrations: :meth:`prune` records
+        what it returns, and :class:`policy_store.integrations.ray.StoreScheduler`
+        calls it on a mirror of the Tune run. It does not adapt the rule (that is
+        :meth:`prune`'s). Pass a study (or a view of one) whose trial list is stable
+        during the call.
+        """
+        view = study if isinstance(study, _StudyView) else _StudyView(study)
         spec = self.spec
         minimize = view.direction == optuna.study.StudyDirection.MINIMIZE
-        if study.study_name not in self._checked:
-            spec.check_direction("minimize" if minimize else "maximize", f"study {study.study_name!r}")
-            self._checked.add(study.study_name)
+        if view.study_name not in self._checked:
+            spec.check_direction("minimize" if minimize else "maximize", f"study {view.study_name!r}")
+            self._checked.add(view.study_name)
         rung = current_rung(trial) if spec.strategy in _RUNGS else 0
         audit = self._pruner if isinstance(self._pruner, AuditPruner) else None
         exempt = audit is not None and trial.number in audit.shadow_pruned
@@ -321,11 +335,10 @@ class StorePruner(BasePruner):
                 reason = Reason(None, 0, f"(no explanation: {e!r})")
             if shadow:
                 reason = Reason(reason.threshold, reason.ref_size, f"audit: would prune at step {step}: {reason.text}")
-        self._record(study.study_name, trial, step, verdict, reason)
-        return verdict
+        return verdict, reason
 
     def _record(self, study_name: str, trial: optuna.trial.FrozenTrial, step: int | None, verdict: bool,
-                reason: Reason) -> None:
+                reason: Reason, trial_id: str | None = None) -> None:
         value = trial.intermediate_values.get(step) if step is not None else None
         start = trial.datetime_start.isoformat() if trial.datetime_start else ""
         with self._lock:
@@ -335,7 +348,7 @@ class StorePruner(BasePruner):
         v = self.version
         record = {
             "decision_id": decision_id(study_name, trial.number, start, call, self._spec_hash),
-            "study": study_name, "trial": str(trial.number), "trial_number": trial.number, "step": step,
+            "study": study_name, "trial": trial_id or str(trial.number), "trial_number": trial.number, "step": step,
             "value": value if value is not None and math.isfinite(value) else None,
             "threshold": reason.threshold if reason.threshold is not None and math.isfinite(reason.threshold)
             else None,

@@ -99,9 +99,22 @@ def ready_in_background() -> None:
         return
     with _starting:
         if not _started:
-                thread = threading.Thread(target=ready, name="policy-store-jit", daemon=True)
+                thread = threading.Thread(target=_ready_quietly, name="policy-store-jit", daemon=True)
                 _started.append(thread)
                 thread.start()
+
+
+def _ready_quietly() -> None:
+    # a background failure (numba unable to compile here) leaves the numpy kernels in use, with the same
+    # decisions; it is kept for inspection instead of a traceback on a command's stderr
+    try:
+        ready()
+    except Exception as e:  # noqa: BLE001
+        failures.append(e)
+
+
+#: Exceptions raised while readying the compiled loops in the background (the numpy kernels stay in use).
+failures: list[BaseException] = []
 
 
 def ready(timeout: float | None = None) -> bool:
