@@ -23,8 +23,8 @@ from collections.abc import Iterable
 import pandas as pd
 from policy_store.datasets.hpo_families import FAMILIES, METRICS
 from policy_store.datasets.hpo_sources import DEFAULT_MAX_ROWS, prepare
-from policy_store.meta.features import landmarkers as lm
 from policy_store.meta.features import dataset_meta_features
+from policy_store.meta.features import landmarkers as lm
 
 from policy_store.errors import InvalidInputError
 
