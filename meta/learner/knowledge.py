@@ -68,6 +68,11 @@ def knowledge_dir() -> Path:
     return Path(str(resources.files("policy_store.meta").joinpath("knowledge")))
 
 
+def knowledge_shipped() -> bool:
+    """Whether knowledge is shipped (and not turned off with ``POLICY_STORE_KNOWLEDGE=off``)."""
+    return os.environ.get("POLICY_STORE_KNOWLEDGE") != OFF and (knowledge_dir() / MANIFEST).exists()
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:

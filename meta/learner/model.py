@@ -169,7 +169,7 @@ def task_direction(data: TrainingData, task: str) -> str:
 def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: int = N_TREES,
                    min_samples_leaf: int = 1, random_state: int = 0, evidence_weight: float = EVIDENCE_WEIGHT,
                    snapshot: Mapping[str, Any] | None = None, calibrate: bool = False,
-                   sample_weight: Mapping[str, float] | None = None) -> MetaModel:
+                   sample_weight: Mapping[str, float] | None = None, calibration_trees: int = 60) -> MetaModel:
     """Fit a :class:`PruningMetaLearner` on ``data`` and bundle it with the grid.
 
     ``min_samples_leaf=1`` was the best of 1, 3 and 5 in the LCDB cross-validation
@@ -198,6 +198,7 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     if calibrate and method == "forest":
         from policy_store.meta.learner.calibration import calibrate as conformal
 
-        cal = conformal(data, folds=min(5, len({task_parts(t)["dataset"] for t in tasks})), seed=random_state)
+        cal = conformal(data, folds=min(5, len({task_parts(t)["dataset"] for t in tasks})), seed=random_state,
+                        n_estimators=calibration_trees)
         snap["calibration"] = {"level": cal.level, "lam": cal.lam, "distance_limit": round(cal.distance_limit, 4)}
     return MetaModel(learner, list(data.grid), snap, evidence_weight, cal)

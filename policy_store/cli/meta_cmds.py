@@ -21,7 +21,8 @@ def _fit(args: argparse.Namespace) -> int:
     with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         result = fit_from_store(store, orders=args.orders, n_jobs=jobs_for(args.backend, args.jobs),
                                 directory=args.artifacts, n_estimators=args.trees or N_TREES,
-                                random_state=args.seed, progress=not args.json)
+                                random_state=args.seed, progress=not args.json, knowledge=args.knowledge,
+                                own_weight=args.own_weight)
     if args.json:
         print_json({"model_id": result.model_id, "snapshot": result.model.snapshot, "seconds": result.seconds})
     else:
@@ -151,7 +152,7 @@ def _recommend(args: argparse.Namespace) -> int:
         return 0
     for note in rec.notes:
         print(f"note: {note}")
-    print(f"rule: {rec.candidate}  (model {rec.model_id or 'none'})")
+    print(f"rule: {rec.candidate}  (model {rec.model_id or ('none' if rec.cold_start else 'shipped knowledge')})")
     print(f"spec: {rec.spec.canonical_json()}")
     if rec.expected:
         e = rec.expected
@@ -188,6 +189,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--trees", type=int, help="trees of the forest (default: the library's, 200)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--artifacts", help="artifact folder (default: policy-store-artifacts/ beside the store)")
+    fit.add_argument("--no-knowledge", dest="knowledge", action="store_false",
+                     help="learn from the store's tasks only, not also from the knowledge shipped in the package")
+    fit.add_argument("--own-weight", type=float, default=3.0,
+                     help="weight of each of the store's tasks against one shipped task (default 3)")
     add_json_flag(fit)
     add_backend_flags(fit)
     fit.set_defaults(handler=_fit)
