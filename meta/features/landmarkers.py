@@ -25,16 +25,7 @@ import math
 
 import numpy as np
 import pandas as pd
-from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
-from sklearn.metrics import cohen_kappa_score, roc_auc_score
-from sklearn.model_selection import StratifiedKFold, cross_val_predict
-from sklearn.naive_bayes import CategoricalNB, GaussianNB
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import OneHotEncoder
-from sklearn.tree import DecisionTreeClassifier
 
 LANDMARKER_FEATURES: tuple[str, ...] = (
     "NaiveBayesErrRate", "NaiveBayesAUC", "NaiveBayesKappa",
@@ -46,6 +37,8 @@ _MIN_VARIANCE = 1e-9
 
 
 def _scores(y: np.ndarray, classes: np.ndarray, proba: np.ndarray) -> tuple[float, float, float]:
+    from sklearn.metrics import cohen_kappa_score, roc_auc_score
+
     predicted = classes[np.argmax(proba, axis=1)]
     err = float(np.mean(predicted != y))
     if len(classes) == 2:
@@ -74,6 +67,13 @@ def landmarkers(numeric: pd.DataFrame, symbolic: pd.DataFrame, y: pd.Series, *, 
         Every name of :data:`LANDMARKER_FEATURES`; NaN when the smallest class has
         fewer than two instances (no stratified split exists).
     """
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import OneHotEncoder
+    from sklearn.tree import DecisionTreeClassifier
+
     labels = y.astype(str).to_numpy()
     folds = min(_MAX_FOLDS, int(pd.Series(labels).value_counts().min()))
     if folds < 2:
@@ -130,6 +130,9 @@ class MixedNaiveBayes(ClassifierMixin, BaseEstimator):
         self.n_categories = n_categories
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> MixedNaiveBayes:
+        from sklearn.impute import SimpleImputer
+        from sklearn.naive_bayes import CategoricalNB, GaussianNB
+
         X = np.asarray(X, dtype=np.float64)
         self.classes_ = np.unique(y)
         self.models_ = []
@@ -145,6 +148,8 @@ class MixedNaiveBayes(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        from scipy.special import softmax
+
         X = np.asarray(X, dtype=np.float64)
         parts = []
         if self.n_numeric:
