@@ -29,16 +29,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from policy_store.meta.learner.calibration import Calibration, tree_outcomes
-from policy_store.meta.learner.estimator import PruningMetaLearner
 from policy_store.meta.learner.grid import Candidate, grid_hash
-from policy_store.meta.learner.training_data import OUTCOMES, TrainingData, replay_task, task_parts, task_prior
 
-from policy_store.curves import StudyCurves
+if TYPE_CHECKING:  # the estimator (scikit-learn) and the replay load where a model is fitted or curves replayed
+    from policy_store.meta.learner.estimator import PruningMetaLearner
+    from policy_store.meta.learner.packed import PackedLearner
+    from policy_store.meta.learner.training_data import TrainingData
+
+    from policy_store.curves import StudyCurves
 
 #: Weight of one study of the new task's own curves against the meta-learned prediction.
 EVIDENCE_WEIGHT = 0.25
@@ -74,7 +77,7 @@ class Expected:
 class MetaModel:
     """What is pickled as a model artifact."""
 
-    learner: PruningMetaLearner
+    learner: PruningMetaLearner | PackedLearner
     grid: list[Candidate]
     snapshot: dict[str, Any] = field(default_factory=dict)
     evidence_weight: float = EVIDENCE_WEIGHT
@@ -132,6 +135,8 @@ class MetaModel:
             gain = m4[:, 3]
         sign = 1.0 if direction == "maximize" else -1.0
         if curves:
+            from policy_store.meta.learner.training_data import OUTCOMES, replay_task, task_prior
+
             prior = task_prior(curves)
             own = replay_task(curves, self.grid, prior, tuple(range(orders)))
             obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
@@ -180,6 +185,9 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     (a grouped cross-validation of smaller forests; needs 10+ tasks). ``sample_weight``
     weighs tasks by name (default 1).
     """
+    from policy_store.meta.learner.estimator import PruningMetaLearner
+    from policy_store.meta.learner.training_data import task_parts
+
     tasks = data.tasks
     sign = np.array([1.0 if task_direction(data, t) == "maximize" else -1.0 for t in tasks])
     priors = data.priors.loc[tasks, ["prior_mean", "prior_beta"]].to_numpy(float, copy=True)
