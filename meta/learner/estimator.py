@@ -71,10 +71,14 @@ class PruningMetaLearner(LearnerPredictions, BaseEstimator):
         the forest's weight of regret against compute saved.
     random_state:
         Seed of the forest.
+    n_jobs:
+        Threads fitting the trees (each tree's seed is drawn before they run, so the
+        fitted forest is the same for any value).
     """
 
     def __init__(self, method: str = "forest", n_estimators: int = 100, min_samples_leaf: int = 3,
-                 max_features: float = 0.5, n_neighbors: int = 5, lam: float = 20.0, random_state: int = 0):
+                 max_features: float = 0.5, n_neighbors: int = 5, lam: float = 20.0, random_state: int = 0,
+                 n_jobs: int = 1):
         self.method = method
         self.n_estimators = n_estimators
         self.min_samples_leaf = min_samples_leaf
@@ -82,6 +86,7 @@ class PruningMetaLearner(LearnerPredictions, BaseEstimator):
         self.n_neighbors = n_neighbors
         self.lam = lam
         self.random_state = random_state
+        self.n_jobs = n_jobs
 
     # -- fitting ----------------------------------------------------------------------
     def fit(self, X: Any, y: Any, *, priors: Any = None, task_names: Sequence[str] | None = None,
@@ -131,7 +136,7 @@ class PruningMetaLearner(LearnerPredictions, BaseEstimator):
             target = (flat - self.y_mean_) / self.y_scale_
             self.model_ = RandomForestRegressor(
                 n_estimators=self.n_estimators, min_samples_leaf=self.min_samples_leaf,
-                max_features=self.max_features, random_state=self.random_state, n_jobs=1,
+                max_features=self.max_features, random_state=self.random_state, n_jobs=self.n_jobs,
             ).fit(X_arr, target, sample_weight=None if sample_weight is None else np.asarray(sample_weight, float))
             self.residual_sd_ = (self._out_of_bag_rmse(X_arr, target) * self.y_scale_).reshape(c, 3)
         else:

@@ -193,7 +193,8 @@ def fit_shipped_model(k: Knowledge) -> MetaModel:
     from policy_store.meta.learner.packed import PackedLearner
 
     m = k.manifest
-    model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)),
+    # Every core: the trees are the same for any number of threads, and the first recommendation waits for them.
+    model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)), n_jobs=-1,
                            snapshot={"knowledge": f"{m['tasks']} tasks of {', '.join(sorted(m['corpora']))}, "
                                                   f"sha256 {k.digest[:12]}"})
     model.calibration = Calibration.from_dict(m["calibration"])

@@ -174,7 +174,8 @@ def task_direction(data: TrainingData, task: str) -> str:
 def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: int = N_TREES,
                    min_samples_leaf: int = 1, random_state: int = 0, evidence_weight: float = EVIDENCE_WEIGHT,
                    snapshot: Mapping[str, Any] | None = None, calibrate: bool = False,
-                   sample_weight: Mapping[str, float] | None = None, calibration_trees: int = 60) -> MetaModel:
+                   sample_weight: Mapping[str, float] | None = None, calibration_trees: int = 60,
+                   n_jobs: int = 1) -> MetaModel:
     """Fit a :class:`PruningMetaLearner` on ``data`` and bundle it with the grid.
 
     ``min_samples_leaf=1`` was the best of 1, 3 and 5 in the LCDB cross-validation
@@ -183,7 +184,7 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     (``lcdb``, ``hpo``, ``sklearn``, ...: the first part of the task ids).
     ``calibrate`` adds the safety floor's :class:`~policy_store.meta.learner.calibration.Calibration`
     (a grouped cross-validation of smaller forests; needs 10+ tasks). ``sample_weight``
-    weighs tasks by name (default 1).
+    weighs tasks by name (default 1). ``n_jobs`` threads fit the trees (the same forest for any value).
     """
     from policy_store.meta.learner.estimator import PruningMetaLearner
     from policy_store.meta.learner.training_data import task_parts
@@ -193,7 +194,7 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     priors = data.priors.loc[tasks, ["prior_mean", "prior_beta"]].to_numpy(float, copy=True)
     priors[:, 0] *= sign
     learner = PruningMetaLearner(method=method, n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
-                                 random_state=random_state)
+                                 random_state=random_state, n_jobs=n_jobs)
     weights = None if not sample_weight else np.array([float(sample_weight.get(t, 1.0)) for t in tasks])
     learner.fit(data.features.loc[tasks], data.outcome_cube(tasks), priors=priors, task_names=tasks,
                 candidates=[c.name for c in data.grid], sample_weight=weights)

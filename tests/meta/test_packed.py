@@ -51,6 +51,14 @@ def test_packed_forest_predicts_the_same_bits_as_the_sklearn_forest(shipped_data
     assert packed.forest.values.nbytes < sum(t.tree_.value.nbytes for t in model.learner.model_.estimators_)
 
 
+def test_threads_fit_the_same_forest(shipped_data):
+    one = fit_meta_model(shipped_data, n_estimators=4, random_state=1, n_jobs=1)
+    two = fit_meta_model(shipped_data, n_estimators=4, random_state=1, n_jobs=2)
+    X = shipped_data.features.iloc[::11]
+    assert np.array_equal(one.learner.predict_trees(X), two.learner.predict_trees(X))
+    assert np.array_equal(one.learner.residual_sd(), two.learner.residual_sd())
+
+
 def test_the_recommendation_from_the_packed_model_is_the_fitted_models(store, small_knowledge):
     from policy_store.meta.learner.calibration import Calibration
 
