@@ -19,6 +19,8 @@ for a brand-new 10,000 x 50 CSV.
     python benchmarks/meta.py --hpo CORPUS.parquet             # both corpora, everything
     python benchmarks/meta.py --hpo CORPUS.parquet --tasks 60 --hpo-datasets 10 --no-adapt   # quick subsample
     python benchmarks/meta.py --hpo CORPUS.parquet --write     # also replace '## Meta-learner' in RESULTS.md
+    python benchmarks/meta.py --floor --hpo CORPUS.parquet --hpo-features FEATURES.parquet --cache DIR --write
+                                                               # issue 19: the safety floor (writes the section)
 """
 
 from __future__ import annotations
@@ -286,6 +288,150 @@ def write_section(text: str, path: Path) -> None:
     path.write_text(new)
 
 
+# -- issue 19: the safety floor, per group, leave-source-out, coverage, the shipped knowledge's latency ------------
+FLOOR_NOTES = """
+How to read it (issue 19). Every method is scored on tasks whose datasets the learner never saw, from the task's
+meta-features and study descriptors (no curves of the scored studies), by the task's measured outcome table (mean
+over its held-out studies and trial orders; utility = saved - 20 x regret, regret of a minimised metric relative to
+the study's median final value). 'meta-learner' = the largest expected utility; 'meta-learner + floor' (the
+default) = a rule only when its conformal lower bound (quantile 0.25) of utility gain over MedianPruner() is > 0,
+its expected killed-best rate at most +0.05 over MedianPruner()'s, and the task within the corpus (nearest training
+task no farther than the 99th percentile of the corpus's own held-out distances, every 0/1 descriptor value seen
+in training); else MedianPruner(), with the reason. A family or direction absent from training is out of
+distribution by design, so the leave-family-out and leave-direction-out rows fall back to MedianPruner() on every
+task. 'fallback' = share of tasks where the floor chose MedianPruner(). Coverage: share of held-out (task,
+candidate) outcomes inside their 80 % conformal interval (normalised residuals of a grouped cross-validation on
+the training tasks, scaled by the forest's spread over trees).
+"""
+
+
+def _wide(t: pd.DataFrame, keys: list[str]) -> list[str]:
+    from policy_store.meta.evaluation.safety import FLOOR, MEDIAN
+    from policy_store.meta.evaluation.safety import META as M
+    from policy_store.meta.evaluation.safety import SINGLE as S
+
+    head = " | ".join(keys)
+    lines = [f"| {head} | tasks | MedianPruner() | best single | meta-learner | + floor | gain of + floor | "
+             "killed: median / meta / + floor | fallback |",
+             "|" + "---|" * len(keys) + "---:|---:|---:|---:|---:|---:|---|---:|"]
+    for key, g in t.groupby(keys, sort=True):
+        m = g.set_index("method")
+        key = key if isinstance(key, tuple) else (key,)
+        u = {k: m.loc[k, "utility"] for k in (MEDIAN, S, M, FLOOR)}
+        kb = {k: m.loc[k, "killed_best_rate"] for k in (MEDIAN, M, FLOOR)}
+        lines.append(f"| {' | '.join(map(str, key))} | {int(m.loc[MEDIAN, 'tasks'])} | {u[MEDIAN]:.3f} | {u[S]:.3f} | "
+                     f"{u[M]:.3f} | **{u[FLOOR]:.3f}** | {m.loc[FLOOR, 'gain_vs_median']:+.3f} | "
+                     f"{kb[MEDIAN]:.2f} / {kb[M]:.2f} / {kb[FLOOR]:.2f} | {m.loc[FLOOR, 'fallback']:.0%} |")
+    return lines
+
+
+def _recommend_latency(csv: Path) -> dict[str, float]:
+    """Wall and CPU seconds of `policy-store recommend --dataset new.csv ... --family lightgbm --direction minimize`,
+    cold (an empty user cache: the shipped forest is fitted) and warm (median of 3), as a user runs it."""
+    import resource
+    import subprocess
+
+    exe = Path(sys.executable).with_name("policy-store")
+    out = {}
+    with tempfile.TemporaryDirectory() as d:
+        env = {**os.environ, "POLICY_STORE_CACHE": d}
+        env.pop("POLICY_STORE_KNOWLEDGE", None)
+        cmd = [str(exe), "--store", f"{d}/s.duckdb", "recommend", "--dataset", str(csv), "--target", "y",
+               "--family", "lightgbm", "--direction", "minimize"]
+        runs = []
+        for _ in range(4):
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            wall = time.perf_counter()
+            subprocess.run(cmd, env=env, check=True, capture_output=True)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+            runs.append((time.perf_counter() - wall, cpu))
+    out["cold_s"], out["cold_cpu_s"] = runs[0]
+    out["warm_s"], out["warm_cpu_s"] = np.median(np.array(runs[1:]), axis=0)
+    out["load"] = os.getloadavg()[0]
+    return out
+
+
+def floor_report(rows: pd.DataFrame, cover: pd.DataFrame, lat: dict, command: str, seconds: float,
+                 data, args) -> str:
+    from policy_store.meta.evaluation.safety import FLOOR, group_table
+
+    cv = rows[rows["split"] == "cross-validation"]
+    counts = cv[cv["method"] == FLOOR].groupby(["corpus", "direction"]).size().to_dict()
+    lines = [SECTION, "", f"Command: `{command}` ({seconds / 60:.1f} min on this 2-core shared machine, load "
+             f"average {os.getloadavg()[0]:.1f} at the end).", "",
+             f"{len(data.tasks)} tasks: " + ", ".join(f"{c} {d} {n}" for (c, d), n in sorted(counts.items()))
+             + f". Cross-validation: {args.folds} folds grouped by dataset, forests of {args.floor_trees} trees, "
+             f"calibration from 5 inner grouped folds of {args.calibration_trees}-tree forests. Leave-out rows: "
+             f"{args.leave_out_folds} dataset folds, the held-out source / family / direction removed from each "
+             "fold's training tasks.", FLOOR_NOTES.strip(), "",
+             "**Per group (family x direction x corpus), cross-validation, lam=20**", ""]
+    lines += _wide(group_table(cv, ["corpus", "family", "direction"]), ["corpus", "family", "direction"])
+    lines += ["", "**Per corpus and direction** (the issue's target: gain of the default >= +0.08 on each)", ""]
+    lines += _wide(group_table(cv, ["corpus", "direction"]), ["corpus", "direction"])
+    lo = rows[rows["split"] != "cross-validation"]
+    if len(lo):
+        lines += ["", "**Leave-source-out, leave-family-out, leave-direction-out** (scored on the held-out part only)",
+                  ""]
+        lines += _wide(group_table(lo, ["split"]), ["split"])
+        per = group_table(lo, ["split", "corpus", "family", "direction"])
+        f = per[per["method"] == FLOOR]
+        bad_u = f[f["gain_vs_median"] < -1e-9]
+        bad_k = f[f["killed_vs_median"] > 0.05 + 1e-9]
+        lines += ["", f"Groups (split x corpus x family x direction) in the leave-out rows: {len(f)}; the default "
+                  f"below MedianPruner()'s utility in {len(bad_u)}, killed-best above MedianPruner()'s + 0.05 in "
+                  f"{len(bad_k)}" + (":" if len(bad_u) + len(bad_k) else ".")]
+        for _, r in pd.concat([bad_u, bad_k]).drop_duplicates(["split", "corpus", "family", "direction"]).iterrows():
+            lines.append(f"- {r['split']}, {r['corpus']}/{r['family']}/{r['direction']} ({int(r['tasks'])} tasks): "
+                         f"gain {r['gain_vs_median']:+.3f}, killed-best {r['killed_vs_median']:+.3f} vs "
+                         f"MedianPruner(), fallback {r['fallback']:.0%}")
+    cover = cover.assign(part=np.where(cover["split"] == "cross-validation", "cross-validation", "leave-out"))
+    cov = cover.groupby(["part", "outcome"])[["covered", "covered_chosen"]].mean()
+    ind = cover[~cover["ood"]].groupby(["part", "outcome"])["covered"].mean()
+    lines += ["", "**Coverage of the 80 % intervals on held-out tasks** (target 70-90 %)", "",
+              "| rows | outcome | all candidates | the chosen rule | tasks within the corpus |",
+              "|---|---|---:|---:|---:|"]
+    for (part, outcome), r in cov.iterrows():
+        lines.append(f"| {part} | {outcome} | {r['covered']:.1%} | {r['covered_chosen']:.1%} | "
+                     f"{ind.get((part, outcome), np.nan):.1%} |")
+    sweep = group_table(cv, ["corpus", "direction"])
+    sweep = sweep[sweep["method"].str.startswith(FLOOR)]
+    lines += ["", "Lower-bound quantile of the floor (default 0.25; gain over MedianPruner() / killed-best excess):",
+              ""]
+    for method, g in sweep.groupby("method"):
+        lines.append(f"- {method}: " + "; ".join(f"{r['corpus']} {r['direction']} {r['gain_vs_median']:+.3f} / "
+                                                 f"{r['killed_vs_median']:+.3f}" for _, r in g.iterrows()))
+    lines += ["", f"Out of the box (`policy-store recommend --dataset new.csv --target y --family lightgbm "
+              f"--direction minimize`, a 10,000 x 50 CSV, the shipped knowledge, subprocess as a user runs it): cold "
+              f"(empty cache: the shipped forest is fitted) {lat['cold_s']:.2f} s wall / {lat['cold_cpu_s']:.2f} s "
+              f"CPU; warm {lat['warm_s']:.2f} s wall / {lat['warm_cpu_s']:.2f} s CPU (median of 3; load average "
+              f"{lat['load']:.1f}). Targets: < 5 s cold, < 2 s warm.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def floor_main(args, argv) -> int:
+    from policy_store.meta.evaluation.safety import evaluate_floor
+    from policy_store.meta.learner.build_knowledge import build_training
+
+    started = time.perf_counter()
+    data, _ = build_training(args.hpo, args.lcdb_source, jobs=args.jobs, cache=args.cache,
+                             hpo_features=args.hpo_features)
+    rows, cover = evaluate_floor(data, folds=args.folds, n_estimators=args.floor_trees, extra_quantiles=(0.1, 0.5),
+                                 leave_out=args.leave_out, leave_out_folds=args.leave_out_folds,
+                                 calibration_trees=args.calibration_trees, progress=True)
+    if args.cache:
+        rows.to_pickle(args.cache / "floor-rows.pkl")
+        cover.to_pickle(args.cache / "floor-cover.pkl")
+    with tempfile.TemporaryDirectory() as d:
+        lat = _recommend_latency(_csv(Path(d) / "new.csv"))
+    command = "python benchmarks/meta.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    text = floor_report(rows, cover, lat, command.strip(), time.perf_counter() - started, data, args)
+    print(text)
+    if args.write:
+        write_section(text, Path(__file__).with_name("RESULTS.md"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--lcdb-source", help="LCDB sdist or folder (default: the installed package / cache)")
@@ -303,7 +449,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adapt-option", action="append", default=[], metavar="KEY=VALUE",
                    help="an AdaptiveSelector setting for the adaptation row, e.g. min_trials=4 (repeatable)")
     p.add_argument("--write", action="store_true", help="replace the Meta-learner section of RESULTS.md")
+    p.add_argument("--floor", action="store_true",
+                   help="issue 19's evaluation instead: per group, leave-source-out, coverage, shipped latency")
+    p.add_argument("--hpo-features", help="with --floor: the corpus's meta-features (`generate-hpo --features-out`)")
+    p.add_argument("--cache", type=Path, help="with --floor: keep each corpus's replayed training data here")
+    p.add_argument("--floor-trees", type=int, default=100, help="with --floor: trees of each fold's forest")
+    p.add_argument("--calibration-trees", type=int, default=40, help="with --floor: trees of the inner forests")
+    p.add_argument("--leave-out-folds", type=int, default=3, help="with --floor: dataset folds of the leave-out rows")
     args = p.parse_args(argv)
+    if args.floor:
+        return floor_main(args, argv)
     adapt_options = {}
     for option in args.adapt_option:
         key, _, value = option.partition("=")

@@ -14,38 +14,13 @@ to ``ingest_frame``. Downloads and conversions live in :func:`cache_dir`.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pandas as pd
+
+from policy_store.cache import cache_dir  # noqa: F401 -- the sources name their cache here
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("task", "study", "trial", "step", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("cost_seconds", "params", "state", "metric", "direction")
 LONG_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-
-CACHE_ENV = "POLICY_STORE_CACHE"
-
-
-def cache_dir() -> Path:
-    """The user cache directory for downloads and converted corpora (created on demand).
-
-    ``$POLICY_STORE_CACHE`` if set, else ``$XDG_CACHE_HOME/policy-store``, else
-    ``~/.cache/policy-store``.
-
-    Examples
-    --------
-    >>> cache_dir().is_dir()
-    True
-    """
-    explicit = os.environ.get(CACHE_ENV)
-    if explicit:
-        path = Path(explicit)
-    else:
-        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-        path = Path(base) / "policy-store"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
 
 def order_long(frame: pd.DataFrame) -> pd.DataFrame:
     """The long-frame columns in canonical order, rows sorted by study, trial order and step.

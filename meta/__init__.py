@@ -1,20 +1,67 @@
-"""Meta-features of tasks and the meta-learner that recommends pruning rules."""
+"""Meta-features of tasks and the meta-learner that recommends pruning rules.
 
-from policy_store.meta.adaptation.advice import Advice, advise
-from policy_store.meta.adaptation.replay import AdaptiveOutcome, adaptive_replay
-from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, Switch, score_candidates
-from policy_store.meta.evaluation.evaluate import cross_validate
-from policy_store.meta.features.curve import curve_meta_features, save_task_curve_features, study_curve_features
-from policy_store.meta.features.dataset import dataset_meta_features, meta_features_from_csv
-from policy_store.meta.features.store import load_meta_features, save_meta_features, save_meta_features_frame
-from policy_store.meta.learner.artifacts import load_artifact, save_artifact
-from policy_store.meta.learner.estimator import PruningMetaLearner
-from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, Candidate, candidate_grid
-from policy_store.meta.learner.model import MetaModel, fit_meta_model
-from policy_store.meta.learner.sources import training_data_from_lcdb, training_data_from_store
-from policy_store.meta.learner.store_records import FitResult, fit_from_store, recommend_for_holdout
-from policy_store.meta.learner.training_data import TrainingData, build_training_data, task_prior
+The public names below load their module on first use (PEP 562), so
+``policy-store recommend`` imports the recommendation's path only, not the
+adaptation's or the evaluation's (scipy, the landmarkers' estimators).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Eager: importing the submodule ``policy_store.meta.recommend`` would otherwise bind the package attribute
+# ``recommend`` to the module instead of the function.
 from policy_store.meta.recommend import COLD_START_SPEC, Recommendation, recommend, save_recommendation
+
+_WHERE: dict[str, str] = {
+    "AdaptiveOutcome": "policy_store.meta.adaptation.replay",
+    "AdaptiveSelector": "policy_store.meta.adaptation.selector",
+    "Advice": "policy_store.meta.adaptation.advice",
+    "Candidate": "policy_store.meta.learner.grid",
+    "FitResult": "policy_store.meta.learner.store_records",
+    "MetaModel": "policy_store.meta.learner.model",
+    "OPTUNA_DEFAULTS": "policy_store.meta.learner.grid",
+    "Prior": "policy_store.meta.adaptation.selector",
+    "PruningMetaLearner": "policy_store.meta.learner.estimator",
+    "Switch": "policy_store.meta.adaptation.selector",
+    "TrainingData": "policy_store.meta.learner.training_data",
+    "adaptive_replay": "policy_store.meta.adaptation.replay",
+    "advise": "policy_store.meta.adaptation.advice",
+    "build_training_data": "policy_store.meta.learner.training_data",
+    "candidate_grid": "policy_store.meta.learner.grid",
+    "cross_validate": "policy_store.meta.evaluation.evaluate",
+    "curve_meta_features": "policy_store.meta.features.curve",
+    "dataset_meta_features": "policy_store.meta.features.dataset",
+    "fit_from_store": "policy_store.meta.learner.store_records",
+    "fit_meta_model": "policy_store.meta.learner.model",
+    "load_artifact": "policy_store.meta.learner.artifacts",
+    "load_meta_features": "policy_store.meta.features.store",
+    "meta_features_from_csv": "policy_store.meta.features.dataset",
+    "recommend_for_holdout": "policy_store.meta.learner.store_records",
+    "save_artifact": "policy_store.meta.learner.artifacts",
+    "save_meta_features": "policy_store.meta.features.store",
+    "save_meta_features_frame": "policy_store.meta.features.store",
+    "save_task_curve_features": "policy_store.meta.features.curve",
+    "score_candidates": "policy_store.meta.adaptation.selector",
+    "study_curve_features": "policy_store.meta.features.curve",
+    "task_prior": "policy_store.meta.learner.training_data",
+    "training_data_from_lcdb": "policy_store.meta.learner.sources",
+    "training_data_from_store": "policy_store.meta.learner.sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "COLD_START_SPEC",

@@ -37,8 +37,8 @@ import numpy as np
 import pandas as pd
 from policy_store.meta.features.study import StudyDescriptors
 from policy_store.meta.learner.artifacts import latest_model_id, load_artifact
-from policy_store.meta.learner.estimator import select
 from policy_store.meta.learner.model import MetaModel
+from policy_store.meta.learner.prediction import select
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError
@@ -83,14 +83,12 @@ class Recommendation:
 def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: str | None,
                  meta_features: Mapping[str, float] | None, curves: Sequence[StudyCurves],
                  landmarkers: bool, task_type: str = "auto") -> tuple[dict[str, float], dict[str, Any]]:
-    from policy_store.meta.features.curve import curve_meta_features
     from policy_store.meta.features.dataset import (
         TASK_TYPES,
         dataset_meta_features,
         detect_task_type,
         read_dataset_csv,
     )
-    from policy_store.meta.learner.training_data import curves_frame
 
     feats: dict[str, float] = {}
     inputs: dict[str, Any] = {}
@@ -111,6 +109,9 @@ def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: 
         feats.update(dataset_meta_features(frame, target, landmarkers=landmarkers, task_type=task_type))
         feats["is_regression"] = float(task_type == "regression")
     if curves:
+        from policy_store.meta.features.curve import curve_meta_features
+        from policy_store.meta.learner.training_data import curves_frame
+
         feats.update(curve_meta_features(curves_frame(curves[0]), direction=curves[0].direction))
         inputs["curves"] = [c.study for c in curves]
     if meta_features:

@@ -52,6 +52,45 @@ def _evaluate_meta_learner(store: PolicyStore, echo: Callable[[str], Any]) -> di
 
 
 _SHOWN_METHODS = ("MedianPruner()", "best single rule", "meta-learner + probe", "oracle (hindsight)")
+_STRATEGIES = {"median": "stop a trial below the median of earlier trials at the same step",
+               "percentile": "stop a trial below a percentile of earlier trials at the same step",
+               "successive_halving": "successive halving: keep the best share of trials at each rung",
+               "hyperband": "Hyperband: successive halving over several brackets",
+               "threshold": "stop a trial past a fixed threshold", "patient": "stop a trial that stopped improving"}
+NEXT_STEPS = (
+    "What to try next:",
+    "  your own curves:  policy-store ingest my-curves.csv   (columns task, study, trial, step, value)",
+    "  live pruning:     StorePruner(\"policy-store.duckdb\", task=..., recommend=True) in an Optuna study "
+    "(README, 'Live pruning')",
+    "  the report:       open reports-out/report.html   (which rule saves how much, at what risk, and why)",
+)
+
+
+def plain_spec(spec: dict[str, Any]) -> str:
+    """A rule spec in words, for people (the JSON stays in ``policy-store rules show``).
+
+    >>> plain_spec({"strategy": "successive_halving", "params": {"reduction_factor": 3, "min_resource": 1}})
+    'successive halving: keep the best share of trials at each rung (reduction factor 3, min resource 1)'
+    """
+    what = _STRATEGIES.get(spec.get("strategy", ""), str(spec.get("strategy")))
+    params = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in (spec.get("params") or {}).items())
+    return f"{what} ({params})" if params else what
+
+
+def _plain_meta_echo(echo: Callable[[str], Any]) -> Callable[[str], Any]:
+    """The meta step's lines with its raw JSON spec turned into words."""
+    import json
+
+    def plain(line: str) -> Any:
+        head, sep, spec = line.partition(": {")
+        if line.startswith("recommended ") and sep:
+            try:
+                return echo(f"{head}, that is: {plain_spec(json.loads('{' + spec))}")
+            except ValueError:
+                pass
+        return echo(line)
+
+    return plain
 
 
 def _adapt_inside_studies(store: PolicyStore, model_id: str, holdout: str, echo: Callable[[str], Any]) -> list[dict]:
@@ -112,6 +151,8 @@ def run_demo(
         echo("== 1. ingest the bundled real learning curves (scikit-learn training, 12 tasks)")
         report = ingest_bundled(store, progress=progress)
         echo(report.summary())
+        echo("Every trial's validation score per epoch is now in the store: the record every later step learns from"
+             + (" (already there from an earlier run, so nothing was added)." if not report.added else "."))
         result["ingest"] = report.to_dict()
     if "evaluate" in steps:
         echo("== 2. replay the starter rules (Optuna's defaults, or what recalibration made of them) "
@@ -127,13 +168,21 @@ def run_demo(
         columns = [c for c in ("rule", "version", "compute_saved", "regret", "killed_best_rate") if c in rows[0]]
         for line in _table(rows, columns):
             echo(line)
+        echo("Each rule was replayed exactly as Optuna would decide, on every study in 5 trial orders: compute saved "
+             "is the share of training it stopped, regret how much worse the best surviving trial is, killed-best "
+             "how often it stopped the trial that would have won.")
         result["evaluate"] = rows
     if "recommend" in steps:
         from policy_store.meta import recommend_for_holdout
 
         echo("== 3. fit the meta-learner on the bundled tasks and recommend a rule for a dataset it has not seen")
-        result["recommend"] = recommend_for_holdout(store, holdout="wine", echo=echo, progress=progress)
+        result["recommend"] = recommend_for_holdout(store, holdout="wine", echo=_plain_meta_echo(echo),
+                                                    progress=progress)
+        echo("The meta-learner never saw wine: it matched wine's dataset statistics to the tasks it resembles and "
+             "picked the rule that did best on them, a warm start instead of a guess.")
         echo("== the recommendation adapting inside each held-out study (re-scored as its trials complete)")
+        echo("Each wine study starts from the rule recommended for its own task, and switches only when another "
+             "rule leads it by more than one standard error on the trials completed so far; 'kept' means none did.")
         result["adapt"] = _adapt_inside_studies(store, result["recommend"]["model_id"], "wine", echo)
         result["meta_evaluation"] = _evaluate_meta_learner(store, echo)
     if "recalibrate" in steps:
@@ -141,10 +190,9 @@ def run_demo(
 
         echo("== 4. run the scheduled recalibration job once (drift monitors over the new outcomes)")
         job = recalibrate(store, trigger="demo")
-        echo(
-            f"job {job.status}: {len(job.rules_checked)} rules checked, {len(job.events)} drift events, "
-            f"{len(job.promoted)} versions promoted, {len(job.rejected)} candidates rejected"
-        )
+        echo(f"job {job.status}: {_count(job.rules_checked, 'rule')} checked, {_count(job.events, 'drift event')}, "
+             f"{_count(job.promoted, 'version')} promoted, {_count(job.rejected, 'candidate')} rejected")
+        echo(_recalibration_sentence(job))
         result["recalibrate"] = job.to_dict()
     if "report" in steps:
         from policy_store.reports import build_report
@@ -152,5 +200,30 @@ def run_demo(
         echo("== 5. write the cross-task report")
         path = build_report(store, out_dir)
         echo(f"report: {path}")
+        echo("One offline page with every rule across every task, the recommendations and why, and each rule's "
+             "history of versions.")
         result["report"] = str(path)
+    for line in NEXT_STEPS:
+        echo(line)
     return result
+
+
+def _count(items: Sequence[Any], noun: str) -> str:
+    """``1 rule``, ``3 rules``.
+
+    >>> _count([1], "drift event"), _count([], "version")
+    ('1 drift event', '0 versions')
+    """
+    return f"{len(items)} {noun}{'' if len(items) == 1 else 's'}"
+
+
+def _recalibration_sentence(job: Any) -> str:
+    """What the recalibration job did, and why, in one sentence."""
+    if job.status == "noop":
+        return "No outcome was recorded since the last job, so there was nothing to check."
+    if not job.events:
+        return "The rules' recent outcomes behave as recorded, so every rule keeps its version."
+    promoted = ", ".join(f"{p['rule']} (now version {p.get('to_version', '?')})" for p in job.promoted)
+    changed = (f"; it re-tuned the rule on recent studies and promoted {promoted}, which did better there"
+               if job.promoted else "; no re-tuned candidate beat the current version, so each rule keeps it")
+    return f"A monitor saw a rule's outcomes move away from what was recorded{changed}."

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from policy_store import PolicyStore
 from policy_store.cli.main import main
 
 
+@pytest.mark.slow  # the whole demo three times, minutes
 def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["demo"]) == 0
@@ -20,6 +23,13 @@ def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
     adapt_lines = [line for line in first.splitlines() if line.startswith("sklearn-wine-") and "rule alone" in line]
     assert len(adapt_lines) == 3
     assert (tmp_path / "reports-out" / "report.html").is_file()
+    # Plain words, not raw specs or broken plurals; each step says what happened, the end what to try next.
+    assert '{"' not in first and "that is: " in first
+    assert not any(f" 1 {noun}s" in first for noun in ("drift event", "version", "rule", "candidate"))
+    lines = first.rstrip().splitlines()
+    steps = [i for i, line in enumerate(lines) if line.startswith("== ")]
+    assert all(lines[i + 1 :][:6] and any(line.endswith(".") for line in lines[i + 1 :][:8]) for i in steps)
+    assert lines[-4] == "What to try next:" and "policy-store ingest" in lines[-3] and "report.html" in lines[-1]
     with PolicyStore(tmp_path / "policy-store.duckdb") as store:
         counts = store.row_counts()
         assert counts["studies"] == 12

@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from policy_store import PolicyStore
 from policy_store.rules import add_rule_version
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "live_study.py"
 
 
+@pytest.mark.slow  # two real Optuna studies
 def test_two_processes_of_the_example_study_record_every_decision(tmp_path):
     store_path = tmp_path / "store.duckdb"
     with PolicyStore(store_path) as store:

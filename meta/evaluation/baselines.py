@@ -29,7 +29,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from policy_store.meta.learner.estimator import select
+from policy_store.meta.learner.prediction import select
 from policy_store.meta.learner.training_data import regret_scale
 
 from policy_store.curves import StudyCurves

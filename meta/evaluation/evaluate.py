@@ -62,9 +62,9 @@ from policy_store.meta.evaluation.baselines import (
     top_k_outcomes,
 )
 from policy_store.meta.evaluation.splits import group_folds, leave_out_splits
-from policy_store.meta.learner.estimator import select
 from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, find_candidate
 from policy_store.meta.learner.model import N_TREES, fit_meta_model
+from policy_store.meta.learner.prediction import select
 from policy_store.meta.learner.training_data import OUTCOMES, TrainingData, replay_task, task_parts
 from scipy import stats
 

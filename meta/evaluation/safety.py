@@ -44,9 +44,10 @@ MEDIAN, SINGLE, META, FLOOR = "MedianPruner()", "best single rule", "meta-learne
 
 
 def _score_split(data: TrainingData, name: str, train: list[str], test: list[str], *, lam: float,
-                 n_estimators: int, seed: int, quantile: float,
-                 extra_quantiles: Sequence[float] = ()) -> tuple[list[dict], list[dict]]:
-    model = fit_meta_model(data.subset(train), n_estimators=n_estimators, random_state=seed, calibrate=True)
+                 n_estimators: int, seed: int, quantile: float, extra_quantiles: Sequence[float] = (),
+                 calibration_trees: int = 60) -> tuple[list[dict], list[dict]]:
+    model = fit_meta_model(data.subset(train), n_estimators=n_estimators, random_state=seed, calibrate=True,
+                           calibration_trees=calibration_trees)
     cal = model.calibration
     base = cal.baseline
     cube = data.outcome_cube(train)
@@ -78,30 +79,34 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
         for k, outcome in ((0, "compute_saved"), (1, "regret")):
             ok = np.isfinite(e.low[:, k]) & np.isfinite(truth[j, :, k])
             inside = (truth[j, ok, k] >= e.low[ok, k]) & (truth[j, ok, k] <= e.high[ok, k])
-            cover.append({**group, "outcome": outcome, "covered": float(inside.mean()) if ok.any() else np.nan,
+            cover.append({**group, "outcome": outcome, "ood": bool(ood),
+                          "covered": float(inside.mean()) if ok.any() else np.nan,
                           "covered_chosen": float(inside[np.flatnonzero(ok) == fl][0]) if ok[fl] else np.nan})
     return rows, cover
 
 
 def evaluate_floor(data: TrainingData, *, lam: float = 20.0, folds: int = 5, seed: int = 0, n_estimators: int = 100,
                    quantile: float = FLOOR_QUANTILE, extra_quantiles: Sequence[float] = (), leave_out: bool = True,
+                   leave_out_folds: int | None = None, calibration_trees: int = 60,
                    progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows (split, task, group, method, outcomes) and coverage rows of every split (module docstring).
 
-    ``extra_quantiles`` adds rows of the floor at other lower-bound quantiles (for the benchmark's sweep).
+    ``extra_quantiles`` adds rows of the floor at other lower-bound quantiles (for the benchmark's sweep);
+    ``leave_out_folds`` and ``calibration_trees`` make the many leave-out fits cheaper.
     """
     from tqdm.auto import tqdm
 
     splits: list[LeaveOut] = [LeaveOut("cross-validation", "cv", "", group_folds(data.tasks, folds=folds, seed=seed))]
     if leave_out:
         directions = {t: task_direction(data, t) for t in data.tasks}
-        splits += source_splits(data.tasks, folds=folds, seed=seed)
-        splits += leave_out_splits(data.tasks, directions, folds=folds, seed=seed)
+        lo_folds = leave_out_folds or folds
+        splits += source_splits(data.tasks, folds=lo_folds, seed=seed)
+        splits += leave_out_splits(data.tasks, directions, folds=lo_folds, seed=seed)
     rows, cover = [], []
     jobs = [(sp.name, tr, te) for sp in splits for tr, te in sp.folds]
     for name, tr, te in tqdm(jobs, desc="floor", unit="fold", disable=not progress):
         r, c = _score_split(data, name, tr, te, lam=lam, n_estimators=n_estimators, seed=seed, quantile=quantile,
-                            extra_quantiles=extra_quantiles)
+                            extra_quantiles=extra_quantiles, calibration_trees=calibration_trees)
         rows += r
         cover += c
     return pd.DataFrame(rows), pd.DataFrame(cover)

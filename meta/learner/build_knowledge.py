@@ -1,6 +1,7 @@
 """Build the knowledge the package ships (``meta/knowledge/``): run once per corpus release, commit the result.
 
-    python -m policy_store.meta.learner.build_knowledge --hpo CORPUS.parquet [--lcdb-source SDIST] [--jobs 2]
+    python -m policy_store.meta.learner.build_knowledge --hpo CORPUS.parquet [--hpo-features FEATURES.parquet] \
+        [--lcdb-source SDIST] [--jobs 2] [--cache DIR]
 
 Replays the candidate grid on LCDB (accuracy and log loss; MIT, the ``lcdb``
 0.1.0 sdist from PyPI) and the HPO corpus (``datasets generate-hpo``; tables of
@@ -43,21 +44,33 @@ def _cached(cache: Path | None, name: str, build):
     return data
 
 
-def build_training(hpo: str | None, lcdb_source: str | None, *, jobs: int, cache: Path | None,
-                   hpo_filter=None):
-    """Every corpus's training data, concatenated (descriptor columns recomputed from the probes)."""
+def _hpo_data(hpo: str | None, features: str | None, jobs: int):
     import pandas as pd
-    from policy_store.meta.learner.sources import training_data_from_hpo, training_data_from_lcdb
+    from policy_store.meta.learner.sources import training_data_from_frame, training_data_from_hpo
+
+    if hpo is None or features is None:
+        return training_data_from_hpo(hpo, orders=5, n_jobs=jobs)
+    long = pd.read_parquet(features)
+    wide = long.pivot_table(index="task", columns="feature", values="value", aggfunc="first")
+    wide.columns.name = None
+    return training_data_from_frame(pd.read_parquet(hpo), wide, orders=5, n_jobs=jobs)
+
+
+def build_training(hpo: str | None, lcdb_source: str | None, *, jobs: int, cache: Path | None,
+                   hpo_features: str | None = None):
+    """Every corpus's training data, concatenated (descriptor columns recomputed from the probes).
+
+    ``hpo_features``: the corpus's meta-features file (``generate-hpo --features-out``), used
+    instead of computing them from the datasets.
+    """
+    from policy_store.meta.learner.sources import training_data_from_lcdb
     from policy_store.meta.learner.training_data import concat_training_data, task_features
 
     parts = [_cached(cache, f"lcdb-{m}", lambda m=m: training_data_from_lcdb(seeds=4, orders=5, metric=m,
                                                                               n_jobs=jobs, source=lcdb_source))
              for m in ("accuracy", "logloss")]
     name = Path(hpo).stem if hpo else "hpo-bundled"
-    frame = pd.read_parquet(hpo) if hpo else None
-    if frame is not None and hpo_filter is not None:
-        frame = hpo_filter(frame)
-    parts.append(_cached(cache, name, lambda: training_data_from_hpo(frame, orders=5, n_jobs=jobs)))
+    parts.append(_cached(cache, name, lambda: _hpo_data(hpo, hpo_features, jobs)))
     derived = ("curve_", "family_", "direction_", "metric_", "study_")
     for p in parts:
         p.features = task_features(p.probes, p.tasks, p.features.drop(
@@ -72,13 +85,15 @@ def main(argv: list[str] | None = None) -> int:
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hpo", help="HPO corpus Parquet (default: the bundled slice)")
+    p.add_argument("--hpo-features", help="its meta-features (`generate-hpo --features-out`)")
     p.add_argument("--lcdb-source", help="LCDB sdist (default: the user cache, downloaded once)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--cache", type=Path, help="folder keeping each corpus's replayed training data")
     p.add_argument("--out", type=Path, default=None, help="default: the package's meta/knowledge/")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    data, hpo_name = build_training(args.hpo, args.lcdb_source, jobs=args.jobs, cache=args.cache)
+    data, hpo_name = build_training(args.hpo, args.lcdb_source, jobs=args.jobs, cache=args.cache,
+                                    hpo_features=args.hpo_features)
     cal = calibrate(data, n_estimators=SHIPPED_TREES, seed=args.seed)
     counts: dict[str, int] = {}
     for t in data.tasks:

@@ -11,8 +11,9 @@ cross-validation, :func:`policy_store.meta.learner.calibration.calibrate`).
 :func:`load_knowledge` refuses files whose sha256 differs from the manifest's
 (:class:`KnowledgeIntegrityError`). :func:`shipped_model` fits the forest from
 them once and keeps it in the user cache (``~/.cache/policy-store/knowledge``,
-keyed by the manifest's hash and scikit-learn's version), so a warm
-recommendation only unpickles it; the files are checked on every load.
+keyed by the manifest's hash and scikit-learn's version) as plain arrays, so a warm
+recommendation only unpickles it, without importing scikit-learn; the files are
+checked on every load.
 :func:`knowledge_training_data` gives them as training data, which
 ``policy-store meta fit`` combines with the store's own tasks (weighted in).
 
@@ -26,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -68,6 +70,11 @@ def knowledge_dir() -> Path:
     return Path(str(resources.files("policy_store.meta").joinpath("knowledge")))
 
 
+def knowledge_shipped() -> bool:
+    """Whether knowledge is shipped (and not turned off with ``POLICY_STORE_KNOWLEDGE=off``)."""
+    return os.environ.get("POLICY_STORE_KNOWLEDGE") != OFF and (knowledge_dir() / MANIFEST).exists()
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -76,16 +83,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_knowledge(folder: str | os.PathLike[str] | None = None) -> Knowledge:
-    """Read and verify the shipped knowledge.
+def verified_manifest(folder: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], str]:
+    """The knowledge's manifest and its digest, after checking every file's sha256 and the grid's hash.
 
     Raises
     ------
     KnowledgeIntegrityError
-        The manifest or a file is missing, or a file's sha256 differs from the manifest's.
+        The manifest or a file is missing, a file's sha256 differs from the manifest's,
+        or the knowledge was built for another candidate grid.
     """
     from policy_store.meta.learner.grid import candidate_grid, grid_hash
-    from policy_store.meta.learner.training_data import TrainingData
 
     folder = Path(folder) if folder is not None else knowledge_dir()
     try:
@@ -102,17 +109,31 @@ def load_knowledge(folder: str | os.PathLike[str] | None = None) -> Knowledge:
                 f"knowledge file {path} has sha256 {digest[:12]}..., the manifest says "
                 f"{str(manifest.get('sha256', {}).get(name))[:12]}...: refused (reinstall policy-store or rebuild "
                 "it with `python -m policy_store.meta.learner.build_knowledge`)")
-    grid = candidate_grid()
-    if manifest.get("grid_hash") != grid_hash(grid):
+    if manifest.get("grid_hash") != grid_hash(candidate_grid()):
         raise KnowledgeIntegrityError("the shipped knowledge was built for another candidate grid; rebuild it")
+    return manifest, hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
+
+
+def load_knowledge(folder: str | os.PathLike[str] | None = None) -> Knowledge:
+    """Read and verify the shipped knowledge.
+
+    Raises
+    ------
+    KnowledgeIntegrityError
+        As :func:`verified_manifest`.
+    """
+    from policy_store.meta.learner.grid import candidate_grid
+    from policy_store.meta.learner.training_data import TrainingData
+
+    folder = Path(folder) if folder is not None else knowledge_dir()
+    manifest, digest = verified_manifest(folder)
     features = pd.read_parquet(folder / "features.parquet").set_index("task")
     outcomes = pd.read_parquet(folder / "outcomes.parquet")
     priors = pd.read_parquet(folder / "priors.parquet").set_index("task")
     tasks = list(features.index)
-    data = TrainingData(grid, tuple(range(int(manifest.get("orders", 5)))), features, priors,
+    data = TrainingData(candidate_grid(), tuple(range(int(manifest.get("orders", 5)))), features, priors,
                         {t: [] for t in tasks}, outcomes.assign(study="knowledge:" + outcomes["task"], order_seed=0),
                         dict.fromkeys(tasks))
-    digest = hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()
     return Knowledge(data, manifest, digest)
 
 
@@ -122,46 +143,62 @@ def knowledge_training_data(folder: str | os.PathLike[str] | None = None) -> Tra
 
 
 def _cache_path(digest: str) -> Path:
-    import sklearn
-    from policy_store.datasets._base import cache_dir
+    from importlib.metadata import version
 
-    return cache_dir() / "knowledge" / f"model-{digest[:16]}-sklearn{sklearn.__version__}.joblib"
+    from policy_store.cache import cache_dir
+
+    # The fitted trees depend on the knowledge and on scikit-learn's version (read without importing it).
+    return cache_dir() / "knowledge" / f"model-{digest[:16]}-sklearn{version('scikit-learn')}.packed.pkl"
 
 
 def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool = True) -> MetaModel | None:
     """The meta-model of the shipped knowledge (fitted once, then cached), or None when none is shipped.
+
+    The forest is fitted from the knowledge, packed as plain arrays
+    (:class:`~policy_store.meta.learner.packed.PackedLearner`: the same trees, the
+    same predictions) and pickled to the cache, written atomically; a warm call
+    checks the knowledge's hashes and unpickles it without importing scikit-learn.
 
     Raises
     ------
     KnowledgeIntegrityError
         The shipped files differ from their manifest.
     """
-    import joblib
-    from policy_store.meta.learner.calibration import Calibration
-    from policy_store.meta.learner.model import fit_meta_model
-
     if folder is None and os.environ.get("POLICY_STORE_KNOWLEDGE") == OFF:
         return None
     folder = Path(folder) if folder is not None else knowledge_dir()
     if not (folder / MANIFEST).exists():
         return None
-    k = load_knowledge(folder)
-    path = _cache_path(k.digest)
+    _, digest = verified_manifest(folder)
+    path = _cache_path(digest)
     if cache and path.exists():
         try:
-            return joblib.load(path)
+            with open(path, "rb") as f:
+                return pickle.load(f)  # noqa: S301 -- written by this function under the user's own cache
         except Exception:  # noqa: BLE001 -- a cache from another library version or a torn write: refit
             pass
-    m = k.manifest
-    model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)),
-                           snapshot={"knowledge": f"{m['tasks']} tasks of {', '.join(sorted(m['corpora']))}, "
-                                                  f"sha256 {k.digest[:12]}"})
-    model.calibration = Calibration.from_dict(m["calibration"])
+    model = fit_shipped_model(load_knowledge(folder))
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        joblib.dump(model, tmp)
+        tmp.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
         os.replace(tmp, path)
+    return model
+
+
+def fit_shipped_model(k: Knowledge) -> MetaModel:
+    """Fit the forest the manifest describes on the knowledge, with its calibration, and pack it."""
+    from policy_store.meta.learner.calibration import Calibration
+    from policy_store.meta.learner.model import fit_meta_model
+    from policy_store.meta.learner.packed import PackedLearner
+
+    m = k.manifest
+    # Every core: the trees are the same for any number of threads, and the first recommendation waits for them.
+    model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)), n_jobs=-1,
+                           snapshot={"knowledge": f"{m['tasks']} tasks of {', '.join(sorted(m['corpora']))}, "
+                                                  f"sha256 {k.digest[:12]}"})
+    model.calibration = Calibration.from_dict(m["calibration"])
+    model.learner = PackedLearner.from_learner(model.learner)
     return model
 
 

@@ -29,16 +29,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from policy_store.meta.learner.calibration import Calibration, tree_outcomes
-from policy_store.meta.learner.estimator import PruningMetaLearner
 from policy_store.meta.learner.grid import Candidate, grid_hash
-from policy_store.meta.learner.training_data import OUTCOMES, TrainingData, replay_task, task_parts, task_prior
 
-from policy_store.curves import StudyCurves
+if TYPE_CHECKING:  # the estimator (scikit-learn) and the replay load where a model is fitted or curves replayed
+    from policy_store.meta.learner.estimator import PruningMetaLearner
+    from policy_store.meta.learner.packed import PackedLearner
+    from policy_store.meta.learner.training_data import TrainingData
+
+    from policy_store.curves import StudyCurves
 
 #: Weight of one study of the new task's own curves against the meta-learned prediction.
 EVIDENCE_WEIGHT = 0.25
@@ -74,7 +77,7 @@ class Expected:
 class MetaModel:
     """What is pickled as a model artifact."""
 
-    learner: PruningMetaLearner
+    learner: PruningMetaLearner | PackedLearner
     grid: list[Candidate]
     snapshot: dict[str, Any] = field(default_factory=dict)
     evidence_weight: float = EVIDENCE_WEIGHT
@@ -132,6 +135,8 @@ class MetaModel:
             gain = m4[:, 3]
         sign = 1.0 if direction == "maximize" else -1.0
         if curves:
+            from policy_store.meta.learner.training_data import OUTCOMES, replay_task, task_prior
+
             prior = task_prior(curves)
             own = replay_task(curves, self.grid, prior, tuple(range(orders)))
             obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
@@ -169,7 +174,8 @@ def task_direction(data: TrainingData, task: str) -> str:
 def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: int = N_TREES,
                    min_samples_leaf: int = 1, random_state: int = 0, evidence_weight: float = EVIDENCE_WEIGHT,
                    snapshot: Mapping[str, Any] | None = None, calibrate: bool = False,
-                   sample_weight: Mapping[str, float] | None = None) -> MetaModel:
+                   sample_weight: Mapping[str, float] | None = None, calibration_trees: int = 60,
+                   n_jobs: int = 1) -> MetaModel:
     """Fit a :class:`PruningMetaLearner` on ``data`` and bundle it with the grid.
 
     ``min_samples_leaf=1`` was the best of 1, 3 and 5 in the LCDB cross-validation
@@ -178,14 +184,17 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     (``lcdb``, ``hpo``, ``sklearn``, ...: the first part of the task ids).
     ``calibrate`` adds the safety floor's :class:`~policy_store.meta.learner.calibration.Calibration`
     (a grouped cross-validation of smaller forests; needs 10+ tasks). ``sample_weight``
-    weighs tasks by name (default 1).
+    weighs tasks by name (default 1). ``n_jobs`` threads fit the trees (the same forest for any value).
     """
+    from policy_store.meta.learner.estimator import PruningMetaLearner
+    from policy_store.meta.learner.training_data import task_parts
+
     tasks = data.tasks
     sign = np.array([1.0 if task_direction(data, t) == "maximize" else -1.0 for t in tasks])
     priors = data.priors.loc[tasks, ["prior_mean", "prior_beta"]].to_numpy(float, copy=True)
     priors[:, 0] *= sign
     learner = PruningMetaLearner(method=method, n_estimators=n_estimators, min_samples_leaf=min_samples_leaf,
-                                 random_state=random_state)
+                                 random_state=random_state, n_jobs=n_jobs)
     weights = None if not sample_weight else np.array([float(sample_weight.get(t, 1.0)) for t in tasks])
     learner.fit(data.features.loc[tasks], data.outcome_cube(tasks), priors=priors, task_names=tasks,
                 candidates=[c.name for c in data.grid], sample_weight=weights)
@@ -198,6 +207,7 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     if calibrate and method == "forest":
         from policy_store.meta.learner.calibration import calibrate as conformal
 
-        cal = conformal(data, folds=min(5, len({task_parts(t)["dataset"] for t in tasks})), seed=random_state)
+        cal = conformal(data, folds=min(5, len({task_parts(t)["dataset"] for t in tasks})), seed=random_state,
+                        n_estimators=calibration_trees)
         snap["calibration"] = {"level": cal.level, "lam": cal.lam, "distance_limit": round(cal.distance_limit, 4)}
     return MetaModel(learner, list(data.grid), snap, evidence_weight, cal)

@@ -27,6 +27,9 @@ from policy_store.meta.recommend import Recommendation, recommend, save_recommen
 from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore
 
+#: Weight of each of the store's own tasks against one shipped task when ``meta fit`` combines them.
+OWN_WEIGHT = 3.0
+
 
 @dataclass
 class FitResult:
@@ -46,7 +49,8 @@ class FitResult:
 
 def fit_from_store(store: PolicyStore, *, tasks: Sequence[str] | None = None, orders: int = 5,
                    n_jobs: int = 1, directory: str | os.PathLike[str] | None = None, n_estimators: int = N_TREES,
-                   random_state: int = 0, progress: bool = False) -> FitResult:
+                   random_state: int = 0, progress: bool = False, knowledge: bool = False,
+                   own_weight: float = OWN_WEIGHT) -> FitResult:
     """Replay the grid on the store's tasks, fit, save the artifact and record it in ``meta_models``.
 
     Parameters
@@ -65,14 +69,36 @@ def fit_from_store(store: PolicyStore, *, tasks: Sequence[str] | None = None, or
         Of the forest.
     progress:
         Show a progress bar.
+    knowledge, own_weight:
+        Also learn from the knowledge shipped in the package (``policy-store meta fit`` does)
+        (:mod:`~policy_store.meta.learner.knowledge`; a shipped task the store also
+        has is left out), each of the store's tasks weighing ``own_weight`` shipped
+        ones. The model is calibrated for the safety floor when the tasks span 3+ datasets.
     """
     started = time.perf_counter()
     data = training_data_from_store(store, orders=orders, tasks=tasks, n_jobs=n_jobs, progress=progress)
+    own = list(data.tasks)
+    shipped = None
+    if knowledge:
+        from policy_store.meta.learner.knowledge import knowledge_shipped, knowledge_training_data
+
+        if knowledge_shipped():
+            shipped = knowledge_training_data()
+    if shipped is not None:
+        from policy_store.meta.learner.training_data import concat_training_data
+
+        shipped = shipped.subset([t for t in shipped.tasks if t not in set(own)])
+        shipped.orders = data.orders
+        data = concat_training_data([data, shipped]) if own else shipped
     if len(data.tasks) < 2:
         raise InvalidInputError(f"the meta-learner needs studies of at least 2 tasks with >= 5 trials; "
                                 f"the store has {len(data.tasks)}", field="tasks")
-    model = fit_meta_model(data, n_estimators=n_estimators, random_state=random_state,
-                           snapshot={"store": store.location, "task_ids": data.tasks})
+    datasets = {t.split("/")[1] if t.count("/") >= 2 else t for t in data.tasks}
+    model = fit_meta_model(data, n_estimators=n_estimators, random_state=random_state, calibrate=len(datasets) >= 3,
+                           sample_weight=dict.fromkeys(own, own_weight) if shipped is not None else None,
+                           snapshot={"store": store.location, "task_ids": own, "own_tasks": len(own),
+                                     "shipped_tasks": 0 if shipped is None else len(shipped.tasks),
+                                     "own_weight": own_weight if shipped is not None else 1.0})
     params = {**model.learner.get_params(), "evidence_weight": model.evidence_weight, "grid_hash": model.grid_hash}
     model_id = save_artifact(store, model, directory=directory, params=params, training_snapshot=model.snapshot)
     return FitResult(model_id, model, time.perf_counter() - started)

@@ -37,7 +37,7 @@ def _cycle(args: argparse.Namespace) -> int:
             print(f"drift in {where}: changed from study {c.event.change_study}, alarm at {c.event.alarm_study} "
                   f"(statistic {c.statistic:.4g} > {c.threshold:.4g}); `policy-store recalibrate` will act on it")
         elif c.status == "warming up":
-            print(f"warming up: {where} needs {c.needed} more studies")
+            print(f"warming up: {where} needs {c.needed} more {'study' if c.needed == 1 else 'studies'}")
         elif c.status == "waiting":
             print(f"waiting: {where} has a drift event the recalibration job has not settled")
         else:

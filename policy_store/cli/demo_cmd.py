@@ -13,12 +13,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     with open_store(args) as store:
         echo = (lambda _line: None) if args.json else print
+        echo(f"store: {store.location} (every step below writes into it; rerunning is safe)\n")
         result = run_demo(store, echo=echo, out_dir=args.out, progress=not args.json and sys.stderr.isatty())
         result["store"] = store.location
     if args.json:
         print_json(result)
-    else:
-        print(f"\nstore: {result['store']}")
     return 0
 
 

@@ -19,7 +19,8 @@ def _fit(args: argparse.Namespace) -> int:
     with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         result = fit_from_store(store, orders=args.orders, n_jobs=jobs_for(args.backend, args.jobs),
                                 directory=args.artifacts, n_estimators=args.trees or N_TREES,
-                                random_state=args.seed, progress=not args.json)
+                                random_state=args.seed, progress=not args.json, knowledge=args.knowledge,
+                                own_weight=args.own_weight)
     if args.json:
         print_json({"model_id": result.model_id, "snapshot": result.model.snapshot, "seconds": result.seconds})
     else:
@@ -48,6 +49,28 @@ def _training_data(args: argparse.Namespace, n_jobs: int, progress: bool):
     return concat_training_data(parts)
 
 
+def _evaluate_floor(args: argparse.Namespace, data) -> int:
+    from policy_store.meta.evaluation.safety import evaluate_floor, group_table
+
+    rows, cover = evaluate_floor(data, folds=args.folds, seed=args.seed, n_estimators=args.trees or 100,
+                                 leave_out=args.leave_out, progress=not args.json)
+    cv = rows[rows["split"] == "cross-validation"]
+    groups = group_table(cv, ["corpus", "family", "direction"])
+    splits = group_table(rows[rows["split"] != "cross-validation"], ["split"]) if args.leave_out else None
+    coverage = cover.groupby(["split", "outcome"])[["covered", "covered_chosen"]].mean().reset_index()
+    if args.json:
+        print_json({"groups": groups.to_dict("records"), "coverage": coverage.to_dict("records"),
+                    "leave_out": None if splits is None else splits.to_dict("records")})
+        return 0
+    cols = ["method", "tasks", "compute_saved", "regret", "killed_best_rate", "utility", "gain_vs_median",
+            "fallback"]
+    print_table(groups.to_dict("records"), ["corpus", "family", "direction", *cols])
+    if splits is not None:
+        print_table(splits.to_dict("records"), ["split", *cols])
+    print_table(coverage.to_dict("records"), ["split", "outcome", "covered", "covered_chosen"])
+    return 0
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from policy_store.meta.evaluation.adaptive import adaptive_scorer
     from policy_store.meta.evaluation.evaluate import cross_validate, leave_out, record_evaluation
@@ -57,6 +80,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     n_jobs = jobs_for(args.backend, args.jobs)
     with parallel_backend(args.backend, args.scheduler):
         data = _training_data(args, n_jobs, progress)
+    if args.floor:
+        return _evaluate_floor(args, data)
     adapt = adaptive_scorer(data.grid) if args.adapt else None
     trees = args.trees or N_TREES
     ev = cross_validate(data, folds=args.folds, seed=args.seed, max_regret=args.max_regret, n_estimators=trees,
@@ -156,7 +181,7 @@ def _recommend(args: argparse.Namespace) -> int:
         return 0
     for note in rec.notes:
         print(f"note: {note}")
-    print(f"rule: {rec.candidate}  (model {rec.model_id or 'none'})")
+    print(f"rule: {rec.candidate}  (model {rec.model_id or ('none' if rec.cold_start else 'shipped knowledge')})")
     print(f"spec: {rec.spec.canonical_json()}")
     if rec.expected:
         e = rec.expected
@@ -193,6 +218,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--trees", type=int, help="trees of the forest (default: the library's, 200)")
     fit.add_argument("--seed", type=int, default=0)
     fit.add_argument("--artifacts", help="artifact folder (default: policy-store-artifacts/ beside the store)")
+    fit.add_argument("--no-knowledge", dest="knowledge", action="store_false",
+                     help="learn from the store's tasks only, not also from the knowledge shipped in the package")
+    fit.add_argument("--own-weight", type=float, default=3.0,
+                     help="weight of each of the store's tasks against one shipped task (default 3)")
     add_json_flag(fit)
     add_backend_flags(fit)
     fit.set_defaults(handler=_fit)
@@ -214,6 +243,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     help="also score the recommendation adapting inside each held-out study (slower)")
     ev.add_argument("--leave-out", action="store_true",
                     help="also the rows of learners trained without a model family / metric direction")
+    ev.add_argument("--floor", action="store_true",
+                    help="score the safety floor instead: per family x direction x corpus, coverage of the 80 %% "
+                         "intervals, and with --leave-out the leave-source/family/direction-out rows")
     ev.add_argument("--no-record", dest="record", action="store_false",
                     help="do not attach the evaluation to the store's newest meta-model (the report reads it there)")
     add_json_flag(ev)

@@ -44,7 +44,7 @@ class Bound:
 BOUNDS: dict[str, Bound] = {
     "wait": Bound(0), "lam": Bound(0, strict=True), "regret_weight": Bound(0), "max_regret": Bound(0),
     "days": Bound(0, strict=True), "orders": Bound(1), "jobs": Bound(1, also=(-1,)), "trees": Bound(1),
-    "k": Bound(1), "limit": Bound(1), "window": Bound(1), "recent": Bound(1), "tasks": Bound(1), "seeds": Bound(2),
+    "k": Bound(1), "limit": Bound(1), "window": Bound(1), "recent": Bound(1), "tasks": Bound(1), "seeds": Bound(1),
     "folds": Bound(2), "version": Bound(1), "parent": Bound(1), "seed": Bound(0),
 }
 

@@ -73,9 +73,10 @@ def explain_trial(store: PolicyStore, study: str, trial: str | int) -> dict[str,
 
 
 def _switch_reason(store: PolicyStore, rule: str, version: int | None) -> str | None:
-    """The reason of a version an adaptive study switched to (None for any other version)."""
+    """The reason of a version an adaptive study switched to, or of a recommended one (its study descriptors and
+    the safety floor's verdict); None for any other version."""
     if version is None:
         return None
     rows = store.fetch_dicts("SELECT reason FROM rule_versions WHERE rule = ? AND version = ?", [rule, version])
     reason = rows[0]["reason"] if rows else None
-    return reason if reason and reason.startswith("adaptive switch") else None
+    return reason if reason and reason.startswith(("adaptive switch", "recommendation ")) else None

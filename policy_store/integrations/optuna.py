@@ -164,6 +164,17 @@ class _StudyView:
         return getattr(self._study, name)
 
 
+def _study_direction(study: Any, given: dict[str, Any] | None) -> str:
+    """``"minimize"`` or ``"maximize"`` of an Optuna study, checked against a direction given alongside it."""
+
+    direction = "minimize" if study.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
+    said = (given or {}).get("direction")
+    if said is not None and said != direction:
+        raise InvalidInputError(f"recommend_with says direction {said!r}, but study {study.study_name!r} is "
+                                f"{direction}d", field="direction")
+    return direction
+
+
 class StorePruner(BasePruner):
     """An Optuna pruner that applies a stored rule version and records every decision.
 
@@ -182,8 +193,15 @@ class StorePruner(BasePruner):
         (:func:`policy_store.integrations.recommend.recommended_version`; opens the
         store for writing once). Build the pruner once and hand it to the workers.
     recommend_with:
-        Extra arguments of :func:`policy_store.meta.recommend` (a ``dataset`` and
-        ``target``, ``meta_features``, ``direction``, ``lam``, ``max_regret``, ...).
+        Extra arguments of :func:`policy_store.meta.recommend`: a ``dataset`` and
+        ``target``, ``meta_features``, what is known about the study (``metric``,
+        ``metric_kind``, ``family``, ``steps``, ``trials``, ``direction``), ``lam``,
+        ``max_regret``, ...
+    study:
+        With ``recommend=True``: the Optuna study the pruner will serve; its
+        direction is read from it (an explicit ``recommend_with["direction"]``
+        must agree), e.g. ``study = optuna.create_study(direction="minimize");
+        study.pruner = StorePruner(..., recommend=True, study=study)``.
     spool_dir:
         Where this pruner's processes spool decisions; default ``<store path>.spool``
         (a fresh temporary directory for an in-memory store; required for a DuckLake).
@@ -217,7 +235,7 @@ class StorePruner(BasePruner):
     def __init__(self, store: PolicyStore | str | os.PathLike[str], *, task: str | None = None,
                  rule: str | None = None, recommend: bool = False, recommend_with: dict[str, Any] | None = None,
                  spool_dir: str | os.PathLike[str] | None = None, fsync: str = "close", timeout: float = 10.0,
-                 adapt: bool | dict[str, Any] = True) -> None:
+                 adapt: bool | dict[str, Any] = True, study: Any = None) -> None:
         if (rule is None) == (not recommend):
             raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
         if recommend and not task:
@@ -231,6 +249,8 @@ class StorePruner(BasePruner):
         if lake and spool_dir is None:
             raise InvalidInputError("a DuckLake store needs spool_dir=: a directory the workers of this host "
                                     "write to, absorbed by `policy-store absorb SPOOL_DIR`", field="spool_dir")
+        if recommend and study is not None:
+            recommend_with = {**(recommend_with or {}), "direction": _study_direction(study, recommend_with)}
         self.task = task
         self.timeout = timeout
         self._prior: Any = None

@@ -86,6 +86,7 @@ def _spawn(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, str(WORKER), *args], env=ENV, stderr=subprocess.PIPE)
 
 
+@pytest.mark.campaign  # ~1 min of processes racing on a lake
 def test_live_studies_and_an_ingest_at_once_one_killed(new_lake, tmp_path):
     from policy_store.rules import add_rule_version
 
@@ -123,6 +124,7 @@ def test_live_studies_and_an_ingest_at_once_one_killed(new_lake, tmp_path):
         assert store.row_counts()["rules"] == before["rules"]
 
 
+@pytest.mark.campaign  # ~1 min of processes racing on a lake
 def test_workers_adding_one_rule_version_and_its_outcomes_at_once_write_each_row_once(new_lake, tmp_path):
     location = new_lake()
     with PolicyStore(location) as store:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from policy_store import PolicyStore
 from policy_store.cli.main import main
 
 
+@pytest.mark.slow  # the whole demo, on a lake
 def test_the_demo_runs_on_a_lake(new_lake, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the report (and any file the demo writes) lands here
     lake = new_lake()

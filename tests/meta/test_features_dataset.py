@@ -15,7 +15,8 @@ from policy_store.meta.features.dataset import (
     meta_features_from_csv,
     mutual_information_bits,
 )
-from policy_store.meta.features.landmarkers import LANDMARKER_FEATURES, MixedNaiveBayes
+from policy_store.meta.features.landmarkers import LANDMARKER_FEATURES
+from policy_store.meta.features.naive_bayes import MixedNaiveBayes
 from sklearn.datasets import load_iris
 from sklearn.naive_bayes import CategoricalNB
 

@@ -8,9 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from policy_store.datasets import ingest_bundled
-from policy_store.meta.learner.estimator import PruningMetaLearner, select
+from policy_store.meta.learner.estimator import PruningMetaLearner
 from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, candidate_grid, find_candidate
 from policy_store.meta.learner.model import fit_meta_model
+from policy_store.meta.learner.prediction import select
 from policy_store.meta.learner.sources import training_data_from_lcdb, training_data_from_store
 from policy_store.meta.learner.training_data import killed_steps, task_prior
 from sklearn.base import clone
@@ -92,7 +93,7 @@ def test_a_prior_is_never_narrower_than_the_models_out_of_bag_error(bundled_data
 
 
 def test_without_curves_a_rule_that_needs_a_prior_has_no_expectation_and_is_never_chosen(bundled_data):
-    from policy_store.meta.learner.estimator import select
+    from policy_store.meta.learner.prediction import select
 
     model = fit_meta_model(bundled_data, n_estimators=20)
     needs = np.array([c.needs_prior for c in model.grid])

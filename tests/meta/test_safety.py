@@ -130,3 +130,36 @@ def test_recommend_offline_and_descriptors_change_it(tmp_path, capsys, knowledge
     assert len(set(picks.values())) > 1, picks           # the corpus says family and direction matter
     by_direction = {d: {v for (f, dd), v in picks.items() if dd == d} for d in ("maximize", "minimize")}
     assert by_direction["maximize"] != by_direction["minimize"]
+
+
+def test_store_pruner_reads_the_study_direction_and_records_the_descriptors(tmp_path, knowledge):
+    optuna = pytest.importorskip("optuna")
+    from policy_store.integrations import StorePruner
+
+    path = tmp_path / "s.duckdb"
+    PolicyStore(path).close()
+    study = optuna.create_study(direction="minimize")
+    given = {"meta_features": {"NumberOfInstances": 500.0}, "family": "HistGradientBoosting", "metric": "log_loss"}
+    pruner = StorePruner(path, task="new/hgb", recommend=True, study=study, recommend_with=given)
+    with PolicyStore(path, read_only=True) as s:
+        inputs = json.loads(s.scalar("SELECT inputs FROM recommendations"))
+    assert inputs["descriptors"]["direction"] == "minimize" and inputs["descriptors"]["family"] == "hgb"
+    assert "'family': 'hgb'" in pruner.version.reason and "MedianPruner()" in pruner.version.reason
+    with pytest.raises(InvalidInputError, match="minimized"):
+        StorePruner(path, task="other", recommend=True, study=study, recommend_with={**given, "direction": "maximize"})
+
+
+@pytest.mark.slow
+def test_meta_fit_combines_the_store_with_the_shipped_knowledge(tmp_path, monkeypatch):
+    from policy_store.datasets import ingest_bundled
+    from policy_store.meta.learner.store_records import fit_from_store
+
+    monkeypatch.delenv("POLICY_STORE_KNOWLEDGE", raising=False)
+    with PolicyStore(tmp_path / "s.duckdb") as store:
+        ingest_bundled(store)
+        fit = fit_from_store(store, orders=1, n_estimators=10, directory=tmp_path / "a", knowledge=True)
+        snap = fit.model.snapshot
+        assert snap["own_tasks"] == 12 and snap["shipped_tasks"] > 1000 and snap["own_weight"] == 3.0
+        assert fit.model.calibration is not None
+        rec = recommend(store, meta_features={"NumberOfInstances": 500.0}, family="sgd", direction="maximize")
+        assert rec.model_id == fit.model_id and "floor" in rec.expected

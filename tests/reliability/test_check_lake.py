@@ -25,6 +25,7 @@ postgres, lake_template, new_lake, PASSWORD = _lake.postgres, _lake.lake_templat
 pytestmark = pytest.mark.lake
 
 
+@pytest.mark.slow  # one lake per kind of damage
 def test_check_on_a_lake_passes_then_finds_damage(new_lake, postgres):
     lake = new_lake()
     with PolicyStore(lake) as store:

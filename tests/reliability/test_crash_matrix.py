@@ -76,6 +76,7 @@ def _kill_at_the_last_commit(matrix: Matrix) -> None:
         matrix.close()
 
 
+@pytest.mark.campaign  # every writing command, reference + kill + rerun
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.slug)
 def test_file_store_killed_at_its_last_commit_checks_ok_and_the_rerun_equals_an_uninterrupted_run(
     scenario, tmp_path
@@ -83,6 +84,7 @@ def test_file_store_killed_at_its_last_commit_checks_ok_and_the_rerun_equals_an_
     _kill_at_the_last_commit(Matrix(scenario, "file", tmp_path / "matrix"))
 
 
+@pytest.mark.campaign  # every writing command, reference + kill + rerun
 @pytest.mark.lake
 @pytest.mark.parametrize("name", ["rules add", "absorb"])
 def test_lake_killed_at_its_last_commit_checks_ok_and_the_rerun_equals_an_uninterrupted_run(

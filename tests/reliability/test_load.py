@@ -12,6 +12,7 @@ from .load import check_ok, prepare, run_load
 pytest.importorskip("optuna")
 
 
+@pytest.mark.campaign  # 1-2 min of workers per store kind
 @pytest.mark.parametrize("kind", ["file", "lake"])
 def test_workers_side_jobs_and_absorb_lose_and_duplicate_nothing(kind, tmp_path, request):
     location = str(tmp_path / "store.duckdb") if kind == "file" else request.getfixturevalue("new_lake")()

@@ -10,6 +10,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from .bigcsv import write_long_csv
 from .load import ENV
 
@@ -31,6 +33,7 @@ print(json.dumps({"over_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss 
 """
 
 
+@pytest.mark.slow  # writes and streams a 50 MB file
 def test_a_50_mb_csv_streams_in_bounded_memory(tmp_path):
     csv = tmp_path / "curves.csv"
     rows = write_long_csv(csv, 50_000_000)

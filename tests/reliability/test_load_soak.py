@@ -13,6 +13,7 @@ from .soak import run_soak
 pytest.importorskip("optuna")
 
 
+@pytest.mark.campaign  # ~1 min of writers killed at random
 def test_kills_lose_no_acknowledged_write(new_lake, tmp_path):
     location = new_lake()
     result = run_soak(location, tmp_path, hosts=4, seconds=20, kill_every=(1.0, 3.0), seed=1)

@@ -35,7 +35,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import special
 
 from policy_store.rules.strategies._base import Param, Strategy
 
@@ -59,6 +58,8 @@ def prob_improvement(n: np.ndarray, s: np.ndarray, q: np.ndarray, x: np.ndarray,
     bn = b0 + 0.5 * ss + k0 * n * (dbar - mu0) ** 2 / (2.0 * kn)
     scale = np.sqrt(bn * (kn + 1.0) / (an * kn))
     z = (best - x - mun) / scale
+    from scipy import special  # here, not at import: every rule spec (a recommendation too) imports this module
+
     return special.stdtr(2.0 * an, z if direction == "minimize" else -z)
 
 
