@@ -17,7 +17,7 @@ the ceiling of any recommendation asked to do both.
 >>> data = training_data_from_hpo(orders=1)                  # the bundled slice: a probe and one study per task
 >>> frontier = dominance_frontier(data, mus=(0.0, 1.0), nus=(0.0,))
 >>> frontier[["corpus", "mu", "tasks"]].values.tolist()
-[['hpo', 0.0, 40], ['hpo', 1.0, 40]]
+[['hpo', 0.0, 72], ['hpo', 1.0, 72]]
 >>> bool(frontier["killed_best_rate"].iloc[1] <= frontier["killed_best_rate"].iloc[0])  # the price bites
 True
 """

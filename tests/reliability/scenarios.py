@@ -197,7 +197,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                                    "--save", "recommended")),
     Scenario("drift check", _prep_drift, lambda loc, f: _store(loc, "drift", "check", "--rule", "median")),
     Scenario("recalibrate", _prep_drift,
-             lambda loc, f: _store(loc, "recalibrate", "--trigger", "cron", "--orders", "1", "--recent", "40")),
+             lambda loc, f: _store(loc, "recalibrate", "--trigger", "cron", "--orders", "1")),
     Scenario("absorb", _prep_absorb, lambda loc, f: _store(loc, "absorb", str(f / "spool"))),
     Scenario("record-live", _prep_record_live,
              lambda loc, f: _store(loc, "record-live", f"sqlite:///{f / 'optuna.db'}", "--study", "live",
