@@ -149,10 +149,13 @@ def knowledge_training_data(folder: str | os.PathLike[str] | None = None) -> Tra
 def _cache_path(digest: str) -> Path:
     from importlib.metadata import version
 
+    from policy_store.meta.learner.packed import FORMAT
+
     from policy_store.cache import cache_dir
 
     # The fitted trees depend on the knowledge and on scikit-learn's version (read without importing it).
-    return cache_dir() / "knowledge" / f"model-{digest[:16]}-sklearn{version('scikit-learn')}.packed.pkl"
+    return (cache_dir() / "knowledge"
+            / f"model-{digest[:16]}-sklearn{version('scikit-learn')}.packed{FORMAT}.pkl")
 
 
 def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool = True) -> MetaModel | None:
