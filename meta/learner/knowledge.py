@@ -122,11 +122,15 @@ def load_knowledge(folder: str | os.PathLike[str] | None = None) -> Knowledge:
     KnowledgeIntegrityError
         As :func:`verified_manifest`.
     """
+    folder = Path(folder) if folder is not None else knowledge_dir()
+    return _read_knowledge(folder, *verified_manifest(folder))
+
+
+def _read_knowledge(folder: Path, manifest: dict[str, Any], digest: str) -> Knowledge:
+    """The verified files as training data (:func:`load_knowledge` after its check)."""
     from policy_store.meta.learner.grid import candidate_grid
     from policy_store.meta.learner.training_data import TrainingData
 
-    folder = Path(folder) if folder is not None else knowledge_dir()
-    manifest, digest = verified_manifest(folder)
     features = pd.read_parquet(folder / "features.parquet").set_index("task")
     outcomes = pd.read_parquet(folder / "outcomes.parquet")
     priors = pd.read_parquet(folder / "priors.parquet").set_index("task")
@@ -145,10 +149,13 @@ def knowledge_training_data(folder: str | os.PathLike[str] | None = None) -> Tra
 def _cache_path(digest: str) -> Path:
     from importlib.metadata import version
 
+    from policy_store.meta.learner.packed import FORMAT
+
     from policy_store.cache import cache_dir
 
     # The fitted trees depend on the knowledge and on scikit-learn's version (read without importing it).
-    return cache_dir() / "knowledge" / f"model-{digest[:16]}-sklearn{version('scikit-learn')}.packed.pkl"
+    return (cache_dir() / "knowledge"
+            / f"model-{digest[:16]}-sklearn{version('scikit-learn')}.packed{FORMAT}.pkl")
 
 
 def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool = True) -> MetaModel | None:
@@ -169,7 +176,7 @@ def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool =
     folder = Path(folder) if folder is not None else knowledge_dir()
     if not (folder / MANIFEST).exists():
         return None
-    _, digest = verified_manifest(folder)
+    manifest, digest = verified_manifest(folder)
     path = _cache_path(digest)
     if cache and path.exists():
         try:
@@ -177,12 +184,13 @@ def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool =
                 return pickle.load(f)  # noqa: S301 -- written by this function under the user's own cache
         except Exception:  # noqa: BLE001 -- a cache from another library version or a torn write: refit
             pass
-    model = fit_shipped_model(load_knowledge(folder))
+    model = fit_shipped_model(_read_knowledge(folder, manifest, digest))   # verified above: not hashed twice
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(tmp, path)
+        with open(tmp, "wb") as f:
+            pickle.dump(model, f, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)           # readers see no file or the whole file, never a torn one
     return model
 
 

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 from policy_store.meta.learner.prediction import LearnerPredictions
 
+#: Version of the packed layout, part of the cache file's name: a change here never unpickles an older layout.
+FORMAT = 1
 #: The fitted attributes a prediction reads (:class:`~policy_store.meta.learner.prediction.LearnerPredictions`).
 FITTED = ("method", "n_neighbors", "lam", "y_", "y_mean_", "y_scale_", "candidates_", "tasks_", "priors_",
           "ranks_", "n_ranked_", "X_rank_", "n_features_in_", "feature_names_in_", "residual_sd_")

@@ -49,7 +49,7 @@ class LearnerPredictions:
     """Predictions from a fitted learner's arrays (see the module docstring)."""
 
     def _check_fitted(self) -> None:
-        """Raise when the learner is not fitted."""
+        """Raise when the learner is not fitted (a packed learner always is)."""
 
     def _has_forest(self) -> bool:
         raise NotImplementedError

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from policy_store.meta.learner.knowledge import knowledge_dir, load_knowledge, shipped_model
 from policy_store.meta.learner.model import fit_meta_model
-from policy_store.meta.learner.packed import PackedLearner
+from policy_store.meta.learner.packed import FORMAT, PackedLearner
 from policy_store.meta.recommend import recommend
 
 from policy_store import PolicyStore
@@ -76,7 +76,7 @@ def test_the_recommendation_from_the_packed_model_is_the_fitted_models(store, sm
 def test_the_cache_is_keyed_written_whole_and_refitted_when_torn(small_knowledge, tmp_path):
     first = shipped_model(small_knowledge)
     files = sorted((tmp_path / "cache" / "knowledge").iterdir())
-    assert len(files) == 1 and files[0].name.endswith(".packed.pkl") and "-sklearn" in files[0].name
+    assert len(files) == 1 and files[0].name.endswith(f".packed{FORMAT}.pkl") and "-sklearn" in files[0].name
     X = pd.DataFrame({"NumberOfInstances": [500.0, np.nan]})
     X = X.reindex(columns=first.feature_names)
     again = shipped_model(small_knowledge)                   # from the cache
