@@ -488,6 +488,7 @@ SKIPPED_COMMANDS = {
     ("datasets", "ingest", "lcdb"): "fetches the 68 MB LCDB sdist with pip",
     ("meta", "fit"): "replays the whole candidate grid",
     ("meta", "evaluate"): "cross-validates the meta-learner",
+    ("serve",): "serves until stopped (its bad options: tests/dashboard/test_server.py)",
 }
 """Commands the argv fuzzer leaves out: network or minutes of training per call, not input handling."""
 
