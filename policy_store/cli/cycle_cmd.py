@@ -9,14 +9,11 @@ store is left as it was), 2 on a usage error.
 from __future__ import annotations
 
 import argparse
-import os
 
 from policy_store.cli._common import add_json_flag, open_store, print_json
 
 
 def _cycle(args: argparse.Namespace) -> int:
-    # One study replays faster in the numpy kernels (same decisions) than numba loads its cached ones (~1 s).
-    os.environ.setdefault("POLICY_STORE_REPLAY_JIT", "0")
     # Imported here so that `policy-store --help` does not pay for pandas and scipy.
     from policy_store.drift import run_cycle
 
