@@ -60,10 +60,9 @@ import pandas as pd
 from policy_store.drift import Reference, calibrate, run_cycle
 from policy_store.drift.calibration import first_alarm
 from policy_store.drift.recalibration import recalibrate
-from policy_store.drift.retuning import regret_scale
 
 from policy_store import PolicyStore
-from policy_store.curves import StudyCurves, curves_from_frame
+from policy_store.curves import StudyCurves, curves_from_frame, regret_scale
 from policy_store.replay import replay_outcomes
 from policy_store.rules import RuleSpec, add_rule_version, rule_history
 

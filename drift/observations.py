@@ -10,7 +10,7 @@ ingestion time, the order in which studies finish.
 Regret is *relative*, in the unit the meta-learner uses: a maximised metric's
 regret as it is (accuracy points as a fraction), a minimised metric's divided by
 the study's median absolute final value (so a loss of 0.3 and one of 300 give
-comparable figures); see ``policy_store.meta.learner.training_data.regret_scale``, whose
+comparable figures); see ``policy_store.curves.regret_scale``, whose
 rule :data:`REGRET_SCALE_SQL` restates in SQL so the window never leaves the database.
 
 A version's observations split in two: its *history* (studies ingested up to

@@ -4,7 +4,7 @@ Candidates are the current spec and its one-parameter neighbours: every numeric
 strategy parameter scaled by 1/2, 3/4, 3/2 and 2 (integers rounded, zero moved to
 1, 2 and 4), clipped to the parameter's range. Each is replayed on the window's
 studies under several trial orders and scored per study (the orders' mean) by
-relative regret (see :func:`regret_scale`), compute saved and killed-best.
+relative regret (see :func:`~policy_store.curves.regret_scale`), compute saved and killed-best.
 A candidate is *eligible* when its compute saved is at least
 ``min_compute_saved`` (a floor the caller derives from the lineage's pre-drift
 baseline); the best eligible one (lowest regret, then most compute saved) is
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.curves import StudyCurves
+from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidSpecError
 from policy_store.replay import replay_outcomes
 from policy_store.rules import RuleSpec, get_strategy
@@ -56,22 +56,6 @@ def neighbours(spec: RuleSpec) -> list[RuleSpec]:
     out.pop(spec.spec_hash, None)
     return list(out.values())
 
-
-def regret_scale(c: StudyCurves) -> float:
-    """The unit of relative regret on study ``c``: 1 when maximised, else its median |final value|.
-
-    The meta-learner's unit (``policy_store.meta.learner.training_data.regret_scale``), restated here so
-    the drift package does not import the meta-learner; :mod:`~policy_store.drift.observations`
-    computes the same in SQL.
-
-    >>> regret_scale(StudyCurves.from_arrays("s", [[2.0, 1.0], [3.0, 3.0]], direction="minimize"))
-    2.0
-    """
-    if c.direction == "maximize":
-        return 1.0
-    finals = np.abs(c.final_values[np.isfinite(c.final_values)])
-    scale = float(np.median(finals)) if finals.size else 0.0
-    return scale if scale > 0 else 1.0
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,23 @@ class StudyCurves:
         return bool(np.all(np.isfinite(self.cost[self.present])))
 
 
+def regret_scale(c: StudyCurves) -> float:
+    """The unit of relative regret on study ``c``: 1 when maximised, else its median |final value| (1 if 0).
+
+    Regret in these units is comparable across metrics (a loss of 0.3 and one of 300); the meta-learner
+    learns in it and the drift monitors watch it (:data:`policy_store.drift.observations.REGRET_SCALE_SQL`
+    restates it in SQL).
+
+    >>> regret_scale(StudyCurves.from_arrays("s", [[2.0, 1.0], [3.0, 3.0]], direction="minimize"))
+    2.0
+    """
+    if c.direction == "maximize":
+        return 1.0
+    finals = np.abs(c.final_values[np.isfinite(c.final_values)])
+    scale = float(np.median(finals)) if finals.size else 0.0
+    return scale if scale > 0 else 1.0
+
+
 def _assemble(study: str, task: str, direction: str, df: pd.DataFrame) -> list[StudyCurves]:
     return [_one(study, task, direction, df)]
 

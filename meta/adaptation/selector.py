@@ -23,7 +23,7 @@ deterministic: replicate ``b`` at ``n`` completed trials draws from
 ``numpy.random.default_rng([seed, n])``.
 
 Regret is measured in units of the completed trials' own scale
-(:func:`~policy_store.meta.learner.training_data.regret_scale`: 1 for a maximised
+(:func:`~policy_store.curves.regret_scale`: 1 for a maximised
 metric, the median final loss for a minimised one), the units the meta-model
 was trained and evaluated in, so the prior and the study's evidence are
 blended in one currency (a loss of 800 is not 800 times an accuracy point).
@@ -62,9 +62,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from policy_store.meta.learner.training_data import regret_scale
 
-from policy_store.curves import StudyCurves
+from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
 from policy_store.replay.engine import replay_many
 from policy_store.replay.outcomes import outcome_arrays
@@ -159,7 +158,7 @@ class Evidence:
 
     n_completed: int
     regret_unit: float
-    """What a regret of 1 is in the metric's units (:func:`~policy_store.meta.learner.training_data.regret_scale`)."""
+    """What a regret of 1 is in the metric's units (:func:`~policy_store.curves.regret_scale`)."""
     saved: np.ndarray
     regret: np.ndarray
     killed: np.ndarray

@@ -7,7 +7,7 @@ orders as every other method; every trial's cost counts under the rule that
 decided it, early trials included. The study it adapts in is the study it is
 scored on.
 
-Regret is kept in the evaluation's units (:func:`~policy_store.meta.learner.training_data.regret_scale`):
+Regret is kept in the evaluation's units (:func:`~policy_store.curves.regret_scale`):
 a minimised metric's curves (and the posterior prior) are divided by the
 study's scale before the replay, which changes no pruning decision, so the
 selector's evidence and the meta-learned prior are in the same units.
@@ -37,9 +37,8 @@ from policy_store.meta.adaptation.replay import adaptive_replay
 from policy_store.meta.adaptation.selector import Prior
 from policy_store.meta.learner.grid import Candidate
 from policy_store.meta.learner.model import Expected
-from policy_store.meta.learner.training_data import regret_scale
 
-from policy_store.curves import StudyCurves
+from policy_store.curves import StudyCurves, regret_scale
 
 
 def scaled(c: StudyCurves, scale: float) -> StudyCurves:

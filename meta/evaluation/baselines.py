@@ -14,7 +14,7 @@
   *other* studies of the same task (scored on the held-out one, which it never saw).
 
 Outcomes use the replay engine's definitions (:mod:`policy_store.replay.outcomes`),
-regret in the units of :func:`~policy_store.meta.learner.training_data.regret_scale`.
+regret in the units of :func:`~policy_store.curves.regret_scale`.
 
 >>> from policy_store.curves import StudyCurves
 >>> c = StudyCurves.from_arrays("s", [[0.5, 0.9], [0.6, 0.7], [0.1, 0.2]], direction="maximize")
@@ -30,9 +30,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from policy_store.meta.learner.prediction import select
-from policy_store.meta.learner.training_data import regret_scale
 
-from policy_store.curves import StudyCurves
+from policy_store.curves import StudyCurves, regret_scale
 
 
 def stop_outcome(c: StudyCurves, pruned: np.ndarray, stop_col: np.ndarray) -> dict[str, float]:

@@ -24,7 +24,7 @@ replayed and scored:
 
 Utility = compute saved - lam * regret (regret as a fraction: accuracy points /
 100; a minimised metric's relative to its typical loss, see
-:func:`~policy_store.meta.learner.training_data.regret_scale`). Trade-offs: every ``lam``
+:func:`~policy_store.curves.regret_scale`). Trade-offs: every ``lam``
 of ``lams`` and the ``max_regret`` budget. Every figure is summarised per corpus
 (``lcdb``, ``hpo``, ... from the task ids): a model trained on every corpus's
 training tasks is scored on each corpus's test tasks separately.

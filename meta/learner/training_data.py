@@ -26,7 +26,7 @@ direction (``direction_minimize``), its metric's kind (``metric_loss``), its ste
 and trials (``curve_steps``, ``study_trials``) and more of its probe's shape
 (``curve_final_spread``, ``curve_late_cost_share``).
 
->>> from policy_store.curves import StudyCurves
+>>> from policy_store.curves import StudyCurves, regret_scale
 >>> c = StudyCurves.from_arrays("s", [[0.5, 0.7, 0.8], [0.6, 0.65, 0.66], [0.2, 0.3, 0.5]],
 ...                             direction="maximize")
 >>> {k: round(v, 4) for k, v in task_prior([c]).items()}
@@ -44,7 +44,7 @@ from policy_store.meta.features.curve import curve_meta_features
 from policy_store.meta.features.study import DIRECTION_OF_KIND, StudyDescriptors, metric_kind_of
 from policy_store.meta.learner.grid import Candidate, candidate_grid, grid_hash
 
-from policy_store.curves import StudyCurves
+from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
 from policy_store.replay.engine import replay_study
 from policy_store.replay.outcomes import outcome_arrays
@@ -70,14 +70,6 @@ def task_parts(task: str) -> dict[str, str]:
     corpus = parts[0] if len(parts) > 1 else "other"
     return {"corpus": corpus, "dataset": "/".join(parts[:2]), "family": parts[2] if len(parts) >= 4 else corpus}
 
-
-def regret_scale(c: StudyCurves) -> float:
-    """The unit regret is measured in on study ``c`` (see the module docstring)."""
-    if c.direction == "maximize":
-        return 1.0
-    finals = np.abs(c.final_values[np.isfinite(c.final_values)])
-    scale = float(np.median(finals)) if finals.size else 0.0
-    return scale if scale > 0 else 1.0
 
 
 def study_features(c: StudyCurves) -> dict[str, float]:
