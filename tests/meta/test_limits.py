@@ -12,13 +12,12 @@ from policy_store.meta.learner.grid import candidate_grid
 from policy_store.meta.learner.training_data import (
     build_training_data,
     concat_training_data,
-    regret_scale,
     replay_task,
     study_features,
     task_parts,
 )
 
-from policy_store.curves import StudyCurves
+from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
 
 
