@@ -9,7 +9,7 @@ to :func:`policy_store.ingest.ingest_frame`.
 True
 """
 
-from policy_store.datasets._base import LONG_COLUMNS, cache_dir, order_long
+from policy_store.datasets._base import LONG_COLUMNS, order_long
 from policy_store.datasets.bundled import bundled, ingest_bundled
 from policy_store.datasets.generated import generate, load_xy, write_parquet
 from policy_store.datasets.hpo import bundled_hpo, generate_hpo, hpo_corpus, ingest_hpo
@@ -22,6 +22,8 @@ from policy_store.datasets.lcdb import openml_features as lcdb_openml_features
 from policy_store.datasets.lcdb import read_curves as read_lcdb_curves
 from policy_store.datasets.lcdb import read_datasets as read_lcdb_datasets
 from policy_store.datasets.raytune import ingest_raytune, read_raytune
+
+from policy_store.cache import cache_dir
 
 __all__ = [
     "LONG_COLUMNS",

@@ -4,7 +4,7 @@ A source is a pure function that returns a *long frame*: one row per reported
 point, with the columns of :data:`LONG_COLUMNS` (the first five required), the
 format :func:`policy_store.ingest.ingest_frame` validates and stores. Sources
 never write SQL; they build the frame, and a thin ``ingest_*`` function hands it
-to ``ingest_frame``. Downloads and conversions live in :func:`cache_dir`.
+to ``ingest_frame``. Downloads and conversions live in :func:`policy_store.cache.cache_dir`.
 
 >>> import pandas as pd
 >>> frame = pd.DataFrame({"task": ["t"], "study": ["s"], "trial": ["a"], "step": [0], "value": [0.5]})
@@ -15,8 +15,6 @@ to ``ingest_frame``. Downloads and conversions live in :func:`cache_dir`.
 from __future__ import annotations
 
 import pandas as pd
-
-from policy_store.cache import cache_dir  # noqa: F401 -- the sources name their cache here
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("task", "study", "trial", "step", "value")
 OPTIONAL_COLUMNS: tuple[str, ...] = ("cost_seconds", "params", "state", "metric", "direction")

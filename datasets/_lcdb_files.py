@@ -26,9 +26,9 @@ from typing import IO
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
-from policy_store.datasets._base import cache_dir
 from tqdm import tqdm
 
+from policy_store.cache import cache_dir
 from policy_store.errors import InvalidInputError, MissingDependencyError
 
 LCDB_VERSION = "0.1.0"

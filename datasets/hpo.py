@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from policy_store.datasets._base import cache_dir, order_long
+from policy_store.datasets._base import order_long
 from policy_store.datasets.hpo_families import FAMILIES, METRICS, check_family, search_space, train
 from policy_store.datasets.hpo_features import hpo_meta_features
 from policy_store.datasets.hpo_sources import DEFAULT_DATASETS, DEFAULT_MAX_ROWS, Prepared, prepare, source
@@ -49,6 +49,7 @@ from policy_store.meta.features.curve import save_task_curve_features
 from policy_store.meta.features.store import save_meta_features_frame
 from tqdm import tqdm
 
+from policy_store.cache import cache_dir
 from policy_store.errors import InvalidInputError
 from policy_store.ingest import IngestReport, ingest_frame
 from policy_store.store import PolicyStore
