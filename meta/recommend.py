@@ -193,8 +193,10 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
     floor:
         Apply the safety floor when the model is calibrated: recommend a rule
         only when the lower end of its 80 % interval of utility gain over
-        ``MedianPruner()`` is above 0 and the task is within the corpus, else
-        ``MedianPruner()`` with the reason (:mod:`policy_store.meta.learner.calibration`).
+        ``MedianPruner()`` is above 0 and the task is within the corpus, else the fallback with the
+        reason: the corpus's best prior-free rule for the study's family and direction where it beats
+        ``MedianPruner()`` there, else ``MedianPruner()`` (:mod:`policy_store.meta.learner.calibration`,
+        :mod:`policy_store.meta.learner.fallback`).
     knowledge:
         Without a model in the store, use the knowledge shipped in the package
         (:mod:`policy_store.meta.learner.knowledge`); False gives the cold start.
@@ -283,6 +285,7 @@ def _floor(model: MetaModel, exp: Any, features: Mapping[str, float], *, lam: fl
            max_regret: float | None) -> dict[str, Any]:
     """The safety floor's choice for one task, its gain interval and why (see ``recommend(floor=...)``)."""
     from policy_store.meta.learner.calibration import FLOOR_QUANTILE, floor_choice, unseen_descriptors
+    from policy_store.meta.learner.fallback import key_of_features
 
     cal = model.calibration
     base = cal.baseline
@@ -294,15 +297,21 @@ def _floor(model: MetaModel, exp: Any, features: Mapping[str, float], *, lam: fl
                    f"{cal.distance_limit:.3f}")
     if max_regret is not None:
         bound = np.where(exp.regret <= max_regret, bound, -np.inf)
+    fallback = cal.fallback(features, [c.name for c in model.grid])
+    fallback_name = ("MedianPruner()" if fallback == base else
+                     f"{model.grid[fallback].name} (the corpus's best prior-free rule for "
+                     f"{key_of_features(features)}: above MedianPruner() there)")
     choice, why = floor_choice(exp.gain, bound, exp.killed - exp.killed[base], baseline=base,
-                               out_of_distribution=ood, quantile=FLOOR_QUANTILE)
+                               out_of_distribution=ood, quantile=FLOOR_QUANTILE, fallback=fallback,
+                               fallback_name=fallback_name)
+    fell_back = why is not None
     if why is None:
         why = (f"safety floor passed: {model.grid[choice].name}'s utility gain over MedianPruner() has lower "
                f"bound {bound[choice]:+.3f} (quantile {FLOOR_QUANTILE:g}; {cal.level:.0%} interval "
                f"[{low[choice]:+.3f}, {high[choice]:+.3f}], lam={cal.lam:g})")
     if lam != cal.lam:
         why += f"; the floor is calibrated at lam={cal.lam:g}, not {lam:g}"
-    return {"choice": choice, "reason": why, "fallback": choice == base, "out_of_distribution": ood,
+    return {"choice": choice, "reason": why, "fallback": fell_back, "out_of_distribution": ood,
             "gain": _interval(exp.gain[choice], low[choice], high[choice]),
             "nearest_distance": round(exp.distance, 4), "distance_limit": round(cal.distance_limit, 4)}
 

@@ -62,11 +62,13 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
             ood.append("far")
         u = e.saved - lam * e.regret
         raw = int(np.nanargmax(np.where(np.isnan(u), -np.inf, u)))
+        fallback = cal.fallback(feats, [c.name for c in data.grid])
         floors = {}
         for q in (quantile, *extra_quantiles):
             bound = cal.gain_bound(e.gain, e.spread[:, 3], q)
             floors[FLOOR if q == quantile else f"{FLOOR} (quantile {q:g})"] = floor_choice(
-                e.gain, bound, e.killed - e.killed[base], baseline=base, out_of_distribution=ood, quantile=q)
+                e.gain, bound, e.killed - e.killed[base], baseline=base, out_of_distribution=ood, quantile=q,
+                fallback=fallback)
         fl, why = floors[FLOOR]
         parts = task_parts(t)
         group = {"split": name, "task": t, "corpus": parts["corpus"], "family": parts["family"],

@@ -19,7 +19,11 @@ nearest training task (:meth:`PruningMetaLearner.kneighbors`, rank-scaled L1):
 shows within itself (its ``distance_quantile`` quantile). A new task farther
 than that, or with a descriptor value the corpus never had (a model family or
 direction absent from training, see :func:`unseen_descriptors`), is out of
-distribution: :func:`floor_choice` then falls back to ``MedianPruner()``.
+distribution: :func:`floor_choice` then falls back to ``MedianPruner()``. Within
+the corpus, when no rule's bound is above 0, it falls back to the task's
+(family, direction) group's rule (:attr:`Calibration.fallbacks`,
+:mod:`policy_store.meta.learner.fallback`), ``MedianPruner()`` where the
+group has none.
 
 >>> import numpy as np
 >>> c = Calibration(level=0.8, lam=20.0, baseline=0, lo=np.full((2, 4), -1.0), hi=np.full((2, 4), 1.0),
@@ -65,6 +69,14 @@ class Calibration:
     distance_limit: float
     n_tasks: int
     gain_quantiles: np.ndarray | None = None   # (n_candidates, len(FLOOR_QUANTILES)) of the gain's scores
+    fallbacks: dict[str, str] | None = None    # "<family>/<direction>" -> the floor's fallback rule (else the baseline)
+
+    def fallback(self, features: Mapping[str, float], names: Sequence[str]) -> int:
+        """Index (in ``names``, the grid's) of the rule the floor falls back to for a task with ``features``."""
+        from policy_store.meta.learner.fallback import key_of_features
+
+        name = (self.fallbacks or {}).get(key_of_features(features) or "")
+        return list(names).index(name) if name in names else self.baseline
 
     def gain_bound(self, gain: np.ndarray, spread: np.ndarray, quantile: float) -> np.ndarray:
         """The ``quantile`` lower bound of every candidate's gain over ``MedianPruner()``."""
@@ -120,6 +132,7 @@ def calibrate(data: TrainingData, *, lam: float = 20.0, level: float = LEVEL, fo
         Quantile of the held-out nearest-task distances taken as the corpus's own range.
     """
     from policy_store.meta.evaluation.splits import group_folds
+    from policy_store.meta.learner.fallback import group_fallbacks
     from policy_store.meta.learner.grid import find_candidate
     from policy_store.meta.learner.model import fit_meta_model
 
@@ -148,7 +161,8 @@ def calibrate(data: TrainingData, *, lam: float = 20.0, level: float = LEVEL, fo
     limit = float(np.quantile(np.concatenate(distances), distance_quantile))
     gq = np.array([[np.nanquantile(z[:, c, 3], q) if n[c, 3] else -np.inf for q in FLOOR_QUANTILES]
                    for c in range(z.shape[1])])
-    return Calibration(level, float(lam), baseline, lo, hi, floor, limit, len(data.tasks), gq)
+    return Calibration(level, float(lam), baseline, lo, hi, floor, limit, len(data.tasks), gq,
+                       group_fallbacks(data, lam=lam, baseline=baseline))
 
 
 def unseen_descriptors(features: Mapping[str, float], training: Any, names: Sequence[str]) -> list[str]:
@@ -179,13 +193,16 @@ def unseen_descriptors(features: Mapping[str, float], training: Any, names: Sequ
 
 def floor_choice(gain: np.ndarray, gain_low: np.ndarray, killed_excess: np.ndarray, *, baseline: int,
                  out_of_distribution: Sequence[str] = (), max_killed_excess: float = 0.05,
-                 quantile: float = FLOOR_QUANTILE) -> tuple[int, str | None]:
-    """The candidate with the best lower bound of its gain over ``MedianPruner()``, or ``baseline`` and why.
+                 quantile: float = FLOOR_QUANTILE, fallback: int | None = None,
+                 fallback_name: str = "MedianPruner()") -> tuple[int, str | None]:
+    """The candidate with the best lower bound of its gain over ``MedianPruner()``, or the fallback and why.
 
     A candidate qualifies when ``gain_low``, the ``quantile`` conformal lower bound
     of its gain (:meth:`Calibration.gain_bound`), is above 0 and its expected
     killed-best rate exceeds ``MedianPruner()``'s by at most ``max_killed_excess``.
-    Out of distribution, nothing qualifies.
+    Out of distribution, nothing qualifies. The fallback is ``fallback`` (default
+    ``baseline``, ``MedianPruner()``; :meth:`Calibration.fallback` gives the
+    group's, :mod:`policy_store.meta.learner.fallback`), called ``fallback_name``.
 
     >>> floor_choice(np.array([0.0, 0.2, 0.3]), np.array([0.0, 0.05, -0.1]), np.zeros(3), baseline=0)
     (1, None)
@@ -195,13 +212,14 @@ def floor_choice(gain: np.ndarray, gain_low: np.ndarray, killed_excess: np.ndarr
     """
     if out_of_distribution:
         return baseline, f"out of distribution ({'; '.join(out_of_distribution)}): fell back to MedianPruner()"
+    fallback = baseline if fallback is None else fallback
     low = np.where(np.isfinite(gain_low) & np.isfinite(gain), gain_low, -np.inf)
     ok = (low > 0) & (np.nan_to_num(killed_excess, nan=np.inf) <= max_killed_excess)
     ok[baseline] = False
     if not ok.any():
         best = int(np.argmax(low))
-        return baseline, (f"no rule's lower bound (quantile {quantile:g}) of utility gain over MedianPruner() "
+        return fallback, (f"no rule's lower bound (quantile {quantile:g}) of utility gain over MedianPruner() "
                           f"is above 0 "
                           f"within +{max_killed_excess:g} killed-best rate (the best bound is {low[best]:+.3f}): "
-                          "fell back to MedianPruner()")
+                          f"fell back to {fallback_name}")
     return int(np.argmax(np.where(ok, low, -np.inf))), None

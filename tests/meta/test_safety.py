@@ -85,6 +85,41 @@ def test_the_floor_falls_back_on_a_far_dataset_and_says_why(store, knowledge):
     assert other.candidate == "median-w0-s5" and "family 'other'" in other.expected["floor"]["reason"]
 
 
+def test_group_fallbacks_keep_median_pruner_where_no_rule_beats_it(knowledge):
+    from policy_store.meta.learner.calibration import BASELINE
+    from policy_store.meta.learner.fallback import group_fallbacks, key_of_features
+    from policy_store.meta.learner.grid import find_candidate
+
+    data = load_knowledge().data
+    base = data.grid.index(find_candidate(data.grid, BASELINE))
+    chosen = group_fallbacks(data, baseline=base)
+    assert chosen == knowledge.calibration.fallbacks          # shipped as measured on the knowledge
+    assert chosen and all(not find_candidate(data.grid, c).needs_prior and c != BASELINE for c in chosen.values())
+    # A rule must beat MedianPruner() on the group by more than its noise: with z = 50 no group has one.
+    assert group_fallbacks(data, baseline=base, z=50.0) == {}
+    assert key_of_features({"family_mlp": 1.0, "family_sgd": 0.0, "direction_minimize": 1.0}) == "mlp/minimize"
+    assert key_of_features({"family_mlp": 0.0, "direction_minimize": 1.0}) is None
+
+
+def test_the_floor_falls_back_to_the_groups_rule_and_says_so(store, knowledge):
+    from policy_store.meta.learner.calibration import floor_choice
+
+    group, rule = sorted(knowledge.calibration.fallbacks.items())[0]
+    family, direction = group.split("/")
+    idx = [c.name for c in knowledge.grid].index(rule)
+    names = [c.name for c in knowledge.grid]
+    feats = {"NumberOfInstances": 500.0, f"family_{family}": 1.0, "direction_minimize": float(direction == "minimize")}
+    assert knowledge.calibration.fallback(feats, names) == idx
+    assert knowledge.calibration.fallback({**feats, f"family_{family}": 0.0}, names) == knowledge.calibration.baseline
+    n = len(names)
+    choice, why = floor_choice(np.zeros(n), np.full(n, -1.0), np.zeros(n), baseline=0, fallback=idx,
+                               fallback_name=rule)
+    assert choice == idx and why.endswith(f"fell back to {rule}")
+    ood = floor_choice(np.zeros(n), np.full(n, 1.0), np.zeros(n), baseline=0, fallback=idx,
+                       out_of_distribution=["far"])
+    assert ood[0] == 0 and "MedianPruner()" in ood[1]        # out of distribution: Optuna's default, always
+
+
 def test_shipped_knowledge_is_refused_if_its_hash_differs(tmp_path, monkeypatch, capsys):
     copy = tmp_path / "knowledge"
     shutil.copytree(knowledge_dir(), copy)
@@ -94,6 +129,13 @@ def test_shipped_knowledge_is_refused_if_its_hash_differs(tmp_path, monkeypatch,
     (copy / "outcomes.parquet").write_bytes(bytes(raw))
     with pytest.raises(KnowledgeIntegrityError, match="sha256"):
         load_knowledge(copy)
+    forest = tmp_path / "forest-copy"
+    shutil.copytree(knowledge_dir(), forest)
+    raw = bytearray((forest / "forest.npz").read_bytes())
+    raw[len(raw) // 3] ^= 0xFF
+    (forest / "forest.npz").write_bytes(bytes(raw))
+    with pytest.raises(KnowledgeIntegrityError, match="forest.npz"):
+        shipped_model(forest)
     monkeypatch.setenv("POLICY_STORE_KNOWLEDGE", str(copy))
     store = tmp_path / "s.duckdb"
     assert main(["--store", str(store), "recommend", "--meta-features", '{"NumberOfInstances": 9}']) != 0
