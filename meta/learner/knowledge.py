@@ -9,11 +9,12 @@ the safety floor's calibration (measured at build time by grouped
 cross-validation, :func:`policy_store.meta.learner.calibration.calibrate`).
 
 :func:`load_knowledge` refuses files whose sha256 differs from the manifest's
-(:class:`KnowledgeIntegrityError`). :func:`shipped_model` fits the forest from
-them once and keeps it in the user cache (``~/.cache/policy-store/knowledge``,
-keyed by the manifest's hash and scikit-learn's version) as plain arrays, so a warm
-recommendation only unpickles it, without importing scikit-learn; the files are
-checked on every load.
+(:class:`KnowledgeIntegrityError`). The fitted forest ships too, packed
+(``forest.npz``, :func:`write_forest` at build time), so :func:`shipped_model`
+loads it with NumPy alone, on the first call as on every other; a knowledge
+folder without it (an older build) has its forest fitted once and kept in the
+user cache (``~/.cache/policy-store/knowledge``, keyed by the manifest's hash and
+scikit-learn's version). The files are checked on every load.
 :func:`knowledge_training_data` gives them as training data, which
 ``policy-store meta fit`` combines with the store's own tasks (weighted in).
 
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from policy_store.meta.learner.training_data import TrainingData
 
 FILES = ("features.parquet", "outcomes.parquet", "priors.parquet")
+#: The fitted forest, packed (:meth:`~policy_store.meta.learner.packed.PackedLearner.save`); hashed like FILES.
+FOREST = "forest.npz"
 MANIFEST = "manifest.json"
 #: ``POLICY_STORE_KNOWLEDGE=off``: recommend as if no knowledge were shipped (the cold start; the test suite).
 OFF = "off"
@@ -99,7 +102,7 @@ def verified_manifest(folder: str | os.PathLike[str] | None = None) -> tuple[dic
         manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError) as e:
         raise KnowledgeIntegrityError(f"no readable knowledge manifest in {folder}: {e}") from e
-    for name in FILES:
+    for name in sorted(set(FILES) | set(manifest.get("sha256", {}))):
         path = folder / name
         if not path.is_file():
             raise KnowledgeIntegrityError(f"knowledge file {path} is missing; reinstall policy-store")
@@ -177,6 +180,8 @@ def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool =
     if not (folder / MANIFEST).exists():
         return None
     manifest, digest = verified_manifest(folder)
+    if FOREST in manifest["sha256"]:
+        return _packed_model(folder, manifest, digest)
     path = _cache_path(digest)
     if cache and path.exists():
         try:
@@ -194,6 +199,37 @@ def shipped_model(folder: str | os.PathLike[str] | None = None, *, cache: bool =
     return model
 
 
+def _packed_model(folder: Path, manifest: dict[str, Any], digest: str) -> MetaModel:
+    """The shipped forest as built (:data:`FOREST`): loaded, not fitted; NumPy only."""
+    from policy_store.meta.learner.calibration import Calibration
+    from policy_store.meta.learner.grid import candidate_grid
+    from policy_store.meta.learner.model import MetaModel
+    from policy_store.meta.learner.packed import PackedLearner
+
+    learner, snapshot = PackedLearner.load(folder / FOREST)
+    return MetaModel(learner, candidate_grid(), {**snapshot, "knowledge": _knowledge_label(manifest, digest)},
+                     calibration=Calibration.from_dict(manifest["calibration"]))
+
+
+def _knowledge_label(manifest: dict[str, Any], digest: str) -> str:
+    return f"{manifest['tasks']} tasks of {', '.join(sorted(manifest['corpora']))}, sha256 {digest[:12]}"
+
+
+def write_forest(k: Knowledge, folder: str | os.PathLike[str]) -> dict[str, Any]:
+    """Fit the manifest's forest on the knowledge in ``folder``, write it packed as :data:`FOREST` and add its
+    sha256 to the manifest (build time; returns the new manifest)."""
+    from policy_store.meta.learner.model import fit_meta_model
+    from policy_store.meta.learner.packed import PackedLearner
+
+    folder, m = Path(folder), k.manifest
+    model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)), n_jobs=-1)
+    PackedLearner.from_learner(model.learner).save(folder / FOREST, model.learner, k.data.features.loc[k.data.tasks],
+                                                   snapshot=model.snapshot)
+    manifest = {**m, "sha256": {**m["sha256"], FOREST: sha256_file(folder / FOREST)}}
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+    return manifest
+
+
 def fit_shipped_model(k: Knowledge) -> MetaModel:
     """Fit the forest the manifest describes on the knowledge, with its calibration, and pack it."""
     from policy_store.meta.learner.calibration import Calibration
@@ -203,8 +239,7 @@ def fit_shipped_model(k: Knowledge) -> MetaModel:
     m = k.manifest
     # Every core: the trees are the same for any number of threads, and the first recommendation waits for them.
     model = fit_meta_model(k.data, n_estimators=int(m["trees"]), random_state=int(m.get("seed", 0)), n_jobs=-1,
-                           snapshot={"knowledge": f"{m['tasks']} tasks of {', '.join(sorted(m['corpora']))}, "
-                                                  f"sha256 {k.digest[:12]}"})
+                           snapshot={"knowledge": _knowledge_label(m, k.digest)})
     model.calibration = Calibration.from_dict(m["calibration"])
     model.learner = PackedLearner.from_learner(model.learner)
     return model

@@ -14,6 +14,16 @@ from the shipped knowledge loads (:func:`policy_store.meta.learner.knowledge.shi
 Internal nodes' values are not kept (a prediction reads leaves only), which
 halves the bytes.
 
+:meth:`PackedLearner.save` writes it as one ``.npz`` (no pickle) small enough to
+ship in the wheel: a leaf's value is the bootstrap-weighted mean of the training
+targets that reached it, so instead of the values (1,140 tasks x 162 outputs per
+leaf, ~28 MB) the file keeps which in-bag tasks each leaf holds and how often
+each was drawn (:func:`leaf_membership`), and :meth:`PackedLearner.load`
+recomputes the values from the training targets it also keeps (equal to
+scikit-learn's to ~1e-15; :meth:`PackedLearner.save` checks). This is the
+shipped knowledge's model (``meta/knowledge/forest.npz``): a first
+recommendation loads it instead of fitting the forest.
+
 >>> import numpy as np, pandas as pd
 >>> from policy_store.meta.learner.estimator import PruningMetaLearner
 >>> rng = np.random.default_rng(0)
@@ -28,6 +38,8 @@ True
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +48,9 @@ from policy_store.meta.learner.prediction import LearnerPredictions
 
 #: Version of the packed layout, part of the cache file's name: a change here never unpickles an older layout.
 FORMAT = 1
+#: Saved arrays of :meth:`PackedLearner.save` other than the fitted attributes (the forest's structure and leaves).
+_TREE = ("roots", "left", "right", "feature", "threshold", "missing_left", "leaf_row")
+_TEXT = ("candidates_", "tasks_", "feature_names_in_")
 #: The fitted attributes a prediction reads (:class:`~policy_store.meta.learner.prediction.LearnerPredictions`).
 FITTED = ("method", "n_neighbors", "lam", "y_", "y_mean_", "y_scale_", "candidates_", "tasks_", "priors_",
           "ranks_", "n_ranked_", "X_rank_", "n_features_in_", "feature_names_in_", "residual_sd_")
@@ -119,5 +134,73 @@ class PackedLearner(LearnerPredictions):
     def _has_forest(self) -> bool:
         return self.forest is not None
 
+    def save(self, path: str | os.PathLike[str], learner: Any, X: Any, *, snapshot: dict[str, Any]) -> None:
+        """Write this packed forest of ``learner`` (fitted on ``X``, no sample weights) as ``.npz``, leaves as
+        membership (module docstring), with the model record's ``snapshot``; checks the recomputed values."""
+        rows, samples, counts = leaf_membership(learner.model_, learner._as_array(X))
+        target = self._target()
+        if not np.allclose(leaf_values(target, rows, samples, counts), self.forest.values, rtol=1e-9, atol=1e-12):
+            raise ValueError("leaf values do not follow from the training targets (a forest fitted with weights?)")
+        arrays = {f"fitted_{k}": (np.asarray(v, dtype=str) if k in _TEXT else np.asarray(v))
+                  for k, v in ((k, getattr(self, k)) for k in FITTED)}
+        arrays.update({f"tree_{k}": getattr(self.forest, k) for k in _TREE})
+        arrays.update(leaf_rows=rows.astype(np.int32), leaf_samples=samples.astype(np.int32),
+                      leaf_counts=counts.astype(np.uint8 if counts.max() < 256 else np.int32),
+                      snapshot=np.asarray(json.dumps(snapshot, sort_keys=True)))
+        with open(path, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> tuple[PackedLearner, dict[str, Any]]:
+        """The packed learner :meth:`save` wrote and its snapshot (no pickle is read)."""
+        with np.load(path, allow_pickle=False) as z:
+            fitted = {k: z[f"fitted_{k}"] for k in FITTED}
+            for k in _TEXT:
+                fitted[k] = fitted[k].astype(object)
+            for k in ("method",):
+                fitted[k] = str(fitted[k])
+            for k in ("n_neighbors", "n_features_in_"):
+                fitted[k] = int(fitted[k])
+            fitted["lam"] = float(fitted["lam"])
+            learner = cls(fitted, None)
+            tree = {k: z[f"tree_{k}"] for k in _TREE}
+            values = leaf_values(learner._target(), z["leaf_rows"].astype(np.int64), z["leaf_samples"].astype(np.int64),
+                                 z["leaf_counts"])
+            learner.forest = ForestArrays(**tree, values=values)
+            return learner, json.loads(str(z["snapshot"]))
+
+    def _target(self) -> np.ndarray:
+        """The forest's training targets (:meth:`PruningMetaLearner.fit`: outputs in utility units, centred)."""
+        flat = self.y_.reshape(len(self.y_), -1)
+        return (flat - self.y_mean_) / self.y_scale_
+
     def _tree_values(self, A32: np.ndarray) -> np.ndarray:
         return self.forest.leaf_values(A32)
+
+
+def leaf_membership(forest: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per (tree, in-bag training row): its global leaf row (as :class:`ForestArrays` numbers them), the row
+    and how many times the bootstrap drew it. For a forest fitted without ``sample_weight``."""
+    X32 = np.ascontiguousarray(X, dtype=np.float32)
+    rows, samples, counts, leaves = [], [], [], 0
+    for estimator, drawn in zip(forest.estimators_, forest.estimators_samples_, strict=True):
+        t = estimator.tree_
+        is_leaf = t.children_left == -1
+        local = np.full(t.node_count, -1)
+        local[is_leaf] = leaves + np.arange(int(is_leaf.sum()))
+        count = np.bincount(drawn, minlength=len(X32))
+        inbag = np.flatnonzero(count)
+        rows.append(local[t.apply(X32[inbag])])
+        samples.append(inbag)
+        counts.append(count[inbag])
+        leaves += int(is_leaf.sum())
+    return np.concatenate(rows), np.concatenate(samples), np.concatenate(counts)
+
+
+def leaf_values(target: np.ndarray, rows: np.ndarray, samples: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """``(n_leaves, n_outputs)``: each leaf's count-weighted mean of ``target`` over the training rows in it."""
+    order = np.argsort(rows, kind="stable")
+    rows, samples, counts = rows[order], samples[order], counts[order].astype(np.float64)
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    total = np.add.reduceat(target[samples] * counts[:, None], starts, axis=0)
+    return total / np.add.reduceat(counts, starts)[:, None]

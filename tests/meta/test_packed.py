@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from policy_store.meta.learner.knowledge import knowledge_dir, load_knowledge, shipped_model
+from policy_store.meta.learner.knowledge import FOREST, knowledge_dir, load_knowledge, shipped_model, write_forest
 from policy_store.meta.learner.model import fit_meta_model
 from policy_store.meta.learner.packed import FORMAT, PackedLearner
 from policy_store.meta.recommend import recommend
@@ -30,7 +30,10 @@ def small_knowledge(tmp_path, monkeypatch):
     folder = tmp_path / "knowledge"
     shutil.copytree(knowledge_dir(), folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    (folder / "manifest.json").write_text(json.dumps({**manifest, "trees": 4}))
+    # Without the shipped forest (an older build), the forest the manifest names is fitted and cached.
+    (folder / FOREST).unlink()
+    sha = {k: v for k, v in manifest["sha256"].items() if k != FOREST}
+    (folder / "manifest.json").write_text(json.dumps({**manifest, "trees": 4, "sha256": sha}))
     monkeypatch.setenv("POLICY_STORE_CACHE", str(tmp_path / "cache"))
     return folder
 
@@ -49,6 +52,22 @@ def test_packed_forest_predicts_the_same_bits_as_the_sklearn_forest(shipped_data
     assert np.array_equal(model.learner.predict_prior(X), packed.predict_prior(X))
     assert np.array_equal(model.learner.residual_sd(), packed.residual_sd())
     assert packed.forest.values.nbytes < sum(t.tree_.value.nbytes for t in model.learner.model_.estimators_)
+
+
+def test_the_shipped_forest_loads_without_a_fit_and_predicts_as_the_fitted_one(small_knowledge, tmp_path):
+    from policy_store.meta.learner.knowledge import fit_shipped_model
+
+    manifest = write_forest(load_knowledge(small_knowledge), small_knowledge)     # as the build script does
+    assert FOREST in manifest["sha256"] and (small_knowledge / FOREST).stat().st_size < 25e6
+    shipped = shipped_model(small_knowledge)
+    assert not (tmp_path / "cache" / "knowledge").exists()        # loaded from the package, nothing fitted or cached
+    fitted = fit_shipped_model(load_knowledge(small_knowledge))
+    X = load_knowledge(small_knowledge).data.features.iloc[::9].copy()
+    X.iloc[::2, ::3] = np.nan
+    assert np.allclose(shipped.learner.predict_trees(X), fitted.learner.predict_trees(X), rtol=0, atol=1e-12)
+    assert np.array_equal(shipped.learner.predict(X), fitted.learner.predict(X))
+    assert shipped.calibration.to_dict() == fitted.calibration.to_dict()
+    assert shipped.snapshot == fitted.snapshot
 
 
 def test_threads_fit_the_same_forest(shipped_data):
