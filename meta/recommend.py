@@ -303,7 +303,7 @@ def _floor(model: MetaModel, exp: Any, features: Mapping[str, float], *, lam: fl
                      f"{key_of_features(features)}: above MedianPruner() there)")
     choice, why = floor_choice(exp.gain, bound, exp.killed - exp.killed[base], baseline=base,
                                out_of_distribution=ood, quantile=FLOOR_QUANTILE, fallback=fallback,
-                               fallback_name=fallback_name)
+                               fallback_name=fallback_name, group_bound=cal.group_bound(features))
     fell_back = why is not None
     if why is None:
         why = (f"safety floor passed: {model.grid[choice].name}'s utility gain over MedianPruner() has lower "

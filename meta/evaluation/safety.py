@@ -68,7 +68,7 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
             bound = cal.gain_bound(e.gain, e.spread[:, 3], q)
             floors[FLOOR if q == quantile else f"{FLOOR} (quantile {q:g})"] = floor_choice(
                 e.gain, bound, e.killed - e.killed[base], baseline=base, out_of_distribution=ood, quantile=q,
-                fallback=fallback)
+                fallback=fallback, group_bound=cal.group_bound(feats))
         fl, why = floors[FLOOR]
         parts = task_parts(t)
         group = {"split": name, "task": t, "corpus": parts["corpus"], "family": parts["family"],

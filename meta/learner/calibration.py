@@ -70,6 +70,15 @@ class Calibration:
     n_tasks: int
     gain_quantiles: np.ndarray | None = None   # (n_candidates, len(FLOOR_QUANTILES)) of the gain's scores
     fallbacks: dict[str, str] | None = None    # "<family>/<direction>" -> the floor's fallback rule (else the baseline)
+    group_bounds: dict[str, list[float]] | None = None   # "<family>/<direction>" -> each candidate's gain bound there
+
+    def group_bound(self, features: Mapping[str, float]) -> np.ndarray | None:
+        """Every candidate's lower bound of gain over ``MedianPruner()`` on the task's (family, direction)
+        group of the corpus, or None when the task's group is not known (:mod:`~policy_store.meta.learner.fallback`)."""
+        from policy_store.meta.learner.fallback import key_of_features
+
+        bounds = (self.group_bounds or {}).get(key_of_features(features) or "")
+        return None if bounds is None else np.asarray(bounds, float)
 
     def fallback(self, features: Mapping[str, float], names: Sequence[str]) -> int:
         """Index (in ``names``, the grid's) of the rule the floor falls back to for a task with ``features``."""
@@ -132,7 +141,7 @@ def calibrate(data: TrainingData, *, lam: float = 20.0, level: float = LEVEL, fo
         Quantile of the held-out nearest-task distances taken as the corpus's own range.
     """
     from policy_store.meta.evaluation.splits import group_folds
-    from policy_store.meta.learner.fallback import group_fallbacks
+    from policy_store.meta.learner.fallback import group_evidence
     from policy_store.meta.learner.grid import find_candidate
     from policy_store.meta.learner.model import fit_meta_model
 
@@ -162,7 +171,7 @@ def calibrate(data: TrainingData, *, lam: float = 20.0, level: float = LEVEL, fo
     gq = np.array([[np.nanquantile(z[:, c, 3], q) if n[c, 3] else -np.inf for q in FLOOR_QUANTILES]
                    for c in range(z.shape[1])])
     return Calibration(level, float(lam), baseline, lo, hi, floor, limit, len(data.tasks), gq,
-                       group_fallbacks(data, lam=lam, baseline=baseline))
+                       *group_evidence(data, lam=lam, baseline=baseline))
 
 
 def unseen_descriptors(features: Mapping[str, float], training: Any, names: Sequence[str]) -> list[str]:
@@ -194,7 +203,8 @@ def unseen_descriptors(features: Mapping[str, float], training: Any, names: Sequ
 def floor_choice(gain: np.ndarray, gain_low: np.ndarray, killed_excess: np.ndarray, *, baseline: int,
                  out_of_distribution: Sequence[str] = (), max_killed_excess: float = 0.05,
                  quantile: float = FLOOR_QUANTILE, fallback: int | None = None,
-                 fallback_name: str = "MedianPruner()") -> tuple[int, str | None]:
+                 fallback_name: str = "MedianPruner()",
+                 group_bound: np.ndarray | None = None) -> tuple[int, str | None]:
     """The candidate with the best lower bound of its gain over ``MedianPruner()``, or the fallback and why.
 
     A candidate qualifies when ``gain_low``, the ``quantile`` conformal lower bound
@@ -203,6 +213,9 @@ def floor_choice(gain: np.ndarray, gain_low: np.ndarray, killed_excess: np.ndarr
     Out of distribution, nothing qualifies. The fallback is ``fallback`` (default
     ``baseline``, ``MedianPruner()``; :meth:`Calibration.fallback` gives the
     group's, :mod:`policy_store.meta.learner.fallback`), called ``fallback_name``.
+    With ``group_bound`` (:meth:`Calibration.group_bound`), a candidate also needs
+    its lower bound of gain over ``MedianPruner()`` on the study's (family,
+    direction) group of the corpus to be >= 0.
 
     >>> floor_choice(np.array([0.0, 0.2, 0.3]), np.array([0.0, 0.05, -0.1]), np.zeros(3), baseline=0)
     (1, None)
@@ -215,11 +228,15 @@ def floor_choice(gain: np.ndarray, gain_low: np.ndarray, killed_excess: np.ndarr
     fallback = baseline if fallback is None else fallback
     low = np.where(np.isfinite(gain_low) & np.isfinite(gain), gain_low, -np.inf)
     ok = (low > 0) & (np.nan_to_num(killed_excess, nan=np.inf) <= max_killed_excess)
+    if group_bound is not None:
+        ok &= np.nan_to_num(group_bound, nan=-np.inf) >= 0
     ok[baseline] = False
     if not ok.any():
         best = int(np.argmax(low))
         return fallback, (f"no rule's lower bound (quantile {quantile:g}) of utility gain over MedianPruner() "
                           f"is above 0 "
-                          f"within +{max_killed_excess:g} killed-best rate (the best bound is {low[best]:+.3f}): "
+                          f"within +{max_killed_excess:g} killed-best rate"
+                          + (" and at least MedianPruner()'s on the corpus's studies of this family and direction"
+                             if group_bound is not None else "") + f" (the best bound is {low[best]:+.3f}): "
                           f"fell back to {fallback_name}")
     return int(np.argmax(np.where(ok, low, -np.inf))), None

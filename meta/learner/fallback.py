@@ -11,7 +11,10 @@ prior-free rule with the best *lower bound* of its utility gain over
 errors -- among rules whose killed-best rate is no higher than
 ``MedianPruner()``'s (``max_killed_excess``), and only when that bound is above
 0 and the group has ``min_tasks`` tasks; every other group, an unknown family
-or a missing descriptor keeps ``MedianPruner()``. The defaults were chosen by
+or a missing descriptor keeps ``MedianPruner()``. The same bound, for every
+rule and group (:func:`group_evidence`), is a second check of the floor: it
+passes no rule whose bound is below 0 on the study's own group, however well the
+forest rates it for the task. The defaults were chosen by
 leave-source-out evaluation on the corpus (``benchmarks/RESULTS.md``,
 "## Meta-learner").
 
@@ -49,13 +52,18 @@ def key_of_features(features: Mapping[str, float]) -> str | None:
     return group_key(families[0], "minimize" if d == 1.0 else "maximize")
 
 
+def _bound(gain: np.ndarray, z: float) -> np.ndarray:
+    """Per column of ``gain`` (datasets x rules): mean minus ``z`` standard errors (-inf with < 2 datasets)."""
+    n = gain.shape[0]
+    if n < 2:
+        return np.full(gain.shape[1], -np.inf)
+    return np.nanmean(gain, 0) - z * np.nanstd(gain, 0, ddof=1) / np.sqrt(n)
+
+
 def _best_bounded(gain: np.ndarray, killed_excess: np.ndarray, allowed: np.ndarray, *, baseline: int, z: float,
                   max_killed_excess: float) -> int | None:
     """Column of ``gain`` (datasets x rules) with the best positive lower bound, or None."""
-    n = gain.shape[0]
-    if n < 2:
-        return None
-    bound = np.nanmean(gain, 0) - z * np.nanstd(gain, 0, ddof=1) / np.sqrt(n)
+    bound = _bound(gain, z)
     ok = allowed & np.isfinite(bound) & (np.nan_to_num(killed_excess, nan=np.inf) <= max_killed_excess + 1e-12)
     ok[baseline] = False
     if not ok.any():
@@ -64,10 +72,12 @@ def _best_bounded(gain: np.ndarray, killed_excess: np.ndarray, allowed: np.ndarr
     return best if bound[best] > 0 else None
 
 
-def group_fallbacks(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
-                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS) -> dict[str, str]:
-    """Per ``"<family>/<direction>"`` of ``data``'s tasks, the fallback rule's name (groups keeping
-    ``MedianPruner()`` are left out). See the module docstring."""
+def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
+                   min_tasks: int = MIN_TASKS,
+                   max_killed_excess: float = MAX_KILLED_EXCESS) -> tuple[dict[str, str], dict[str, list[float]]]:
+    """Per ``"<family>/<direction>"`` of ``data``'s tasks: the fallback rule's name (groups keeping
+    ``MedianPruner()`` are left out), and every candidate's lower bound of gain over ``MedianPruner()`` on
+    the group (the floor passes no rule whose bound is below 0 on the study's group). Module docstring."""
     import pandas as pd
     from policy_store.meta.learner.model import task_direction
     from policy_store.meta.learner.training_data import task_parts
@@ -81,14 +91,22 @@ def group_fallbacks(data: TrainingData, *, lam: float = 20.0, baseline: int, z: 
     parts = [task_parts(t) for t in tasks]
     keys = np.array([group_key(p["family"], task_direction(data, t)) for p, t in zip(parts, tasks, strict=True)])
     datasets = np.array([p["dataset"] for p in parts])
-    out = {}
+    fallbacks, bounds = {}, {}
     for key in sorted(set(keys)):
         rows = np.flatnonzero(keys == key)
+        per_dataset = pd.DataFrame(gain[rows]).groupby(datasets[rows]).mean().to_numpy()
+        bounds[key] = [float(b) if np.isfinite(b) else -1e9 for b in _bound(per_dataset, z)]
         if len(rows) < min_tasks:
             continue
-        per_dataset = pd.DataFrame(gain[rows]).groupby(datasets[rows]).mean().to_numpy()
         best = _best_bounded(per_dataset, np.nanmean(killed[rows], 0), allowed, baseline=baseline, z=z,
                              max_killed_excess=max_killed_excess)
         if best is not None:
-            out[key] = data.grid[best].name
-    return out
+            fallbacks[key] = data.grid[best].name
+    return fallbacks, bounds
+
+
+def group_fallbacks(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
+                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS) -> dict[str, str]:
+    """The fallbacks of :func:`group_evidence`."""
+    return group_evidence(data, lam=lam, baseline=baseline, z=z, min_tasks=min_tasks,
+                          max_killed_excess=max_killed_excess)[0]
