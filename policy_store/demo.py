@@ -51,6 +51,33 @@ def _evaluate_meta_learner(store: PolicyStore, echo: Callable[[str], Any]) -> di
     return evaluation.to_dict()
 
 
+def _shipped_recommendation(store: PolicyStore, echo: Callable[[str], Any]) -> dict[str, Any] | None:
+    """A minimised log-loss study of a LightGBM model on wine, recommended by the knowledge shipped in the package
+    (the corpus's forest, loaded, not fitted) from the dataset and what the user says about the study."""
+    from sklearn.datasets import load_wine
+
+    from policy_store.meta.learner.knowledge import shipped_model
+    from policy_store.meta.recommend import recommend
+
+    model = shipped_model()
+    if model is None:
+        return None
+    echo("== the knowledge shipped with policy-store: a study minimising log loss of LightGBM models on wine")
+    echo("  policy-store recommend --dataset wine.csv --target target --family lightgbm --metric log_loss "
+         "--direction minimize")
+    rec = recommend(store, dataset=load_wine(as_frame=True).frame, target="target", family="lightgbm",
+                    metric="log_loss", direction="minimize", model=model, task="wine/lightgbm/log_loss")
+    saved, regret = rec.expected["compute_saved"], rec.expected["regret"]
+    echo(f"recommended {rec.candidate}, that is: {plain_spec(rec.spec.to_dict())}")
+    echo(f"expected compute saved {saved['mean']:.2f} [{saved['low']:.2f}, {saved['high']:.2f}], regret "
+         f"{regret['mean']:.3f} [{regret['low']:.3f}, {regret['high']:.3f}] (80 % conformal intervals); "
+         f"{rec.expected['floor']['reason']}")
+    echo(f"From {model.snapshot['knowledge']}: no download, no generation, no fit; the family and direction are "
+         "features of the learner, so `--family sgd --direction maximize` can change the rule.")
+    return {"candidate": rec.candidate, "recommendation_id": rec.recommendation_id,
+            "fallback": rec.expected["floor"]["fallback"]}
+
+
 _SHOWN_METHODS = ("MedianPruner()", "best single rule", "meta-learner + probe", "oracle (hindsight)")
 _STRATEGIES = {"median": "stop a trial below the median of earlier trials at the same step",
                "percentile": "stop a trial below a percentile of earlier trials at the same step",
@@ -185,6 +212,7 @@ def run_demo(
              "rule leads it by more than one standard error on the trials completed so far; 'kept' means none did.")
         result["adapt"] = _adapt_inside_studies(store, result["recommend"]["model_id"], "wine", echo)
         result["meta_evaluation"] = _evaluate_meta_learner(store, echo)
+        result["shipped"] = _shipped_recommendation(store, echo)
     if "recalibrate" in steps:
         from policy_store.drift import recalibrate
 

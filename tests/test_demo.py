@@ -59,3 +59,18 @@ def test_demo_runs_every_step_and_reruns_safely(tmp_path, capsys, monkeypatch):
         # A rerun never re-adds a starter rule over the version recalibration promoted.
         assert store.row_counts()["rule_versions"] == counts["rule_versions"]
         assert store.scalar("SELECT count(*) FROM outcomes WHERE rule LIKE 'optuna-%' AND version = 1") == starter
+
+
+def test_demo_ends_with_the_shipped_knowledge_recommending_for_a_minimised_loss(tmp_path, monkeypatch):
+    from policy_store.demo import _shipped_recommendation
+
+    monkeypatch.delenv("POLICY_STORE_KNOWLEDGE", raising=False)      # the suite otherwise starts cold
+    lines: list[str] = []
+    with PolicyStore(tmp_path / "s.duckdb") as store:
+        out = _shipped_recommendation(store, lines.append)
+        inputs = json.loads(store.scalar("SELECT inputs FROM recommendations"))
+    text = "\n".join(lines)
+    assert out["candidate"] and "--direction minimize" in text and "that is: " in text and "no fit" in text
+    assert ("fell back to" in text) == out["fallback"]
+    assert inputs["descriptors"]["family"] == "lightgbm" and inputs["descriptors"]["direction"] == "minimize"
+    assert inputs["meta_features"]["metric_loss"] == 1.0
