@@ -331,7 +331,7 @@ def _wide(t: pd.DataFrame, keys: list[str]) -> list[str]:
 
 def _recommend_latency(csv: Path) -> dict[str, float]:
     """Wall and CPU seconds of `policy-store recommend --dataset new.csv ... --family lightgbm --direction minimize`,
-    cold (an empty user cache: the shipped forest is fitted) and warm (median of 3), as a user runs it."""
+    cold (an empty user cache: the shipped forest is loaded, never fitted) and warm (median of 3), as a user runs it."""
     import resource
     import subprocess
 
@@ -407,7 +407,8 @@ def floor_report(rows: pd.DataFrame, cover: pd.DataFrame, lat: dict, command: st
                                                  f"{r['killed_vs_median']:+.3f}" for _, r in g.iterrows()))
     lines += ["", f"Out of the box (`policy-store recommend --dataset new.csv --target y --family lightgbm "
               f"--direction minimize`, a 10,000 x 50 CSV, the shipped knowledge, subprocess as a user runs it): cold "
-              f"(empty cache: the shipped forest is fitted) {lat['cold_s']:.2f} s wall / {lat['cold_cpu_s']:.2f} s "
+              f"(empty user cache; the shipped forest is loaded, not fitted) {lat['cold_s']:.2f} s wall / "
+              f"{lat['cold_cpu_s']:.2f} s "
               f"CPU; warm {lat['warm_s']:.2f} s wall / {lat['warm_cpu_s']:.2f} s CPU (median of 3; load average "
               f"{lat['load']:.1f}). Targets: < 5 s cold, < 2 s warm.", ""]
     return "\n".join(lines) + "\n"
