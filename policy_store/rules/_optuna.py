@@ -1,4 +1,4 @@
-"""Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior`` and ``audit_fraction``.
+"""Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior``, ``forecast`` and ``audit_fraction``.
 
 Imported lazily (optuna is an optional extra).
 """
@@ -51,6 +51,19 @@ class PosteriorPruner(BasePruner):
         prob = prob_improvement(np.array([n]), np.array([s]), np.array([q]), np.array([x]), np.float64(best), p,
                                 "minimize" if minimize else "maximize")
         return bool(prob[0] < p["alpha"])
+
+
+class ForecastPruner(BasePruner):
+    """Live form of the ``forecast`` strategy (see :mod:`policy_store.rules.strategies.forecast`)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self._p = dict(params)
+
+    def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        from policy_store.rules.strategies.forecast import decide, optuna_inputs
+
+        prefix, step, state, maximize = optuna_inputs(study, trial)
+        return step is not None and decide(prefix, step, state, self._p, maximize)[0]
 
 
 class AuditPruner(BasePruner):
