@@ -344,6 +344,11 @@ _ORPHANS = (
                 "WHERE task NOT IN (SELECT task FROM tasks)"),
     ("outcomes", "SELECT outcome_id, 'an outcome of study ' || study || ', which the store does not have' "
                  "FROM outcomes WHERE study NOT IN (SELECT study FROM studies)"),
+    ("curve_memory", "SELECT DISTINCT study || '/' || trial || '@' || step, 'the memory of a point the store does "
+                     "not have' FROM curve_memory m WHERE NOT EXISTS (SELECT 1 FROM curve_points p "
+                     "WHERE p.study = m.study AND p.trial = m.trial AND p.step = m.step)"),
+    ("outcome_resources", "SELECT outcome_id, 'the resources of an outcome the store does not have' "
+                          "FROM outcome_resources WHERE outcome_id NOT IN (SELECT outcome_id FROM outcomes)"),
     # Live decisions are absorbed before their study is recorded (record-live); replay ones come from its curves.
     ("decisions", "SELECT decision_id, 'a replay decision on study ' || study || ', which the store does not have' "
                   "FROM decisions WHERE mode <> 'live' AND study NOT IN (SELECT study FROM studies)"),
