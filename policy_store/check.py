@@ -269,10 +269,11 @@ def _content(store: PolicyStore, out: _Collector) -> None:
     # hash instead of dropping points) and hash it with ingest's own code.
     table = store.execute(
         """SELECT coalesce(k.task, s.task) AS task, p.study, p.trial, p.step, p.value, p.cost_seconds,
-                  t.params, t.state, k.metric, k.direction
+                  t.params, t.state, k.metric, k.direction, m.peak_memory_mb
            FROM curve_points p JOIN studies s USING (study)
            LEFT JOIN trials t ON t.study = p.study AND t.trial = p.trial
-           LEFT JOIN tasks k ON k.task = s.task"""
+           LEFT JOIN tasks k ON k.task = s.task
+           LEFT JOIN curve_memory m ON m.study = p.study AND m.trial = p.trial AND m.step = p.step"""
     ).to_arrow_table()
     recorded = dict(store.execute("SELECT study, content_hash FROM studies").fetchall())
     report = out.report

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 
@@ -120,12 +122,12 @@ def test_memory_goes_from_the_live_pruner_to_the_report(tmp_path):
             "WHERE o.mode = 'replay'").fetchall())
         assert peaks["budgeted"] == max(ran.values()) and peaks["capped"] <= 250.0 + 15 * J
         html = build_report(store, tmp_path / "report")
-    rows = (html.parent / "resources_summary.csv").read_text().splitlines()
-    assert rows[0].startswith("rule version,") and "peak memory" in rows[0]
-    by_rule = {r.split(",")[0]: r for r in rows[1:]}
-    assert f"{max(ran.values()):.1f}" in by_rule["budgeted@1"]
-    assert "capped@1" in by_rule
-    assert "Cost and memory" in html.read_text()
+    with (html.parent / "resources_summary.csv").open() as f:
+        by_rule = {r["rule_version"]: r for r in csv.DictReader(f)}
+    assert float(by_rule["budgeted@1"]["peak_memory_mb"]) == max(ran.values())  # live and replay alike
+    assert float(by_rule["capped@1"]["peak_memory_mb"]) == peaks["capped"] < max(ran.values())
+    assert int(by_rule["capped@1"]["budget_stops"]) == 0 and float(by_rule["capped@1"]["trials_capped"]) > 0
+    assert "Cost and memory" in html.read_text() and "peak memory (MB)" in html.read_text()
 
 
 def test_without_memory_from_the_objective_the_pruner_records_peak_rss(tmp_path):
