@@ -102,3 +102,15 @@ def test_a_migration_killed_before_its_commit_leaves_version_2(tmp_path):
         assert "curve_memory" not in tables
     with PolicyStore(path) as store:  # the next open migrates
         assert store.schema_version == 3
+
+
+def test_the_hpo_generator_measures_memory_at_every_step(store):
+    from policy_store.datasets import generate_hpo
+
+    frame = generate_hpo(["iris"], families=["forest"], studies=1, trials=3, steps=3)
+    memory = frame["peak_memory_mb"]
+    assert memory.notna().all() and (memory > 0).all()
+    per_trial = frame[frame["metric"] == "accuracy"].groupby("trial")["peak_memory_mb"]
+    assert per_trial.apply(lambda m: m.is_monotonic_increasing).all()  # a peak so far never goes down
+    ingest_frame(store, frame)
+    assert store.scalar("SELECT count(*) FROM curve_memory") == len(frame)
