@@ -207,13 +207,20 @@ def _decision_rows(d: pd.DataFrame, versions: Sequence[RuleVersion]) -> pd.DataF
 
 
 def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Mean outcomes per (rule, version, task), then one ``task = "(all)"`` row per rule version."""
+    """Mean outcomes per (rule, version, task), then one ``task = "(all)"`` row per rule version.
+
+    With resources measured: ``compute_hours`` (mean compute spent per replay, in hours; NaN without
+    costs) and ``peak_memory_mb`` (the most memory any replay let run).
+    """
     if outcomes.empty:
         return pd.DataFrame()
     agg = {"studies": ("study", "nunique"), "replays": ("study", "size"),
            "compute_saved": ("compute_saved", "mean"), "regret": ("regret", "mean"),
            "killed_best_rate": ("killed_best", "mean"), "false_prune_rate": ("false_prune_rate", "mean"),
            "trials_pruned": ("trials_pruned", "mean")}
+    if "peak_memory_mb" in outcomes.columns:
+        outcomes = outcomes.assign(compute_hours=outcomes["cost_spent"] / 3600)
+        agg |= {"compute_hours": ("compute_hours", "mean"), "peak_memory_mb": ("peak_memory_mb", "max")}
     keys = [k for k in ("rule", "version") if k in outcomes.columns]
     per = outcomes.groupby([*keys, "task"], sort=True).agg(**agg).reset_index()
     allrows = outcomes.groupby(keys, sort=True).agg(**agg).reset_index() if keys else \
