@@ -58,14 +58,15 @@ def _number(x: Any) -> float:
 class LiveBudget:
     """Measures and enforces one spec's budgets in a live study (see the module docstring)."""
 
-    def __init__(self, spec: RuleSpec) -> None:
+    def __init__(self, spec: RuleSpec, previous: LiveBudget | None = None) -> None:
         self.budget = spec.budget
-        self._last_report: dict[tuple[str, int], float] = {}
+        # What was measured stays when the rule switches (previous: the guard of the rule before).
+        self._last_report: dict[tuple[str, int], float] = previous._last_report if previous else {}
         # What this process wrote per trial: Optuna hands the pruner its trial from the objective's cache,
         # which never sees attributes written to the storage behind it.
-        self._written: dict[tuple[str, str, int], dict[str, float]] = {}
+        self._written: dict[tuple[str, str, int], dict[str, float]] = previous._written if previous else {}
         self._totals: dict[tuple[str, int], float] = {}  # seconds of finished trials, read once
-        self.stopped: dict[str, str] = {}
+        self.stopped: dict[str, str] = previous.stopped if previous else {}
         """Study name -> the reason its budget stopped it."""
 
     def decide(self, study: Any, view: Any, trial: Any,

@@ -294,7 +294,7 @@ class StorePruner(BasePruner):
         self._version_no = version
         self._pruner = spec.to_optuna()
         self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
-        self._budget = LiveBudget(spec)
+        self._budget = LiveBudget(spec, getattr(self, "_budget", None))
 
     def __getstate__(self) -> dict[str, Any]:
         # The store's connection and the Optuna pruner's per-process state stay behind; so does adaptation's

@@ -75,32 +75,40 @@ SPECS = {
 }
 
 
+MEMORY_AND_STUDY = {"trial_memory_mb": 310.0, "study_budget_seconds": 75.0}
+CASES = [*((name, MEMORY_AND_STUDY) for name in sorted(SPECS)),
+         ("median", {"trial_max_steps": 7, "trial_max_seconds": 6.0, "study_budget_seconds": 75.0}),
+         ("sh", {"trial_max_seconds": 7.5, "trial_memory_mb": 300.0})]
+
+
 @pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
-@pytest.mark.parametrize("name", sorted(SPECS))
-def test_budgets_decide_the_same_live_and_in_replay(tmp_path, name):
+@pytest.mark.parametrize(("name", "budget"), CASES)
+def test_budgets_decide_the_same_live_and_in_replay(tmp_path, name, budget):
     values, cost, memory = _study_data()
-    budget = {"trial_memory_mb": 310.0, "study_budget_seconds": 75.0}
     spec = {**SPECS[name], "safeguards": {**SPECS[name].get("safeguards", {}), **budget}}
     path, study, pruner, live = _live(tmp_path, spec, values, cost, memory)
 
     replay = replay_study(StudyCurves.from_arrays("s", values, cost=cost, memory=memory),
                           [RuleSpec.parse(spec)])[0]
     expected = replay.decisions()
-    assert replay.n_started is not None and replay.n_started < N, "the study budget must stop this study"
-    assert len(study.trials) == replay.n_started == live["budget_stopped_at"]
+    stops = "study_budget_seconds" in budget
+    assert (replay.n_started is not None and replay.n_started < N) == stops, "the study budget stops this study"
+    assert len(study.trials) == (replay.n_started or N)
+    assert live["budget_stopped_at"] == replay.n_started
     with PolicyStore(path, read_only=True) as store:
         got = _final_decisions(store)
         stop = [r[0] for r in store.execute("SELECT reason FROM decisions WHERE study = 's' "
                                             "AND contains(reason, 'study_budget_seconds')").fetchall()]
     assert [(n, s, v) for n, s, v, _ in got] == list(zip(expected["trial_number"], expected["step"],
                                                         expected["verdict"], strict=True))
-    capped = [(n, r) for n, _, _, r in got if r.startswith("budget: trial_memory_mb")]
-    assert capped, "some trial must be pruned for memory"
+    capped = [(n, r) for n, _, _, r in got if r.startswith("budget: trial_")]
+    assert {r.split()[1] for _, r in capped} == set(budget) - {"study_budget_seconds"}, "every cap decides"
     assert capped == [(n, r.split("; budget: study")[0]) for n, r in
-                      zip(expected["trial_number"], expected["reason"], strict=True)
-                      if r.startswith("budget: trial_memory_mb")]
+                      zip(expected["trial_number"], expected["reason"], strict=True) if r.startswith("budget: trial_")]
     # the audit trail names the budget that stopped the study, at the same trial, in the same words
-    assert len(stop) == 1 and stop[0].endswith(expected["reason"].iloc[-1].split("; ", 1)[1])
+    assert len(stop) == stops
+    if stops:
+        assert stop[0].endswith(expected["reason"].iloc[-1].split("; ", 1)[1])
     assert live["trials_capped"] == len(capped) == int((replay.capped & replay.started).sum())
 
 
