@@ -65,7 +65,7 @@ class LiveBudget:
         # What this process wrote per trial: Optuna hands the pruner its trial from the objective's cache,
         # which never sees attributes written to the storage behind it.
         self._written: dict[tuple[str, str, int], dict[str, float]] = previous._written if previous else {}
-        self._totals: dict[tuple[str, int], float] = {}  # seconds of finished trials, read once
+        self._prefix: dict[str, tuple[int, float]] = {}  # study -> (finished trials added, their seconds)
         self.stopped: dict[str, str] = previous.stopped if previous else {}
         """Study name -> the reason its budget stopped it."""
 
@@ -123,19 +123,21 @@ class LiveBudget:
         return per_step
 
     def _spent_before(self, view: Any, trial: Any) -> float:
-        """Seconds of the study's other trials, in trial-number order (as the replay adds them)."""
-        total = 0.0
-        for other in sorted(view.get_trials(deepcopy=False), key=lambda t: t.number):
-            if other.number == trial.number:
-                continue
-            key = (view.study_name, other.number)
-            if key not in self._totals:
-                seconds = _trial_seconds(other, self._attr(view, other, COST_ATTR), other.last_step)
-                if not other.state.is_finished():
-                    total += seconds
-                    continue
-                self._totals[key] = seconds
-            total += self._totals[key]
+        """Seconds of the study's other trials, added in trial-number order (as the replay adds them).
+
+        The finished trials at the front of the list are added once and kept (per study), so a call costs
+        what the running trials cost, not the whole study.
+        """
+        trials = sorted(view.get_trials(deepcopy=False), key=lambda t: t.number)
+        upto, total = self._prefix.get(view.study_name, (0, 0.0))
+        while upto < len(trials) and trials[upto].number != trial.number and trials[upto].state.is_finished():
+            other = trials[upto]
+            total += _trial_seconds(other, self._attr(view, other, COST_ATTR), other.last_step)
+            upto += 1
+        self._prefix[view.study_name] = (upto, total)
+        for other in trials[upto:]:
+            if other.number != trial.number:
+                total += _trial_seconds(other, self._attr(view, other, COST_ATTR), other.last_step)
         return total
 
 
