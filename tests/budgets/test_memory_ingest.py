@@ -114,3 +114,20 @@ def test_the_hpo_generator_measures_memory_at_every_step(store):
     assert per_trial.apply(lambda m: m.is_monotonic_increasing).all()  # a peak so far never goes down
     ingest_frame(store, frame)
     assert store.scalar("SELECT count(*) FROM curve_memory") == len(frame)
+
+
+def test_the_cli_refuses_bad_memory_with_one_error_line_and_stores_good_memory(tmp_path, capsys):
+    from policy_store.cli.main import main
+
+    store = str(tmp_path / "store.duckdb")
+    bad = tmp_path / "bad.csv"
+    _frame([100.0, 120.0, -3.0, 90.0]).to_csv(bad, index=False)
+    assert main(["--store", store, "ingest", str(bad)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("Error:") and "row 2" in err[0] and "peak_memory_mb" in err[0]
+    good = tmp_path / "good.csv"
+    _frame([100.0, 120.0, "", 90.0]).to_csv(good, index=False)
+    assert main(["--store", store, "ingest", str(good)]) == 0
+    with PolicyStore(store, read_only=True) as s:
+        assert s.fetch_df("SELECT trial, step, peak_memory_mb FROM curve_memory ORDER BY ALL").values.tolist() == \
+            [["0", 0, 100.0], ["0", 1, 120.0], ["1", 1, 90.0]]
