@@ -16,11 +16,12 @@ from policy_store.replay.evaluate import (
     summarize,
     write_outcomes,
 )
-from policy_store.replay.outcomes import OUTCOME_FIELDS, outcome_arrays
+from policy_store.replay.outcomes import OUTCOME_FIELDS, RESOURCE_FIELDS, outcome_arrays
 from policy_store.replay.parity import optuna_prune_cols
 
 __all__ = [
     "OUTCOME_FIELDS",
+    "RESOURCE_FIELDS",
     "Evaluation",
     "Replay",
     "evaluate",

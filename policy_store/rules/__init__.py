@@ -8,6 +8,7 @@
 """
 
 from policy_store.rules.audit import audit_mask, is_audited
+from policy_store.rules.budget import BUDGET_SAFEGUARDS, Budget
 from policy_store.rules.spec import DIRECTIONS, RuleSpec
 from policy_store.rules.strategies import STRATEGIES, get_strategy
 from policy_store.rules.versions import (
@@ -22,10 +23,12 @@ from policy_store.rules.versions import (
 )
 
 __all__ = [
+    "BUDGET_SAFEGUARDS",
     "DIRECTIONS",
     "SOURCES",
     "STATUSES",
     "STRATEGIES",
+    "Budget",
     "RuleSpec",
     "RuleVersion",
     "add_rule_version",

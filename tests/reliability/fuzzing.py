@@ -167,12 +167,13 @@ _CELLS: dict[str, st.SearchStrategy[Any]] = {
                        names, st.none()),
     "metric": st.one_of(st.sampled_from(["loss", "acc"]), names, st.none()),
     "direction": st.one_of(st.sampled_from(["minimize", "maximize", "MAXIMIZE", " maximize"]), names, st.none()),
+    "peak_memory_mb": st.one_of(st.floats(0, 4096), numbers, st.sampled_from(["big", "", "-1", "inf"]), st.none()),
 }
 _VALID_CELLS: dict[str, st.SearchStrategy[Any]] = {
     "task": st.sampled_from(["t1", "t2"]), "study": st.sampled_from(["s1", "s2"]), "trial": st.integers(0, 3),
     "step": st.integers(0, 5), "value": st.floats(-2, 2), "cost_seconds": st.floats(0, 5),
     "params": st.just('{"lr": 0.1}'), "state": st.just("COMPLETE"), "metric": st.just("loss"),
-    "direction": st.just("minimize"),
+    "direction": st.just("minimize"), "peak_memory_mb": st.floats(0, 4096),
 }
 
 
