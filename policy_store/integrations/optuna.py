@@ -316,10 +316,12 @@ class StorePruner(BasePruner):
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = _StudyView(study)
         if self.adaptation is not None:
-            sw = self.adaptation.poll(view, study.study_name)
+            sw = self.adaptation.poll(view, study.study_name, getattr(self._pruner, "shadow_pruned", None))
             if sw is not None:
                 self._switch(sw, study.study_name, trial.number)
         verdict, reason = self.decide(view, trial)
+        if self.adaptation is not None:
+            reason = self.adaptation.annotate(reason)
         self._record(study.study_name, trial, trial.last_step, verdict, reason)
         return verdict
 

@@ -60,7 +60,7 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
     assert pruner.switches, "the evidence should overturn the wrong prior"
     first, sw = pruner.switches[0]
     assert sw.from_name == LAX and sw.n_completed >= 6
-    assert sw.challenger["post_mean"] - sw.incumbent["post_mean"] > sw.margin * sw.se_diff
+    assert sw.gain - sw.margin * sw.gain_se > 0, "a switch needs the gain's lower bound above 0"
     # never un-pruned: a pruned trial's prune is its last decision, and nothing was asked of it afterwards
     last = {}
     for n, _step, verdict in calls:
@@ -75,7 +75,8 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
         new = versions[1]
         assert (new["source"], new["created_by"], new["parent_version"]) == ("meta-learner", "meta-learner:adaptive",
                                                                            start.version)
-        assert new["reason"].startswith(f"adaptive switch {LAX} -> {sw.to_name} after {sw.n_completed} completed")
+        assert new["reason"].startswith(f"adaptive switch {LAX} -> {sw.to_name} ({sw.direction}: ")
+        assert f"{sw.n_completed} completed, {sw.basis['pruned']} pruned with forecast finals" in new["reason"]
         by_trial = store.fetch_dicts("SELECT trial_number, min(version) AS lo, max(version) AS hi, "
                                      "count(*) FILTER (WHERE version IS NULL) AS unnumbered FROM decisions "
                                      "WHERE study = 'adaptive' GROUP BY trial_number ORDER BY trial_number")
@@ -85,7 +86,8 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
         victim = max(n for n, _, v in calls if v)
         info = explain_trial(store, "adaptive", victim)
         assert info["outcome"] == "pruned" and info["switch"] is not None
-        assert f"came from adaptive switch {LAX} -> " in info["line"]
+        deciding = [s for n, s in pruner.switches if n <= victim][-1]
+        assert f"came from adaptive switch {deciding.from_name} -> {deciding.to_name} " in info["line"]
         assert store.scalar("SELECT count(*) FROM outcomes WHERE study = 'adaptive'") == 1
     # absorbing again adds no version and no decision
     assert pruner.finish(study)["decisions_absorbed"] == 0
