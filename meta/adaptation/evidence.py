@@ -139,8 +139,10 @@ def evidence_gap(ended: EndedTrials, min_trials: int) -> str | None:
 
     >>> from policy_store.curves import StudyCurves
     >>> c = StudyCurves.from_arrays("s", [[1.0, 0.5], [2.0, 1.0]], present=[[1, 0], [1, 0]])
-    >>> evidence_gap(EndedTrials.build(c, [True, True]), 2)
-    'no evidence yet: 2 ended trials (0 completed, 2 pruned, 0 audit checks), none ran to the end (the budget a pruned trial is forecast to is unknown)'
+    >>> evidence_gap(EndedTrials.build(c, [True, True]), 2)[:60]
+    'no evidence yet: 2 ended trials (0 completed, 2 pruned, 0 a'
+    >>> evidence_gap(EndedTrials.build(c, [True, True]), 3)[-30:]
+    're-scoring needs 3 ended trials'
     """
     if ended.n_trials < min_trials:
         return f"no evidence yet: {ended.summary()}, re-scoring needs {min_trials} ended trials"
@@ -220,11 +222,41 @@ class Continuations:
                 "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster}
 
 
-def continue_pruned(ended: EndedTrials, forecaster: Any) -> Continuations:
-    """Forecast every pruned trial's final, shifted by what the audit checks say of the forecaster.
+def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.ndarray, budget: int,
+                maximize: bool) -> np.ndarray:
+    """``q`` of the pruned ``rows`` corrected by the forecaster's misses on the completed trials cut alike.
+
+    For each column a pruned trial was cut at, the trials that ran the whole
+    budget are forecast from their prefix to that column; their misses (final -
+    median forecast, in metric units) shift the pruned trials' median by the
+    misses' median and widen its 10/90 % quantiles to the misses' own, each
+    weighted ``k / (k + CHECK_PRIOR)`` for ``k`` such trials.
+    """
+    c = ended.curves
+    full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
+    if len(full) == 0:
+        return q
+    stops = c.last_pos[rows]
+    out = q.copy()
+    for s in np.unique(stops[stops < budget - 1]):
+        vals, seen = _prefixes(c, full, np.full(len(full), s))
+        qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
+        miss = c.final_values[full] - qc[:, 1]
+        lo, mid, hi = np.quantile(miss, [0.1, 0.5, 0.9])
+        w = len(full) / (len(full) + CHECK_PRIOR)
+        at = stops == s
+        out[at, 1] = q[at, 1] + w * mid
+        out[at, 0] = np.minimum(out[at, 1] - (1 - w) * (q[at, 1] - q[at, 0]) - w * (mid - lo), out[at, 1])
+        out[at, 2] = np.maximum(out[at, 1] + (1 - w) * (q[at, 2] - q[at, 1]) + w * (hi - mid), out[at, 1])
+    return out
+
+
+def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True) -> Continuations:
+    """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
 
     ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
-    follows :class:`policy_store.meta.forecast.Forecaster`.
+    follows :class:`policy_store.meta.forecast.Forecaster`. ``backtest``: also
+    correct by the forecaster's misses on the completed trials (:func:`_backtested`).
     """
     budget = ended.budget
     if budget == 0:
@@ -246,5 +278,7 @@ def continue_pruned(ended: EndedTrials, forecaster: Any) -> Continuations:
         vals, seen = _prefixes(c, rows, c.last_pos[rows])
         qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
         qp = qp + sign * shift * np.maximum(qp[:, 2:3] - qp[:, 0:1], 0.0)
+        if backtest:
+            qp = _backtested(ended, forecaster, rows, qp, budget, maximize)
         q[rows] = qp
     return Continuations(ended, q, shift, str(getattr(forecaster, "name", type(forecaster).__name__)))

@@ -62,10 +62,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from policy_store.meta.adaptation.evidence import Continuations, EndedTrials, continue_pruned, evidence_gap
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
-from policy_store.meta.adaptation.evidence import Continuations, EndedTrials, continue_pruned, evidence_gap
 from policy_store.replay.engine import replay_many
 from policy_store.replay.outcomes import outcome_arrays
 from policy_store.rules.spec import RuleSpec
@@ -298,6 +298,9 @@ class AdaptiveSelector:
     forecaster:
         Forecasts the finals of pruned trials (default: the shipped one,
         :func:`policy_store.meta.forecast.load_forecaster`).
+    backtest:
+        Correct the forecasts by the forecaster's misses on the study's completed trials
+        (:func:`~.evidence.continue_pruned`).
 
     Attributes
     ----------
@@ -319,6 +322,7 @@ class AdaptiveSelector:
     small_study: float = 0.25
     scorer: Callable[..., dict[str, np.ndarray]] = field(default=score_candidates, repr=False, compare=False)
     forecaster: Any = field(default=None, repr=False, compare=False)
+    backtest: bool = True
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
@@ -352,7 +356,7 @@ class AdaptiveSelector:
             from policy_store.meta.forecast import load_forecaster
 
             self.forecaster = load_forecaster()
-        return continue_pruned(ended, self.forecaster)
+        return continue_pruned(ended, self.forecaster, backtest=self.backtest)
 
     def rescore(self, ended: EndedTrials | StudyCurves) -> Evidence:
         """Blend the candidates' utility on ``ended`` with the prior (no switch; recorded in :attr:`evidence`).

@@ -86,7 +86,8 @@ def adaptation_rows(data: TrainingData, splits: Sequence[tuple[Sequence[str], Se
                                 "u_start": float(_utility(s, lam).iloc[0]),
                                 "u_adapt": a["compute_saved"] - lam * (0.0 if np.isnan(a["regret"]) else a["regret"]),
                                 "u_cv": float(_utility(v, lam).iloc[0]),
-                                "killed_start": float(s["killed_best"].iloc[0]), "killed_adapt": float(a["killed_best"]),
+                                "killed_start": float(s["killed_best"].iloc[0]),
+                                "killed_adapt": float(a["killed_best"]),
                                 "killed_cv": float(v["killed_best"].iloc[0]), "switches": int(a["switches"])})
     return pd.DataFrame(out)
 

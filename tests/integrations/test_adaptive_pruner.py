@@ -143,3 +143,31 @@ def test_a_failing_rescoring_keeps_the_rule_and_says_why(worker, store_path, mod
     assert len({n for n, _, _ in calls}) == 20 and pruner.switches == []
     assert "replay exploded" in pruner.adaptation.error and pruner.spec.spec_hash == pruner.version.spec_hash
     assert pruner.finish(study)["decisions_absorbed"] == len(calls)
+
+
+def test_no_evidence_yet_is_recorded_with_the_decisions_and_explained(worker, store_path, model):
+    pruner = _pruner(store_path, model)
+    study, calls = _run(worker, pruner, "waiting", n_trials=10)
+    pruner.finish(study)
+    with PolicyStore(store_path, read_only=True) as store:
+        reasons = {r["trial_number"]: r["reason"] for r in store.fetch_dicts(
+            "SELECT trial_number, reason FROM decisions WHERE study = 'waiting' ORDER BY decided_at")}
+        assert "| adaptation: no evidence yet: 0 ended trials, re-scoring needs 6" in reasons[0]
+        assert "adaptation: no evidence yet: 5 ended trials" in reasons[5]
+        assert "| adaptation: " in reasons[9] and "no evidence yet" not in reasons[9]   # re-scored by then
+        assert "no evidence yet: 0 ended trials" in explain_trial(store, "waiting", 0)["line"]
+
+
+def test_ended_trials_carry_the_pruned_ones_and_the_audit_checks():
+    from optuna.trial import TrialState, create_trial
+
+    from policy_store.integrations.adaptation import ended_trials
+
+    trials = [create_trial(value=0.3, intermediate_values={0: 0.9, 2: 0.5, 4: 0.3}),
+              create_trial(state=TrialState.PRUNED, intermediate_values={0: 1.2, 2: 1.1}),
+              create_trial(value=0.2, intermediate_values={0: 1.0, 2: 0.8, 4: 0.2})]
+    for n, t in enumerate(trials):
+        t.number = n
+    ended = ended_trials(trials, "s", "minimize", shadow={2: 2})
+    assert (ended.n_completed, ended.n_pruned, ended.n_checks, ended.budget) == (2, 1, 1, 3)
+    assert ended.shadow.tolist() == [-1, -1, 1] and ended.pruned.tolist() == [False, True, False]
