@@ -140,7 +140,7 @@ def evidence_gap(ended: EndedTrials, min_trials: int) -> str | None:
     >>> from policy_store.curves import StudyCurves
     >>> c = StudyCurves.from_arrays("s", [[1.0, 0.5], [2.0, 1.0]], present=[[1, 0], [1, 0]])
     >>> evidence_gap(EndedTrials.build(c, [True, True]), 2)[:60]
-    'no evidence yet: 2 ended trials (0 completed, 2 pruned, 0 a'
+    'no evidence yet: 2 ended trials (0 completed, 2 pruned, 0 au'
     >>> evidence_gap(EndedTrials.build(c, [True, True]), 3)[-30:]
     're-scoring needs 3 ended trials'
     """
