@@ -141,7 +141,7 @@ def evidence_gap(ended: EndedTrials, min_trials: int) -> str | None:
     >>> c = StudyCurves.from_arrays("s", [[1.0, 0.5], [2.0, 1.0]], present=[[1, 0], [1, 0]])
     >>> evidence_gap(EndedTrials.build(c, [True, True]), 2)[:60]
     'no evidence yet: 2 ended trials (0 completed, 2 pruned, 0 au'
-    >>> evidence_gap(EndedTrials.build(c, [True, True]), 3)[-30:]
+    >>> evidence_gap(EndedTrials.build(c, [True, True]), 3)[-31:]
     're-scoring needs 3 ended trials'
     """
     if ended.n_trials < min_trials:
