@@ -11,8 +11,9 @@ With ``--heldout`` the same on unseen data: a model fitted on every task of both
 corpora, scored on a sample of the held-out HPO corpus (datasets in no corpus).
 Rows are cached under ``--cache`` (one file per setting), so a rerun only prints.
 
-    python benchmarks/adaptive_cv.py --tasks 40 --orders 2 --heldout /work/handoff/hpo-heldout.parquet \\
-        --heldout-features /work/handoff/hpo-heldout-features.parquet
+    python benchmarks/adaptive_cv.py --tasks 30 --orders 1 --variant defaults: --variant eager:small_study=0.05
+    python benchmarks/adaptive_cv.py --no-cv --heldout /work/handoff/hpo-heldout.parquet \\
+        --heldout-features /work/handoff/hpo-heldout-features.parquet --heldout-tasks 30 --orders 1 --variant ...
 """
 
 from __future__ import annotations
@@ -71,21 +72,25 @@ def main() -> None:
     p.add_argument("--trees", type=int, default=60)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lam", type=float, default=20.0)
-    p.add_argument("--adapt-option", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--variant", action="append", default=[], metavar="NAME:KEY=VALUE,...",
+                   help="adaptation options to compare (default: one variant, the defaults)")
     p.add_argument("--heldout", help="the held-out HPO corpus (datasets in no corpus)")
     p.add_argument("--heldout-features", help="its meta-features")
     p.add_argument("--heldout-tasks", type=int, default=40)
     p.add_argument("--no-cv", dest="cv", action="store_false")
     p.add_argument("--cache", type=Path, default=WORK)
     args = p.parse_args()
-    opts = dict(kv.split("=", 1) for kv in args.adapt_option)
-    opts = {k: _value(v) for k, v in opts.items()}
+    variants = {}
+    for v in args.variant or ["defaults:"]:
+        name, _, kvs = v.partition(":")
+        variants[name] = {k: _value(x) for k, x in (kv.split("=", 1) for kv in kvs.split(",") if kv)}
     started = time.perf_counter()
     data, _ = build_training(args.hpo, None, jobs=1, cache=args.cache)
-    scorer = adaptive_scorer(data.grid, **opts)
+    scorer = {name: adaptive_scorer(data.grid, **o) for name, o in variants.items()}
     orders = list(range(args.orders))
-    key = hashlib.sha256(repr((sorted(opts.items()), args.tasks, args.orders, args.folds, args.trees, args.seed,
-                               args.lam, args.heldout_tasks)).encode()).hexdigest()[:12]
+    key = hashlib.sha256(repr((sorted((k, sorted(o.items())) for k, o in variants.items()), args.tasks, args.orders,
+                               args.folds, args.trees, args.seed, args.lam, args.heldout_tasks)).encode()
+                         ).hexdigest()[:12]
     frames = []
     if args.cv:
         path = args.cache / f"adapt-cv-{key}.pkl"
@@ -118,14 +123,14 @@ def main() -> None:
         frames.append(rows)
     rows = pd.concat(frames, ignore_index=True)
     t = adaptation_targets(rows)
-    print(f"adaptation options {opts or 'defaults'}; {args.tasks} tasks per corpus x {args.orders} orders, "
+    print(f"variants {variants}; {args.tasks} tasks per corpus x {args.orders} orders, "
           f"{args.trees}-tree models, lam {args.lam:g}; {time.perf_counter() - started:.0f} s")
-    print("| corpus | studies | switched, start > 0.1 below CV oracle (target >= 25 %) | switched, all | "
+    print("| variant | corpus | studies | switched, start > 0.1 below CV oracle (target >= 25 %) | switched, all | "
           "utility start -> adaptive (CV oracle) | gain (target >= +0.03) | killed-best where start riskier: "
           "start -> adaptive (cut, target >= 20 %) | studies worse by > 0.05 (target <= 10 %) | better by > 0.05 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for _, r in t.iterrows():
-        print(f"| {r['corpus']} | {r['studies']} | {r['switch_rate_far']:.0%} of {r['far_studies']} | "
+        print(f"| {r['variant']} | {r['corpus']} | {r['studies']} | {r['switch_rate_far']:.0%} of {r['far_studies']} | "
               f"{r['switch_rate_all']:.0%} | {r['u_start']:.3f} -> {r['u_adapt']:.3f} ({r['u_cv']:.3f}) | "
               f"{r['gain']:+.3f} | {r['killed_start_risky']:.2f} -> {r['killed_adapt_risky']:.2f} "
               f"({r['killed_cut']:.0%}, {r['risky_studies']} studies) | {r['worse_share']:.0%} | "

@@ -47,14 +47,17 @@ def _utility(frame: pd.DataFrame, lam: float) -> pd.Series:
 
 
 def adaptation_rows(data: TrainingData, splits: Sequence[tuple[Sequence[str], Sequence[str]]],
-                    adapt: Callable[..., dict[str, Any]], *, lam: float = 20.0, orders: Sequence[int] | None = None,
-                    n_estimators: int = 100, seed: int = 0, progress: bool = False) -> pd.DataFrame:
-    """One row per (held-out task, study, order): the start rule's, the adaptive run's and the CV oracle's outcomes.
+                    adapt: Callable[..., dict[str, Any]] | dict[str, Callable[..., dict[str, Any]]], *,
+                    lam: float = 20.0, orders: Sequence[int] | None = None, n_estimators: int = 100, seed: int = 0,
+                    progress: bool = False) -> pd.DataFrame:
+    """One row per (held-out task, study, order[, variant]): the start rule's, the adaptive run's and the CV oracle's.
 
     ``splits``: (training tasks, test tasks) pairs; a model is fitted on each
     training part. ``adapt``: :func:`~policy_store.meta.evaluation.adaptive.adaptive_scorer`'s
-    function. ``orders``: trial orders scored (default: the data's).
+    function, or several by variant name (column ``variant``). ``orders``: trial orders scored
+    (default: the data's).
     """
+    adapters = adapt if isinstance(adapt, dict) else {"default": adapt}
     from tqdm.auto import tqdm
 
     orders = list(data.orders if orders is None else orders)
@@ -75,13 +78,14 @@ def adaptation_rows(data: TrainingData, splits: Sequence[tuple[Sequence[str], Se
                 picks = cv_oracle_choices(means[..., 0], means[..., 1], scored, lam=lam)
             oracle = pd.concat([_lookup(data, t, single if c < 0 else c, studies[i]) for i, c in picks.items()])
             for c in data.curves[t]:
-                for o in orders:
-                    a = adapt(c, int(o), e, lam)
+                for o, (variant, fn) in ((o, va) for o in orders for va in adapters.items()):
                     s = static[(static["study"] == c.study) & (static["order_seed"] == o)]
                     v = oracle[(oracle["study"] == c.study) & (oracle["order_seed"] == o)]
                     if s.empty or v.empty:
                         continue
-                    out.append({"corpus": task_parts(t)["corpus"], "task": t, "study": c.study, "order_seed": int(o),
+                    a = fn(c, int(o), e, lam)
+                    out.append({"variant": variant, "corpus": task_parts(t)["corpus"], "task": t, "study": c.study,
+                                "order_seed": int(o),
                                 "start": data.grid[start].name,
                                 "u_start": float(_utility(s, lam).iloc[0]),
                                 "u_adapt": a["compute_saved"] - lam * (0.0 if np.isnan(a["regret"]) else a["regret"]),
@@ -93,17 +97,20 @@ def adaptation_rows(data: TrainingData, splits: Sequence[tuple[Sequence[str], Se
 
 
 def adaptation_targets(rows: pd.DataFrame, *, far: float = 0.1, worse: float = 0.05) -> pd.DataFrame:
-    """Per corpus, per study (mean over its orders): the issue's four figures (see the module docstring)."""
+    """Per corpus (and variant), per study (mean over its orders): the issue's four figures (see the module
+    docstring)."""
     cols = ["u_start", "u_adapt", "u_cv", "killed_start", "killed_adapt", "killed_cv", "switches"]
-    per = rows.groupby(["corpus", "task", "study"])[cols].mean().reset_index()
+    if "variant" not in rows:
+        rows = rows.assign(variant="default")
+    per = rows.groupby(["variant", "corpus", "task", "study"])[cols].mean().reset_index()
     out = []
-    for corpus, g in per.groupby("corpus"):
+    for (variant, corpus), g in per.groupby(["variant", "corpus"]):
         far_g = g[g["u_cv"] - g["u_start"] > far]
         risky = g[g["killed_start"] > g["killed_cv"]]
         k0 = float(risky["killed_start"].mean()) if len(risky) else float("nan")
         k1 = float(risky["killed_adapt"].mean()) if len(risky) else float("nan")
         delta = g["u_adapt"] - g["u_start"]
-        out.append({"corpus": corpus, "studies": len(g), "far_studies": len(far_g),
+        out.append({"variant": variant, "corpus": corpus, "studies": len(g), "far_studies": len(far_g),
                     "switch_rate_far": float((far_g["switches"] > 0).mean()) if len(far_g) else float("nan"),
                     "switch_rate_all": float((g["switches"] > 0).mean()),
                     "u_start": float(g["u_start"].mean()), "u_adapt": float(g["u_adapt"].mean()),

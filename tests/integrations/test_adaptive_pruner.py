@@ -104,11 +104,36 @@ def test_the_offline_adaptive_replay_makes_the_live_decisions(worker, store_path
     _, calls = _run(worker, pruner, "live-twin", n_trials=40)
     offline = adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
     assert pruner.switches, "the twin should switch, or it tests nothing about switches"
+    # forecasts on: the evidence of every re-scoring held pruned trials continued by the forecaster
+    assert all(s.basis["pruned"] > 0 and s.basis["forecaster"] for _, s in pruner.switches)
+    off, live = offline_evidence(curves, pruner), pruner.adaptation.selector.evidence
+    assert [e.basis for e in off] == [e.basis for e in live] and len(live) > len(pruner.switches)
+    assert all(np.array_equal(a.diff_mean, b.diff_mean) for a, b in zip(off, live, strict=True))
     assert [s.to_dict() for s in offline.switches] == [s.to_dict() for _, s in pruner.switches]
     live_pruned = sorted((n, s) for n, s, v in calls if v)
     assert [(int(t), int(s)) for t, s in enumerate(offline.prune_step) if s >= 0] == live_pruned
     first = [n for n, _ in pruner.switches]
     assert [int(np.argmax(offline.rule_of != offline.rule_of[0]))] == first[:1]
+
+
+def offline_evidence(curves, pruner):
+    """The offline twin's re-scorings (each one's evidence), from the same prior and options."""
+    from policy_store.meta.adaptation import replay as offline
+
+    seen = []
+    real = offline.AdaptiveSelector.rescore
+
+    def spy(self, ended):
+        ev = real(self, ended)
+        seen.append(ev)
+        return ev
+
+    offline.AdaptiveSelector.rescore = spy
+    try:
+        adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
+    finally:
+        offline.AdaptiveSelector.rescore = real
+    return seen
 
 
 def test_adapt_false_keeps_the_recommended_rule(worker, store_path, model):
