@@ -1,26 +1,33 @@
 """Within-study adaptation: the first study on a new task is its own probe.
 
-A study starts from the meta-learned rule. As its trials complete,
-:class:`AdaptiveSelector` re-scores every candidate of the grid on the
-completed trials so far (the replay engine on the study's own curves) and
-blends that evidence with the meta-learned prior by their uncertainties:
+A study starts from the meta-learned rule. Each time a trial ends,
+:class:`AdaptiveSelector` re-scores every candidate of the grid on the ended
+trials so far (:class:`~.evidence.EndedTrials`: completed ones as they ran,
+pruned ones continued to a final drawn from the forecaster's predictive,
+audited ones as checks of the forecaster; see :mod:`.evidence`) with the
+replay engine, and blends that evidence with the meta-learned prior by their
+uncertainties:
 
 - **prior**, per candidate: the model's expected utility ``saved - lam * regret``
   (:class:`Prior`), its variance from the forest's 10-90 % spread over trees
   (read as a normal's: sd = width / 2.563; saved and regret taken independent);
 - **data**, per candidate: the mean utility over ``n_boot`` bootstrap
-  replicates of the completed trials (resampled with replacement, in random
-  order), its variance the replicates' variance plus ``small_study / n``: a
-  few trials' outcome is a biased estimate of a whole study's (startup gates,
-  fewer trials to beat), not only a noisy one; both shrink as trials accrue;
-- **blend**: precision-weighted, ``post = (m_p / v_p + m_d / v_d) / (1 / v_p + 1 / v_d)``.
+  replicates of the ended trials (resampled with replacement, each pruned
+  trial's final drawn afresh), its variance the replicates' variance plus
+  ``small_study / n``: a few trials' outcome is a biased estimate of a whole
+  study's (startup gates, fewer trials to beat), not only a noisy one;
+- **gain** of each candidate over the rule in force: the same blend applied to
+  the paired difference (both replayed on the same replicates, so what they
+  share cancels), prior ``m_c - m_i`` with variance ``v_c + v_i``.
 
-The selector switches rule only when the evidence says so: once at least
-``min_trials`` trials completed, if the candidate with the best blended utility
-beats the incumbent's by more than ``margin`` standard errors of the difference
-(``sqrt(v_c + v_i)``). Re-scoring runs at every ``every``-th completion. It is
-deterministic: replicate ``b`` at ``n`` completed trials draws from
-``numpy.random.default_rng([seed, n])``.
+The selector switches only when the evidence's lower bound says so: the
+candidate with the largest lower bound ``gain - margin * se`` takes over if that
+bound is above 0 (a rule that kills too much loses to a safer one; a timid one
+to a more aggressive one; :attr:`Switch.direction` says which). Re-scoring waits
+for ``min_trials`` ended trials, one of them completed (the budget the pruned
+ones are forecast to); until then :attr:`AdaptiveSelector.status` says "no
+evidence yet" and why. It is deterministic: replicate ``b`` at ``n`` ended
+trials draws from ``numpy.random.default_rng([seed, n])``.
 
 Regret is measured in units of the completed trials' own scale
 (:func:`~policy_store.curves.regret_scale`: 1 for a maximised
@@ -28,12 +35,9 @@ metric, the median final loss for a minimised one), the units the meta-model
 was trained and evaluated in, so the prior and the study's evidence are
 blended in one currency (a loss of 800 is not 800 times an accuracy point).
 
-The evidence is the trials that ran to the end, i.e. those the rules in force
-let through: better than typical trials. A rule is judged on how it would
-have treated those survivors -- no candidate is ever credited with a trial it
-would have let run that nobody saw finish. A switch only changes the rule for
-decisions still to come: what was pruned stays pruned (the caller never asks
-again about a trial it stopped).
+A switch only changes the rule for decisions still to come: what was pruned
+stays pruned (the caller never asks again about a trial it stopped), and the
+new rule decides with the study's real history behind it.
 
 Examples
 --------

@@ -15,10 +15,11 @@ Adapting inside the study
 -------------------------
 With ``recommend=True`` the pruner starts from the meta-learned rule and adapts
 (:mod:`policy_store.meta.adaptation.selector`): ``should_prune`` counts the study's
-COMPLETE trials (one read of the trial list) and, at every ``every``-th new
-completion, has a child process re-score the grid on their curves and blend
-the result with the meta-learned prior, off the study's GIL
-(:mod:`policy_store.integrations.adaptation`).
+ended trials (one read of the trial list) and, when one more ended, has a child
+process re-score the grid on them (pruned ones continued by the forecaster) and
+blend the result with the meta-learned prior, off the study's GIL
+(:mod:`policy_store.integrations.adaptation`); each decision's reason carries the
+adaptation's state ("no evidence yet" and why, until there is some).
 A switch it decides takes effect at the next ``should_prune``: the new rule's
 Optuna pruner decides from then on; a pruned trial is never asked again, so
 nothing already pruned is revived. The switch (from -> to, the evidence, the
