@@ -16,7 +16,7 @@ at a fixed grid of levels into any requested levels, monotone by construction.
 >>> seen = np.array([2, 3])
 >>> last, scale = last_and_scale(*check_batch(values, seen, 4))
 >>> last.tolist(), [round(float(s), 4) for s in scale]
-([0.8, 2.0], [0.2, 0.002])
+([0.8, 2.0], [0.2, 0.04])
 """
 
 from __future__ import annotations
@@ -29,9 +29,9 @@ import numpy as np
 from policy_store.errors import InvalidInputError
 
 #: The levels every model predicts at; other levels are interpolated between them.
-GRID_LEVELS = np.array([0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98])
-#: Relative floor of a curve's scale (a flat prefix moves by at most this fraction of its level) ...
-RELATIVE_FLOOR = 1e-3
+GRID_LEVELS = np.array([0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95])
+#: Relative floor of a curve's scale: a flat or one-point prefix is measured in 2 % of its level ...
+RELATIVE_FLOOR = 0.02
 #: ... and the absolute floor, for a flat prefix at zero.
 ABSOLUTE_FLOOR = 1e-9
 #: Predictions are clipped to this magnitude so a huge-scale curve never yields inf.

@@ -28,7 +28,7 @@ from policy_store.meta.forecast._base import GRID_LEVELS, Forecaster, last_and_s
 FRACTION_EDGES = np.array([0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
 #: A spread with no data behind it: mostly a little better than the last value, with a longer good tail,
 #: scaled by the share of the budget still to run.
-_SHAPE = np.array([-0.6, -0.4, -0.25, -0.1, 0.0, 0.05, 0.1, 0.2, 0.3, 0.45, 0.7, 1.0, 1.5])
+_SHAPE = np.array([-0.6, -0.4, -0.1, 0.1, 0.3, 0.7, 1.0])
 DEFAULT_TABLE = (1.0 - np.r_[0.0, FRACTION_EDGES[:-1]])[:, None] * _SHAPE[None, :]
 
 

@@ -1,4 +1,4 @@
-"""Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior`` and ``audit_fraction``.
+"""Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior``, ``forecast`` and ``audit_fraction``.
 
 Imported lazily (optuna is an optional extra).
 """
@@ -51,6 +51,32 @@ class PosteriorPruner(BasePruner):
         prob = prob_improvement(np.array([n]), np.array([s]), np.array([q]), np.array([x]), np.float64(best), p,
                                 "minimize" if minimize else "maximize")
         return bool(prob[0] < p["alpha"])
+
+
+class ForecastPruner(BasePruner):
+    """Live form of the ``forecast`` strategy (see :mod:`policy_store.rules.strategies.forecast`)."""
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        self._p = dict(params)
+
+    def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        from policy_store.rules.strategies.forecast import StudyState, decide
+
+        step = trial.last_step
+        if step is None:
+            return False
+        complete = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+        if not complete:
+            return False
+        minimize = study.direction == StudyDirection.MINIMIZE
+        best = complete[0].value
+        budget = 0
+        for t in complete:
+            best = min(best, t.value) if minimize else max(best, t.value)
+            budget = max(budget, sum(math.isfinite(v) for v in t.intermediate_values.values()))
+        prefix = [v for _, v in sorted(trial.intermediate_values.items())]
+        state = StudyState(incumbent=float(best), n_complete=len(complete), n_steps=budget)
+        return decide(np.array(prefix, dtype=np.float64), int(step), state, self._p, not minimize)[0]
 
 
 class AuditPruner(BasePruner):

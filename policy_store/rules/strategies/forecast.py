@@ -1,0 +1,134 @@
+"""``forecast``: prune when the learned forecast says the trial will probably not beat the incumbent.
+
+At each report with a finite value at step ``s``, the trial's prefix is its
+finite reported values in step order, ``seen`` their count. The study state is
+the incumbent (best final among COMPLETE trials), their count, and the budget
+``n_steps`` (the most finite reports of any COMPLETE trial). The shipped
+forecaster (:func:`policy_store.meta.forecast.load_forecaster`) gives quantiles
+of the trial's final; :func:`prob_beats` reads from them the probability
+``P`` that the final beats the incumbent (piecewise-linear CDF between the
+quantiles, exponential tails beyond them). Prune iff ``P < alpha``. Never prune
+with fewer than ``n_startup_trials`` COMPLETE trials (at least 1: an incumbent is
+needed), before ``n_warmup_steps``, at a non-finite value, or once the trial has
+reached the budget (its forecast is then its value).
+
+:func:`decide` is the whole rule as a pure function of (prefix values, step,
+study state, params, direction); the replay kernel
+(:mod:`policy_store.replay.kernels.forecast`) and the live pruner
+(``ForecastPruner`` in :mod:`policy_store.rules._optuna`) both call
+:func:`forecast_prob`, row for row on the same inputs, so they agree bit for bit.
+
+Examples
+--------
+>>> import numpy as np
+>>> state = StudyState(incumbent=0.95, n_complete=3, n_steps=20)
+>>> params = {"alpha": 0.05, "n_startup_trials": 1, "n_warmup_steps": 0}
+>>> decide(np.array([0.3, 0.35, 0.37, 0.38]), 3, state, params, maximize=True)[0]
+True
+>>> decide(np.array([0.80, 0.88, 0.92, 0.94]), 3, state, params, maximize=True)[0]
+False
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from policy_store.rules.strategies._base import Param, Strategy
+
+#: The forecast levels the probability is read from.
+LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+
+@dataclass(frozen=True)
+class StudyState:
+    """What the rule needs of the study: the incumbent, the COMPLETE trials' count and the budget in reports."""
+
+    incumbent: float
+    n_complete: int
+    n_steps: int
+
+
+def prob_beats(q_better: np.ndarray, incumbent_better: np.ndarray) -> np.ndarray:
+    """``P(final > incumbent)`` per row from quantiles at :data:`LEVELS` in "better is larger" units.
+
+    Between quantiles the CDF is linear; beyond the outer ones each tail decays
+    exponentially at the rate that joins the 5 % and 25 % (75 % and 95 %) quantiles.
+    A row whose quantiles are all equal is a point mass: ``P`` is 1 above the incumbent, else 0.
+    """
+    levels = np.asarray(LEVELS)
+    q = np.asarray(q_better, dtype=np.float64)
+    inc = np.asarray(incumbent_better, dtype=np.float64)
+    k = np.count_nonzero(q <= inc[:, None], axis=1)
+    rows = np.arange(len(q))
+    lo_i, hi_i = np.clip(k - 1, 0, len(levels) - 1), np.clip(k, 0, len(levels) - 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        width = q[rows, hi_i] - q[rows, lo_i]
+        inner = levels[lo_i] + (levels[hi_i] - levels[lo_i]) * (inc - q[rows, lo_i]) / width
+        t_lo = (q[:, 2] - q[:, 0]) / np.log(levels[2] / levels[0])
+        t_hi = (q[:, -1] - q[:, -3]) / np.log((1 - levels[-3]) / (1 - levels[-1]))
+        below = levels[0] * np.exp(-(q[:, 0] - inc) / t_lo)
+        above = 1.0 - (1 - levels[-1]) * np.exp(-(inc - q[:, -1]) / t_hi)
+    cdf = np.where(k == 0, np.where(t_lo > 0, below, 0.0),
+                   np.where(k == len(levels), np.where(t_hi > 0, above, 1.0), inner))
+    return np.clip(1.0 - np.nan_to_num(cdf, nan=1.0), 0.0, 1.0)
+
+
+def forecast_prob(values: np.ndarray, seen: np.ndarray, n_steps: int, incumbent: np.ndarray,
+                  maximize: bool) -> np.ndarray:
+    """``P(final beats incumbent)`` for a batch of prefixes of one study (NaN-padded rows, ``seen`` each)."""
+    from policy_store.meta.forecast import load_forecaster
+
+    q = load_forecaster().quantiles(values, seen, n_steps, maximize, LEVELS)
+    if maximize:
+        return prob_beats(q, np.asarray(incumbent, dtype=np.float64))
+    return prob_beats(-q[:, ::-1], -np.asarray(incumbent, dtype=np.float64))
+
+
+def decide(prefix: np.ndarray, step: int, state: StudyState, params: dict[str, Any],
+           maximize: bool) -> tuple[bool, float]:
+    """The rule on one report: ``(prune, P)`` (``P`` is NaN where the rule did not look).
+
+    ``prefix`` holds the trial's reported values in step order (non-finite ones are skipped), the last
+    being the value at ``step``.
+    """
+    prefix = np.asarray(prefix, dtype=np.float64)
+    if (step < params["n_warmup_steps"] or not len(prefix) or not np.isfinite(prefix[-1])
+            or state.n_complete < params["n_startup_trials"]):
+        return False, float("nan")
+    finite = prefix[np.isfinite(prefix)]
+    if len(finite) >= state.n_steps:
+        return False, float("nan")
+    p = forecast_prob(finite[None, :], np.array([len(finite)]), state.n_steps, np.array([state.incumbent]),
+                      maximize)[0]
+    return bool(p < params["alpha"]), float(p)
+
+
+class Forecast(Strategy):
+    """Prune when the forecast's probability of beating the incumbent falls below ``alpha``."""
+
+    name = "forecast"
+    kernel = "forecast"
+    optuna_backed = False
+    params = (
+        Param("alpha", "float", 0.05, low=0.0, high=1.0, low_open=True, high_open=True),
+        Param("n_startup_trials", "int", 1, low=1),
+        Param("n_warmup_steps", "int", 0, low=0),
+    )
+
+    def to_optuna(self, params: dict[str, Any]) -> Any:
+        from policy_store.rules._optuna import ForecastPruner
+
+        return ForecastPruner(params)
+
+    def to_ray_tune(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "scheduler": "FIFOScheduler",
+            "kwargs": {},
+            "differences": [
+                "Ray Tune has no forecast-based scheduler; wrap this rule in a custom TrialScheduler "
+                "(on_trial_result returning STOP when decide() says prune) to reproduce it.",
+            ],
+        }
