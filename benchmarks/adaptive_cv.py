@@ -114,7 +114,7 @@ def main() -> None:
         if path.exists():
             rows = pd.read_pickle(path)
         else:
-            held = heldout_data(args.heldout, args.heldout_features, args.heldout_tasks, args.orders, args.seed)
+            held = heldout_data(args.heldout, args.heldout_features, args.heldout_tasks, len(data.orders), args.seed)
             both = concat_training_data([data, held])
             rows = adaptation_rows(both, [(data.tasks, held.tasks)], scorer, lam=args.lam, orders=orders,
                                    n_estimators=args.trees, seed=args.seed, progress=True)

@@ -300,8 +300,8 @@ class AdaptiveSelector:
         What re-scores (default :func:`score_candidates`; a live study runs it in a child
         process: :class:`~policy_store.meta.adaptation.worker.RescoreProcess`).
     forecaster:
-        Forecasts the finals of pruned trials (default: the shipped one,
-        :func:`policy_store.meta.forecast.load_forecaster`).
+        Forecasts the finals of pruned trials: a :class:`~policy_store.meta.forecast.Forecaster`,
+        or the name :func:`policy_store.meta.forecast.load_forecaster` takes (default: the shipped one).
     backtest:
         Correct the forecasts by the forecaster's misses on the study's completed trials
         (:func:`~.evidence.continue_pruned`).
@@ -356,10 +356,10 @@ class AdaptiveSelector:
         return n_ended >= self.min_trials and n_ended - self._scored_at >= self.every
 
     def _forecast(self, ended: EndedTrials) -> Continuations:
-        if self.forecaster is None:
+        if self.forecaster is None or isinstance(self.forecaster, str):
             from policy_store.meta.forecast import load_forecaster
 
-            self.forecaster = load_forecaster()
+            self.forecaster = load_forecaster(*([self.forecaster] if self.forecaster else []))
         return continue_pruned(ended, self.forecaster, backtest=self.backtest)
 
     def rescore(self, ended: EndedTrials | StudyCurves) -> Evidence:
