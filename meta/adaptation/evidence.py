@@ -251,6 +251,15 @@ def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.nda
     return out
 
 
+def resolve_forecaster(forecaster: Any = None) -> Any:
+    """A forecaster object as is; None or a name: :func:`policy_store.meta.forecast.load_forecaster`'s (cached)."""
+    if forecaster is None or isinstance(forecaster, str):
+        from policy_store.meta.forecast import load_forecaster
+
+        return load_forecaster(*([forecaster] if forecaster else []))
+    return forecaster
+
+
 def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True) -> Continuations:
     """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
 

@@ -66,7 +66,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from policy_store.meta.adaptation.evidence import Continuations, EndedTrials, continue_pruned, evidence_gap
+from policy_store.meta.adaptation.evidence import (
+    Continuations,
+    EndedTrials,
+    continue_pruned,
+    evidence_gap,
+    resolve_forecaster,
+)
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
@@ -234,15 +240,20 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
                        np.arange(len(rows)), c.steps, c.values[rows], c.present[rows], c.cost[rows])
 
 
-def score_candidates(completed: StudyCurves | Continuations, specs: Sequence[RuleSpec], *, lam: float = 20.0,
-                     n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0) -> dict[str, np.ndarray]:
+def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs: Sequence[RuleSpec], *,
+                     lam: float = 20.0, n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0,
+                     forecaster: Any = None, backtest: bool = True) -> dict[str, Any]:
     """Every spec replayed on bootstrap replicates of a study's completed trials (or of its ended trials).
 
     Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
     over replicates), the utility's ``mean`` and ``var`` over replicates, one
     value per spec, and the replicates' utilities ``u`` (n_boot, n_specs).
-    Given :class:`~.evidence.Continuations`, each replicate resamples the ended
-    trials and draws every pruned trial's final from its forecast.
+    Given :class:`~.evidence.EndedTrials`, the pruned trials' finals are forecast first
+    (:func:`~.evidence.continue_pruned` with ``forecaster`` -- an object or a name of
+    :func:`policy_store.meta.forecast.load_forecaster` -- and ``backtest``; here, so a
+    re-scoring child process forecasts too) and ``basis`` says what the evidence held;
+    each replicate resamples the ended trials and draws every pruned trial's final
+    from its forecast.
 
     >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
     >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}}),
@@ -251,6 +262,8 @@ def score_candidates(completed: StudyCurves | Continuations, specs: Sequence[Rul
     >>> bool(s["saved"][0] > s["saved"][1]), s["mean"].shape
     (True, (2,))
     """
+    if isinstance(completed, EndedTrials):
+        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest)
     cont = completed if isinstance(completed, Continuations) else None
     base = cont.ended.curves if cont is not None else completed
     n = base.n_trials
@@ -271,7 +284,8 @@ def score_candidates(completed: StudyCurves | Continuations, specs: Sequence[Rul
     regret = np.where(np.isnan(regret), np.maximum(worst, 0.0), regret)
     u = saved - lam * regret
     return {"saved": saved.mean(0), "regret": regret.mean(0), "killed": killed.mean(0), "mean": u.mean(0),
-            "var": u.var(0, ddof=1) if n_boot > 1 else np.zeros(u.shape[1]), "u": u}
+            "var": u.var(0, ddof=1) if n_boot > 1 else np.zeros(u.shape[1]), "u": u,
+            "basis": cont.to_dict() if cont is not None else {"ended": n}}
 
 
 @dataclass
@@ -355,13 +369,6 @@ class AdaptiveSelector:
         """Would :meth:`observe` re-score with this many ended trials (cheap; no replay)?"""
         return n_ended >= self.min_trials and n_ended - self._scored_at >= self.every
 
-    def _forecast(self, ended: EndedTrials) -> Continuations:
-        if self.forecaster is None or isinstance(self.forecaster, str):
-            from policy_store.meta.forecast import load_forecaster
-
-            self.forecaster = load_forecaster(*([self.forecaster] if self.forecaster else []))
-        return continue_pruned(ended, self.forecaster, backtest=self.backtest)
-
     def rescore(self, ended: EndedTrials | StudyCurves) -> Evidence:
         """Blend the candidates' utility on ``ended`` with the prior (no switch; recorded in :attr:`evidence`).
 
@@ -371,15 +378,14 @@ class AdaptiveSelector:
         not scored and never chosen.
         """
         if isinstance(ended, StudyCurves):
-            scored: StudyCurves | Continuations = ended
-            n, n_done, unit, basis = ended.n_trials, ended.n_trials, regret_scale(ended), {"ended": ended.n_trials}
+            n, n_done, unit, direction = ended.n_trials, ended.n_trials, regret_scale(ended), ended.direction
         else:
-            scored = self._forecast(ended)
-            n, n_done, unit, basis = ended.n_trials, ended.n_completed, ended.regret_unit(), scored.to_dict()
-        direction = ended.direction if isinstance(ended, StudyCurves) else ended.curves.direction
+            n, n_done, unit, direction = ended.n_trials, ended.n_completed, ended.regret_unit(), ended.curves.direction
         ok = np.array([sp.direction in (None, direction) for sp in self.prior.specs])
-        part = self.scorer(scored, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
-                           n_boot=self.n_boot, seed=self.seed, regret_unit=unit)
+        part = self.scorer(ended, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
+                           n_boot=self.n_boot, seed=self.seed, regret_unit=unit, forecaster=self.forecaster,
+                           backtest=self.backtest)
+        basis = dict(part.get("basis") or {"ended": n})
         s = {}
         for key in ("saved", "regret", "killed", "mean", "var"):
             s[key] = np.full(len(ok), np.nan)

@@ -101,6 +101,7 @@ class LiveAdaptation:
             raise InvalidInputError(f"adapt background must be one of {list(BACKGROUNDS)}, got {self.background!r}",
                                     field="adapt")
         opts = {k: v for k, v in options.items() if k != "background"}
+        self.selector_options = opts
         self.error: str | None = None
         self._pending: Any = None
         self._lock = threading.Lock()
@@ -174,8 +175,13 @@ class LiveAdaptation:
 
     def _warm_up(self, prior: Any) -> None:
         try:
-            tiny = StudyCurves.from_arrays("warm-up", [[1.0, 0.5], [0.9, 0.8], [1.2, 1.1]])
-            self._worker(tiny, [s for s in prior.specs if s.direction in (None, "minimize")], n_boot=2)
+            from policy_store.meta.adaptation.evidence import EndedTrials
+
+            tiny = StudyCurves.from_arrays("warm-up", [[1.0, 0.5], [0.9, 0.8], [1.2, np.nan]],
+                                           present=[[1, 1], [1, 1], [1, 0]])
+            self._worker(EndedTrials.build(tiny, [False, False, True]),       # the forecaster loads here too
+                         [s for s in prior.specs if s.direction in (None, "minimize")], n_boot=2,
+                         forecaster=self.selector_options.get("forecaster"))
         except Exception as e:  # the first re-scoring will fail the same way and stop the adaptation
             self.error = f"warm-up: {e!r}"
         finally:
