@@ -202,7 +202,8 @@ def run(args: argparse.Namespace) -> None:
         print(f"adaptive: started {version.ref} ({version.spec.canonical_json()}), "
               f"{len(sel.evidence) if sel else 0} re-scorings, "
               f"{len(pruner.switches)} switches, error {pruner.adaptation.error}; forecaster "
-              f"{getattr(sel.forecaster, 'name', None) if sel else None}; last status: {pruner.adaptation.status}")
+              f"{getattr(sel.forecaster, 'name', sel.forecaster) if sel else None} (None: the shipped one); "
+              f"last status: {pruner.adaptation.status}")
         for first, sw in pruner.switches:
             print(f"  from trial {first}: {sw.reason}")
     print("| clock | pruner | p50 ms | p99 ms | mean ms |")
