@@ -63,6 +63,48 @@ def heldout_data(path: str, features: str, tasks: int, orders: int, seed: int):
     return data
 
 
+def why_kills_go_unseen(data, rows: pd.DataFrame, forecasters: list[str], lam: float) -> pd.DataFrame:
+    """On the studies where the start rule killed the best trial and the CV oracle's did not: run the start rule
+    alone (no switch) and read the last re-scoring's evidence -- does it see the rule kill the best trial?
+
+    Per study and forecaster: the evidence's killed-best probability of the start rule (truth: 1), and where the
+    killed best trial's forecast median ranks among the ended trials' finals (1 = best).
+    """
+    from policy_store.meta.adaptation.replay import adaptive_replay
+    from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior
+    from policy_store.meta.evaluation.adaptive import scaled
+
+    from policy_store.curves import regret_scale
+
+    risky = rows[(rows["killed_start"] > 0) & (rows["killed_cv"] == 0)].drop_duplicates(["task", "study"])
+    out = []
+    real = AdaptiveSelector.rescore
+    for _, r in risky.iterrows():
+        c = next(c for c in data.curves[r["task"]] if c.study == r["study"])
+        c = scaled(c, regret_scale(c))
+        start = [g.name for g in data.grid].index(r["start"])
+        for fc in forecasters:
+            seen = []
+
+            def spy(self, ended, _seen=seen):
+                ev = real(self, ended)
+                _seen.append(ev)
+                return ev
+
+            AdaptiveSelector.rescore = spy
+            try:
+                adaptive_replay(c, int(r["order_seed"]), Prior.uninformative(data.grid, c.direction, start), lam=lam,
+                                margin=float("inf"), forecaster=fc)
+            finally:
+                AdaptiveSelector.rescore = real
+            if seen:
+                ev = seen[-1]
+                out.append({"task": r["task"], "study": r["study"], "forecaster": fc,
+                            "seen_killed": float(ev.killed[start]), "seen_regret": float(ev.regret[start]),
+                            "pruned": ev.basis.get("pruned", 0), "ended": ev.basis.get("ended", 0)})
+    return pd.DataFrame(out)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hpo", default=str(WORK / "hpo-full.parquet"), help="the HPO corpus (cached training data)")
@@ -78,6 +120,8 @@ def main() -> None:
     p.add_argument("--heldout-features", help="its meta-features")
     p.add_argument("--heldout-tasks", type=int, default=40)
     p.add_argument("--no-cv", dest="cv", action="store_false")
+    p.add_argument("--why", action="store_true",
+                   help="also: on the studies whose start rule killed the best trial, does the evidence see it?")
     p.add_argument("--cache", type=Path, default=WORK)
     args = p.parse_args()
     variants = {}
@@ -122,6 +166,13 @@ def main() -> None:
             rows.to_pickle(path)
         frames.append(rows)
     rows = pd.concat(frames, ignore_index=True)
+    if args.why and args.cv:
+        first = rows[(rows["variant"] == rows["variant"].iloc[0]) & (rows["corpus"] != "hpo-heldout")]
+        w = why_kills_go_unseen(data, first, ["learned", "last-value"], args.lam)
+        print("Studies whose start rule killed the best trial (CV oracle's did not): the last re-scoring under the "
+              "start rule, its evidence's killed-best probability for it (truth 1) and regret (units of the study):")
+        print(w.groupby("forecaster")[["seen_killed", "seen_regret", "pruned", "ended"]].mean().round(3)
+              .assign(studies=w.groupby("forecaster").size()).to_string())
     t = adaptation_targets(rows)
     print(f"variants {variants}; {args.tasks} tasks per corpus x {args.orders} orders, "
           f"{args.trees}-tree models, lam {args.lam:g}; {time.perf_counter() - started:.0f} s")
