@@ -174,7 +174,8 @@ def main() -> None:
         print(w.groupby("forecaster")[["seen_killed", "seen_regret", "pruned", "ended"]].mean().round(3)
               .assign(studies=w.groupby("forecaster").size()).to_string())
     t = adaptation_targets(rows)
-    print(f"variants {variants}; {args.tasks} tasks per corpus x {args.orders} orders, "
+    print(f"variants {variants}; " + (f"{args.tasks} tasks per corpus, " if args.cv else "")
+          + (f"{args.heldout_tasks} held-out tasks, " if args.heldout else "") + f"x {args.orders} orders, "
           f"{args.trees}-tree models, lam {args.lam:g}; {time.perf_counter() - started:.0f} s")
     print("| variant | corpus | studies | switched, start > 0.1 below CV oracle (target >= 25 %) | switched, all | "
           "utility start -> adaptive (CV oracle) | gain (target >= +0.03) | killed-best where start riskier: "
