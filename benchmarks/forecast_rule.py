@@ -99,12 +99,14 @@ def main() -> int:
     p.add_argument("--orders", type=int, default=2)
     p.add_argument("--lam", type=float, default=20.0)
     p.add_argument("--heldout", default="/work/handoff/hpo-heldout.parquet")
+    p.add_argument("--corpora", default="lcdb,hpo,heldout", help="comma-separated, of lcdb, hpo, heldout")
     args = p.parse_args()
     t0 = time.perf_counter()
-    sets = {name: load_source(name) for name in ("lcdb", "hpo", "bundled")}
+    corpora = args.corpora.split(",")
+    sets = {name: load_source(name) for name in ("lcdb", "hpo", "bundled")} if set(corpora) - {"heldout"} else {}
     shipped = forecast_pkg.load_forecaster
     results = []
-    for corpus in ("lcdb", "hpo", "heldout"):
+    for corpus in corpora:
         if corpus in ("lcdb", "hpo"):
             learned, _ = held_out_models(corpus, sets)
             forecast_pkg.load_forecaster = lambda *a, _m=learned, **k: _m   # the rule's forecaster, held out

@@ -24,6 +24,7 @@ True
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -72,19 +73,25 @@ class PackedQuantileTrees:
                    cat["feature"], cat["threshold"], cat["missing_left"], cat["value"], baseline, depth)
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Each level's prediction for each row of ``X``, ``(n_rows, n_levels)``."""
-        X = np.asarray(X, dtype=np.float64)
+        """Each level's prediction for each row of ``X``, ``(n_rows, n_levels)`` (compiled where numba is)."""
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        bounds = np.r_[0, np.flatnonzero(self.model[1:] != self.model[:-1]) + 1, len(self.model)].astype(np.int64)
+        walk = _compiled_walk()
+        if walk is not None:
+            out = np.empty((len(X), len(self.baseline)))
+            walk(X, self.roots, self.left, self.right, self.feature, self.threshold, self.missing_left, self.value,
+                 bounds, self.baseline, out)
+            return out
         node = np.broadcast_to(self.roots, (len(X), len(self.roots))).copy()
         rows = np.arange(len(X))[:, None]
         for _ in range(self.depth):
             x = X[rows, self.feature[node]]
             go_left = np.where(np.isnan(x), self.missing_left[node], x <= self.threshold[node])
             node = np.where(go_left, self.left[node], self.right[node])
-        # A running sum over each level's trees (they are contiguous): its bits do not depend on how many rows
-        # are predicted together, unlike numpy's pairwise reduction, so a trial forecast alone equals the same
-        # trial in a batch.
+        # A running sum over each level's trees (they are contiguous), in tree order like the compiled walk: its
+        # bits do not depend on how many rows are predicted together (numpy's pairwise reduction's would), so a
+        # trial forecast alone equals the same trial in a batch, compiled or not.
         leaves = self.value[node]
-        bounds = np.r_[0, np.flatnonzero(self.model[1:] != self.model[:-1]) + 1, len(self.model)]
         out = np.column_stack([np.cumsum(leaves[:, a:b], axis=1)[:, -1] for a, b in zip(bounds[:-1], bounds[1:],
                                                                                          strict=True)])
         return out + self.baseline
@@ -99,3 +106,25 @@ class PackedQuantileTrees:
         kw = {f.name: np.asarray(arrays[f.name]) for f in fields(cls)}
         kw["depth"] = int(kw["depth"])
         return cls(**kw)
+
+
+def _walk(X, roots, left, right, feature, threshold, missing_left, value, bounds, baseline, out):  # pragma: no cover
+    for r in range(X.shape[0]):
+        for m in range(len(bounds) - 1):
+            acc = 0.0
+            for t in range(bounds[m], bounds[m + 1]):
+                node = roots[t]
+                while left[node] != node:
+                    x = X[r, feature[node]]
+                    go_left = missing_left[node] if np.isnan(x) else x <= threshold[node]
+                    node = left[node] if go_left else right[node]
+                acc += value[node]
+            out[r, m] = acc + baseline[m]
+
+
+@functools.cache
+def _compiled_walk():
+    """The tree walk compiled by numba (on-disk cache), or None where numba is off (``POLICY_STORE_REPLAY_JIT=0``)."""
+    from policy_store.replay.kernels import _jit
+
+    return _jit.njit(_walk) if _jit.enabled() else None

@@ -4,14 +4,15 @@
 at each fraction of its budget, asks the forecaster for quantiles of the final
 at :data:`CRPS_LEVELS`, and reports per fraction the share of finals inside the
 central 80 % interval (levels 0.1 and 0.9) and the CRPS, approximated by twice
-the mean pinball loss over the levels, in units of the study's spread of finals
-(the standard deviation of its trials' finals), so studies of every metric weigh alike.
+the mean pinball loss over the levels (mean and median over curves), in units of the study's scale (the standard
+deviation of every value its curves reported, :func:`study_spread`), so studies of
+every metric weigh alike.
 
 >>> from policy_store.meta.forecast import LastValueForecaster
 >>> from policy_store.meta.forecast.corpus import load_source
 >>> table = score(LastValueForecaster(), load_source("bundled"), fractions=(0.2,))
 >>> list(table.columns)
-['fraction', 'n', 'coverage80', 'crps']
+['fraction', 'n', 'coverage80', 'crps', 'crps_median']
 """
 
 from __future__ import annotations
@@ -29,12 +30,23 @@ FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 
 def study_spread(curves: CurveSet) -> np.ndarray:
-    """Per curve, its study's standard deviation of finals (floored so a study of equal finals still counts)."""
+    """Per curve, its study's scale: the standard deviation of every value its complete curves reported.
+
+    Not the spread of the finals alone: in a study whose finals all agree (a learner that saturates on every
+    configuration) that is ~0 and one curve's error would swamp every other study's; the values along the
+    curves give each study a scale in its own units either way (floored for a study of constant curves).
+    """
     finals = curves.values[np.arange(len(curves)), curves.lengths - 1]
-    frame = pd.DataFrame({"study": curves.study, "final": finals})
-    sd = frame.groupby("study")["final"].transform("std").fillna(0.0).to_numpy()
-    level = frame.groupby("study")["final"].transform(lambda v: np.abs(v).median()).to_numpy()
-    return np.maximum(sd, np.maximum(1e-3 * level, 1e-12))
+    sd = np.zeros(len(curves.studies))
+    level = np.zeros(len(curves.studies))
+    order = np.argsort(curves.study, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(curves.study[order])) + 1, len(order)]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[a:b]
+        vals = curves.values[rows]
+        sd[curves.study[rows[0]]] = float(np.nanstd(vals))
+        level[curves.study[rows[0]]] = float(np.median(np.abs(finals[rows])))
+    return np.maximum(sd, np.maximum(1e-3 * level, 1e-12))[curves.study]
 
 
 def pinball(q: np.ndarray, y: np.ndarray, levels: np.ndarray) -> np.ndarray:
@@ -65,5 +77,6 @@ def score(forecaster: Forecaster, curves: CurveSet, fractions: Sequence[float] =
         q, y, _ = predict_at(forecaster, curves, f)
         inside = (y >= q[:, lo]) & (y <= q[:, hi])
         crps = 2.0 * pinball(q / spread[:, None], y / spread, CRPS_LEVELS)
-        rows.append({"fraction": f, "n": len(y), "coverage80": float(inside.mean()), "crps": float(crps.mean())})
+        rows.append({"fraction": f, "n": len(y), "coverage80": float(inside.mean()), "crps": float(crps.mean()),
+                     "crps_median": float(np.median(crps))})
     return pd.DataFrame(rows)

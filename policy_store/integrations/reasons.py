@@ -272,6 +272,25 @@ def _posterior(p: dict[str, Any], study: Any, trial: Any, minimize: bool) -> Rea
                                  f"from {n} observations at step {step}")
 
 
+def _forecast(p: dict[str, Any], study: Any, trial: Any) -> Reason:
+    from policy_store.rules.strategies.forecast import decide, optuna_inputs
+
+    prefix, step, state, maximize = optuna_inputs(study, trial)
+    if step is None or step < p["n_warmup_steps"]:
+        return Reason(None, 0, f"warm-up: step {step} < n_warmup_steps={p['n_warmup_steps']}")
+    if state.n_complete < p["n_startup_trials"]:
+        return Reason(None, 0, f"startup: {state.n_complete} COMPLETE trials < "
+                               f"n_startup_trials={p['n_startup_trials']}")
+    prune, prob = decide(prefix, step, state, p, maximize)
+    if math.isnan(prob):
+        return Reason(None, state.n_complete, f"not forecast at step {step}: a non-finite value, or the budget "
+                                              f"({state.n_steps} reports) is reached")
+    op = "<" if prune else ">="
+    return Reason(p["alpha"], state.n_complete, f"forecast P(final beats {_g(state.incumbent)}) = {_g(prob)} {op} "
+                                                f"alpha {_g(p['alpha'])} from {int(np.isfinite(prefix).sum())} of "
+                                                f"{state.n_steps} reports")
+
+
 def explain(strategy: str, params: dict[str, Any], study: Any, trial: Any, minimize: bool, pruner: Any,
             rung: int, verdict: bool = False) -> Reason:
     """The reason of one decision of ``strategy`` (see the module docstring).
@@ -307,4 +326,6 @@ def explain(strategy: str, params: dict[str, Any], study: Any, trial: Any, minim
         return _patient(params, study, trial, minimize, verdict, pruner, rung)
     if strategy == "posterior":
         return _posterior(params, study, trial, minimize)
+    if strategy == "forecast":
+        return _forecast(params, study, trial)
     return Reason(None, 0, strategy)

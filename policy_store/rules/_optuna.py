@@ -60,23 +60,10 @@ class ForecastPruner(BasePruner):
         self._p = dict(params)
 
     def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        from policy_store.rules.strategies.forecast import StudyState, decide
+        from policy_store.rules.strategies.forecast import decide, optuna_inputs
 
-        step = trial.last_step
-        if step is None:
-            return False
-        complete = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
-        if not complete:
-            return False
-        minimize = study.direction == StudyDirection.MINIMIZE
-        best = complete[0].value
-        budget = 0
-        for t in complete:
-            best = min(best, t.value) if minimize else max(best, t.value)
-            budget = max(budget, sum(math.isfinite(v) for v in t.intermediate_values.values()))
-        prefix = [v for _, v in sorted(trial.intermediate_values.items())]
-        state = StudyState(incumbent=float(best), n_complete=len(complete), n_steps=budget)
-        return decide(np.array(prefix, dtype=np.float64), int(step), state, self._p, not minimize)[0]
+        prefix, step, state, maximize = optuna_inputs(study, trial)
+        return step is not None and decide(prefix, step, state, self._p, maximize)[0]
 
 
 class AuditPruner(BasePruner):

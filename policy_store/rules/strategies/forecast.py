@@ -31,6 +31,7 @@ False
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +105,23 @@ def decide(prefix: np.ndarray, step: int, state: StudyState, params: dict[str, A
     p = forecast_prob(finite[None, :], np.array([len(finite)]), state.n_steps, np.array([state.incumbent]),
                       maximize)[0]
     return bool(p < params["alpha"]), float(p)
+
+
+def optuna_inputs(study: Any, trial: Any) -> tuple[np.ndarray, int | None, StudyState, bool]:
+    """``(prefix, step, state, maximize)`` of an Optuna study and trial, as :func:`decide` takes them
+    (shared by the live pruner and its explanation)."""
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    complete = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    maximize = study.direction != StudyDirection.MINIMIZE
+    best, budget = (complete[0].value if complete else float("nan")), 0
+    for t in complete:
+        best = max(best, t.value) if maximize else min(best, t.value)
+        budget = max(budget, sum(math.isfinite(v) for v in t.intermediate_values.values()))
+    prefix = np.array([v for _, v in sorted(trial.intermediate_values.items())], dtype=np.float64)
+    step = trial.last_step
+    return prefix, (None if step is None else int(step)), StudyState(float(best), len(complete), budget), maximize
 
 
 class Forecast(Strategy):
