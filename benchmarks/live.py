@@ -130,8 +130,8 @@ def main() -> None:
     parser.add_argument("--storage", choices=("memory", "journal"), default="memory")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--adaptive", action="store_true", help="StorePruner(recommend=True), adapting in the study")
-    parser.add_argument("--min-trials", type=int, default=8, help="with --adaptive: completions before a switch")
-    parser.add_argument("--every", type=int, default=2, help="with --adaptive: re-score every k-th completion")
+    parser.add_argument("--min-trials", type=int, default=4, help="with --adaptive: ended trials before re-scoring")
+    parser.add_argument("--every", type=int, default=1, help="with --adaptive: re-score every k-th ended trial")
     parser.add_argument("--burners", type=int, default=0, help="CPU-burning processes beside the study")
     args = parser.parse_args()
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burners)]
@@ -201,7 +201,9 @@ def run(args: argparse.Namespace) -> None:
         sel = pruner.adaptation.selector
         print(f"adaptive: started {version.ref} ({version.spec.canonical_json()}), "
               f"{len(sel.evidence) if sel else 0} re-scorings, "
-              f"{len(pruner.switches)} switches, error {pruner.adaptation.error}")
+              f"{len(pruner.switches)} switches, error {pruner.adaptation.error}; forecaster "
+              f"{getattr(sel.forecaster, 'name', sel.forecaster) if sel else None} (None: the shipped one); "
+              f"last status: {pruner.adaptation.status}")
         for first, sw in pruner.switches:
             print(f"  from trial {first}: {sw.reason}")
     print("| clock | pruner | p50 ms | p99 ms | mean ms |")

@@ -138,7 +138,8 @@ def _adapt_inside_studies(store: PolicyStore, model_id: str, holdout: str, echo:
         completed = adapted.n_trials - adapted.trials_pruned
         what = "; ".join(s.reason for s in adapted.switches) or (
             f"kept {adapted.start}: {completed} of {adapted.n_trials} trials completed, re-scored "
-            f"{adapted.n_rescores} times on them, no candidate led it by the margin")
+            f"{adapted.n_rescores} times on the ended ones (pruned ones forecast), no candidate's gain had a lower "
+            "bound above 0")
         echo(f"{c.study}: {what}; saved {adapted.compute_saved:.3f} (rule alone {kept.compute_saved:.3f}), "
              f"regret {adapted.regret:.4f} ({kept.regret:.4f})")
         rows.append({"study": c.study, "adaptive": adapted.to_dict(),

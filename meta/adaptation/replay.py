@@ -31,7 +31,7 @@ pruned earlier trials are left out for them.
 >>> prior = Prior(("w0", "w6"), specs, np.array([0.3, 0.5]), np.zeros(2), np.full(2, 0.15), np.full(2, 0.001))
 >>> out = adaptive_replay(c, 0, prior, min_trials=6, seed=0)
 >>> out.start, out.final, [s.n_completed for s in out.switches], round(out.compute_saved, 3)
-('w6', 'w0', [20], 0.302)
+('w6', 'w0', [12], 0.591)
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from policy_store.meta.adaptation.evidence import EndedTrials
 from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, Switch
 
 from policy_store.curves import StudyCurves
@@ -109,9 +110,16 @@ def segment_decisions(curves: StudyCurves, order: np.ndarray, stop: np.ndarray, 
     return out.prune_col[0, len(hist):], audited[len(hist):]
 
 
+def ended_so_far(curves: StudyCurves, order: np.ndarray, stop: np.ndarray, pruned: np.ndarray, shadow: np.ndarray,
+                 n: int) -> EndedTrials:
+    """The first ``n`` trials (by position) as they ended: pruned ones cut at ``stop``, audited shadow prunes."""
+    return EndedTrials.build(_rows(curves, order[:n], stop[:n]), pruned[:n], shadow[:n])
+
+
 def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, *, lam: float = 20.0,
-                    min_trials: int = 8, every: int = 2, margin: float = 1.0, n_boot: int = 16,
-                    seed: int = 0, small_study: float = 0.25) -> AdaptiveOutcome:
+                    min_trials: int = 4, every: int = 1, margin: float = 1.0, n_boot: int = 16,
+                    seed: int = 0, small_study: float = 0.25, forecaster: Any = None,
+                    backtest: bool = True) -> AdaptiveOutcome:
     """Simulate one study under the adaptive policy, in trial order ``order``.
 
     Parameters
@@ -124,21 +132,21 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
     prior:
         Candidates and their meta-learned expectations; the study starts from
         ``prior.start`` (default: the best prior utility).
-    lam, min_trials, every, margin, n_boot, seed, small_study:
-        Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
-.
+    lam, min_trials, every, margin, n_boot, seed, small_study, forecaster, backtest:
+        Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`.
     """
     order = trial_order(curves.n_trials, order) if np.isscalar(order) else np.asarray(order, dtype=np.int64)
     n = len(order)
     sel = AdaptiveSelector(prior, lam=lam, min_trials=min_trials, every=every, margin=margin, n_boot=n_boot,
-                           seed=seed, small_study=small_study)
+                           seed=seed, small_study=small_study, forecaster=forecaster,
+                           backtest=backtest)
     start_name = sel.incumbent_name
     stop = np.zeros(n, dtype=np.int64)
     pruned = np.zeros(n, dtype=bool)
     audited = np.zeros(n, dtype=bool)
     prune_col = np.full(n, -1, dtype=np.int64)
+    shadow = np.full(n, -1, dtype=np.int64)
     rule_of = np.zeros(n, dtype=np.int64)
-    done: list[int] = []
     seg, seg_cols, seg_aud = 0, *segment_decisions(curves, order, stop, pruned, 0, sel.spec)
     for t in range(n):
         rule_of[t] = sel.incumbent
@@ -147,11 +155,9 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
         audited[t] = aud
         prune_col[t] = col
         pruned[t] = col >= 0 and not aud
+        shadow[t] = col if col >= 0 and aud else -1
         stop[t] = col if pruned[t] else last
-        if pruned[t]:
-            continue
-        done.append(t)
-        if t + 1 < n and sel.due(len(done)) and sel.observe(_rows(curves, order[done])) is not None:
+        if t + 1 < n and sel.due(t + 1) and sel.observe(ended_so_far(curves, order, stop, pruned, shadow, t + 1)):
             seg, (seg_cols, seg_aud) = t + 1, segment_decisions(curves, order, stop, pruned, t + 1, sel.spec)
     replay = Replay(prior.specs[rule_of[0]], curves, 0, order, prune_col, audited, np.full(n, np.nan),
                     np.zeros(n, dtype=np.int64))

@@ -1,26 +1,33 @@
 """Within-study adaptation: the first study on a new task is its own probe.
 
-A study starts from the meta-learned rule. As its trials complete,
-:class:`AdaptiveSelector` re-scores every candidate of the grid on the
-completed trials so far (the replay engine on the study's own curves) and
-blends that evidence with the meta-learned prior by their uncertainties:
+A study starts from the meta-learned rule. Each time a trial ends,
+:class:`AdaptiveSelector` re-scores every candidate of the grid on the ended
+trials so far (:class:`~.evidence.EndedTrials`: completed ones as they ran,
+pruned ones continued to a final drawn from the forecaster's predictive,
+audited ones as checks of the forecaster; see :mod:`.evidence`) with the
+replay engine, and blends that evidence with the meta-learned prior by their
+uncertainties:
 
 - **prior**, per candidate: the model's expected utility ``saved - lam * regret``
   (:class:`Prior`), its variance from the forest's 10-90 % spread over trees
   (read as a normal's: sd = width / 2.563; saved and regret taken independent);
 - **data**, per candidate: the mean utility over ``n_boot`` bootstrap
-  replicates of the completed trials (resampled with replacement, in random
-  order), its variance the replicates' variance plus ``small_study / n``: a
-  few trials' outcome is a biased estimate of a whole study's (startup gates,
-  fewer trials to beat), not only a noisy one; both shrink as trials accrue;
-- **blend**: precision-weighted, ``post = (m_p / v_p + m_d / v_d) / (1 / v_p + 1 / v_d)``.
+  replicates of the ended trials (resampled with replacement, each pruned
+  trial's final drawn afresh), its variance the replicates' variance plus
+  ``small_study / n``: a few trials' outcome is a biased estimate of a whole
+  study's (startup gates, fewer trials to beat), not only a noisy one;
+- **gain** of each candidate over the rule in force: the same blend applied to
+  the paired difference (both replayed on the same replicates, so what they
+  share cancels), prior ``m_c - m_i`` with variance ``v_c + v_i``.
 
-The selector switches rule only when the evidence says so: once at least
-``min_trials`` trials completed, if the candidate with the best blended utility
-beats the incumbent's by more than ``margin`` standard errors of the difference
-(``sqrt(v_c + v_i)``). Re-scoring runs at every ``every``-th completion. It is
-deterministic: replicate ``b`` at ``n`` completed trials draws from
-``numpy.random.default_rng([seed, n])``.
+The selector switches only when the evidence's lower bound says so: the
+candidate with the largest lower bound ``gain - margin * se`` takes over if that
+bound is above 0 (a rule that kills too much loses to a safer one; a timid one
+to a more aggressive one; :attr:`Switch.direction` says which). Re-scoring waits
+for ``min_trials`` ended trials, one of them completed (the budget the pruned
+ones are forecast to); until then :attr:`AdaptiveSelector.status` says "no
+evidence yet" and why. It is deterministic: replicate ``b`` at ``n`` ended
+trials draws from ``numpy.random.default_rng([seed, n])``.
 
 Regret is measured in units of the completed trials' own scale
 (:func:`~policy_store.curves.regret_scale`: 1 for a maximised
@@ -28,12 +35,9 @@ metric, the median final loss for a minimised one), the units the meta-model
 was trained and evaluated in, so the prior and the study's evidence are
 blended in one currency (a loss of 800 is not 800 times an accuracy point).
 
-The evidence is the trials that ran to the end, i.e. those the rules in force
-let through: better than typical trials. A rule is judged on how it would
-have treated those survivors -- no candidate is ever credited with a trial it
-would have let run that nobody saw finish. A switch only changes the rule for
-decisions still to come: what was pruned stays pruned (the caller never asks
-again about a trial it stopped).
+A switch only changes the rule for decisions still to come: what was pruned
+stays pruned (the caller never asks again about a trial it stopped), and the
+new rule decides with the study's real history behind it.
 
 Examples
 --------
@@ -62,6 +66,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from policy_store.meta.adaptation.evidence import (
+    Continuations,
+    EndedTrials,
+    continue_pruned,
+    evidence_gap,
+    resolve_forecaster,
+)
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
@@ -154,7 +165,7 @@ def start_prior(model: Any, direction: str, rec: Any = None, *, curves: Sequence
 
 @dataclass(frozen=True, eq=False)
 class Evidence:
-    """One re-scoring on ``n_completed`` trials (arrays over candidates)."""
+    """One re-scoring on ``n_ended`` trials (arrays over candidates)."""
 
     n_completed: int
     regret_unit: float
@@ -166,6 +177,12 @@ class Evidence:
     data_var: np.ndarray
     post_mean: np.ndarray
     post_var: np.ndarray
+    n_ended: int = 0
+    basis: dict[str, Any] = field(default_factory=dict)
+    """What the re-scoring stood on (:meth:`~.evidence.Continuations.to_dict`)."""
+    diff_mean: np.ndarray | None = None
+    """Blended utility of each candidate minus the incumbent's, from paired replicates."""
+    diff_var: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -180,23 +197,40 @@ class Switch:
     incumbent: dict[str, float]
     challenger: dict[str, float]
     margin: float
+    basis: dict[str, Any] = field(default_factory=dict)
+    """The evidence re-scored: ended / completed / pruned trials, audit checks, the forecaster."""
+    gain: float = float("nan")
+    """Blended utility gain of the challenger over the incumbent (paired replicates)."""
+    gain_se: float = float("nan")
+
+    @property
+    def direction(self) -> str:
+        """``safer`` (the challenger kills less: lower replayed regret) or ``more aggressive`` (saves more)."""
+        return "safer" if self.challenger["saved"] < self.incumbent["saved"] else "more aggressive"
 
     @property
     def reason(self) -> str:
-        """One line: from -> to, the blended utilities and the trial count."""
-        i, c = self.incumbent, self.challenger
-        return (f"adaptive switch {self.from_name} -> {self.to_name} after {self.n_completed} completed trials: "
-                f"blended utility {c['post_mean']:.4f} vs {i['post_mean']:.4f} "
-                f"(+{c['post_mean'] - i['post_mean']:.4f} > {self.margin:g} x se {self.se_diff:.4f}); "
-                f"own trials {c['data_mean']:.4f} vs {i['data_mean']:.4f}, "
+        """One line: from -> to, which way, the evidence it stood on, the utilities and the lower bound."""
+        i, c, b = self.incumbent, self.challenger, self.basis
+        on = (f"{b.get('ended', self.n_completed)} ended trials ({self.n_completed} completed, "
+              f"{b.get('pruned', 0)} pruned with forecast finals, {b.get('audit_checks', 0)} audit checks"
+              + (f", forecaster {b['forecaster']}, audit shift {b['audit_shift']:+.2f}" if "forecaster" in b else "")
+              + ")")
+        why = ("the rule in force kills too much" if self.direction == "safer" else "the rule in force is too timid")
+        return (f"adaptive switch {self.from_name} -> {self.to_name} ({self.direction}: {why}) after {on}: "
+                f"utility gain +{self.gain:.4f}, lower bound {self.gain - self.margin * self.gain_se:+.4f} "
+                f"({self.margin:g} x se {self.gain_se:.4f}); replayed saved {c['saved']:.3f} vs {i['saved']:.3f}, "
+                f"regret {c['regret']:.4f} vs {i['regret']:.4f}, killed best {c['killed_best']:.2f} vs "
+                f"{i['killed_best']:.2f}; own trials {c['data_mean']:.4f} vs {i['data_mean']:.4f}, "
                 f"prior {c['prior_mean']:.4f} vs {i['prior_mean']:.4f}")
 
     @property
     def se_diff(self) -> float:
-        return float(np.sqrt(self.incumbent["post_var"] + self.challenger["post_var"]))
+        return self.gain_se
 
     def to_dict(self) -> dict[str, Any]:
         return {"from": self.from_name, "to": self.to_name, "n_completed": self.n_completed,
+                "direction": self.direction, "evidence": self.basis, "gain": self.gain, "gain_se": self.gain_se,
                 "incumbent": self.incumbent, "challenger": self.challenger, "margin": self.margin,
                 "reason": self.reason}
 
@@ -206,13 +240,20 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
                        np.arange(len(rows)), c.steps, c.values[rows], c.present[rows], c.cost[rows])
 
 
-def score_candidates(completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
-                     seed: int = 0, regret_unit: float = 1.0) -> dict[str, np.ndarray]:
-    """Every spec replayed on bootstrap replicates of a study's completed trials.
+def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs: Sequence[RuleSpec], *,
+                     lam: float = 20.0, n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0,
+                     forecaster: Any = None, backtest: bool = True) -> dict[str, Any]:
+    """Every spec replayed on bootstrap replicates of a study's completed trials (or of its ended trials).
 
     Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
-    over replicates) and the utility's ``mean`` and ``var`` over replicates, one
-    value per spec.
+    over replicates), the utility's ``mean`` and ``var`` over replicates, one
+    value per spec, and the replicates' utilities ``u`` (n_boot, n_specs).
+    Given :class:`~.evidence.EndedTrials`, the pruned trials' finals are forecast first
+    (:func:`~.evidence.continue_pruned` with ``forecaster`` -- an object or a name of
+    :func:`policy_store.meta.forecast.load_forecaster` -- and ``backtest``; here, so a
+    re-scoring child process forecasts too) and ``basis`` says what the evidence held;
+    each replicate resamples the ended trials and draws every pruned trial's final
+    from its forecast.
 
     >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
     >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}}),
@@ -221,12 +262,19 @@ def score_candidates(completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: 
     >>> bool(s["saved"][0] > s["saved"][1]), s["mean"].shape
     (True, (2,))
     """
-    n = completed.n_trials
+    if isinstance(completed, EndedTrials):
+        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest)
+    cont = completed if isinstance(completed, Continuations) else None
+    base = cont.ended.curves if cont is not None else completed
+    n = base.n_trials
     if n == 0:
         raise InvalidInputError("no completed trial to score the candidates on", field="curves")
     rng = np.random.default_rng([int(seed), n])
-    subs = [_resampled(completed, rng.integers(0, n, n), b) for b in range(n_boot)]
-    per_study = replay_many(subs, list(specs), (0,), study_names=[completed.study] * n_boot)
+    subs = []
+    for b in range(n_boot):
+        rows = rng.integers(0, n, n)
+        subs.append(_resampled(cont.realise(rng.standard_normal(n)) if cont is not None else base, rows, b))
+    per_study = replay_many(subs, list(specs), (0,), study_names=[base.study] * n_boot)
     outs = [outcome_arrays(s, r) for s, r in zip(subs, per_study, strict=True)]
     saved = np.stack([o["compute_saved"] for o in outs])           # (n_boot, n_specs)
     regret = np.stack([o["regret"] for o in outs]) / regret_unit
@@ -236,12 +284,13 @@ def score_candidates(completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: 
     regret = np.where(np.isnan(regret), np.maximum(worst, 0.0), regret)
     u = saved - lam * regret
     return {"saved": saved.mean(0), "regret": regret.mean(0), "killed": killed.mean(0), "mean": u.mean(0),
-            "var": u.var(0, ddof=1) if n_boot > 1 else np.zeros(u.shape[1])}
+            "var": u.var(0, ddof=1) if n_boot > 1 else np.zeros(u.shape[1]), "u": u,
+            "basis": cont.to_dict() if cont is not None else {"ended": n}}
 
 
 @dataclass
 class AdaptiveSelector:
-    """Choose the rule of one study from the meta-learned prior and the study's own completed trials.
+    """Choose the rule of one study from the meta-learned prior and the study's own ended trials.
 
     Parameters
     ----------
@@ -250,20 +299,26 @@ class AdaptiveSelector:
     lam:
         The trade-off: utility = ``saved - lam * regret``.
     min_trials:
-        Completed trials before a switch may happen.
+        Ended trials (completed or pruned) before a re-scoring; one of them must have completed.
     every:
-        Re-score at every ``every``-th completion.
+        Re-score at every ``every``-th ended trial.
     margin:
-        How many standard errors the challenger must lead by.
+        How many standard errors the lower bound of the challenger's gain stands below its mean.
     n_boot:
         Bootstrap replicates per re-scoring.
     seed:
         Seed of the replicates.
     small_study:
-        Extra data variance ``small_study / n_completed`` (see the module docstring).
+        Extra data variance ``small_study / n_ended`` (see the module docstring).
     scorer:
         What re-scores (default :func:`score_candidates`; a live study runs it in a child
         process: :class:`~policy_store.meta.adaptation.worker.RescoreProcess`).
+    forecaster:
+        Forecasts the finals of pruned trials: a :class:`~policy_store.meta.forecast.Forecaster`,
+        or the name :func:`policy_store.meta.forecast.load_forecaster` takes (default: the shipped one).
+    backtest:
+        Correct the forecasts by the forecaster's misses on the study's completed trials
+        (:func:`~.evidence.continue_pruned`).
 
     Attributes
     ----------
@@ -271,20 +326,25 @@ class AdaptiveSelector:
         Index of the candidate in force.
     switches, evidence:
         Every switch made and every re-scoring, in order.
+    status:
+        One line on the evidence so far: why there is none yet, or what the last re-scoring said.
     """
 
     prior: Prior
     lam: float = 20.0
-    min_trials: int = 8
-    every: int = 2
+    min_trials: int = 4
+    every: int = 1
     margin: float = 1.0
     n_boot: int = 16
     seed: int = 0
     small_study: float = 0.25
     scorer: Callable[..., dict[str, np.ndarray]] = field(default=score_candidates, repr=False, compare=False)
+    forecaster: Any = field(default=None, repr=False, compare=False)
+    backtest: bool = True
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
+    status: str = field(init=False, default="")
     _scored_at: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
@@ -294,6 +354,7 @@ class AdaptiveSelector:
                                     field="min_trials")
         self._prior_mean, self._prior_var = self.prior.utility(self.lam)
         self.incumbent = (int(np.argmax(self._prior_mean)) if self.prior.start is None else int(self.prior.start))
+        self.status = f"no evidence yet: no trial has ended, re-scoring needs {self.min_trials} ended trials"
 
     @property
     def spec(self) -> RuleSpec:
@@ -304,47 +365,79 @@ class AdaptiveSelector:
     def incumbent_name(self) -> str:
         return self.prior.names[self.incumbent]
 
-    def due(self, n_completed: int) -> bool:
-        """Would :meth:`observe` re-score with this many completed trials (cheap; no replay)?"""
-        return n_completed >= self.min_trials and n_completed - self._scored_at >= self.every
+    def due(self, n_ended: int) -> bool:
+        """Would :meth:`observe` re-score with this many ended trials (cheap; no replay)?"""
+        return n_ended >= self.min_trials and n_ended - self._scored_at >= self.every
 
-    def rescore(self, completed: StudyCurves) -> Evidence:
-        """Blend the candidates' utility on ``completed`` with the prior (no switch; recorded in :attr:`evidence`).
+    def rescore(self, ended: EndedTrials | StudyCurves) -> Evidence:
+        """Blend the candidates' utility on ``ended`` with the prior (no switch; recorded in :attr:`evidence`).
 
-        A candidate declared for the other direction than the study's (a
-        ``posterior`` prior signed for it) is not scored and never chosen.
+        ``ended`` as :class:`~.evidence.EndedTrials` (pruned trials continued by the
+        forecaster), or plain curves of completed trials. A candidate declared for
+        the other direction than the study's (a ``posterior`` prior signed for it) is
+        not scored and never chosen.
         """
-        ok = np.array([sp.direction in (None, completed.direction) for sp in self.prior.specs])
-        unit = regret_scale(completed)
-        part = self.scorer(completed, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
-                           n_boot=self.n_boot, seed=self.seed, regret_unit=unit)
+        if isinstance(ended, StudyCurves):
+            n, n_done, unit, direction = ended.n_trials, ended.n_trials, regret_scale(ended), ended.direction
+        else:
+            n, n_done, unit, direction = ended.n_trials, ended.n_completed, ended.regret_unit(), ended.curves.direction
+        ok = np.array([sp.direction in (None, direction) for sp in self.prior.specs])
+        part = self.scorer(ended, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
+                           n_boot=self.n_boot, seed=self.seed, regret_unit=unit, forecaster=self.forecaster,
+                           backtest=self.backtest)
+        basis = dict(part.get("basis") or {"ended": n})
         s = {}
-        for key, values in part.items():
+        for key in ("saved", "regret", "killed", "mean", "var"):
             s[key] = np.full(len(ok), np.nan)
-            s[key][ok] = values
-        v_d = np.maximum(np.nan_to_num(s["var"], nan=1.0) + self.small_study / completed.n_trials, VAR_FLOOR)
+            s[key][ok] = part[key]
+        u = np.full((self.n_boot, len(ok)), np.nan)
+        u[:, ok] = part["u"]
+        v_d = np.maximum(np.nan_to_num(s["var"], nan=1.0) + self.small_study / n, VAR_FLOOR)
         w_p, w_d = 1.0 / self._prior_var, 1.0 / v_d
         finite = np.isfinite(self._prior_mean) & ok
         post_var = 1.0 / (w_p + w_d)
         post_mean = np.where(finite, (np.where(finite, self._prior_mean, 0.0) * w_p + s["mean"] * w_d) * post_var,
                              -np.inf)
-        ev = Evidence(completed.n_trials, unit, s["saved"], s["regret"], s["killed"], s["mean"], v_d, post_mean,
-                      post_var)
+        # the gain over the incumbent from paired replicates: both replayed on the same trials and draws
+        i = self.incumbent
+        d = u - u[:, [i]]
+        dv_d = np.maximum(np.nan_to_num(d.var(0, ddof=1), nan=1.0) + self.small_study / n, VAR_FLOOR)
+        dv_p = self._prior_var + self._prior_var[i]
+        dm_p = np.where(finite, self._prior_mean, 0.0) - (self._prior_mean[i] if finite[i] else 0.0)
+        diff_var = 1.0 / (1.0 / dv_p + 1.0 / dv_d)
+        diff_mean = np.where(finite, (dm_p / dv_p + np.nan_to_num(d.mean(0), nan=0.0) / dv_d) * diff_var, -np.inf)
+        ev = Evidence(n_done, unit, s["saved"], s["regret"], s["killed"], s["mean"], v_d, post_mean, post_var, n,
+                      basis, diff_mean, diff_var)
         self.evidence.append(ev)
-        self._scored_at = completed.n_trials
+        self._scored_at = n
         return ev
 
-    def observe(self, completed: StudyCurves) -> Switch | None:
-        """Take the study's completed trials so far (in the order they entered); maybe switch rule.
+    def observe(self, ended: EndedTrials | StudyCurves) -> Switch | None:
+        """Take the study's ended trials so far (in the order they entered); maybe switch rule.
 
-        Returns the :class:`Switch` made, or None (not due, too few trials, or no
-        candidate leads by the margin).
+        Returns the :class:`Switch` made, or None (not due, no evidence yet, or no
+        candidate's gain has a lower bound above 0). :attr:`status` says which.
         """
-        if not self.due(completed.n_trials):
+        n = ended.n_trials
+        if isinstance(ended, EndedTrials):
+            gap = evidence_gap(ended, self.min_trials)
+            if gap is not None:
+                self.status = gap
+                return None
+        if not self.due(n):
             return None
-        ev = self.rescore(completed)
-        i, c = self.incumbent, int(np.argmax(ev.post_mean))
-        if c == i or not ev.post_mean[c] - ev.post_mean[i] > self.margin * np.sqrt(ev.post_var[c] + ev.post_var[i]):
+        ev = self.rescore(ended)
+        i = self.incumbent
+        low = ev.diff_mean - self.margin * np.sqrt(ev.diff_var)
+        low[i] = -np.inf
+        c = int(np.argmax(low))
+        basis = ev.basis or {"ended": n}
+        on = (f"{basis.get('ended', n)} ended trials ({ev.n_completed} completed, {basis.get('pruned', 0)} pruned, "
+              f"{basis.get('audit_checks', 0)} audit checks)")
+        if not low[c] > 0:
+            best = c if np.isfinite(ev.diff_mean[c]) else i
+            self.status = (f"kept {self.incumbent_name} on {on}: best challenger {self.prior.names[best]} "
+                           f"gains {ev.diff_mean[best]:+.4f}, lower bound {low[best]:+.4f} <= 0")
             return None
 
         def figures(k: int) -> dict[str, float]:
@@ -354,8 +447,9 @@ class AdaptiveSelector:
                     "saved": float(ev.saved[k]), "regret": float(ev.regret[k]), "regret_unit": ev.regret_unit,
                     "killed_best": float(ev.killed[k])}
 
-        sw = Switch(i, c, self.prior.names[i], self.prior.names[c], completed.n_trials, figures(i), figures(c),
-                    self.margin)
+        sw = Switch(i, c, self.prior.names[i], self.prior.names[c], ev.n_completed, figures(i), figures(c),
+                    self.margin, dict(basis), float(ev.diff_mean[c]), float(np.sqrt(ev.diff_var[c])))
         self.incumbent = c
         self.switches.append(sw)
+        self.status = f"switched {sw.from_name} -> {sw.to_name} ({sw.direction}) on {on}"
         return sw

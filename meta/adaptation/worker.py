@@ -1,4 +1,4 @@
-"""Re-scoring in a child process, so a live study's ``should_prune`` never waits for it.
+"""Re-scoring (forecasts of the pruned trials included) in a child process, so ``should_prune`` never waits for it.
 
 A live adaptive :class:`~policy_store.integrations.optuna.StorePruner`
 re-scores the grid while the study runs. In a thread of the study's own
@@ -34,9 +34,6 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
-from policy_store.curves import StudyCurves
 from policy_store.errors import PolicyStoreError
 from policy_store.rules.spec import RuleSpec
 
@@ -48,16 +45,17 @@ class RescoreProcess:
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
 
-    def __call__(self, completed: StudyCurves, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
-                 seed: int = 0, regret_unit: float = 1.0) -> dict[str, np.ndarray]:
+    def __call__(self, completed: Any, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
+                 seed: int = 0, regret_unit: float = 1.0, forecaster: Any = None,
+                 backtest: bool = True) -> dict[str, Any]:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = subprocess.Popen([sys.executable, "-m", "policy_store.meta.adaptation.worker"],
                                               stdin=subprocess.PIPE, stdout=subprocess.PIPE)
             assert self._proc.stdin is not None and self._proc.stdout is not None
             try:
-                pickle.dump((completed, [s.canonical_json() for s in specs], lam, n_boot, seed, regret_unit),
-                            self._proc.stdin)
+                pickle.dump((completed, [s.canonical_json() for s in specs], lam, n_boot, seed, regret_unit,
+                             forecaster, backtest), self._proc.stdin)
                 self._proc.stdin.flush()
                 ok, out = pickle.load(self._proc.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as e:
@@ -89,12 +87,13 @@ def _serve() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            completed, specs, lam, n_boot, seed, regret_unit = pickle.load(stdin)
+            completed, specs, lam, n_boot, seed, regret_unit, forecaster, backtest = pickle.load(stdin)
         except EOFError:
             return
         try:
             reply: tuple[bool, Any] = (True, score_candidates(completed, [RuleSpec.parse(s) for s in specs], lam=lam,
-                                                              n_boot=n_boot, seed=seed, regret_unit=regret_unit))
+                                                              n_boot=n_boot, seed=seed, regret_unit=regret_unit,
+                                                              forecaster=forecaster, backtest=backtest))
         except Exception as e:  # reported to the parent, which keeps its rule
             reply = (False, repr(e))
         pickle.dump(reply, stdout)

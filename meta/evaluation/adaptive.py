@@ -39,6 +39,7 @@ from policy_store.meta.learner.grid import Candidate
 from policy_store.meta.learner.model import Expected
 
 from policy_store.curves import StudyCurves, regret_scale
+from policy_store.rules.spec import RuleSpec
 
 
 def scaled(c: StudyCurves, scale: float) -> StudyCurves:
@@ -49,19 +50,33 @@ def scaled(c: StudyCurves, scale: float) -> StudyCurves:
                        c.present, c.cost)
 
 
+def audited(spec: RuleSpec, fraction: float, seed: int = 0) -> RuleSpec:
+    """``spec`` with ``fraction`` of its trials audited (never pruned; their shadow prunes are evidence).
+
+    >>> audited(RuleSpec.parse({"strategy": "median"}), 0.1).audit_fraction
+    0.1
+    """
+    return RuleSpec.parse({**spec.to_dict(), "safeguards": {"audit_fraction": fraction, "audit_seed": seed}})
+
+
 def adaptive_scorer(grid: Sequence[Candidate], **options: Any):
     """``adapt(curves, order_seed, expected, lam)`` for :func:`~policy_store.meta.evaluation.evaluate.cross_validate`.
 
     ``options`` go to :func:`~policy_store.meta.adaptation.replay.adaptive_replay`
-    (``min_trials``, ``every``, ``margin``, ``n_boot``, ``seed``). The result has no
+    (``min_trials``, ``every``, ``margin``, ``n_boot``, ``seed``, ``forecaster``, ...), plus
+    ``audit_fraction``: every candidate audits that share of its trials (they run to the end
+    and check what the rule in force kills, at their compute cost). The result has no
     killed step (the adaptive replay does not report it): NaN.
     """
     grid = list(grid)
+    audit = float(options.pop("audit_fraction", 0.0))
 
     def adapt(c: StudyCurves, order: int, expected: Expected, lam: float) -> dict[str, Any]:
         s = regret_scale(c)
         prior = {"prior_mean": expected.prior["prior_mean"] / s, "prior_beta": expected.prior["prior_beta"] / s ** 2}
         start = Prior.from_expected(dataclasses.replace(expected, prior=prior), grid, c.direction)
+        if audit > 0:
+            start = dataclasses.replace(start, specs=tuple(audited(sp, audit) for sp in start.specs))
         out = adaptive_replay(scaled(c, s), order, start, lam=lam, **options)
         return {"compute_saved": out.compute_saved, "regret": out.regret, "killed_best": bool(out.killed_best),
                 "killed_step": float("nan"), "switches": len(out.switches)}

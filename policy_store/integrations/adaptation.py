@@ -3,8 +3,12 @@
 :class:`LiveAdaptation` wraps an :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
 for one process of a live study. :meth:`LiveAdaptation.poll`, called at every
 ``should_prune``, returns a switch decided since the last call (if any) and,
-when enough trials completed since the last re-scoring, starts one on their
-curves (:func:`trial_curves`). Where it runs (``background``):
+when a trial ended (completed or pruned) since the last re-scoring, starts one on
+the ended trials (:func:`ended_trials`: pruned ones up to their prune, audited
+ones with the step of their shadow prune), the pruned ones continued by the
+forecaster. :meth:`LiveAdaptation.annotate` adds the adaptation's state to each
+decision's reason (the audit trail): "no evidence yet" and why, or what the last
+re-scoring said. Where it runs (``background``):
 
 - ``"process"`` (default): a background thread has a child process re-score
   (:class:`~policy_store.meta.adaptation.worker.RescoreProcess`, started and
@@ -26,6 +30,7 @@ adaptation; the rule in force stays.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any
@@ -36,6 +41,7 @@ import optuna
 from policy_store.curves import StudyCurves
 
 BACKGROUNDS = ("process", "thread", False)
+_ENDED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
 def trial_curves(trials: list[optuna.trial.FrozenTrial], study: str, direction: str) -> StudyCurves:
@@ -51,6 +57,26 @@ def trial_curves(trials: list[optuna.trial.FrozenTrial], study: str, direction: 
             present[i, col[s]] = True
     return StudyCurves.from_arrays(study, values, steps=steps, present=present, direction=direction,
                                    trials=[str(t.number) for t in trials])
+
+
+def ended_trials(trials: list[optuna.trial.FrozenTrial], study: str, direction: str,
+                 shadow: dict[int, int] | None = None) -> Any:
+    """The ended (COMPLETE or PRUNED) trials as :class:`~policy_store.meta.adaptation.evidence.EndedTrials`.
+
+    ``shadow``: trial number -> step of an audited trial's shadow prune.
+
+    >>> t = optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, intermediate_values={0: 0.9})
+    >>> ended_trials([t], "s", "minimize").n_pruned
+    1
+    """
+    from policy_store.meta.adaptation.evidence import EndedTrials
+
+    trials = sorted((t for t in trials if t.intermediate_values), key=lambda t: t.number)
+    curves = trial_curves(trials, study, direction)
+    col = {int(s): j for j, s in enumerate(curves.steps)}
+    shadow = shadow or {}
+    return EndedTrials.build(curves, [t.state == optuna.trial.TrialState.PRUNED for t in trials],
+                             [col.get(int(shadow[t.number]), -1) if t.number in shadow else -1 for t in trials])
 
 
 class LiveAdaptation:
@@ -75,6 +101,7 @@ class LiveAdaptation:
             raise InvalidInputError(f"adapt background must be one of {list(BACKGROUNDS)}, got {self.background!r}",
                                     field="adapt")
         opts = {k: v for k, v in options.items() if k != "background"}
+        self.selector_options = opts
         self.error: str | None = None
         self._pending: Any = None
         self._lock = threading.Lock()
@@ -88,27 +115,49 @@ class LiveAdaptation:
             self._busy = True
             threading.Thread(target=self._warm_up, args=(prior,), daemon=True, name="policy-store-rescore").start()
         self.selector: Any = AdaptiveSelector(prior, **opts)
+        self._shadow: dict[int, int] = {}
+        self._n_ended = 0
 
-    def poll(self, view: Any, study_name: str) -> Any:
-        """The switch decided since the last call, if any; starts a re-scoring when one is due."""
+    def poll(self, view: Any, study_name: str, shadow: dict[int, int] | None = None) -> Any:
+        """The switch decided since the last call, if any; starts a re-scoring when one is due.
+
+        ``shadow``: the audit pruner's shadow prunes so far (trial number -> step).
+        """
+        if shadow:
+            self._shadow.update(shadow)
         with self._lock:
             sw, self._pending = self._pending, None
         selector = self.selector  # a failed re-scoring sets it to None from its thread
         if sw is not None or self._busy or selector is None:
             return sw
-        complete = view.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-        if not selector.due(len(complete)):
+        ended = view.get_trials(deepcopy=False, states=_ENDED)
+        self._n_ended = len(ended)
+        if not selector.due(len(ended)):
             return None
         direction = "minimize" if view.direction == optuna.study.StudyDirection.MINIMIZE else "maximize"
+        args = (list(ended), study_name, direction, dict(self._shadow))
         if not self.background:
-            self._rescore(list(complete), study_name, direction)
+            self._rescore(*args)
             with self._lock:
                 sw, self._pending = self._pending, None
             return sw
         self._busy = True
-        threading.Thread(target=self._rescore, args=(list(complete), study_name, direction), daemon=True,
-                         name="policy-store-rescore").start()
+        threading.Thread(target=self._rescore, args=args, daemon=True, name="policy-store-rescore").start()
         return None
+
+    @property
+    def status(self) -> str:
+        """One line on the evidence: none yet (and why), or what the last re-scoring said."""
+        if self.selector is None:
+            return f"stopped ({self.error})"
+        if not self.selector.evidence and self._n_ended < self.selector.min_trials:
+            return (f"no evidence yet: {self._n_ended} ended trials, re-scoring needs "
+                    f"{self.selector.min_trials}")
+        return self.selector.status
+
+    def annotate(self, reason: Any) -> Any:
+        """``reason`` (a :class:`~policy_store.integrations.reasons.Reason`) with the adaptation's state appended."""
+        return dataclasses.replace(reason, text=f"{reason.text} | adaptation: {self.status}")
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no re-scoring runs (the child process's start-up included); False on timeout."""
@@ -126,16 +175,22 @@ class LiveAdaptation:
 
     def _warm_up(self, prior: Any) -> None:
         try:
-            tiny = StudyCurves.from_arrays("warm-up", [[1.0, 0.5], [0.9, 0.8], [1.2, 1.1]])
-            self._worker(tiny, [s for s in prior.specs if s.direction in (None, "minimize")], n_boot=2)
+            from policy_store.meta.adaptation.evidence import EndedTrials
+
+            tiny = StudyCurves.from_arrays("warm-up", [[1.0, 0.5], [0.9, 0.8], [1.2, np.nan]],
+                                           present=[[1, 1], [1, 1], [1, 0]])
+            self._worker(EndedTrials.build(tiny, [False, False, True]),       # the forecaster loads here too
+                         [s for s in prior.specs if s.direction in (None, "minimize")], n_boot=2,
+                         forecaster=self.selector_options.get("forecaster"))
         except Exception as e:  # the first re-scoring will fail the same way and stop the adaptation
             self.error = f"warm-up: {e!r}"
         finally:
             self._busy = False
 
-    def _rescore(self, complete: list[optuna.trial.FrozenTrial], study_name: str, direction: str) -> None:
+    def _rescore(self, ended: list[optuna.trial.FrozenTrial], study_name: str, direction: str,
+                 shadow: dict[int, int]) -> None:
         try:
-            sw = self.selector.observe(trial_curves(complete, study_name, direction))
+            sw = self.selector.observe(ended_trials(ended, study_name, direction, shadow))
             with self._lock:
                 self._pending = sw if sw is not None else self._pending
         except Exception as e:  # adaptation never breaks the study: the rule in force stays

@@ -15,10 +15,11 @@ Adapting inside the study
 -------------------------
 With ``recommend=True`` the pruner starts from the meta-learned rule and adapts
 (:mod:`policy_store.meta.adaptation.selector`): ``should_prune`` counts the study's
-COMPLETE trials (one read of the trial list) and, at every ``every``-th new
-completion, has a child process re-score the grid on their curves and blend
-the result with the meta-learned prior, off the study's GIL
-(:mod:`policy_store.integrations.adaptation`).
+ended trials (one read of the trial list) and, when one more ended, has a child
+process re-score the grid on them (pruned ones continued by the forecaster) and
+blend the result with the meta-learned prior, off the study's GIL
+(:mod:`policy_store.integrations.adaptation`); each decision's reason carries the
+adaptation's state ("no evidence yet" and why, until there is some).
 A switch it decides takes effect at the next ``should_prune``: the new rule's
 Optuna pruner decides from then on; a pruned trial is never asked again, so
 nothing already pruned is revived. The switch (from -> to, the evidence, the
@@ -214,7 +215,8 @@ class StorePruner(BasePruner):
         With ``recommend=True``: adapt the rule inside the study (default ``True``; see
         the module docstring), or a dict of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
         options (``lam`` -- default ``recommend_with``'s --, ``min_trials``, ``every``, ``margin``,
-        ``n_boot``, ``seed``, ``small_study``) plus ``background``: ``"process"`` (default),
+        ``n_boot``, ``seed``, ``small_study``, ``forecaster`` -- a name of ``load_forecaster`` --,
+        ``backtest``) plus ``background``: ``"process"`` (default),
         ``"thread"`` or ``False``.
 
     Attributes
@@ -318,10 +320,12 @@ class StorePruner(BasePruner):
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = _StudyView(study)
         if self.adaptation is not None:
-            sw = self.adaptation.poll(view, study.study_name)
+            sw = self.adaptation.poll(view, study.study_name, getattr(self._pruner, "shadow_pruned", None))
             if sw is not None:
                 self._switch(sw, study.study_name, trial.number)
         verdict, reason = self._budget.decide(study, view, trial, self.decide)  # memory, caps, then the rule
+        if self.adaptation is not None:
+            reason = self.adaptation.annotate(reason)
         self._record(study.study_name, trial, trial.last_step, verdict, reason)
         return verdict
 

@@ -60,7 +60,7 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
     assert pruner.switches, "the evidence should overturn the wrong prior"
     first, sw = pruner.switches[0]
     assert sw.from_name == LAX and sw.n_completed >= 6
-    assert sw.challenger["post_mean"] - sw.incumbent["post_mean"] > sw.margin * sw.se_diff
+    assert sw.gain - sw.margin * sw.gain_se > 0, "a switch needs the gain's lower bound above 0"
     # never un-pruned: a pruned trial's prune is its last decision, and nothing was asked of it afterwards
     last = {}
     for n, _step, verdict in calls:
@@ -75,7 +75,8 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
         new = versions[1]
         assert (new["source"], new["created_by"], new["parent_version"]) == ("meta-learner", "meta-learner:adaptive",
                                                                            start.version)
-        assert new["reason"].startswith(f"adaptive switch {LAX} -> {sw.to_name} after {sw.n_completed} completed")
+        assert new["reason"].startswith(f"adaptive switch {LAX} -> {sw.to_name} ({sw.direction}: ")
+        assert f"{sw.n_completed} completed, {sw.basis['pruned']} pruned with forecast finals" in new["reason"]
         by_trial = store.fetch_dicts("SELECT trial_number, min(version) AS lo, max(version) AS hi, "
                                      "count(*) FILTER (WHERE version IS NULL) AS unnumbered FROM decisions "
                                      "WHERE study = 'adaptive' GROUP BY trial_number ORDER BY trial_number")
@@ -85,7 +86,8 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
         victim = max(n for n, _, v in calls if v)
         info = explain_trial(store, "adaptive", victim)
         assert info["outcome"] == "pruned" and info["switch"] is not None
-        assert f"came from adaptive switch {LAX} -> " in info["line"]
+        deciding = [s for n, s in pruner.switches if n <= victim][-1]
+        assert f"came from adaptive switch {deciding.from_name} -> {deciding.to_name} " in info["line"]
         assert store.scalar("SELECT count(*) FROM outcomes WHERE study = 'adaptive'") == 1
     # absorbing again adds no version and no decision
     assert pruner.finish(study)["decisions_absorbed"] == 0
@@ -102,11 +104,36 @@ def test_the_offline_adaptive_replay_makes_the_live_decisions(worker, store_path
     _, calls = _run(worker, pruner, "live-twin", n_trials=40)
     offline = adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
     assert pruner.switches, "the twin should switch, or it tests nothing about switches"
+    # forecasts on: the evidence of every re-scoring held pruned trials continued by the forecaster
+    assert all(s.basis["pruned"] > 0 and s.basis["forecaster"] for _, s in pruner.switches)
+    off, live = offline_evidence(curves, pruner), pruner.adaptation.selector.evidence
+    assert [e.basis for e in off] == [e.basis for e in live] and len(live) > len(pruner.switches)
+    assert all(np.array_equal(a.diff_mean, b.diff_mean) for a, b in zip(off, live, strict=True))
     assert [s.to_dict() for s in offline.switches] == [s.to_dict() for _, s in pruner.switches]
     live_pruned = sorted((n, s) for n, s, v in calls if v)
     assert [(int(t), int(s)) for t, s in enumerate(offline.prune_step) if s >= 0] == live_pruned
     first = [n for n, _ in pruner.switches]
     assert [int(np.argmax(offline.rule_of != offline.rule_of[0]))] == first[:1]
+
+
+def offline_evidence(curves, pruner):
+    """The offline twin's re-scorings (each one's evidence), from the same prior and options."""
+    from policy_store.meta.adaptation import replay as offline
+
+    seen = []
+    real = offline.AdaptiveSelector.rescore
+
+    def spy(self, ended):
+        ev = real(self, ended)
+        seen.append(ev)
+        return ev
+
+    offline.AdaptiveSelector.rescore = spy
+    try:
+        adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
+    finally:
+        offline.AdaptiveSelector.rescore = real
+    return seen
 
 
 def test_adapt_false_keeps_the_recommended_rule(worker, store_path, model):
@@ -141,3 +168,31 @@ def test_a_failing_rescoring_keeps_the_rule_and_says_why(worker, store_path, mod
     assert len({n for n, _, _ in calls}) == 20 and pruner.switches == []
     assert "replay exploded" in pruner.adaptation.error and pruner.spec.spec_hash == pruner.version.spec_hash
     assert pruner.finish(study)["decisions_absorbed"] == len(calls)
+
+
+def test_no_evidence_yet_is_recorded_with_the_decisions_and_explained(worker, store_path, model):
+    pruner = _pruner(store_path, model)
+    study, calls = _run(worker, pruner, "waiting", n_trials=10)
+    pruner.finish(study)
+    with PolicyStore(store_path, read_only=True) as store:
+        reasons = {r["trial_number"]: r["reason"] for r in store.fetch_dicts(
+            "SELECT trial_number, reason FROM decisions WHERE study = 'waiting' ORDER BY decided_at")}
+        assert "| adaptation: no evidence yet: 0 ended trials, re-scoring needs 6" in reasons[0]
+        assert "adaptation: no evidence yet: 5 ended trials" in reasons[5]
+        assert "| adaptation: " in reasons[9] and "no evidence yet" not in reasons[9]   # re-scored by then
+        assert "no evidence yet: 0 ended trials" in explain_trial(store, "waiting", 0)["line"]
+
+
+def test_ended_trials_carry_the_pruned_ones_and_the_audit_checks():
+    from optuna.trial import TrialState, create_trial
+
+    from policy_store.integrations.adaptation import ended_trials
+
+    trials = [create_trial(value=0.3, intermediate_values={0: 0.9, 2: 0.5, 4: 0.3}),
+              create_trial(state=TrialState.PRUNED, intermediate_values={0: 1.2, 2: 1.1}),
+              create_trial(value=0.2, intermediate_values={0: 1.0, 2: 0.8, 4: 0.2})]
+    for n, t in enumerate(trials):
+        t.number = n
+    ended = ended_trials(trials, "s", "minimize", shadow={2: 2})
+    assert (ended.n_completed, ended.n_pruned, ended.n_checks, ended.budget) == (2, 1, 1, 3)
+    assert ended.shadow.tolist() == [-1, -1, 1] and ended.pruned.tolist() == [False, True, False]

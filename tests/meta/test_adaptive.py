@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 from policy_store.datasets import ingest_bundled
 from policy_store.meta.adaptation.advice import advise
+from policy_store.meta.adaptation.evidence import EndedTrials, continue_pruned
 from policy_store.meta.adaptation.replay import adaptive_replay
 from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, score_candidates
+from policy_store.meta.forecast import LastValueForecaster
 from policy_store.meta.learner.grid import candidate_grid, find_candidate
 from policy_store.meta.learner.store_records import fit_from_store
 
@@ -50,14 +52,17 @@ def test_a_wrong_prior_is_overturned_and_the_history_before_the_switch_is_the_st
     assert out.start == worst and out.switches
     sw = out.switches[0]
     assert sw.from_name == out.start and sw.to_name != out.start and sw.n_completed >= 6
-    assert sw.reason.startswith(f"adaptive switch {out.start} -> {sw.to_name} after {sw.n_completed} completed")
+    assert sw.reason.startswith(f"adaptive switch {out.start} -> {sw.to_name} ({sw.direction}: ")
+    assert f"after {sw.basis['ended']} ended trials ({sw.n_completed} completed, {sw.basis['pruned']} pruned" \
+        in sw.reason
     first = int(np.argmax(out.rule_of != out.rule_of[0]))
     # the trials before the switch ran exactly as the start rule alone would have run them
     plain = replay_study(study, [prior.specs[NAMES.index(worst)]], [0])[0]
     plain_step = np.where(plain.pruned, study.steps[np.maximum(plain.prune_col, 0)], -1)
     assert out.prune_step[:first].tolist() == plain_step[:first].tolist()
-    # the switch came right after a completion: the trial before it ran to the end, and exactly sw.n_completed did
-    assert out.prune_step[first - 1] == -1 and int((out.prune_step[:first] == -1).sum()) == sw.n_completed
+    # the switch came right after a trial ended, on every trial ended so far: completed and pruned ones
+    assert first == sw.basis["ended"] and int((out.prune_step[:first] == -1).sum()) == sw.n_completed
+    assert int((out.prune_step[:first] >= 0).sum()) == sw.basis["pruned"]
     # the adaptive study saved more than staying with the wrong rule, at the regret the evidence accepted
     static = adaptive_replay(study, 0, prior, min_trials=study.n_trials + 1)
     assert static.switches == [] and out.compute_saved > static.compute_saved
@@ -154,3 +159,64 @@ def test_a_minimised_metric_is_scored_in_its_own_scale_whatever_its_units(study)
     np.testing.assert_allclose(mean_k, mean_1, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(regret_k, regret_1, rtol=1e-9, atol=1e-12)
     assert np.nanmax(regret_1) > 0  # some candidate does lose the best trial here: the units matter
+
+
+def test_a_switch_never_revives_a_pruned_trial(study):
+    """Every trial pruned before a switch stays pruned at the step it was cut at; the outcome counts it cut."""
+    prior = _prior(_ranked(study)[-1])
+    out = adaptive_replay(study, 0, prior, min_trials=4)
+    assert out.switches, "no switch: the test would check nothing"
+    plain = replay_study(study, [prior.specs[out.rule_of[0]]], [0])[0]
+    plain_step = np.where(plain.pruned, study.steps[np.maximum(plain.prune_col, 0)], -1)
+    first = out.switches[0].basis["ended"]
+    assert out.prune_step[:first].tolist() == plain_step[:first].tolist()
+    for sw in out.switches:
+        # the trials the evidence saw pruned at the switch are pruned in the study's final record, no more, no less
+        assert int((out.prune_step[:sw.basis["ended"]] >= 0).sum()) == sw.basis["pruned"]
+        assert set(out.rule_of[sw.basis["ended"]:].tolist()) != {sw.from_index} or sw is not out.switches[-1]
+    assert out.trials_pruned == int((out.prune_step >= 0).sum())
+
+
+def _shadowed(study, better: float) -> EndedTrials:
+    """The study's first 12 trials: 4 pruned at step 3, 3 audited ones shadow-pruned there that end ``better``."""
+    n = 12
+    values, present = study.values[:n].copy(), study.present[:n].copy()
+    pruned = np.zeros(n, dtype=bool)
+    pruned[[1, 4, 7, 10]] = True
+    present[pruned, 4:] = False
+    values[~present] = np.nan
+    shadow = np.full(n, -1)
+    shadow[[2, 5, 8]] = 3
+    values[[2, 5, 8], -1] = np.nanmax(study.final_values) + better
+    c = StudyCurves(study.study, study.task, study.direction, study.trials[:n], study.trial_numbers[:n], study.steps,
+                    values, present, study.cost[:n])
+    return EndedTrials.build(c, pruned, shadow)
+
+
+def test_the_audit_trials_shift_the_forecasts_of_the_pruned_ones(study):
+    plain = continue_pruned(_shadowed(study, 0.0), LastValueForecaster())
+    lucky = continue_pruned(_shadowed(study, 0.3), LastValueForecaster())
+    assert lucky.ended.n_checks == 3 and lucky.shift > plain.shift and lucky.shift > 0
+    rows = np.flatnonzero(lucky.ended.pruned)
+    assert np.all(lucky.quantiles[rows, 1] > plain.quantiles[rows, 1])
+    # no audit check: no shift
+    assert continue_pruned(EndedTrials.build(lucky.ended.curves, lucky.ended.pruned), LastValueForecaster()).shift == 0
+    # and the re-scoring feels it: the rule that cut those trials loses more regret when the checks say they win
+    specs = [find_candidate(candidate_grid(), "median-w0-s2").spec(None, "maximize")]
+    sel_plain, sel_lucky = (AdaptiveSelector(_prior("median-w0-s2"), seed=1) for _ in range(2))
+    r_plain = sel_plain.rescore(_shadowed(study, 0.0)).regret[0]
+    r_lucky = sel_lucky.rescore(_shadowed(study, 0.3)).regret[0]
+    assert sel_lucky.evidence[-1].basis["audit_checks"] == 3 and r_lucky > r_plain
+    assert specs
+
+
+def test_no_evidence_yet_is_said_and_why(study):
+    sel = AdaptiveSelector(_prior("median-w0-s2"), min_trials=4)
+    assert sel.status.startswith("no evidence yet")
+    c = StudyCurves.from_arrays("s", study.values[:3, :5], steps=study.steps[:5], direction="maximize")
+    all_pruned = EndedTrials.build(c, [True, True, True])
+    assert sel.observe(all_pruned) is None and sel.evidence == []
+    assert sel.status.startswith("no evidence yet: 3 ended trials") and "re-scoring needs 4" in sel.status
+    four = EndedTrials.build(StudyCurves.from_arrays("s", study.values[:4, :5], steps=study.steps[:5],
+                                                     direction="maximize"), [True] * 4)
+    assert sel.observe(four) is None and sel.evidence == [] and "none ran to the end" in sel.status

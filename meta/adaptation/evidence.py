@@ -1,0 +1,293 @@
+"""The evidence a study has about its own rule: every ended trial, pruned ones continued by the forecaster.
+
+Re-scoring the candidate rules on the completed trials alone waits for
+evidence that never comes (under an aggressive rule few trials complete) and
+sees only the survivors. :class:`EndedTrials` holds every trial that has ended:
+
+- a **completed** trial as it ran;
+- a **pruned** trial up to the step it was cut at. :func:`continue_pruned`
+  asks the forecaster (:func:`policy_store.meta.forecast.load_forecaster`) for
+  the quantiles of its final; each bootstrap replicate of the re-scoring draws
+  one final from them (a split normal through the 10/50/90 % quantiles) and
+  runs the curve on from its last value to that final (linearly, at the
+  completed trials' median cost per step), so a lax candidate pays for the
+  steps it would have let run and is credited with what they would have
+  found;
+- an **audited** trial (``audit_fraction``: never pruned) that the rule in
+  force wanted to prune (a shadow prune) ran to the end anyway: an unbiased
+  sample of what the rule kills. Each one is a check of the forecaster: its
+  forecast from the prefix at the shadow prune against its real final. The
+  checks' mean normalised miss (shrunk toward 0 by :data:`CHECK_PRIOR`
+  pseudo-checks) shifts the forecasts of the pruned trials, so a study whose
+  killed trials end better than forecast makes its rule look as harmful as it
+  is. The audited trials also enter the re-scoring with their real curves.
+
+The study's budget (the step its finals are reported at) is the furthest
+column any ended trial reached; without a completed trial there is no known
+budget and no evidence yet (:func:`evidence_gap`).
+
+Columns no ended trial reached are dropped, so a live study (whose curves know
+only the steps reported so far) and its offline replay (the study's full grid
+of steps) build the same evidence.
+
+>>> import numpy as np
+>>> from policy_store.curves import StudyCurves
+>>> from policy_store.meta.forecast import LastValueForecaster
+>>> c = StudyCurves.from_arrays("s", [[0.9, 0.6, 0.4, 0.3], [1.2, 1.1, np.nan, np.nan], [0.8, 0.5, 0.35, 0.2]],
+...                             present=[[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 1]], direction="minimize")
+>>> ended = EndedTrials.build(c, pruned=[False, True, False], shadow=[-1, -1, 1])
+>>> ended.n_completed, ended.n_pruned, ended.n_checks, ended.budget
+(2, 1, 1, 4)
+>>> cont = continue_pruned(ended, LastValueForecaster())
+>>> full = cont.realise(np.zeros(3))          # every pruned trial at its forecast median
+>>> bool(full.present.all()), round(float(full.values[1, -1]), 3) == round(float(cont.quantiles[1, 1]), 3)
+(True, True)
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from policy_store.curves import StudyCurves, regret_scale
+from policy_store.errors import InvalidInputError
+
+#: Quantile levels asked of the forecaster.
+LEVELS = (0.1, 0.5, 0.9)
+#: z of the 90 % quantile of a normal.
+_Z90 = 1.2816
+#: Pseudo-checks at zero miss the audit checks' mean is shrunk with (a single check does not move the forecasts).
+CHECK_PRIOR = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class EndedTrials:
+    """The trials of a study that have ended, in the order they entered (see the module docstring)."""
+
+    curves: StudyCurves
+    """One row per ended trial; a pruned trial's row ends at its prune."""
+    pruned: np.ndarray
+    """Per row: ended by a prune."""
+    shadow: np.ndarray
+    """Per row: the column of an audited trial's shadow prune (it ran to the end), -1 for none."""
+
+    @classmethod
+    def build(cls, curves: StudyCurves, pruned: Sequence[bool] | np.ndarray,
+              shadow: Sequence[int] | np.ndarray | None = None) -> EndedTrials:
+        """From the ended trials' curves, dropping the columns none of them reached."""
+        pruned = np.asarray(pruned, dtype=bool)
+        shadow = np.full(len(pruned), -1, dtype=np.int64) if shadow is None else np.asarray(shadow, dtype=np.int64)
+        if len(pruned) != curves.n_trials or len(shadow) != curves.n_trials:
+            raise InvalidInputError(f"need one pruned flag and one shadow column per ended trial "
+                                    f"({curves.n_trials}), got {len(pruned)} and {len(shadow)}", field="pruned")
+        keep = curves.present.any(axis=0)
+        if not keep.all():
+            col = np.cumsum(keep) - 1
+            shadow = np.where(shadow >= 0, col[np.maximum(shadow, 0)], -1)
+            curves = StudyCurves(curves.study, curves.task, curves.direction, curves.trials, curves.trial_numbers,
+                                 curves.steps[keep], curves.values[:, keep], curves.present[:, keep],
+                                 curves.cost[:, keep])
+        return cls(curves, pruned, np.where(pruned, -1, shadow))
+
+    @property
+    def n_trials(self) -> int:
+        return self.curves.n_trials
+
+    @property
+    def n_completed(self) -> int:
+        return int((~self.pruned).sum())
+
+    @property
+    def n_pruned(self) -> int:
+        return int(self.pruned.sum())
+
+    @property
+    def n_checks(self) -> int:
+        """Audited trials the rule shadow-pruned: unbiased checks of what it kills."""
+        return int((self.shadow >= 0).sum())
+
+    @property
+    def budget(self) -> int:
+        """Steps (columns) a full trial runs: the furthest any ended trial reached; 0 before any completed."""
+        if self.n_completed == 0:
+            return 0
+        return int(self.curves.last_pos.max()) + 1
+
+    def completed_curves(self) -> StudyCurves:
+        """The rows of the trials that ran to the end (the audited ones included)."""
+        c, rows = self.curves, np.flatnonzero(~self.pruned)
+        return StudyCurves(c.study, c.task, c.direction, c.trials[rows], c.trial_numbers[rows], c.steps,
+                           c.values[rows], c.present[rows], c.cost[rows])
+
+    def regret_unit(self) -> float:
+        """:func:`~policy_store.curves.regret_scale` of the completed trials (a pruned trial has no final)."""
+        return regret_scale(self.completed_curves())
+
+    def summary(self) -> str:
+        """``N ended (C completed, P pruned, A audit checks)``."""
+        return (f"{self.n_trials} ended trials ({self.n_completed} completed, {self.n_pruned} pruned, "
+                f"{self.n_checks} audit checks)")
+
+
+def evidence_gap(ended: EndedTrials, min_trials: int) -> str | None:
+    """Why there is no evidence to re-score on yet, or None when there is.
+
+    >>> from policy_store.curves import StudyCurves
+    >>> c = StudyCurves.from_arrays("s", [[1.0, 0.5], [2.0, 1.0]], present=[[1, 0], [1, 0]])
+    >>> evidence_gap(EndedTrials.build(c, [True, True]), 2)[:60]
+    'no evidence yet: 2 ended trials (0 completed, 2 pruned, 0 au'
+    >>> evidence_gap(EndedTrials.build(c, [True, True]), 3)[-31:]
+    're-scoring needs 3 ended trials'
+    """
+    if ended.n_trials < min_trials:
+        return f"no evidence yet: {ended.summary()}, re-scoring needs {min_trials} ended trials"
+    if ended.n_completed == 0:
+        return (f"no evidence yet: {ended.summary()}, none ran to the end (the budget a pruned trial is forecast "
+                "to is unknown)")
+    return None
+
+
+def _prefixes(c: StudyCurves, rows: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows' values up to ``stop`` (inclusive), gaps carried forward from the last reported value."""
+    width = int(stop.max()) + 1 if len(stop) else 1
+    values = c.values[rows, :width].copy()
+    present = c.present[rows, :width] & (np.arange(width)[None, :] <= stop[:, None])
+    first = np.argmax(present, axis=1)
+    for j in range(width):                                  # forward fill (few columns; one pass)
+        prev = values[:, j - 1] if j else values[np.arange(len(rows)), first]
+        values[:, j] = np.where(present[:, j], values[:, j], prev)
+    values[np.arange(width)[None, :] > stop[:, None]] = np.nan
+    return values, stop + 1
+
+
+@dataclass(frozen=True, eq=False)
+class Continuations:
+    """The ended trials with every pruned one's final forecast (what a re-scoring replays)."""
+
+    ended: EndedTrials
+    quantiles: np.ndarray
+    """(n_trials, 3): the 10/50/90 % quantiles of each pruned trial's final (NaN for the others), audit-shifted."""
+    shift: float
+    """The audit checks' mean miss in forecast widths (positive = killed trials ended better than forecast)."""
+    forecaster: str
+
+    @property
+    def budget(self) -> int:
+        return self.ended.budget
+
+    def finals(self, z: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Trials ``rows``' finals at standard-normal draws ``z`` (split normal through the quantiles)."""
+        lo, mid, hi = self.quantiles[rows].T
+        return mid + np.where(z < 0, (mid - lo), (hi - mid)) * z / _Z90
+
+    @functools.cached_property
+    def _runs(self) -> tuple[np.ndarray, ...]:
+        """What every replicate shares: the pruned rows, their last values, ramps and the steps' typical cost."""
+        c, budget = self.ended.curves, self.budget
+        rows = np.flatnonzero(self.ended.pruned)
+        stop = c.last_pos[rows]
+        cols = np.arange(budget)[None, :]
+        ramp = np.clip((cols - stop[:, None]) / np.maximum(budget - 1 - stop, 1)[:, None], 0.0, 1.0)
+        after = cols > stop[:, None]
+        done = ~self.ended.pruned
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)          # a step no completed trial has a cost for
+            typical = np.nanmedian(np.where(c.present[done, :budget], c.cost[done, :budget], np.nan), axis=0)
+        present = c.present[:, :budget].copy()
+        cost = c.cost[:, :budget].copy()
+        cost[rows] = np.where(after, typical[None, :], cost[rows])
+        present[rows] = c.present[rows, :budget] | after
+        return rows, c.values[rows, stop], ramp, after, present, np.where(present, cost, np.nan)
+
+    def realise(self, z: np.ndarray) -> StudyCurves:
+        """The ended trials' curves to the budget, pruned ones run on to their finals at draws ``z``."""
+        c, budget = self.ended.curves, self.budget
+        rows, last, ramp, after, present, cost = self._runs
+        values = c.values[:, :budget].copy()
+        if len(rows):
+            final = self.finals(np.asarray(z, dtype=np.float64)[rows], rows)
+            values[rows] = np.where(after, last[:, None] + ramp * (final - last)[:, None], values[rows])
+        return StudyCurves(c.study, c.task, c.direction, c.trials, c.trial_numbers, c.steps[:budget],
+                           np.where(present, values, np.nan), present, cost)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures a switch records about its evidence."""
+        e = self.ended
+        return {"ended": e.n_trials, "completed": e.n_completed, "pruned": e.n_pruned, "audit_checks": e.n_checks,
+                "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster}
+
+
+def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.ndarray, budget: int,
+                maximize: bool) -> np.ndarray:
+    """``q`` of the pruned ``rows`` corrected by the forecaster's misses on the completed trials cut alike.
+
+    For each column a pruned trial was cut at, the trials that ran the whole
+    budget are forecast from their prefix to that column; their misses (final -
+    median forecast, in metric units) shift the pruned trials' median by the
+    misses' median and widen its 10/90 % quantiles to the misses' own, each
+    weighted ``k / (k + CHECK_PRIOR)`` for ``k`` such trials.
+    """
+    c = ended.curves
+    full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
+    if len(full) == 0:
+        return q
+    stops = c.last_pos[rows]
+    out = q.copy()
+    for s in np.unique(stops[stops < budget - 1]):
+        vals, seen = _prefixes(c, full, np.full(len(full), s))
+        qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
+        miss = c.final_values[full] - qc[:, 1]
+        lo, mid, hi = np.quantile(miss, [0.1, 0.5, 0.9])
+        w = len(full) / (len(full) + CHECK_PRIOR)
+        at = stops == s
+        out[at, 1] = q[at, 1] + w * mid
+        out[at, 0] = np.minimum(out[at, 1] - (1 - w) * (q[at, 1] - q[at, 0]) - w * (mid - lo), out[at, 1])
+        out[at, 2] = np.maximum(out[at, 1] + (1 - w) * (q[at, 2] - q[at, 1]) + w * (hi - mid), out[at, 1])
+    return out
+
+
+def resolve_forecaster(forecaster: Any = None) -> Any:
+    """A forecaster object as is; None or a name: :func:`policy_store.meta.forecast.load_forecaster`'s (cached)."""
+    if forecaster is None or isinstance(forecaster, str):
+        from policy_store.meta.forecast import load_forecaster
+
+        return load_forecaster(*([forecaster] if forecaster else []))
+    return forecaster
+
+
+def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True) -> Continuations:
+    """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
+
+    ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
+    follows :class:`policy_store.meta.forecast.Forecaster`. ``backtest``: also
+    correct by the forecaster's misses on the completed trials (:func:`_backtested`).
+    """
+    budget = ended.budget
+    if budget == 0:
+        raise InvalidInputError("no completed trial: the budget to forecast to is unknown", field="ended")
+    c = ended.curves
+    maximize = c.direction == "maximize"
+    sign = 1.0 if maximize else -1.0
+    q = np.full((c.n_trials, len(LEVELS)), np.nan)
+    checks = np.flatnonzero(ended.shadow >= 0)
+    shift = 0.0
+    if len(checks):
+        vals, seen = _prefixes(c, checks, ended.shadow[checks])
+        qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
+        width = np.maximum(qc[:, 2] - qc[:, 0], 1e-12)
+        miss = sign * (c.final_values[checks] - qc[:, 1]) / width
+        shift = float(np.clip(np.nansum(miss) / (len(checks) + CHECK_PRIOR), -3.0, 3.0))
+    rows = np.flatnonzero(ended.pruned)
+    if len(rows):
+        vals, seen = _prefixes(c, rows, c.last_pos[rows])
+        qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
+        qp = qp + sign * shift * np.maximum(qp[:, 2:3] - qp[:, 0:1], 0.0)
+        if backtest:
+            qp = _backtested(ended, forecaster, rows, qp, budget, maximize)
+        q[rows] = qp
+    return Continuations(ended, q, shift, str(getattr(forecaster, "name", type(forecaster).__name__)))
