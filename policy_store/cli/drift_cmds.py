@@ -182,7 +182,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--floor", type=float, default=0.7,
                    help="compute saved a candidate keeps, as a fraction of the lineage's pre-drift baseline (0.7)")
     p.add_argument("--margin", type=float, default=0.1,
-                   help="relative regret gain a candidate needs on the post-change studies (default: 0.1)")
+                   help="gain in the drifted metric a candidate needs on the post-change studies, as a fraction of the "
+                        "current level (default: 0.1)")
     add_json_flag(p)
     p.set_defaults(handler=_recalibrate)
 
