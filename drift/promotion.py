@@ -93,17 +93,21 @@ def simultaneous_critical(gains: np.ndarray, confidence: float = CONFIDENCE, *, 
     >>> copies = np.repeat(one, 40, axis=0) + rng.normal(0, 0.01, (40, 15))
     >>> independent = rng.normal(size=(40, 15))
     >>> [round(simultaneous_critical(g), 1) for g in (one, copies, independent)]
-    [1.8, 1.8, 2.9]
+    [1.8, 1.8, 3.7]
     """
     g = np.atleast_2d(np.asarray(gains, float))
     n = g.shape[1]
     student = _t(confidence, n - 1)
-    se = g.std(axis=1, ddof=1) / math.sqrt(n) if n > 1 else np.zeros(g.shape[0])
-    g = g[se > 0]
-    if n < 2 or not g.size:
+    if n < 2:
+        return student
+    g = g[g.std(axis=1) > 0]
+    if not g.size:
         return student
     signs = np.random.default_rng(seed).choice([-1.0, 1.0], size=(DRAWS, n))
-    peaks = ((signs @ g.T) / n / se[se > 0]).max(axis=1)
+    means = signs @ g.T / n
+    # Each flipped sample studentized by its own spread (the sum of squares is the same under any flips).
+    spread = np.maximum((np.square(g).sum(axis=1) - n * np.square(means)) / (n - 1), 1e-300)
+    peaks = (means / np.sqrt(spread / n)).max(axis=1)
     return max(float(np.quantile(peaks, confidence)), student)
 
 
