@@ -15,7 +15,7 @@ from policy_store.drift.jobs import Job, finish_job, last_watermark, list_jobs, 
 from policy_store.drift.monitor import CheckResult, Monitor
 from policy_store.drift.observations import study_observations
 from policy_store.drift.page_hinkley import PageHinkley
-from policy_store.drift.promotion import Verdict, judge, lineage_baseline
+from policy_store.drift.promotion import Verdict, judge, lineage_baseline, simultaneous_critical
 from policy_store.drift.rank_correlation import study_rank_correlations
 from policy_store.drift.recalibration import (
     DEFAULT_ARL,
@@ -24,7 +24,7 @@ from policy_store.drift.recalibration import (
     recalibrate,
     scheduled_monitors,
 )
-from policy_store.drift.retuning import Retune, neighbours, retune
+from policy_store.drift.retuning import Retune, candidates, neighbours, retune
 from policy_store.drift.two_window import TwoWindow
 from policy_store.drift.windows import METRICS, CountWindow, Scope, TimeWindow
 
@@ -51,6 +51,7 @@ __all__ = [
     "TwoWindow",
     "Verdict",
     "calibrate",
+    "candidates",
     "change_point",
     "finish_job",
     "judge",
@@ -64,6 +65,7 @@ __all__ = [
     "retune",
     "run_cycle",
     "scheduled_monitors",
+    "simultaneous_critical",
     "start_job",
     "study_observations",
     "study_rank_correlations",

@@ -23,8 +23,9 @@ per rule). It re-tunes only on the studies from the event's change point on;
 with fewer than ``min_studies`` of them, or fewer than ``min_confirm`` after the
 alarm, the event is **pending** and records how many more studies it needs.
 Then the candidate must earn promotion (:mod:`~policy_store.drift.promotion`):
-drift confirmed on studies the detector did not use, a paired regret margin with
-a confidence bound, compute saved at least a floor of the lineage's pre-drift
+drift confirmed on studies the detector did not use, a paired margin in the
+drifted metric with a simultaneous confidence bound, killed-best no worse by a
+lower confidence bound, compute saved at least a floor of the lineage's pre-drift
 baseline. A winner becomes a new version (source ``recalibration``, provenance
 linking the event and the job, outcomes on the post-change studies as its
 history); a loser is recorded as a version with status ``rejected`` and the
@@ -43,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from policy_store.drift._base import check_fraction, check_int, check_positive
 from policy_store.drift.events import DriftEvent, open_events, set_event_status
 from policy_store.drift.jobs import Job, finish_job, last_watermark, start_job
@@ -56,8 +58,9 @@ from policy_store.drift.promotion import (
     confirmation_bound,
     judge,
     lineage_baseline,
+    simultaneous_critical,
 )
-from policy_store.drift.retuning import Retune, retune
+from policy_store.drift.retuning import OBJECTIVES, Retune, retune
 from policy_store.drift.windows import Scope
 
 from policy_store.curves import StudyCurves, load_curves
@@ -153,7 +156,7 @@ def recalibrate(
     min_studies, min_confirm:
         Post-change studies needed to re-tune, and studies after the alarm to confirm it.
     margin:
-        Relative regret gain a candidate needs (paired, on the post-change studies).
+        Gain in the drifted metric a candidate needs, as a fraction of the current level (paired, post-change).
     floor:
         Fraction of the lineage's pre-drift compute saved a candidate must keep.
     confidence:
@@ -260,13 +263,18 @@ def _handle(store: PolicyStore, current: RuleVersion, event: DriftEvent, result:
                                    settings.confidence)  # fmt: skip
     root, baseline, n_baseline = lineage_baseline(store, rule, current.version)
     curves = load_curves(store, studies=post["study"].tolist())
-    tuned = retune(current.spec, curves, orders=settings.orders, min_compute_saved=settings.floor * baseline)
+    objective = metric if metric in OBJECTIVES else "killed_best"
+    tuned = retune(current.spec, curves, orders=settings.orders, min_compute_saved=settings.floor * baseline,
+                   objective=objective)  # fmt: skip
     best = tuned.best
+    chosen = best or tuned.current
     verdict = judge(
-        tuned.current.per_study_regret, best.per_study_regret if best else tuned.current.per_study_regret,
-        candidate_saved=best.compute_saved if best else 0.0, baseline_saved=baseline,
-        n_candidates=tuned.n_candidates, confirmed_bound=confirmed, margin=settings.margin,
-        confidence=settings.confidence, floor=settings.floor,
+        tuned.current.per_study(objective), chosen.per_study(objective),
+        current_killed=tuned.current.per_study_killed, candidate_killed=chosen.per_study_killed,
+        critical=_critical(tuned, objective, settings.confidence),
+        killed_critical=_critical(tuned, "killed_best", settings.confidence),
+        candidate_saved=best.compute_saved if best else 0.0, baseline_saved=baseline, confirmed_bound=confirmed,
+        metric=objective, margin=settings.margin, floor=settings.floor,
     )  # fmt: skip
     if best is None:
         verdict.failed.append("no candidate keeps the compute-saved floor")
@@ -290,15 +298,23 @@ def _handle(store: PolicyStore, current: RuleVersion, event: DriftEvent, result:
     set_event_status(store, event.event_id, "promoted" if promoted else "rejected", job_id=job_id)
 
 
+def _critical(tuned: Retune, metric: str, confidence: float) -> float:
+    """Simultaneous critical value of the paired gains in ``metric`` of every candidate tried."""
+    now = tuned.current.per_study(metric)
+    return simultaneous_critical(np.array([now - s.per_study(metric) for s in tuned.tried]), confidence)
+
+
 def _reason(event: DriftEvent, tuned: Retune, current: RuleVersion, verdict: Verdict, metric: str) -> str:
     """Why a candidate version exists: the drift, its change point, and the verdict's figures."""
     f = verdict.figures
     text = (
         f"drift in {metric} of {current.ref} ({event.scope}): changed from study {event.change_study}, "
         f"alarm at {event.alarm_study}; re-tuned on the {tuned.n_studies} studies since the change "
-        f"({tuned.n_candidates} candidates): relative regret {f['regret_current']:.4g} -> "
-        f"{f['regret_candidate']:.4g} (paired gain {f['paired_gain']:.4g}, needed {f['needed_gain']:.4g}, "
-        f"lower bound {f['paired_lower_bound']:.4g} at {f['confidence']:.4f}), compute saved "
+        f"({tuned.n_candidates} candidates): {f['metric']} {f['current']:.4g} -> "
+        f"{f['candidate']:.4g} (paired gain {f['paired_gain']:.4g}, needed {f['needed_gain']:.4g}, "
+        f"lower bound {f['paired_lower_bound']:.4g} at critical value {f['critical']:.2f}), killed-best "
+        f"{f['killed_best_current']:.3f} -> {f['killed_best_candidate']:.3f} (gain lower bound "
+        f"{f['killed_best_lower_bound']:.4g}), compute saved "
         f"{tuned.current.compute_saved:.3f} -> {f['compute_saved']:.3f} (floor {f['floor']:.3f} = lineage "
         f"baseline {f['baseline_saved']:.3f} x {f['floor'] / f['baseline_saved'] if f['baseline_saved'] else 0:.2f}), "
         f"drift confirmation bound {f['confirmation_bound']:.4g}"

@@ -1,21 +1,34 @@
-"""Re-tune a rule version's thresholds on post-change studies, by exact replay.
+"""Re-tune a rule version on post-change studies, by exact replay.
 
-Candidates are the current spec and its one-parameter neighbours: every numeric
-strategy parameter scaled by 1/2, 3/4, 3/2 and 2 (integers rounded, zero moved to
-1, 2 and 4), clipped to the parameter's range. Each is replayed on the window's
-studies under several trial orders and scored per study (the orders' mean) by
-relative regret (see :func:`~policy_store.curves.regret_scale`), compute saved and killed-best.
-A candidate is *eligible* when its compute saved is at least
+Candidates are the current spec's one-parameter neighbours (every numeric
+strategy parameter scaled by 1/2, 3/4, 3/2 and 2; integers rounded, zero moved
+to 1, 2 and 4; clipped to the parameter's range) **and a fixed family of other
+rules**: the meta-learner's grid without its per-task-prior templates
+(percentile/median x warm-up x startup, successive halving, hyperband;
+:func:`policy_store.meta.learner.grid.candidate_grid`). Neighbours alone cannot
+leave the current strategy, and after a change the safe answer is often
+another one (a higher percentile, a later first rung). Each candidate is
+replayed on the window's studies under several trial orders and scored per
+study (the orders' mean) by relative regret (see
+:func:`~policy_store.curves.regret_scale`), killed-best and compute saved.
+
+A candidate is *eligible* when it keeps compute saved at least
 ``min_compute_saved`` (a floor the caller derives from the lineage's pre-drift
-baseline); the best eligible one (lowest regret, then most compute saved) is
-returned with the number of candidates tried, for the caller's verdict
-(:mod:`~policy_store.drift.promotion`). The search climbs for ``rounds`` rounds
-(neighbours of the best so far).
+baseline) and kills the best trial no more often than the current spec on the
+window. The best eligible one -- lowest ``objective`` (the drifted metric), then
+lowest of the other risk metric, then most compute saved -- is returned with
+every candidate's per-study figures, for the caller's verdict
+(:mod:`~policy_store.drift.promotion`), which corrects for having picked the best
+of many. The search then climbs for ``rounds - 1`` more rounds (neighbours of
+the best so far).
 
 >>> from policy_store.rules import RuleSpec
 >>> spec = RuleSpec.parse({"strategy": "median", "params": {"n_warmup_steps": 2}})
 >>> sorted({s.params["n_warmup_steps"] for s in neighbours(spec)})
 [1, 2, 3, 4]
+>>> family = candidates(spec)
+>>> len(family) > len(neighbours(spec)), sorted({s.strategy for s in family})
+(True, ['hyperband', 'median', 'percentile', 'successive_halving'])
 """
 
 from __future__ import annotations
@@ -25,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from policy_store.drift._base import check_choice
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidSpecError
@@ -33,6 +47,8 @@ from policy_store.rules import RuleSpec, get_strategy
 
 FACTORS = (0.5, 0.75, 1.5, 2.0)
 FROM_ZERO = (1, 2, 4)
+#: The risk metrics a re-tuning can minimise (the other one breaks ties).
+OBJECTIVES = ("killed_best", "regret")
 
 
 def neighbours(spec: RuleSpec) -> list[RuleSpec]:
@@ -57,6 +73,17 @@ def neighbours(spec: RuleSpec) -> list[RuleSpec]:
     return list(out.values())
 
 
+def candidates(spec: RuleSpec) -> list[RuleSpec]:
+    """``spec``'s neighbours and the fixed family of other rules (module docstring), without ``spec``."""
+    from policy_store.meta.learner.grid import candidate_grid  # the meta-learner's import chain: only when re-tuning
+
+    out = {s.spec_hash: s for s in neighbours(spec)}
+    for c in candidate_grid():
+        if not c.needs_prior:
+            out.setdefault(c.spec().spec_hash, c.spec())
+    out.pop(spec.spec_hash, None)
+    return list(out.values())
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -68,6 +95,14 @@ class Scored:
     killed_best_rate: float
     per_study_regret: np.ndarray = field(repr=False)
     per_study_saved: np.ndarray = field(repr=False)
+    per_study_killed: np.ndarray = field(repr=False)
+
+    def per_study(self, metric: str) -> np.ndarray:
+        """Per-study values of ``regret`` or ``killed_best``."""
+        return self.per_study_killed if metric == "killed_best" else self.per_study_regret
+
+    def mean(self, metric: str) -> float:
+        return self.killed_best_rate if metric == "killed_best" else self.regret
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -81,12 +116,17 @@ class Scored:
 
 @dataclass(frozen=True)
 class Retune:
-    """The current spec's score, the best eligible candidate's (``None`` if none is), and the search's size."""
+    """The current spec's score, the best eligible candidate's (``None`` if none is), and every candidate tried."""
 
     current: Scored
     best: Scored | None
     n_studies: int
-    n_candidates: int
+    tried: list[Scored] = field(repr=False)
+    objective: str = "killed_best"
+
+    @property
+    def n_candidates(self) -> int:
+        return len(self.tried)
 
 
 def score(specs: Sequence[RuleSpec], curves: Sequence[StudyCurves], orders: int) -> list[Scored]:
@@ -94,11 +134,12 @@ def score(specs: Sequence[RuleSpec], curves: Sequence[StudyCurves], orders: int)
     outcomes, _ = replay_outcomes(curves, specs, list(range(orders)))
     scale = {c.study: regret_scale(c) for c in curves}
     outcomes["regret"] = outcomes["regret"] / outcomes["study"].map(scale)
+    outcomes["killed_best"] = outcomes["killed_best"].astype(float)
     per = outcomes.groupby(["spec_index", "study"], sort=True)[["regret", "compute_saved", "killed_best"]].mean()
     out = []
     for i, s in enumerate(specs):
         regret, saved, killed = (per.loc[i, k].to_numpy() for k in ("regret", "compute_saved", "killed_best"))
-        out.append(Scored(s, float(regret.mean()), float(saved.mean()), float(killed.mean()), regret, saved))
+        out.append(Scored(s, float(regret.mean()), float(saved.mean()), float(killed.mean()), regret, saved, killed))
     return out
 
 
@@ -108,15 +149,19 @@ def retune(
     *,
     orders: int = 3,
     min_compute_saved: float = 0.0,
+    objective: str = "killed_best",
     rounds: int = 2,
 ) -> Retune:
-    """Replay ``spec`` and its neighbours on ``curves``; find the best eligible one (see the module docstring)."""
-    current, *scored = score([spec, *neighbours(spec)], curves, orders)
+    """Replay ``spec`` and its candidates on ``curves``; find the best eligible one (see the module docstring)."""
+    check_choice("objective", objective, OBJECTIVES)
+    other = next(m for m in OBJECTIVES if m != objective)
+    current, *scored = score([spec, *candidates(spec)], curves, orders)
     seen = {spec.spec_hash, *(s.spec.spec_hash for s in scored)}
 
     def best_of(pool: list[Scored]) -> Scored | None:
-        eligible = [s for s in pool if s.compute_saved >= min_compute_saved]
-        return min(eligible, key=lambda s: (s.regret, -s.compute_saved)) if eligible else None
+        eligible = [s for s in pool if s.compute_saved >= min_compute_saved
+                    and s.killed_best_rate <= current.killed_best_rate]  # fmt: skip
+        return min(eligible, key=lambda s: (s.mean(objective), s.mean(other), -s.compute_saved)) if eligible else None
 
     best = best_of(scored)
     for _ in range(rounds - 1):
@@ -131,4 +176,4 @@ def retune(
         if improved is best:
             break
         best = improved
-    return Retune(current, best, len(curves), len(scored))
+    return Retune(current, best, len(curves), scored, objective)

@@ -101,8 +101,10 @@ def _recalibrate(args: argparse.Namespace) -> int:
 
 def _figures(summary: dict) -> str:
     f = summary["figures"]
-    return (f"relative regret {f['regret_current']:.4g} -> {f['regret_candidate']:.4g} "
-            f"(paired gain {f['paired_gain']:.4g}, lower bound {f['paired_lower_bound']:.4g}), compute saved "
+    return (f"{f['metric']} {f['current']:.4g} -> {f['candidate']:.4g} "
+            f"(paired gain {f['paired_gain']:.4g}, lower bound {f['paired_lower_bound']:.4g}), killed-best "
+            f"{f['killed_best_current']:.3f} -> {f['killed_best_candidate']:.3f} (gain lower bound "
+            f"{f['killed_best_lower_bound']:.4g}), compute saved "
             f"{f['compute_saved']:.3f} (floor {f['floor']:.3f}) on {f['studies']} post-change studies")  # fmt: skip
 
 
@@ -182,7 +184,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--floor", type=float, default=0.7,
                    help="compute saved a candidate keeps, as a fraction of the lineage's pre-drift baseline (0.7)")
     p.add_argument("--margin", type=float, default=0.1,
-                   help="relative regret gain a candidate needs on the post-change studies (default: 0.1)")
+                   help="gain in the drifted metric a candidate needs on the post-change studies, as a fraction of the "
+                        "current level (default: 0.1)")
     add_json_flag(p)
     p.set_defaults(handler=_recalibrate)
 
