@@ -103,15 +103,12 @@ import optuna
 from optuna.pruners import BasePruner
 
 from policy_store.errors import InvalidInputError, StoreError
-from policy_store.integrations.reasons import Reason, current_rung, explain
+from policy_store.integrations.deciders import Reason, decider_for
 from policy_store.integrations.spool import SpoolWriter, decision_id
 from policy_store.location import LakeLocation, parse_location
 from policy_store.names import check_name
-from policy_store.rules._optuna import AuditPruner
 from policy_store.rules.versions import get_rule_version
 from policy_store.store import PolicyStore, utcnow
-
-_RUNGS = ("successive_halving", "hyperband", "patient")
 
 
 def open_store_retrying(location: str, *, read_only: bool = False, timeout: float = 10.0) -> PolicyStore:
@@ -255,7 +252,7 @@ class StorePruner(BasePruner):
         self.timeout = timeout
         self._prior: Any = None
         self._adapt: dict[str, Any] = {}
-        with self._open(read_only=not recommend) as s:
+        with self.open_store(read_only=not recommend) as s:
             if recommend:
                 from policy_store.integrations.recommend import recommended_start
 
@@ -291,8 +288,7 @@ class StorePruner(BasePruner):
         self.spec = spec
         self._spec_hash = spec.spec_hash
         self._version_no = version
-        self._pruner = spec.to_optuna()
-        self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
+        self._decider = decider_for(spec)
 
     def __getstate__(self) -> dict[str, Any]:
         # The store's connection and the Optuna pruner's per-process state stay behind; so does adaptation's
@@ -305,7 +301,11 @@ class StorePruner(BasePruner):
         self.__dict__.update(state)
         self._setup()
 
-    def _open(self, *, read_only: bool) -> Any:
+    def open_store(self, *, read_only: bool) -> Any:
+        """The store as a context manager: the one given, or the path opened with retries while locked.
+
+        Used to resolve the rule and by :meth:`finish`; ``StoreScheduler`` records its run through it.
+        """
         if self._store is not None:
             from contextlib import nullcontext
 
@@ -320,7 +320,7 @@ class StorePruner(BasePruner):
             if sw is not None:
                 self._switch(sw, study.study_name, trial.number)
         verdict, reason = self.decide(view, trial)
-        self._record(study.study_name, trial, trial.last_step, verdict, reason)
+        self.record(study.study_name, trial, trial.last_step, verdict, reason)
         return verdict
 
     def decide(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[bool, Reason]:
@@ -338,27 +338,16 @@ class StorePruner(BasePruner):
         if view.study_name not in self._checked:
             spec.check_direction("minimize" if minimize else "maximize", f"study {view.study_name!r}")
             self._checked.add(view.study_name)
-        rung = current_rung(trial) if spec.strategy in _RUNGS else 0
-        audit = self._pruner if isinstance(self._pruner, AuditPruner) else None
-        exempt = audit is not None and trial.number in audit.shadow_pruned
-        verdict = bool(self._pruner.prune(view, trial))
-        shadow = audit is not None and not exempt and trial.number in audit.shadow_pruned
-        step = trial.last_step
-        if exempt:
-            reason = Reason(None, 0, f"audited trial, exempt since its shadow prune at step "
-                                     f"{audit.shadow_pruned[trial.number]}")
-        else:
-            try:
-                reason = explain(spec.strategy, spec.params, view, trial, minimize, self._strategy_pruner, rung,
-                                 verdict or shadow)
-            except Exception as e:  # an explanation never changes or blocks a verdict
-                reason = Reason(None, 0, f"(no explanation: {e!r})")
-            if shadow:
-                reason = Reason(reason.threshold, reason.ref_size, f"audit: would prune at step {step}: {reason.text}")
-        return verdict, reason
+        return self._decider.decide(view, trial, minimize)
 
-    def _record(self, study_name: str, trial: optuna.trial.FrozenTrial, step: int | None, verdict: bool,
-                reason: Reason, trial_id: str | None = None) -> None:
+    def record(self, study_name: str, trial: optuna.trial.FrozenTrial, step: int | None, verdict: bool,
+               reason: Reason, trial_id: str | None = None) -> None:
+        """Spool one decision (what :meth:`decide` returned) with this pruner's rule version.
+
+        The record seam of the live integrations: :meth:`prune` calls it after
+        :meth:`decide`, and so does :class:`policy_store.integrations.ray.StoreScheduler`
+        (``trial_id``: the framework's own trial name, default the trial number).
+        """
         value = trial.intermediate_values.get(step) if step is not None else None
         start = trial.datetime_start.isoformat() if trial.datetime_start else ""
         with self._lock:
@@ -419,7 +408,7 @@ class StorePruner(BasePruner):
         from policy_store.integrations.live import record_live_study
 
         self.close()
-        with self._open(read_only=False) as store:
+        with self.open_store(read_only=False) as store:
             return record_live_study(store, study, self.version, self.spool_dir, task=self.task,
                                      spec_hashes=self.spec_hashes)
 

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy_store.integrations.reasons import nanpercentile_linear
+from policy_store.rules.strategies.percentile import nanpercentile_linear
 
 values = st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan"))), min_size=1, max_size=40)
 
