@@ -2,14 +2,15 @@
 
 Decisions
 ---------
-The verdict of every ``should_prune`` is the one of the rule's own Optuna pruner
-(``RuleSpec.to_optuna()``: Optuna's pruner, or the rules package's
-``PosteriorPruner``/``AuditPruner``), so a study pruned by ``StorePruner`` makes
-exactly the decisions of the plain pruner. The pruner is called with a thin view
-of the study that reads each trial list once per call; the explanation
-(:mod:`policy_store.integrations.reasons`) reuses that same list, so the
-recorded threshold and reference-set size are those the verdict was computed
-from, even while other workers finish trials.
+Every ``should_prune`` is decided by the rule's live decider
+(:mod:`policy_store.integrations.deciders`): it reads what the strategy needs
+from a thin view of the study that reads each trial list once per call, and
+calls the strategy's one decision function -- the same one the replay kernels
+run (:mod:`policy_store.rules.strategies`) -- which gives the verdict and the
+numbers of its reason (threshold, reference-set size) together, even while
+other workers finish trials. A study pruned by ``StorePruner`` makes the
+decisions of the rule's plain Optuna pruner (``RuleSpec.to_optuna()``); the
+parity tests check it.
 
 Adapting inside the study
 -------------------------
@@ -20,7 +21,7 @@ completion, has a child process re-score the grid on their curves and blend
 the result with the meta-learned prior, off the study's GIL
 (:mod:`policy_store.integrations.adaptation`).
 A switch it decides takes effect at the next ``should_prune``: the new rule's
-Optuna pruner decides from then on; a pruned trial is never asked again, so
+decider decides from then on; a pruned trial is never asked again, so
 nothing already pruned is revived. The switch (from -> to, the evidence, the
 completed-trial count, the first trial it decided) is spooled with the
 decisions; absorbing it makes the new spec a version of the same rule (source
@@ -55,11 +56,11 @@ Failure modes (details in :mod:`policy_store.integrations.spool`):
   :class:`DirectionMismatchError` at the first ``should_prune``;
 - a decision that cannot be spooled (disk full) raises :class:`StoreError` in the
   objective: the trial fails rather than running on without its audit trail;
-- an explanation that cannot be computed (an Optuna internals change) is
-  recorded as ``"(no explanation: …)"``; the verdict is unaffected;
-- state kept inside Optuna's pruners (SuccessiveHalving's ``min_resource="auto"``,
-  the audit wrapper's shadow prunes) is per process, exactly as with the plain
-  pruner.
+- state kept by a decider (successive halving's ``min_resource="auto"``,
+  Hyperband's brackets, the audit wrapper's shadow prunes) is per process,
+  exactly as with the plain Optuna pruner; rung values are written to the
+  study's storage (``completed_rung_{r}``), as Optuna does, so every worker
+  sees them.
 
 Examples
 --------
@@ -291,7 +292,7 @@ class StorePruner(BasePruner):
         self._decider = decider_for(spec)
 
     def __getstate__(self) -> dict[str, Any]:
-        # The store's connection and the Optuna pruner's per-process state stay behind; so does adaptation's
+        # The store's connection and the decider's per-process state stay behind; so does adaptation's
         # (each process re-scores on the study it reads).
         return {"location": self.location, "task": self.task, "timeout": self.timeout, "version": self.version,
                 "spool_dir": self.spool_dir, "_writer": self._writer, "_store": None, "_prior": self._prior,

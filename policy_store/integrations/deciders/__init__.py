@@ -24,16 +24,21 @@ def decider_for_strategy(strategy: str, params: dict[str, Any]) -> Decider:
     from policy_store.integrations.deciders.halving import HyperbandDecider, SuccessiveHalvingDecider
     from policy_store.integrations.deciders.patient import PatientDecider
     from policy_store.integrations.deciders.percentile import PercentileDecider
+    from policy_store.integrations.deciders.posterior import PosteriorDecider
     from policy_store.integrations.deciders.threshold import ThresholdDecider
+    from policy_store.integrations.deciders.wilcoxon import WilcoxonDecider
 
-    own = {"threshold": ThresholdDecider, "patient": PatientDecider, "median": PercentileDecider,
-           "percentile": PercentileDecider, "successive_halving": SuccessiveHalvingDecider,
-           "hyperband": HyperbandDecider}
-    if strategy in own:
-        return own[strategy](params)
-    from policy_store.integrations.deciders._optuna_pruner import OptunaPrunerDecider
+    deciders: dict[str, type[Decider]] = {
+        "threshold": ThresholdDecider, "patient": PatientDecider, "median": PercentileDecider,
+        "percentile": PercentileDecider, "successive_halving": SuccessiveHalvingDecider,
+        "hyperband": HyperbandDecider, "wilcoxon": WilcoxonDecider, "posterior": PosteriorDecider,
+    }
+    if strategy not in deciders:
+        from policy_store.errors import InvalidSpecError
 
-    return OptunaPrunerDecider(strategy, params)
+        raise InvalidSpecError(f"no live decider for strategy {strategy!r}; known: {sorted(deciders)}",
+                               field="strategy")
+    return deciders[strategy](params)
 
 
 def decider_for(spec: Any) -> Decider:

@@ -47,7 +47,16 @@ def bracket_budgets(max_resource: int, min_resource: int, reduction_factor: int)
     [9, 5, 3]
     """
     n = n_brackets(max_resource, min_resource, reduction_factor)
-    return [math.ceil(n * (reduction_factor ** (n - 1 - b)) / (n - b)) for b in range(n)]
+    return [bracket_budget(n, reduction_factor, b) for b in range(n)]
+
+
+def bracket_budget(n_brackets: int, reduction_factor: int, bracket: int) -> int:
+    """One bracket's trial-allocation budget (see :func:`bracket_budgets`); numba compiles it.
+
+    >>> bracket_budget(3, 3, 0)
+    9
+    """
+    return math.ceil(n_brackets * (reduction_factor ** (n_brackets - 1 - bracket)) / (n_brackets - bracket))
 
 
 def trial_hash(study_name: str, number: int) -> int:

@@ -49,10 +49,10 @@ def rung_step(min_resource: Any, reduction_factor: Any, rate: Any, rung: Any) ->
 def auto_min_resource(largest_complete_last_step: Any) -> Any:
     """``min_resource="auto"`` once a COMPLETE trial exists: ``max(largest last step // 100, 1)``.
 
-    >>> auto_min_resource(250), auto_min_resource(30)
+    >>> int(auto_min_resource(250)), int(auto_min_resource(30))
     (2, 1)
     """
-    return max(largest_complete_last_step // 100, 1)
+    return np.maximum(largest_complete_last_step // 100, 1)
 
 
 def promotes(n_better: Any, n_others: Any, reduction_factor: Any, bootstrap_count: Any) -> Any:
@@ -69,7 +69,9 @@ def promotes(n_better: Any, n_others: Any, reduction_factor: Any, bootstrap_coun
     >>> bool(promotes(0, 3, 4, 0)), bool(promotes(1, 3, 4, 0)), bool(promotes(1, 7, 4, 0)), bool(promotes(0, 0, 2, 1))
     (True, False, True, False)
     """
-    return (n_others + 1 > bootstrap_count) & (n_better <= cutoff_index(n_others + 1, reduction_factor))
+    # cutoff_index(n_others + 1, reduction_factor), written out: numba compiles this function on its own
+    idx = np.maximum((n_others + 1) // reduction_factor - 1, 0)
+    return (n_others + 1 > bootstrap_count) & (n_better <= idx)
 
 
 def cutoff_index(n_competing: Any, reduction_factor: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The percentile a reason reports is exactly the one Optuna compared with."""
+"""The percentile a decision compares with is exactly numpy's (live and replay share it)."""
 
 from __future__ import annotations
 
