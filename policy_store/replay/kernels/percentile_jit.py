@@ -30,7 +30,8 @@ from policy_store.replay.kernels._jit import njit
 from policy_store.rules.strategies import percentile
 from policy_store.rules.strategies._base import passes_gate
 
-# the strategy's own decision functions, compiled (numba inlines them into the loop)
+# the strategy's own decision functions, compiled (numba inlines them into the loop). numba's disk cache
+# checks this file only: after editing one of them in a source checkout, delete this package's __pycache__/*.nbi
 _gate = njit(passes_gate)
 _lerp = njit(percentile.lerp)
 _decide = njit(percentile.decide)

@@ -34,7 +34,8 @@ import numpy as np
 from policy_store.replay.kernels._jit import njit
 from policy_store.rules.strategies import hyperband, successive_halving
 
-# the strategies' own decision functions, compiled (numba inlines them into the loop)
+# the strategies' own decision functions, compiled (numba inlines them into the loop). numba's disk cache
+# checks this file only: after editing one of them in a source checkout, delete this package's __pycache__/*.nbi
 _rung_step = njit(successive_halving.rung_step)
 _auto_min_resource = njit(successive_halving.auto_min_resource)
 _promotes = njit(successive_halving.promotes)
