@@ -27,6 +27,7 @@ that bracket's trials only.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from policy_store.integrations.deciders._base import Decider, Reason, complete_trials, g, last_report
@@ -47,21 +48,28 @@ def current_rung(trial: Any) -> int:
     return rung
 
 
-def halve(study: Any, trials: list[Any], trial: Any, minimize: bool, min_resource: int, eta: int, rate: int,
-          bootstrap: int, where: str = "") -> tuple[bool, Reason]:
-    """Successive halving at ``trial``'s last report among ``trials`` (the snapshot, read before any write)."""
+def halve(study: Any, trials: Callable[[], list[Any]], trial: Any, minimize: bool, min_resource: int, eta: int,
+          rate: int, bootstrap: int, where: str = "") -> tuple[bool, Reason]:
+    """Successive halving at ``trial``'s last report among ``trials()``.
+
+    ``trials`` is called (once, before any write) only when the report reaches a
+    rung, as Optuna reads the trial list only then (a storage round trip).
+    """
     step, v, _ = last_report(trial)
     rung = current_rung(trial)
     last: Reason | None = None
+    competitors: list[Any] | None = None
     while True:
         at = rung_step(min_resource, eta, rate, rung)
         if step < at:
             return False, last or Reason(None, 0, f"step {step} below rung {rung} at step {g(at)}{where}")
         if math.isnan(v):
             return True, Reason(None, 0, f"value at step {step} is NaN")
+        if competitors is None:
+            competitors = trials()
         key = f"completed_rung_{rung}"
         study._storage.set_trial_system_attr(trial._trial_id, key, v)
-        others = [t.system_attrs[key] for t in trials if key in t.system_attrs and t.number != trial.number]
+        others = [t.system_attrs[key] for t in competitors if key in t.system_attrs and t.number != trial.number]
         n_better = sum(1 for o in others if (o < v if minimize else o > v))
         kept = bool(promotes(n_better, len(others), eta, bootstrap))
         n = len(others) + 1
@@ -91,14 +99,13 @@ class SuccessiveHalvingDecider(Decider):
         p = self.params
         if trial.last_step is None:
             return False, Reason(None, 0, "no value reported yet")
-        trials = study.get_trials(deepcopy=False)
         if self.min_resource is None:
-            done = [t.last_step for t in trials if t.state.name == "COMPLETE" and t.last_step is not None]
+            done = [t.last_step for t in complete_trials(study) if t.last_step is not None]
             if not done:
                 return False, Reason(None, 0, "min_resource='auto' waits for the first COMPLETE trial")
-            self.min_resource = auto_min_resource(max(done))
-        return halve(study, trials, trial, minimize, self.min_resource, p["reduction_factor"],
-                     p["min_early_stopping_rate"], p["bootstrap_count"])
+            self.min_resource = int(auto_min_resource(max(done)))
+        return halve(study, lambda: study.get_trials(deepcopy=False), trial, minimize, self.min_resource,
+                     p["reduction_factor"], p["min_early_stopping_rate"], p["bootstrap_count"])
 
 
 class HyperbandDecider(Decider):
@@ -126,7 +133,10 @@ class HyperbandDecider(Decider):
             return False, Reason(None, 0, "no value reported yet")
         name = study.study_name
         b = bracket_of(trial_hash(name, trial.number), self.budgets)
-        trials = [t for t in study.get_trials(deepcopy=False)
-                  if bracket_of(trial_hash(name, t.number), self.budgets) == b]
-        return halve(study, trials, trial, minimize, p["min_resource"], p["reduction_factor"], b,
+        budgets = self.budgets
+
+        def bracket_trials() -> list[Any]:
+            return [t for t in study.get_trials(deepcopy=False) if bracket_of(trial_hash(name, t.number), budgets) == b]
+
+        return halve(study, bracket_trials, trial, minimize, p["min_resource"], p["reduction_factor"], b,
                      p["bootstrap_count"], f" of bracket {b}")
