@@ -13,7 +13,13 @@ median/percentile   percentile 25, 50 (``median``), 75, 90 x warm-up 0, 2, 4, 6 
 successive halving  ``SuccessiveHalvingPruner()`` + reduction 2, 3, 4 x min 1, 2, 4     10
 hyperband           ``HyperbandPruner()`` + reduction 2, 4 + min resource 2             4
 posterior           alpha 0.01, 0.05, 0.1, 0.2 x warm-up 0, 2 (prior per task)           8
+forecast            alpha 0.02, 0.05, 0.1, 0.2, 0.4 x warm-up 0, 2 (opt-in)         10
 ==================  ===============================================================  ====
+
+The ``forecast`` family (the learned forecaster's probability of beating the
+incumbent, :mod:`policy_store.rules.strategies.forecast`) joins the grid with
+``candidate_grid(forecast=True)``; the default grid leaves it out until the shipped
+knowledge is rebuilt with its outcomes (the knowledge is refused for another grid).
 
 The three Optuna defaults are in the grid under the names of :data:`OPTUNA_DEFAULTS`.
 
@@ -107,9 +113,18 @@ def _posterior() -> list[Candidate]:
             for a in (0.01, 0.05, 0.1, 0.2) for w in (0, 2)]
 
 
-def candidate_grid() -> list[Candidate]:
-    """The grid, in a fixed order (see the module docstring)."""
-    return _percentile() + _halving() + _posterior()
+def _forecast() -> list[Candidate]:
+    return [Candidate(f"forecast-a{a}-w{w}", "forecast", {"alpha": a, "n_warmup_steps": w, "n_startup_trials": 1})
+            for a in (0.02, 0.05, 0.1, 0.2, 0.4) for w in (0, 2)]
+
+
+def candidate_grid(forecast: bool = False) -> list[Candidate]:
+    """The grid, in a fixed order (see the module docstring); ``forecast`` adds the ``forecast`` family at the end.
+
+    >>> len(candidate_grid(forecast=True)), candidate_grid(forecast=True)[-1].name
+    (64, 'forecast-a0.4-w2')
+    """
+    return _percentile() + _halving() + _posterior() + (_forecast() if forecast else [])
 
 
 def grid_hash(grid: list[Candidate]) -> str:

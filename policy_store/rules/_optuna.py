@@ -1,4 +1,4 @@
-"""Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior`` and ``audit_fraction``.
+"""Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior``, ``forecast`` and ``audit_fraction``.
 
 ``RuleSpec.to_optuna()`` returns them for users of plain Optuna and for the parity tests;
 ``StorePruner`` decides with :mod:`policy_store.integrations.deciders` instead.
@@ -29,6 +29,23 @@ class PosteriorPruner(BasePruner):
         from policy_store.integrations.deciders.posterior import PosteriorDecider
 
         self._decider = PosteriorDecider(dict(params))
+
+    def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        return self._decider.decide(study, trial, study.direction == StudyDirection.MINIMIZE)[0]
+
+
+class ForecastPruner(BasePruner):
+    """Live form of the ``forecast`` strategy for a plain Optuna study (``to_optuna()``).
+
+    Decides with the strategy's live decider
+    (:class:`policy_store.integrations.deciders.forecast.ForecastDecider`), the
+    one ``StorePruner`` uses.
+    """
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        from policy_store.integrations.deciders.forecast import ForecastDecider
+
+        self._decider = ForecastDecider(dict(params))
 
     def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
         return self._decider.decide(study, trial, study.direction == StudyDirection.MINIMIZE)[0]

@@ -21,6 +21,7 @@ SPECS = {
     "patient": {"strategy": "patient", "params": {"patience": 2, "wrapped": {"strategy": "median"}}},
     "patient-alone": {"strategy": "patient", "params": {"patience": 1, "min_delta": 0.01}},
     "posterior": {"strategy": "posterior", "params": {"alpha": 0.2}},
+    "forecast": {"strategy": "forecast", "params": {"alpha": 0.2}},
     "median-audited": {"strategy": "median", "safeguards": {"audit_fraction": 0.3, "audit_seed": 5}},
 }
 
@@ -77,7 +78,7 @@ def test_same_verdicts_and_a_reason_for_each(store, tmp_path, name, direction):
         if version.spec.strategy in ("median", "percentile"):
             assert r["threshold"] is not None and r["ref_size"] >= 1 and " > p" in r["reason"] or \
                 " < p" in r["reason"], r
-        if version.spec.strategy == "posterior":
+        if version.spec.strategy in ("posterior", "forecast"):
             assert "< alpha" in r["reason"], r
         if version.spec.strategy == "wilcoxon":
             assert r["reason"].startswith("Wilcoxon p="), r
@@ -86,7 +87,8 @@ def test_same_verdicts_and_a_reason_for_each(store, tmp_path, name, direction):
 
 
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
-@pytest.mark.parametrize("name", ["median", "percentile", "threshold", "sh", "sh-auto", "hyperband", "patient"])
+@pytest.mark.parametrize("name", ["median", "percentile", "threshold", "sh", "sh-auto", "hyperband", "patient",
+                                  "forecast"])
 def test_each_prune_carries_the_replays_threshold_and_reference_size(store, tmp_path, name, direction):
     """Live and replay call the same decision function: a pruned trial's numbers are the replay's, bit for bit."""
     from policy_store.curves import StudyCurves

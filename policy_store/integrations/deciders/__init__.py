@@ -21,6 +21,7 @@ from policy_store.integrations.deciders._base import Decider, Reason
 
 def decider_for_strategy(strategy: str, params: dict[str, Any]) -> Decider:
     """The live decider of ``strategy`` with validated ``params``."""
+    from policy_store.integrations.deciders.forecast import ForecastDecider
     from policy_store.integrations.deciders.halving import HyperbandDecider, SuccessiveHalvingDecider
     from policy_store.integrations.deciders.patient import PatientDecider
     from policy_store.integrations.deciders.percentile import PercentileDecider
@@ -32,6 +33,7 @@ def decider_for_strategy(strategy: str, params: dict[str, Any]) -> Decider:
         "threshold": ThresholdDecider, "patient": PatientDecider, "median": PercentileDecider,
         "percentile": PercentileDecider, "successive_halving": SuccessiveHalvingDecider,
         "hyperband": HyperbandDecider, "wilcoxon": WilcoxonDecider, "posterior": PosteriorDecider,
+        "forecast": ForecastDecider,
     }
     if strategy not in deciders:
         from policy_store.errors import InvalidSpecError

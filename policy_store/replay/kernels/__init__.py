@@ -1,14 +1,22 @@
 """Batched replay kernels, one per strategy family (see :mod:`._common` for the contract).
 
 >>> sorted(KERNELS)
-['hyperband', 'patient', 'percentile', 'posterior', 'successive_halving', 'threshold', 'wilcoxon']
+['forecast', 'hyperband', 'patient', 'percentile', 'posterior', 'successive_halving', 'threshold', 'wilcoxon']
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from policy_store.replay.kernels import patient, percentile, posterior, successive_halving, threshold, wilcoxon
+from policy_store.replay.kernels import (
+    forecast,
+    patient,
+    percentile,
+    posterior,
+    successive_halving,
+    threshold,
+    wilcoxon,
+)
 from policy_store.replay.kernels._common import KernelOut
 
 KERNELS: dict[str, Callable[..., KernelOut]] = {
@@ -19,6 +27,7 @@ KERNELS: dict[str, Callable[..., KernelOut]] = {
     "patient": patient.run,
     "wilcoxon": wilcoxon.run,
     "posterior": posterior.run,
+    "forecast": forecast.run,
 }
 
 __all__ = ["KERNELS", "KernelOut"]

@@ -1,7 +1,7 @@
 """One file per pruning strategy; this module is their registry.
 
 >>> sorted(STRATEGIES)[:3]
-['hyperband', 'median', 'patient']
+['forecast', 'hyperband', 'median']
 >>> get_strategy("median").kernel
 'percentile'
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from policy_store.errors import InvalidSpecError
 from policy_store.rules.strategies._base import Param, Strategy
+from policy_store.rules.strategies.forecast import Forecast
 from policy_store.rules.strategies.hyperband import Hyperband
 from policy_store.rules.strategies.median import Median
 from policy_store.rules.strategies.patient import Patient
@@ -22,7 +23,7 @@ from policy_store.rules.strategies.wilcoxon import Wilcoxon
 STRATEGIES: dict[str, Strategy] = {
     s.name: s
     for s in (Median(), Percentile(), Threshold(), Patient(), SuccessiveHalving(), Hyperband(), Wilcoxon(),
-              Posterior())
+              Posterior(), Forecast())
 }
 
 
@@ -35,6 +36,7 @@ def get_strategy(name: object) -> Strategy:
 
 __all__ = [
     "STRATEGIES",
+    "Forecast",
     "Hyperband",
     "Median",
     "Param",

@@ -1,0 +1,104 @@
+"""Learning-curve forecasting: the distribution of a trial's final value from its partial curve.
+
+:func:`load_forecaster` gives the forecaster the package ships (cached per
+process; never downloads): the learned quantile model
+(:class:`~policy_store.meta.forecast.learned.QuantileForecaster`) from
+``model/forecaster.npz``, checked against the sha256 in ``model/manifest.json``
+(built by :mod:`policy_store.meta.forecast.build_forecaster`). Every forecaster
+follows :class:`~policy_store.meta.forecast._base.Forecaster`:
+``quantiles(values, seen, n_steps, maximize, levels)`` on a batch of NaN-padded
+prefixes of one study.
+
+The forecaster is a model of how curves continue, not the corpus's
+recommendations: ``POLICY_STORE_KNOWLEDGE=off`` (the cold start) leaves it on, so
+a ``forecast`` rule decides the same wherever it is replayed.
+
+>>> import numpy as np
+>>> fc = load_forecaster()
+>>> q = fc.quantiles(np.array([[0.5, 0.6, 0.65]]), np.array([3]), 20, maximize=True)
+>>> fc.name, q.shape, bool(np.all(np.diff(q, axis=1) >= 0))
+('learned', (1, 3), True)
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from policy_store.meta.forecast._base import GRID_LEVELS, Forecaster
+from policy_store.meta.forecast.last_value import LastValueForecaster
+
+from policy_store.errors import PolicyStoreError
+
+__all__ = ["GRID_LEVELS", "Forecaster", "ForecasterIntegrityError", "LastValueForecaster", "load_forecaster",
+           "shipped_manifest"]
+
+MODEL_FILE = "forecaster.npz"
+MANIFEST = "manifest.json"
+KINDS = ("learned", "last-value")
+
+
+class ForecasterIntegrityError(PolicyStoreError):
+    """The shipped forecaster's file is missing or its sha256 differs from its manifest's."""
+
+
+def model_dir() -> Path:
+    """The folder the package ships the forecaster in."""
+    return Path(str(resources.files("policy_store.meta.forecast").joinpath("model")))
+
+
+def shipped_manifest(folder: Path | None = None) -> dict[str, Any]:
+    """The shipped forecaster's manifest, after checking the model file's sha256.
+
+    Raises
+    ------
+    ForecasterIntegrityError
+        The manifest or the model file is missing, or the file's sha256 differs from the manifest's.
+    """
+    from policy_store.meta.learner.knowledge import sha256_file
+
+    folder = model_dir() if folder is None else Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        raise ForecasterIntegrityError(f"no readable forecaster manifest in {folder}: {e}; reinstall "
+                                       "policy-store") from e
+    path = folder / MODEL_FILE
+    if not path.is_file():
+        raise ForecasterIntegrityError(f"forecaster file {path} is missing; reinstall policy-store")
+    digest = sha256_file(path)
+    if digest != manifest.get("sha256", {}).get(MODEL_FILE):
+        raise ForecasterIntegrityError(
+            f"forecaster file {path} has sha256 {digest[:12]}..., the manifest says "
+            f"{str(manifest.get('sha256', {}).get(MODEL_FILE))[:12]}...: refused (reinstall policy-store or rebuild "
+            "it with `python -m policy_store.meta.forecast.build_forecaster`)")
+    return manifest
+
+
+@lru_cache(maxsize=4)
+def load_forecaster(kind: str = "learned", folder: str | None = None) -> Forecaster:
+    """The shipped forecaster: ``learned`` (the default) or the ``last-value`` baseline with its measured spread.
+
+    Raises
+    ------
+    ForecasterIntegrityError
+        See :func:`shipped_manifest`.
+    PolicyStoreError
+        ``kind`` is not one of :data:`KINDS`.
+    """
+    from policy_store.meta.forecast.learned import QuantileForecaster
+    from policy_store.meta.forecast.packed import PackedQuantileTrees
+
+    if kind not in KINDS:
+        raise PolicyStoreError(f"unknown forecaster {kind!r}; allowed: {list(KINDS)}")
+    where = model_dir() if folder is None else Path(folder)
+    shipped_manifest(where)
+    with np.load(where / MODEL_FILE, allow_pickle=False) as z:
+        if kind == "last-value":
+            return LastValueForecaster(z["last_value_table"])
+        return QuantileForecaster(PackedQuantileTrees.from_arrays(
+            {k[len("trees_"):]: z[k] for k in z.files if k.startswith("trees_")}))

@@ -1,0 +1,82 @@
+"""How a forecaster is judged on complete curves it has never seen: interval coverage and CRPS per prefix.
+
+:func:`score` cuts every curve of a :class:`~policy_store.meta.forecast.corpus.CurveSet`
+at each fraction of its budget, asks the forecaster for quantiles of the final
+at :data:`CRPS_LEVELS`, and reports per fraction the share of finals inside the
+central 80 % interval (levels 0.1 and 0.9) and the CRPS, approximated by twice
+the mean pinball loss over the levels (mean and median over curves), in units of the study's scale (the standard
+deviation of every value its curves reported, :func:`study_spread`), so studies of
+every metric weigh alike.
+
+>>> from policy_store.meta.forecast import LastValueForecaster
+>>> from policy_store.meta.forecast.corpus import load_source
+>>> table = score(LastValueForecaster(), load_source("bundled"), fractions=(0.2,))
+>>> list(table.columns)
+['fraction', 'n', 'coverage80', 'crps', 'crps_median']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from policy_store.meta.forecast._base import Forecaster
+from policy_store.meta.forecast.corpus import CurveSet
+
+#: Levels the CRPS is approximated on (the 80 % interval's ends are among them).
+CRPS_LEVELS = np.round(np.arange(0.05, 0.951, 0.05), 2)
+FRACTIONS = (0.1, 0.2, 0.3, 0.4, 0.5)
+
+
+def study_spread(curves: CurveSet) -> np.ndarray:
+    """Per curve, its study's scale: the standard deviation of every value its complete curves reported.
+
+    Not the spread of the finals alone: in a study whose finals all agree (a learner that saturates on every
+    configuration) that is ~0 and one curve's error would swamp every other study's; the values along the
+    curves give each study a scale in its own units either way (floored for a study of constant curves).
+    """
+    finals = curves.values[np.arange(len(curves)), curves.lengths - 1]
+    sd = np.zeros(len(curves.studies))
+    level = np.zeros(len(curves.studies))
+    order = np.argsort(curves.study, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(curves.study[order])) + 1, len(order)]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        rows = order[a:b]
+        vals = curves.values[rows]
+        sd[curves.study[rows[0]]] = float(np.nanstd(vals))
+        level[curves.study[rows[0]]] = float(np.median(np.abs(finals[rows])))
+    return np.maximum(sd, np.maximum(1e-3 * level, 1e-12))[curves.study]
+
+
+def pinball(q: np.ndarray, y: np.ndarray, levels: np.ndarray) -> np.ndarray:
+    """Mean pinball loss over ``levels`` per row."""
+    diff = y[:, None] - q
+    return np.mean(np.maximum(levels * diff, (levels - 1) * diff), axis=1)
+
+
+def predict_at(forecaster: Forecaster, curves: CurveSet, fraction: float,
+               levels: Sequence[float] = tuple(CRPS_LEVELS)) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Quantiles for every curve cut at ``fraction`` of its budget (at least one step, at most all but one),
+    with the finals and the curves' indices."""
+    seen = np.clip(np.round(fraction * curves.lengths).astype(np.int64), 1, curves.lengths - 1)
+    out = np.empty((len(curves), len(levels)))
+    for key in sorted(set(zip(curves.lengths.tolist(), curves.maximize.tolist(), seen.tolist(), strict=True))):
+        idx = np.flatnonzero((curves.lengths == key[0]) & (curves.maximize == key[1]) & (seen == key[2]))
+        out[idx] = forecaster.quantiles(curves.values[idx, :key[2]], seen[idx], key[0], key[1], levels)
+    finals = curves.values[np.arange(len(curves)), curves.lengths - 1]
+    return out, finals, seen
+
+
+def score(forecaster: Forecaster, curves: CurveSet, fractions: Sequence[float] = FRACTIONS) -> pd.DataFrame:
+    """Coverage of the 80 % interval and CRPS (study-spread units) per prefix fraction."""
+    spread = study_spread(curves)
+    lo, hi = int(np.flatnonzero(np.isclose(CRPS_LEVELS, 0.1))[0]), int(np.flatnonzero(np.isclose(CRPS_LEVELS, 0.9))[0])
+    rows = []
+    for f in fractions:
+        q, y, _ = predict_at(forecaster, curves, f)
+        inside = (y >= q[:, lo]) & (y <= q[:, hi])
+        crps = 2.0 * pinball(q / spread[:, None], y / spread, CRPS_LEVELS)
+        rows.append({"fraction": f, "n": len(y), "coverage80": float(inside.mean()), "crps": float(crps.mean()),
+                     "crps_median": float(np.median(crps))})
+    return pd.DataFrame(rows)

@@ -1,0 +1,181 @@
+"""``forecast``: prune when the learned forecast says the trial will probably not beat the incumbent.
+
+At each report with a finite value at step ``s``, the trial's prefix is its
+finite reported values in step order, ``seen`` their count. The study state is
+the incumbent (best final among COMPLETE trials), their count, and the budget
+``n_steps`` (the most finite reports of any COMPLETE trial). The shipped
+forecaster (:func:`policy_store.meta.forecast.load_forecaster`) gives quantiles
+of the trial's final; :func:`prob_beats` reads from them the probability
+``P`` that the final beats the incumbent (piecewise-linear CDF between the
+quantiles, exponential tails beyond them). Prune iff ``P < alpha``. Never prune
+with fewer than ``n_startup_trials`` COMPLETE trials (at least 1: an incumbent is
+needed), before ``n_warmup_steps``, at a non-finite value, or once the trial has
+reached the budget (its forecast is then its value): :func:`gate` says which.
+
+:func:`gate` and :func:`forecast_prob` are the whole rule: :func:`decide` applies
+them to one report and returns the gate's code with ``P``; the replay kernel
+(:mod:`policy_store.replay.kernels.forecast`) applies them to a batch, and the live
+decider (:class:`policy_store.integrations.deciders.forecast.ForecastDecider`)
+calls :func:`decide` and words its reason from what it returned, so replay and
+live agree bit for bit and the reason is the decision's own.
+
+Examples
+--------
+>>> import numpy as np
+>>> state = StudyState(incumbent=0.95, n_complete=3, n_steps=20)
+>>> params = {"alpha": 0.05, "n_startup_trials": 1, "n_warmup_steps": 0}
+>>> decide(np.array([0.3, 0.35, 0.37, 0.38]), 3, state, params, maximize=True).prune
+True
+>>> d = decide(np.array([0.80, 0.88, 0.92, 0.94]), 3, state, params, maximize=True)
+>>> d.prune, d.code == LOOK, d.prob > 0.05
+(False, True, True)
+>>> decide(np.array([0.3]), 0, StudyState(0.95, 0, 20), params, maximize=True).code == STARTUP
+True
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from policy_store.rules.strategies._base import Param, Strategy
+
+#: The forecast levels the probability is read from.
+LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+#: :func:`gate` codes: the rule looks (forecasts), or why it does not.
+LOOK, WARMUP, NOT_FINITE, STARTUP, BUDGET = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True)
+class StudyState:
+    """What the rule needs of the study: the incumbent, the COMPLETE trials' count and the budget in reports."""
+
+    incumbent: float
+    n_complete: int
+    n_steps: int
+
+
+def prob_beats(q_better: np.ndarray, incumbent_better: np.ndarray) -> np.ndarray:
+    """``P(final > incumbent)`` per row from quantiles at :data:`LEVELS` in "better is larger" units.
+
+    Between quantiles the CDF is linear; beyond the outer ones each tail decays
+    exponentially at the rate that joins the 5 % and 25 % (75 % and 95 %) quantiles.
+    A row whose quantiles are all equal is a point mass: ``P`` is 1 above the incumbent, else 0.
+    """
+    levels = np.asarray(LEVELS)
+    q = np.asarray(q_better, dtype=np.float64)
+    inc = np.asarray(incumbent_better, dtype=np.float64)
+    k = np.count_nonzero(q <= inc[:, None], axis=1)
+    rows = np.arange(len(q))
+    lo_i, hi_i = np.clip(k - 1, 0, len(levels) - 1), np.clip(k, 0, len(levels) - 1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        width = q[rows, hi_i] - q[rows, lo_i]
+        inner = levels[lo_i] + (levels[hi_i] - levels[lo_i]) * (inc - q[rows, lo_i]) / width
+        t_lo = (q[:, 2] - q[:, 0]) / np.log(levels[2] / levels[0])
+        t_hi = (q[:, -1] - q[:, -3]) / np.log((1 - levels[-3]) / (1 - levels[-1]))
+        below = levels[0] * np.exp(-(q[:, 0] - inc) / t_lo)
+        above = 1.0 - (1 - levels[-1]) * np.exp(-(inc - q[:, -1]) / t_hi)
+    cdf = np.where(k == 0, np.where(t_lo > 0, below, 0.0),
+                   np.where(k == len(levels), np.where(t_hi > 0, above, 1.0), inner))
+    return np.clip(1.0 - np.nan_to_num(cdf, nan=1.0), 0.0, 1.0)
+
+
+def forecast_prob(values: np.ndarray, seen: np.ndarray, n_steps: int, incumbent: np.ndarray,
+                  maximize: bool) -> np.ndarray:
+    """``P(final beats incumbent)`` for a batch of prefixes of one study (NaN-padded rows, ``seen`` each)."""
+    from policy_store.meta.forecast import load_forecaster
+
+    q = load_forecaster().quantiles(values, seen, n_steps, maximize, LEVELS)
+    if maximize:
+        return prob_beats(q, np.asarray(incumbent, dtype=np.float64))
+    return prob_beats(-q[:, ::-1], -np.asarray(incumbent, dtype=np.float64))
+
+
+def gate(step: Any, finite: Any, seen: Any, n_complete: Any, n_steps: Any, n_warmup_steps: Any,
+         n_startup_trials: Any) -> Any:
+    """Whether the rule forecasts a report (:data:`LOOK`) or why not, elementwise over arrays or scalars.
+
+    ``finite``: the report's value is finite; ``seen``: the trial's finite reports so far (this one included).
+    The first reason that applies wins, in the order :data:`WARMUP`, :data:`NOT_FINITE`, :data:`STARTUP`,
+    :data:`BUDGET`.
+
+    >>> int(gate(3, True, 4, 2, 10, 0, 1)), int(gate(3, True, 10, 2, 10, 0, 1)) == BUDGET
+    (0, True)
+    """
+    return np.select([np.less(step, n_warmup_steps), np.logical_not(finite), np.less(n_complete, n_startup_trials),
+                      np.greater_equal(seen, n_steps)], [WARMUP, NOT_FINITE, STARTUP, BUDGET], LOOK)
+
+
+class Decision(NamedTuple):
+    """One report's decision: the verdict, ``P`` (NaN where the rule did not look) and the :func:`gate` code."""
+
+    prune: bool
+    prob: float
+    code: int
+
+
+def decide(prefix: np.ndarray, step: int, state: StudyState, params: dict[str, Any],
+           maximize: bool) -> Decision:
+    """The rule on one report (see :class:`Decision`).
+
+    ``prefix`` holds the trial's reported values in step order (non-finite ones are skipped), the last
+    being the value at ``step``.
+    """
+    prefix = np.asarray(prefix, dtype=np.float64)
+    finite = prefix[np.isfinite(prefix)]
+    code = int(gate(step, len(prefix) > 0 and np.isfinite(prefix[-1]), len(finite), state.n_complete,
+                    state.n_steps, params["n_warmup_steps"], params["n_startup_trials"]))
+    if code != LOOK:
+        return Decision(False, float("nan"), code)
+    p = forecast_prob(finite[None, :], np.array([len(finite)]), state.n_steps, np.array([state.incumbent]),
+                      maximize)[0]
+    return Decision(bool(p < params["alpha"]), float(p), code)
+
+
+def optuna_inputs(study: Any, trial: Any) -> tuple[np.ndarray, int | None, StudyState, bool]:
+    """``(prefix, step, state, maximize)`` of an Optuna study and trial, as :func:`decide` takes them
+    (shared by the live pruner and its explanation)."""
+    from optuna.study import StudyDirection
+    from optuna.trial import TrialState
+
+    complete = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
+    maximize = study.direction != StudyDirection.MINIMIZE
+    best, budget = (complete[0].value if complete else float("nan")), 0
+    for t in complete:
+        best = max(best, t.value) if maximize else min(best, t.value)
+        budget = max(budget, sum(math.isfinite(v) for v in t.intermediate_values.values()))
+    prefix = np.array([v for _, v in sorted(trial.intermediate_values.items())], dtype=np.float64)
+    step = trial.last_step
+    return prefix, (None if step is None else int(step)), StudyState(float(best), len(complete), budget), maximize
+
+
+class Forecast(Strategy):
+    """Prune when the forecast's probability of beating the incumbent falls below ``alpha``."""
+
+    name = "forecast"
+    kernel = "forecast"
+    optuna_backed = False
+    params = (
+        Param("alpha", "float", 0.05, low=0.0, high=1.0, low_open=True, high_open=True),
+        Param("n_startup_trials", "int", 1, low=1),
+        Param("n_warmup_steps", "int", 0, low=0),
+    )
+
+    def to_optuna(self, params: dict[str, Any]) -> Any:
+        from policy_store.rules._optuna import ForecastPruner
+
+        return ForecastPruner(params)
+
+    def to_ray_tune(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "scheduler": "FIFOScheduler",
+            "kwargs": {},
+            "differences": [
+                "Ray Tune has no forecast-based scheduler; wrap this rule in a custom TrialScheduler "
+                "(on_trial_result returning STOP when decide() says prune) to reproduce it.",
+            ],
+        }

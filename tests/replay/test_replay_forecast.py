@@ -1,0 +1,91 @@
+"""The ``forecast`` rule: the replay kernel and the live pruner decide alike, on the shipped forecaster."""
+
+from __future__ import annotations
+
+import numpy as np
+import optuna
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from policy_store.curves import StudyCurves
+from policy_store.integrations import StorePruner
+from policy_store.replay import optuna_prune_cols, replay_study
+from policy_store.rules import RuleSpec, add_rule_version
+from policy_store.rules.strategies.forecast import BUDGET, LOOK, STARTUP, StudyState, decide, prob_beats
+
+
+def _study(direction: str, seed: int, n: int = 24, j: int = 12) -> StudyCurves:
+    rng = np.random.default_rng(seed)
+    final = rng.uniform(0.3, 1.0, (n, 1))
+    k = np.arange(j)[None, :]
+    loss = final + (1.6 - final) * np.exp(-rng.uniform(0.1, 0.8, (n, 1)) * k) + rng.normal(0, 0.03, (n, j))
+    values = loss if direction == "minimize" else 2.0 - loss
+    present = rng.uniform(size=(n, j)) > 0.1
+    present[:, 0] = True
+    values[rng.uniform(size=(n, j)) < 0.03] = np.nan
+    return StudyCurves.from_arrays("fc", values, present=present, direction=direction)
+
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize("alpha", [0.05, 0.3])
+def test_replay_equals_optuna_and_prunes(direction, alpha):
+    c = _study(direction, seed=3)
+    spec = RuleSpec.parse({"strategy": "forecast", "params": {"alpha": alpha, "n_startup_trials": 2}})
+    total = 0
+    for seed in (0, 1):
+        (r,) = replay_study(c, [spec], order_seeds=[seed])
+        np.testing.assert_array_equal(r.prune_col, optuna_prune_cols(c, spec, r.order, study_name="fc"))
+        total += int((r.prune_col >= 0).sum())
+    assert total > 0                                    # the rule acts on these curves
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10_000), st.sampled_from(["minimize", "maximize"]), st.sampled_from([0.02, 0.2, 0.5]),
+       st.integers(0, 4), st.sampled_from([1, 3]))
+def test_parity_on_random_studies(seed, direction, alpha, warmup, startup):
+    c = _study(direction, seed, n=10, j=8)
+    spec = RuleSpec.parse({"strategy": "forecast",
+                           "params": {"alpha": alpha, "n_warmup_steps": warmup, "n_startup_trials": startup}})
+    (r,) = replay_study(c, [spec], order_seeds=[seed % 3])
+    np.testing.assert_array_equal(r.prune_col, optuna_prune_cols(c, spec, r.order, study_name="fc"))
+
+
+def test_live_store_pruner_matches_replay(store):
+    c = _study("minimize", seed=7, n=16)
+    body = {"strategy": "forecast", "params": {"alpha": 0.2}}
+    add_rule_version(store, "fc", body, created_by="test")
+    (r,) = replay_study(c, [RuleSpec.parse(body)], order_seeds=[0])
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(study_name="fc", direction="minimize", pruner=StorePruner(store, rule="fc"))
+    live = np.full(c.n_trials, -1)
+    for pos, i in enumerate(r.order):
+        trial = study.ask()
+        cols = np.flatnonzero(c.present[i])
+        for j in cols:
+            trial.report(float(c.values[i, j]), step=int(c.steps[j]))
+            if trial.should_prune():
+                live[pos] = j
+                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+                break
+        else:
+            study.tell(trial, float(c.values[i, cols[-1]]))
+    np.testing.assert_array_equal(live, r.prune_col)
+
+
+def test_prob_beats_is_a_probability_and_monotone_in_the_incumbent():
+    q = np.sort(np.random.default_rng(0).normal(size=(1, 7)), axis=1)
+    incumbents = np.linspace(-6, 6, 200)
+    p = prob_beats(np.repeat(q, 200, axis=0), incumbents)
+    assert np.all((p >= 0) & (p <= 1)) and np.all(np.diff(p) <= 0) and p[0] > 0.99 and p[-1] < 0.01
+    point = prob_beats(np.zeros((2, 7)), np.array([-1.0, 1.0]))   # a point mass at 0
+    assert point.tolist() == [1.0, 0.0]
+
+
+def test_decide_never_prunes_before_an_incumbent_or_at_the_budget():
+    params = {"alpha": 0.9, "n_startup_trials": 1, "n_warmup_steps": 0}
+    prefix = np.array([0.3, 0.31, 0.32])
+    assert decide(prefix, 2, StudyState(0.99, 0, 10), params, True) == (False, pytest.approx(np.nan, nan_ok=True),
+                                                                         STARTUP)
+    assert decide(prefix, 2, StudyState(0.99, 2, 3), params, True)[::2] == (False, BUDGET)  # the budget is reached
+    assert decide(prefix, 2, StudyState(0.99, 2, 10), params, True)[::2] == (True, LOOK)
