@@ -39,7 +39,7 @@ class ForecastPruner(BasePruner):
 
     Decides with the strategy's live decider
     (:class:`policy_store.integrations.deciders.forecast.ForecastDecider`), the
-    one ``StorePruner`` uses.
+    one ``StorePruner`` uses; refuses a rule made with another forecaster model.
     """
 
     def __init__(self, params: dict[str, Any]) -> None:

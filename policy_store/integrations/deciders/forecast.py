@@ -34,15 +34,24 @@ from policy_store.rules.strategies.forecast import (
     NOT_FINITE,
     STARTUP,
     WARMUP,
+    check_model,
     decide,
     optuna_inputs,
 )
 
 
 class ForecastDecider(Decider):
-    """Prune a trial whose forecast probability of beating the incumbent is below ``alpha``."""
+    """Prune a trial whose forecast probability of beating the incumbent is below ``alpha``.
+
+    Raises :class:`~policy_store.errors.ForecasterMismatchError` when made for a rule whose
+    ``params.model`` is not the installed forecaster.
+    """
 
     strategy = "forecast"
+
+    def __init__(self, params: dict[str, Any]) -> None:
+        check_model(params)
+        super().__init__(params)
 
     def decide(self, study: Any, trial: Any, minimize: bool) -> tuple[bool, Reason]:
         p = self.params
@@ -63,4 +72,5 @@ class ForecastDecider(Decider):
         op = "<" if d.prune else ">="
         seen = int(np.isfinite(prefix).sum())
         return d.prune, Reason(d.prob, n, f"forecast P(final beats {g(state.incumbent)}) = {g(d.prob)} {op} alpha "
-                                          f"{g(p['alpha'])} from {seen} of {state.n_steps} reports")
+                                          f"{g(p['alpha'])} from {seen} of {state.n_steps} reports "
+                                          f"(forecaster {p['model']})")

@@ -7,6 +7,8 @@ like the live decider. At each trial the reports
 prefix (finite values so far, left-packed) forecast in one batch per budget,
 through the same :func:`~policy_store.rules.strategies.forecast.forecast_prob`
 the live decider's :func:`~policy_store.rules.strategies.forecast.decide` calls.
+A rule made with another forecaster model is refused
+(:func:`~policy_store.rules.strategies.forecast.check_model`).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from policy_store.replay.kernels._common import KernelOut, Stack, completes, first_true
-from policy_store.rules.strategies.forecast import LOOK, forecast_prob, gate
+from policy_store.rules.strategies.forecast import LOOK, check_model, forecast_prob, gate
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
+    for p in params:
+        check_model(p)
     B, N, J = st.shape
     out = KernelOut.empty(B, N)
     maximize = st.maximize

@@ -19,6 +19,11 @@ decider (:class:`policy_store.integrations.deciders.forecast.ForecastDecider`)
 calls :func:`decide` and words its reason from what it returned, so replay and
 live agree bit for bit and the reason is the decision's own.
 
+The decisions depend on the forecaster model, so the model is part of the rule:
+``params.model`` is the model's version (:func:`policy_store.meta.forecast.shipped_model_id`,
+filled in when the spec is parsed without it), and a rule whose model is not the
+installed one is refused wherever it would decide (:func:`check_model`).
+
 Examples
 --------
 >>> import numpy as np
@@ -36,11 +41,13 @@ True
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from policy_store.errors import ForecasterMismatchError, InvalidSpecError
 from policy_store.rules.strategies._base import Param, Strategy
 
 #: The forecast levels the probability is read from.
@@ -136,6 +143,26 @@ def decide(prefix: np.ndarray, step: int, state: StudyState, params: dict[str, A
     return Decision(bool(p < params["alpha"]), float(p), code)
 
 
+def check_model(params: dict[str, Any], where: str = "params") -> None:
+    """Refuse a rule made with another forecaster than the installed one.
+
+    Raises
+    ------
+    ForecasterMismatchError
+        ``params["model"]`` is not :func:`policy_store.meta.forecast.shipped_model_id`: the rule's decisions (and
+        the outcomes stored under it) came from another model, which this installation cannot reproduce.
+    """
+    from policy_store.meta.forecast import shipped_model_id
+
+    installed = shipped_model_id()
+    if params["model"] != installed:
+        raise ForecasterMismatchError(
+            f"the rule was made with forecaster {params['model']}, the installed one is {installed}: its decisions "
+            "cannot be reproduced here; install the policy-store release that shipped that forecaster, or add a new "
+            "version of the rule without params.model (it then records the installed one)",
+            field=f"{where}.model")
+
+
 def optuna_inputs(study: Any, trial: Any) -> tuple[np.ndarray, int | None, StudyState, bool]:
     """``(prefix, step, state, maximize)`` of an Optuna study and trial, as :func:`decide` takes them
     (shared by the live pruner and its explanation)."""
@@ -164,6 +191,28 @@ class Forecast(Strategy):
         Param("n_startup_trials", "int", 1, low=1),
         Param("n_warmup_steps", "int", 0, low=0),
     )
+
+    def validate(self, params: Any, prefix: str = "params") -> dict[str, Any]:
+        """The numeric parameters as every strategy's, plus ``model``: the forecaster version the rule decides
+        with, the installed one's unless given (then 12 lowercase hex digits)."""
+        from policy_store.meta.forecast import MODEL_ID_LENGTH, shipped_model_id
+
+        rest = dict(params) if isinstance(params, Mapping) else params
+        model = rest.pop("model", None) if isinstance(rest, dict) else None
+        known = [p.name for p in self.params]
+        unknown = sorted(set(rest) - set(known)) if isinstance(rest, dict) else []
+        if unknown:
+            raise InvalidSpecError(f"unknown parameter for strategy {self.name!r}; allowed: "
+                                   f"{sorted([*known, 'model'])}", field=f"{prefix}.{unknown[0]}")
+        out = super().validate(rest, prefix)
+        if model is None:
+            model = shipped_model_id()
+        elif not (isinstance(model, str) and len(model) == MODEL_ID_LENGTH
+                  and all(c in "0123456789abcdef" for c in model)):
+            raise InvalidSpecError(f"must be a forecaster version ({MODEL_ID_LENGTH} lowercase hex digits of its "
+                                   f"sha256), got {model!r}", field=f"{prefix}.model")
+        out["model"] = model
+        return out
 
     def to_optuna(self, params: dict[str, Any]) -> Any:
         from policy_store.rules._optuna import ForecastPruner
