@@ -17,14 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import KernelOut, Stack, completes, first_true
+from policy_store.replay.kernels._common import KernelOut, Stack, completes, first_true, param_distinct
 from policy_store.rules.strategies.forecast import LOOK, check_model, forecast_prob, gate
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
-    for p in params:
-        check_model(p)
+    for model in param_distinct(params, lambda p: p["model"], object)[0]:
+        check_model({"model": model})
     B, N, J = st.shape
     out = KernelOut.empty(B, N)
     maximize = st.maximize
