@@ -70,6 +70,10 @@ class DirectionMismatchError(InvalidInputError):
     """A rule or data set disagrees with a task's optimisation direction."""
 
 
+class ForecasterMismatchError(InvalidSpecError):
+    """A ``forecast`` rule was made with another forecaster model than the installed one (``params.model``)."""
+
+
 class MissingDependencyError(PolicyStoreError, ImportError):
     """An optional dependency (an extra) is needed but not installed."""
 

@@ -34,12 +34,14 @@ from policy_store.meta.forecast.last_value import LastValueForecaster
 
 from policy_store.errors import PolicyStoreError
 
-__all__ = ["GRID_LEVELS", "Forecaster", "ForecasterIntegrityError", "LastValueForecaster", "load_forecaster",
-           "shipped_manifest"]
+__all__ = ["GRID_LEVELS", "MODEL_ID_LENGTH", "Forecaster", "ForecasterIntegrityError", "LastValueForecaster",
+           "load_forecaster", "shipped_manifest", "shipped_model_id"]
 
 MODEL_FILE = "forecaster.npz"
 MANIFEST = "manifest.json"
 KINDS = ("learned", "last-value")
+#: Hex digits of the model file's sha256 that name a forecaster version (a ``forecast`` rule's ``params.model``).
+MODEL_ID_LENGTH = 12
 
 
 class ForecasterIntegrityError(PolicyStoreError):
@@ -77,6 +79,24 @@ def shipped_manifest(folder: Path | None = None) -> dict[str, Any]:
             f"{str(manifest.get('sha256', {}).get(MODEL_FILE))[:12]}...: refused (reinstall policy-store or rebuild "
             "it with `python -m policy_store.meta.forecast.build_forecaster`)")
     return manifest
+
+
+@lru_cache(maxsize=1)
+def shipped_model_id() -> str:
+    """The installed forecaster's version: the first :data:`MODEL_ID_LENGTH` hex digits of its file's sha256.
+
+    A ``forecast`` rule records it in ``params.model`` when its spec is made, so the rule's identity (its spec
+    hash) names the model its decisions came from.
+
+    >>> len(shipped_model_id()) == MODEL_ID_LENGTH
+    True
+
+    Raises
+    ------
+    ForecasterIntegrityError
+        See :func:`shipped_manifest`.
+    """
+    return str(shipped_manifest()["sha256"][MODEL_FILE])[:MODEL_ID_LENGTH]
 
 
 @lru_cache(maxsize=4)

@@ -156,7 +156,7 @@ class LiveAdaptation:
         return self.selector.status
 
     def annotate(self, reason: Any) -> Any:
-        """``reason`` (a :class:`~policy_store.integrations.reasons.Reason`) with the adaptation's state appended."""
+        """``reason`` (a :class:`~policy_store.integrations.deciders.Reason`) with the adaptation's state appended."""
         return dataclasses.replace(reason, text=f"{reason.text} | adaptation: {self.status}")
 
     def wait_idle(self, timeout: float | None = None) -> bool:

@@ -33,7 +33,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from policy_store.integrations.reasons import Reason
+from policy_store.integrations.deciders import Reason
 from policy_store.rules.spec import RuleSpec
 
 MEMORY_ATTR = "step_memory_mb"

@@ -2,14 +2,15 @@
 
 Decisions
 ---------
-The verdict of every ``should_prune`` is the one of the rule's own Optuna pruner
-(``RuleSpec.to_optuna()``: Optuna's pruner, or the rules package's
-``PosteriorPruner``/``AuditPruner``), so a study pruned by ``StorePruner`` makes
-exactly the decisions of the plain pruner. The pruner is called with a thin view
-of the study that reads each trial list once per call; the explanation
-(:mod:`policy_store.integrations.reasons`) reuses that same list, so the
-recorded threshold and reference-set size are those the verdict was computed
-from, even while other workers finish trials.
+Every ``should_prune`` is decided by the rule's live decider
+(:mod:`policy_store.integrations.deciders`): it reads what the strategy needs
+from a thin view of the study that reads each trial list once per call, and
+calls the strategy's one decision function -- the same one the replay kernels
+run (:mod:`policy_store.rules.strategies`) -- which gives the verdict and the
+numbers of its reason (threshold, reference-set size) together, even while
+other workers finish trials. A study pruned by ``StorePruner`` makes the
+decisions of the rule's plain Optuna pruner (``RuleSpec.to_optuna()``); the
+parity tests check it.
 
 Adapting inside the study
 -------------------------
@@ -21,7 +22,7 @@ blend the result with the meta-learned prior, off the study's GIL
 (:mod:`policy_store.integrations.adaptation`); each decision's reason carries the
 adaptation's state ("no evidence yet" and why, until there is some).
 A switch it decides takes effect at the next ``should_prune``: the new rule's
-Optuna pruner decides from then on; a pruned trial is never asked again, so
+decider decides from then on; a pruned trial is never asked again, so
 nothing already pruned is revived. The switch (from -> to, the evidence, the
 completed-trial count, the first trial it decided) is spooled with the
 decisions; absorbing it makes the new spec a version of the same rule (source
@@ -56,11 +57,11 @@ Failure modes (details in :mod:`policy_store.integrations.spool`):
   :class:`DirectionMismatchError` at the first ``should_prune``;
 - a decision that cannot be spooled (disk full) raises :class:`StoreError` in the
   objective: the trial fails rather than running on without its audit trail;
-- an explanation that cannot be computed (an Optuna internals change) is
-  recorded as ``"(no explanation: …)"``; the verdict is unaffected;
-- state kept inside Optuna's pruners (SuccessiveHalving's ``min_resource="auto"``,
-  the audit wrapper's shadow prunes) is per process, exactly as with the plain
-  pruner.
+- state kept by a decider (successive halving's ``min_resource="auto"``,
+  Hyperband's brackets, the audit wrapper's shadow prunes) is per process,
+  exactly as with the plain Optuna pruner; rung values are written to the
+  study's storage (``completed_rung_{r}``), as Optuna does, so every worker
+  sees them.
 
 Examples
 --------
@@ -105,15 +106,12 @@ from optuna.pruners import BasePruner
 
 from policy_store.errors import InvalidInputError, StoreError
 from policy_store.integrations.budget_guard import LiveBudget
-from policy_store.integrations.reasons import Reason, current_rung, explain
+from policy_store.integrations.deciders import Reason, decider_for
 from policy_store.integrations.spool import SpoolWriter, decision_id
 from policy_store.location import LakeLocation, parse_location
 from policy_store.names import check_name
-from policy_store.rules._optuna import AuditPruner
 from policy_store.rules.versions import get_rule_version
 from policy_store.store import PolicyStore, utcnow
-
-_RUNGS = ("successive_halving", "hyperband", "patient")
 
 
 def open_store_retrying(location: str, *, read_only: bool = False, timeout: float = 10.0) -> PolicyStore:
@@ -258,7 +256,7 @@ class StorePruner(BasePruner):
         self.timeout = timeout
         self._prior: Any = None
         self._adapt: dict[str, Any] = {}
-        with self._open(read_only=not recommend) as s:
+        with self.open_store(read_only=not recommend) as s:
             if recommend:
                 from policy_store.integrations.recommend import recommended_start
 
@@ -294,12 +292,11 @@ class StorePruner(BasePruner):
         self.spec = spec
         self._spec_hash = spec.spec_hash
         self._version_no = version
-        self._pruner = spec.to_optuna()
-        self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
+        self._decider = decider_for(spec)
         self._budget = LiveBudget(spec, getattr(self, "_budget", None))
 
     def __getstate__(self) -> dict[str, Any]:
-        # The store's connection and the Optuna pruner's per-process state stay behind; so does adaptation's
+        # The store's connection and the decider's per-process state stay behind; so does adaptation's
         # (each process re-scores on the study it reads).
         return {"location": self.location, "task": self.task, "timeout": self.timeout, "version": self.version,
                 "spool_dir": self.spool_dir, "_writer": self._writer, "_store": None, "_prior": self._prior,
@@ -309,7 +306,11 @@ class StorePruner(BasePruner):
         self.__dict__.update(state)
         self._setup()
 
-    def _open(self, *, read_only: bool) -> Any:
+    def open_store(self, *, read_only: bool) -> Any:
+        """The store as a context manager: the one given, or the path opened with retries while locked.
+
+        Used to resolve the rule and by :meth:`finish`; ``StoreScheduler`` records its run through it.
+        """
         if self._store is not None:
             from contextlib import nullcontext
 
@@ -320,13 +321,13 @@ class StorePruner(BasePruner):
     def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
         view = _StudyView(study)
         if self.adaptation is not None:
-            sw = self.adaptation.poll(view, study.study_name, getattr(self._pruner, "shadow_pruned", None))
+            sw = self.adaptation.poll(view, study.study_name, getattr(self._decider, "shadow_pruned", None))
             if sw is not None:
                 self._switch(sw, study.study_name, trial.number)
         verdict, reason = self._budget.decide(study, view, trial, self.decide)  # memory, caps, then the rule
         if self.adaptation is not None:
             reason = self.adaptation.annotate(reason)
-        self._record(study.study_name, trial, trial.last_step, verdict, reason)
+        self.record(study.study_name, trial, trial.last_step, verdict, reason)
         return verdict
 
     def decide(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> tuple[bool, Reason]:
@@ -344,27 +345,16 @@ class StorePruner(BasePruner):
         if view.study_name not in self._checked:
             spec.check_direction("minimize" if minimize else "maximize", f"study {view.study_name!r}")
             self._checked.add(view.study_name)
-        rung = current_rung(trial) if spec.strategy in _RUNGS else 0
-        audit = self._pruner if isinstance(self._pruner, AuditPruner) else None
-        exempt = audit is not None and trial.number in audit.shadow_pruned
-        verdict = bool(self._pruner.prune(view, trial))
-        shadow = audit is not None and not exempt and trial.number in audit.shadow_pruned
-        step = trial.last_step
-        if exempt:
-            reason = Reason(None, 0, f"audited trial, exempt since its shadow prune at step "
-                                     f"{audit.shadow_pruned[trial.number]}")
-        else:
-            try:
-                reason = explain(spec.strategy, spec.params, view, trial, minimize, self._strategy_pruner, rung,
-                                 verdict or shadow)
-            except Exception as e:  # an explanation never changes or blocks a verdict
-                reason = Reason(None, 0, f"(no explanation: {e!r})")
-            if shadow:
-                reason = Reason(reason.threshold, reason.ref_size, f"audit: would prune at step {step}: {reason.text}")
-        return verdict, reason
+        return self._decider.decide(view, trial, minimize)
 
-    def _record(self, study_name: str, trial: optuna.trial.FrozenTrial, step: int | None, verdict: bool,
-                reason: Reason, trial_id: str | None = None) -> None:
+    def record(self, study_name: str, trial: optuna.trial.FrozenTrial, step: int | None, verdict: bool,
+               reason: Reason, trial_id: str | None = None) -> None:
+        """Spool one decision (what :meth:`decide` returned) with this pruner's rule version.
+
+        The record seam of the live integrations: :meth:`prune` calls it after
+        :meth:`decide`, and so does :class:`policy_store.integrations.ray.StoreScheduler`
+        (``trial_id``: the framework's own trial name, default the trial number).
+        """
         value = trial.intermediate_values.get(step) if step is not None else None
         start = trial.datetime_start.isoformat() if trial.datetime_start else ""
         with self._lock:
@@ -425,7 +415,7 @@ class StorePruner(BasePruner):
         from policy_store.integrations.live import record_live_study
 
         self.close()
-        with self._open(read_only=False) as store:
+        with self.open_store(read_only=False) as store:
             return record_live_study(store, study, self.version, self.spool_dir, task=self.task,
                                      spec_hashes=self.spec_hashes)
 

@@ -220,7 +220,7 @@ class StoreScheduler(FIFOScheduler):
             study = self._mirror_study(trial)
             frozen = study._storage.get_trial(mirror.trial._trial_id)
             verdict, reason = self._pruner.decide(study, frozen)
-            self._pruner._record(study.study_name, frozen, step, verdict, reason, trial_id=trial.trial_id)
+            self._pruner.record(study.study_name, frozen, step, verdict, reason, trial_id=trial.trial_id)
             if verdict:
                 self._end(trial, "PRUNED")
                 return TrialScheduler.STOP
@@ -274,7 +274,7 @@ class StoreScheduler(FIFOScheduler):
 
         frame = self.curves_frame()
         self._pruner.close()
-        with self._pruner._open(read_only=False) as store:
+        with self._pruner.open_store(read_only=False) as store:
             return record_live_run(
                 store, self.study_name,
                 lambda s: ingest_frame(s, frame, source=f"raytune-live:{self.study_name}", replace=True),

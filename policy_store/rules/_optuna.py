@@ -1,69 +1,54 @@
 """Optuna ``BasePruner`` subclasses for what Optuna lacks: ``posterior``, ``forecast`` and ``audit_fraction``.
 
+``RuleSpec.to_optuna()`` returns them for users of plain Optuna and for the parity tests;
+``StorePruner`` decides with :mod:`policy_store.integrations.deciders` instead.
+
 Imported lazily (optuna is an optional extra).
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
-import numpy as np
 import optuna
 from optuna.pruners import BasePruner
 from optuna.study import StudyDirection
-from optuna.trial import TrialState
 
 from policy_store.rules.audit import is_audited
-from policy_store.rules.strategies.posterior import prob_improvement
 
 
 class PosteriorPruner(BasePruner):
-    """Live form of the ``posterior`` strategy (see :mod:`policy_store.rules.strategies.posterior`)."""
+    """Live form of the ``posterior`` strategy for a plain Optuna study (``to_optuna()``).
+
+    Decides with the strategy's live decider
+    (:class:`policy_store.integrations.deciders.posterior.PosteriorDecider`), the
+    one ``StorePruner`` uses.
+    """
 
     def __init__(self, params: dict[str, Any]) -> None:
-        self._p = dict(params)
+        from policy_store.integrations.deciders.posterior import PosteriorDecider
+
+        self._decider = PosteriorDecider(dict(params))
 
     def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        p = self._p
-        step = trial.last_step
-        if step is None or step < p["n_warmup_steps"]:
-            return False
-        x = trial.intermediate_values[step]
-        if not math.isfinite(x):
-            return False
-        complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-        if len(complete) < p["n_startup_trials"]:
-            return False
-        minimize = study.direction == StudyDirection.MINIMIZE
-        complete = sorted(complete, key=lambda t: t.number)
-        best = complete[0].value
-        n, s, q = 0, np.float64(0.0), np.float64(0.0)
-        for t in complete:
-            v = t.value
-            best = min(best, v) if minimize else max(best, v)
-            xi = t.intermediate_values.get(step)
-            if xi is not None and math.isfinite(xi):
-                d = np.float64(v) - np.float64(xi)
-                n, s, q = n + 1, s + d, q + d * d
-        if n < p["min_observations"]:
-            return False
-        prob = prob_improvement(np.array([n]), np.array([s]), np.array([q]), np.array([x]), np.float64(best), p,
-                                "minimize" if minimize else "maximize")
-        return bool(prob[0] < p["alpha"])
+        return self._decider.decide(study, trial, study.direction == StudyDirection.MINIMIZE)[0]
 
 
 class ForecastPruner(BasePruner):
-    """Live form of the ``forecast`` strategy (see :mod:`policy_store.rules.strategies.forecast`)."""
+    """Live form of the ``forecast`` strategy for a plain Optuna study (``to_optuna()``).
+
+    Decides with the strategy's live decider
+    (:class:`policy_store.integrations.deciders.forecast.ForecastDecider`), the
+    one ``StorePruner`` uses; refuses a rule made with another forecaster model.
+    """
 
     def __init__(self, params: dict[str, Any]) -> None:
-        self._p = dict(params)
+        from policy_store.integrations.deciders.forecast import ForecastDecider
+
+        self._decider = ForecastDecider(dict(params))
 
     def prune(self, study: optuna.study.Study, trial: optuna.trial.FrozenTrial) -> bool:
-        from policy_store.rules.strategies.forecast import decide, optuna_inputs
-
-        prefix, step, state, maximize = optuna_inputs(study, trial)
-        return step is not None and decide(prefix, step, state, self._p, maximize)[0]
+        return self._decider.decide(study, trial, study.direction == StudyDirection.MINIMIZE)[0]
 
 
 class AuditPruner(BasePruner):

@@ -57,7 +57,7 @@ def test_audited_trials_are_never_pruned_and_estimate_the_outcome(worker, store_
     outcome = pruner.finish(study)
     with PolicyStore(store_path, read_only=True) as store:
         shadows = store.scalar("SELECT count(*) FROM decisions WHERE starts_with(reason, 'audit: would prune')")
-        assert shadows == len(pruner._pruner.shadow_pruned) > 0
+        assert shadows == len(pruner._decider.shadow_pruned) > 0
         assert store.scalar("SELECT count(*) FROM decisions") == len(calls)
     assert outcome["regret"] is not None and outcome["false_prune_rate"] is not None
 

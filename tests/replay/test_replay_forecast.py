@@ -12,7 +12,7 @@ from policy_store.curves import StudyCurves
 from policy_store.integrations import StorePruner
 from policy_store.replay import optuna_prune_cols, replay_study
 from policy_store.rules import RuleSpec, add_rule_version
-from policy_store.rules.strategies.forecast import StudyState, decide, prob_beats
+from policy_store.rules.strategies.forecast import BUDGET, LOOK, STARTUP, StudyState, decide, prob_beats
 
 
 def _study(direction: str, seed: int, n: int = 24, j: int = 12) -> StudyCurves:
@@ -85,6 +85,7 @@ def test_prob_beats_is_a_probability_and_monotone_in_the_incumbent():
 def test_decide_never_prunes_before_an_incumbent_or_at_the_budget():
     params = {"alpha": 0.9, "n_startup_trials": 1, "n_warmup_steps": 0}
     prefix = np.array([0.3, 0.31, 0.32])
-    assert decide(prefix, 2, StudyState(0.99, 0, 10), params, True) == (False, pytest.approx(np.nan, nan_ok=True))
-    assert not decide(prefix, 2, StudyState(0.99, 2, 3), params, True)[0]            # the budget is reached
-    assert decide(prefix, 2, StudyState(0.99, 2, 10), params, True)[0]
+    assert decide(prefix, 2, StudyState(0.99, 0, 10), params, True) == (False, pytest.approx(np.nan, nan_ok=True),
+                                                                         STARTUP)
+    assert decide(prefix, 2, StudyState(0.99, 2, 3), params, True)[::2] == (False, BUDGET)  # the budget is reached
+    assert decide(prefix, 2, StudyState(0.99, 2, 10), params, True)[::2] == (True, LOOK)

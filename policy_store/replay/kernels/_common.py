@@ -29,6 +29,7 @@ import numpy as np
 
 from policy_store.curves import StudyCurves
 from policy_store.replay.kernels import _jit
+from policy_store.rules.strategies._base import passes_gate
 
 
 @dataclass
@@ -194,20 +195,17 @@ def _prev_reported_step(present: np.ndarray, steps: np.ndarray) -> np.ndarray:
 def gate(st: Stack, warmup: np.ndarray, interval: np.ndarray) -> np.ndarray:
     """``(B, N, J)`` warm-up and interval gate of Optuna (``_is_first_in_interval_step``).
 
-    ``warmup``/``interval`` have shape ``(B,)``. The check runs at a reported step
-    ``s >= w`` iff the trial's previous reported step is below
-    ``L = (s - w) // k * k + w``.
+    ``warmup``/``interval`` have shape ``(B,)``; the gate itself is
+    :func:`policy_store.rules.strategies._base.passes_gate`, applied elementwise.
     """
     return gate_arrays(st.present, st.steps, warmup, interval)
 
 
 def gate_arrays(present: np.ndarray, steps: np.ndarray, warmup: Any, interval: Any) -> np.ndarray:
     """:func:`gate` on ``present`` ``(X, N, J)`` and ``steps`` ``(X, J)`` (per replay or per study)."""
-    w = np.broadcast_to(warmup, steps.shape[:1])[:, None]
-    k = np.broadcast_to(interval, steps.shape[:1])[:, None]
-    lower = (steps - w) // k * k + w                       # (X, J)
-    ok = (steps >= w) & (lower >= 0)
-    return present & ok[:, None, :] & (_prev_reported_step(present, steps) < lower[:, None, :])
+    w = np.broadcast_to(warmup, steps.shape[:1])[:, None, None]
+    k = np.broadcast_to(interval, steps.shape[:1])[:, None, None]
+    return present & passes_gate(steps[:, None, :], _prev_reported_step(present, steps), w, k)
 
 
 def percentile_tables(q_frac: np.ndarray, n_max: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -2,10 +2,13 @@
 
 State per replay: the number of COMPLETE trials, the incumbent and the budget
 (the most finite reports of a COMPLETE trial), updated in trial-number order
-like the live pruner. At each trial every gated report's prefix (its finite
-values so far, left-packed) is forecast in one batch per budget, through the
-same :func:`~policy_store.rules.strategies.forecast.forecast_prob` the live
-pruner calls.
+like the live decider. At each trial the reports
+:func:`~policy_store.rules.strategies.forecast.gate` lets through have their
+prefix (finite values so far, left-packed) forecast in one batch per budget,
+through the same :func:`~policy_store.rules.strategies.forecast.forecast_prob`
+the live decider's :func:`~policy_store.rules.strategies.forecast.decide` calls.
+A rule made with another forecaster model is refused
+(:func:`~policy_store.rules.strategies.forecast.check_model`).
 """
 
 from __future__ import annotations
@@ -14,18 +17,20 @@ from typing import Any
 
 import numpy as np
 
-from policy_store.replay.kernels._common import KernelOut, Stack, completes, first_true
-from policy_store.rules.strategies.forecast import forecast_prob
+from policy_store.replay.kernels._common import KernelOut, Stack, completes, first_true, param_distinct
+from policy_store.rules.strategies.forecast import LOOK, check_model, forecast_prob, gate
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
+    for model in param_distinct(params, lambda p: p["model"], object)[0]:
+        check_model({"model": model})
     B, N, J = st.shape
     out = KernelOut.empty(B, N)
     maximize = st.maximize
     alpha = np.array([p["alpha"] for p in params])[:, None]
     n_startup = np.array([p["n_startup_trials"] for p in params])
-    warm = st.steps >= np.array([p["n_warmup_steps"] for p in params])[:, None]
+    n_warmup = np.array([p["n_warmup_steps"] for p in params])[:, None]
     n_comp = np.zeros(B, dtype=np.int64)
     budget = np.zeros(B, dtype=np.int64)
     best = np.full(B, np.nan)
@@ -38,7 +43,8 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
         calls = present if call is None else call[rows, i]
         finite = present & np.isfinite(x)
         seen = np.cumsum(finite, axis=1)
-        g = calls & warm & np.isfinite(x) & (n_comp >= n_startup)[:, None] & (seen < budget[:, None])
+        g = calls & (gate(st.steps, np.isfinite(x), seen, n_comp[:, None], budget[:, None], n_warmup,
+                          n_startup[:, None]) == LOOK)
         if g.any():
             # each replay's finite values left-packed in step order: row b's prefix at column j is packed[b, :seen]
             packed = np.take_along_axis(x, np.argsort(~finite, axis=1, kind="stable"), axis=1)

@@ -1,9 +1,10 @@
 """Batched kernel of ``patient``: a stateless candidate mask, then the wrapped kernel on it.
 
-Whether a report is a patience candidate depends only on the trial's own
-values, so it is computed for all trials at once; the wrapped kernel is then run
-with ``call`` = the candidate mask (it is consulted only there, which keeps
-stateful wrapped rules such as successive halving exact).
+Whether a report is a patience candidate
+(:func:`policy_store.rules.strategies.patient.stalled`) depends only on the
+trial's own values, so it is computed for all trials at once; the wrapped kernel
+is then run with ``call`` = the candidate mask (it is consulted only there,
+which keeps stateful wrapped rules such as successive halving exact).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from policy_store.replay.kernels._common import KernelOut, RowParams, Stack, first_true, split_params
+from policy_store.rules.strategies.patient import stalled
 
 
 def candidates(values: np.ndarray, present: np.ndarray, maximize: bool, patience: int,
@@ -40,7 +42,7 @@ def candidates(values: np.ndarray, present: np.ndarray, maximize: bool, patience
         after = acc(after, shifted)
     ready = np.arange(k_max) >= w                           # more than patience + 1 reports
     with np.errstate(invalid="ignore"):
-        cand = (before - min_delta > after) if maximize else (before + min_delta < after)
+        cand = stalled(before, after, min_delta, maximize)
     cand &= ready & valid
     out = np.zeros((b, n, j), dtype=bool)
     np.put_along_axis(out, colc, cand, axis=2)

@@ -4,8 +4,10 @@ State per replay: for every step column, the sorted values of COMPLETE trials
 (``srt``), with counts of non-NaN values and of reports (NaNs count toward
 ``n_min_trials`` but not the percentile). Per trial, all its decisions are
 computed at once over its steps; the state grows by one sorted insertion per
-COMPLETE trial. With numba, :mod:`.percentile_jit` runs the same rules as one
-compiled loop; this numpy version is the reference and the fallback.
+COMPLETE trial. Verdicts come from the strategy's decision function
+(:func:`policy_store.rules.strategies.percentile.decide`), elementwise. With
+numba, :mod:`.percentile_jit` runs the same rules as one compiled loop; this
+numpy version is the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from policy_store.replay.kernels._common import (
     param_distinct,
     percentile_tables,
 )
+from policy_store.rules.strategies.percentile import decide
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -97,8 +100,7 @@ def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audit
                 b_val = best_pos[:, t]
                 thr = lookup_percentile(srt, n_valid, tables)
                 with np.errstate(invalid="ignore"):
-                    worse = (b_val < thr) if maximize else (b_val > thr)
-                prune = gt & (np.isnan(b_val) | ((n_ref >= n_min) & worse))
+                    prune = gt & decide(b_val, thr, n_ref, n_min, maximize)
                 hit = prune.any(1)
                 if hit.any():
                     col = np.where(hit, prune.argmax(1), -1)

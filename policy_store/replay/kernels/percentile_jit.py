@@ -1,5 +1,9 @@
 """Compiled loop of the ``median``/``percentile`` kernel (same rules as :mod:`.percentile`).
 
+Each checked report is decided by the strategy's own functions
+(:func:`policy_store.rules.strategies.percentile.decide`, its gate and
+interpolation), compiled here with the loop.
+
 One replay at a time: per step column, the ascending values of COMPLETE
 trials (one insertion per COMPLETE trial), the count of their reports at that
 column (NaNs count toward ``n_min_trials``) and numpy's percentile
@@ -23,6 +27,14 @@ from __future__ import annotations
 import numpy as np
 
 from policy_store.replay.kernels._jit import njit
+from policy_store.rules.strategies import percentile
+from policy_store.rules.strategies._base import passes_gate
+
+# the strategy's own decision functions, compiled (numba inlines them into the loop). numba's disk cache
+# checks this file only: after editing one of them in a source checkout, delete this package's __pycache__/*.nbi
+_gate = njit(passes_gate)
+_lerp = njit(percentile.lerp)
+_decide = njit(percentile.decide)
 
 
 @njit
@@ -63,8 +75,7 @@ def loop(vals, pres, steps, final, sidx, call, cidx, orders, audited, warmup, in
                     if not np.isnan(x) and (np.isnan(best) or (x > best if maximize else x < best)):
                         best = x
                     step = steps[s, j]
-                    lower = (step - w) // k * k + w
-                    gated = call[c, i, j] and step >= w and lower >= 0 and prev_step < lower
+                    gated = call[c, i, j] and _gate(step, prev_step, w, k)
                     prev_step = step
                     if not gated:
                         continue
@@ -73,11 +84,8 @@ def loop(vals, pres, steps, final, sidx, call, cidx, orders, audited, warmup, in
                     if nv > 0:
                         lo = srt[j, prev_t[q, nv]]
                         hi = srt[j, next_t[q, nv]]
-                        gamma = gamma_t[q, nv]
-                        diff = hi - lo
-                        thr = hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
-                    worse = (best < thr) if maximize else (best > thr)
-                    if np.isnan(best) or (n_ref[j] >= n_min[b] and worse):
+                        thr = _lerp(lo, hi, gamma_t[q, nv])
+                    if _decide(best, thr, n_ref[j], n_min[b], maximize):
                         col = j
                         threshold[b, t] = thr
                         ref_size[b, t] = n_ref[j]

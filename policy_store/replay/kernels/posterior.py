@@ -2,7 +2,8 @@
 
 State per replay: per step column the count, sum and sum of squares of
 ``final - value`` over COMPLETE trials (accumulated in trial-number order, like
-the live pruner), the number of COMPLETE trials and the incumbent.
+the live pruner), the number of COMPLETE trials and the incumbent; each report
+past the gates is decided by :func:`policy_store.rules.strategies.posterior.decide`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from policy_store.replay.kernels._common import KernelOut, Stack, completes
-from policy_store.rules.strategies.posterior import prob_improvement
+from policy_store.rules.strategies.posterior import decide
 
 _PRIOR = ("prior_mean", "prior_kappa", "prior_alpha", "prior_beta")
 
@@ -23,10 +24,9 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     out = KernelOut.empty(B, N)
     maximize = st.maximize
     prior = {k: np.array([p[k] for p in params], dtype=float)[:, None] for k in _PRIOR}
-    alpha = np.array([p["alpha"] for p in params])[:, None]
     n_startup = np.array([p["n_startup_trials"] for p in params])
     warm = st.steps >= np.array([p["n_warmup_steps"] for p in params])[:, None]
-    min_obs = np.array([p["min_observations"] for p in params])[:, None]
+    rule = {**prior, **{k: np.array([p[k] for p in params])[:, None] for k in ("alpha", "min_observations")}}
     cnt = np.zeros((B, J), dtype=np.int64)
     s = np.zeros((B, J))
     q = np.zeros((B, J))
@@ -37,11 +37,11 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
         i = orders[:, t]
         x = st.values[rows, i]
         calls = st.present[rows, i] if call is None else call[rows, i]
-        g = calls & warm & np.isfinite(x) & (n_comp >= n_startup)[:, None] & (cnt >= min_obs)
+        g = calls & warm & np.isfinite(x) & (n_comp >= n_startup)[:, None]
         if g.any():
             with np.errstate(invalid="ignore", divide="ignore"):
-                prob = prob_improvement(cnt, s, q, x, best[:, None], prior, "maximize" if maximize else "minimize")
-            prune = g & (prob < alpha)
+                prune, prob = decide(cnt, s, q, x, best[:, None], rule, maximize)
+            prune &= g
             col = np.where(prune.any(1), prune.argmax(1), -1)
             out.prune_col[:, t] = col
             cc = np.maximum(col, 0)

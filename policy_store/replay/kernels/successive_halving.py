@@ -14,6 +14,11 @@ the failing one (unless NaN), exactly as Optuna writes them before deciding.
 Hyperband adds a bracket axis: each bracket is successive halving with
 ``min_early_stopping_rate = bracket`` over the trials hashed into it.
 
+Rung steps, "auto" resources, brackets and every promotion come from the
+strategies' own functions (:mod:`policy_store.rules.strategies.successive_halving`,
+:mod:`policy_store.rules.strategies.hyperband`), elementwise here, compiled in
+the loop, per report in the live deciders.
+
 With numba, both run as the compiled loop of :mod:`.successive_halving_jit`;
 this numpy version is the reference and the fallback (also while the compiled
 loop is being readied, see :mod:`._jit`).
@@ -21,14 +26,14 @@ loop is being readied, see :mod:`._jit`).
 
 from __future__ import annotations
 
-import binascii
-import math
 from typing import Any
 
 import numpy as np
 
 from policy_store.replay.kernels import _jit
 from policy_store.replay.kernels._common import KernelOut, Stack, completes, param_column
+from policy_store.rules.strategies.hyperband import bracket_budgets, n_brackets, trial_hash
+from policy_store.rules.strategies.successive_halving import auto_min_resource, cutoff_index, promotes, rung_step
 
 
 def _n_rungs(max_step: int, min_resource: int, eta: int, rate: int) -> int:
@@ -36,12 +41,6 @@ def _n_rungs(max_step: int, min_resource: int, eta: int, rate: int) -> int:
     while min_resource * eta ** (rate + r) <= max_step:
         r += 1
     return max(r, 1)
-
-
-def _hb_layout(max_resource: int, min_resource: int, eta: int) -> tuple[int, list[int]]:
-    n_brackets = math.floor(math.log(max_resource / min_resource, eta)) + 1
-    budgets = [math.ceil(n_brackets * (eta ** (n_brackets - 1 - b)) / (n_brackets - b)) for b in range(n_brackets)]
-    return n_brackets, budgets
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -76,7 +75,7 @@ def run_jit(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited
 
 def _crc_table(names: list[str], n: int) -> np.ndarray:
     """``(S, N)``: Optuna's bracket hash ``crc32(f"{study_name}_{trial_number}")`` per study and trial number."""
-    return np.array([[binascii.crc32(f"{name}_{t}".encode()) for t in range(n)] for name in names],
+    return np.array([[trial_hash(name, t) for t in range(n)] for name in names],
                     dtype=np.int64).reshape(len(names), n)
 
 
@@ -99,11 +98,10 @@ def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audit
         dead = np.zeros(B, dtype=bool)
         bracket_of = np.zeros((B, N), dtype=np.int64)
         fixed_max = np.array([m != "auto" for m in max_res_param])
-        crc_of = {name: np.array([binascii.crc32(f"{name}_{t}".encode()) for t in range(N)], dtype=np.int64)
-                  for name in set(st.names)}
+        crc_of = {name: np.array([trial_hash(name, t) for t in range(N)], dtype=np.int64) for name in set(st.names)}
         # enough brackets for any max_resource this study can produce
         combos = set(zip(max_res_param, min_res.tolist(), eta.tolist(), strict=True))
-        G = max(_hb_layout(max(max_step + 1, m if m != "auto" else 1, lo), lo, e)[0] for m, lo, e in combos)
+        G = max(n_brackets(max(max_step + 1, m if m != "auto" else 1, lo), lo, e) for m, lo, e in combos)
         G = max(G, 1)
         R = max(_n_rungs(max_step, lo, e, 0) for _, lo, e in combos)
     else:
@@ -136,8 +134,7 @@ def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audit
         idx_t = orders[sel]                                              # (S, N) trial index by position
         c_sel = calls_all[sel[:, None], idx_t]                           # (S, N, J)
         with np.errstate(over="ignore"):
-            rs = (mr[sel, None, None].astype(np.float64)
-                  * eta[sel, None, None].astype(np.float64) ** (rate_bt[:, :, None] + r_idx))   # (S, N, R)
+            rs = rung_step(mr[sel, None, None], eta[sel, None, None], rate_bt[:, :, None], r_idx)   # (S, N, R)
         hits = c_sel[:, :, None, :] & (steps[sel, None, None, :] >= rs[..., None])        # (S, N, R, J)
         reach[sel] = hits.any(3)
         rcol[sel] = hits.argmax(3)
@@ -156,9 +153,9 @@ def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audit
             for b in new_rows:
                 m = max_res_param[b]
                 mres = int(max_last[b]) + 1 if m == "auto" else int(m)
-                nb, budgets = _hb_layout(mres, int(min_res[b]), int(eta[b]))
+                budgets = bracket_budgets(mres, int(min_res[b]), int(eta[b]))
                 inited[b] = True
-                if nb <= 0:
+                if not budgets:
                     dead[b] = True
                     continue
                 cum = np.cumsum(budgets)
@@ -171,7 +168,7 @@ def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audit
         else:
             newly = (mr < 0) & anycall & (n_comp > 0)
             if newly.any():
-                mr = np.where(newly, np.maximum(max_last // 100, 1), mr)
+                mr = np.where(newly, auto_min_resource(max_last), mr)
                 sel = np.flatnonzero(newly)
                 tabulate(sel, np.broadcast_to(rate0[sel, None], (sel.size, N)))
             active = (mr > 0) & anycall
@@ -184,9 +181,8 @@ def run_numpy(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audit
             n_oth = count[:, 0].copy() if G == 1 else count[rows, g]     # a copy: the writes below bump count
             with np.errstate(invalid="ignore"):
                 beaten = ((others > v[:, :, None]) if maximize else (others < v[:, :, None])).sum(2)
-            idx = np.maximum((n_oth + 1) // eta[:, None] - 1, 0)
             nan_v = np.isnan(v)
-            fail = reached & (nan_v | (n_oth + 1 <= boot[:, None]) | (beaten > idx))
+            fail = reached & (nan_v | ~promotes(beaten, n_oth, eta[:, None], boot[:, None]))
             has = fail.any(1)
             rf = np.where(has, fail.argmax(1), R)
             write = reached & ((r_idx[None, :] < rf[:, None]) | ((r_idx[None, :] == rf[:, None]) & ~nan_v))
@@ -221,7 +217,7 @@ def _reasons(out: KernelOut, store: np.ndarray, rung: np.ndarray, n_oth: np.ndar
     hist = np.where(np.arange(hist.shape[1])[None, :] < n[:, None], hist, np.nan)
     comp = np.concatenate([hist, v[b, t][:, None]], axis=1)
     comp.sort(axis=1)                                                             # NaN padding last
-    k = np.maximum((n + 1) // eta[b] - 1, 0)
+    k = cutoff_index(n + 1, eta[b])
     at = (n - k) if maximize else k
     out.threshold[b, t] = comp[np.arange(b.size), at]
     out.ref_size[b, t] = n + 1

@@ -29,11 +29,19 @@ and uses the bracket as the successive-halving rate; its brackets exist once
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from policy_store.replay.kernels._jit import njit
+from policy_store.rules.strategies import hyperband, successive_halving
+
+# the strategies' own decision functions, compiled (numba inlines them into the loop). numba's disk cache
+# checks this file only: after editing one of them in a source checkout, delete this package's __pycache__/*.nbi
+_rung_step = njit(successive_halving.rung_step)
+_auto_min_resource = njit(successive_halving.auto_min_resource)
+_promotes = njit(successive_halving.promotes)
+_cutoff_index = njit(successive_halving.cutoff_index)
+_n_brackets = njit(hyperband.n_brackets)
+_bracket_budget = njit(hyperband.bracket_budget)
 
 
 @njit
@@ -68,12 +76,6 @@ def _kth(tree, base, size, k):  # pragma: no cover
             k -= tree[base + nxt - 1]
         step //= 2
     return pos
-
-
-@njit
-def _n_brackets(max_resource, min_resource, eta):  # pragma: no cover
-    # as Optuna: floor(math.log(max / min, eta)) + 1, with math.log(x, b) == log(x) / log(b)
-    return math.floor(math.log(max_resource / min_resource) / math.log(eta)) + 1
 
 
 @njit
@@ -140,7 +142,7 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
             if not ready and anycall and (n_comp > 0 or (hyper and max_resource[b] > 0)):
                 ready = True
                 if not hyper:
-                    mr = max(max_last // 100, 1)
+                    mr = _auto_min_resource(max_last)
             if ready and not dead and not tabulated:
                 tabulated = True
                 # tabulate rung values of the trials from here on, sort each (bracket, rung) once
@@ -152,7 +154,7 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                     else:
                         acc = 0
                         for g in range(n_br):
-                            acc += math.ceil(n_br * (eta[b] ** (n_br - 1 - g)) / (n_br - g))
+                            acc += _bracket_budget(n_br, eta[b], g)
                             cum[g] = acc
                         for q in range(t, n_pos):
                             bracket[q] = np.searchsorted(cum[:n_br], crc[s, q] % acc, side="right")
@@ -163,7 +165,7 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                         iq = orders[b, q]
                         rate = bracket[q] if hyper else rate0[b]
                         r = 0
-                        rs = float(mr) * e ** (rate + r)
+                        rs = _rung_step(mr, eta[b], rate, r)
                         for j in range(n_col):
                             if not call[c, iq, j]:
                                 continue
@@ -175,7 +177,7 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                                 if not np.isnan(x):
                                     fill[bracket[q] * n_rung + r] += 1
                                 r += 1
-                                rs = float(mr) * e ** (rate + r)
+                                rs = _rung_step(mr, eta[b], rate, r)
                             if r == n_rung:
                                 break
                         for rr in range(r, n_rung):
@@ -216,8 +218,8 @@ def loop(vals, steps, final, last_pos, sidx, call, cidx, orders, audited,  # noq
                     lt = _prefix(tree, base, slot[t, r])
                     le = _prefix(tree, base, slot[t, r] + 1)
                     beaten = n_oth - le if maximize else lt
-                    idx = max((n_oth + 1) // eta[b] - 1, 0)
-                    fail = n_oth + 1 <= boot[b] or beaten > idx
+                    idx = _cutoff_index(n_oth + 1, eta[b])
+                    fail = not _promotes(beaten, n_oth, eta[b], boot[b])
                     if fail:
                         # the promotion cut-off: entry ``at`` of the sorted competing values (history + v)
                         at = n_oth - idx if maximize else idx

@@ -1,4 +1,7 @@
-"""Batched kernel of ``threshold`` (stateless: every trial is judged on its own values, once per study)."""
+"""Batched kernel of ``threshold`` (stateless: every trial is judged on its own values, once per study).
+
+The verdict is :func:`policy_store.rules.strategies.threshold.decide` applied to the whole curve matrix.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from policy_store.replay.kernels._common import KernelOut, Stack, first_true, gate_arrays, split_params
+from policy_store.rules.strategies.threshold import decide
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -25,7 +29,7 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             continue
         g = gate_arrays(st.study_present, st.study_steps, p["n_warmup_steps"], p["interval_steps"])
         with np.errstate(invalid="ignore"):
-            bad = g & (np.isnan(x) | (x < lo_m[m]) | (x > hi_m[m]))
+            bad = g & decide(x, lo_m[m], hi_m[m])
         col[rows] = (first_true(bad)[st.index[rows]] if call is None
                      else first_true(bad[st.index[rows]] & call[rows]))
     out.prune_col[:] = np.take_along_axis(col, orders, axis=1)

@@ -2,8 +2,9 @@
 
 A signed-rank test per report cannot be vectorised without changing its
 numbers (scipy picks exact or asymptotic methods by n, ties and zeros), so this
-kernel loops over reports and calls ``scipy.stats.wilcoxon`` exactly like
-Optuna's ``WilcoxonPruner``; it is exact but not fast.
+kernel loops over reports and calls the strategy's decision function
+(:func:`policy_store.rules.strategies.wilcoxon.decide`, ``scipy.stats.wilcoxon``
+exactly like Optuna's ``WilcoxonPruner``) per report; it is exact but not fast.
 """
 
 from __future__ import annotations
@@ -13,26 +14,7 @@ from typing import Any
 import numpy as np
 
 from policy_store.replay.kernels._common import KernelOut, Stack
-
-
-def _decide(steps: np.ndarray, vals: np.ndarray, best_steps: np.ndarray, best_vals: np.ndarray,
-            p: dict[str, Any], maximize: bool) -> tuple[bool, float]:
-    _, idx1, idx2 = np.intersect1d(steps, best_steps, return_indices=True)
-    diff = vals[idx1] - best_vals[idx2]
-    if len(diff) < max(2, p["n_startup_steps"]):
-        return False, np.nan
-    if maximize:
-        alt = "less"
-        average_is_best = sum(best_vals) / len(best_vals) <= sum(vals) / len(vals)
-    else:
-        alt = "greater"
-        average_is_best = sum(best_vals) / len(best_vals) >= sum(vals) / len(vals)
-    from scipy import stats  # here, not at import: scipy.stats costs ~0.5 s that `policy-store cycle` must not pay
-
-    pv = stats.wilcoxon(diff, alternative=alt, zero_method="zsplit").pvalue
-    if pv < p["p_threshold"] and average_is_best:
-        return False, float(pv)
-    return bool(pv < p["p_threshold"]), float(pv)
+from policy_store.rules.strategies.wilcoxon import decide
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -59,7 +41,8 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
                     vals = vals_b[i, cols[:n]]
                     if not np.all(np.isfinite(vals)) or not b_ok:
                         continue
-                    prune, pv = _decide(fsteps[cols[:n]], vals, b_steps, b_vals, p, maximize)
+                    prune, pv, _ = decide(fsteps[cols[:n]], vals, b_steps, b_vals, p["p_threshold"],
+                                          p["n_startup_steps"], maximize)
                     if prune:
                         out.prune_col[b, t] = j
                         out.threshold[b, t] = pv

@@ -190,6 +190,22 @@ def import_optuna() -> Any:
     return optuna
 
 
+def passes_gate(step: Any, prev_step: Any, n_warmup_steps: Any, interval_steps: Any) -> Any:
+    """Optuna's warm-up and interval gate (``_is_first_in_interval_step``): is the report at ``step`` checked?
+
+    With ``w = n_warmup_steps``, ``k = interval_steps`` and the checkpoint
+    ``L = (step - w) // k * k + w``, the report is checked iff ``step >= w`` and
+    the trial's largest *other* reported step ``prev_step`` (-1 if none) is below
+    ``L``. The one source of the gate: elementwise on arrays (the numpy replay
+    kernels), on scalars (the live deciders), compiled by numba (the replay loops).
+
+    >>> passes_gate(4, 2, 1, 3), passes_gate(5, 4, 1, 3), passes_gate(0, -1, 1, 1)
+    (True, False, False)
+    """
+    lower = (step - n_warmup_steps) // interval_steps * interval_steps + n_warmup_steps
+    return (step >= n_warmup_steps) & (lower >= 0) & (prev_step < lower)
+
+
 GATE_PARAMS = (
     Param("n_warmup_steps", "int", 0, low=0),
     Param("interval_steps", "int", 1, low=1),

@@ -10,37 +10,51 @@ of the trial's final; :func:`prob_beats` reads from them the probability
 quantiles, exponential tails beyond them). Prune iff ``P < alpha``. Never prune
 with fewer than ``n_startup_trials`` COMPLETE trials (at least 1: an incumbent is
 needed), before ``n_warmup_steps``, at a non-finite value, or once the trial has
-reached the budget (its forecast is then its value).
+reached the budget (its forecast is then its value): :func:`gate` says which.
 
-:func:`decide` is the whole rule as a pure function of (prefix values, step,
-study state, params, direction); the replay kernel
-(:mod:`policy_store.replay.kernels.forecast`) and the live pruner
-(``ForecastPruner`` in :mod:`policy_store.rules._optuna`) both call
-:func:`forecast_prob`, row for row on the same inputs, so they agree bit for bit.
+:func:`gate` and :func:`forecast_prob` are the whole rule: :func:`decide` applies
+them to one report and returns the gate's code with ``P``; the replay kernel
+(:mod:`policy_store.replay.kernels.forecast`) applies them to a batch, and the live
+decider (:class:`policy_store.integrations.deciders.forecast.ForecastDecider`)
+calls :func:`decide` and words its reason from what it returned, so replay and
+live agree bit for bit and the reason is the decision's own.
+
+The decisions depend on the forecaster model, so the model is part of the rule:
+``params.model`` is the model's version (:func:`policy_store.meta.forecast.shipped_model_id`,
+filled in when the spec is parsed without it), and a rule whose model is not the
+installed one is refused wherever it would decide (:func:`check_model`).
 
 Examples
 --------
 >>> import numpy as np
 >>> state = StudyState(incumbent=0.95, n_complete=3, n_steps=20)
 >>> params = {"alpha": 0.05, "n_startup_trials": 1, "n_warmup_steps": 0}
->>> decide(np.array([0.3, 0.35, 0.37, 0.38]), 3, state, params, maximize=True)[0]
+>>> decide(np.array([0.3, 0.35, 0.37, 0.38]), 3, state, params, maximize=True).prune
 True
->>> decide(np.array([0.80, 0.88, 0.92, 0.94]), 3, state, params, maximize=True)[0]
-False
+>>> d = decide(np.array([0.80, 0.88, 0.92, 0.94]), 3, state, params, maximize=True)
+>>> d.prune, d.code == LOOK, d.prob > 0.05
+(False, True, True)
+>>> decide(np.array([0.3]), 0, StudyState(0.95, 0, 20), params, maximize=True).code == STARTUP
+True
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
+from policy_store.errors import ForecasterMismatchError, InvalidSpecError
 from policy_store.rules.strategies._base import Param, Strategy
 
 #: The forecast levels the probability is read from.
 LEVELS = (0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95)
+
+#: :func:`gate` codes: the rule looks (forecasts), or why it does not.
+LOOK, WARMUP, NOT_FINITE, STARTUP, BUDGET = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True)
@@ -88,23 +102,65 @@ def forecast_prob(values: np.ndarray, seen: np.ndarray, n_steps: int, incumbent:
     return prob_beats(-q[:, ::-1], -np.asarray(incumbent, dtype=np.float64))
 
 
+def gate(step: Any, finite: Any, seen: Any, n_complete: Any, n_steps: Any, n_warmup_steps: Any,
+         n_startup_trials: Any) -> Any:
+    """Whether the rule forecasts a report (:data:`LOOK`) or why not, elementwise over arrays or scalars.
+
+    ``finite``: the report's value is finite; ``seen``: the trial's finite reports so far (this one included).
+    The first reason that applies wins, in the order :data:`WARMUP`, :data:`NOT_FINITE`, :data:`STARTUP`,
+    :data:`BUDGET`.
+
+    >>> int(gate(3, True, 4, 2, 10, 0, 1)), int(gate(3, True, 10, 2, 10, 0, 1)) == BUDGET
+    (0, True)
+    """
+    return np.select([np.less(step, n_warmup_steps), np.logical_not(finite), np.less(n_complete, n_startup_trials),
+                      np.greater_equal(seen, n_steps)], [WARMUP, NOT_FINITE, STARTUP, BUDGET], LOOK)
+
+
+class Decision(NamedTuple):
+    """One report's decision: the verdict, ``P`` (NaN where the rule did not look) and the :func:`gate` code."""
+
+    prune: bool
+    prob: float
+    code: int
+
+
 def decide(prefix: np.ndarray, step: int, state: StudyState, params: dict[str, Any],
-           maximize: bool) -> tuple[bool, float]:
-    """The rule on one report: ``(prune, P)`` (``P`` is NaN where the rule did not look).
+           maximize: bool) -> Decision:
+    """The rule on one report (see :class:`Decision`).
 
     ``prefix`` holds the trial's reported values in step order (non-finite ones are skipped), the last
     being the value at ``step``.
     """
     prefix = np.asarray(prefix, dtype=np.float64)
-    if (step < params["n_warmup_steps"] or not len(prefix) or not np.isfinite(prefix[-1])
-            or state.n_complete < params["n_startup_trials"]):
-        return False, float("nan")
     finite = prefix[np.isfinite(prefix)]
-    if len(finite) >= state.n_steps:
-        return False, float("nan")
+    code = int(gate(step, len(prefix) > 0 and np.isfinite(prefix[-1]), len(finite), state.n_complete,
+                    state.n_steps, params["n_warmup_steps"], params["n_startup_trials"]))
+    if code != LOOK:
+        return Decision(False, float("nan"), code)
     p = forecast_prob(finite[None, :], np.array([len(finite)]), state.n_steps, np.array([state.incumbent]),
                       maximize)[0]
-    return bool(p < params["alpha"]), float(p)
+    return Decision(bool(p < params["alpha"]), float(p), code)
+
+
+def check_model(params: dict[str, Any], where: str = "params") -> None:
+    """Refuse a rule made with another forecaster than the installed one.
+
+    Raises
+    ------
+    ForecasterMismatchError
+        ``params["model"]`` is not :func:`policy_store.meta.forecast.shipped_model_id`: the rule's decisions (and
+        the outcomes stored under it) came from another model, which this installation cannot reproduce.
+    """
+    from policy_store.meta.forecast import shipped_model_id
+
+    installed = shipped_model_id()
+    if params["model"] != installed:
+        raise ForecasterMismatchError(
+            f"the rule was made with forecaster {params['model']}, the installed one is {installed}: its decisions "
+            "cannot be reproduced here; install the policy-store release that shipped that forecaster, or add a new "
+            "version of the rule without params.model (it then records the installed one)",
+            field=f"{where}.model")
 
 
 def optuna_inputs(study: Any, trial: Any) -> tuple[np.ndarray, int | None, StudyState, bool]:
@@ -135,6 +191,28 @@ class Forecast(Strategy):
         Param("n_startup_trials", "int", 1, low=1),
         Param("n_warmup_steps", "int", 0, low=0),
     )
+
+    def validate(self, params: Any, prefix: str = "params") -> dict[str, Any]:
+        """The numeric parameters as every strategy's, plus ``model``: the forecaster version the rule decides
+        with, the installed one's unless given (then 12 lowercase hex digits)."""
+        from policy_store.meta.forecast import MODEL_ID_LENGTH, shipped_model_id
+
+        rest = dict(params) if isinstance(params, Mapping) else params
+        model = rest.pop("model", None) if isinstance(rest, dict) else None
+        known = [p.name for p in self.params]
+        unknown = sorted(set(rest) - set(known)) if isinstance(rest, dict) else []
+        if unknown:
+            raise InvalidSpecError(f"unknown parameter for strategy {self.name!r}; allowed: "
+                                   f"{sorted([*known, 'model'])}", field=f"{prefix}.{unknown[0]}")
+        out = super().validate(rest, prefix)
+        if model is None:
+            model = shipped_model_id()
+        elif not (isinstance(model, str) and len(model) == MODEL_ID_LENGTH
+                  and all(c in "0123456789abcdef" for c in model)):
+            raise InvalidSpecError(f"must be a forecaster version ({MODEL_ID_LENGTH} lowercase hex digits of its "
+                                   f"sha256), got {model!r}", field=f"{prefix}.model")
+        out["model"] = model
+        return out
 
     def to_optuna(self, params: dict[str, Any]) -> Any:
         from policy_store.rules._optuna import ForecastPruner

@@ -21,10 +21,65 @@ Examples
 
 from __future__ import annotations
 
+import binascii
+import math
 from typing import Any
 
 from policy_store.errors import InvalidSpecError
 from policy_store.rules.strategies._base import Param, Strategy, import_optuna
+
+
+def n_brackets(max_resource: int, min_resource: int, reduction_factor: int) -> int:
+    """``floor(log(max_resource / min_resource, reduction_factor)) + 1``, with CPython's two-argument ``log``.
+
+    ``math.log(x, b)`` is ``log(x) / log(b)`` in CPython; written out so that numba compiles the same.
+
+    >>> n_brackets(243, 1, 3), n_brackets(12, 1, 3)
+    (5, 3)
+    """
+    return math.floor(math.log(max_resource / min_resource) / math.log(reduction_factor)) + 1
+
+
+def bracket_budgets(max_resource: int, min_resource: int, reduction_factor: int) -> list[int]:
+    """Each bracket's trial-allocation budget ``ceil(n * eta**s / (s + 1))``, ``s = n - 1 - bracket``.
+
+    >>> bracket_budgets(12, 1, 3)
+    [9, 5, 3]
+    """
+    n = n_brackets(max_resource, min_resource, reduction_factor)
+    return [bracket_budget(n, reduction_factor, b) for b in range(n)]
+
+
+def bracket_budget(n_brackets: int, reduction_factor: int, bracket: int) -> int:
+    """One bracket's trial-allocation budget (see :func:`bracket_budgets`); numba compiles it.
+
+    >>> bracket_budget(3, 3, 0)
+    9
+    """
+    return math.ceil(n_brackets * (reduction_factor ** (n_brackets - 1 - bracket)) / (n_brackets - bracket))
+
+
+def trial_hash(study_name: str, number: int) -> int:
+    """Optuna's bracket hash of a trial: ``crc32(f"{study_name}_{number}")``.
+
+    >>> trial_hash("s", 0) == binascii.crc32(b"s_0")
+    True
+    """
+    return binascii.crc32(f"{study_name}_{number}".encode())
+
+
+def bracket_of(hash_: int, budgets: list[int]) -> int:
+    """The bracket of a trial: the first whose cumulative budget exceeds ``hash_ % sum(budgets)``.
+
+    >>> bracket_of(0, [9, 5, 3]), bracket_of(9, [9, 5, 3]), bracket_of(33, [9, 5, 3])
+    (0, 1, 2)
+    """
+    n = hash_ % sum(budgets)
+    for b, budget in enumerate(budgets):
+        n -= budget
+        if n < 0:
+            return b
+    raise AssertionError("unreachable: the budgets sum to more than n")
 
 
 class Hyperband(Strategy):

@@ -33,6 +33,21 @@ from policy_store.rules.strategies._base import Param, Strategy, import_optuna
 WRAPPABLE = ("median", "percentile", "threshold", "successive_halving", "hyperband", "wilcoxon")
 
 
+def stalled(best_before: Any, best_after: Any, min_delta: float, maximize: bool) -> Any:
+    """Is the report a patience candidate (no improvement within the last ``patience + 1`` reports)?
+
+    ``best_before``/``best_after`` are the NaN-ignoring best values of the two
+    windows (NaN when a window is all NaN: never a candidate). The one decision
+    function of the strategy: elementwise in the replay kernel, on scalars live.
+
+    >>> bool(stalled(0.5, 0.6, 0.0, False)), bool(stalled(0.5, 0.6, 0.2, False)), bool(stalled(0.5, 0.6, 0.0, True))
+    (True, False, False)
+    """
+    if maximize:
+        return best_before - min_delta > best_after
+    return best_before + min_delta < best_after
+
+
 class Patient(Strategy):
     """Prune only after ``patience`` reports without improvement (and if the wrapped rule agrees)."""
 

@@ -25,9 +25,56 @@ Examples
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+import numpy as np
+
 from policy_store.rules.strategies._base import GATE_PARAMS, Param, Strategy, import_optuna
+
+
+def decide(best: Any, threshold: Any, n_ref: Any, n_min_trials: Any, maximize: bool) -> Any:
+    """Steps 3-6 at a checked report: prune iff ``best`` is NaN, or enough references and ``best`` is worse.
+
+    ``best`` is the trial's best value so far, ``threshold`` the percentile of the
+    ``n_ref`` reference values (NaN: never worse). The one decision function of
+    ``median``/``percentile``: the live decider calls it on scalars, the numpy
+    replay kernel elementwise, the compiled replay loop through numba.
+
+    >>> bool(decide(2.5, 2.0, 3, 1, False)), bool(decide(2.0, 2.0, 3, 1, False)), bool(decide(2.5, 2.0, 3, 4, False))
+    (True, False, False)
+    """
+    worse = (best < threshold) if maximize else (best > threshold)
+    return np.isnan(best) | ((n_ref >= n_min_trials) & worse)
+
+
+def lerp(lo: float, hi: float, gamma: float) -> float:
+    """numpy's percentile interpolation between neighbours ``lo <= hi`` (the two branches of its ``_lerp``).
+
+    >>> lerp(1.0, 2.0, 0.25), lerp(1.0, 2.0, 0.75)
+    (1.25, 1.75)
+    """
+    diff = hi - lo
+    return hi - diff * (1 - gamma) if gamma >= 0.5 else lo + diff * gamma
+
+
+def nanpercentile_linear(values: list[float], q: float) -> float:
+    """``np.nanpercentile(values, q)`` (linear), bit for bit, at a fraction of its cost on short lists.
+
+    Mirrors numpy's arithmetic: virtual index ``(n - 1) * q / 100`` and :func:`lerp`.
+
+    >>> nanpercentile_linear([3.0, float("nan"), 1.0, 2.0], 25) == float(np.nanpercentile([3, np.nan, 1, 2], 25))
+    True
+    """
+    vals = sorted(v for v in values if v == v)
+    n = len(vals)
+    if n == 0:
+        return math.nan
+    virt = (n - 1) * (q / 100)
+    if virt >= n - 1:
+        return vals[-1]
+    lo = math.floor(virt)
+    return lerp(vals[lo], vals[lo + 1], virt - lo)
 
 
 class Percentile(Strategy):

@@ -63,6 +63,23 @@ def prob_improvement(n: np.ndarray, s: np.ndarray, q: np.ndarray, x: np.ndarray,
     return special.stdtr(2.0 * an, z if direction == "minimize" else -z)
 
 
+def decide(n: Any, s: Any, q: Any, x: Any, best: Any, params: dict[str, Any], maximize: bool) -> tuple[Any, Any]:
+    """``(prune, P)`` at a report past the gates: enough observations and ``P`` below ``alpha``.
+
+    ``n, s, q`` are the observations at the step (see :func:`prob_improvement`),
+    ``x`` the trial's value there, ``best`` the incumbent; ``params`` the spec's
+    (its values may be arrays: the replay kernel decides a whole batch at once,
+    the live decider one report).
+
+    >>> p = dict(alpha=0.05, prior_mean=0.0, prior_kappa=1.0, prior_alpha=2.0, prior_beta=0.01, min_observations=0)
+    >>> prune, prob = decide(np.array([0]), np.array([0.0]), np.array([0.0]), np.array([0.9]), 0.4, p, False)
+    >>> bool(prune[0]), bool(prob[0] < 0.05)
+    (True, True)
+    """
+    prob = prob_improvement(n, s, q, x, best, params, "maximize" if maximize else "minimize")
+    return (n >= params["min_observations"]) & (prob < params["alpha"]), prob
+
+
 class Posterior(Strategy):
     """Probability-of-improvement pruning with a settable conjugate prior."""
 

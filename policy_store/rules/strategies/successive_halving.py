@@ -28,8 +28,59 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from policy_store.errors import InvalidSpecError
 from policy_store.rules.strategies._base import Param, Strategy, import_optuna
+
+
+def rung_step(min_resource: Any, reduction_factor: Any, rate: Any, rung: Any) -> Any:
+    """The step of rung ``rung``: ``min_resource * reduction_factor ** (rate + rung)``, in float64.
+
+    Floats, not Python's unbounded integers, so that the compiled replay loop computes the same
+    (exact below 2**53; beyond, a rung no curve reaches).
+
+    >>> float(rung_step(1, 3, 0, 2)), float(rung_step(2, 4, 1, 0))
+    (9.0, 8.0)
+    """
+    return np.float64(min_resource) * np.float64(reduction_factor) ** (rate + rung)
+
+
+def auto_min_resource(largest_complete_last_step: Any) -> Any:
+    """``min_resource="auto"`` once a COMPLETE trial exists: ``max(largest last step // 100, 1)``.
+
+    >>> int(auto_min_resource(250)), int(auto_min_resource(30))
+    (2, 1)
+    """
+    return np.maximum(largest_complete_last_step // 100, 1)
+
+
+def promotes(n_better: Any, n_others: Any, reduction_factor: Any, bootstrap_count: Any) -> Any:
+    """Is a rung value kept (the trial promoted) among the rung's other ``n_others`` values?
+
+    ``n_better`` is how many of those are strictly better than it. Optuna keeps
+    the value iff it is at least as good as ``sorted(competing)[idx]`` with
+    ``competing`` = the others plus the value and ``idx = max(len(competing) //
+    reduction_factor - 1, 0)``, which is ``n_better <= idx``; and never while
+    ``len(competing) <= bootstrap_count``. The one decision function of
+    ``successive_halving`` and ``hyperband``: the live deciders call it per rung,
+    the numpy kernel elementwise, the compiled loop through numba.
+
+    >>> bool(promotes(0, 3, 4, 0)), bool(promotes(1, 3, 4, 0)), bool(promotes(1, 7, 4, 0)), bool(promotes(0, 0, 2, 1))
+    (True, False, True, False)
+    """
+    # cutoff_index(n_others + 1, reduction_factor), written out: numba compiles this function on its own
+    idx = np.maximum((n_others + 1) // reduction_factor - 1, 0)
+    return (n_others + 1 > bootstrap_count) & (n_better <= idx)
+
+
+def cutoff_index(n_competing: Any, reduction_factor: Any) -> Any:
+    """``idx = max(n_competing // reduction_factor - 1, 0)``: the promotion cut-off's rank among the competing values.
+
+    >>> int(cutoff_index(9, 3)), int(cutoff_index(2, 3))
+    (2, 0)
+    """
+    return np.maximum(n_competing // reduction_factor - 1, 0)
 
 
 class SuccessiveHalving(Strategy):

@@ -17,8 +17,24 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from policy_store.errors import InvalidSpecError
 from policy_store.rules.strategies._base import GATE_PARAMS, Param, Strategy, import_optuna
+
+
+def decide(value: Any, lower: Any, upper: Any) -> Any:
+    """The verdict at a checked report: prune iff ``value`` is NaN, below ``lower`` or above ``upper``.
+
+    Missing bounds are ``-inf``/``inf``. The one decision function of the
+    strategy: the live decider calls it on one value, the replay kernel on a
+    whole curve matrix (elementwise). The bound crossed is ``lower`` when
+    ``value < lower``, else ``upper``.
+
+    >>> bool(decide(0.5, 0.2, 1.2)), bool(decide(1.5, 0.2, 1.2)), bool(decide(float("nan"), 0.2, 1.2))
+    (False, True, True)
+    """
+    return np.isnan(value) | (value < lower) | (value > upper)
 
 
 class Threshold(Strategy):

@@ -1,4 +1,4 @@
-"""The percentile a reason reports is exactly the one Optuna compared with."""
+"""The percentile a decision compares with is exactly numpy's (live and replay share it)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policy_store.integrations.reasons import nanpercentile_linear
+from policy_store.rules.strategies.percentile import nanpercentile_linear
 
 values = st.lists(st.one_of(st.floats(-1e6, 1e6, allow_nan=False), st.just(float("nan"))), min_size=1, max_size=40)
 
