@@ -32,18 +32,15 @@ file of millions of points is checked in about a second.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from policy_store.errors import InvalidInputError
 from policy_store.names import CONTROL_MESSAGE, CONTROL_SQL
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 REQUIRED_COLUMNS = ("task", "study", "trial", "step", "value")
 OPTIONAL_COLUMNS = ("cost_seconds", "params", "state", "metric", "direction")
@@ -70,7 +67,6 @@ def _fail_if(mask: np.ndarray, message: str, field: str) -> None:
 
 def _text_array(col: pd.Series, field: str) -> pa.Array:
     """A label column as Arrow strings; integers (trial numbers) become their decimal text."""
-    import pandas as pd  # here: `check` hashes studies with this package and needs no pandas
     if pd.api.types.is_bool_dtype(col):
         raise InvalidInputError("must be text, got booleans", row=0, field=field)
     if pd.api.types.is_float_dtype(col):
@@ -120,7 +116,6 @@ def encodable(text: str) -> bool:
 
 def _number_array(col: pd.Series, field: str) -> np.ndarray:
     """A numeric column as float64; names the first row that is not a number."""
-    import pandas as pd
     if pd.api.types.is_bool_dtype(col):
         raise InvalidInputError("must be numeric, got booleans", row=0, field=field)
     if pd.api.types.is_complex_dtype(col) or pd.api.types.is_datetime64_any_dtype(col) or \
@@ -314,8 +309,6 @@ def validate_long_frame(
     InvalidInputError
         Naming the first offending row (0-based) and field.
     """
-    import pandas as pd
-
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"expected a pandas DataFrame, got {type(frame).__name__}")
     if len(frame) == 0:

@@ -64,14 +64,6 @@ def test_drift_events_import_neither_pandas_nor_scipy(tmp_path):
     assert imported == ["duckdb"]
 
 
-def test_check_imports_pyarrow_to_hash_but_not_pandas(tmp_path):
-    store = str(tmp_path / "s.duckdb")
-    _imported_by(["--store", store, "init"])
-    imported, done = _imported_by(["--store", store, "check"])
-    assert done.returncode == 0, done.stderr
-    assert imported == ["duckdb", "pyarrow"]
-
-
 def test_light_choices_are_the_librarys():
     from policy_store.drift import METRICS
     from policy_store.drift.windows import OUTCOME_METRICS
