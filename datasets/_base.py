@@ -17,7 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("task", "study", "trial", "step", "value")
-OPTIONAL_COLUMNS: tuple[str, ...] = ("cost_seconds", "params", "state", "metric", "direction")
+OPTIONAL_COLUMNS: tuple[str, ...] = ("cost_seconds", "params", "state", "metric", "direction", "peak_memory_mb")
 LONG_COLUMNS: tuple[str, ...] = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 
 def order_long(frame: pd.DataFrame) -> pd.DataFrame:

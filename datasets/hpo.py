@@ -4,8 +4,8 @@ Each study samples ``trials`` configurations of one model family
 (:mod:`~policy_store.datasets.hpo_families`) on one dataset
 (:mod:`~policy_store.datasets.hpo_sources`) with Optuna's ``RandomSampler`` or
 ``TPESampler`` (ask/tell, seeded; TPE minimises the final log loss or MSE),
-trains each for ``steps`` steps and records every step's validation value and
-CPU seconds. The same trained trials give one task per metric:
+trains each for ``steps`` steps and records every step's validation value,
+CPU seconds and peak resident memory (MB). The same trained trials give one task per metric:
 
 - task ``hpo/<dataset>/<family>/<metric>``, metric ``accuracy`` (maximise) and
   ``logloss`` (minimise) for classification, ``mse`` and ``mae`` (both minimised)
@@ -17,9 +17,9 @@ CPU seconds. The same trained trials give one task per metric:
 
 Values are bit-for-bit the same for the same arguments whatever ``jobs`` is
 (the model, sampler and split seeds derive from dataset, family and ``k``); costs
-are measured, so only they vary. With a cache folder every study is one Parquet
-file, written as it finishes: a rerun skips finished studies (resumable); a
-cached study that lacks a metric its dataset kind now records
+and memory are measured, so only they vary (studies cached before memory was measured have none).
+With a cache folder every study is one Parquet file, written as it finishes: a rerun skips
+finished studies (resumable); a cached study that lacks a metric its dataset kind now records
 (:data:`~policy_store.datasets.hpo_families.METRICS`) is run again.
 
 >>> frame = generate_hpo(["iris"], families=["sgd"], studies=2, trials=3, steps=2)
@@ -134,11 +134,12 @@ def run_study(key: StudyKey, *, trials: int = 16, steps: int = 12, max_rows: int
         for metric in metrics:
             task = f"hpo/{key.dataset}/{key.family}/{metric}"
             study_id = f"{task}/{key.sampler}-seed{key.k}"
-            for step, (value, seconds) in enumerate(zip(curve.values[metric], curve.seconds, strict=True)):
+            for step, (value, seconds, mb) in enumerate(zip(curve.values[metric], curve.seconds, curve.memory,
+                                                            strict=True)):
                 rows.append((task, study_id, str(number), step, value, seconds, params, state, metric,
-                             metrics[metric]))
+                             metrics[metric], mb))
     frame = pd.DataFrame(rows, columns=["task", "study", "trial", "step", "value", "cost_seconds", "params",
-                                        "state", "metric", "direction"])
+                                        "state", "metric", "direction", "peak_memory_mb"])
     return order_long(frame)
 
 
@@ -196,7 +197,7 @@ def generate_hpo(datasets: Sequence[str] | None = None, *, families: Sequence[st
     Returns
     -------
     pandas.DataFrame
-        task, study, trial, step, value, cost_seconds, params, state, metric, direction.
+        task, study, trial, step, value, cost_seconds, params, state, metric, direction, peak_memory_mb.
     """
     if trials < 1 or steps < 1 or jobs < 1 or max_rows < 20:
         raise InvalidInputError("trials, steps and jobs must be positive and max_rows at least 20", field="trials")

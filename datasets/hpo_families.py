@@ -32,9 +32,11 @@ and the data.
 
 from __future__ import annotations
 
+import os
+import resource
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -99,6 +101,24 @@ class Curve:
     values: dict[str, list[float]]
     seconds: list[float]
     failed: bool
+    memory: list[float] = field(default_factory=list)
+    """The trial's peak resident memory (MB) up to each step."""
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def resident_mb() -> float:
+    """The process's resident memory now, in MB (``/proc/self/statm``; else its peak, ``ru_maxrss``).
+
+    >>> resident_mb() > 0
+    True
+    """
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def check_family(family: str) -> str:
@@ -200,6 +220,7 @@ def train(family: str, params: dict[str, Any], seed: int, data: Prepared, steps:
     codes = None if classes is None else np.searchsorted(classes, data.y_valid)
     values: dict[str, list[float]] = {m: [] for m in METRICS[kind]}
     seconds: list[float] = []
+    memory: list[float] = []
     with threadpool_limits(1), warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         for step in range(steps):
@@ -211,10 +232,11 @@ def train(family: str, params: dict[str, Any], seed: int, data: Prepared, steps:
                 # sklearn refuses to go on once weights are NaN or infinite: the model diverged.
                 scores = dict.fromkeys(values, np.nan)
             seconds.append(time.process_time() - started)
+            memory.append(max(resident_mb(), memory[-1] if memory else 0.0))
             for metric, value in scores.items():
                 values[metric].append(value)
             if not all(np.isfinite(v) for v in scores.values()) or scores.get("mse", 0.0) > DIVERGED_MSE:
                 for metric in values:
                     values[metric][-1] = np.nan
-                return Curve(values, seconds, failed=True)
-    return Curve(values, seconds, failed=False)
+                return Curve(values, seconds, failed=True, memory=memory)
+    return Curve(values, seconds, failed=False, memory=memory)

@@ -151,7 +151,8 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
               trials: float | None = None, task_type: str = "auto", lam: float = 20.0,
               max_regret: float | None = None, k: int = 5, task: str | None = None, model_id: str | None = None,
               model: MetaModel | None = None, landmarkers: bool = False, record: bool = True,
-              floor: bool = True, knowledge: bool = True) -> Recommendation:
+              floor: bool = True, knowledge: bool = True, budget_seconds: float | None = None,
+              full_seconds: float | None = None) -> Recommendation:
     """Recommend a pruning rule for a new task.
 
     Parameters
@@ -198,9 +199,15 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
     knowledge:
         Without a model in the store, use the knowledge shipped in the package
         (:mod:`policy_store.meta.learner.knowledge`); False gives the cold start.
+    budget_seconds, full_seconds:
+        A compute budget for the study: the best rule expected to finish it within ``budget_seconds``
+        (it then carries the budget as a safeguard), or :class:`~policy_store.meta.budget.NoRuleFitsError`;
+        ``full_seconds`` is what the study costs unpruned (default: estimated from ``curves``).
+        See :mod:`policy_store.meta.budget`.
     """
     if max_regret is not None and not max_regret >= 0:
         raise InvalidInputError(f"max_regret must be >= 0, got {max_regret}", field="max_regret")
+    full = _budget_base(budget_seconds, full_seconds, curves, trials)
     if dataset is None and not meta_features and not curves:
         raise InvalidInputError("give a dataset, meta-features or curves of the new task", field="dataset")
     if direction is None and curves:
@@ -228,6 +235,9 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
 
         model = shipped_model()
         model_id = None
+    if model is None and budget_seconds is not None:
+        raise InvalidInputError("a budget needs expected outcomes to judge rules by, and the cold start has none; "
+                                "fit a meta-model (`policy-store meta fit`) or drop the budget", field="budget_seconds")
     if model is None:
         rec = Recommendation(rid, RuleSpec.parse(COLD_START_SPEC), "cold-start", {}, [], None, True, trade_off,
                              inputs, [*pre_notes, COLD_START_NOTE])
@@ -244,6 +254,12 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
             notes.append(safety["reason"])
         elif floor:
             notes.append("no safety floor: the model was fitted without calibration (`meta fit` calibrates)")
+        if budget_seconds is not None:
+            from policy_store.meta.budget import fit_budget
+
+            choice, why = fit_budget(exp.saved, exp.regret, choice, full=full, budget=budget_seconds, lam=lam,
+                                     max_regret=max_regret, names=[c.name for c in model.grid])
+            notes.append(why)
         cand = model.grid[choice]
         spec = cand.spec(exp.prior, direction)
         best = dict(zip(model.learner.tasks_, model.best_candidates(lam), strict=True))
@@ -270,6 +286,11 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
         expected["descriptors"] = descriptors.to_dict()
         if cand.needs_prior:
             expected["prior"] = exp.prior
+        if budget_seconds is not None:
+            from policy_store.meta.budget import with_study_budget
+
+            spec = with_study_budget(spec, budget_seconds)
+            expected["compute_seconds"] = round(float((1.0 - exp.saved[choice]) * full), 3)
         neighbours = [{"task": t, "distance": round(d, 4), "best_rule": best.get(t)} for t, d in exp.neighbours]
         rec = Recommendation(rid, spec, cand.name, expected, neighbours, model_id, False, trade_off, inputs, notes)
     if record:
@@ -277,6 +298,26 @@ def recommend(store: PolicyStore, *, dataset: pd.DataFrame | str | os.PathLike[s
         snapshot = {k: v for k, v in (model.snapshot if model is not None else {}).items() if k != "task_ids"}
         _record(store, rec, features, task, snapshot)
     return rec
+
+
+def _budget_base(budget: float | None, full: float | None, curves: Sequence[StudyCurves],
+                 trials: float | None) -> float | None:
+    """The unpruned cost a budget is judged against (None without a budget); bad values refused up front."""
+    if budget is None:
+        return None
+    if not budget > 0 or not np.isfinite(budget):
+        raise InvalidInputError(f"budget_seconds must be a positive number, got {budget}", field="budget_seconds")
+    if full is None:
+        from policy_store.meta.budget import full_study_seconds
+
+        full = full_study_seconds(curves, trials)
+        if full is None:
+            raise InvalidInputError("a budget needs what the study costs unpruned: give full_seconds "
+                                    "(--full-seconds) or the task's first curves with cost_seconds (--curves)",
+                                    field="full_seconds")
+    if not full > 0 or not np.isfinite(full):
+        raise InvalidInputError(f"full_seconds must be a positive number, got {full}", field="full_seconds")
+    return float(full)
 
 
 def _floor(model: MetaModel, exp: Any, features: Mapping[str, float], *, lam: float,

@@ -269,10 +269,11 @@ def _content(store: PolicyStore, out: _Collector) -> None:
     # hash instead of dropping points) and hash it with ingest's own code.
     table = store.execute(
         """SELECT coalesce(k.task, s.task) AS task, p.study, p.trial, p.step, p.value, p.cost_seconds,
-                  t.params, t.state, k.metric, k.direction
+                  t.params, t.state, k.metric, k.direction, m.peak_memory_mb
            FROM curve_points p JOIN studies s USING (study)
            LEFT JOIN trials t ON t.study = p.study AND t.trial = p.trial
-           LEFT JOIN tasks k ON k.task = s.task"""
+           LEFT JOIN tasks k ON k.task = s.task
+           LEFT JOIN curve_memory m ON m.study = p.study AND m.trial = p.trial AND m.step = p.step"""
     ).to_arrow_table()
     recorded = dict(store.execute("SELECT study, content_hash FROM studies").fetchall())
     report = out.report
@@ -344,6 +345,11 @@ _ORPHANS = (
                 "WHERE task NOT IN (SELECT task FROM tasks)"),
     ("outcomes", "SELECT outcome_id, 'an outcome of study ' || study || ', which the store does not have' "
                  "FROM outcomes WHERE study NOT IN (SELECT study FROM studies)"),
+    ("curve_memory", "SELECT DISTINCT study || '/' || trial || '@' || step, 'the memory of a point the store does "
+                     "not have' FROM curve_memory m WHERE NOT EXISTS (SELECT 1 FROM curve_points p "
+                     "WHERE p.study = m.study AND p.trial = m.trial AND p.step = m.step)"),
+    ("outcome_resources", "SELECT outcome_id, 'the resources of an outcome the store does not have' "
+                          "FROM outcome_resources WHERE outcome_id NOT IN (SELECT outcome_id FROM outcomes)"),
     # Live decisions are absorbed before their study is recorded (record-live); replay ones come from its curves.
     ("decisions", "SELECT decision_id, 'a replay decision on study ' || study || ', which the store does not have' "
                   "FROM decisions WHERE mode <> 'live' AND study NOT IN (SELECT study FROM studies)"),

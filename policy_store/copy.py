@@ -14,9 +14,9 @@ is refused unless ``replace=True``.
 >>> with PolicyStore("a.duckdb") as a:
 ...     _ = ingest_frame(a, frame)
 >>> print(copy_store("a.duckdb", "b.duckdb").summary())
-4 tables copied (5 rows), 9 empty, 0 unchanged; verified by row counts and content hashes
+4 tables copied (5 rows), 11 empty, 0 unchanged; verified by row counts and content hashes
 >>> print(copy_store("a.duckdb", "b.duckdb").summary())
-0 tables copied (0 rows), 9 empty, 4 unchanged; verified by row counts and content hashes
+0 tables copied (0 rows), 11 empty, 4 unchanged; verified by row counts and content hashes
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 The replay engine works on :class:`StudyCurves`: ``values[i, j]`` is trial ``i``'s
 value at ``steps[j]`` (NaN where the trial did not report that step, or reported
 NaN; ``present`` tells which), ``cost[i, j]`` the seconds spent on that step
-alone (NaN when unknown). Trials are in recorded order (``trial_number``).
+alone (NaN when unknown), ``memory[i, j]`` the trial's peak memory in MB up to that step (NaN when
+unknown). Trials are in recorded order (``trial_number``).
 
 Curves come from the store in one query per call, for any number of studies
 (:func:`load_curves`), or from arrays (:meth:`StudyCurves.from_arrays`) or a long
@@ -44,15 +45,19 @@ class StudyCurves:
     values: np.ndarray
     present: np.ndarray
     cost: np.ndarray
+    memory: np.ndarray | None = None
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
+        if self.memory is None:  # frozen: the one place a field is filled in
+            object.__setattr__(self, "memory", np.full(self.values.shape, np.nan))
         if self.direction not in _DIRECTIONS:
             raise InvalidInputError(f"direction must be one of {_DIRECTIONS}, got {self.direction!r}",
                                     field="direction")
         n, j = self.values.shape
-        if self.present.shape != (n, j) or self.cost.shape != (n, j) or self.steps.shape != (j,):
-            raise InvalidInputError("values, present, cost and steps disagree in shape")
+        if self.present.shape != (n, j) or self.cost.shape != (n, j) or self.steps.shape != (j,) or \
+                self.memory.shape != (n, j):
+            raise InvalidInputError("values, present, cost, memory and steps disagree in shape")
         if j and np.any(np.diff(self.steps) <= 0):
             raise InvalidInputError("steps must be strictly increasing", field="step")
         if n and not self.present.any(axis=1).all():
@@ -62,21 +67,22 @@ class StudyCurves:
     @classmethod
     def from_arrays(cls, study: str, values: Any, *, steps: Sequence[int] | None = None, present: Any = None,
                     cost: Any = None, direction: str = "minimize", task: str | None = None,
-                    trials: Sequence[str] | None = None) -> StudyCurves:
+                    trials: Sequence[str] | None = None, memory: Any = None) -> StudyCurves:
         """Build from a (trials x steps) array; ``present`` defaults to "every cell reported"."""
         v = np.array(values, dtype=float, ndmin=2)
         n, j = v.shape
         p = np.ones((n, j), dtype=bool) if present is None else np.array(present, dtype=bool)
         c = np.full((n, j), np.nan) if cost is None else np.array(cost, dtype=float)
+        m = np.full((n, j), np.nan) if memory is None else np.array(memory, dtype=float)
         v = np.where(p, v, np.nan)
         return cls(study, task or study, direction,
                    np.array([str(t) for t in (trials if trials is not None else range(n))], dtype=object),
                    np.arange(n), np.arange(j, dtype=np.int64) if steps is None else np.asarray(steps, np.int64),
-                   v, p, np.where(p, c, np.nan))
+                   v, p, np.where(p, c, np.nan), np.where(p, m, np.nan))
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, study: str, direction: str, task: str | None = None) -> StudyCurves:
-        """Build from long rows (trial, step, value[, cost_seconds][, trial_number]) of one study."""
+        """Build from long rows (trial, step, value[, cost_seconds][, peak_memory_mb][, trial_number]) of one study."""
         df = frame
         if "trial_number" not in df.columns:
             first = pd.unique(df["trial"].astype(str))
@@ -140,13 +146,16 @@ def _one(study: str, task: str, direction: str, df: pd.DataFrame) -> StudyCurves
     values = np.full((n, j), np.nan)
     present = np.zeros((n, j), dtype=bool)
     cost = np.full((n, j), np.nan)
+    memory = np.full((n, j), np.nan)
     values[icol, jcol] = df["value"].to_numpy(float)
     present[icol, jcol] = True
     if "cost_seconds" in df.columns:
         cost[icol, jcol] = pd.to_numeric(df["cost_seconds"], errors="coerce").to_numpy(float)
+    if "peak_memory_mb" in df.columns:
+        memory[icol, jcol] = pd.to_numeric(df["peak_memory_mb"], errors="coerce").to_numpy(float)
     labels = np.empty(n, dtype=object)
     labels[icol] = df["trial"].astype(str).to_numpy()
-    return StudyCurves(study, task, direction, labels, numbers, steps, values, present, cost)
+    return StudyCurves(study, task, direction, labels, numbers, steps, values, present, cost, memory)
 
 
 def load_curves(store: PolicyStore, *, studies: Sequence[str] | None = None,
@@ -184,11 +193,12 @@ def load_curves(store: PolicyStore, *, studies: Sequence[str] | None = None,
         SELECT s.study, s.task, k.direction,
                dense_rank() OVER (PARTITION BY s.study ORDER BY t.trial_number) - 1 AS i,
                dense_rank() OVER (PARTITION BY s.study ORDER BY c.step) - 1 AS j,
-               t.trial, t.trial_number, c.step, c.value, c.cost_seconds
+               t.trial, t.trial_number, c.step, c.value, c.cost_seconds, m.peak_memory_mb
         FROM studies s
         JOIN tasks k ON k.task = s.task
         JOIN trials t ON t.study = s.study
         JOIN curve_points c ON c.study = t.study AND c.trial = t.trial
+        LEFT JOIN curve_memory m ON m.study = c.study AND m.trial = c.trial AND m.step = c.step
         {cond}
         ORDER BY s.study, i, j
         """,  # noqa: S608 - the condition is built from constants only
@@ -209,7 +219,7 @@ def load_curves(store: PolicyStore, *, studies: Sequence[str] | None = None,
 def curves_from_frame(frame: Any, *, direction: str | None = None) -> list[StudyCurves]:
     """Curves of every study in a long-format frame (pandas or Arrow), vectorised like :func:`load_curves`.
 
-    The frame needs task, study, trial, step, value and optionally cost_seconds,
+    The frame needs task, study, trial, step, value and optionally cost_seconds, peak_memory_mb,
     direction (else ``direction=``) and trial_number (else first-appearance
     order of trials within the study).
 
@@ -224,6 +234,7 @@ def curves_from_frame(frame: Any, *, direction: str | None = None) -> list[Study
     cols = set(frame.column_names if hasattr(frame, "column_names") else frame.columns)
     dir_sql = "f.direction" if "direction" in cols else "$direction"
     cost_sql = "f.cost_seconds::DOUBLE" if "cost_seconds" in cols else "NULL::DOUBLE"
+    memory_sql = "f.peak_memory_mb::DOUBLE" if "peak_memory_mb" in cols else "NULL::DOUBLE"
     num_sql = ("f.trial_number" if "trial_number" in cols
                else "min(f._row) OVER (PARTITION BY f.study, f.trial)")
     con = duckdb.connect()
@@ -234,11 +245,11 @@ def curves_from_frame(frame: Any, *, direction: str | None = None) -> list[Study
             WITH f AS (SELECT *, row_number() OVER () AS _row FROM frame_in),
             g AS (SELECT f.study, f.task, {dir_sql} AS direction, f.trial::VARCHAR AS trial,
                          {num_sql} AS trial_number, f.step::BIGINT AS step, f.value::DOUBLE AS value,
-                         {cost_sql} AS cost_seconds FROM f)
+                         {cost_sql} AS cost_seconds, {memory_sql} AS peak_memory_mb FROM f)
             SELECT study, task, direction,
                    dense_rank() OVER (PARTITION BY study ORDER BY trial_number) - 1 AS i,
                    dense_rank() OVER (PARTITION BY study ORDER BY step) - 1 AS j,
-                   trial, trial_number, step, value, cost_seconds
+                   trial, trial_number, step, value, cost_seconds, peak_memory_mb
             FROM g ORDER BY study, i, j
             """,  # noqa: S608 - fragments are constants
             {"direction": direction} if "direction" not in cols else None,
@@ -258,6 +269,7 @@ def _split(table: dict[str, Any]) -> list[StudyCurves]:
     icol_all = np.asarray(table["i"], dtype=np.int64)
     jcol_all = np.asarray(table["j"], dtype=np.int64)
     cost_all = np.ma.filled(np.ma.asarray(table["cost_seconds"]).astype(float), np.nan)
+    memory_all = np.ma.filled(np.ma.asarray(table["peak_memory_mb"]).astype(float), np.nan)
     val_all = np.ma.filled(np.ma.asarray(table["value"]).astype(float), np.nan)
     step_all = np.asarray(table["step"], dtype=np.int64)
     num_all = np.asarray(table["trial_number"], dtype=np.int64)
@@ -271,9 +283,11 @@ def _split(table: dict[str, Any]) -> list[StudyCurves]:
         values = np.full((n, j), np.nan)
         present = np.zeros((n, j), dtype=bool)
         cost = np.full((n, j), np.nan)
+        memory = np.full((n, j), np.nan)
         values[icol, jcol] = val_all[a:b]
         present[icol, jcol] = True
         cost[icol, jcol] = cost_all[a:b]
+        memory[icol, jcol] = memory_all[a:b]
         steps = np.zeros(j, dtype=np.int64)
         steps[jcol] = step_all[a:b]
         numbers = np.zeros(n, dtype=np.int64)
@@ -281,7 +295,7 @@ def _split(table: dict[str, Any]) -> list[StudyCurves]:
         labels = np.empty(n, dtype=object)
         labels[icol] = trial_all[a:b]
         out.append(StudyCurves(str(study_arr[a]), str(task_all[a]), str(dir_all[a]), labels, numbers, steps,
-                               values, present, cost))
+                               values, present, cost, memory))
     return out
 
 

@@ -186,9 +186,29 @@ _DRIFT_STATE = (
     "UPDATE drift_events SET origin = 'legacy', status = 'closed'",
 )
 
+# Resources beside compute time (issue 24): the peak memory of each reported step, kept apart from the
+# points (only studies that measured it have rows; the points' own columns and every positional insert
+# into them stay as they were), and what a replay or live study used and where a budget stopped it.
+_RESOURCES = (
+    """CREATE TABLE curve_memory (
+        study VARCHAR NOT NULL,
+        trial VARCHAR NOT NULL,
+        step BIGINT NOT NULL,
+        peak_memory_mb DOUBLE NOT NULL    -- peak memory (MB) up to and including this step
+    )""",
+    """CREATE TABLE outcome_resources (
+        outcome_id VARCHAR NOT NULL,      -- the outcome these resources belong to
+        study VARCHAR NOT NULL,
+        peak_memory_mb DOUBLE,            -- the most memory any step the rule let run used; NULL: unknown
+        trials_capped INTEGER NOT NULL,   -- trials pruned by a per-trial cap of the spec's budget
+        budget_stopped_at INTEGER         -- trials started before the study budget stopped it; NULL: never
+    )""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "drift events: origin, status and change point", _DRIFT_STATE),
+    Migration(3, "resources: peak memory per step and per outcome, budget stops", _RESOURCES),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version
@@ -204,9 +224,11 @@ NATURAL_KEYS: dict[str, tuple[str, ...]] = {
     "studies": ("study",),
     "trials": ("study", "trial"),
     "curve_points": ("study", "trial", "step"),
+    "curve_memory": ("study", "trial", "step"),
     "rules": ("rule",),
     "rule_versions": ("rule", "version"),
     "outcomes": ("outcome_id",),
+    "outcome_resources": ("outcome_id",),
     "decisions": ("decision_id",),
     "meta_models": ("model_id",),
     "recommendations": ("recommendation_id",),

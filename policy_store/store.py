@@ -2,7 +2,7 @@
 
 >>> with PolicyStore.memory() as store:
 ...     store.schema_version
-2
+3
 """
 
 from __future__ import annotations
@@ -248,7 +248,7 @@ class PolicyStore:
 
         >>> with PolicyStore.memory() as store:
         ...     store.tables()[:3]
-        ['curve_points', 'decisions', 'drift_events']
+        ['curve_memory', 'curve_points', 'decisions']
         """
         rows = self.execute(
             """SELECT table_name FROM information_schema.tables

@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from policy_store.reports import decisions, meta_evaluation, overview, per_task, provenance, rules_across_tasks
+from policy_store.reports import (
+    decisions,
+    meta_evaluation,
+    overview,
+    per_task,
+    provenance,
+    resources,
+    rules_across_tasks,
+)
 from policy_store.reports._base import Section
 from policy_store.reports.filters import DEFAULT_REGRET_WEIGHT, ReportFilter
 from policy_store.reports.render_csv import write_csv
@@ -31,7 +39,7 @@ MANIFEST = "manifest.json"
 #: The section builders, in report order.
 BUILDERS: tuple[Callable[[PolicyStore, ReportFilter], Section], ...] = (
     overview.build, rules_across_tasks.build, per_task.build, decisions.build, provenance.build,
-    meta_evaluation.build,
+    meta_evaluation.build, resources.build,
 )
 
 

@@ -10,7 +10,7 @@ from policy_store.cli._parallel import add_backend_flags
 from policy_store.parallel import jobs_for, parallel_backend
 
 _COLUMNS = ["rule", "version", "task", "studies", "replays", "compute_saved", "regret", "killed_best_rate",
-            "false_prune_rate", "trials_pruned"]
+            "false_prune_rate", "trials_pruned", "compute_hours", "peak_memory_mb"]
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -167,7 +167,8 @@ def _recommend(args: argparse.Namespace) -> int:
                         direction=args.direction, metric=args.metric, metric_kind=args.metric_kind,
                         family=args.family, steps=args.steps, trials=args.trials, task_type=args.task_type,
                         lam=args.lam, max_regret=args.max_regret, k=args.k, task=args.task,
-                        landmarkers=args.landmarkers, floor=args.floor)
+                        landmarkers=args.landmarkers, floor=args.floor, budget_seconds=args.budget_seconds,
+                        full_seconds=args.full_seconds)
         version = save_recommendation(store, rec, args.save) if args.save else None
         advice = None
         if curves:
@@ -272,6 +273,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="choose by expected utility, without the safety floor's fallback to MedianPruner()")
     rec.add_argument("--max-regret", type=float, help="regret budget: most compute saved within it")
     rec.add_argument("--lam", type=float, default=20.0, help="weight of regret: maximise saved - lam*regret")
+    rec.add_argument("--budget-seconds", type=float, metavar="S",
+                     help="compute budget of the study: the best rule expected to finish it within S seconds")
+    rec.add_argument("--full-seconds", type=float, metavar="S",
+                     help="what the study costs unpruned (default: estimated from --curves)")
     rec.add_argument("--k", type=int, default=5, help="similar past tasks to show")
     rec.add_argument("--task", help="name of the new task, recorded with the recommendation")
     rec.add_argument("--save", metavar="RULE", help="save the recommended spec as a version of RULE")

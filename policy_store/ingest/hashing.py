@@ -2,7 +2,8 @@
 
 A study's hash covers its task, metric, direction and every trial's label, state,
 params and point count, then its steps, values and costs in canonical
-(trial label, step) order. Numbers are hashed as little-endian IEEE bytes with
+(trial label, step) order, and their peak memory where a study records any (a study without memory
+hashes as it always did). Numbers are hashed as little-endian IEEE bytes with
 NaN canonicalised, never as text.
 
 >>> import pandas as pd
@@ -48,6 +49,8 @@ def study_hashes(canonical: pa.Table) -> dict[str, str]:
     study, trial, steps = study[order], trial[order], steps[order]
     values = canonical["value"].to_numpy()[order]
     costs = pc.fill_null(canonical["cost_seconds"], np.nan).to_numpy()[order]
+    memory = (pc.fill_null(canonical["peak_memory_mb"], np.nan).to_numpy()[order]
+              if "peak_memory_mb" in canonical.column_names else np.full(len(order), np.nan))
 
     new_study = np.r_[True, study[1:] != study[:-1]]
     new_trial = new_study | np.r_[True, trial[1:] != trial[:-1]]
@@ -83,5 +86,7 @@ def study_hashes(canonical: pa.Table) -> dict[str, str]:
         h.update(steps[lo:hi].astype("<i8").tobytes())
         h.update(_canonical_bytes(values[lo:hi]))
         h.update(_canonical_bytes(costs[lo:hi]))
+        if not np.isnan(memory[lo:hi]).all():
+            h.update(b"peak_memory_mb\x1d" + _canonical_bytes(memory[lo:hi]))
         result[study_values[int(study[lo])].as_py()] = h.hexdigest()
     return result

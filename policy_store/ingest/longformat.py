@@ -15,6 +15,7 @@ params        no        the trial's hyperparameters as a JSON object
 state         no        COMPLETE (default), PRUNED, FAIL or RUNNING; one state per trial
 metric        no        metric name, one per task
 direction     no        ``minimize`` (default) or ``maximize``; one per task
+peak_memory_mb no       peak memory (MB) of the trial up to this step; finite, >= 0, empty if unknown
 ============  ========  ===================================================================
 
 Rows are numbered from 0 in input order; errors name that row and the field.
@@ -43,7 +44,7 @@ from policy_store.errors import InvalidInputError
 from policy_store.names import CONTROL_MESSAGE, CONTROL_SQL
 
 REQUIRED_COLUMNS = ("task", "study", "trial", "step", "value")
-OPTIONAL_COLUMNS = ("cost_seconds", "params", "state", "metric", "direction")
+OPTIONAL_COLUMNS = ("cost_seconds", "params", "state", "metric", "direction", "peak_memory_mb")
 COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
 DIRECTIONS = ("minimize", "maximize")
@@ -171,6 +172,10 @@ def _canonical_input(frame: pd.DataFrame, direction: str | None, metric: str | N
     cost = _number_array(frame["cost_seconds"], "cost_seconds") if "cost_seconds" in frame else np.full(n, np.nan)
     _fail_if(np.isinf(cost), "must be finite or empty (unknown)", "cost_seconds")
     _fail_if(cost < 0, "must be >= 0", "cost_seconds")
+    memory = (_number_array(frame["peak_memory_mb"], "peak_memory_mb") if "peak_memory_mb" in frame
+              else np.full(n, np.nan))
+    _fail_if(np.isinf(memory), "must be finite or empty (unknown)", "peak_memory_mb")
+    _fail_if(memory < 0, "must be >= 0 (megabytes)", "peak_memory_mb")
     return pa.table(
         {
             "task": _trimmed(text["task"]),
@@ -183,6 +188,7 @@ def _canonical_input(frame: pd.DataFrame, direction: str | None, metric: str | N
             "state": _filled(pc.utf8_upper(_trimmed(text["state"])), "COMPLETE"),
             "metric": _filled(_trimmed(text["metric"]), metric),
             "direction": _filled(_trimmed(text["direction"]), direction or DEFAULT_DIRECTION),
+            "peak_memory_mb": pa.array(memory, type=pa.float64(), from_pandas=True),  # NaN = unknown → NULL
             "_row": pa.array(np.arange(n, dtype=np.int64)),
         }
     )
@@ -302,7 +308,7 @@ def validate_long_frame(
     pyarrow.Table
         Exactly :data:`COLUMNS`, in input order: labels trimmed, ``state`` upper
         case, ``step`` int64, ``value`` float64 (NaN kept), ``cost_seconds``
-        float64 with NULL for unknown.
+        and ``peak_memory_mb`` float64 with NULL for unknown.
 
     Raises
     ------

@@ -127,6 +127,7 @@ def frame_from_optuna(study: Any, *, task: str | None = None, metric: str | None
             values = {0: trial.value}
         steps = sorted(values)
         costs = _step_costs(trial, steps)
+        memory = _step_memory(trial, steps)
         params = json.dumps(trial.params, sort_keys=True, default=str)
         rows += [
             {
@@ -140,8 +141,9 @@ def frame_from_optuna(study: Any, *, task: str | None = None, metric: str | None
                 "state": state,
                 "metric": metric,
                 "direction": direction,
+                "peak_memory_mb": mb,
             }
-            for step, cost in zip(steps, costs, strict=True)
+            for step, cost, mb in zip(steps, costs, memory, strict=True)
         ]
     if not rows:
         raise InvalidInputError(f"study {study.study_name!r} has no trial with a reported value")
@@ -156,6 +158,19 @@ def _step_costs(trial: Any, steps: list[int]) -> list[float]:
         return [np.nan] * len(steps)
     total = (trial.datetime_complete - trial.datetime_start).total_seconds()
     return [total / len(steps)] * len(steps)
+
+
+def _step_memory(trial: Any, steps: list[int]) -> list[float]:
+    """Peak memory (MB) per step from the trial's ``step_memory_mb`` user attribute (``{step: MB}``), the one
+    :class:`~policy_store.integrations.StorePruner` keeps (or the objective sets); NaN where it is not known."""
+    given = trial.user_attrs.get("step_memory_mb")
+    if not isinstance(given, dict):
+        return [np.nan] * len(steps)
+    out = []
+    for s in steps:
+        mb = given.get(str(s), given.get(s))
+        out.append(float(mb) if isinstance(mb, int | float) and not isinstance(mb, bool) else np.nan)
+    return out
 
 
 def ingest_optuna(store, study_or_storage: Any, *, study_name: str | None = None, task: str | None = None, **kwargs):

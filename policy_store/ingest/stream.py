@@ -70,7 +70,7 @@ STORE_MEMORY = "512MB"
 PART_BYTES = 32 << 20
 """CSV bytes per stage partition: one partition (whole studies) is in memory at a time when hashing."""
 
-_NUMERIC = ("step", "value", "cost_seconds")
+_NUMERIC = ("step", "value", "cost_seconds", "peak_memory_mb")
 # (field, the key columns it must be unique within, what the key is called): the cross-block checks.
 _CROSS_CHECKS = (
     ("state", ("study", "trial"), "trial"),

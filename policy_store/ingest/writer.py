@@ -204,7 +204,8 @@ def _ingest_view(
     report.replaced = changed
     # What was derived from the old content goes with it; live decisions are what a live pruner did (the audit
     # trail `policy-store explain` reads), so they stay.
-    derived = {"curve_points": "", "trials": "", "studies": "", "outcomes": "", "decisions": " AND mode <> 'live'"}
+    derived = {"curve_points": "", "curve_memory": "", "trials": "", "studies": "", "outcomes": "",
+               "outcome_resources": "", "decisions": " AND mode <> 'live'"}
     for table, keep in derived.items() if changed else ():
         store.execute(
             f"DELETE FROM {table} WHERE study IN (SELECT unnest(?::VARCHAR[])){keep}",  # noqa: S608 - constants
@@ -246,6 +247,10 @@ def _write(store: PolicyStore, view: str) -> int:
     """Points and trials of ``view`` (whole studies)."""
     store.execute(
         f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {view}"  # noqa: S608
+    )
+    store.execute(
+        f"""INSERT INTO curve_memory SELECT study, trial, step, peak_memory_mb FROM {view}
+            WHERE peak_memory_mb IS NOT NULL AND NOT isnan(peak_memory_mb)"""  # noqa: S608
     )
     store.execute(
         f"""INSERT INTO trials

@@ -43,7 +43,7 @@ from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.integrations.spool import MODE, AbsorbReport, absorb_spool, remove_absorbed
 from policy_store.replay.engine import Replay
 from policy_store.replay.evaluate import lib_versions
-from policy_store.replay.outcomes import outcome_arrays
+from policy_store.replay.outcomes import RESOURCE_FIELDS, outcome_arrays
 from policy_store.rules.spec import RuleSpec
 from policy_store.rules.versions import RuleVersion, get_rule_version
 from policy_store.store import PolicyStore, utcnow
@@ -175,11 +175,28 @@ def record_live_run(store: PolicyStore, name: str, ingest: Callable[[PolicyStore
         cols = list(row)
         store.execute(f"INSERT INTO outcomes ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",  # noqa: S608
                       [row[c] for c in cols])
-        return absorbed, row
+        resources = _live_resources(store, name, curves, list(spec_hashes or [version.spec_hash]))
+        store.execute("DELETE FROM outcome_resources WHERE outcome_id = ?", [row["outcome_id"]])
+        store.execute("INSERT INTO outcome_resources (outcome_id, study, peak_memory_mb, trials_capped, "
+                      "budget_stopped_at) VALUES (?, ?, ?, ?, ?)",
+                      [row["outcome_id"], name, *(resources[k] for k in RESOURCE_FIELDS)])
+        return absorbed, {**row, **resources}
 
     absorbed, row = store.run_atomic(unit)
     remove_absorbed(absorbed)
     return {**row, "decisions_absorbed": absorbed.inserted}
+
+
+def _live_resources(store: PolicyStore, name: str, curves: StudyCurves, hashes: list[str]) -> dict[str, Any]:
+    """Peak memory of what ran, and what the budget decided, from the live decisions' reasons."""
+    peak = float(np.nanmax(curves.memory)) if not np.isnan(curves.memory).all() else None
+    capped, stopped = store.execute(
+        "SELECT count(DISTINCT trial_number) FILTER (WHERE verdict = 'prune' "
+        "AND starts_with(reason, 'budget: trial_')), "
+        "max(trial_number) FILTER (WHERE contains(reason, 'budget: study_budget_seconds')) + 1 "
+        "FROM decisions WHERE study = ? AND mode = ? AND list_contains(?, spec_hash)", [name, MODE, hashes]
+    ).fetchone()
+    return {"peak_memory_mb": peak, "trials_capped": int(capped), "budget_stopped_at": stopped}
 
 
 def study_version(store: PolicyStore, study: str) -> RuleVersion:

@@ -103,6 +103,7 @@ import optuna
 from optuna.pruners import BasePruner
 
 from policy_store.errors import InvalidInputError, StoreError
+from policy_store.integrations.budget_guard import LiveBudget
 from policy_store.integrations.reasons import Reason, current_rung, explain
 from policy_store.integrations.spool import SpoolWriter, decision_id
 from policy_store.location import LakeLocation, parse_location
@@ -293,6 +294,7 @@ class StorePruner(BasePruner):
         self._version_no = version
         self._pruner = spec.to_optuna()
         self._strategy_pruner = self._pruner._wrapped if isinstance(self._pruner, AuditPruner) else self._pruner
+        self._budget = LiveBudget(spec, getattr(self, "_budget", None))
 
     def __getstate__(self) -> dict[str, Any]:
         # The store's connection and the Optuna pruner's per-process state stay behind; so does adaptation's
@@ -319,7 +321,7 @@ class StorePruner(BasePruner):
             sw = self.adaptation.poll(view, study.study_name)
             if sw is not None:
                 self._switch(sw, study.study_name, trial.number)
-        verdict, reason = self.decide(view, trial)
+        verdict, reason = self._budget.decide(study, view, trial, self.decide)  # memory, caps, then the rule
         self._record(study.study_name, trial, trial.last_step, verdict, reason)
         return verdict
 

@@ -31,7 +31,8 @@ End of the run
 :meth:`StoreScheduler.finish` (or the callback of :meth:`StoreScheduler.callback`
 in ``RunConfig(callbacks=...)``) records, in one transaction, the spooled
 decisions, the run's curves (trial = Tune ``trial_id``, step, metric,
-``time_this_iter_s`` as cost, the config as params) and the live outcome
+``time_this_iter_s`` as cost, a result's ``peak_memory_mb`` as its memory, the config as params) and the
+live outcome
 (:func:`policy_store.integrations.live.record_live_run`).
 
 Examples
@@ -78,6 +79,7 @@ class _Mirror:
     params: str
     points: list[tuple[int, float, float]] = field(default_factory=list)
     state: str = "RUNNING"
+    memory: dict[int, float] = field(default_factory=dict)  # step -> the result's ``peak_memory_mb``
 
 
 class StoreScheduler(FIFOScheduler):
@@ -212,6 +214,8 @@ class StoreScheduler(FIFOScheduler):
                 return TrialScheduler.CONTINUE
             cost = result.get("time_this_iter_s")
             mirror.points.append((step, value, float(cost) if cost is not None else math.nan))
+            if isinstance(result.get("peak_memory_mb"), int | float):
+                mirror.memory[step] = float(result["peak_memory_mb"])
             mirror.trial.report(value, step)
             study = self._mirror_study(trial)
             frozen = study._storage.get_trial(mirror.trial._trial_id)
@@ -247,7 +251,8 @@ class StoreScheduler(FIFOScheduler):
         """The run's learning curves in the long format, trials in mirror order."""
         rows = [{"task": self._pruner.task, "study": self.study_name, "trial": trial_id, "step": step,
                  "value": value, "cost_seconds": cost, "params": m.params, "state": m.state,
-                 "metric": self._metric, "direction": _MODES[self._mode]}
+                 "metric": self._metric, "direction": _MODES[self._mode],
+                 "peak_memory_mb": m.memory.get(step, math.nan)}
                 for trial_id, m in sorted(self._mirrors.items(), key=lambda kv: kv[1].number)
                 for step, value, cost in m.points]
         if not rows:

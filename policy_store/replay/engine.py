@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from policy_store.curves import StudyCurves
+from policy_store.replay.budgets import apply_budgets, cap_key, trial_caps, truncated
 from policy_store.replay.kernels import KERNELS, _jit
 from policy_store.replay.kernels._common import KernelOut, RowParams, Stack
 from policy_store.rules.audit import audit_mask
@@ -54,7 +55,12 @@ def trial_order(n_trials: int, seed: int) -> np.ndarray:
 
 @dataclass(eq=False, slots=True)
 class Replay:
-    """Decisions of one spec on one study under one order; arrays are by entry position."""
+    """Decisions of one spec on one study under one order; arrays are by entry position.
+
+    ``prune_col`` is the strategy's; a spec's budget (:mod:`policy_store.replay.budgets`) adds
+    ``cap_col``/``cap_reason`` (where a per-trial cap pruned, -1/"" where none did) and ``n_started``
+    (the trials started before the study budget ran out, None if it never did) with ``stop_note``.
+    """
 
     spec: RuleSpec
     curves: StudyCurves
@@ -64,34 +70,65 @@ class Replay:
     audited: np.ndarray
     threshold: np.ndarray
     ref_size: np.ndarray
+    cap_col: np.ndarray | None = None
+    cap_reason: np.ndarray | None = None
+    n_started: int | None = None
+    stop_note: str = ""
+
+    @property
+    def _before_cap(self) -> np.ndarray:
+        """Whether the strategy's prune column (by position) comes before any cap (the cap decides at its step)."""
+        return np.ones(len(self.order), dtype=bool) if self.cap_col is None else \
+            (self.cap_col < 0) | (self.prune_col < self.cap_col)
+
+    @property
+    def capped(self) -> np.ndarray:
+        """Trials (by position) a per-trial cap of the budget pruned (audited ones too: a cap is not a rule)."""
+        if self.cap_col is None:
+            return np.zeros(len(self.order), dtype=bool)
+        return (self.cap_col >= 0) & ~((self.prune_col >= 0) & ~self.audited & self._before_cap)
+
+    @property
+    def started(self) -> np.ndarray:
+        """Trials (by position) that started: all but those after the study budget ran out."""
+        return np.arange(len(self.order)) < (len(self.order) if self.n_started is None else self.n_started)
 
     @property
     def pruned(self) -> np.ndarray:
-        """Trials (by position) the rule stopped; audited trials never are."""
-        return (self.prune_col >= 0) & ~self.audited
+        """Trials (by position) the rule or a cap stopped; audited trials never are by the rule."""
+        return ((self.prune_col >= 0) & ~self.audited & self._before_cap) | self.capped
 
     @property
     def stop_col(self) -> np.ndarray:
-        """Column of the last step each trial (by position) ran."""
+        """Column of the last step each trial (by position) ran (or would have, for one never started)."""
         last = self.curves.last_pos[self.order]
-        return np.where(self.pruned, self.prune_col, last)
+        out = np.where(self.pruned, self.prune_col, last)
+        return out if self.cap_col is None else np.where(self.capped, self.cap_col, out)
 
     def decisions(self) -> pd.DataFrame:
-        """One row per trial: the verdict, the step, and its reason (value, threshold, reference size)."""
+        """One row per started trial: the verdict, the step, and its reason (value, threshold, reference size)."""
         c = self.curves
         col = self.stop_col
-        pruned = self.pruned
-        shadow = self.audited & (self.prune_col >= 0)
+        pruned, capped = self.pruned, self.capped
+        shadow = self.audited & (self.prune_col >= 0) & self._before_cap
+        rule_pruned = pruned & ~capped
+        reason = np.where(rule_pruned, self.spec.strategy,
+                          np.where(shadow, "audit: would prune at step "
+                                   + c.steps[np.maximum(self.prune_col, 0)].astype(str), "ran to the end"))
+        if self.cap_reason is not None:
+            reason = np.where(capped, self.cap_reason, reason).astype(object)
+        if self.stop_note:
+            reason = reason.astype(object)
+            reason[self.n_started - 1] = f"{reason[self.n_started - 1]}; {self.stop_note}"
+        n = len(self.order) if self.n_started is None else self.n_started
         return pd.DataFrame({
             "trial": c.trials[self.order], "trial_number": np.arange(len(self.order)),
             "step": c.steps[col], "value": c.values[self.order, col],
-            "threshold": np.where(pruned | shadow, self.threshold, np.nan),
-            "ref_size": np.where(pruned | shadow, self.ref_size, 0),
+            "threshold": np.where(rule_pruned | shadow, self.threshold, np.nan),
+            "ref_size": np.where(rule_pruned | shadow, self.ref_size, 0),
             "verdict": np.where(pruned, "prune", "continue"),
-            "reason": np.where(pruned, self.spec.strategy,
-                               np.where(shadow, "audit: would prune at step "
-                                        + c.steps[np.maximum(self.prune_col, 0)].astype(str), "ran to the end")),
-        })
+            "reason": reason,
+        }).iloc[:n]
 
 
 _MAX_CELLS = 3_000_000   # trials x steps x replays per kernel call: bounds memory, keeps arrays in cache
@@ -174,13 +211,13 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
     results: list[list[Replay | None]] = [[None] * (len(specs) * len(order_seeds)) for _ in curves]
     if not specs or not order_seeds:
         return [[] for _ in curves]
-    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    groups: dict[tuple[str, str, tuple | None], list[int]] = defaultdict(list)
     for si, s in enumerate(specs):
         inner = s.params.get("wrapped") if s.strategy == "patient" else None
-        groups[(s.kernel, inner["strategy"] if inner else "")].append(si)
+        groups[(s.kernel, inner["strategy"] if inner else "", cap_key(s))].append(si)
     seeds = [int(k) for k in order_seeds]
     n_k = len(seeds)
-    for (kernel, inner), members in groups.items():
+    for (kernel, inner, caps), members in groups.items():
         # numpy sorted-table kernels pay for padded step columns; compiled ones and the rest only per call
         band = 1 if not _jit.compiled() and "percentile" in (kernel, _inner_kernel(inner)) else 1 << 30
         n_m = len(members)
@@ -200,11 +237,14 @@ def replay_many(curves: Sequence[StudyCurves], specs: Sequence[RuleSpec], order_
             k_col = np.tile(np.arange(n_k), len(sub) * n_m)
             positions = np.arange(n_max)
             audit_rows = np.array([audit_mask(positions, s.audit_fraction, s.audit_seed) for s in member_specs])
-            stack = Stack.build(sub, li_col, [names[ci] for ci in cis])
+            # per-trial caps cut the curves the kernel sees (policy_store.replay.budgets); Replay keeps the real ones
+            seen = sub if caps is None else [truncated(c, trial_caps(c, member_specs[0].budget)[0]) for c in sub]
+            stack = Stack.build(seen, li_col, [names[ci] for ci in cis])
             order_arr = padded[size_of[li_col], k_col]
             audited = audit_rows[mi_col]
             out = KERNELS[kernel](stack, order_arr, RowParams(member_params, mi_col), audited)
             _collect(results, cis, sub, sizes, members, member_specs, seeds, audit_rows, out)
+    apply_budgets(results, curves, specs, n_k)
     _jit.spent_uncompiled(time.perf_counter() - started)   # after the call: readying must not slow this one
     return results  # type: ignore[return-value]  # every study is in a bucket, every spec in a group: all filled
 

@@ -38,7 +38,7 @@ import pandas as pd
 from policy_store.curves import StudyCurves, load_curves
 from policy_store.errors import InvalidInputError
 from policy_store.replay.engine import replay_many
-from policy_store.replay.outcomes import OUTCOME_FIELDS, outcome_arrays
+from policy_store.replay.outcomes import OUTCOME_FIELDS, RESOURCE_FIELDS, outcome_arrays
 from policy_store.rules.spec import RuleSpec
 from policy_store.rules.versions import RuleVersion, get_rule_version
 from policy_store.store import PolicyStore, utcnow
@@ -138,6 +138,7 @@ def write_outcomes(store: PolicyStore, outcomes: pd.DataFrame, versions: Sequenc
         "lib_versions": json.dumps(lib_versions(), sort_keys=True),
     })
     rows["killed_best"] = rows["killed_best"].astype(bool)
+    res = _resource_rows(rows, outcomes)
     cols = ", ".join(rows.columns)
     dec = _decision_rows(decisions, versions) if decisions is not None and not decisions.empty else None
 
@@ -155,17 +156,39 @@ def write_outcomes(store: PolicyStore, outcomes: pd.DataFrame, versions: Sequenc
                 f"SELECT {', '.join(dec.columns)}, ? FROM _new_decisions n "
                 "WHERE NOT EXISTS (SELECT 1 FROM decisions o WHERE o.decision_id = n.decision_id) "
                 "QUALIFY row_number() OVER (PARTITION BY n.decision_id) = 1", [now])
+        if res is not None:
+            s.execute(
+                f"INSERT INTO outcome_resources ({', '.join(res.columns)}) "  # noqa: S608 - constant columns
+                f"SELECT {', '.join(res.columns)} FROM _new_resources n "
+                "WHERE NOT EXISTS (SELECT 1 FROM outcome_resources o WHERE o.outcome_id = n.outcome_id) "
+                "QUALIFY row_number() OVER (PARTITION BY n.outcome_id) = 1")
         return int(s.scalar("SELECT count(*) FROM outcomes") - before)
 
     store.register("_new_outcomes", rows)
+    if res is not None:
+        store.register("_new_resources", res)
     if dec is not None:
         store.register("_new_decisions", dec)
     try:
         return store.run_atomic(unit)
     finally:
         store.unregister("_new_outcomes")
+        if res is not None:
+            store.unregister("_new_resources")
         if dec is not None:
             store.unregister("_new_decisions")
+
+
+def _resource_rows(rows: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame | None:
+    """``outcome_resources`` rows of the outcomes that measured memory or ran under a budget (None: none did)."""
+    if not set(RESOURCE_FIELDS) <= set(outcomes.columns):
+        return None
+    res = pd.DataFrame({"outcome_id": rows["outcome_id"].to_numpy(), "study": rows["study"].to_numpy(),
+                        "peak_memory_mb": outcomes["peak_memory_mb"].astype(float).to_numpy(),
+                        "trials_capped": outcomes["trials_capped"].astype("int64").to_numpy(),
+                        "budget_stopped_at": outcomes["budget_stopped_at"].astype("Int64").to_numpy()})
+    keep = res["peak_memory_mb"].notna() | (res["trials_capped"] > 0) | res["budget_stopped_at"].notna()
+    return res[keep.to_numpy()] if keep.any() else None
 
 
 def _decision_rows(d: pd.DataFrame, versions: Sequence[RuleVersion]) -> pd.DataFrame:
@@ -184,13 +207,20 @@ def _decision_rows(d: pd.DataFrame, versions: Sequence[RuleVersion]) -> pd.DataF
 
 
 def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
-    """Mean outcomes per (rule, version, task), then one ``task = "(all)"`` row per rule version."""
+    """Mean outcomes per (rule, version, task), then one ``task = "(all)"`` row per rule version.
+
+    With resources measured: ``compute_hours`` (mean compute spent per replay, in hours; NaN without
+    costs) and ``peak_memory_mb`` (the most memory any replay let run).
+    """
     if outcomes.empty:
         return pd.DataFrame()
     agg = {"studies": ("study", "nunique"), "replays": ("study", "size"),
            "compute_saved": ("compute_saved", "mean"), "regret": ("regret", "mean"),
            "killed_best_rate": ("killed_best", "mean"), "false_prune_rate": ("false_prune_rate", "mean"),
            "trials_pruned": ("trials_pruned", "mean")}
+    if "peak_memory_mb" in outcomes.columns:
+        outcomes = outcomes.assign(compute_hours=outcomes["cost_spent"] / 3600)
+        agg |= {"compute_hours": ("compute_hours", "mean"), "peak_memory_mb": ("peak_memory_mb", "max")}
     keys = [k for k in ("rule", "version") if k in outcomes.columns]
     per = outcomes.groupby([*keys, "task"], sort=True).agg(**agg).reset_index()
     allrows = outcomes.groupby(keys, sort=True).agg(**agg).reset_index() if keys else \

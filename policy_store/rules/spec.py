@@ -4,7 +4,8 @@ A spec is a JSON object::
 
     {"strategy": "median",
      "params": {"n_startup_trials": 5, ...},            # defaults filled in
-     "safeguards": {"audit_fraction": 0.0, "audit_seed": 0},
+     "safeguards": {"audit_fraction": 0.0, "audit_seed": 0,  # + budgets, only if given:
+                    "trial_memory_mb": 512, ...},        # see policy_store.rules.budget
      "direction": null}                                 # or the direction it was made for
 
 Its canonical form is compact JSON with sorted keys and every default filled in,
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from policy_store.errors import DirectionMismatchError, InvalidSpecError
+from policy_store.rules.budget import BUDGET_SAFEGUARDS, Budget, check_budgets
 from policy_store.rules.strategies import Strategy, get_strategy
 from policy_store.rules.strategies._base import Param
 
@@ -101,12 +103,13 @@ class RuleSpec:
         raw_safe = {} if spec.get("safeguards") is None else spec["safeguards"]
         if not isinstance(raw_safe, Mapping):
             raise InvalidSpecError("must be an object", field="safeguards")
-        unknown = sorted(set(raw_safe) - {p.name for p in SAFEGUARDS})
+        allowed = [p.name for p in (*SAFEGUARDS, *BUDGET_SAFEGUARDS)]
+        unknown = sorted(set(raw_safe) - set(allowed))
         if unknown:
-            raise InvalidSpecError(f"unknown safeguard; allowed: {[p.name for p in SAFEGUARDS]}",
-                                   field=f"safeguards.{unknown[0]}")
+            raise InvalidSpecError(f"unknown safeguard; allowed: {allowed}", field=f"safeguards.{unknown[0]}")
         safeguards = {p.name: p.check(raw_safe[p.name], "safeguards") if p.name in raw_safe else p.default
                       for p in SAFEGUARDS}
+        safeguards.update(check_budgets(raw_safe))
         direction = spec.get("direction")
         if direction is not None and direction not in DIRECTIONS:
             raise InvalidSpecError(f"must be one of {list(DIRECTIONS)} or null, got {direction!r}",
@@ -135,6 +138,11 @@ class RuleSpec:
     @property
     def audit_seed(self) -> int:
         return int(self.safeguards["audit_seed"])
+
+    @property
+    def budget(self) -> Budget:
+        """The budgets the spec carries (:mod:`policy_store.rules.budget`)."""
+        return Budget.of(self.safeguards)
 
     @property
     def kernel(self) -> str:

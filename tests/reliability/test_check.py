@@ -34,7 +34,8 @@ def build_store(path: Path) -> dict:
     """A small store with a row in every table, written through the library as users write it."""
     with PolicyStore(path) as store:
         ingest_frame(store, make_frame(n_studies=2, n_trials=6, n_steps=5, task="task-a"))
-        ingest_frame(store, make_frame(n_studies=1, n_trials=6, n_steps=5, task="task-b", seed=1))
+        task_b = make_frame(n_studies=1, n_trials=6, n_steps=5, task="task-b", seed=1)
+        ingest_frame(store, task_b.assign(peak_memory_mb=100.0 + task_b["step"]))  # curve_memory, outcome_resources
         for task, rows in (("task-a", 100.0), ("task-b", 50.0)):
             save_meta_features(store, task, {"n_rows": rows}, "dataset")
         model = fit_from_store(store, orders=1, n_estimators=5, directory=path.parent / "artifacts").model_id
@@ -105,7 +106,10 @@ DAMAGE = {
     "point-changed": ("UPDATE curve_points SET value = value + 1e-9 WHERE step = 2 AND trial = '1'",
                       {("content-hash", "studies")}),
     "point-lost": ("DELETE FROM curve_points WHERE step = 4 AND trial = '0' AND study = 'task-b/study-0'",
-                   {("content-hash", "studies"), ("content-hash", "trials")}),
+                   {("content-hash", "studies"), ("content-hash", "trials"), ("orphan", "curve_memory")}),
+    "memory-changed": ("UPDATE curve_memory SET peak_memory_mb = peak_memory_mb + 1 WHERE step = 3",
+                       {("content-hash", "studies")}),
+    "outcome-lost": ("DELETE FROM outcomes WHERE study = 'task-b/study-0'", {("orphan", "outcome_resources")}),
     "trial-state": ("UPDATE trials SET state = 'FAIL' WHERE trial = '2' AND study = 'task-a/study-0'",
                     {("content-hash", "studies")}),
     "task-direction": ("UPDATE tasks SET direction = 'maximize' WHERE task = 'task-b'", {("content-hash", "studies")}),

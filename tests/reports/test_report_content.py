@@ -18,7 +18,7 @@ from policy_store.store import utcnow
 from ._parse import markdown_tables, parse_html
 from .conftest import EVIL
 
-SECTIONS = ["overview", "rules", "tasks", "decisions", "provenance", "meta"]
+SECTIONS = ["overview", "rules", "tasks", "decisions", "provenance", "meta", "resources"]
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +111,9 @@ def test_empty_store_report_says_so_in_every_section(tmp_path):
         files = report(store, tmp_path)
     page = parse_html(files.html.read_text())
     assert page.sections == SECTIONS
-    assert files.html.read_text().count('class="empty"') == 5
+    assert files.html.read_text().count('class="empty"') == 6
     assert [p.name for p in files.csv] == ["overview_store.csv", "overview_counts.csv"]
-    assert files.markdown.read_text().count("\n> ") == 5
+    assert files.markdown.read_text().count("\n> ") == 6
 
 
 def test_scope_filters_narrow_every_section(report_store, tmp_path):
