@@ -22,9 +22,11 @@ the same stores, hashes and errors; this one is only faster.
 >>> from policy_store import PolicyStore
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "curves.csv"
 >>> _ = path.write_text("task,study,trial,step,value\\nt,s,0,0,0.5\\nt,s,0,1,0.25\\n")
+>>> padded = path.with_name("padded.csv")
+>>> _ = padded.write_text("task,study,trial,step,value\\nt, s2 ,0,0,0.5\\n")
 >>> with PolicyStore.memory() as store:
 ...     print(ingest_with_engine(store, path, "csv", source="demo").summary())
-...     print(ingest_with_engine(store, path.with_name("other.csv"), "csv", source="demo"))
+...     print(ingest_with_engine(store, padded, "csv", source="demo"))  # trimmed by the reference path
 1 study added (2 points, 1 new task)
 None
 """
@@ -256,7 +258,7 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
         content or raises the typed error naming the line and field).
     """
     path = Path(path)
-    if direction is not None and direction not in DIRECTIONS:
+    if not path.is_file() or (direction is not None and direction not in DIRECTIONS):
         return None
     csv_text = fmt == "csv"
     if csv_text:

@@ -162,6 +162,7 @@ _CELLS: dict[str, st.SearchStrategy[Any]] = {
     "step": st.one_of(st.integers(0, 5), numbers, st.sampled_from(["3", "x", "", "1.0"]), st.none()),
     "value": st.one_of(st.floats(-2, 2), numbers, st.sampled_from(["0.5", "abc", "", "nan", "inf"]), st.none()),
     "cost_seconds": st.one_of(st.floats(0, 5), numbers, st.sampled_from(["slow", ""]), st.none()),
+    "peak_memory_mb": st.one_of(st.floats(0, 4096), numbers, st.sampled_from(["big", "", "-1"]), st.none()),
     "params": st.one_of(st.sampled_from(['{"lr": 0.1}', "{}"]), json_texts(), st.none()),
     "state": st.one_of(st.sampled_from(["COMPLETE", "PRUNED", "FAIL", "RUNNING", "complete", " pruned "]),
                        names, st.none()),
@@ -171,7 +172,8 @@ _CELLS: dict[str, st.SearchStrategy[Any]] = {
 _VALID_CELLS: dict[str, st.SearchStrategy[Any]] = {
     "task": st.sampled_from(["t1", "t2"]), "study": st.sampled_from(["s1", "s2"]), "trial": st.integers(0, 3),
     "step": st.integers(0, 5), "value": st.floats(-2, 2), "cost_seconds": st.floats(0, 5),
-    "params": st.just('{"lr": 0.1}'), "state": st.just("COMPLETE"), "metric": st.just("loss"),
+    "peak_memory_mb": st.floats(0, 4096), "params": st.just('{"lr": 0.1}'), "state": st.just("COMPLETE"),
+    "metric": st.just("loss"),
     "direction": st.just("minimize"),
 }
 
