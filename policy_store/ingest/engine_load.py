@@ -65,9 +65,9 @@ _CSV_NULLS = frozenset(("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-
 _PARQUET_NUMBERS = frozenset(("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT", "TINYINT", "UBIGINT", "UINTEGER",
                               "USMALLINT", "UTINYINT"))
 _PARQUET_INTEGERS = _PARQUET_NUMBERS - {"DOUBLE", "FLOAT"}
-ROWS_PER_BATCH = 500_000
+ROWS_PER_BATCH = 250_000
 """Points fetched from DuckDB at a time, in file order, for the content hash."""
-STORE_MEMORY = "320MB"
+STORE_MEMORY = "256MB"
 """Buffer pool of the store's connection during the call: the loaded file beyond it spills to disk."""
 
 
