@@ -5,68 +5,39 @@
 ['ADWIN', 'CUSUM', 'PageHinkley', 'TwoWindow']
 """
 
-from policy_store.drift._base import DriftDetector
-from policy_store.drift.adwin import ADWIN
-from policy_store.drift.calibration import DETECTORS, Reference, calibrate, change_point
-from policy_store.drift.cusum import CUSUM
-from policy_store.drift.cycle import CycleResult, run_cycle
-from policy_store.drift.events import DriftEvent, list_events, record_event
-from policy_store.drift.jobs import Job, finish_job, last_watermark, list_jobs, start_job
-from policy_store.drift.monitor import CheckResult, Monitor
-from policy_store.drift.observations import study_observations
-from policy_store.drift.page_hinkley import PageHinkley
-from policy_store.drift.promotion import Verdict, judge, lineage_baseline, simultaneous_critical
-from policy_store.drift.rank_correlation import study_rank_correlations
-from policy_store.drift.recalibration import (
-    DEFAULT_ARL,
-    DEFAULT_MONITORS,
-    RecalibrationResult,
-    recalibrate,
-    scheduled_monitors,
-)
-from policy_store.drift.retuning import Retune, candidates, neighbours, retune
-from policy_store.drift.two_window import TwoWindow
-from policy_store.drift.windows import METRICS, CountWindow, Scope, TimeWindow
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "ADWIN",
-    "CUSUM",
-    "DEFAULT_ARL",
-    "DEFAULT_MONITORS",
-    "DETECTORS",
-    "METRICS",
-    "CheckResult",
-    "CountWindow",
-    "CycleResult",
-    "DriftDetector",
-    "DriftEvent",
-    "Job",
-    "Monitor",
-    "PageHinkley",
-    "RecalibrationResult",
-    "Reference",
-    "Retune",
-    "Scope",
-    "TimeWindow",
-    "TwoWindow",
-    "Verdict",
-    "calibrate",
-    "candidates",
-    "change_point",
-    "finish_job",
-    "judge",
-    "last_watermark",
-    "lineage_baseline",
-    "list_events",
-    "list_jobs",
-    "neighbours",
-    "record_event",
-    "recalibrate",
-    "retune",
-    "run_cycle",
-    "scheduled_monitors",
-    "simultaneous_critical",
-    "start_job",
-    "study_observations",
-    "study_rank_correlations",
-]
+# Each name is imported from its module on first use: `drift events` and `drift jobs` need neither pandas
+# (observations, monitor) nor SciPy (two_window), which importing every module here cost each drift command.
+_MODULE_OF = {
+    "DriftDetector": "_base",
+    "ADWIN": "adwin",
+    "DETECTORS": "calibration", "Reference": "calibration", "calibrate": "calibration", "change_point": "calibration",
+    "CUSUM": "cusum",
+    "CycleResult": "cycle", "run_cycle": "cycle",
+    "DriftEvent": "events", "list_events": "events", "record_event": "events",
+    "Job": "jobs", "finish_job": "jobs", "last_watermark": "jobs", "list_jobs": "jobs", "start_job": "jobs",
+    "CheckResult": "monitor", "Monitor": "monitor",
+    "study_observations": "observations",
+    "PageHinkley": "page_hinkley",
+    "Verdict": "promotion", "judge": "promotion", "lineage_baseline": "promotion", "simultaneous_critical": "promotion",
+    "study_rank_correlations": "rank_correlation",
+    "DEFAULT_ARL": "recalibration", "DEFAULT_MONITORS": "recalibration", "RecalibrationResult": "recalibration",
+    "recalibrate": "recalibration", "scheduled_monitors": "recalibration",
+    "Retune": "retuning", "candidates": "retuning", "neighbours": "retuning", "retune": "retuning",
+    "TwoWindow": "two_window",
+    "METRICS": "windows", "CountWindow": "windows", "Scope": "windows", "TimeWindow": "windows",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

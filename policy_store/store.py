@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from policy_store import faults
+from policy_store.binding import pandas_unimported
 from policy_store.errors import SchemaVersionError, StoreError
 from policy_store.lake import LAKE_ALIAS, connect_lake
 from policy_store.location import FileLocation, LakeLocation, mask, parse_location
@@ -432,7 +433,10 @@ class PolicyStore:
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
         """Execute one statement with bound parameters; database errors become :class:`StoreError`."""
         try:
-            return self.con.execute(sql, params) if params is not None else self.con.execute(sql)
+            if params is None:
+                return self.con.execute(sql)
+            with pandas_unimported():  # binding would import pandas (~0.4 s) just to compare with pandas.NaT
+                return self.con.execute(sql, params)
         except duckdb.Error as e:
             raise self._error("query failed", e) from e
 

@@ -163,10 +163,17 @@ def ingest_file(store, path: str | os.PathLike[str], fmt: str | None = None, **k
     larger than :data:`policy_store.ingest.stream.STREAM_BYTES` is streamed in
     bounded memory (:func:`policy_store.ingest.stream.ingest_csv_stream`).
     """
+    from policy_store.ingest.engine_load import ingest_with_engine
     from policy_store.ingest.stream import STREAM_BYTES, ingest_csv_stream
     from policy_store.ingest.writer import ingest_frame
 
     path = Path(path)
+    if (fmt or detect_format(path)) in FORMATS and path.is_file() and path.stat().st_size > 0:
+        # DuckDB reads and checks a well-formed file; anything else is read and named below
+        report = ingest_with_engine(store, path, fmt or detect_format(path), source=kwargs.get("source", str(path)),
+                                    **{k: v for k, v in kwargs.items() if k in ("replace", "direction", "metric")})
+        if report is not None:
+            return report
     if (fmt or detect_format(path)) == "csv" and path.is_file() and path.stat().st_size > STREAM_BYTES:
         kwargs.pop("progress", None)
         return ingest_csv_stream(store, path, **kwargs)

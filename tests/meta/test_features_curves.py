@@ -67,3 +67,19 @@ def test_from_the_store(store):
     with pytest.raises(InvalidInputError) as e:
         study_curve_features(store, "nope")
     assert e.value.field == "study"
+
+
+def test_spearman_is_scipys_bit_for_bit_with_ties():
+    import numpy as np
+    from policy_store.meta.features.curve import _spearman
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    for n in (3, 4, 9, 50):
+        for tied in (False, True):
+            for _ in range(50):
+                a, b = rng.normal(size=n), rng.normal(size=n)
+                if tied:
+                    a, b = np.round(a), np.round(2 * b)
+                if np.ptp(a) > 0 and np.ptp(b) > 0:
+                    assert _spearman(a, b) == float(stats.spearmanr(a, b).statistic)
