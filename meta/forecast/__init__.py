@@ -22,7 +22,6 @@ a ``forecast`` rule decides the same wherever it is replayed.
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -61,24 +60,11 @@ def shipped_manifest(folder: Path | None = None) -> dict[str, Any]:
     ForecasterIntegrityError
         The manifest or the model file is missing, or the file's sha256 differs from the manifest's.
     """
-    from policy_store.meta.learner.knowledge import sha256_file
+    from policy_store.meta.learner.knowledge import checked_manifest
 
     folder = model_dir() if folder is None else Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError) as e:
-        raise ForecasterIntegrityError(f"no readable forecaster manifest in {folder}: {e}; reinstall "
-                                       "policy-store") from e
-    path = folder / MODEL_FILE
-    if not path.is_file():
-        raise ForecasterIntegrityError(f"forecaster file {path} is missing; reinstall policy-store")
-    digest = sha256_file(path)
-    if digest != manifest.get("sha256", {}).get(MODEL_FILE):
-        raise ForecasterIntegrityError(
-            f"forecaster file {path} has sha256 {digest[:12]}..., the manifest says "
-            f"{str(manifest.get('sha256', {}).get(MODEL_FILE))[:12]}...: refused (reinstall policy-store or rebuild "
-            "it with `python -m policy_store.meta.forecast.build_forecaster`)")
-    return manifest
+    return checked_manifest(folder, (MODEL_FILE,), ForecasterIntegrityError, what="forecaster",
+                            rebuild="python -m policy_store.meta.forecast.build_forecaster")
 
 
 @lru_cache(maxsize=1)

@@ -86,6 +86,42 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def checked_manifest(folder: Path, required: tuple[str, ...], error: type[Exception], *, what: str,
+                     rebuild: str) -> dict[str, Any]:
+    """``folder``'s ``manifest.json``, after checking the sha256 of every file it lists and of ``required``.
+
+    Shared by the shipped knowledge and the shipped forecaster. Raises ``error``
+    naming the file when the manifest is unreadable, a file is missing, or its
+    sha256 differs from the manifest's.
+
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.bin").write_bytes(b"x")
+    >>> _ = (d / MANIFEST).write_text(json.dumps({"sha256": {"a.bin": sha256_file(d / "a.bin")}}))
+    >>> sorted(checked_manifest(d, ("a.bin",), ValueError, what="demo", rebuild="make")["sha256"])
+    ['a.bin']
+    >>> _ = (d / "a.bin").write_bytes(b"y")
+    >>> checked_manifest(d, ("a.bin",), ValueError, what="demo", rebuild="make")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: demo file .../a.bin has sha256 ...: refused (reinstall policy-store or rebuild it with `make`)
+    """
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError) as e:
+        raise error(f"no readable {what} manifest in {folder}: {e}; reinstall policy-store") from e
+    listed = manifest.get("sha256", {})
+    for name in sorted(set(required) | set(listed)):
+        path = folder / name
+        if not path.is_file():
+            raise error(f"{what} file {path} is missing; reinstall policy-store")
+        digest = sha256_file(path)
+        if digest != listed.get(name):
+            raise error(f"{what} file {path} has sha256 {digest[:12]}..., the manifest says "
+                        f"{str(listed.get(name))[:12]}...: refused (reinstall policy-store or rebuild it with "
+                        f"`{rebuild}`)")
+    return manifest
+
+
 def verified_manifest(folder: str | os.PathLike[str] | None = None) -> tuple[dict[str, Any], str]:
     """The knowledge's manifest and its digest, after checking every file's sha256 and the grid's hash.
 
@@ -98,20 +134,8 @@ def verified_manifest(folder: str | os.PathLike[str] | None = None) -> tuple[dic
     from policy_store.meta.learner.grid import candidate_grid, grid_hash
 
     folder = Path(folder) if folder is not None else knowledge_dir()
-    try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError) as e:
-        raise KnowledgeIntegrityError(f"no readable knowledge manifest in {folder}: {e}") from e
-    for name in sorted(set(FILES) | set(manifest.get("sha256", {}))):
-        path = folder / name
-        if not path.is_file():
-            raise KnowledgeIntegrityError(f"knowledge file {path} is missing; reinstall policy-store")
-        digest = sha256_file(path)
-        if digest != manifest.get("sha256", {}).get(name):
-            raise KnowledgeIntegrityError(
-                f"knowledge file {path} has sha256 {digest[:12]}..., the manifest says "
-                f"{str(manifest.get('sha256', {}).get(name))[:12]}...: refused (reinstall policy-store or rebuild "
-                "it with `python -m policy_store.meta.learner.build_knowledge`)")
+    manifest = checked_manifest(folder, FILES, KnowledgeIntegrityError, what="knowledge",
+                                rebuild="python -m policy_store.meta.learner.build_knowledge")
     if manifest.get("grid_hash") != grid_hash(candidate_grid()):
         raise KnowledgeIntegrityError("the shipped knowledge was built for another candidate grid; rebuild it")
     return manifest, hashlib.sha256(json.dumps(manifest["sha256"], sort_keys=True).encode()).hexdigest()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,10 +30,15 @@ def optuna_prune_cols(curves: StudyCurves, spec: RuleSpec, order: Sequence[int],
 
     For audited trials (``audit_fraction``) the shadow prune column is returned.
     """
+    return pruner_prune_cols(curves, spec.to_optuna(), order, study_name=study_name)
+
+
+def pruner_prune_cols(curves: StudyCurves, pruner: Any, order: Sequence[int], *,
+                      study_name: str | None = None) -> np.ndarray:
+    """:func:`optuna_prune_cols` with any Optuna pruner (e.g. a ``StorePruner``) deciding."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
-    pruner = spec.to_optuna()
     study = optuna.create_study(study_name=study_name or curves.study, direction=curves.direction,
                                 pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
     out = np.full(len(order), -1, dtype=np.int64)

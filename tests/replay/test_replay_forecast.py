@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import optuna
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,6 +10,7 @@ from hypothesis import strategies as st
 from policy_store.curves import StudyCurves
 from policy_store.integrations import StorePruner
 from policy_store.replay import optuna_prune_cols, replay_study
+from policy_store.replay.parity import pruner_prune_cols
 from policy_store.rules import RuleSpec, add_rule_version
 from policy_store.rules.strategies.forecast import BUDGET, LOOK, STARTUP, StudyState, decide, prob_beats
 
@@ -56,20 +56,7 @@ def test_live_store_pruner_matches_replay(store):
     body = {"strategy": "forecast", "params": {"alpha": 0.2}}
     add_rule_version(store, "fc", body, created_by="test")
     (r,) = replay_study(c, [RuleSpec.parse(body)], order_seeds=[0])
-    optuna.logging.set_verbosity(optuna.logging.ERROR)
-    study = optuna.create_study(study_name="fc", direction="minimize", pruner=StorePruner(store, rule="fc"))
-    live = np.full(c.n_trials, -1)
-    for pos, i in enumerate(r.order):
-        trial = study.ask()
-        cols = np.flatnonzero(c.present[i])
-        for j in cols:
-            trial.report(float(c.values[i, j]), step=int(c.steps[j]))
-            if trial.should_prune():
-                live[pos] = j
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                break
-        else:
-            study.tell(trial, float(c.values[i, cols[-1]]))
+    live = pruner_prune_cols(c, StorePruner(store, rule="fc"), r.order, study_name="fc")
     np.testing.assert_array_equal(live, r.prune_col)
 
 
