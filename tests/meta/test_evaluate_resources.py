@@ -96,3 +96,11 @@ def test_cli_json_and_table_carry_the_columns(evaluated, tmp_path, capsys):
     assert header.split()[-3:] == ["compute_hours", "utility_per_compute_hour", "peak_memory_mb"]
     median = next(line for line in out.splitlines() if "MedianPruner()" in line)
     assert median.split()[-1] == "nan" and float(median.split()[-2]) > 0   # no memory in these curves
+
+
+def test_a_long_frame_keeps_its_memory_for_the_evaluation():
+    from policy_store.meta.learner.sources import training_data_from_frame
+
+    frame = _with_memory(bundled()[lambda f: f["task"].isin(TASKS[:1])])
+    (c,) = training_data_from_frame(frame, orders=1).curves[TASKS[0]]
+    assert np.nanmax(c.memory) == frame["peak_memory_mb"].max()
