@@ -35,7 +35,10 @@ from policy_store.curves import StudyCurves, regret_scale
 
 
 def stop_outcome(c: StudyCurves, pruned: np.ndarray, stop_col: np.ndarray) -> dict[str, float]:
-    """Outcome of one study when trial ``i`` stops at column ``stop_col[i]`` (pruned where ``pruned``)."""
+    """Outcome of one study when trial ``i`` stops at column ``stop_col[i]`` (pruned where ``pruned``).
+
+    ``peak_memory_mb``: the largest memory of the steps that ran (NaN when the curves carry none).
+    """
     unit = (np.cumsum(np.where(c.present, c.cost, 0.0), axis=1) if c.cost_known
             else np.cumsum(c.present, axis=1).astype(float))
     idx = np.arange(c.n_trials)
@@ -49,10 +52,12 @@ def stop_outcome(c: StudyCurves, pruned: np.ndarray, stop_col: np.ndarray) -> di
     kept = np.where(~pruned & valid, f, np.inf)
     is_best = valid & (f == best)
     killed = not (is_best & ~pruned).any()
+    ran = c.present & (np.arange(c.n_steps)[None, :] <= stop_col[:, None]) & np.isfinite(c.memory)
     return {"compute_saved": 1.0 - spent / full if full > 0 else 0.0,
             "regret": float(kept.min() - best) / regret_scale(c) if np.isfinite(kept.min()) else np.nan,
             "killed_best": killed,
-            "killed_step": float(c.steps[stop_col[is_best].max()]) if killed and is_best.any() else np.nan}
+            "killed_step": float(c.steps[stop_col[is_best].max()]) if killed and is_best.any() else np.nan,
+            "peak_memory_mb": float(c.memory[ran].max()) if ran.any() else np.nan}
 
 
 def _rows(c: StudyCurves, outcome: dict[str, float], orders: Sequence[int]) -> list[dict]:

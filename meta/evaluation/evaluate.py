@@ -25,8 +25,12 @@ replayed and scored:
 Utility = compute saved - lam * regret (regret as a fraction: accuracy points /
 100; a minimised metric's relative to its typical loss, see
 :func:`~policy_store.curves.regret_scale`). Trade-offs: every ``lam``
-of ``lams`` and the ``max_regret`` budget. Every figure is summarised per corpus
-(``lcdb``, ``hpo``, ... from the task ids): a model trained on every corpus's
+of ``lams`` and the ``max_regret`` budget. In resource terms (issue 24), computed from the
+replayed curves at evaluation time: ``compute_hours`` (mean compute spent per held-out study,
+CPU hours; NaN when the curves carry no costs), ``utility_per_compute_hour`` (utility /
+compute_hours) and ``peak_memory_mb`` (mean over tasks of the largest memory of the steps each
+rule let run; ``peak_memory_mb_max`` the largest; NaN when the curves carry no memory).
+Every figure is summarised per corpus (``lcdb``, ``hpo``, ... from the task ids): a model trained on every corpus's
 training tasks is scored on each corpus's test tasks separately.
 
 :func:`leave_out` adds the rows of learners trained without a model family (or
@@ -80,7 +84,7 @@ META_ADAPT = "meta-learner + adaptation"
 PROBE_BEST = "best rule on the probe study"
 SINGLE = "best single rule"
 TOP_K = (1, 2, 3, 5, 8)
-_COLS = ["task", "study", "order_seed", *OUTCOMES, "killed_step"]
+_COLS = ["task", "study", "order_seed", *OUTCOMES, "killed_step", "peak_memory_mb"]
 #: ``adapt(study_curves, order_seed, expected, lam) -> {compute_saved, regret, killed_best, killed_step, switches}``
 Adapter = Callable[[Any, int, Any, float], dict]
 
@@ -189,7 +193,7 @@ def record_evaluation(store: PolicyStore, evaluation: MetaEvaluation, *, model_i
 
 def _lookup(data: TrainingData, task: str, cand: int, study: str | None = None) -> pd.DataFrame:
     rows = data.outcome_rows(task, cand)
-    return (rows if study is None else rows[rows["study"] == study])[_COLS]
+    return (rows if study is None else rows[rows["study"] == study]).reindex(columns=_COLS)
 
 
 def _realise(data: TrainingData, task: str, cand: int, prior: dict[str, float] | None) -> pd.DataFrame:
@@ -197,7 +201,7 @@ def _realise(data: TrainingData, task: str, cand: int, prior: dict[str, float] |
     own = data.priors.loc[task].to_dict()
     if not c.needs_prior or prior is None or all(np.isclose(prior[k], own[k]) for k in own):
         return _lookup(data, task, cand)
-    return replay_task(data.curves[task], [c], prior, data.orders)[_COLS]
+    return replay_task(data.curves[task], [c], prior, data.orders).reindex(columns=_COLS)
 
 
 def _trade_offs(lams: Sequence[float], max_regret: float | None) -> list[tuple[str, dict[str, float]]]:
@@ -303,7 +307,7 @@ class _Fold:
                 rows = [{"task": t, "study": c.study, "order_seed": int(o), **self.adapt(c, int(o), e, m["lam"])}
                         for c in data.curves[t] for o in data.orders]
                 frame = pd.DataFrame(rows)
-                self.add(META_ADAPT, mode, t, frame[_COLS],
+                self.add(META_ADAPT, mode, t, frame.reindex(columns=_COLS),
                          f"{grid[int(_choose(e.saved[None], e.regret[None], m)[0])].name} + "
                          f"{frame['switches'].mean():.1f} switches")
 
@@ -322,10 +326,12 @@ class _Fold:
                              else finals.groupby(level=0).mean().idxmin())
         for t in self.test:
             self.add("top-K after one step", mode, t,
-                     top_k_outcomes(data.curves[t], k=k_best, orders=data.orders)[_COLS], f"K={k_best}")
+                     top_k_outcomes(data.curves[t], k=k_best,
+                                    orders=data.orders).reindex(columns=_COLS), f"K={k_best}")
             near = np.argsort(task_distances(sub.features, data.features.loc[[t]])[0])[:3]
             hurdles = sorted({winners[sub.tasks[i]] for i in near})
-            self.add("RUSH hurdles", mode, t, rush_outcomes(data.curves[t], hurdles, orders=data.orders)[_COLS],
+            rush = rush_outcomes(data.curves[t], hurdles, orders=data.orders).reindex(columns=_COLS)
+            self.add("RUSH hurdles", mode, t, rush,
                      "+".join(hurdles))
 
 
@@ -339,22 +345,36 @@ def _run_fold(fold: _Fold, modes, baselines: bool = True) -> None:
             fold.baselines(m["lam"], mode)
 
 
-def _with_corpus(rows: pd.DataFrame) -> pd.DataFrame:
+def full_seconds(data: TrainingData) -> pd.Series:
+    """Each study's compute with nothing pruned (CPU seconds), indexed by (task, study); NaN without costs."""
+    studies = {(c.task, c.study): c for t in data.tasks for c in [*data.curves[t], data.probes[t]]}
+    return pd.Series({k: float(np.where(c.present, c.cost, 0.0).sum()) if c.cost_known else np.nan
+                      for k, c in studies.items()}, dtype=float)
+
+
+def _with_corpus(rows: pd.DataFrame, data: TrainingData) -> pd.DataFrame:
+    """Rows with their corpus and their compute spent in hours (what the replay's compute saved leaves)."""
     corpus = {t: task_parts(t)["corpus"] for t in rows["task"].unique()}
-    return rows.assign(corpus=rows["task"].map(corpus), killed_best=rows["killed_best"].astype(bool))
+    full = full_seconds(data).reindex(pd.MultiIndex.from_arrays([rows["task"], rows["study"]])).to_numpy()
+    return rows.assign(corpus=rows["task"].map(corpus), killed_best=rows["killed_best"].astype(bool),
+                       compute_hours=(1.0 - rows["compute_saved"].to_numpy(float)) * full / 3600.0)
 
 
 def _summarise(rows: pd.DataFrame, by: Sequence[str] = ("corpus",)) -> pd.DataFrame:
     keys = [*by, "method", "mode"]
-    per_task = rows.groupby([*keys, "task"])[["compute_saved", "regret", "killed_best"]].mean()
+    per_task = rows.groupby([*keys, "task"])[["compute_saved", "regret", "killed_best", "compute_hours",
+                                             "peak_memory_mb"]].mean()
     s = per_task.groupby(keys).agg(["mean", "size"])
     n = s[("compute_saved", "size")].rename("tasks")
-    s = s.xs("mean", axis=1, level=1).join(n).reset_index().rename(columns={"killed_best": "killed_best_rate"})
+    largest = rows.groupby(keys)["peak_memory_mb"].max().rename("peak_memory_mb_max")
+    s = (s.xs("mean", axis=1, level=1).join(n).join(largest).reset_index()
+         .rename(columns={"killed_best": "killed_best_rate"}))
     out = []
     for mode in [m for m in s["mode"].unique() if m != "fixed"]:
         part = s[s["mode"].isin([mode, "fixed"])].assign(mode=mode)
         lam = float(mode.split("=")[1]) if mode.startswith("lam=") else 20.0
         part["utility"] = part["compute_saved"] - lam * part["regret"]
+        part["utility_per_compute_hour"] = part["utility"] / part["compute_hours"]
         out.append(part.sort_values([*by, "utility"], ascending=[True] * len(by) + [False]))
     return pd.concat(out, ignore_index=True)
 
@@ -409,7 +429,7 @@ def cross_validate(data: TrainingData, *, folds: int = 5, seed: int = 0, lams: S
         _run_fold(fold, modes)
         frames += fold.out
         choices += fold.choices
-    rows = _with_corpus(pd.concat(frames, ignore_index=True))
+    rows = _with_corpus(pd.concat(frames, ignore_index=True), data)
     summary = _summarise(rows)
     per_step = _per_step(rows, modes[0][0], max_step)
     settings = {"folds": folds, "seed": seed, "tasks": len(data.tasks), "orders": len(data.orders),
@@ -449,7 +469,7 @@ def leave_out(data: TrainingData, *, folds: int = 5, seed: int = 0, lam: float =
             frames += [f.assign(split=sp.name) for f in fold.out]
     if not frames:
         return pd.DataFrame()
-    rows = _with_corpus(pd.concat(frames, ignore_index=True))
+    rows = _with_corpus(pd.concat(frames, ignore_index=True), data)
     s = _summarise(rows, by=("split",))
     keep = s["method"].isin([MEDIAN, SINGLE, META, META_PROBE, META_ADAPT, CV_ORACLE])
     s = s[keep].copy()

@@ -94,7 +94,8 @@ def training_data_from_frame(frame: pd.DataFrame, features: pd.DataFrame | None 
                                 f"{missing} missing", field=missing[0])
     if tasks is not None:
         frame = frame[frame["task"].isin(list(tasks))]
-    cols = [c for c in ("task", "study", "trial", "step", "value", "cost_seconds", "direction") if c in frame.columns]
+    cols = [c for c in ("task", "study", "trial", "step", "value", "cost_seconds", "peak_memory_mb",
+                        "direction") if c in frame.columns]
     curves = curves_from_frame(frame[cols].assign(trial=frame["trial"].astype(str)))
     probes, evals = _split(curves, key=_seed_then_id)
     feats = pd.DataFrame(index=pd.Index(sorted(probes), name="task")) if features is None else features

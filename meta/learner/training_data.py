@@ -149,7 +149,8 @@ def replay_task(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior:
     """Outcomes of every candidate on every study under every order (one row each).
 
     Columns: task, study, order_seed, candidate (index into ``grid``), compute_saved,
-    regret, killed_best, killed_step.
+    regret, killed_best, killed_step, peak_memory_mb (the largest memory of the steps the rule let
+    run; NaN when the study carries none).
     """
     frames = []
     for c in curves:
@@ -161,7 +162,8 @@ def replay_task(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior:
             "order_seed": np.tile(np.asarray(orders, dtype=np.int64), len(specs)),
             "candidate": np.repeat(np.arange(len(specs)), len(orders)),
             "compute_saved": o["compute_saved"], "regret": o["regret"] / regret_scale(c),
-            "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, replays)}))
+            "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, replays),
+            "peak_memory_mb": o["peak_memory_mb"]}))
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 

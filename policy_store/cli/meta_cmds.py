@@ -100,7 +100,8 @@ def _evaluate(args: argparse.Namespace) -> int:
                     "leave_out": None if ev.leave_out is None else ev.leave_out.to_dict("records")})
         return 0
     print_table(ev.summary.to_dict("records"), ["corpus", "mode", "method", "compute_saved", "regret",
-                                               "killed_best_rate", "utility"])
+                                               "killed_best_rate", "utility", "compute_hours",
+                                               "utility_per_compute_hour", "peak_memory_mb"])
     if ev.leave_out is not None and len(ev.leave_out):
         print_table(ev.leave_out.to_dict("records"), ["split", "method", "compute_saved", "regret",
                                                       "killed_best_rate", "utility", "beats_median"])
