@@ -4,7 +4,9 @@ A candidate replaces the current version only if all four hold:
 
 1. **the drift is confirmed**: on the studies after the alarm (which the
    detector did not use), the current version's watched metric is worse than
-   before the change point, by a one-sided Welch bound at ``confidence``;
+   before the change point, by a one-sided Welch bound at ``confidence``
+   (:func:`confirmation_bound`; the job asks it of all the pre-change studies
+   and of those the detector scanned but did not calibrate on);
 2. **it beats the current version on the post-change studies** in the drifted
    metric (killed-best or relative regret): per study, the paired gain has a
    mean of at least ``margin`` times the current version's level and a lower

@@ -23,7 +23,10 @@ per rule). It re-tunes only on the studies from the event's change point on;
 with fewer than ``min_studies`` of them, or fewer than ``min_confirm`` after the
 alarm, the event is **pending** and records how many more studies it needs.
 Then the candidate must earn promotion (:mod:`~policy_store.drift.promotion`):
-drift confirmed on studies the detector did not use, a paired margin in the
+drift confirmed on studies the detector did not use (the studies after the
+alarm, worse than all the pre-change studies and than those of them the
+detector scanned but did not calibrate on: at least ``min_confirm`` of each),
+a paired margin in the
 drifted metric with a simultaneous confidence bound, killed-best no worse by a
 lower confidence bound, compute saved at least a floor of the lineage's pre-drift
 baseline. A winner becomes a new version (source ``recalibration``, provenance
@@ -45,6 +48,7 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from policy_store.drift._base import check_fraction, check_int, check_positive
 from policy_store.drift.events import DriftEvent, open_events, set_event_status
 from policy_store.drift.jobs import Job, finish_job, last_watermark, start_job
@@ -247,7 +251,15 @@ def _handle(store: PolicyStore, current: RuleVersion, event: DriftEvent, result:
     metric = event.monitor.split(":")[0]
     watched = study_observations(store, rule, current.version, metric)
     change = position_after(watched, event.change_study, event.change_at) - 1
+    # Confirmation compares the studies after the alarm (which the detector did not use) with the studies
+    # before the change point twice, and needs both bounds > 0: with all of them (the detector's reference
+    # included) and with only those it scanned but did not calibrate on. A reference that happened to look
+    # good makes the detector fire on a stable stream, and compared with that same reference the studies
+    # after the alarm confirm the false alarm; the scanned studies alone are selected too (the change point
+    # is placed after the stretch that looked no worse than the reference), so neither comparison suffices.
+    scanned = int((watched["ingested_at"] < pd.Timestamp(event.window_start)).sum())
     before, post = watched.iloc[:change].tail(MAX_REFERENCE), watched.iloc[change:]
+    scanned_before = watched.iloc[scanned:change]
     after_alarm = watched.iloc[position_after(watched, event.alarm_study, event.window_end):]
     needed = max(settings.min_studies - len(post), settings.min_confirm - len(after_alarm), 0)
     summary: dict[str, Any] = {"rule": rule, "from_version": current.version, "drift_event_id": event.event_id,
@@ -259,8 +271,13 @@ def _handle(store: PolicyStore, current: RuleVersion, event: DriftEvent, result:
         if write:
             set_event_status(store, event.event_id, "pending", job_id=job_id, needed_studies=needed)
         return
-    confirmed = confirmation_bound(before["value"].to_numpy(), after_alarm["value"].to_numpy(), metric,
-                                   settings.confidence)  # fmt: skip
+    after = after_alarm["value"].to_numpy()
+    confirmed = min(confirmation_bound(before["value"].to_numpy(), after, metric, settings.confidence),
+                    # too few scanned pre-change studies cannot confirm (and more will never come)
+                    confirmation_bound(scanned_before["value"].to_numpy(), after, metric, settings.confidence)
+                    if len(scanned_before) >= settings.min_confirm else -np.inf)  # fmt: skip
+    summary["confirmation_studies"] = {"before": len(before), "scanned_before": len(scanned_before),
+                                       "after": len(after_alarm)}  # fmt: skip
     root, baseline, n_baseline = lineage_baseline(store, rule, current.version)
     curves = load_curves(store, studies=post["study"].tolist())
     objective = metric if metric in OBJECTIVES else "killed_best"

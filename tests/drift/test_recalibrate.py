@@ -102,6 +102,26 @@ def test_a_false_alarm_ends_as_a_rejected_version(store, tmp_path):
     assert store.scalar("SELECT count(*) FROM outcomes WHERE rule = 'median' AND version = 2") == 0
 
 
+@pytest.mark.slow  # ~15-20 s: 90 studies ingested one by one (with 45 the old confirmation rejected too)
+def test_a_false_alarm_from_a_lucky_reference_is_not_confirmed_by_that_reference(store):
+    # Seed 1 of the stable mix: its first 20 studies (the monitors' reference) have fewer late bloomers than
+    # the rest, so the monitors fire at study 26, change point 24. Against those same 20 studies the studies
+    # after the alarm looked worse (Welch bound +0.13) and the false alarm was promoted.
+    add_rule_version(store, "median", {"strategy": "median"}, created_by="test")
+    ingest_and_evaluate(store, studies("m", 90, late_bloomer=0.25, seed=1))
+    run = recalibrate(store, trigger="cron", arl=20)
+    assert run.events and run.promoted == [] and run.pending == []
+    [rejected] = run.rejected
+    assert "drift not confirmed" in rejected["failed"]
+    # Confirmed only if also worse than the pre-change studies the detector scanned (none of its reference):
+    # here the 4 between the reference's 20 and the change point, too few to confirm anything.
+    counts = rejected["confirmation_studies"]
+    change = int(rejected["change_study"].removeprefix("m-"))
+    assert counts["before"] == change and counts["scanned_before"] == change - 20 < 5
+    assert rejected["figures"]["confirmation_bound"] == -np.inf
+    assert get_rule_version(store, "median").ref == "median@1"
+
+
 def test_the_floor_is_the_lineages_pre_drift_baseline_and_does_not_compound(after_drift):
     store = after_drift
     _, baseline, n = lineage_baseline(store, "median", 1)
