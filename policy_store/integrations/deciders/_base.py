@@ -23,6 +23,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from policy_store.rules.strategies._base import passes_gate
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -75,6 +77,23 @@ def gate_reason(step: int | None, prev_step: int, w: int, k: int) -> str:
     if step < w:
         return f"warm-up: step {step} < n_warmup_steps={w}"
     return f"interval: step {step} is not the first report at or after checkpoint {(step - w) // k * k + w}"
+
+
+def gated_report(trial: Any, params: dict[str, Any]) -> tuple[int | None, float, Reason | None]:
+    """``(step, value, closed)`` of the report under decision; ``closed`` is the "continue" reason when the
+    warm-up and interval gate (``n_warmup_steps``, ``interval_steps`` of ``params``) does not check it, else None.
+
+    >>> import optuna
+    >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+    >>> t = optuna.create_study().ask(); t.report(0.5, 1)
+    >>> gated_report(t.study._storage.get_trial(t._trial_id), {"n_warmup_steps": 2, "interval_steps": 1})
+    (1, 0.5, Reason(threshold=None, ref_size=0, text='warm-up: step 1 < n_warmup_steps=2'))
+    """
+    step, value, prev = last_report(trial)
+    w, k = params["n_warmup_steps"], params["interval_steps"]
+    if step is None or not passes_gate(step, prev, w, k):
+        return step, value, Reason(None, 0, gate_reason(step, prev, w, k))
+    return step, value, None
 
 
 def complete_trials(study: Any) -> list[Any]:

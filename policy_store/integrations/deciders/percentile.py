@@ -17,8 +17,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from policy_store.integrations.deciders._base import Decider, Reason, complete_trials, g, gate_reason, last_report
-from policy_store.rules.strategies._base import passes_gate
+from policy_store.integrations.deciders._base import Decider, Reason, complete_trials, g, gated_report
 from policy_store.rules.strategies.percentile import decide, nanpercentile_linear
 
 
@@ -34,10 +33,9 @@ class PercentileDecider(Decider):
         if n == 0 or n < p["n_startup_trials"]:
             return False, Reason(None, 0, f"startup: {n} COMPLETE trials < n_startup_trials="
                                           f"{max(p['n_startup_trials'], 1)}")
-        step, _, prev = last_report(trial)
-        w, k = p["n_warmup_steps"], p["interval_steps"]
-        if step is None or not passes_gate(step, prev, w, k):
-            return False, Reason(None, 0, gate_reason(step, prev, w, k))
+        step, _, closed = gated_report(trial, p)
+        if closed:
+            return False, closed
         values = [v for v in trial.intermediate_values.values() if v == v]
         best = (min(values) if minimize else max(values)) if values else math.nan
         ref = [t.intermediate_values[step] for t in complete if step in t.intermediate_values]

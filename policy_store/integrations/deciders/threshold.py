@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from policy_store.integrations.deciders._base import Decider, Reason, g, gate_reason, last_report
-from policy_store.rules.strategies._base import passes_gate
+from policy_store.integrations.deciders._base import Decider, Reason, g, gated_report
 from policy_store.rules.strategies.threshold import decide
 
 
@@ -26,9 +25,9 @@ class ThresholdDecider(Decider):
 
     def decide(self, study: Any, trial: Any, minimize: bool) -> tuple[bool, Reason]:
         p = self.params
-        step, v, prev = last_report(trial)
-        if step is None or not passes_gate(step, prev, p["n_warmup_steps"], p["interval_steps"]):
-            return False, Reason(None, 0, gate_reason(step, prev, p["n_warmup_steps"], p["interval_steps"]))
+        step, v, closed = gated_report(trial, p)
+        if closed:
+            return False, closed
         lo = -math.inf if p["lower"] is None else p["lower"]
         hi = math.inf if p["upper"] is None else p["upper"]
         if not decide(v, lo, hi):
