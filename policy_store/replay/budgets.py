@@ -82,13 +82,20 @@ def cap_key(spec: RuleSpec) -> tuple | None:
 
 def apply_budgets(results: list[list], curves: Sequence[StudyCurves], specs: Sequence[RuleSpec],
                   n_orders: int) -> None:
-    """Give every replay of a spec with a budget its caps and where its study stopped (in place)."""
-    for si, spec in enumerate(specs):
-        budget = spec.budget
-        if not budget:
-            continue
-        for c, per_study in zip(curves, results, strict=True):
-            cols, reasons = trial_caps(c, budget)
+    """Give every replay of a spec with a budget its caps and where its study stopped (in place).
+
+    A study's caps are worked out once per :func:`cap_key`, shared by the specs that have it.
+    """
+    for c, per_study in zip(curves, results, strict=True):
+        caps: dict[tuple | None, tuple[np.ndarray, np.ndarray]] = {}
+        for si, spec in enumerate(specs):
+            budget = spec.budget
+            if not budget:
+                continue
+            key = cap_key(spec)
+            if key not in caps:
+                caps[key] = trial_caps(c, budget)
+            cols, reasons = caps[key]
             for r in per_study[si * n_orders:(si + 1) * n_orders]:
                 r.cap_col, r.cap_reason = cols[r.order], reasons[r.order]
                 if budget.study_seconds is not None:
