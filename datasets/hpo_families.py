@@ -33,7 +33,6 @@ and the data.
 from __future__ import annotations
 
 import os
-import resource
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from threadpoolctl import threadpool_limits
 
 from policy_store.errors import InvalidInputError
+from policy_store.trial_resources import peak_rss_mb
 
 FAMILIES: tuple[str, ...] = ("sgd", "mlp", "hgb", "forest", *BOOSTERS)
 HGB_ROUNDS = 2
@@ -109,7 +109,8 @@ _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def resident_mb() -> float:
-    """The process's resident memory now, in MB (``/proc/self/statm``; else its peak, ``ru_maxrss``).
+    """The process's resident memory now, in MB (``/proc/self/statm``; else its peak,
+    :func:`~policy_store.trial_resources.peak_rss_mb`).
 
     >>> resident_mb() > 0
     True
@@ -118,7 +119,7 @@ def resident_mb() -> float:
         with open("/proc/self/statm", "rb") as f:
             return int(f.read().split()[1]) * _PAGE / 2**20
     except OSError:
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return peak_rss_mb()
 
 
 def check_family(family: str) -> str:

@@ -66,6 +66,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from policy_store.errors import InvalidInputError
 from policy_store.integrations.optuna import StorePruner
 from policy_store.rules.versions import RuleVersion
+from policy_store.trial_resources import number_or_nan
 
 _MODES = {"min": "minimize", "max": "maximize"}
 
@@ -79,7 +80,7 @@ class _Mirror:
     params: str
     points: list[tuple[int, float, float]] = field(default_factory=list)
     state: str = "RUNNING"
-    memory: dict[int, float] = field(default_factory=dict)  # step -> the result's ``peak_memory_mb``
+    memory: dict[int, float] = field(default_factory=dict)  # step -> the result's ``peak_memory_mb`` (NaN: none)
 
 
 class StoreScheduler(FIFOScheduler):
@@ -214,8 +215,7 @@ class StoreScheduler(FIFOScheduler):
                 return TrialScheduler.CONTINUE
             cost = result.get("time_this_iter_s")
             mirror.points.append((step, value, float(cost) if cost is not None else math.nan))
-            if isinstance(result.get("peak_memory_mb"), int | float):
-                mirror.memory[step] = float(result["peak_memory_mb"])
+            mirror.memory[step] = number_or_nan(result.get("peak_memory_mb"))
             mirror.trial.report(value, step)
             study = self._mirror_study(trial)
             frozen = study._storage.get_trial(mirror.trial._trial_id)
