@@ -20,6 +20,10 @@ The corpus needs memory: generate a slice with the generator that measures it (r
 (:mod:`policy_store.integrations.budget_guard`: the memory attribute written and ``getrusage``, plus
 the step timing and budget sums with a time budget), against the same pruner with the guard passed by,
 interleaved in one run (CPU time per call, 30 trials x 20 steps, in-memory Optuna storage).
+
+``--writes`` counts what the guard writes to an RDB storage at each report of one 200-step trial
+(a sqlite file, ``should_prune`` only): SQL writes and the bytes of their bound parameters per report,
+and the wall time of the call, early and late in the trial.
 """
 
 from __future__ import annotations
@@ -108,16 +112,72 @@ def _live_overhead(rounds: int = 5) -> None:
         print(f"| {name} | {'on' if guarded else 'passed by'} | {len(us)} | {np.median(us):.1f} | {us.mean():.1f} |")
 
 
+def _storage_writes(steps: int = 200) -> None:
+    import json
+    import tempfile
+
+    import optuna
+    from sqlalchemy import event
+
+    import policy_store
+    from policy_store import PolicyStore
+    from policy_store.integrations import StorePruner
+    from policy_store.rules import add_rule_version
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    root = tempfile.mkdtemp()
+    path = root + "/store.duckdb"
+    specs = {"median": {"strategy": "median"},
+             "median-time-budget": {"strategy": "median", "safeguards": {"study_budget_seconds": 1e9}}}
+    with PolicyStore(path) as store:
+        for name, spec in specs.items():
+            add_rule_version(store, name, spec, created_by="bench")
+    print(f"policy_store from {policy_store.__file__}; one trial of {steps} steps, sqlite storage")
+    print("| rule | SQL writes / report | bytes / report: step 0 | step 99 | step 199 | bytes, whole trial "
+          "| ms / call: first 10 | last 10 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for name in specs:
+        pruner = StorePruner(path, task="t", rule=name, spool_dir=root + "/spool")
+        study = optuna.create_study(storage=f"sqlite:///{root}/{name}.db", pruner=pruner)
+        per_report: list[list[int]] = []
+        counting = [False]
+
+        def count(conn, cursor, statement, parameters, context, executemany, *, per_report=per_report,
+                   counting=counting):
+            if counting[0] and statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+                per_report[-1][0] += 1
+                per_report[-1][1] += len(json.dumps(parameters, default=str))
+
+        event.listen(study._storage._backend.engine, "before_cursor_execute", count)
+        trial, ms = study.ask(), []
+        for step in range(steps):
+            trial.report(1.0 / (step + 1), step)
+            per_report.append([0, 0])
+            counting[0] = True
+            started = time.perf_counter()
+            trial.should_prune()
+            ms.append((time.perf_counter() - started) * 1e3)
+            counting[0] = False
+        study.tell(trial, 0.0)
+        pruner.close()
+        w = np.array(per_report)
+        print(f"| {name} | {w[:, 0].mean():.2f} | {w[0, 1]} | {w[steps // 2 - 1, 1]} | {w[-1, 1]} | {w[:, 1].sum():,} "
+              f"| {np.mean(ms[:10]):.2f} | {np.mean(ms[-10:]):.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", nargs="?", help="long-format Parquet with cost_seconds and peak_memory_mb")
     parser.add_argument("--live", action="store_true", help="time the budget guard in StorePruner instead")
+    parser.add_argument("--writes", action="store_true", help="count what the guard writes to a sqlite storage")
     parser.add_argument("--orders", type=int, default=3)
     parser.add_argument("--memory-quantile", type=float, default=0.9)
     parser.add_argument("--budget-quantile", type=float, default=0.5)
     args = parser.parse_args()
     if args.live:
         _live_overhead()
+        return
+    if args.writes:
+        _storage_writes()
         return
     if not args.corpus:
         parser.error("give the corpus (or --live)")

@@ -1,8 +1,11 @@
 """Optuna studies in the long format (needs the ``optuna`` extra).
 
-Intermediate values become curve points. When a trial has no per-step cost
-(user attribute ``step_costs``: a mapping step → seconds), the wall time between
-``datetime_start`` and ``datetime_complete`` is spread evenly over its reported steps.
+Intermediate values become curve points. A step's cost and peak memory are read from the
+trial's user attributes (:mod:`policy_store.trial_resources`): ``step_costs:<step>`` and
+``step_memory_mb:<step>``, one per step, as :class:`~policy_store.integrations.StorePruner` writes
+them, or the mappings ``step_costs`` / ``step_memory_mb`` (step → seconds / MB) that an objective
+sets and that studies recorded by earlier releases hold. When a trial has no per-step cost, the wall
+time between ``datetime_start`` and ``datetime_complete`` is spread evenly over its reported steps.
 A trial that reported nothing contributes its final value at step 0.
 
 >>> import optuna
@@ -31,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from policy_store.errors import InvalidInputError, MissingDependencyError
+from policy_store.trial_resources import COST_ATTR, MEMORY_ATTR, number_or_nan, step_value
 
 _STATES = {"COMPLETE": "COMPLETE", "PRUNED": "PRUNED", "FAIL": "FAIL", "RUNNING": "RUNNING", "WAITING": None}
 
@@ -151,9 +155,9 @@ def frame_from_optuna(study: Any, *, task: str | None = None, metric: str | None
 
 
 def _step_costs(trial: Any, steps: list[int]) -> list[float]:
-    explicit = trial.user_attrs.get("step_costs")
-    if isinstance(explicit, dict):
-        return [float(explicit.get(str(s), explicit.get(s, np.nan))) for s in steps]
+    given = [step_value(trial.user_attrs, COST_ATTR, s) for s in steps]
+    if isinstance(trial.user_attrs.get(COST_ATTR), dict) or any(c is not None for c in given):
+        return [np.nan if c is None else float(c) for c in given]
     if trial.datetime_start is None or trial.datetime_complete is None:
         return [np.nan] * len(steps)
     total = (trial.datetime_complete - trial.datetime_start).total_seconds()
@@ -161,16 +165,9 @@ def _step_costs(trial: Any, steps: list[int]) -> list[float]:
 
 
 def _step_memory(trial: Any, steps: list[int]) -> list[float]:
-    """Peak memory (MB) per step from the trial's ``step_memory_mb`` user attribute (``{step: MB}``), the one
-    :class:`~policy_store.integrations.StorePruner` keeps (or the objective sets); NaN where it is not known."""
-    given = trial.user_attrs.get("step_memory_mb")
-    if not isinstance(given, dict):
-        return [np.nan] * len(steps)
-    out = []
-    for s in steps:
-        mb = given.get(str(s), given.get(s))
-        out.append(float(mb) if isinstance(mb, int | float) and not isinstance(mb, bool) else np.nan)
-    return out
+    """Peak memory (MB) per step, the one :class:`~policy_store.integrations.StorePruner` records (or the
+    objective sets); NaN where it is not known."""
+    return [number_or_nan(step_value(trial.user_attrs, MEMORY_ATTR, s)) for s in steps]
 
 
 def ingest_optuna(store, study_or_storage: Any, *, study_name: str | None = None, task: str | None = None, **kwargs):

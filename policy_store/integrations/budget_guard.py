@@ -2,57 +2,71 @@
 
 At every ``should_prune`` :class:`LiveBudget`
 
-1. records the trial's peak memory at this step in its ``step_memory_mb`` user attribute
-   (``{step: MB}``, read back by :func:`policy_store.ingest.frame_from_optuna`): what the objective
-   put there for this step, else its ``peak_memory_mb`` user attribute, else the process's peak
-   RSS from ``resource.getrusage`` (a high-water mark: it never goes down within a process);
-2. when the spec counts a budget in seconds, records the seconds of this step in ``step_costs``
-   (what the objective put there, else the time since the trial's previous report);
+1. records the trial's peak memory at this step in its user attribute ``step_memory_mb:<step>``
+   (:mod:`policy_store.trial_resources`, read back by :func:`policy_store.ingest.frame_from_optuna`),
+   unless the objective's own ``step_memory_mb`` mapping has this step: its ``peak_memory_mb`` user
+   attribute, else the process's peak RSS from ``resource.getrusage`` (a high-water mark: it never
+   goes down within a process);
+2. when the spec counts a budget in seconds, records the seconds of this step in ``step_costs:<step>``
+   (unless the objective's ``step_costs`` has it): the time since the trial's previous report;
 3. applies the spec's per-trial caps (:mod:`policy_store.rules.budget`) before the strategy: a
    capped trial is pruned with the budget as its reason and the strategy is not asked;
 4. once the seconds of the study's trials reach its budget, calls ``study.stop()`` (no trial
    starts after this one) and appends the budget to this decision's reason.
 
 This is the order :mod:`policy_store.replay.budgets` replays, so a sequential study's decisions
-are those of the replay of its curves. Each call costs one user-attribute write (two with a
-time budget) and a ``getrusage``.
+are those of the replay of its curves. Each call writes one user attribute of one number (two with
+a time budget), the same at every step, so a trial's storage traffic grows linearly with its steps;
+and it calls ``getrusage``. What the guard keeps of a trial (the step whose memory it noted, the
+seconds it timed) lives while the trial runs: it is dropped once the trial has ended, when another
+trial of the study first reports in this process.
 
 Examples
 --------
->>> peak_rss_mb() > 0
-True
+>>> import optuna
+>>> from policy_store.rules import RuleSpec
+>>> optuna.logging.set_verbosity(optuna.logging.WARNING)
+>>> study = optuna.create_study(study_name="doc")
+>>> guard = LiveBudget(RuleSpec.parse({"strategy": "median", "safeguards": {"trial_memory_mb": 1e6}}))
+>>> for number in range(2):
+...     t = study.ask(); t.set_user_attr("peak_memory_mb", 100.0 + number); t.report(1.0, 0)
+...     frozen = study._storage.get_trial(t._trial_id)
+...     verdict, reason = guard.decide(study, study, frozen, lambda view, trial: (False, None))
+...     _ = study.tell(t, 1.0)
+>>> [t.user_attrs[step_attr(MEMORY_ATTR, 0)] for t in study.trials]
+[100.0, 101.0]
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import resource
-import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from policy_store.integrations.deciders import Reason
 from policy_store.rules.spec import RuleSpec
-
-MEMORY_ATTR = "step_memory_mb"
-COST_ATTR = "step_costs"
+from policy_store.trial_resources import COST_ATTR, MEMORY_ATTR, number_or_nan, peak_rss_mb, step_attr, step_value
 
 
-def peak_rss_mb() -> float:
-    """The peak resident memory of this process so far, in MB (``ru_maxrss``: KB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+@dataclass
+class _Running:
+    """What this process measured of one running trial.
 
+    The trial the pruner is handed is the objective's cached copy, which never sees attributes written
+    to the storage behind it, so what was written for it is read from here.
+    """
 
-def _per_step(trial: Any, attr: str) -> dict[str, float]:
-    given = trial.user_attrs.get(attr)
-    return {str(k): v for k, v in given.items()} if isinstance(given, dict) else {}
-
-
-def _number(x: Any) -> float:
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else math.nan
+    last_report: float | None = None
+    """``time.time()`` of its previous report."""
+    step: int | None = None
+    """The step whose memory was noted last."""
+    memory: float = math.nan
+    """That memory (MB)."""
+    seconds: dict[int, float] = field(default_factory=dict)
+    """Step -> the seconds this process timed for it."""
 
 
 class LiveBudget:
@@ -61,10 +75,7 @@ class LiveBudget:
     def __init__(self, spec: RuleSpec, previous: LiveBudget | None = None) -> None:
         self.budget = spec.budget
         # What was measured stays when the rule switches (previous: the guard of the rule before).
-        self._last_report: dict[tuple[str, int], float] = previous._last_report if previous else {}
-        # What this process wrote per trial: Optuna hands the pruner its trial from the objective's cache,
-        # which never sees attributes written to the storage behind it.
-        self._written: dict[tuple[str, str, int], dict[str, float]] = previous._written if previous else {}
+        self._running: dict[tuple[str, int], _Running] = previous._running if previous else {}
         self._prefix: dict[str, tuple[int, float]] = {}  # study -> (finished trials added, their seconds)
         self.stopped: dict[str, str] = previous.stopped if previous else {}
         """Study name -> the reason its budget stopped it."""
@@ -76,16 +87,17 @@ class LiveBudget:
         step = trial.last_step
         if step is None:
             return decide(view, trial)
-        memory = self._note_memory(study, trial, step)
+        run = self._running_trial(view, trial)
+        memory = self._note_memory(study, trial, step, run)
         b = self.budget
-        seconds = self._note_seconds(study, trial, step) if b.needs_seconds else {}
-        cap = b.trial_cap(memory, _trial_seconds(trial, seconds, step), len(trial.intermediate_values),
-                          step=step) if b.caps_trials else None
+        if b.needs_seconds:
+            self._note_seconds(study, trial, step, run)
+        seconds = _trial_seconds(trial, step, run.seconds) if b.needs_seconds else math.nan
+        cap = b.trial_cap(memory, seconds, len(trial.intermediate_values), step=step) if b.caps_trials else None
         verdict, reason = (True, Reason(None, 0, cap)) if cap else decide(view, trial)
         name = study.study_name
         if b.study_seconds is not None and name not in self.stopped:
-            before = self._spent_before(view, trial)
-            spent = before + _trial_seconds(trial, seconds, step)
+            spent = self._spent_before(view, trial) + seconds
             if b.study_exhausted(spent):
                 self.stopped[name] = f"{b.stop_reason(spent)} (trial {trial.number}, step {step})"
                 reason = Reason(reason.threshold, reason.ref_size, f"{reason.text}; {self.stopped[name]}")
@@ -93,59 +105,64 @@ class LiveBudget:
                     study.stop()
         return verdict, reason
 
-    def _attr(self, study: Any, trial: Any, attr: str) -> dict[str, float]:
-        written = self._written.setdefault((attr, study.study_name, trial.number), {})
-        return {**written, **_per_step(trial, attr)}
+    def _running_trial(self, view: Any, trial: Any) -> _Running:
+        """This process's record of ``trial``; at a trial's first report here, those of ended trials are dropped."""
+        key = (view.study_name, trial.number)
+        run = self._running.get(key)
+        if run is None:
+            mine = [k for k in list(self._running) if k[0] == key[0]]
+            if mine:
+                ended = {t.number for t in view.get_trials(deepcopy=False) if t.state.is_finished()}
+                for k in mine:
+                    if k[1] in ended:
+                        self._running.pop(k, None)
+            run = self._running[key] = _Running()
+        return run
 
-    def _write(self, study: Any, trial: Any, attr: str, per_step: dict[str, float]) -> None:
-        self._written[(attr, study.study_name, trial.number)] = per_step
-        study._storage.set_trial_user_attr(trial._trial_id, attr, per_step)
+    def _note_memory(self, study: Any, trial: Any, step: int, run: _Running) -> float:
+        given = step_value(trial.user_attrs, MEMORY_ATTR, step)
+        if given is not None:
+            return number_or_nan(given)
+        if run.step != step:
+            memory = number_or_nan(trial.user_attrs.get("peak_memory_mb"))
+            run.step, run.memory = step, memory if not math.isnan(memory) else peak_rss_mb()
+            study._storage.set_trial_user_attr(trial._trial_id, step_attr(MEMORY_ATTR, step), run.memory)
+        return run.memory
 
-    def _note_memory(self, study: Any, trial: Any, step: int) -> float:
-        per_step = self._attr(study, trial, MEMORY_ATTR)
-        if str(step) in per_step:
-            return _number(per_step[str(step)])
-        given = _number(trial.user_attrs.get("peak_memory_mb"))
-        memory = given if not math.isnan(given) else peak_rss_mb()
-        per_step[str(step)] = memory
-        self._write(study, trial, MEMORY_ATTR, per_step)
-        return memory
-
-    def _note_seconds(self, study: Any, trial: Any, step: int) -> dict[str, float]:
-        key, now = (study.study_name, trial.number), time.time()
-        per_step = self._attr(study, trial, COST_ATTR)
-        last = self._last_report.get(key)
-        self._last_report[key] = now
-        if str(step) not in per_step:
+    def _note_seconds(self, study: Any, trial: Any, step: int, run: _Running) -> None:
+        now = time.time()
+        last, run.last_report = run.last_report, now
+        if step not in run.seconds and step_value(trial.user_attrs, COST_ATTR, step) is None:
             start = trial.datetime_start.timestamp() if trial.datetime_start else now
-            per_step[str(step)] = now - (last if last is not None else start)
-            self._write(study, trial, COST_ATTR, per_step)
-        return per_step
+            run.seconds[step] = now - (last if last is not None else start)
+            study._storage.set_trial_user_attr(trial._trial_id, step_attr(COST_ATTR, step), run.seconds[step])
 
     def _spent_before(self, view: Any, trial: Any) -> float:
         """Seconds of the study's other trials, added in trial-number order (as the replay adds them).
 
         The finished trials at the front of the list are added once and kept (per study), so a call costs
-        what the running trials cost, not the whole study.
+        what the running trials cost, not the whole study. Their seconds are read from the storage, which
+        holds what every worker recorded.
         """
         trials = sorted(view.get_trials(deepcopy=False), key=lambda t: t.number)
         upto, total = self._prefix.get(view.study_name, (0, 0.0))
         while upto < len(trials) and trials[upto].number != trial.number and trials[upto].state.is_finished():
-            other = trials[upto]
-            total += _trial_seconds(other, self._attr(view, other, COST_ATTR), other.last_step)
+            total += _trial_seconds(trials[upto], trials[upto].last_step)
             upto += 1
         self._prefix[view.study_name] = (upto, total)
         for other in trials[upto:]:
             if other.number != trial.number:
-                total += _trial_seconds(other, self._attr(view, other, COST_ATTR), other.last_step)
+                total += _trial_seconds(other, other.last_step)
         return total
 
 
-def _trial_seconds(trial: Any, per_step: dict[str, float], step: int | None) -> float:
-    """Seconds of ``trial``'s reported steps up to ``step``, added in step order (NaN if one is unknown)."""
+def _trial_seconds(trial: Any, step: int | None, timed: dict[int, float] | None = None) -> float:
+    """Seconds of ``trial``'s reported steps up to ``step``, added in step order (NaN if one is unknown):
+    its recorded ones, else those this process ``timed``."""
     total = 0.0
     for s in sorted(trial.intermediate_values):
         if step is None or s > step:
             break
-        total += _number(per_step.get(str(s)))
+        given = step_value(trial.user_attrs, COST_ATTR, s)
+        total += number_or_nan(given if given is not None or timed is None else timed.get(s))
     return total

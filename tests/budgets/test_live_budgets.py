@@ -14,10 +14,10 @@ from policy_store.reports import build_report  # noqa: E402
 from policy_store import PolicyStore  # noqa: E402
 from policy_store.curves import StudyCurves, load_study_curves  # noqa: E402
 from policy_store.integrations import StorePruner  # noqa: E402
-from policy_store.integrations.budget_guard import peak_rss_mb  # noqa: E402
 from policy_store.replay.engine import replay_study  # noqa: E402
 from policy_store.replay.evaluate import evaluate  # noqa: E402
 from policy_store.rules import RuleSpec, add_rule_version  # noqa: E402
+from policy_store.trial_resources import MEMORY_ATTR, peak_rss_mb, step_attr  # noqa: E402
 
 N, J = 24, 9
 
@@ -57,6 +57,11 @@ def _live(tmp_path, spec, values, cost, memory, **kw):
     study = optuna.create_study(study_name="s", pruner=pruner, sampler=optuna.samplers.RandomSampler(0))
     study.optimize(_objective(values, cost, memory, **kw), n_trials=N)
     return path, study, pruner, pruner.finish(study)
+
+
+def _memory(trial) -> list[float]:
+    """The memory the pruner recorded at each of the trial's steps, in step order."""
+    return [trial.user_attrs[step_attr(MEMORY_ATTR, s)] for s in sorted(trial.intermediate_values)]
 
 
 def _final_decisions(store) -> list[tuple[int, int, str, str]]:
@@ -116,7 +121,7 @@ def test_memory_goes_from_the_live_pruner_to_the_report(tmp_path):
     values, cost, memory = _study_data(seed=3)
     spec = {"strategy": "median", "params": {"n_startup_trials": 3}}
     path, study, _, live = _live(tmp_path, spec, values, cost, memory)
-    ran = {t.number: max(t.user_attrs["step_memory_mb"].values()) for t in study.trials}
+    ran = {t.number: max(_memory(t)) for t in study.trials}
     assert len(set(ran.values())) == N, "trials differ in memory"
     assert live["peak_memory_mb"] == max(ran.values())
     with PolicyStore(path) as store:
@@ -142,8 +147,7 @@ def test_without_memory_from_the_objective_the_pruner_records_peak_rss(tmp_path)
     values, cost, memory = _study_data()
     floor = peak_rss_mb()
     _, study, _, live = _live(tmp_path, {"strategy": "median"}, values, cost, memory, give_memory=False)
-    recorded = [mb for t in study.trials for _, mb in sorted(t.user_attrs["step_memory_mb"].items(),
-                                                             key=lambda kv: int(kv[0]))]
+    recorded = [mb for t in study.trials for mb in _memory(t)]
     assert min(recorded) >= floor and max(recorded) <= peak_rss_mb()
     assert recorded == sorted(recorded)  # a process's high-water mark never goes down
     assert live["peak_memory_mb"] == max(recorded)
