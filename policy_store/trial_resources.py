@@ -4,19 +4,20 @@ The long format's ``peak_memory_mb`` and ``cost_seconds`` columns
 (:mod:`policy_store.ingest.longformat`) come, for an Optuna study, from its trials' user attributes
 under two names, :data:`MEMORY_ATTR` and :data:`COST_ATTR`, in either of two forms:
 
-- one attribute per step, ``"<name>:<step>"`` -> a number (:func:`step_attr`): what
-  :class:`~policy_store.integrations.StorePruner` writes, one small write per report;
+- blocks of :data:`BLOCK` steps, ``"<name>:<first step of the block>"`` -> ``{step: number}``
+  (:func:`block_attr`): what :class:`~policy_store.integrations.StorePruner` writes, one block at each
+  report -- at most :data:`BLOCK` entries, whatever the trial's length, in a few rows per trial;
 - one attribute ``"<name>"`` -> ``{step: number}``: what an objective may set itself, and what
-  ``StorePruner`` wrote before (rewritten whole at every report).
+  ``StorePruner`` wrote before (rewritten whole at every report: storage traffic quadratic in steps).
 
-For a step both may hold, the mapping (the objective's own) is read first. A memory value is a
-number of megabytes; anything else -- missing, a bool, text -- is unknown (:func:`number_or_nan`),
+For a step both may hold, the whole-trial mapping (the objective's own) is read first. A memory value
+is a number of megabytes; anything else -- missing, a bool, text -- is unknown (:func:`number_or_nan`),
 the same for Optuna attributes, Ray results and the live budget guard. Nothing heavy is imported
 here: the live pruner and the corpus generator read it on their hot paths.
 
 Examples
 --------
->>> attrs = {"step_memory_mb": {"0": 120.5}, step_attr(MEMORY_ATTR, 1): 130, step_attr(MEMORY_ATTR, 2): True}
+>>> attrs = {"step_memory_mb": {"0": 120.5}, block_attr(MEMORY_ATTR, 1): {"1": 130, "2": True}}
 >>> [number_or_nan(step_value(attrs, MEMORY_ATTR, s)) for s in range(4)]
 [120.5, 130.0, nan, nan]
 >>> peak_rss_mb() > 0
@@ -37,24 +38,28 @@ COST_ATTR = "step_costs"
 """Seconds spent on a step alone."""
 
 
-def step_attr(name: str, step: int) -> str:
-    """The name of the one-step attribute of ``name`` at ``step``.
+BLOCK = 32
+"""Steps per block attribute (part of the recorded format: changing it would hide recorded blocks)."""
 
-    >>> step_attr(COST_ATTR, 12)
-    'step_costs:12'
+
+def block_attr(name: str, step: int) -> str:
+    """The name of the block attribute of ``name`` that holds ``step``.
+
+    >>> block_attr(COST_ATTR, 12), block_attr(COST_ATTR, 40)
+    ('step_costs:0', 'step_costs:32')
     """
-    return f"{name}:{step}"
+    return f"{name}:{step // BLOCK * BLOCK}"
 
 
 def step_value(user_attrs: Mapping[str, Any], name: str, step: int) -> Any:
-    """What ``user_attrs`` hold for ``step`` under ``name`` (the mapping's entry first, then the one-step
-    attribute), as it was stored; None if neither has one."""
-    given = user_attrs.get(name)
-    if isinstance(given, dict):
-        for key in (str(step), step):
-            if key in given:
-                return given[key]
-    return user_attrs.get(step_attr(name, step))
+    """What ``user_attrs`` hold for ``step`` under ``name`` (the whole-trial mapping first, then the block),
+    as it was stored; None if neither has it."""
+    for given in (user_attrs.get(name), user_attrs.get(block_attr(name, step))):
+        if isinstance(given, dict):
+            for key in (str(step), step):
+                if key in given:
+                    return given[key]
+    return None
 
 
 def number_or_nan(x: Any) -> float:

@@ -2,12 +2,12 @@
 
 At every ``should_prune`` :class:`LiveBudget`
 
-1. records the trial's peak memory at this step in its user attribute ``step_memory_mb:<step>``
-   (:mod:`policy_store.trial_resources`, read back by :func:`policy_store.ingest.frame_from_optuna`),
-   unless the objective's own ``step_memory_mb`` mapping has this step: its ``peak_memory_mb`` user
-   attribute, else the process's peak RSS from ``resource.getrusage`` (a high-water mark: it never
-   goes down within a process);
-2. when the spec counts a budget in seconds, records the seconds of this step in ``step_costs:<step>``
+1. records the trial's peak memory at this step in the block of its ``step_memory_mb`` user attributes
+   that holds the step (:mod:`policy_store.trial_resources`, read back by
+   :func:`policy_store.ingest.frame_from_optuna`), unless the objective's own ``step_memory_mb`` mapping
+   has this step: its ``peak_memory_mb`` user attribute, else the process's peak RSS from
+   ``resource.getrusage`` (a high-water mark: it never goes down within a process);
+2. when the spec counts a budget in seconds, records the seconds of this step in a ``step_costs`` block
    (unless the objective's ``step_costs`` has it): the time since the trial's previous report;
 3. applies the spec's per-trial caps (:mod:`policy_store.rules.budget`) before the strategy: a
    capped trial is pruned with the budget as its reason and the strategy is not asked;
@@ -15,11 +15,11 @@ At every ``should_prune`` :class:`LiveBudget`
    starts after this one) and appends the budget to this decision's reason.
 
 This is the order :mod:`policy_store.replay.budgets` replays, so a sequential study's decisions
-are those of the replay of its curves. Each call writes one user attribute of one number (two with
-a time budget), the same at every step, so a trial's storage traffic grows linearly with its steps;
-and it calls ``getrusage``. What the guard keeps of a trial (the step whose memory it noted, the
-seconds it timed) lives while the trial runs: it is dropped once the trial has ended, when another
-trial of the study first reports in this process.
+are those of the replay of its curves. Each call writes one user attribute (two with a time budget)
+of at most :data:`~policy_store.trial_resources.BLOCK` entries, whatever the trial's length, so a
+trial's storage traffic grows linearly with its steps; and it calls ``getrusage``. What the guard
+keeps of a trial (the block it writes, the seconds it timed) lives while the trial runs: it is
+dropped once the trial has ended, when another trial of the study first reports in this process.
 
 Examples
 --------
@@ -33,8 +33,8 @@ Examples
 ...     frozen = study._storage.get_trial(t._trial_id)
 ...     verdict, reason = guard.decide(study, study, frozen, lambda view, trial: (False, None))
 ...     _ = study.tell(t, 1.0)
->>> [t.user_attrs[step_attr(MEMORY_ATTR, 0)] for t in study.trials]
-[100.0, 101.0]
+>>> [t.user_attrs[block_attr(MEMORY_ATTR, 0)] for t in study.trials]
+[{'0': 100.0}, {'0': 101.0}]
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from typing import Any
 
 from policy_store.integrations.deciders import Reason
 from policy_store.rules.spec import RuleSpec
-from policy_store.trial_resources import COST_ATTR, MEMORY_ATTR, number_or_nan, peak_rss_mb, step_attr, step_value
+from policy_store.trial_resources import COST_ATTR, MEMORY_ATTR, block_attr, number_or_nan, peak_rss_mb, step_value
 
 
 @dataclass
@@ -61,12 +61,24 @@ class _Running:
 
     last_report: float | None = None
     """``time.time()`` of its previous report."""
-    step: int | None = None
-    """The step whose memory was noted last."""
-    memory: float = math.nan
-    """That memory (MB)."""
     seconds: dict[int, float] = field(default_factory=dict)
     """Step -> the seconds this process timed for it."""
+    blocks: dict[str, tuple[str, dict[str, float]]] = field(default_factory=dict)
+    """Attribute name -> the block written last: its attribute and entries."""
+
+    def noted(self, name: str, step: int) -> float | None:
+        """What this process wrote for ``step`` under ``name``, None if nothing."""
+        attr, entries = self.blocks.get(name, ("", {}))
+        return entries.get(str(step)) if attr == block_attr(name, step) else None
+
+    def note(self, study: Any, trial: Any, name: str, step: int, value: float) -> None:
+        """Write ``value`` for ``step`` under ``name``: the step's block, in one user-attribute write."""
+        attr = block_attr(name, step)
+        held = self.blocks.get(name)
+        entries = held[1] if held is not None and held[0] == attr else {}
+        entries[str(step)] = value
+        self.blocks[name] = (attr, entries)
+        study._storage.set_trial_user_attr(trial._trial_id, attr, dict(entries))
 
 
 class LiveBudget:
@@ -121,13 +133,14 @@ class LiveBudget:
 
     def _note_memory(self, study: Any, trial: Any, step: int, run: _Running) -> float:
         given = step_value(trial.user_attrs, MEMORY_ATTR, step)
+        if given is None:
+            given = run.noted(MEMORY_ATTR, step)
         if given is not None:
             return number_or_nan(given)
-        if run.step != step:
-            memory = number_or_nan(trial.user_attrs.get("peak_memory_mb"))
-            run.step, run.memory = step, memory if not math.isnan(memory) else peak_rss_mb()
-            study._storage.set_trial_user_attr(trial._trial_id, step_attr(MEMORY_ATTR, step), run.memory)
-        return run.memory
+        memory = number_or_nan(trial.user_attrs.get("peak_memory_mb"))
+        memory = memory if not math.isnan(memory) else peak_rss_mb()
+        run.note(study, trial, MEMORY_ATTR, step, memory)
+        return memory
 
     def _note_seconds(self, study: Any, trial: Any, step: int, run: _Running) -> None:
         now = time.time()
@@ -135,7 +148,7 @@ class LiveBudget:
         if step not in run.seconds and step_value(trial.user_attrs, COST_ATTR, step) is None:
             start = trial.datetime_start.timestamp() if trial.datetime_start else now
             run.seconds[step] = now - (last if last is not None else start)
-            study._storage.set_trial_user_attr(trial._trial_id, step_attr(COST_ATTR, step), run.seconds[step])
+            run.note(study, trial, COST_ATTR, step, run.seconds[step])
 
     def _spent_before(self, view: Any, trial: Any) -> float:
         """Seconds of the study's other trials, added in trial-number order (as the replay adds them).

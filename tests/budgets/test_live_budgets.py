@@ -17,7 +17,7 @@ from policy_store.integrations import StorePruner  # noqa: E402
 from policy_store.replay.engine import replay_study  # noqa: E402
 from policy_store.replay.evaluate import evaluate  # noqa: E402
 from policy_store.rules import RuleSpec, add_rule_version  # noqa: E402
-from policy_store.trial_resources import MEMORY_ATTR, peak_rss_mb, step_attr  # noqa: E402
+from policy_store.trial_resources import MEMORY_ATTR, peak_rss_mb, step_value  # noqa: E402
 
 N, J = 24, 9
 
@@ -61,7 +61,7 @@ def _live(tmp_path, spec, values, cost, memory, **kw):
 
 def _memory(trial) -> list[float]:
     """The memory the pruner recorded at each of the trial's steps, in step order."""
-    return [trial.user_attrs[step_attr(MEMORY_ATTR, s)] for s in sorted(trial.intermediate_values)]
+    return [step_value(trial.user_attrs, MEMORY_ATTR, s) for s in sorted(trial.intermediate_values)]
 
 
 def _final_decisions(store) -> list[tuple[int, int, str, str]]:

@@ -15,14 +15,14 @@ from policy_store.curves import load_study_curves  # noqa: E402
 from policy_store.ingest import ingest_optuna  # noqa: E402
 from policy_store.integrations import StorePruner  # noqa: E402
 from policy_store.rules import add_rule_version  # noqa: E402
-from policy_store.trial_resources import COST_ATTR, MEMORY_ATTR, step_attr  # noqa: E402
+from policy_store.trial_resources import BLOCK, COST_ATTR, MEMORY_ATTR, step_value  # noqa: E402
 
-TRIALS, STEPS = 2, 20
+LENGTHS = [3, BLOCK + 8]   # the second trial crosses into a second block
 SPEC = {"strategy": "threshold", "params": {"upper": 1e9},   # never prunes: every trial reports every step
         "safeguards": {"study_budget_seconds": 1e9}}          # a time budget: seconds are recorded too
 
 
-def test_each_report_writes_two_small_attributes_and_ingest_reads_them_back(tmp_path):
+def test_each_report_writes_two_blocks_of_bounded_size_and_ingest_reads_them_back(tmp_path):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     path = str(tmp_path / "store.duckdb")
     with PolicyStore(path) as store:
@@ -39,9 +39,9 @@ def test_each_report_writes_two_small_attributes_and_ingest_reads_them_back(tmp_
             writes[-1][0] += 1
             writes[-1][1] += len(json.dumps(parameters, default=str))
 
-    for number in range(TRIALS):
+    for number, length in enumerate(LENGTHS):
         trial = study.ask()
-        for step in range(STEPS):
+        for step in range(length):
             trial.report(float(number + step), step)
             writes.append([0, 0])
             counting[0] = True
@@ -52,15 +52,17 @@ def test_each_report_writes_two_small_attributes_and_ingest_reads_them_back(tmp_
 
     w = np.array(writes)
     assert (w[:, 0] == 2).all(), "one memory and one seconds attribute per report"
-    assert w[:, 1].max() <= w[0, 1] + 8, "the same size at the last report as at the first (only digits grow)"
+    size = w[LENGTHS[0]:, 1]          # the long trial's reports, by step
+    assert size[BLOCK] < size[BLOCK - 1] / 8, "a new block starts small: the write does not grow with the trial"
+    assert size.max() == size[:BLOCK].max(), "no write is bigger than a full block"
     assert len(pruner._budget._running) == 1, "only the trial that ran last is kept; the others ended"
 
     recorded = optuna.load_study(study_name="s", storage=url).trials
     with PolicyStore(path) as store:
         ingest_optuna(store, url, task="t")
         c = load_study_curves(store, "s")
-    for row, t in zip(c.trial_numbers, recorded, strict=True):
-        assert row == t.number
-        assert c.memory[row].tolist() == [t.user_attrs[step_attr(MEMORY_ATTR, s)] for s in range(STEPS)]
-        assert c.cost[row].tolist() == [t.user_attrs[step_attr(COST_ATTR, s)] for s in range(STEPS)]
-    assert (c.memory > 0).all() and (c.cost >= 0).all()
+    for row, (t, length) in enumerate(zip(recorded, LENGTHS, strict=True)):
+        assert c.trial_numbers[row] == t.number
+        assert c.memory[row, :length].tolist() == [step_value(t.user_attrs, MEMORY_ATTR, s) for s in range(length)]
+        assert c.cost[row, :length].tolist() == [step_value(t.user_attrs, COST_ATTR, s) for s in range(length)]
+    assert (c.memory[c.present] > 0).all() and (c.cost[c.present] >= 0).all()

@@ -103,40 +103,46 @@ def test_a_storage_without_studies_and_a_file_that_is_not_optuna_are_refused(tmp
     assert store.scalar("SELECT count(*) FROM studies") == 0
 
 
+RECORDED_STEPS = [0, 1, 2, 40]   # two blocks of 32 steps
+
+
 def _recorded_three_ways(storage=None) -> optuna.Study:
     """Trial 0 as the previous release's StorePruner left it (``{step: value}`` mappings rewritten whole), trial
-    1 as StorePruner records now (one attribute per step), trial 2 with nothing recorded; a bool is no memory."""
+    1 as StorePruner records now (a block of 32 steps per attribute), trial 2 with nothing recorded; a bool is
+    no memory."""
     study = optuna.create_study(study_name="recorded", storage=storage)
     for number in range(3):
         trial = study.ask()
-        for step in range(3):
+        whole: dict[str, dict] = {"step_memory_mb": {}, "step_costs": {}}
+        blocks: dict[str, dict] = {}
+        for step in RECORDED_STEPS:
             trial.report(1.0 / (step + 1), step)
-            mb, seconds = 100.0 + 10 * number + step, 0.25 * (step + 1)
-            if number == 0:   # written through the storage, as the pruner did
-                old_memory = {str(s): 100.0 + s for s in range(step + 1)}
-                study._storage.set_trial_user_attr(trial._trial_id, "step_memory_mb", old_memory)
-                study._storage.set_trial_user_attr(trial._trial_id, "step_costs",
-                                                   {str(s): 0.25 * (s + 1) for s in range(step + 1)})
-            elif number == 1:
-                study._storage.set_trial_user_attr(trial._trial_id, f"step_memory_mb:{step}",
-                                                   True if step == 2 else mb)
-                study._storage.set_trial_user_attr(trial._trial_id, f"step_costs:{step}", seconds)
-        study.tell(trial, 1.0 / 3)
+            recorded = {"step_memory_mb": True if number == 1 and step == 2 else 100.0 + 10 * number + step,
+                        "step_costs": 0.25 * (step + 1)}
+            for name, value in recorded.items():   # written through the storage, as the pruner does
+                if number == 0:
+                    whole[name][str(step)] = value
+                    study._storage.set_trial_user_attr(trial._trial_id, name, dict(whole[name]))
+                elif number == 1:
+                    block = blocks.setdefault(f"{name}:{step // 32 * 32}", {})
+                    block[str(step)] = value
+                    study._storage.set_trial_user_attr(trial._trial_id, f"{name}:{step // 32 * 32}", dict(block))
+        study.tell(trial, 0.5)
     return study
 
 
 @pytest.mark.parametrize("on", ["memory", "sqlite"])
-def test_memory_and_costs_are_read_per_step_and_from_the_previous_releases_mappings(tmp_path, store, on):
+def test_memory_and_costs_are_read_from_blocks_and_from_the_previous_releases_mappings(tmp_path, store, on):
     url = f"sqlite:///{tmp_path / 'optuna.db'}" if on == "sqlite" else None
     study = _recorded_three_ways(url)
     ingest_optuna(store, url or study, task="t")
     rows = store.fetch_df("SELECT p.trial, p.step, p.cost_seconds, m.peak_memory_mb FROM curve_points p "
                           "LEFT JOIN curve_memory m USING (study, trial, step) ORDER BY p.trial, p.step")
     got = {(int(r.trial), int(r.step)): (r.cost_seconds, r.peak_memory_mb) for r in rows.itertuples()}
-    for step in range(3):
-        assert got[0, step] == (0.25 * (step + 1), 100.0 + step)         # the mappings
-        assert got[1, step][0] == 0.25 * (step + 1)                         # one attribute per step
-        assert pytest.approx(got[2, step][0]) == study.trials[2].duration.total_seconds() / 3  # spread
-    assert [got[1, s][1] for s in range(2)] == [110.0, 111.0]
-    assert pd.isna(got[1, 2][1]), "a bool is not a memory reading"
-    assert all(pd.isna(got[2, s][1]) for s in range(3))
+    assert sorted(got) == [(n, s) for n in range(3) for s in RECORDED_STEPS]
+    spread = study.trials[2].duration.total_seconds() / len(RECORDED_STEPS)
+    for step in RECORDED_STEPS:
+        assert got[0, step] == (0.25 * (step + 1), 100.0 + step)                            # the mappings
+        assert got[1, step][0] == 0.25 * (step + 1)                                         # the blocks
+        assert got[1, step][1] == 110.0 + step or (step == 2 and pd.isna(got[1, step][1]))  # a bool: unknown
+        assert got[2, step][0] == pytest.approx(spread) and pd.isna(got[2, step][1])      # nothing recorded
