@@ -36,8 +36,6 @@ MEMORY_ATTR = "step_memory_mb"
 """Peak memory (MB) of the trial up to a step."""
 COST_ATTR = "step_costs"
 """Seconds spent on a step alone."""
-
-
 BLOCK = 32
 """Steps per block attribute (part of the recorded format: changing it would hide recorded blocks)."""
 

@@ -1,10 +1,10 @@
 """Optuna studies in the long format (needs the ``optuna`` extra).
 
 Intermediate values become curve points. A step's cost and peak memory are read from the
-trial's user attributes (:mod:`policy_store.trial_resources`): ``step_costs:<step>`` and
-``step_memory_mb:<step>``, one per step, as :class:`~policy_store.integrations.StorePruner` writes
-them, or the mappings ``step_costs`` / ``step_memory_mb`` (step → seconds / MB) that an objective
-sets and that studies recorded by earlier releases hold. When a trial has no per-step cost, the wall
+trial's user attributes (:mod:`policy_store.trial_resources`): the mappings ``step_costs`` /
+``step_memory_mb`` (step → seconds / MB) that an objective sets and that studies recorded by earlier
+releases hold, else the blocks of 32 steps ``step_costs:<first step>`` / ``step_memory_mb:<first step>``
+that :class:`~policy_store.integrations.StorePruner` writes. When a trial has no per-step cost, the wall
 time between ``datetime_start`` and ``datetime_complete`` is spread evenly over its reported steps.
 A trial that reported nothing contributes its final value at step 0.
 
