@@ -11,8 +11,9 @@ under two names, :data:`MEMORY_ATTR` and :data:`COST_ATTR`, in either of two for
   ``StorePruner`` wrote before (rewritten whole at every report: storage traffic quadratic in steps).
 
 For a step both may hold, the whole-trial mapping (the objective's own) is read first. A memory value
-is a number of megabytes; anything else -- missing, a bool, text -- is unknown (:func:`number_or_nan`),
-the same for Optuna attributes, Ray results and the live budget guard. Nothing heavy is imported
+is a number of megabytes; while a study runs, anything else -- missing, a bool, text -- is unknown
+(:func:`number_or_nan`), the same for Ray results and the live budget guard; ingesting a recorded
+study refuses a value that is there but not a number. Nothing heavy is imported
 here: the live pruner and the corpus generator read it on their hot paths.
 
 Examples
@@ -27,6 +28,7 @@ True
 from __future__ import annotations
 
 import math
+import numbers
 import resource
 import sys
 from collections.abc import Mapping
@@ -61,12 +63,12 @@ def step_value(user_attrs: Mapping[str, Any], name: str, step: int) -> Any:
 
 
 def number_or_nan(x: Any) -> float:
-    """``x`` as a float if it is a number (an ``int`` or ``float``, not a bool), else NaN (unknown).
+    """``x`` as a float if it is a real number (numpy's included, not a bool), else NaN (unknown).
 
     >>> number_or_nan(3), number_or_nan(2.5), number_or_nan(True), number_or_nan("7"), number_or_nan(None)
     (3.0, 2.5, nan, nan, nan)
     """
-    return float(x) if isinstance(x, int | float) and not isinstance(x, bool) else math.nan
+    return float(x) if isinstance(x, numbers.Real) and not isinstance(x, bool) else math.nan
 
 
 def peak_rss_mb() -> float:

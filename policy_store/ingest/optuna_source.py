@@ -157,7 +157,7 @@ def frame_from_optuna(study: Any, *, task: str | None = None, metric: str | None
 def _step_costs(trial: Any, steps: list[int]) -> list[float]:
     given = [step_value(trial.user_attrs, COST_ATTR, s) for s in steps]
     if isinstance(trial.user_attrs.get(COST_ATTR), dict) or any(c is not None for c in given):
-        return [np.nan if c is None else float(c) for c in given]
+        return _recorded_numbers(trial, steps, COST_ATTR)
     if trial.datetime_start is None or trial.datetime_complete is None:
         return [np.nan] * len(steps)
     total = (trial.datetime_complete - trial.datetime_start).total_seconds()
@@ -167,7 +167,21 @@ def _step_costs(trial: Any, steps: list[int]) -> list[float]:
 def _step_memory(trial: Any, steps: list[int]) -> list[float]:
     """Peak memory (MB) per step, the one :class:`~policy_store.integrations.StorePruner` records (or the
     objective sets); NaN where it is not known."""
-    return [number_or_nan(step_value(trial.user_attrs, MEMORY_ATTR, s)) for s in steps]
+    return _recorded_numbers(trial, steps, MEMORY_ATTR)
+
+
+def _recorded_numbers(trial: Any, steps: list[int], name: str) -> list[float]:
+    """The numbers ``trial`` records under ``name`` per step (NaN where none is); a value that is there but is
+    not a number (text, a bool) is refused, naming the trial, the step and the attribute."""
+    numbers = []
+    for step in steps:
+        given = step_value(trial.user_attrs, name, step)
+        number = number_or_nan(given)
+        if given is not None and np.isnan(number) and not (isinstance(given, float) and np.isnan(given)):
+            raise InvalidInputError(f"trial {trial.number}, step {step}: user attribute {name!r} holds {given!r}, "
+                                    "not a number", field=name)
+        numbers.append(number)
+    return numbers
 
 
 def ingest_optuna(store, study_or_storage: Any, *, study_name: str | None = None, task: str | None = None, **kwargs):

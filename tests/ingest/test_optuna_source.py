@@ -108,8 +108,8 @@ RECORDED_STEPS = [0, 1, 2, 40]   # two blocks of 32 steps
 
 def _recorded_three_ways(storage=None) -> optuna.Study:
     """Trial 0 as the previous release's StorePruner left it (``{step: value}`` mappings rewritten whole), trial
-    1 as StorePruner records now (a block of 32 steps per attribute), trial 2 with nothing recorded; a bool is
-    no memory."""
+    1 as StorePruner records now (a block of 32 steps per attribute), trial 2 with nothing recorded; NaN is
+    unknown memory."""
     study = optuna.create_study(study_name="recorded", storage=storage)
     for number in range(3):
         trial = study.ask()
@@ -117,7 +117,7 @@ def _recorded_three_ways(storage=None) -> optuna.Study:
         blocks: dict[str, dict] = {}
         for step in RECORDED_STEPS:
             trial.report(1.0 / (step + 1), step)
-            recorded = {"step_memory_mb": True if number == 1 and step == 2 else 100.0 + 10 * number + step,
+            recorded = {"step_memory_mb": float("nan") if number == 1 and step == 2 else 100.0 + 10 * number + step,
                         "step_costs": 0.25 * (step + 1)}
             for name, value in recorded.items():   # written through the storage, as the pruner does
                 if number == 0:
@@ -144,5 +144,19 @@ def test_memory_and_costs_are_read_from_blocks_and_from_the_previous_releases_ma
     for step in RECORDED_STEPS:
         assert got[0, step] == (0.25 * (step + 1), 100.0 + step)                            # the mappings
         assert got[1, step][0] == 0.25 * (step + 1)                                         # the blocks
-        assert got[1, step][1] == 110.0 + step or (step == 2 and pd.isna(got[1, step][1]))  # a bool: unknown
+        assert got[1, step][1] == 110.0 + step or (step == 2 and pd.isna(got[1, step][1]))  # NaN: unknown
         assert got[2, step][0] == pytest.approx(spread) and pd.isna(got[2, step][1])      # nothing recorded
+
+
+@pytest.mark.parametrize("name, value", [("step_costs", "slow"), ("step_memory_mb", True), ("step_memory_mb", "7")])
+def test_a_recorded_resource_that_is_not_a_number_is_refused_by_name(store, name, value):
+    study = optuna.create_study(study_name="odd")
+    trial = study.ask()
+    for step in range(3):
+        trial.report(1.0 / (step + 1), step)
+    study._storage.set_trial_user_attr(trial._trial_id, name, {"0": 1.0, "1": value, "2": 2.0})
+    study.tell(trial, 0.5)
+    before = store.row_counts()
+    with pytest.raises(InvalidInputError, match=rf"trial 0, step 1: user attribute '{name}' holds .*not a number"):
+        ingest_optuna(store, study, task="t")
+    assert store.row_counts() == before
