@@ -4,7 +4,12 @@ A study's hash covers its task, metric, direction and every trial's label, state
 params and point count, then its steps, values and costs in canonical
 (trial label, step) order, and their peak memory where a study records any (a study without memory
 hashes as it always did). Numbers are hashed as little-endian IEEE bytes with
-NaN canonicalised, never as text.
+NaN canonicalised, never as text. In bytes: ``task US metric US direction GS``, then each trial's
+``label US state US params US points`` joined by ``RS`` in byte order of the labels (US, RS, GS: ASCII 31, 30,
+29; a missing metric or params is empty), then the steps as little-endian int64, values, costs and, where any is
+known, ``peak_memory_mb GS`` and the memory, each as little-endian float64. :func:`study_digest` hashes one study
+from these parts, so a reader that builds the texts elsewhere (DuckDB, :mod:`policy_store.ingest.engine_load`)
+gets the same digests.
 
 >>> import pandas as pd
 >>> from policy_store.ingest.longformat import validate_long_frame
@@ -21,7 +26,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from policy_store.ingest.longformat import codes
+
+def codes(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
+    """Dense integer codes of a string column (NULL gets a code too) and the values they stand for.
+
+    >>> c, values = codes(pa.array(["b", "a", "b", None]))
+    >>> c.tolist(), values.to_pylist()
+    ([0, 1, 0, 2], ['b', 'a', None])
+    """
+    encoded = pc.dictionary_encode(array, null_encoding="encode")
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
+        if isinstance(encoded, pa.ChunkedArray):  # pragma: no cover - defensive for older pyarrow
+            encoded = encoded.chunk(0)
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
 def _ranks(values: pa.Array) -> np.ndarray:
@@ -81,12 +99,35 @@ def study_hashes(canonical: pa.Table) -> dict[str, str]:
     result: dict[str, str] = {}
     for i, (task, metric, direction) in enumerate(headers):
         lo, hi = bounds[i], bounds[i + 1]
-        h = hashlib.sha256(f"{task}\x1f{metric}\x1f{direction}\x1d".encode())
-        h.update("\x1e".join(trial_text[trial_bounds[i] : trial_bounds[i + 1]]).encode())
-        h.update(steps[lo:hi].astype("<i8").tobytes())
-        h.update(_canonical_bytes(values[lo:hi]))
-        h.update(_canonical_bytes(costs[lo:hi]))
-        if not np.isnan(memory[lo:hi]).all():
-            h.update(b"peak_memory_mb\x1d" + _canonical_bytes(memory[lo:hi]))
-        result[study_values[int(study[lo])].as_py()] = h.hexdigest()
+        text = f"{task}\x1f{metric}\x1f{direction}\x1d" + "\x1e".join(trial_text[trial_bounds[i] : trial_bounds[i + 1]])
+        digest = study_digest(text, steps[lo:hi], values[lo:hi], costs[lo:hi], memory[lo:hi])
+        result[study_values[int(study[lo])].as_py()] = digest
     return result
+
+
+def study_digest(text: str, steps: np.ndarray, values: np.ndarray, costs: np.ndarray, memory: np.ndarray) -> str:
+    """The content hash of one study from its header and trial texts and its points in canonical order.
+
+    Parameters
+    ----------
+    text:
+        The study's header and trial texts (module docstring).
+    steps, values, costs, memory:
+        Its points sorted by trial label (byte order), then step; a missing cost or memory is NaN.
+
+    >>> import pandas as pd
+    >>> from policy_store.ingest.longformat import validate_long_frame
+    >>> frame = pd.DataFrame({"task": "t", "study": "s", "trial": 0, "step": [0, 1], "value": [0.5, 0.25]})
+    >>> text = "t\\x1f\\x1fminimize\\x1d" + "0\\x1fCOMPLETE\\x1f\\x1f2"
+    >>> nan = np.full(2, np.nan)
+    >>> study_digest(text, np.array([0, 1]), np.array([0.5, 0.25]), nan, nan) == study_hashes(
+    ...     validate_long_frame(frame))["s"]
+    True
+    """
+    h = hashlib.sha256(text.encode())
+    h.update(steps.astype("<i8").tobytes())
+    h.update(_canonical_bytes(values))
+    h.update(_canonical_bytes(costs))
+    if not np.isnan(memory).all():
+        h.update(b"peak_memory_mb\x1d" + _canonical_bytes(memory))
+    return h.hexdigest()

@@ -59,27 +59,45 @@ def test_a_plain_file_is_stored_as_the_reference_path_stores_it(tmp_path, suffix
     "change",
     [
         lambda f: f.assign(study=" " + f["study"]),  # trimmed by the reference path
-        lambda f: f.assign(study=np.where(f.index == 7, "NA", f["study"])),  # read as missing by pyarrow
         lambda f: f.assign(value=np.where(f.index == 3, "1_000", f["value"].astype(str))),  # DuckDB reads 1000
         lambda f: f.assign(value=np.where(f.index == 3, "-0", f["value"].astype(str))),  # sign lost as int64
         lambda f: f.assign(params=np.where(f.index == 2, "[1]", None)),  # JSON but not an object
         lambda f: f.assign(state=np.where(f.index == 2, "faıl", "COMPLETE")),  # a non-ASCII case mapping
         lambda f: f.assign(step=np.where(f.index == 5, 0, f["step"])),  # a repeated point
         lambda f: f.assign(direction=np.where(f.index == 9, "maximize", "minimize")),  # two directions per task
+        lambda f: f.assign(state=np.where(f.index == 1, "PRUNED", "COMPLETE")),  # two states in one trial
+        lambda f: f.assign(params=np.where(f.index == 1, '{"a": 1}', '{"a": 2}')),  # two params in one trial
+        lambda f: f.assign(params=np.where(f.index == 1, '{"a": 1}', None)),  # params on one point of a trial
+        lambda f: f.assign(task=np.where(f.index == 6, None, f["task"])),  # a missing task on one point
+        lambda f: f.assign(value=np.where(f.index == 4, np.nan, f["value"])),  # NaN in a COMPLETE trial
     ],
 )
-def test_anything_unusual_is_left_to_the_reference_path_with_nothing_written(tmp_path, change):
-    path = tmp_path / "curves.csv"
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_anything_unusual_is_left_to_the_reference_path_with_nothing_written(tmp_path, change, suffix):
+    path = tmp_path / f"curves{suffix}"
     frame = change(make_frame(n_studies=3, n_trials=3, n_steps=4))
-    frame.to_csv(path, index=False)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.astype({"value": str} if frame["value"].dtype == object else {}).to_parquet(path, index=False)
     with PolicyStore.memory() as store:
         store.execute("SET memory_limit = '1GB'")
         before = store.row_counts()
-        assert ingest_with_engine(store, path, "csv", source="f") is None
+        assert ingest_with_engine(store, path, suffix[1:], source="f") is None
         assert store.row_counts() == before
         assert not store.fetch_dicts("SELECT table_name FROM duckdb_tables() WHERE temporary")
         # the call's own buffer-pool cap is lifted again (DuckDB prints the limit rounded to 0.1 MiB)
         assert store.scalar("SELECT current_setting('memory_limit')") in ("953.6 MiB", "953.5 MiB")
+
+
+def test_a_csv_cell_pyarrow_reads_as_missing_is_left_to_the_reference_path(tmp_path):
+    path = tmp_path / "curves.csv"
+    make_frame(n_studies=3, n_trials=3, n_steps=4).assign(study=lambda f: np.where(f.index == 7, "NA", f["study"])
+                                                          ).to_csv(path, index=False)
+    with PolicyStore.memory() as store:
+        before = store.row_counts()
+        assert ingest_with_engine(store, path, "csv", source="f") is None
+        assert store.row_counts() == before
 
 
 def test_studies_interleaved_across_fetched_batches_are_left_to_the_reference_path(tmp_path, monkeypatch):
