@@ -87,7 +87,8 @@ def _number(name: str, present: bool, csv_text: bool) -> tuple[str, str]:
 
 
 def _load_sql(path: Path, fmt: str, names: list[str], types: dict[str, str]) -> tuple[str, dict] | None:
-    """The SELECT reading ``path`` into canonical columns plus ``_odd`` (a cell to leave to the reference path)."""
+    """The SELECT reading ``path``: its own columns typed and canonical, plus ``_odd`` (a cell to leave to the
+    reference path). :func:`_canonical` adds the columns the file does not have."""
     csv_text = fmt == "csv"
     if csv_text:
         columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"  # names are known COLUMNS
@@ -105,33 +106,38 @@ def _load_sql(path: Path, fmt: str, names: list[str], types: dict[str, str]) -> 
                 return None
         source, params = "read_parquet($path)", {"path": str(path)}
 
-    def text(name: str) -> str:
-        return f"CAST({name} AS VARCHAR)" if name in names else "CAST(NULL AS VARCHAR)"
-
     step, step_odd = _number("step", True, csv_text)
     value, value_odd = _number("value", True, csv_text)
     cost, cost_odd = _number("cost_seconds", "cost_seconds" in names, csv_text)
     memory, memory_odd = _number("peak_memory_mb", "peak_memory_mb" in names, csv_text)
-    if "state" in names:  # upper-cased as the reference path does; a non-ASCII case mapping is left to it
-        state = "coalesce(upper(CAST(state AS VARCHAR)), 'COMPLETE')"
-        state_odd = "coalesce(upper(state) <> state AND strlen(state) <> length(state), false)"
-    else:
-        state, state_odd = "'COMPLETE'", "false"
+    # state upper-cased as the reference path does; a non-ASCII case mapping is left to it
+    state_odd = ("coalesce(upper(state) <> state AND strlen(state) <> length(state), false)" if "state" in names
+                 else "false")
     integral = f"({step} BETWEEN 0 AND {MAX_STEP} AND {step} = floor({step}))"
-    select = f"""SELECT {text('task')} AS task, {text('study')} AS study, {text('trial')} AS trial,
-                 CASE WHEN {integral} THEN CAST({step} AS BIGINT) END AS step,
-                 coalesce({value}, 'NaN'::DOUBLE) AS value,
-                 CASE WHEN NOT isnan({cost}) THEN {cost} END AS cost_seconds,
-                 nullif({text('params')}, '') AS params,
-                 {state} AS state,
-                 coalesce({text('metric')}, $metric) AS metric,
-                 coalesce({text('direction')}, $direction) AS direction,
-                 CASE WHEN NOT isnan({memory}) THEN {memory} END AS peak_memory_mb,
-                 coalesce(NOT {integral}, true) OR {step_odd} OR {value_odd} OR {cost_odd}
-                     OR coalesce({cost} < 0, false) OR {memory_odd} OR coalesce({memory} < 0, false)
-                     OR {state_odd} AS _odd
-              FROM {source}"""  # noqa: S608 - column names are COLUMNS, the file is a bound parameter
-    return select, params
+    typed = {"task": "CAST(task AS VARCHAR)", "study": "CAST(study AS VARCHAR)", "trial": "CAST(trial AS VARCHAR)",
+             "step": f"CASE WHEN {integral} THEN CAST({step} AS BIGINT) END",
+             "value": f"coalesce({value}, 'NaN'::DOUBLE)",
+             "cost_seconds": f"CASE WHEN NOT isnan({cost}) THEN {cost} END",
+             "params": "nullif(CAST(params AS VARCHAR), '')",
+             "state": "coalesce(upper(CAST(state AS VARCHAR)), 'COMPLETE')",
+             "metric": "CAST(metric AS VARCHAR)", "direction": "CAST(direction AS VARCHAR)",
+             "peak_memory_mb": f"CASE WHEN NOT isnan({memory}) THEN {memory} END"}
+    odd = (f"""coalesce(NOT {integral}, true) OR {step_odd} OR {value_odd} OR {cost_odd}
+               OR coalesce({cost} < 0, false) OR {memory_odd} OR coalesce({memory} < 0, false) OR {state_odd}""")
+    own = ", ".join(f"{typed[c]} AS {c}" for c in COLUMNS if c in names)
+    # column names are COLUMNS, the file is a bound parameter
+    return f"SELECT {own}, {odd} AS _odd FROM {source}", params  # noqa: S608
+
+
+def _canonical(rows: str, names: list[str]) -> str:
+    """Every canonical column of ``rows`` (the file's, typed by :func:`_load_sql`), defaults for the others;
+    binds ``$metric`` and ``$direction``."""
+    absent = {"cost_seconds": "CAST(NULL AS DOUBLE)", "params": "CAST(NULL AS VARCHAR)", "state": "'COMPLETE'",
+              "metric": "CAST($metric AS VARCHAR)", "direction": "CAST($direction AS VARCHAR)",
+              "peak_memory_mb": "CAST(NULL AS DOUBLE)"}
+    given = {"metric": "coalesce(metric, $metric)", "direction": "coalesce(direction, $direction)"}
+    columns = ", ".join(f"{given.get(c, c) if c in names else absent[c]} AS {c}" for c in COLUMNS)
+    return f"(SELECT {columns}, _odd FROM {rows}) AS p"  # noqa: S608 - generated names and constants
 
 
 def _plain_label(value: str | None, csv_text: bool, *, nullable: bool = False) -> bool:
@@ -241,7 +247,7 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
         result: dict[str, str] = {}
         carry: list[np.ndarray] | None = None
         for batch in reader:
-            columns = [np.asarray(batch.column(i)) for i in range(5)]
+            columns = [_numbers(batch.column(i)) for i in range(5)]
             if carry is not None:
                 columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
             last = study_of[columns[0]] == study_of[columns[0][-1]]  # its study may go on in the next batch
@@ -253,6 +259,15 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
     finally:
         store.execute("SET threads = ?", [threads])
     return result if done.all() else None
+
+
+def _numbers(column) -> np.ndarray:  # noqa: ANN001 - a pyarrow Array of int64 or double without NULLs
+    """An Arrow column's values as a numpy view (pyarrow's own conversion imports pandas, 0.3 s)."""
+    kind = str(column.type)
+    if column.null_count or kind not in ("int64", "double"):  # pragma: no cover - the query rules both out
+        raise StoreError(f"unexpected {kind} column with {column.null_count} NULLs")
+    values = np.frombuffer(column.buffers()[1], dtype=np.int64 if kind == "int64" else np.float64)
+    return values[column.offset : column.offset + len(column)]
 
 
 def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.ndarray, studies: list,
@@ -416,7 +431,7 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
     if load is None:
         return None
     select, params = load
-    params.update(metric=metric, direction=direction or DEFAULT_DIRECTION)
+    defaults = {"metric": metric, "direction": direction or DEFAULT_DIRECTION}
     table = f"_engine_{uuid.uuid4().hex}"
     trials = f"{table}_trials"
     memory = "peak_memory_mb" in names
@@ -424,11 +439,11 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
     store.execute("SET memory_limit = ?", [STORE_MEMORY])
     try:
         try:
-            if csv_text:  # parsed once, kept typed in DuckDB's buffer pool (spilling beyond it)
+            if csv_text:  # parsed once, its own columns kept typed in DuckDB's buffer pool (spilling beyond it)
                 store.execute(f"CREATE TEMP TABLE {table} AS {select}", params)  # noqa: S608
-                points, params = f"{table} AS p", {}
+                points, params = _canonical(table, names), defaults
             else:  # columnar already: each pass reads the columns it needs
-                points = f"({select}) AS p"  # noqa: S608
+                points, params = _canonical(f"({select})", names), {**params, **defaults}
             store.execute(f"CREATE TEMP TABLE {trials} AS {_trials_sql(points)}", params or None)  # noqa: S608
         except StoreError:  # a cell or line DuckDB's reader refuses: the reference path names it
             return None
