@@ -47,7 +47,7 @@ import numpy as np
 
 from policy_store.errors import InvalidInputError, StoreError, StudyConflictError
 from policy_store.ingest.columns import COLUMNS, DEFAULT_DIRECTION, DIRECTIONS, MAX_STEP, REQUIRED_COLUMNS, STATES
-from policy_store.ingest.hashing import study_digest
+from policy_store.ingest.hashing import numbers, study_digest
 from policy_store.ingest.report import IngestReport, count
 from policy_store.names import has_control
 from policy_store.store import PolicyStore, utcnow
@@ -247,7 +247,7 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
         result: dict[str, str] = {}
         carry: list[np.ndarray] | None = None
         for batch in reader:
-            columns = [_numbers(batch.column(i)) for i in range(5)]
+            columns = [numbers(batch.column(i)) for i in range(5)]
             if carry is not None:
                 columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
             last = study_of[columns[0]] == study_of[columns[0][-1]]  # its study may go on in the next batch
@@ -259,15 +259,6 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
     finally:
         store.execute("SET threads = ?", [threads])
     return result if done.all() else None
-
-
-def _numbers(column) -> np.ndarray:  # noqa: ANN001 - a pyarrow Array of int64 or double without NULLs
-    """An Arrow column's values as a numpy view (pyarrow's own conversion imports pandas, 0.3 s)."""
-    kind = str(column.type)
-    if column.null_count or kind not in ("int64", "double"):  # pragma: no cover - the query rules both out
-        raise StoreError(f"unexpected {kind} column with {column.null_count} NULLs")
-    values = np.frombuffer(column.buffers()[1], dtype=np.int64 if kind == "int64" else np.float64)
-    return values[column.offset : column.offset + len(column)]
 
 
 def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.ndarray, studies: list,
