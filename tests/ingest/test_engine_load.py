@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from policy_store import PolicyStore
+from policy_store.errors import StudyConflictError
 from policy_store.ingest import engine_load, ingest_frame, read_long_file
 from policy_store.ingest.engine_load import ingest_with_engine
 from tests.conftest import make_frame
@@ -53,6 +54,29 @@ def test_a_plain_file_is_stored_as_the_reference_path_stores_it(tmp_path, suffix
             pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=False, rtol=1e-15)
         assert len(ours["curve_memory"]) == 24  # trial 3's points in 4 studies
         assert ingest_with_engine(engine, path, suffix[1:], source="f").unchanged == report.added
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_changed_study_is_refused_or_replaced_as_the_reference_path_does(tmp_path, suffix):
+    first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+    frame = _rich_frame()
+    _write(frame, first)
+    changed = frame.assign(value=np.where(frame["study"] == frame["study"].iloc[-1], 0.125, frame["value"]))
+    _write(changed, second)
+    with PolicyStore.memory() as engine, PolicyStore.memory() as reference:
+        ingest_with_engine(engine, first, suffix[1:], source="f")
+        before = engine.row_counts()
+        with pytest.raises(StudyConflictError):
+            ingest_with_engine(engine, second, suffix[1:], source="f")
+        assert engine.row_counts() == before
+        report = ingest_with_engine(engine, second, suffix[1:], source="f", replace=True)
+        assert report.replaced == [frame["study"].iloc[-1]] and len(report.unchanged) == 3
+        assert report.points_written == int((frame["study"] == frame["study"].iloc[-1]).sum())
+        ingest_frame(reference, read_long_file(first), source="f")
+        ingest_frame(reference, read_long_file(second), source="f", replace=True)
+        ours, theirs = _tables(engine), _tables(reference)
+        for table in _KEYS:
+            pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=False, rtol=1e-15)
 
 
 @pytest.mark.parametrize(
