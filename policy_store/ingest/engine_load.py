@@ -47,7 +47,7 @@ import numpy as np
 
 from policy_store.errors import InvalidInputError, StoreError, StudyConflictError
 from policy_store.ingest.columns import COLUMNS, DEFAULT_DIRECTION, DIRECTIONS, MAX_STEP, REQUIRED_COLUMNS, STATES
-from policy_store.ingest.hashing import numbers, study_digest
+from policy_store.ingest.hashing import canonical_digest, canonical_numbers, numbers
 from policy_store.ingest.report import IngestReport, count
 from policy_store.names import has_control
 from policy_store.store import PolicyStore, utcnow
@@ -284,7 +284,11 @@ def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.nd
     unordered = np.zeros(len(study), dtype=bool)
     unordered[1:] = ~ordered
     unordered[starts] = False
-    needs_sort = np.add.reduceat(unordered, starts) > 0
+    needs_sort = (np.add.reduceat(unordered, starts) > 0).tolist()
+    has_memory = (np.add.reduceat(~np.isnan(memory), starts) > 0).tolist()
+    # the numbers as hashed, converted for the whole block at once (per study: 18k times a few small calls)
+    steps, values, costs = steps.astype("<i8", copy=False), canonical_numbers(values), canonical_numbers(costs)
+    memory = canonical_numbers(memory) if any(has_memory) else memory
     for k, (i, lo, hi) in enumerate(zip(which.tolist(), starts.tolist(), ends.tolist(), strict=True)):
         r, s = ranks[lo:hi], steps[lo:hi]
         v, c, m = values[lo:hi], costs[lo:hi], memory[lo:hi]
@@ -293,7 +297,7 @@ def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.nd
             r, s, v, c, m = r[order], s[order], v[order], c[order], m[order]
             if ((r[1:] == r[:-1]) & (s[1:] == s[:-1])).any():
                 return False  # a repeated point: the reference path names it
-        result[studies[i][0]] = study_digest(studies[i][1], s, v, c, m)
+        result[studies[i][0]] = canonical_digest(studies[i][1], s, v, c, m if has_memory[k] else None)
     done[which] = True
     return True
 

@@ -80,10 +80,6 @@ def _ranks(values: pa.Array) -> np.ndarray:
     return ranks
 
 
-def _canonical_bytes(values: np.ndarray) -> bytes:
-    return np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes()
-
-
 def _texts(table: pa.Table, field: str, rows: np.ndarray) -> list[str]:
     return ["" if v is None else v for v in table[field].take(_indices(rows)).to_pylist()]
 
@@ -154,10 +150,28 @@ def study_digest(text: str, steps: np.ndarray, values: np.ndarray, costs: np.nda
     ...     validate_long_frame(frame))["s"]
     True
     """
+    memory = None if np.isnan(memory).all() else canonical_numbers(memory)
+    return canonical_digest(text, steps.astype("<i8"), canonical_numbers(values), canonical_numbers(costs), memory)
+
+
+def canonical_numbers(values: np.ndarray) -> np.ndarray:
+    """Floats as hashed: little-endian float64, every NaN the same NaN.
+
+    >>> canonical_numbers(np.array([1.0, -np.nan])).tobytes() == canonical_numbers(np.array([1.0, np.nan])).tobytes()
+    True
+    """
+    return np.where(np.isnan(values), np.nan, values).astype("<f8", copy=False)
+
+
+def canonical_digest(text: str, steps: np.ndarray, values: np.ndarray, costs: np.ndarray,
+                     memory: np.ndarray | None) -> str:
+    """:func:`study_digest` of numbers already canonical (little-endian int64 steps, :func:`canonical_numbers`
+    for the rest, ``memory`` None where the study has none), so a caller can convert a whole batch at once."""
     h = hashlib.sha256(text.encode())
-    h.update(steps.astype("<i8").tobytes())
-    h.update(_canonical_bytes(values))
-    h.update(_canonical_bytes(costs))
-    if not np.isnan(memory).all():
-        h.update(b"peak_memory_mb\x1d" + _canonical_bytes(memory))
+    h.update(np.ascontiguousarray(steps))
+    h.update(np.ascontiguousarray(values))
+    h.update(np.ascontiguousarray(costs))
+    if memory is not None:
+        h.update(b"peak_memory_mb\x1d")
+        h.update(np.ascontiguousarray(memory))
     return h.hexdigest()
