@@ -57,6 +57,20 @@ def test_a_plain_file_is_stored_as_the_reference_path_stores_it(tmp_path, suffix
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_content_hashes_equal_the_reference_paths_when_byte_order_is_not_numeric_order(tmp_path, suffix):
+    frame = make_frame(n_studies=3, n_trials=12, n_steps=3)  # trials "10", "11" sort before "2"
+    frame["study"] = frame["study"].map({s: f"étude-{s}-ü😀" for s in frame["study"].unique()})
+    frame = frame.sample(frac=1.0, random_state=3)  # and no row in canonical order
+    path = tmp_path / f"curves{suffix}"
+    _write(frame, path)
+    with PolicyStore.memory() as engine, PolicyStore.memory() as reference:
+        assert len(ingest_with_engine(engine, path, suffix[1:], source="f").added) == 3
+        ingest_frame(reference, read_long_file(path), source="f")
+        hashes = "SELECT study, content_hash FROM studies ORDER BY study"
+        assert engine.fetch_dicts(hashes) == reference.fetch_dicts(hashes)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_a_changed_study_is_refused_or_replaced_as_the_reference_path_does(tmp_path, suffix):
     first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
     frame = _rich_frame()
