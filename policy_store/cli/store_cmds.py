@@ -24,12 +24,15 @@ def _init(args: argparse.Namespace) -> int:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    # Imported here so that registering the commands (`policy-store --help`, `status`) does not pay for pandas.
-    from policy_store.ingest import ingest_file, ingest_optuna
+    # Imported here so that registering the commands (`policy-store --help`, `status`) does not pay for pandas;
+    # a well-formed file is read by DuckDB without it, Optuna's studies need it.
+    from policy_store.ingest import ingest_file
 
     progress = not args.json and sys.stderr.isatty()
     with open_store(args) as store:
         if args.format == "optuna":
+            from policy_store.ingest import ingest_optuna
+
             report = ingest_optuna(
                 store, args.file, study_name=args.study_name, task=args.task, replace=args.replace, progress=progress
             )

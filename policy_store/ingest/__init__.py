@@ -9,24 +9,35 @@
 ['s']
 """
 
-from policy_store.ingest.files import ingest_file, read_long_file
-from policy_store.ingest.longformat import COLUMNS, DIRECTIONS, REQUIRED_COLUMNS, STATES, validate_long_frame
-from policy_store.ingest.optuna_source import frame_from_optuna, ingest_optuna, load_optuna_studies
-from policy_store.ingest.stream import ingest_csv_stream
-from policy_store.ingest.writer import IngestReport, ingest_frame
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "COLUMNS",
-    "DIRECTIONS",
-    "REQUIRED_COLUMNS",
-    "STATES",
-    "IngestReport",
-    "frame_from_optuna",
-    "ingest_csv_stream",
-    "ingest_file",
-    "ingest_frame",
-    "ingest_optuna",
-    "load_optuna_studies",
-    "read_long_file",
-    "validate_long_frame",
-]
+# Each name is imported from its module on first use: `policy-store ingest FILE` of a well-formed file is read
+# by DuckDB and needs neither pandas (the validation, Optuna's studies) nor pyarrow's CSV reader.
+_MODULE_OF = {
+    "COLUMNS": "columns",
+    "DIRECTIONS": "columns",
+    "REQUIRED_COLUMNS": "columns",
+    "STATES": "columns",
+    "IngestReport": "report",
+    "frame_from_optuna": "optuna_source",
+    "ingest_csv_stream": "stream",
+    "ingest_file": "files",
+    "ingest_frame": "writer",
+    "ingest_optuna": "optuna_source",
+    "load_optuna_studies": "optuna_source",
+    "read_long_file": "files",
+    "validate_long_frame": "longformat",
+}
+
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

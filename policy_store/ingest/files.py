@@ -12,15 +12,15 @@ from __future__ import annotations
 import codecs
 import os
 from pathlib import Path
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING
 
 from policy_store.choices import FORMATS
 from policy_store.errors import InvalidInputError
-from policy_store.ingest.longformat import COLUMNS
+from policy_store.ingest.columns import COLUMNS
+
+if TYPE_CHECKING:
+    import pandas as pd
+    import pyarrow as pa
 
 _TEXT_COLUMNS = ("task", "study", "trial", "params", "state", "metric", "direction")
 
@@ -99,6 +99,10 @@ def read_long_file(path: str | os.PathLike[str], fmt: str | None = None) -> pd.D
 
     Identifier columns are read as text so that ``007`` stays ``007``.
     """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     path = Path(path)
     fmt = fmt or detect_format(path)
     if fmt not in FORMATS:
@@ -144,6 +148,9 @@ def _to_frame(table: pa.Table) -> pd.DataFrame:
     A Python object per label cell (millions of them, converted back to Arrow by
     the validation) was a third of the time of ingesting a large file.
     """
+    import pandas as pd
+    import pyarrow as pa
+
     names = table.column_names
     if len(set(names)) != len(names):  # refused by the validation, which names the repeated column
         return table.to_pandas()
@@ -164,8 +171,6 @@ def ingest_file(store, path: str | os.PathLike[str], fmt: str | None = None, **k
     bounded memory (:func:`policy_store.ingest.stream.ingest_csv_stream`).
     """
     from policy_store.ingest.engine_load import ingest_with_engine
-    from policy_store.ingest.stream import STREAM_BYTES, ingest_csv_stream
-    from policy_store.ingest.writer import ingest_frame
 
     path = Path(path)
     if (fmt or detect_format(path)) in FORMATS and path.is_file() and path.stat().st_size > 0:
@@ -174,6 +179,9 @@ def ingest_file(store, path: str | os.PathLike[str], fmt: str | None = None, **k
                                     **{k: v for k, v in kwargs.items() if k in ("replace", "direction", "metric")})
         if report is not None:
             return report
+    from policy_store.ingest.stream import STREAM_BYTES, ingest_csv_stream
+    from policy_store.ingest.writer import ingest_frame
+
     if (fmt or detect_format(path)) == "csv" and path.is_file() and path.stat().st_size > STREAM_BYTES:
         kwargs.pop("progress", None)
         return ingest_csv_stream(store, path, **kwargs)

@@ -41,16 +41,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from policy_store.errors import InvalidInputError
+from policy_store.ingest.columns import (  # noqa: F401 - re-exported: the long format's names
+    COLUMNS,
+    DEFAULT_DIRECTION,
+    DIRECTIONS,
+    MAX_STEP,
+    OPTIONAL_COLUMNS,
+    REQUIRED_COLUMNS,
+    STATES,
+)
+from policy_store.ingest.hashing import codes  # noqa: F401 - also used by name from here
 from policy_store.names import CONTROL_MESSAGE, CONTROL_SQL
 
-REQUIRED_COLUMNS = ("task", "study", "trial", "step", "value")
-OPTIONAL_COLUMNS = ("cost_seconds", "params", "state", "metric", "direction", "peak_memory_mb")
-COLUMNS = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
-STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
-DIRECTIONS = ("minimize", "maximize")
-DEFAULT_DIRECTION = "minimize"
-MAX_STEP = 2**53 - 1
-"""Largest step: every integer up to it is exact in float64, so no two steps can collapse into one."""
 _TEXT = ("task", "study", "trial", "params", "state", "metric", "direction")
 _LABELS = ("task", "study", "trial", "metric")
 
@@ -214,21 +216,6 @@ _GROUP_CHECKS = (
     ("direction", "task", "task"),
     ("metric", "task", "task"),
 )
-
-
-def codes(array: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, pa.Array]:
-    """Dense integer codes of a string column (NULL gets a code too) and the values they stand for.
-
-    >>> c, values = codes(pa.array(["b", "a", "b", None]))
-    >>> c.tolist(), values.to_pylist()
-    ([0, 1, 0, 2], ['b', 'a', None])
-    """
-    encoded = pc.dictionary_encode(array, null_encoding="encode")
-    if isinstance(encoded, pa.ChunkedArray):
-        encoded = encoded.combine_chunks() if encoded.num_chunks != 1 else encoded.chunk(0)
-        if isinstance(encoded, pa.ChunkedArray):  # pragma: no cover - defensive for older pyarrow
-            encoded = encoded.chunk(0)
-    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary
 
 
 def first_disagreement(groups: np.ndarray, values: np.ndarray) -> int | None:

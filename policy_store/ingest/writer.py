@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -26,35 +25,11 @@ from tqdm.auto import tqdm
 from policy_store.errors import DirectionMismatchError, InvalidInputError, StudyConflictError
 from policy_store.ingest.hashing import study_hashes
 from policy_store.ingest.longformat import validate_long_frame
+from policy_store.ingest.report import IngestReport
+from policy_store.ingest.report import count as _n
 from policy_store.store import PolicyStore, utcnow
 
-
-@dataclass
-class IngestReport:
-    """What one ingest call did."""
-
-    added: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
-    points_written: int = 0
-    new_tasks: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        """One line for people."""
-        if not self.added and not self.replaced:
-            return f"{_n(len(self.unchanged), 'study', 'studies')} unchanged (already in the store; nothing written)"
-        parts = [f"{_n(len(self.added), 'study', 'studies')} added"] if self.added else []
-        parts += [f"{len(self.replaced)} replaced"] if self.replaced else []
-        parts += [f"{len(self.unchanged)} unchanged"] if self.unchanged else []
-        tasks = f", {_n(len(self.new_tasks), 'new task', 'new tasks')}" if self.new_tasks else ""
-        return f"{', '.join(parts)} ({self.points_written} points{tasks})"
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def _n(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
+__all__ = ["IngestReport", "ingest_canonical_view", "ingest_frame"]
 
 
 def _check_tasks(store: PolicyStore, tasks: pd.DataFrame) -> list[str]:

@@ -64,6 +64,23 @@ def test_drift_events_import_neither_pandas_nor_scipy(tmp_path):
     assert imported == ["duckdb"]
 
 
+def test_ingest_of_a_well_formed_file_and_check_import_no_pandas(tmp_path):
+    from tests.conftest import make_frame
+
+    store = str(tmp_path / "s.duckdb")
+    frame = make_frame(n_studies=2, n_trials=3, n_steps=4)
+    frame.to_csv(tmp_path / "c.csv", index=False)
+    frame.assign(study=frame["study"] + "-p").to_parquet(tmp_path / "c.parquet", index=False)
+    for name in ("c.csv", "c.parquet"):
+        imported, done = _imported_by(["--store", store, "ingest", str(tmp_path / name)])
+        assert done.returncode == 0 and "2 studies added (24 points" in done.stdout, done.stderr
+        # DuckDB reads the file, pyarrow hands the hash its numbers; pandas is for the reference path only
+        assert imported == ["duckdb", "pyarrow"]
+    imported, done = _imported_by(["--store", store, "check"])
+    assert done.returncode == 0 and "no violations" in done.stdout
+    assert imported == ["duckdb", "pyarrow"]
+
+
 def test_light_choices_are_the_librarys():
     from policy_store.drift import METRICS
     from policy_store.drift.windows import OUTCOME_METRICS

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from policy_store import PolicyStore
+from policy_store.errors import StudyConflictError
 from policy_store.ingest import engine_load, ingest_frame, read_long_file
 from policy_store.ingest.engine_load import ingest_with_engine
 from tests.conftest import make_frame
@@ -55,31 +56,86 @@ def test_a_plain_file_is_stored_as_the_reference_path_stores_it(tmp_path, suffix
         assert ingest_with_engine(engine, path, suffix[1:], source="f").unchanged == report.added
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_content_hashes_equal_the_reference_paths_when_byte_order_is_not_numeric_order(tmp_path, suffix):
+    frame = make_frame(n_studies=3, n_trials=12, n_steps=3)  # trials "10", "11" sort before "2"
+    frame["study"] = frame["study"].map({s: f"étude-{s}-ü😀" for s in frame["study"].unique()})
+    frame = frame.sample(frac=1.0, random_state=3)  # and no row in canonical order
+    path = tmp_path / f"curves{suffix}"
+    _write(frame, path)
+    with PolicyStore.memory() as engine, PolicyStore.memory() as reference:
+        assert len(ingest_with_engine(engine, path, suffix[1:], source="f").added) == 3
+        ingest_frame(reference, read_long_file(path), source="f")
+        hashes = "SELECT study, content_hash FROM studies ORDER BY study"
+        assert engine.fetch_dicts(hashes) == reference.fetch_dicts(hashes)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_changed_study_is_refused_or_replaced_as_the_reference_path_does(tmp_path, suffix):
+    first, second = tmp_path / f"a{suffix}", tmp_path / f"b{suffix}"
+    frame = _rich_frame()
+    _write(frame, first)
+    changed = frame.assign(value=np.where(frame["study"] == frame["study"].iloc[-1], 0.125, frame["value"]))
+    _write(changed, second)
+    with PolicyStore.memory() as engine, PolicyStore.memory() as reference:
+        ingest_with_engine(engine, first, suffix[1:], source="f")
+        before = engine.row_counts()
+        with pytest.raises(StudyConflictError):
+            ingest_with_engine(engine, second, suffix[1:], source="f")
+        assert engine.row_counts() == before
+        report = ingest_with_engine(engine, second, suffix[1:], source="f", replace=True)
+        assert report.replaced == [frame["study"].iloc[-1]] and len(report.unchanged) == 3
+        assert report.points_written == int((frame["study"] == frame["study"].iloc[-1]).sum())
+        ingest_frame(reference, read_long_file(first), source="f")
+        ingest_frame(reference, read_long_file(second), source="f", replace=True)
+        ours, theirs = _tables(engine), _tables(reference)
+        for table in _KEYS:
+            pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=False, rtol=1e-15)
+
+
 @pytest.mark.parametrize(
     "change",
     [
         lambda f: f.assign(study=" " + f["study"]),  # trimmed by the reference path
-        lambda f: f.assign(study=np.where(f.index == 7, "NA", f["study"])),  # read as missing by pyarrow
         lambda f: f.assign(value=np.where(f.index == 3, "1_000", f["value"].astype(str))),  # DuckDB reads 1000
         lambda f: f.assign(value=np.where(f.index == 3, "-0", f["value"].astype(str))),  # sign lost as int64
         lambda f: f.assign(params=np.where(f.index == 2, "[1]", None)),  # JSON but not an object
         lambda f: f.assign(state=np.where(f.index == 2, "faıl", "COMPLETE")),  # a non-ASCII case mapping
         lambda f: f.assign(step=np.where(f.index == 5, 0, f["step"])),  # a repeated point
         lambda f: f.assign(direction=np.where(f.index == 9, "maximize", "minimize")),  # two directions per task
+        lambda f: f.assign(state=np.where(f.index == 1, "PRUNED", "COMPLETE")),  # two states in one trial
+        lambda f: f.assign(params=np.where(f.index == 1, '{"a": 1}', '{"a": 2}')),  # two params in one trial
+        lambda f: f.assign(params=np.where(f.index == 1, '{"a": 1}', None)),  # params on one point of a trial
+        lambda f: f.assign(task=np.where(f.index == 6, None, f["task"])),  # a missing task on one point
+        lambda f: f.assign(value=np.where(f.index == 4, np.nan, f["value"])),  # NaN in a COMPLETE trial
     ],
 )
-def test_anything_unusual_is_left_to_the_reference_path_with_nothing_written(tmp_path, change):
-    path = tmp_path / "curves.csv"
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_anything_unusual_is_left_to_the_reference_path_with_nothing_written(tmp_path, change, suffix):
+    path = tmp_path / f"curves{suffix}"
     frame = change(make_frame(n_studies=3, n_trials=3, n_steps=4))
-    frame.to_csv(path, index=False)
+    if suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.astype({"value": str} if frame["value"].dtype == object else {}).to_parquet(path, index=False)
     with PolicyStore.memory() as store:
         store.execute("SET memory_limit = '1GB'")
         before = store.row_counts()
-        assert ingest_with_engine(store, path, "csv", source="f") is None
+        assert ingest_with_engine(store, path, suffix[1:], source="f") is None
         assert store.row_counts() == before
         assert not store.fetch_dicts("SELECT table_name FROM duckdb_tables() WHERE temporary")
         # the call's own buffer-pool cap is lifted again (DuckDB prints the limit rounded to 0.1 MiB)
         assert store.scalar("SELECT current_setting('memory_limit')") in ("953.6 MiB", "953.5 MiB")
+
+
+def test_a_csv_cell_pyarrow_reads_as_missing_is_left_to_the_reference_path(tmp_path):
+    path = tmp_path / "curves.csv"
+    make_frame(n_studies=3, n_trials=3, n_steps=4).assign(study=lambda f: np.where(f.index == 7, "NA", f["study"])
+                                                          ).to_csv(path, index=False)
+    with PolicyStore.memory() as store:
+        before = store.row_counts()
+        assert ingest_with_engine(store, path, "csv", source="f") is None
+        assert store.row_counts() == before
 
 
 def test_studies_interleaved_across_fetched_batches_are_left_to_the_reference_path(tmp_path, monkeypatch):
