@@ -95,11 +95,13 @@ def _best_bounded(bound: np.ndarray, killed_excess: np.ndarray, allowed: np.ndar
 
 
 def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
-                   quantile: float = QUANTILE, min_tasks: int = MIN_TASKS,
+                   quantile: float | None = QUANTILE, min_source_datasets: int = MIN_SOURCE_DATASETS,
+                   min_tasks: int = MIN_TASKS,
                    max_killed_excess: float = MAX_KILLED_EXCESS) -> tuple[dict[str, str], dict[str, list[float]]]:
     """Per ``"<family>/<direction>"`` of ``data``'s tasks: the fallback rule's name (groups keeping
     ``MedianPruner()`` are left out), and every candidate's bound of gain over ``MedianPruner()`` on the
-    group for the floor's group check (module docstring)."""
+    group for the floor's group check (module docstring; ``quantile=None`` and a ``min_source_datasets``
+    larger than any source drop those conditions)."""
     import pandas as pd
     from policy_store.meta.evaluation.splits import task_source
     from policy_store.meta.learner.model import task_direction
@@ -120,11 +122,12 @@ def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: f
         rows = np.flatnonzero(keys == key)
         per = pd.DataFrame(gain[rows]).groupby(datasets[rows]).mean()
         per_dataset, sources = per.to_numpy(), np.array([source[d] for d in per.index])
-        check = _bound(per_dataset, z, sources=sources)
+        check = _bound(per_dataset, z, sources=sources, min_datasets=min_source_datasets)
         bounds[key] = [float(b) if np.isfinite(b) else -1e9 for b in check]
         if len(rows) < min_tasks:
             continue
-        best = _best_bounded(_bound(per_dataset, z, quantile=quantile, sources=sources),
+        best = _best_bounded(_bound(per_dataset, z, quantile=quantile, sources=sources,
+                                    min_datasets=min_source_datasets),
                              np.nanmean(killed[rows], 0), allowed, baseline=baseline,
                              max_killed_excess=max_killed_excess)
         if best is not None:
