@@ -136,8 +136,9 @@ def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: f
 
 
 def group_fallbacks(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
-                    quantile: float = QUANTILE, min_tasks: int = MIN_TASKS,
-                    max_killed_excess: float = MAX_KILLED_EXCESS) -> dict[str, str]:
+                    quantile: float | None = QUANTILE, min_source_datasets: int = MIN_SOURCE_DATASETS,
+                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS) -> dict[str, str]:
     """The fallbacks of :func:`group_evidence`."""
-    return group_evidence(data, lam=lam, baseline=baseline, z=z, quantile=quantile, min_tasks=min_tasks,
+    return group_evidence(data, lam=lam, baseline=baseline, z=z, quantile=quantile,
+                          min_source_datasets=min_source_datasets, min_tasks=min_tasks,
                           max_killed_excess=max_killed_excess)[0]
