@@ -7,6 +7,12 @@ here without refitting: cross-validated gain over ``MedianPruner()`` per corpus 
 groups (split x corpus x family x direction) below ``MedianPruner()`` or above its killed-best rate + 0.05.
 
     python benchmarks/meta_floor_quantile.py DIR/floor-rows.pkl
+    python benchmarks/meta_floor_quantile.py DIR/floor-rows.pkl --residuals --hpo CORPUS.parquet \
+        --hpo-features F.parquet --cache DIR
+
+``--residuals``: would a calibration per direction move the bounds? The normalised residuals of the utility gain
+(as :func:`policy_store.meta.learner.calibration.calibrate` computes them: 5 grouped folds of 40-tree forests), and
+the median over rules of their 0.1 / 0.25 / 0.5 quantiles pooled, per direction and per corpus x direction.
 """
 
 from __future__ import annotations
@@ -37,9 +43,47 @@ def score(rows: pd.DataFrame, q_max: float, q_min: float, lam: float = 20.0) -> 
             "killed": int((lo["killed"] > 0.05 + 1e-9).sum())}
 
 
+def residual_quantiles(hpo: str, hpo_features: str | None, cache: str | None) -> list[str]:
+    """Lines: per quantile, the median over rules of the normalised gain residuals' quantile, pooled and per group."""
+    from pathlib import Path
+
+    import numpy as np
+    from policy_store.meta.evaluation.splits import group_folds
+    from policy_store.meta.learner.build_knowledge import build_training
+    from policy_store.meta.learner.calibration import BASELINE, tree_outcomes, true_outcomes
+    from policy_store.meta.learner.grid import find_candidate
+    from policy_store.meta.learner.model import fit_meta_model, task_direction
+    from policy_store.meta.learner.training_data import task_parts
+
+    data, _ = build_training(hpo, None, jobs=1, cache=Path(cache) if cache else None, hpo_features=hpo_features)
+    base = data.grid.index(find_candidate(data.grid, BASELINE))
+    resid, spreads, tasks = [], [], []
+    for train, test in group_folds(data.tasks, folds=5, seed=0):
+        model = fit_meta_model(data.subset(train), n_estimators=40, random_state=0)
+        mean, spread = tree_outcomes(model, data.features.loc[test], 20.0, base)
+        resid.append(true_outcomes(data.outcome_cube(test), 20.0, base) - mean)
+        spreads.append(spread)
+        tasks += list(test)
+    spread = np.concatenate(spreads)
+    z = (np.concatenate(resid) / (spread + np.nanmedian(spread.reshape(-1, spread.shape[2]), axis=0)))[:, :, 3]
+    direction = np.array([task_direction(data, t) for t in tasks])
+    group = np.array([f"{task_parts(t)['corpus']}/{d}" for t, d in zip(tasks, direction, strict=True)])
+    lines = []
+    for q in (0.1, 0.25, 0.5):
+        cells = [f"pooled {np.median(np.nanquantile(z, q, axis=0)):+.3f}"]
+        cells += [f"{g} {np.median(np.nanquantile(z[labels == g], q, axis=0)):+.3f}"
+                  for labels in (direction, group) for g in sorted(set(labels))]
+        lines.append(f"- quantile {q:g}: " + "; ".join(cells))
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("rows", help="floor-rows.pkl of `benchmarks/meta.py --floor --cache DIR`")
+    p.add_argument("--residuals", action="store_true", help="also the calibration residuals per direction")
+    p.add_argument("--hpo")
+    p.add_argument("--hpo-features")
+    p.add_argument("--cache")
     args = p.parse_args(argv)
     rows = pd.read_pickle(args.rows)  # noqa: S301 -- written by benchmarks/meta.py on this machine
     print("| quantile: maximised / minimised | CV gain: hpo max / hpo min / lcdb max / lcdb min | leave-out groups "
@@ -51,6 +95,9 @@ def main(argv: list[str] | None = None) -> int:
                             for d in ("maximize", "minimize"))
             print(f"| {q_max:g} / {q_min:g} | {cv} | {s['below']} of {s['groups']} | {s['worst']:+.3f} | "
                   f"{s['killed']} |")
+    if args.residuals:
+        print("\nNormalised residuals of the utility gain (median over rules of each quantile):")
+        print("\n".join(residual_quantiles(args.hpo, args.hpo_features, args.cache)))
     return 0
 
 
