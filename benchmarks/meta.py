@@ -424,6 +424,7 @@ def floor_main(args, argv) -> int:
     data, _ = build_training(args.hpo, args.lcdb_source, jobs=args.jobs, cache=args.cache,
                              hpo_features=args.hpo_features)
     rows, cover = evaluate_floor(data, folds=args.folds, n_estimators=args.floor_trees, extra_quantiles=(0.1, 0.5),
+                                 extra_killed=tuple(args.floor_killed),
                                  leave_out=args.leave_out, leave_out_folds=args.leave_out_folds,
                                  calibration_trees=args.calibration_trees, progress=True)
     if args.cache:
@@ -461,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hpo-features", help="with --floor: the corpus's meta-features (`generate-hpo --features-out`)")
     p.add_argument("--cache", type=Path, help="with --floor: keep each corpus's replayed training data here")
     p.add_argument("--floor-trees", type=int, default=100, help="with --floor: trees of each fold's forest")
+    p.add_argument("--floor-killed", type=float, nargs="*", default=[],
+                   help="with --floor: also the floor allowing these killed-best excesses per task (default 0.05)")
     p.add_argument("--calibration-trees", type=int, default=40, help="with --floor: trees of the inner forests")
     p.add_argument("--leave-out-folds", type=int, default=3, help="with --floor: dataset folds of the leave-out rows")
     args = p.parse_args(argv)
