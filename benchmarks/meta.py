@@ -296,12 +296,14 @@ over its held-out studies and trial orders; utility = saved - 20 x regret, regre
 the study's median final value). 'meta-learner' = the largest expected utility; 'meta-learner + floor' (the
 default) = a rule only when its conformal lower bound (quantile 0.25) of utility gain over MedianPruner() is > 0,
 its expected killed-best rate at most +0.05 over MedianPruner()'s, its gain over MedianPruner() on the training
-tasks of the study's family and direction at least 0 (mean over their datasets minus one standard error), and the
-task within the corpus (nearest training task no farther than the 99th percentile of the corpus's own held-out
-distances, every 0/1 descriptor value seen in training); else the fallback, with the reason: out of distribution
-MedianPruner(); within it the prior-free rule with the best such bound (> 0) on the training tasks of the study's
-family and direction, among rules killing the best trial no more often than MedianPruner() there, else
-MedianPruner() (policy_store.meta.learner.fallback). A family or direction absent from training is out of
+tasks of the study's family and direction at least 0 (mean over their datasets minus one standard error, and the
+mean on each data source of the group with >= 2 datasets), and the task within the corpus (nearest training task
+no farther than the 99th percentile of the corpus's own held-out distances, every 0/1 descriptor value seen in
+training); else the fallback, with the reason: out of distribution MedianPruner(); within it the prior-free rule
+with the best bound (> 0) on the training tasks of the study's family and direction -- that bound also no higher
+than the rule's 25 % quantile of per-dataset gains (it must beat MedianPruner() on a new dataset, three in four) --
+among rules killing the best trial no more often than MedianPruner() there, else MedianPruner()
+(policy_store.meta.learner.fallback). A family or direction absent from training is out of
 distribution by design, so the leave-family-out and leave-direction-out rows fall back to MedianPruner() on every
 task. 'fallback' = share of tasks where the floor fell back. Coverage: share of held-out (task,
 candidate) outcomes inside their 80 % conformal interval (normalised residuals of a grouped cross-validation on
@@ -422,6 +424,7 @@ def floor_main(args, argv) -> int:
     data, _ = build_training(args.hpo, args.lcdb_source, jobs=args.jobs, cache=args.cache,
                              hpo_features=args.hpo_features)
     rows, cover = evaluate_floor(data, folds=args.folds, n_estimators=args.floor_trees, extra_quantiles=(0.1, 0.5),
+                                 extra_killed=tuple(args.floor_killed),
                                  leave_out=args.leave_out, leave_out_folds=args.leave_out_folds,
                                  calibration_trees=args.calibration_trees, progress=True)
     if args.cache:
@@ -459,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hpo-features", help="with --floor: the corpus's meta-features (`generate-hpo --features-out`)")
     p.add_argument("--cache", type=Path, help="with --floor: keep each corpus's replayed training data here")
     p.add_argument("--floor-trees", type=int, default=100, help="with --floor: trees of each fold's forest")
+    p.add_argument("--floor-killed", type=float, nargs="*", default=[],
+                   help="with --floor: also the floor allowing these killed-best excesses per task (default 0.05)")
     p.add_argument("--calibration-trees", type=int, default=40, help="with --floor: trees of the inner forests")
     p.add_argument("--leave-out-folds", type=int, default=3, help="with --floor: dataset folds of the leave-out rows")
     args = p.parse_args(argv)

@@ -12,6 +12,10 @@ fallback's measured outcome instead of ``MedianPruner()``'s. Fallbacks:
                            of the training tasks, the prior-free rule with the best lower bound (mean - Z standard
                            errors over datasets) of gain over MedianPruner(), killed-best at most K above
                            MedianPruner()'s, when that bound is > 0; else MedianPruner()
+``... q=Q``                the bound is also no higher than the Q quantile of the per-dataset gains (the fallback
+                           must beat MedianPruner() on a new dataset, not only on average)
+``... sources``            and no higher than the mean gain on each data source of the group with >= 2 datasets
+                           (the group check's bound too)
 
 ``+ group check``: a rule the floor passed whose lower bound of gain on the training tasks of the study's
 (family, direction) is below 0 is replaced by the fallback too (the library filters such rules out before
@@ -59,17 +63,21 @@ def rescore(data, rows: pd.DataFrame, splits, *, lam: float = 20.0) -> pd.DataFr
     utility, killed = cube[:, :, 0] - lam * cube[:, :, 1], cube[:, :, 2]
     key = {t: group_key(task_parts(t)["family"], task_direction(data, t)) for t in tasks}
     floor = rows[rows["method"] == FLOOR].set_index(["split", "task"])
+    off = 10**9                                   # min_source_datasets larger than any source: no source condition
     variants = [("MedianPruner()", None, False), ("best prior-free", "global", False)]
-    variants += [(f"group z={z:g} k={k:g}", (z, k), check) for z in (0.5, 1.0, 2.0) for k in (0.0, 0.05)
+    variants += [(f"group z={z:g} k={k:g}", (z, k, None, off), check) for z in (0.5, 1.0, 2.0) for k in (0.0, 0.05)
                  for check in (False, True)]
+    variants += [("group z=1 k=0" + (f" q={q:g}" if q else "") + (" sources" if m < off else ""), (1.0, 0.0, q, m),
+                  True) for q in (None, 0.1, 0.25, 0.5) for m in (off, 2) if q or m < off]
     out = []
     for split, parts in splits:
         for train, test in parts:
             tr = [index[t] for t in train]
             best_free = int(np.argmax(np.where(free, np.nanmean(utility[tr], 0), -np.inf)))
             sub = data.subset(train)
-            evidence = {(z, k): group_evidence(sub, lam=lam, baseline=base, z=z, max_killed_excess=k)
-                        for _, zk, _ in variants if isinstance(zk, tuple) for z, k in [zk]}
+            evidence = {zk: group_evidence(sub, lam=lam, baseline=base, z=zk[0], max_killed_excess=zk[1],
+                                           quantile=zk[2], min_source_datasets=zk[3])
+                        for _, zk, _ in variants if isinstance(zk, tuple)}
             for name, zk, check in variants:
                 for t in test:
                     r = floor.loc[(split, t)]
