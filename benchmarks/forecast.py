@@ -40,7 +40,7 @@ from policy_store.meta.forecast.corpus import CurveSet, load_source
 from policy_store.meta.forecast.learned import QuantileForecaster
 from policy_store.meta.forecast.packed import PackedQuantileTrees
 from policy_store.meta.forecast.parametric import ParametricForecaster
-from policy_store.meta.forecast.scoring import FRACTIONS, score
+from policy_store.meta.forecast.scoring import FRACTIONS, context_split, score
 
 from policy_store.cache import cache_dir
 
@@ -80,30 +80,41 @@ def sample(cs: CurveSet, n: int, seed: int = 0) -> CurveSet:
     return cs.subset(keep)
 
 
-def quality(test: str, cs: CurveSet, learned, last_value, n_sample: int) -> pd.DataFrame:
-    small = sample(cs, n_sample)
+def quality(test: str, cs: CurveSet, learned, last_value, n_sample: int, n_context: int) -> pd.DataFrame:
+    """Every method on the same query curves: per study ``n_context`` curves are the context, the rest queries."""
+    is_context = context_split(cs, n_context, seed=0)
+    queries = ~is_context
+    small = np.zeros(len(cs), dtype=bool)
+    pick = np.flatnonzero(queries)
+    small[np.random.default_rng(0).choice(pick, min(n_sample, len(pick)), replace=False)] = True
     parts = []
-    for name, fc, data in (("learned", learned, cs), ("last-value", last_value, cs),
-                           ("learned@sample", learned, small), ("last-value@sample", last_value, small),
-                           ("parametric@sample", ParametricForecaster(), small)):
-        t = score(fc, data, FRACTIONS).assign(method=name, test=test)
-        parts.append(t)
+    for name, fc, rows, ctx in (("learned+ctx", learned, queries, is_context), ("learned", learned, queries, None),
+                                ("last-value", last_value, queries, None),
+                                ("learned+ctx@sample", learned, small, is_context),
+                                ("learned@sample", learned, small, None),
+                                ("parametric@sample", ParametricForecaster(), small, None)):
+        parts.append(score(fc, cs, FRACTIONS, queries=rows, context=ctx).assign(method=name, test=test))
     return pd.concat(parts, ignore_index=True)
 
 
 def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
     wide = table.pivot_table(index=["test", "fraction"], columns="method",
                              values=["coverage80", "crps", "crps_median"])
+
+    def ratio(stat: str, a: str, b: str) -> pd.Series:
+        return wide[(stat, a)] / wide[(stat, b)]
+
     return pd.DataFrame({
-        "cov learned": wide[("coverage80", "learned")], "cov last": wide[("coverage80", "last-value")],
-        "cov param@s": wide[("coverage80", "parametric@sample")],
-        "crps learned": wide[("crps", "learned")], "crps last": wide[("crps", "last-value")],
-        "ratio vs last": wide[("crps", "learned")] / wide[("crps", "last-value")],
-        "med ratio vs last": wide[("crps_median", "learned")] / wide[("crps_median", "last-value")],
-        "crps learned@s": wide[("crps", "learned@sample")], "crps last@s": wide[("crps", "last-value@sample")],
-        "crps param@s": wide[("crps", "parametric@sample")],
-        "ratio vs param@s": wide[("crps", "learned@sample")] / wide[("crps", "parametric@sample")],
-        "med ratio vs param@s": wide[("crps_median", "learned@sample")] / wide[("crps_median", "parametric@sample")],
+        "cov ctx": wide[("coverage80", "learned+ctx")], "cov no-ctx": wide[("coverage80", "learned")],
+        "cov last": wide[("coverage80", "last-value")], "cov param@s": wide[("coverage80", "parametric@sample")],
+        "ctx/last mean": ratio("crps", "learned+ctx", "last-value"),
+        "ctx/last med": ratio("crps_median", "learned+ctx", "last-value"),
+        "ctx/param@s mean": ratio("crps", "learned+ctx@sample", "parametric@sample"),
+        "ctx/param@s med": ratio("crps_median", "learned+ctx@sample", "parametric@sample"),
+        "noctx/last mean": ratio("crps", "learned", "last-value"),
+        "noctx/last med": ratio("crps_median", "learned", "last-value"),
+        "noctx/param@s mean": ratio("crps", "learned@sample", "parametric@sample"),
+        "noctx/param@s med": ratio("crps_median", "learned@sample", "parametric@sample"),
     }).round(3)
 
 
@@ -147,6 +158,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--heldout", default="/work/handoff/hpo-heldout.parquet")
     parser.add_argument("--sample", type=int, default=600, help="curves per setting for the parametric anchor")
+    parser.add_argument("--context", type=int, default=5,
+                        help="curves per study given as context (the rest are forecast)")
+    parser.add_argument("--train-only", action="store_true", help="only fit (and cache) the held-out models")
     parser.add_argument("--timing-only", action="store_true", help="only the inference timing")
     args = parser.parse_args()
     t0 = time.perf_counter()
@@ -157,10 +171,14 @@ def main() -> int:
     tables = []
     for test in SPLITS:
         learned, last_value = held_out_models(test, sets)
-        tables.append(quality(test, sets[test], learned, last_value, args.sample))
+        if args.train_only:
+            continue
+        tables.append(quality(test, sets[test], learned, last_value, args.sample, args.context))
         print(f"[{test} done at {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
+    if args.train_only:
+        return 0
     tables.append(quality("heldout", load_source(args.heldout), load_forecaster(), load_forecaster("last-value"),
-                          args.sample))
+                          args.sample, args.context))
     pd.set_option("display.width", 250)
     print("Coverage of the 80 % interval and CRPS (study-scale units) at each prefix fraction, per held-out setting;")
     print("@s: on a seeded sample of", args.sample, "curves per setting (the parametric fits' cost)")
