@@ -128,29 +128,42 @@ print(time.perf_counter() - t)
 """
 
 
-def timing(reps: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per-trial time of ``quantiles`` calls: wall and CPU (thread time: on a shared, oversubscribed machine
-    the wall clock's tail is other processes' turn on the core)."""
+def timing(reps: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per-trial time of ``quantiles`` calls, paired: the compiled call and the numpy reference path
+    (``reference_quantiles``, what every call cost before) alternate call by call in one loop, without and with
+    the study's context (10 other curves, 4 of them completed). Wall and CPU (thread time: on a shared,
+    oversubscribed machine the wall clock's tail is other processes' turn on the core)."""
     cold = [float(subprocess.run([sys.executable, "-c", COLD], capture_output=True, text=True, check=True).stdout)
             for _ in range(3)]
     fc = load_forecaster()
     rng = np.random.default_rng(seed)
-    rows = [{"calls of": "cold (new process, 3 runs)", "wall p50 ms/trial": 1e3 * float(np.median(cold)),
-             "wall p99 ms/trial": 1e3 * max(cold), "cpu p50 ms/trial": np.nan, "cpu p99 ms/trial": np.nan}]
+    rows = [{"calls of": "cold (new process, 3 runs)", "path": "compiled", "wall p50 ms/trial": 1e3 * float(
+        np.median(cold)), "wall p99 ms/trial": 1e3 * max(cold), "cpu p50 ms/trial": np.nan,
+        "cpu p99 ms/trial": np.nan}]
+    others = 0.5 + np.cumsum(rng.normal(0.01, 0.02, (10, 40)), axis=1)
+    others[4:, 12:] = np.nan
     for batch in (1, 16, 200):
         values = 0.5 + np.cumsum(rng.normal(0.01, 0.02, (batch, 30)), axis=1)
         seen = rng.integers(1, 30, batch)
         values = np.where(np.arange(30)[None, :] < seen[:, None], values, np.nan)
-        fc.quantiles(values, seen, 40, True)
-        wall, cpu = [], []
-        for _ in range(reps):
-            t, c = time.perf_counter_ns(), time.thread_time_ns()
-            fc.quantiles(values, seen, 40, True)
-            cpu.append((time.thread_time_ns() - c) / batch / 1e6)
-            wall.append((time.perf_counter_ns() - t) / batch / 1e6)
-        rows.append({"calls of": f"warm, {batch} trial(s)", "wall p50 ms/trial": float(np.median(wall)),
-                     "wall p99 ms/trial": float(np.quantile(wall, 0.99)), "cpu p50 ms/trial": float(np.median(cpu)),
-                     "cpu p99 ms/trial": float(np.quantile(cpu, 0.99))})
+        for context in (None, others):
+            paths = {"compiled": fc.quantiles, "numpy reference": fc.reference_quantiles}
+            wall = {k: [] for k in paths}
+            cpu = {k: [] for k in paths}
+            for f in paths.values():
+                f(values, seen, 40, True, context=context)
+            for r in range(reps):
+                for name in (("compiled", "numpy reference") if r % 2 else ("numpy reference", "compiled")):
+                    t, c = time.perf_counter_ns(), time.thread_time_ns()
+                    paths[name](values, seen, 40, True, context=context)
+                    cpu[name].append((time.thread_time_ns() - c) / batch / 1e6)
+                    wall[name].append((time.perf_counter_ns() - t) / batch / 1e6)
+            for name in paths:
+                rows.append({"calls of": f"warm, {batch} trial(s)" + (", context 10" if context is not None else ""),
+                             "path": name, "wall p50 ms/trial": float(np.median(wall[name])),
+                             "wall p99 ms/trial": float(np.quantile(wall[name], 0.99)),
+                             "cpu p50 ms/trial": float(np.median(cpu[name])),
+                             "cpu p99 ms/trial": float(np.quantile(cpu[name], 0.99))})
     return pd.DataFrame(rows).round(4)
 
 

@@ -37,12 +37,22 @@ _walk = njit(packed._walk)
 
 
 @njit
-def quantiles_loop(values, seen, n_steps, maximize, has_context, ref, ref_len, level_index, level_weight,
+def quantiles_loop(values, seen, n_steps, maximize, has_context, ref, level_index, level_weight,
                    roots, left, right, feature, threshold, missing_left, value, bounds, baseline,
                    rel_floor, abs_floor, largest, lookback, limit, n_prefix_features, n_features, out):
     """Fill ``out`` (``(n, len(level_index))``) with the quantiles; return -1, or ``2 * row`` for a bad ``seen``
-    and ``2 * row + 1`` for a non-finite observed value (the first such row, seen checked first)."""
+    and ``2 * row + 1`` for a non-finite observed value (the first such row, seen checked first), or
+    ``-2 - r`` for a context curve ``r`` with a non-finite value before a finite one."""
     n, width = values.shape
+    ref_len = np.zeros(ref.shape[0], dtype=np.int64)
+    for r in range(ref.shape[0]):
+        length = 0
+        while length < ref.shape[1] and np.isfinite(ref[r, length]):
+            length += 1
+        for j in range(length, ref.shape[1]):
+            if not np.isnan(ref[r, j]):
+                return -2 - r
+        ref_len[r] = length
     for i in range(n):
         if seen[i] < 1 or seen[i] > width:
             return 2 * i

@@ -36,12 +36,11 @@ from policy_store.meta.forecast._base import (
     LARGEST,
     RELATIVE_FLOOR,
     Forecaster,
-    check_context,
 )
 from policy_store.meta.forecast.features import FEATURES, LOOKBACK, PREFIX_FEATURES, TARGET_LIMIT, prefix_features
 from policy_store.meta.forecast.packed import PackedQuantileTrees
 
-_NO_CONTEXT = (np.empty((0, 1)), np.empty(0, dtype=np.int64))
+_NO_CONTEXT = np.empty((0, 1))
 
 
 class QuantileForecaster(Forecaster):
@@ -74,14 +73,16 @@ class QuantileForecaster(Forecaster):
         plan = _level_plan(tuple(levels), bool(maximize)) if loop is not None else None
         if plan is None or values.ndim != 2 or len(seen) != len(values) or int(n_steps) < 1:
             return self.reference_quantiles(values, seen, n_steps, maximize, levels, context=context)
-        ref, ref_len = _NO_CONTEXT if context is None else check_context(context)
+        ref = _NO_CONTEXT if context is None else np.asarray(context, dtype=np.float64)
+        if ref.ndim != 2:
+            return self.reference_quantiles(values, seen, n_steps, maximize, levels, context=context)
         t = self.trees
         out = np.empty((len(values), len(plan[0])))
         bad = loop(np.ascontiguousarray(values), np.ascontiguousarray(seen), int(n_steps), bool(maximize),
-                   context is not None, np.ascontiguousarray(ref), ref_len, plan[0], plan[1], t.roots, t.left,
+                   context is not None, np.ascontiguousarray(ref), plan[0], plan[1], t.roots, t.left,
                    t.right, t.feature, t.threshold, t.missing_left, t.value, t.bounds, t.baseline, RELATIVE_FLOOR,
                    ABSOLUTE_FLOOR, LARGEST, LOOKBACK, TARGET_LIMIT, len(PREFIX_FEATURES), len(FEATURES), out)
-        if bad >= 0:  # the numpy path raises the typed error naming the row
+        if bad != -1:  # the numpy path raises the typed error naming the row
             return self.reference_quantiles(values, seen, n_steps, maximize, levels, context=context)
         return out
 
