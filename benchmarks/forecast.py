@@ -87,14 +87,40 @@ def quality(test: str, cs: CurveSet, learned, last_value, n_sample: int, n_conte
     small = np.zeros(len(cs), dtype=bool)
     pick = np.flatnonzero(queries)
     small[np.random.default_rng(0).choice(pick, min(n_sample, len(pick)), replace=False)] = True
-    parts = []
+    parts, crps = [], {}
     for name, fc, rows, ctx in (("learned+ctx", learned, queries, is_context), ("learned", learned, queries, None),
                                 ("last-value", last_value, queries, None),
                                 ("learned+ctx@sample", learned, small, is_context),
                                 ("learned@sample", learned, small, None),
                                 ("parametric@sample", ParametricForecaster(), small, None)):
-        parts.append(score(fc, cs, FRACTIONS, queries=rows, context=ctx).assign(method=name, test=test))
-    return pd.concat(parts, ignore_index=True)
+        crps[name] = {}
+        parts.append(score(fc, cs, FRACTIONS, queries=rows, context=ctx, per_curve=crps[name]).assign(
+            method=name, test=test))
+    table = pd.concat(parts, ignore_index=True)
+    dom = [dominance(cs, small, f, crps["learned+ctx@sample"][f], crps["parametric@sample"][f]) for f in FRACTIONS]
+    DOMINANCE.append(pd.DataFrame(dom).assign(test=test))
+    return table
+
+
+#: Per setting and prefix: how few curves decide the mean CRPS against the parametric fits (filled by quality()).
+DOMINANCE: list[pd.DataFrame] = []
+
+
+def dominance(cs: CurveSet, rows: np.ndarray, fraction: float, ours: np.ndarray, theirs: np.ndarray) -> dict:
+    """The fewest curves whose removal puts the learned forecaster's mean CRPS at or below the parametric
+    fits' (0 when it already is), how many of them have a flat prefix (every value seen equal), and the
+    share of flat prefixes in the sample."""
+    idx = np.flatnonzero(rows)
+    seen = np.clip(np.round(fraction * cs.lengths[idx]).astype(np.int64), 1, cs.lengths[idx] - 1)
+    prefix = np.where(np.arange(cs.values.shape[1])[None, :] < seen[:, None], cs.values[idx], np.nan)
+    flat = np.nanmax(prefix, axis=1) == np.nanmin(prefix, axis=1)
+    diff = ours - theirs
+    order = np.argsort(-diff)
+    remaining = diff.sum() - np.cumsum(diff[order])
+    below = np.flatnonzero(remaining <= 0)
+    k = 0 if diff.sum() <= 0 else (int(below[0]) + 1 if len(below) else len(diff))
+    return {"fraction": fraction, "curves": len(diff), "deciding curves": k,
+            "of them flat prefixes": int(flat[order[:k]].sum()), "flat prefixes in sample": int(flat.sum())}
 
 
 def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
@@ -173,6 +199,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=600, help="curves per setting for the parametric anchor")
     parser.add_argument("--context", type=int, default=5,
                         help="curves per study given as context (the rest are forecast)")
+    parser.add_argument("--settings", default="hpo,lcdb,heldout", help="comma-separated, of hpo, lcdb, heldout")
+    parser.add_argument("--no-timing", action="store_true", help="skip the inference timing")
     parser.add_argument("--train-only", action="store_true", help="only fit (and cache) the held-out models")
     parser.add_argument("--timing-only", action="store_true", help="only the inference timing")
     args = parser.parse_args()
@@ -180,9 +208,11 @@ def main() -> int:
     if args.timing_only:
         print(timing().to_string(index=False), f"load {os.getloadavg()[0]:.1f}")
         return 0
-    sets = {name: load_source(name) for name in ("lcdb", "hpo", "bundled")}
+    settings = args.settings.split(",")
+    sets = ({name: load_source(name) for name in ("lcdb", "hpo", "bundled")} if set(settings) & set(SPLITS)
+            else {})
     tables = []
-    for test in SPLITS:
+    for test in [s for s in SPLITS if s in settings]:
         learned, last_value = held_out_models(test, sets)
         if args.train_only:
             continue
@@ -190,16 +220,20 @@ def main() -> int:
         print(f"[{test} done at {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
     if args.train_only:
         return 0
-    tables.append(quality("heldout", load_source(args.heldout), load_forecaster(), load_forecaster("last-value"),
+    if "heldout" in settings:
+        tables.append(quality("heldout", load_source(args.heldout), load_forecaster(), load_forecaster("last-value"),
                           args.sample, args.context))
     pd.set_option("display.width", 250)
     print("Coverage of the 80 % interval and CRPS (study-scale units) at each prefix fraction, per held-out setting;")
     print("@s: on a seeded sample of", args.sample, "curves per setting (the parametric fits' cost)")
     print(side_by_side(pd.concat(tables, ignore_index=True)).to_string())
+    print("Curves that decide the mean CRPS against the parametric fits (learned+ctx@s vs param@s):")
+    print(pd.concat(DOMINANCE, ignore_index=True).to_string(index=False))
     print("paper anchor:", LCPFN)
     print()
-    print("Inference time per trial (shipped model)")
-    print(timing().to_string(index=False))
+    if not args.no_timing:
+        print("Inference time per trial (shipped model)")
+        print(timing().to_string(index=False))
     print(f"[load {os.getloadavg()[0]:.1f}; total {time.perf_counter() - t0:.0f} s]")
     return 0
 

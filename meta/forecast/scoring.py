@@ -100,9 +100,10 @@ def predict_at(forecaster: Forecaster, curves: CurveSet, fraction: float,
 
 
 def score(forecaster: Forecaster, curves: CurveSet, fractions: Sequence[float] = FRACTIONS, *,
-          queries: np.ndarray | None = None, context: np.ndarray | None = None) -> pd.DataFrame:
+          queries: np.ndarray | None = None, context: np.ndarray | None = None,
+          per_curve: dict[float, np.ndarray] | None = None) -> pd.DataFrame:
     """Coverage of the 80 % interval and CRPS (study-spread units) per prefix fraction (``queries`` and
-    ``context`` as in :func:`predict_at`)."""
+    ``context`` as in :func:`predict_at`); ``per_curve``, when given, receives each fraction's per-curve CRPS."""
     spread = study_spread(curves)
     if queries is not None:
         spread = spread[queries]
@@ -112,6 +113,8 @@ def score(forecaster: Forecaster, curves: CurveSet, fractions: Sequence[float] =
         q, y, _ = predict_at(forecaster, curves, f, queries=queries, context=context)
         inside = (y >= q[:, lo]) & (y <= q[:, hi])
         crps = 2.0 * pinball(q / spread[:, None], y / spread, CRPS_LEVELS)
+        if per_curve is not None:
+            per_curve[f] = crps
         rows.append({"fraction": f, "n": len(y), "coverage80": float(inside.mean()), "crps": float(crps.mean()),
                      "crps_median": float(np.median(crps))})
     return pd.DataFrame(rows)
