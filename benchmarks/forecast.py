@@ -26,6 +26,7 @@ Held-out models are cached under ``~/.cache/policy-store/forecast-bench`` (keyed
 from __future__ import annotations
 
 import argparse
+import copy
 import hashlib
 import os
 import subprocess
@@ -88,7 +89,10 @@ def quality(test: str, cs: CurveSet, learned, last_value, n_sample: int, n_conte
     pick = np.flatnonzero(queries)
     small[np.random.default_rng(0).choice(pick, min(n_sample, len(pick)), replace=False)] = True
     parts, crps = [], {}
+    uncalibrated = copy.copy(learned)
+    uncalibrated.calibrate = False
     for name, fc, rows, ctx in (("learned+ctx", learned, queries, is_context), ("learned", learned, queries, None),
+                                ("learned+ctx-uncal", uncalibrated, queries, is_context),
                                 ("last-value", last_value, queries, None),
                                 ("learned+ctx@sample", learned, small, is_context),
                                 ("learned@sample", learned, small, None),
@@ -132,6 +136,8 @@ def side_by_side(table: pd.DataFrame) -> pd.DataFrame:
 
     return pd.DataFrame({
         "cov ctx": wide[("coverage80", "learned+ctx")], "cov no-ctx": wide[("coverage80", "learned")],
+        "cov ctx-uncal": wide[("coverage80", "learned+ctx-uncal")],
+        "ctx-uncal/last mean": ratio("crps", "learned+ctx-uncal", "last-value"),
         "cov last": wide[("coverage80", "last-value")], "cov param@s": wide[("coverage80", "parametric@sample")],
         "ctx/last mean": ratio("crps", "learned+ctx", "last-value"),
         "ctx/last med": ratio("crps_median", "learned+ctx", "last-value"),

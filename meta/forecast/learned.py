@@ -57,14 +57,51 @@ class QuantileForecaster(Forecaster):
         grid = self.trees.predict(prefix_features(values, seen, n_steps, maximize, context))
         return np.where((seen >= n_steps)[:, None], 0.0, np.sort(grid, axis=1))
 
+    #: Rescale the interval by the study's own completed curves when context is given
+    #: (:mod:`policy_store.meta.forecast.calibration`).
+    calibrate = True
+
     def reference_quantiles(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
                             levels: Sequence[float] = (0.1, 0.5, 0.9), *,
                             context: np.ndarray | None = None) -> np.ndarray:
         """:meth:`quantiles` in numpy (the reference, and the path without numba)."""
-        return Forecaster.quantiles(self, values, seen, n_steps, maximize, levels, context=context)
+        return self._calibrated(self._reference_raw, values, seen, n_steps, maximize, levels, context)
 
     def quantiles(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
                   levels: Sequence[float] = (0.1, 0.5, 0.9), *, context: np.ndarray | None = None) -> np.ndarray:
+        return self._calibrated(self._raw, values, seen, n_steps, maximize, levels, context)
+
+    def _calibrated(self, raw: Any, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                    levels: Sequence[float], context: np.ndarray | None) -> np.ndarray:
+        q = raw(values, seen, n_steps, maximize, levels, context=context)
+        if context is None or not self.calibrate:
+            return q
+        from policy_store.meta.forecast.calibration import rescale, width_factor
+
+        ref = np.ascontiguousarray(context, dtype=np.float64)
+        seen = np.asarray(seen, dtype=np.int64).reshape(-1)
+        # a pruner asks about many trials of one study state: the factor depends only on it and on k
+        cache = self.__dict__.setdefault("_factors", {})
+        if len(cache) > 4096:
+            cache.clear()
+        state = (raw.__name__, ref.shape, ref.tobytes(), int(n_steps), bool(maximize))
+        factor = np.empty(len(seen))
+        for i, k in enumerate(seen.tolist()):
+            key = (*state, k)
+            if key not in cache:
+                cache[key] = width_factor(raw, ref, k, int(n_steps), bool(maximize))
+            factor[i] = cache[key]
+        if np.all(factor == 1.0):
+            return q
+        median = raw(values, seen, n_steps, maximize, (0.5,), context=context)[:, 0]
+        return rescale(q, median, factor)
+
+    def _reference_raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                       levels: Sequence[float], *, context: np.ndarray | None = None) -> np.ndarray:
+        return Forecaster.quantiles(self, values, seen, n_steps, maximize, levels, context=context)
+
+    def _raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+             levels: Sequence[float] = (0.1, 0.5, 0.9), *, context: np.ndarray | None = None) -> np.ndarray:
         loop = _fused_loop()
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 1:
@@ -72,10 +109,10 @@ class QuantileForecaster(Forecaster):
         seen = np.asarray(seen, dtype=np.int64).reshape(-1)
         plan = _level_plan(tuple(levels), bool(maximize)) if loop is not None else None
         if plan is None or values.ndim != 2 or len(seen) != len(values) or int(n_steps) < 1:
-            return self.reference_quantiles(values, seen, n_steps, maximize, levels, context=context)
+            return self._reference_raw(values, seen, n_steps, maximize, levels, context=context)
         ref = _NO_CONTEXT if context is None else np.asarray(context, dtype=np.float64)
         if ref.ndim != 2:
-            return self.reference_quantiles(values, seen, n_steps, maximize, levels, context=context)
+            return self._reference_raw(values, seen, n_steps, maximize, levels, context=context)
         t = self.trees
         out = np.empty((len(values), len(plan[0])))
         bad = loop(np.ascontiguousarray(values), np.ascontiguousarray(seen), int(n_steps), bool(maximize),
@@ -83,7 +120,7 @@ class QuantileForecaster(Forecaster):
                    t.right, t.feature, t.threshold, t.missing_left, t.value, t.bounds, t.baseline, RELATIVE_FLOOR,
                    ABSOLUTE_FLOOR, LARGEST, LOOKBACK, TARGET_LIMIT, len(PREFIX_FEATURES), len(FEATURES), out)
         if bad != -1:  # the numpy path raises the typed error naming the row
-            return self.reference_quantiles(values, seen, n_steps, maximize, levels, context=context)
+            return self._reference_raw(values, seen, n_steps, maximize, levels, context=context)
         return out
 
 
