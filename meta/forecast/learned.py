@@ -73,10 +73,12 @@ class QuantileForecaster(Forecaster):
 
     def _calibrated(self, raw: Any, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
                     levels: Sequence[float], context: np.ndarray | None) -> np.ndarray:
-        q = raw(values, seen, n_steps, maximize, levels, context=context)
         if context is None or not self.calibrate:
-            return q
+            return raw(values, seen, n_steps, maximize, levels, context=context)
         from policy_store.meta.forecast.calibration import rescale, width_factor
+
+        both = raw(values, seen, n_steps, maximize, (*tuple(levels), 0.5), context=context)  # one call, + median
+        q, median = both[:, :-1], both[:, -1]
 
         ref = np.ascontiguousarray(context, dtype=np.float64)
         seen = np.asarray(seen, dtype=np.int64).reshape(-1)
@@ -91,10 +93,7 @@ class QuantileForecaster(Forecaster):
             if key not in cache:
                 cache[key] = width_factor(raw, ref, k, int(n_steps), bool(maximize))
             factor[i] = cache[key]
-        if np.all(factor == 1.0):
-            return q
-        median = raw(values, seen, n_steps, maximize, (0.5,), context=context)[:, 0]
-        return rescale(q, median, factor)
+        return q if np.all(factor == 1.0) else rescale(q, median, factor)
 
     def _reference_raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
                        levels: Sequence[float], *, context: np.ndarray | None = None) -> np.ndarray:
