@@ -53,6 +53,7 @@ def rescale(q: np.ndarray, median: np.ndarray, factor: np.ndarray) -> np.ndarray
     """Each row's quantiles stretched by its factor around its median (monotone for a positive factor)."""
     from policy_store.meta.forecast._base import LARGEST
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        out = median[:, None] + (q - median[:, None]) * factor[:, None]
-    return np.clip(np.where(factor[:, None] == 1.0, q, out), -LARGEST, LARGEST)
+    # |q|, |median| <= LARGEST = 1e300 and factor <= HIGHEST: no overflow
+    out = median[:, None] + (q - median[:, None]) * factor[:, None]
+    out = np.where(factor[:, None] == 1.0, q, out)
+    return np.maximum(np.minimum(out, LARGEST, out=out), -LARGEST, out=out)

@@ -50,6 +50,7 @@ class QuantileForecaster(Forecaster):
 
     def __init__(self, trees: PackedQuantileTrees) -> None:
         self.trees = trees
+        self._factors: dict[tuple, float] = {}
 
     def normalised_grid(self, values: np.ndarray, seen: np.ndarray, last: np.ndarray, scale: np.ndarray,
                         n_steps: int, maximize: bool,
@@ -81,18 +82,18 @@ class QuantileForecaster(Forecaster):
         q, median = both[:, :-1], both[:, -1]
 
         ref = np.ascontiguousarray(context, dtype=np.float64)
-        seen = np.asarray(seen, dtype=np.int64).reshape(-1)
         # a pruner asks about many trials of one study state: the factor depends only on it and on k
-        cache = self.__dict__.setdefault("_factors", {})
+        cache = self._factors
         if len(cache) > 4096:
             cache.clear()
         state = (raw.__name__, ref.shape, ref.tobytes(), int(n_steps), bool(maximize))
-        factor = np.empty(len(seen))
-        for i, k in enumerate(seen.tolist()):
+        factors = []
+        for k in np.asarray(seen, dtype=np.int64).reshape(-1).tolist():
             key = (*state, k)
             if key not in cache:
                 cache[key] = width_factor(raw, ref, k, int(n_steps), bool(maximize))
-            factor[i] = cache[key]
+            factors.append(cache[key])
+        factor = np.array(factors)
         return q if np.all(factor == 1.0) else rescale(q, median, factor)
 
     def _reference_raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
