@@ -6,8 +6,12 @@ process; never downloads): the learned quantile model
 ``model/forecaster.npz``, checked against the sha256 in ``model/manifest.json``
 (built by :mod:`policy_store.meta.forecast.build_forecaster`). Every forecaster
 follows :class:`~policy_store.meta.forecast._base.Forecaster`:
-``quantiles(values, seen, n_steps, maximize, levels)`` on a batch of NaN-padded
-prefixes of one study.
+``quantiles(values, seen, n_steps, maximize, levels, context=None)`` on a batch of
+NaN-padded prefixes of one study; ``context``, the study's other curves (completed
+ones and any that ran longer), lets the learned forecaster place each prefix among
+them and rescale its interval by its misses on them
+(:mod:`~policy_store.meta.forecast.calibration`), which is what carries it to a
+source it was not trained on.
 
 The forecaster is a model of how curves continue, not the corpus's
 recommendations: ``POLICY_STORE_KNOWLEDGE=off`` (the cold start) leaves it on, so

@@ -45,7 +45,7 @@ class Forecaster(ABC):
     name: str = "forecaster"
 
     def quantiles(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
-                  levels: Sequence[float] = (0.1, 0.5, 0.9)) -> np.ndarray:
+                  levels: Sequence[float] = (0.1, 0.5, 0.9), *, context: np.ndarray | None = None) -> np.ndarray:
         """Quantiles of the final value (the value at step ``n_steps``) of each trial.
 
         Parameters
@@ -60,6 +60,11 @@ class Forecaster(ABC):
             The metric's direction.
         levels:
             Quantile levels in (0, 1).
+        context:
+            Optional float64 ``(n_other, width)``: the study's other trials' curves so far (completed ones and
+            any that ran longer), NaN-padded on the right; a row that reached ``n_steps`` counts as completed.
+            Forecasters that read it (the learned one) place each prefix among them and learn from how they
+            continued; without it (``None``, the default) they forecast from the prefix alone.
 
         Returns
         -------
@@ -70,8 +75,9 @@ class Forecaster(ABC):
         lv = np.asarray(levels, dtype=np.float64)
         if lv.ndim != 1 or not np.all((lv > 0) & (lv < 1)):
             raise InvalidInputError(f"levels must be in (0, 1), got {list(levels)}", field="levels")
+        ctx = None if context is None else check_context(context)
         last, scale = last_and_scale(values, seen)
-        grid = self.normalised_grid(values, seen, last, scale, n_steps, bool(maximize))
+        grid = self.normalised_grid(values, seen, last, scale, n_steps, bool(maximize), context=ctx)
         # In "better" units: the p-quantile of a minimised final is last - scale * (the (1-p)-quantile of the offset).
         offsets = interpolate_levels(grid, lv if maximize else 1.0 - lv)
         sign = 1.0 if maximize else -1.0
@@ -81,9 +87,11 @@ class Forecaster(ABC):
 
     @abstractmethod
     def normalised_grid(self, values: np.ndarray, seen: np.ndarray, last: np.ndarray, scale: np.ndarray,
-                        n_steps: int, maximize: bool) -> np.ndarray:
+                        n_steps: int, maximize: bool,
+                        context: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """Quantiles at :data:`GRID_LEVELS` of ``sign * (final - last) / scale`` (positive = better),
-        ``(n_trials, len(GRID_LEVELS))``, non-decreasing along the levels."""
+        ``(n_trials, len(GRID_LEVELS))``, non-decreasing along the levels. ``context``: the study's other
+        trials as :func:`check_context` returns them, or None."""
 
 
 def check_batch(values: np.ndarray, seen: np.ndarray, n_steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,6 +121,33 @@ def check_batch(values: np.ndarray, seen: np.ndarray, n_steps: int) -> tuple[np.
         raise InvalidInputError("observed values must be finite (NaN only as right padding)",
                                 row=int(bad[0]), field="values")
     return values, seen
+
+
+def check_context(context: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Validate the study's other curves: a 2-D float array, each row finite up to its length, then NaN.
+
+    Returns the values and each row's length (its count of leading finite values); a row of length 0 is
+    allowed (a trial that reported nothing yet) and ignored.
+
+    >>> check_context(np.array([[0.1, 0.2, np.nan], [0.3, 0.4, 0.5]]))[1].tolist()
+    [2, 3]
+
+    Raises
+    ------
+    InvalidInputError
+        ``context`` is not 2-D, or a row has a non-finite value before a finite one (names the row).
+    """
+    ref = np.asarray(context, dtype=np.float64)
+    if ref.ndim != 2:
+        raise InvalidInputError(f"context must be (n_other_trials, n_steps_seen), got shape {ref.shape}",
+                                field="context")
+    finite = np.isfinite(ref)
+    lengths = finite.cumprod(axis=1).sum(axis=1).astype(np.int64)
+    bad = np.flatnonzero(finite.sum(axis=1) != lengths)
+    if len(bad):
+        raise InvalidInputError("context curves must be finite up to their length and NaN after it",
+                                row=int(bad[0]), field="context")
+    return ref, lengths
 
 
 def last_and_scale(values: np.ndarray, seen: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

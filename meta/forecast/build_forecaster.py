@@ -3,7 +3,9 @@
 Trains the learned forecaster (:class:`~policy_store.meta.forecast.learned.QuantileForecaster`)
 and the last-value baseline's spread table on the complete curves of every
 corpus -- LCDB 0.1.0 (accuracy and log-loss, 2 seed pairs per dataset), the HPO
-corpus and the bundled sklearn curves -- each source weighted equally, and writes
+corpus and the bundled sklearn curves -- each source weighted equally, each study's
+curves split into context and queries (:func:`~policy_store.meta.forecast.training.prefix_rows`:
+the model learns both with and without the study's context), and writes
 ``meta/forecast/model/``: ``forecaster.npz`` (the packed trees and the table; no
 pickle) and ``manifest.json`` (its sha256, the sources with their licences and
 sizes, the tree parameters, the training rows). :func:`train` is what the

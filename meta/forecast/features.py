@@ -22,25 +22,65 @@ from policy_store.meta.forecast._base import ABSOLUTE_FLOOR, LARGEST, RELATIVE_F
 
 #: How many past points the shape features look back.
 LOOKBACK = 4
-FEATURES = (["fraction", "log_seen", "log_left", "maximize", "z_first", "z_best", "noise", "log_rel_scale",
-             "headroom"] + [f"z_back{j}" for j in range(1, LOOKBACK + 1)])
+PREFIX_FEATURES = (["fraction", "log_seen", "log_left", "maximize", "z_first", "z_best", "noise", "log_rel_scale",
+                   "headroom"] + [f"z_back{j}" for j in range(1, LOOKBACK + 1)])
+#: What the study's other trials say (NaN without them; see :func:`context_features`).
+CONTEXT_FEATURES = ["ctx_n", "ctx_rank", "ctx_log_spread", "ctx_cont_lo", "ctx_cont_med", "ctx_cont_hi",
+                    "ctx_cont_mine", "ctx_gap_med", "ctx_gap_best"]
+FEATURES = PREFIX_FEATURES + CONTEXT_FEATURES
 #: The target is clipped to this magnitude (a nearly flat prefix makes any move look huge).
 TARGET_LIMIT = 200.0
 
 
-def prefix_features(values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool) -> np.ndarray:
+def prefix_features(values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                    context: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """The features of a validated batch (see :meth:`Forecaster.quantiles`), ``(n_trials, len(FEATURES))``.
 
-    Compiled by numba where it is on (a loop per row: a pruner's one-trial call costs microseconds instead
-    of a hundred numpy calls); :func:`features_numpy` otherwise. Both give the same features up to the last
-    bit of a logarithm; within one configuration a row's features never depend on the rest of the batch.
+    The prefix's own (:data:`PREFIX_FEATURES`) are compiled by numba where it is on (a loop per row: a pruner's
+    one-trial call costs microseconds instead of a hundred numpy calls); :func:`features_numpy` otherwise. Both
+    give the same features up to the last bit of a logarithm; within one configuration a row's features never
+    depend on the rest of the batch. ``context`` (``(values, lengths)`` of the study's other trials, see
+    :func:`~policy_store.meta.forecast._base.check_context`) fills :data:`CONTEXT_FEATURES`; without it they are
+    NaN, the model's "no context" branch.
     """
     compiled = _compiled_features()
     if compiled is None:
-        return features_numpy(values, seen, n_steps, maximize)
-    out = np.empty((len(values), len(FEATURES)))
-    compiled(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(seen, dtype=np.int64),
-             int(n_steps), bool(maximize), RELATIVE_FLOOR, ABSOLUTE_FLOOR, LARGEST, LOOKBACK, out)
+        out = features_numpy(values, seen, n_steps, maximize)
+    else:
+        out = np.empty((len(values), len(FEATURES)))
+        compiled(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(seen, dtype=np.int64),
+                 int(n_steps), bool(maximize), RELATIVE_FLOOR, ABSOLUTE_FLOOR, LARGEST, LOOKBACK, out)
+    if context is None:
+        out[:, len(PREFIX_FEATURES):] = np.nan
+    else:
+        context_features(values, seen, n_steps, maximize, context, out[:, len(PREFIX_FEATURES):])
+    return out
+
+
+def context_features(values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                     context: tuple[np.ndarray, np.ndarray], out: np.ndarray) -> np.ndarray:
+    """Fill ``out`` (``(n_trials, len(CONTEXT_FEATURES))``) with what the study's other trials say of each prefix.
+
+    For a prefix of ``k`` steps, the reference trials are the other trials that reached step ``k``; the
+    completed ones (``n_steps`` steps) also show how curves of this study continued from step ``k``:
+
+    * ``ctx_n``: how many completed references there are;
+    * ``ctx_rank``: the share of references whose value at step ``k`` the prefix's last value beats (ties half);
+    * ``ctx_log_spread``: log10 of the references' standard deviation at step ``k`` over the prefix's scale;
+    * ``ctx_cont_lo/med/hi``: the 10/50/90 % quantiles of the completed references' continuation from step
+      ``k`` (``sign * (final - value at k)``) in units of each one's own prefix scale (the model's target);
+    * ``ctx_cont_mine``: their median continuation in units of this prefix's scale;
+    * ``ctx_gap_med`` / ``ctx_gap_best``: where they ended (median / best final) relative to this prefix's
+      last value, in its scale.
+
+    A feature with no reference behind it is NaN. Compiled by numba where it is on, the same loop in Python
+    otherwise (identical results).
+    """
+    ref, ref_len = context
+    loop = _compiled_context() or _context_loop
+    loop(np.ascontiguousarray(values, dtype=np.float64), np.ascontiguousarray(seen, dtype=np.int64), int(n_steps),
+         bool(maximize), np.ascontiguousarray(ref, dtype=np.float64), np.ascontiguousarray(ref_len, dtype=np.int64),
+         RELATIVE_FLOOR, ABSOLUTE_FLOOR, LARGEST, TARGET_LIMIT, out)
     return out
 
 
@@ -54,7 +94,7 @@ def features_numpy(values: np.ndarray, seen: np.ndarray, n_steps: int, maximize:
     with np.errstate(over="ignore", invalid="ignore"):
         z = sign * (values - last[:, None]) / scale[:, None]
     z = np.where(observed, z, np.nan)
-    out = np.empty((n, len(FEATURES)))
+    out = np.full((n, len(FEATURES)), np.nan)
     out[:, 0] = seen / float(n_steps)
     out[:, 1] = np.log(seen)
     out[:, 2] = np.log1p(np.maximum(n_steps - seen, 0))
@@ -133,6 +173,76 @@ def _features_loop(values, seen, n_steps, maximize, rel_floor, abs_floor, larges
                 row[c] = 1e6
             elif row[c] < -1e6:
                 row[c] = -1e6
+
+
+def _context_loop(values, seen, n_steps, maximize, ref, ref_len, rel_floor, abs_floor, largest, limit,
+                  out):  # pragma: no cover - compiled by numba (and run as Python where numba is off)
+    sign = 1.0 if maximize else -1.0
+    n_ref = ref.shape[0]
+    at_k = np.empty(n_ref)
+    parts = np.empty((3, n_ref))  # continuation in own scale, in this prefix's scale, gap of the final
+    # ctx_cont_lo/med/hi, ctx_cont_mine, ctx_gap_med, ctx_gap_best: which part, at which quantile
+    part_of = np.array([0, 0, 0, 1, 2, 2])
+    level_of = np.array([0.1, 0.5, 0.9, 0.5, 0.5, 1.0])
+    for i in range(values.shape[0]):
+        k = seen[i]
+        last = values[i, k - 1]
+        hi, lo = -np.inf, np.inf
+        for j in range(k):
+            hi, lo = max(hi, values[i, j]), min(lo, values[i, j])
+        spread = 0.0 if np.isnan(hi - lo) else min(hi - lo, largest)
+        scale = min(max(max(spread, rel_floor * abs(last)), abs_floor), largest)
+        m_at, m_c, beats = 0, 0, 0.0
+        for r in range(n_ref):
+            if ref_len[r] < k:
+                continue
+            v = ref[r, k - 1]
+            at_k[m_at] = v
+            m_at += 1
+            d = sign * (last - v)
+            beats += 1.0 if d > 0 else (0.5 if d == 0 else 0.0)
+            if ref_len[r] >= n_steps and k < n_steps:
+                final = ref[r, n_steps - 1]
+                hi, lo = -np.inf, np.inf
+                for j in range(k):
+                    hi, lo = max(hi, ref[r, j]), min(lo, ref[r, j])
+                spread = 0.0 if np.isnan(hi - lo) else min(hi - lo, largest)
+                own = min(max(max(spread, rel_floor * abs(v)), abs_floor), largest)
+                parts[0, m_c] = min(max(sign * (final - v) / own, -limit), limit)
+                parts[1, m_c] = min(max(sign * (final - v) / scale, -limit), limit)
+                parts[2, m_c] = min(max(sign * (final - last) / scale, -limit), limit)
+                m_c += 1
+        row = out[i]
+        for c in range(row.shape[0]):
+            row[c] = np.nan
+        row[0] = m_c
+        if m_at > 0:
+            row[1] = beats / m_at
+        if m_at > 1:
+            mean = 0.0
+            for j in range(m_at):
+                mean += at_k[j]
+            mean /= m_at
+            var = 0.0
+            for j in range(m_at):
+                var += (at_k[j] - mean) ** 2
+            row[2] = min(max(np.log10(max(np.sqrt(var / m_at), 1e-300) / scale), -30.0), 30.0)
+        if m_c > 0:
+            for part in range(3):
+                parts[part, :m_c] = np.sort(parts[part, :m_c])
+            for c in range(6):
+                x = level_of[c] * (m_c - 1)
+                j = int(np.floor(x))
+                a = parts[part_of[c]]
+                row[3 + c] = a[m_c - 1] if j >= m_c - 1 else a[j] + (x - j) * (a[j + 1] - a[j])
+
+
+@functools.cache
+def _compiled_context():
+    """The context loop compiled by numba (on-disk cache), or None where numba is off."""
+    from policy_store.replay.kernels import _jit
+
+    return _jit.njit(_context_loop) if _jit.enabled() else None
 
 
 @functools.cache

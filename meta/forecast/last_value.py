@@ -74,7 +74,8 @@ class LastValueForecaster(Forecaster):
         return self
 
     def normalised_grid(self, values: np.ndarray, seen: np.ndarray, last: np.ndarray, scale: np.ndarray,
-                        n_steps: int, maximize: bool) -> np.ndarray:
+                        n_steps: int, maximize: bool,
+                        context: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # context: unused
         fraction = np.minimum(seen / float(n_steps), 1.0)
         grid = self.table[np.minimum(np.searchsorted(FRACTION_EDGES, fraction, side="left"),
                                      len(FRACTION_EDGES) - 1)]

@@ -1,27 +1,46 @@
-"""The learned forecaster: gradient-boosted quantiles of the final from the prefix's shape.
+"""The learned forecaster: gradient-boosted quantiles of the final from the prefix's shape and its study.
 
 :class:`QuantileForecaster` predicts the normalised offset of the final from the
-last seen value (:mod:`policy_store.meta.forecast.features`) at every level of
+last seen value (:mod:`policy_store.meta.forecast.features`: the prefix's own
+features and, when the caller passes the study's other curves as ``context``,
+where the prefix stands among them and how they continued) at every level of
 :data:`~policy_store.meta.forecast._base.GRID_LEVELS` with packed quantile trees
 (:class:`~policy_store.meta.forecast.packed.PackedQuantileTrees`), sorts them (no
 crossing) and maps them back to the curve's units. A trial that has reached the
-budget gets its last value. :func:`policy_store.meta.forecast.load_forecaster`
-gives the one trained on every corpus and shipped with the package.
+budget gets its last value. Where numba is on, the whole call runs as one compiled
+loop (:mod:`policy_store.meta.forecast.fused`; a pruner's one-trial call costs
+tens of microseconds); :meth:`QuantileForecaster.reference_quantiles` is the numpy
+path. :func:`policy_store.meta.forecast.load_forecaster` gives the one trained on
+every corpus and shipped with the package.
 
 >>> import numpy as np
 >>> from policy_store.meta.forecast import load_forecaster
 >>> fc = load_forecaster()
 >>> q = fc.quantiles(np.array([[0.5, 0.6, 0.65]]), np.array([3]), 30, maximize=True)
->>> type(fc).__name__, bool(np.all(np.diff(q) >= 0)), bool(np.isfinite(q).all())
+>>> others = np.array([[0.4, 0.5, 0.55] + [0.6] * 27, [0.7, 0.8, 0.85] + [0.9] * 27])
+>>> qc = fc.quantiles(np.array([[0.5, 0.6, 0.65]]), np.array([3]), 30, maximize=True, context=others)
+>>> type(fc).__name__, bool(np.all(np.diff(q) >= 0)), bool(np.isfinite(qc).all())
 ('QuantileForecaster', True, True)
 """
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
-from policy_store.meta.forecast._base import Forecaster
-from policy_store.meta.forecast.features import prefix_features
+from policy_store.meta.forecast._base import (
+    ABSOLUTE_FLOOR,
+    GRID_LEVELS,
+    LARGEST,
+    RELATIVE_FLOOR,
+    Forecaster,
+)
+from policy_store.meta.forecast.features import FEATURES, LOOKBACK, PREFIX_FEATURES, TARGET_LIMIT, prefix_features
 from policy_store.meta.forecast.packed import PackedQuantileTrees
+
+_NO_CONTEXT = np.empty((0, 1))
 
 
 class QuantileForecaster(Forecaster):
@@ -31,8 +50,103 @@ class QuantileForecaster(Forecaster):
 
     def __init__(self, trees: PackedQuantileTrees) -> None:
         self.trees = trees
+        self._factors: dict[tuple, float] = {}
 
     def normalised_grid(self, values: np.ndarray, seen: np.ndarray, last: np.ndarray, scale: np.ndarray,
-                        n_steps: int, maximize: bool) -> np.ndarray:
-        grid = self.trees.predict(prefix_features(values, seen, n_steps, maximize))
+                        n_steps: int, maximize: bool,
+                        context: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        grid = self.trees.predict(prefix_features(values, seen, n_steps, maximize, context))
         return np.where((seen >= n_steps)[:, None], 0.0, np.sort(grid, axis=1))
+
+    #: Rescale the interval by the study's own completed curves when context is given
+    #: (:mod:`policy_store.meta.forecast.calibration`).
+    calibrate = True
+
+    def reference_quantiles(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                            levels: Sequence[float] = (0.1, 0.5, 0.9), *,
+                            context: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`quantiles` in numpy (the reference, and the path without numba)."""
+        return self._calibrated(self._reference_raw, values, seen, n_steps, maximize, levels, context)
+
+    def quantiles(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                  levels: Sequence[float] = (0.1, 0.5, 0.9), *, context: np.ndarray | None = None) -> np.ndarray:
+        return self._calibrated(self._raw, values, seen, n_steps, maximize, levels, context)
+
+    def _calibrated(self, raw: Any, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                    levels: Sequence[float], context: np.ndarray | None) -> np.ndarray:
+        if context is None or not self.calibrate:
+            return raw(values, seen, n_steps, maximize, levels, context=context)
+        from policy_store.meta.forecast.calibration import rescale, width_factor
+
+        both = raw(values, seen, n_steps, maximize, (*tuple(levels), 0.5), context=context)  # one call, + median
+        q, median = both[:, :-1], both[:, -1]
+
+        ref = np.ascontiguousarray(context, dtype=np.float64)
+        # a pruner asks about many trials of one study state: the factor depends only on it and on k
+        cache = self._factors
+        if len(cache) > 4096:
+            cache.clear()
+        state = (raw.__name__, ref.shape, ref.tobytes(), int(n_steps), bool(maximize))
+        factors = []
+        for k in np.asarray(seen, dtype=np.int64).reshape(-1).tolist():
+            key = (*state, k)
+            if key not in cache:
+                cache[key] = width_factor(raw, ref, k, int(n_steps), bool(maximize))
+            factors.append(cache[key])
+        factor = np.array(factors)
+        return q if np.all(factor == 1.0) else rescale(q, median, factor)
+
+    def _reference_raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+                       levels: Sequence[float], *, context: np.ndarray | None = None) -> np.ndarray:
+        return Forecaster.quantiles(self, values, seen, n_steps, maximize, levels, context=context)
+
+    def _raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
+             levels: Sequence[float] = (0.1, 0.5, 0.9), *, context: np.ndarray | None = None) -> np.ndarray:
+        loop = _fused_loop()
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[None, :]
+        seen = np.asarray(seen, dtype=np.int64).reshape(-1)
+        plan = _level_plan(tuple(levels), bool(maximize)) if loop is not None else None
+        if plan is None or values.ndim != 2 or len(seen) != len(values) or int(n_steps) < 1:
+            return self._reference_raw(values, seen, n_steps, maximize, levels, context=context)
+        ref = _NO_CONTEXT if context is None else np.asarray(context, dtype=np.float64)
+        if ref.ndim != 2:
+            return self._reference_raw(values, seen, n_steps, maximize, levels, context=context)
+        t = self.trees
+        out = np.empty((len(values), len(plan[0])))
+        bad = loop(np.ascontiguousarray(values), np.ascontiguousarray(seen), int(n_steps), bool(maximize),
+                   context is not None, np.ascontiguousarray(ref), plan[0], plan[1], t.roots, t.left,
+                   t.right, t.feature, t.threshold, t.missing_left, t.value, t.bounds, t.baseline, RELATIVE_FLOOR,
+                   ABSOLUTE_FLOOR, LARGEST, LOOKBACK, TARGET_LIMIT, len(PREFIX_FEATURES), len(FEATURES), out)
+        if bad != -1:  # the numpy path raises the typed error naming the row
+            return self._reference_raw(values, seen, n_steps, maximize, levels, context=context)
+        return out
+
+
+@functools.lru_cache(maxsize=64)
+def _level_plan(levels: tuple[float, ...], maximize: bool) -> tuple[np.ndarray, np.ndarray] | None:
+    """Grid index and weight per requested level (as :func:`~policy_store.meta.forecast._base.interpolate_levels`
+    reads them, in "better" units), or None for levels the numpy path must refuse."""
+    try:
+        lv = np.asarray(levels, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    if lv.ndim != 1 or not np.all((lv > 0) & (lv < 1)):
+        return None
+    lv = lv if maximize else 1.0 - lv
+    idx = np.clip(np.searchsorted(GRID_LEVELS, lv) - 1, 0, len(GRID_LEVELS) - 2)
+    lo, hi = GRID_LEVELS[idx], GRID_LEVELS[idx + 1]
+    return idx.astype(np.int64), np.clip((lv - lo) / (hi - lo), 0.0, 1.0)
+
+
+@functools.cache
+def _fused_loop() -> Any:
+    """The compiled whole-call loop, or None where numba is off (``POLICY_STORE_REPLAY_JIT=0``)."""
+    from policy_store.replay.kernels import _jit
+
+    if not _jit.enabled():
+        return None
+    from policy_store.meta.forecast.fused import quantiles_loop
+
+    return quantiles_loop

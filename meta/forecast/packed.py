@@ -46,6 +46,16 @@ class PackedQuantileTrees:
     baseline: np.ndarray       # (n_levels,) float64
     depth: int
 
+    @property
+    def bounds(self) -> np.ndarray:
+        """Where each level's trees start and end in :attr:`roots` (``n_levels + 1`` offsets)."""
+        cached = self.__dict__.get("_bounds")
+        if cached is None:
+            m = self.model
+            cached = np.r_[0, np.flatnonzero(m[1:] != m[:-1]) + 1, len(m)].astype(np.int64)
+            self.__dict__["_bounds"] = cached
+        return cached
+
     @classmethod
     def from_models(cls, models: list[Any]) -> PackedQuantileTrees:
         """Pack fitted single-output ``HistGradientBoostingRegressor`` models, one per level."""
@@ -75,7 +85,7 @@ class PackedQuantileTrees:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Each level's prediction for each row of ``X``, ``(n_rows, n_levels)`` (compiled where numba is)."""
         X = np.ascontiguousarray(X, dtype=np.float64)
-        bounds = np.r_[0, np.flatnonzero(self.model[1:] != self.model[:-1]) + 1, len(self.model)].astype(np.int64)
+        bounds = self.bounds
         walk = _compiled_walk()
         if walk is not None:
             out = np.empty((len(X), len(self.baseline)))

@@ -90,7 +90,8 @@ class ParametricForecaster(Forecaster):
         return mean - float(y[-1]), sd
 
     def normalised_grid(self, values: np.ndarray, seen: np.ndarray, last: np.ndarray, scale: np.ndarray,
-                        n_steps: int, maximize: bool) -> np.ndarray:
+                        n_steps: int, maximize: bool,
+                        context: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # context: unused
         from scipy.stats import norm
 
         z = norm.ppf(GRID_LEVELS)

@@ -1,8 +1,9 @@
 """Training rows for the forecaster: prefixes of complete curves, their features and where they ended.
 
-:func:`prefix_rows` cuts every complete curve of a
-:class:`~policy_store.meta.forecast.corpus.CurveSet` at up to ``per_curve``
-prefix lengths (seeded) and returns the features
+:func:`prefix_rows` splits each study of a
+:class:`~policy_store.meta.forecast.corpus.CurveSet` into context curves (none
+for some studies) and queries, cuts every query at up to ``per_curve`` prefix
+lengths (seeded) and returns the features, context ones included
 (:func:`~policy_store.meta.forecast.features.prefix_features`), the normalised
 target (:func:`~policy_store.meta.forecast.features.targets`) and the row's curve.
 :func:`fit_quantile_trees` fits one gradient-boosted quantile regressor per level
@@ -10,8 +11,8 @@ of :data:`~policy_store.meta.forecast._base.GRID_LEVELS` and packs them.
 
 >>> from policy_store.meta.forecast.corpus import load_source
 >>> rows = prefix_rows(load_source("bundled"), per_curve=2)
->>> rows.X.shape[0] == len(rows.y) == 720
-True
+>>> rows.X.shape[0] == len(rows.y) < 720, bool(np.isfinite(rows.y).all())
+(True, True)
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from policy_store.meta.forecast.packed import PackedQuantileTrees
 #: Hyper-parameters of each level's regressor (small trees: the packed model stays well under 2 MB).
 TREE_PARAMS = {"max_iter": 60, "max_leaf_nodes": 15, "max_depth": 6, "learning_rate": 0.12,
                "min_samples_leaf": 80, "l2_regularization": 1.0}
+#: Most context curves a training query sees, and the share of studies trained without context.
+MAX_CONTEXT = 12
+NO_CONTEXT = 0.3
 
 
 @dataclass
@@ -40,36 +44,44 @@ class PrefixRows:
     seen: np.ndarray
 
 
-def prefix_rows(curves: CurveSet, *, per_curve: int = 6, seed: int = 0,
-                fractions: Sequence[float] | None = None) -> PrefixRows:
-    """Rows from up to ``per_curve`` random prefix lengths per curve (or exactly ``fractions`` of its budget)."""
+def prefix_rows(curves: CurveSet, *, per_curve: int = 6, seed: int = 0, max_context: int = MAX_CONTEXT,
+                no_context: float = NO_CONTEXT) -> PrefixRows:
+    """Rows from up to ``per_curve`` random prefix lengths per curve, each study split at random into context
+    and queries.
+
+    Per study (seeded): with probability ``no_context`` no context (the rows teach the model's context-free
+    branch); otherwise ``m`` of its curves, ``m`` uniform in ``1..min(max_context, n - 1)``, are the context
+    -- half the time drawn at random, half the time from the better half by final (under a pruner the trials
+    that complete are mostly the good ones) -- and the others are the queries, cut at random prefixes.
+    """
     rng = np.random.default_rng(seed)
-    pick_curve, pick_seen = [], []
-    for i, n in enumerate(curves.lengths):
-        if fractions is not None:
-            ks = np.unique(np.clip(np.round(np.asarray(fractions) * n).astype(np.int64), 1, n - 1))
+    parts_X, parts_y, parts_curve, parts_seen = [], [], [], []
+    order = np.argsort(curves.study, kind="stable")
+    bounds = np.r_[0, np.flatnonzero(np.diff(curves.study[order])) + 1, len(order)]
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        members = order[a:b]
+        n_steps, up = int(curves.lengths[members[0]]), bool(curves.maximize[members[0]])
+        m = 0 if len(members) < 2 or rng.random() < no_context else int(rng.integers(1, min(max_context,
+                                                                                            len(members) - 1) + 1))
+        if m and rng.random() < 0.5:
+            finals = curves.values[members, n_steps - 1] * (1.0 if up else -1.0)
+            better = members[np.argsort(-finals, kind="stable")[:max(m, len(members) // 2)]]
+            chosen = rng.choice(better, size=m, replace=False)
         else:
-            ks = rng.choice(np.arange(1, n), size=min(per_curve, n - 1), replace=False)
-        pick_curve.append(np.full(len(ks), i))
-        pick_seen.append(ks)
-    curve = np.concatenate(pick_curve)
-    seen = np.concatenate(pick_seen).astype(np.int64)
-    X = np.empty((len(curve), 0))
-    parts_X, parts_y, order = [], [], []
-    n_steps = curves.lengths[curve]
-    up = curves.maximize[curve]
-    for key in sorted(set(zip(n_steps.tolist(), up.tolist(), strict=True))):
-        idx = np.flatnonzero((n_steps == key[0]) & (up == key[1]))
-        vals = curves.values[curve[idx], :key[0]]
-        cols = np.arange(key[0])[None, :]
-        prefix = np.where(cols < seen[idx, None], vals, np.nan)
-        parts_X.append(prefix_features(prefix, seen[idx], key[0], key[1]))
-        parts_y.append(targets(vals[:, -1], prefix, seen[idx], up[idx]))
-        order.append(idx)
-    order = np.concatenate(order)
-    X = np.concatenate(parts_X)
-    y = np.concatenate(parts_y)
-    return PrefixRows(X, y, curve[order], seen[order])
+            chosen = rng.choice(members, size=m, replace=False)
+        queries = np.setdiff1d(members, chosen)
+        curve = np.repeat(queries, min(per_curve, n_steps - 1))
+        seen = np.concatenate([rng.choice(np.arange(1, n_steps), size=min(per_curve, n_steps - 1), replace=False)
+                               for _ in queries]).astype(np.int64)
+        vals = curves.values[curve, :n_steps]
+        prefix = np.where(np.arange(n_steps)[None, :] < seen[:, None], vals, np.nan)
+        context = (curves.values[chosen, :n_steps], np.full(m, n_steps, dtype=np.int64)) if m else None
+        parts_X.append(prefix_features(prefix, seen, n_steps, up, context))
+        parts_y.append(targets(vals[:, -1], prefix, seen, np.full(len(seen), up)))
+        parts_curve.append(curve)
+        parts_seen.append(seen)
+    return PrefixRows(np.concatenate(parts_X), np.concatenate(parts_y), np.concatenate(parts_curve),
+                      np.concatenate(parts_seen))
 
 
 def fit_quantile_trees(X: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None, *, seed: int = 0,

@@ -76,3 +76,16 @@ def test_decide_never_prunes_before_an_incumbent_or_at_the_budget():
                                                                          STARTUP)
     assert decide(prefix, 2, StudyState(0.99, 2, 3), params, True)[::2] == (False, BUDGET)  # the budget is reached
     assert decide(prefix, 2, StudyState(0.99, 2, 10), params, True)[::2] == (True, LOOK)
+
+
+def test_decide_reads_the_complete_trials_as_the_studys_context():
+    """The same prefix and incumbent: P rises when the COMPLETE trials rose far after this step, and falls
+    when they stayed where they were."""
+    params = {"alpha": 0.05, "n_startup_trials": 1, "n_warmup_steps": 0}
+    k = np.arange(20, dtype=float)
+    prefix = 0.6 + 0.05 * (1 - np.exp(-k[:5] / 2))
+    late_risers = np.vstack([0.55 + d + 0.35 * (1 - np.exp(-k / 10)) for d in (0.0, 0.03, 0.06)])
+    settled = np.vstack([0.6 + d + 0.05 * (1 - np.exp(-k / 2)) for d in (0.0, 0.03, 0.08)])
+    rose = decide(prefix, 4, StudyState(0.72, 3, 20, late_risers), params, True).prob
+    stayed = decide(prefix, 4, StudyState(0.72, 3, 20, settled), params, True).prob
+    assert rose > stayed + 0.1, (rose, stayed)

@@ -1,10 +1,11 @@
 """Batched kernel of ``forecast`` (see :mod:`policy_store.rules.strategies.forecast`).
 
 State per replay: the number of COMPLETE trials, the incumbent and the budget
-(the most finite reports of a COMPLETE trial), updated in trial-number order
-like the live decider. At each trial the reports
-:func:`~policy_store.rules.strategies.forecast.gate` lets through have their
-prefix (finite values so far, left-packed) forecast in one batch per budget,
+(the most finite reports of a COMPLETE trial) and the COMPLETE trials in the order
+they completed (the context), updated in trial-number order like the live decider.
+At each trial the reports :func:`~policy_store.rules.strategies.forecast.gate`
+lets through have their prefix (finite values so far, left-packed) forecast in one
+batch per replay with its COMPLETE trials' curves as context,
 through the same :func:`~policy_store.rules.strategies.forecast.forecast_prob`
 the live decider's :func:`~policy_store.rules.strategies.forecast.decide` calls.
 A rule made with another forecaster model is refused
@@ -36,6 +37,11 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     best = np.full(B, np.nan)
     rows = np.arange(B)
     cols = np.arange(J)
+    # every trial's finite reports left-packed in step order, NaN after them: the context rows of COMPLETE trials
+    fin_all = st.present & np.isfinite(st.values)
+    curves = np.take_along_axis(st.values, np.argsort(~fin_all, axis=2, kind="stable"), axis=2)
+    curves = np.where(cols[None, None, :] < fin_all.sum(axis=2)[:, :, None], curves, np.nan)
+    complete: list[list[int]] = [[] for _ in range(B)]
     for t in range(N):
         i = orders[:, t]
         x = st.values[rows, i]
@@ -52,11 +58,11 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             k = seen[bb, jj]
             prefix = np.where(cols[None, :] < k[:, None], packed[bb], np.nan)
             prob = np.full((B, J), np.nan)
-            for n_steps in np.unique(budget[bb]):
-                sel = budget[bb] == n_steps
+            for b in np.unique(bb):
+                sel = bb == b
                 width = int(k[sel].max())
-                prob[bb[sel], jj[sel]] = forecast_prob(prefix[sel, :width], k[sel], int(n_steps), best[bb[sel]],
-                                                       maximize)
+                prob[b, jj[sel]] = forecast_prob(prefix[sel, :width], k[sel], int(budget[b]), best[bb[sel]],
+                                                 maximize, curves[b, complete[b]])
             col = first_true(g & (prob < alpha))
             out.prune_col[:, t] = col
             cc = np.maximum(col, 0)
@@ -69,4 +75,6 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             best = np.where(done & ((n_comp == 0) | better), f, best)
             budget = np.where(done, np.maximum(budget, finite.sum(axis=1)), budget)
             n_comp += done
+            for b in np.flatnonzero(done):
+                complete[b].append(int(i[b]))
     return out

@@ -2,10 +2,12 @@
 
 At each report with a finite value at step ``s``, the trial's prefix is its
 finite reported values in step order, ``seen`` their count. The study state is
-the incumbent (best final among COMPLETE trials), their count, and the budget
-``n_steps`` (the most finite reports of any COMPLETE trial). The shipped
-forecaster (:func:`policy_store.meta.forecast.load_forecaster`) gives quantiles
-of the trial's final; :func:`prob_beats` reads from them the probability
+the incumbent (best final among COMPLETE trials), their count, the budget
+``n_steps`` (the most finite reports of any COMPLETE trial) and the COMPLETE
+trials' curves (their finite reports in step order, in trial-number order). The
+shipped forecaster (:func:`policy_store.meta.forecast.load_forecaster`) gives
+quantiles of the trial's final, with those curves as the study's context (where
+the prefix stands among them and how they continued); :func:`prob_beats` reads from them the probability
 ``P`` that the final beats the incumbent (piecewise-linear CDF between the
 quantiles, exponential tails beyond them). Prune iff ``P < alpha``. Never prune
 with fewer than ``n_startup_trials`` COMPLETE trials (at least 1: an incumbent is
@@ -42,7 +44,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -59,11 +61,14 @@ LOOK, WARMUP, NOT_FINITE, STARTUP, BUDGET = 0, 1, 2, 3, 4
 
 @dataclass(frozen=True)
 class StudyState:
-    """What the rule needs of the study: the incumbent, the COMPLETE trials' count and the budget in reports."""
+    """What the rule needs of the study: the incumbent, the COMPLETE trials' count, the budget in reports and
+    the COMPLETE trials' curves (finite reports in step order, one NaN-padded row per trial in trial-number
+    order; None: forecast without the study's context)."""
 
     incumbent: float
     n_complete: int
     n_steps: int
+    context: np.ndarray | None = field(default=None, compare=False)
 
 
 def prob_beats(q_better: np.ndarray, incumbent_better: np.ndarray) -> np.ndarray:
@@ -92,11 +97,12 @@ def prob_beats(q_better: np.ndarray, incumbent_better: np.ndarray) -> np.ndarray
 
 
 def forecast_prob(values: np.ndarray, seen: np.ndarray, n_steps: int, incumbent: np.ndarray,
-                  maximize: bool) -> np.ndarray:
-    """``P(final beats incumbent)`` for a batch of prefixes of one study (NaN-padded rows, ``seen`` each)."""
+                  maximize: bool, context: np.ndarray | None = None) -> np.ndarray:
+    """``P(final beats incumbent)`` for a batch of prefixes of one study (NaN-padded rows, ``seen`` each),
+    ``context``: the study's COMPLETE curves (see :class:`StudyState`)."""
     from policy_store.meta.forecast import load_forecaster
 
-    q = load_forecaster().quantiles(values, seen, n_steps, maximize, LEVELS)
+    q = load_forecaster().quantiles(values, seen, n_steps, maximize, LEVELS, context=context)
     if maximize:
         return prob_beats(q, np.asarray(incumbent, dtype=np.float64))
     return prob_beats(-q[:, ::-1], -np.asarray(incumbent, dtype=np.float64))
@@ -139,7 +145,7 @@ def decide(prefix: np.ndarray, step: int, state: StudyState, params: dict[str, A
     if code != LOOK:
         return Decision(False, float("nan"), code)
     p = forecast_prob(finite[None, :], np.array([len(finite)]), state.n_steps, np.array([state.incumbent]),
-                      maximize)[0]
+                      maximize, state.context)[0]
     return Decision(bool(p < params["alpha"]), float(p), code)
 
 
@@ -172,12 +178,18 @@ def optuna_inputs(study: Any, trial: Any) -> tuple[np.ndarray, int | None, Study
     complete = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.number)
     maximize = study.direction != StudyDirection.MINIMIZE
     best, budget = (complete[0].value if complete else float("nan")), 0
+    curves = []
     for t in complete:
         best = max(best, t.value) if maximize else min(best, t.value)
-        budget = max(budget, sum(math.isfinite(v) for v in t.intermediate_values.values()))
+        curves.append([v for _, v in sorted(t.intermediate_values.items()) if math.isfinite(v)])
+        budget = max(budget, len(curves[-1]))
+    context = np.full((len(curves), max(budget, 1)), np.nan)
+    for r, c in enumerate(curves):
+        context[r, :len(c)] = c
     prefix = np.array([v for _, v in sorted(trial.intermediate_values.items())], dtype=np.float64)
     step = trial.last_step
-    return prefix, (None if step is None else int(step)), StudyState(float(best), len(complete), budget), maximize
+    state = StudyState(float(best), len(complete), budget, context)
+    return prefix, (None if step is None else int(step)), state, maximize
 
 
 class Forecast(Strategy):
