@@ -47,6 +47,7 @@ of steps) build the same evidence.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -215,11 +216,32 @@ class Continuations:
         return StudyCurves(c.study, c.task, c.direction, c.trials, c.trial_numbers, c.steps[:budget],
                            np.where(present, values, np.nan), present, cost)
 
+    def early_order(self) -> float:
+        """How well the study's early values rank its finals: Spearman's correlation, over the trials that ran
+        the whole budget (at least 4), between the value at a quarter of the budget and the final (NaN if fewer)."""
+        e = self.ended
+        c = e.curves
+        full = np.flatnonzero(~e.pruned & (c.last_pos == e.budget - 1))
+        if len(full) < 4:
+            return float("nan")
+        s = max((e.budget - 1) // 4, 0)
+        early = _prefixes(c, full, np.full(len(full), s))[0][:, s]
+        a, b = np.argsort(np.argsort(early)), np.argsort(np.argsort(c.final_values[full]))
+        if a.std() == 0 or b.std() == 0:
+            return float("nan")
+        return float(np.corrcoef(a, b)[0, 1])
+
+    def kill_risk(self) -> float:
+        """Probability that the trials ended so far lost the best one to a prune (:func:`beat_probability`)."""
+        return float(1.0 - np.prod(1.0 - beat_probability(self)))
+
     def to_dict(self) -> dict[str, Any]:
         """The figures a switch records about its evidence."""
         e = self.ended
         return {"ended": e.n_trials, "completed": e.n_completed, "pruned": e.n_pruned, "audit_checks": e.n_checks,
-                "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster}
+                "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster,
+                "kill_risk": round(self.kill_risk(), 4),
+                "early_order": None if math.isnan(order := self.early_order()) else round(order, 4)}
 
 
 def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.ndarray, budget: int,
@@ -251,6 +273,81 @@ def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.nda
     return out
 
 
+#: Pseudo-trials the forecaster's predictive counts as when pooled with the study's own step -> final relation.
+RELATION_PRIOR = 4.0
+
+
+def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -> np.ndarray:
+    """``q`` of the pruned ``rows`` pooled with the study's own step -> final relation at their cut columns.
+
+    For each column ``s`` a pruned trial was cut at, the trials that ran the
+    whole budget (audited shadow prunes included: they are the kills the rule
+    makes, run to the end) give pairs (value at ``s``, final); a least-squares
+    line through them (slope >= 0: a better value at ``s`` never predicts a worse
+    final) and its prediction error at the cut trial's value (residual spread
+    inflated for a value far from theirs) are a normal predictive of the cut
+    trial's final. It is pooled with the forecaster's (centre and spread) with
+    weight ``k / (k + RELATION_PRIOR)`` for ``k`` such trials (at least 3). A
+    study whose curves cross (a bad value at ``s`` says little of the final)
+    gets a wide predictive, so its cut trials may well beat the incumbent; one
+    whose curves keep their order gets a sharp one.
+    """
+    c = ended.curves
+    full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
+    k = len(full)
+    if k < 3:
+        return q
+    stops = c.last_pos[rows]
+    y = c.final_values[full]
+    out = q.copy()
+    w = k / (k + RELATION_PRIOR)
+    for s in np.unique(stops[stops < budget - 1]):
+        xv, _ = _prefixes(c, full, np.full(k, s))
+        x = xv[:, s]
+        at = np.flatnonzero(stops == s)
+        x0 = _prefixes(c, rows[at], np.full(len(at), s))[0][:, s]
+        sxx = float(((x - x.mean()) ** 2).sum())
+        slope = max(float(((x - x.mean()) * (y - y.mean())).sum()) / sxx, 0.0) if sxx > 0 else 0.0
+        resid = y - y.mean() - slope * (x - x.mean())
+        sd2 = float((resid ** 2).sum()) / (k - 2)
+        pred_sd = np.sqrt(sd2 * (1 + 1 / k + ((x0 - x.mean()) ** 2 / sxx if sxx > 0 else 0.0)))
+        pred = y.mean() + slope * (x0 - x.mean())
+        mid = (1 - w) * q[at, 1] + w * pred
+        lo = (1 - w) * (q[at, 1] - q[at, 0]) + w * _Z90 * pred_sd
+        hi = (1 - w) * (q[at, 2] - q[at, 1]) + w * _Z90 * pred_sd
+        out[at] = np.stack([mid - lo, mid, mid + hi], axis=1)
+    return out
+
+
+def beat_probability(cont: Continuations) -> np.ndarray:
+    """Per ended trial: the probability that its final beats the best final of the trials that completed unaudited.
+
+    A pruned trial's from its forecast (the split normal of :meth:`Continuations.finals`);
+    an audited shadow prune's is 1 or 0 (its real final); others 0. The rule in
+    force killed the best trial so far with probability ``1 - prod(1 - p)`` over
+    the trials it ended (:meth:`Continuations.kill_risk`).
+    """
+    e = cont.ended
+    c = e.curves
+    sign = 1.0 if c.direction == "maximize" else -1.0
+    plain = ~e.pruned & (e.shadow < 0) & (c.last_pos == e.budget - 1)
+    p = np.zeros(c.n_trials)
+    if not plain.any():
+        return p
+    best = float(np.max(sign * c.final_values[plain]))
+    rows = np.flatnonzero(e.pruned)
+    if len(rows):
+        lo, mid, hi = (sign * cont.quantiles[rows].T)
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)   # a minimised metric's 10 % is its signed 90 %
+        sd = np.where(mid < best, hi - mid, mid - lo) / _Z90
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(sd > 0, (mid - best) / sd, np.where(mid > best, np.inf, -np.inf))
+        p[rows] = [0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in z]
+    checks = np.flatnonzero(e.shadow >= 0)
+    p[checks] = (sign * c.final_values[checks] > best).astype(float)
+    return p
+
+
 def resolve_forecaster(forecaster: Any = None) -> Any:
     """A forecaster object as is; None or a name: :func:`policy_store.meta.forecast.load_forecaster`'s (cached)."""
     if forecaster is None or isinstance(forecaster, str):
@@ -260,12 +357,14 @@ def resolve_forecaster(forecaster: Any = None) -> Any:
     return forecaster
 
 
-def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True) -> Continuations:
+def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True,
+                    rank: bool = True) -> Continuations:
     """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
 
     ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
     follows :class:`policy_store.meta.forecast.Forecaster`. ``backtest``: also
     correct by the forecaster's misses on the completed trials (:func:`_backtested`).
+    ``rank``: pool with the study's own step -> final relation at the cut step (:func:`_related`).
     """
     budget = ended.budget
     if budget == 0:
@@ -289,5 +388,7 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
         qp = qp + sign * shift * np.maximum(qp[:, 2:3] - qp[:, 0:1], 0.0)
         if backtest:
             qp = _backtested(ended, forecaster, rows, qp, budget, maximize)
+        if rank:
+            qp = _related(ended, rows, qp, budget)
         q[rows] = qp
     return Continuations(ended, q, shift, str(getattr(forecaster, "name", type(forecaster).__name__)))
