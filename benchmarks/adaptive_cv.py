@@ -63,6 +63,14 @@ def heldout_data(path: str, features: str, tasks: int, orders: int, seed: int):
     return data
 
 
+def _with_memory(data):
+    """Curves unpickled from a cache written before ``StudyCurves.memory`` existed get it (unknown: NaN)."""
+    for c in [c for cs in data.curves.values() for c in cs] + list(data.probes.values()):
+        if getattr(c, "memory", None) is None:
+            object.__setattr__(c, "memory", np.full(c.values.shape, np.nan))
+    return data
+
+
 def why_kills_go_unseen(data, rows: pd.DataFrame, settings: dict[str, dict], lam: float) -> pd.DataFrame:
     """On the studies where the start rule killed the best trial and the CV oracle's did not: run the start rule
     alone (no switch) and read the last re-scoring's evidence -- does it see the rule kill the best trial?
@@ -131,6 +139,7 @@ def main() -> None:
         variants[name] = {k: _value(x) for k, x in (kv.split("=", 1) for kv in kvs.split(",") if kv)}
     started = time.perf_counter()
     data, _ = build_training(args.hpo, None, jobs=1, cache=args.cache)
+    data = _with_memory(data)
     scorer = {name: adaptive_scorer(data.grid, **o) for name, o in variants.items()}
     orders = list(range(args.orders))
     key = hashlib.sha256(repr((sorted((k, sorted(o.items())) for k, o in variants.items()), args.tasks, args.orders,

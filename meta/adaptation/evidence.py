@@ -286,8 +286,8 @@ def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -
     line through them (slope >= 0: a better value at ``s`` never predicts a worse
     final) and its prediction error at the cut trial's value (residual spread
     inflated for a value far from theirs) are a normal predictive of the cut
-    trial's final. It is pooled with the forecaster's (centre and spread) with
-    weight ``k / (k + RELATION_PRIOR)`` for ``k`` such trials (at least 3). A
+    trial's final. It is mixed with the forecaster's predictive with weight
+    ``k / (k + RELATION_PRIOR)`` for ``k`` such trials (at least 3). A
     study whose curves cross (a bad value at ``s`` says little of the final)
     gets a wide predictive, so its cut trials may well beat the incumbent; one
     whose curves keep their order gets a sharp one.
@@ -312,11 +312,38 @@ def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -
         sd2 = float((resid ** 2).sum()) / (k - 2)
         pred_sd = np.sqrt(sd2 * (1 + 1 / k + ((x0 - x.mean()) ** 2 / sxx if sxx > 0 else 0.0)))
         pred = y.mean() + slope * (x0 - x.mean())
-        mid = (1 - w) * q[at, 1] + w * pred
-        lo = (1 - w) * (q[at, 1] - q[at, 0]) + w * _Z90 * pred_sd
-        hi = (1 - w) * (q[at, 2] - q[at, 1]) + w * _Z90 * pred_sd
-        out[at] = np.stack([mid - lo, mid, mid + hi], axis=1)
+        out[at] = _mixture_quantiles(w, pred, np.maximum(pred_sd, 1e-12), q[at])
     return out
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _split_cdf(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """CDF at ``x`` of the split normals through each row's 10/50/90 % quantiles ``q``."""
+    lo, mid, hi = q.T
+    sd = np.maximum(np.where(x < mid, mid - lo, hi - mid), 1e-12) / _Z90
+    return 0.5 * (1.0 + _erf((x - mid) / (sd * math.sqrt(2.0))).astype(np.float64))
+
+
+def _mixture_quantiles(w: float, mean: np.ndarray, sd: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """10/50/90 % quantiles of ``w`` x normal(``mean``, ``sd``) + (1 - ``w``) x the split normals of ``q`` (bisection).
+
+    A mixture, not an average: where the study's relation and the forecaster disagree,
+    the predictive keeps both, so a cut trial's chance of ending on top is not averaged away.
+    """
+    out = np.empty_like(q)
+    low = np.minimum(mean - 4 * sd, q[:, 0] - 4 * (q[:, 1] - q[:, 0]) - 1e-9)
+    high = np.maximum(mean + 4 * sd, q[:, 2] + 4 * (q[:, 2] - q[:, 1]) + 1e-9)
+    for j, level in enumerate(LEVELS):
+        a, b = low.copy(), high.copy()
+        for _ in range(40):
+            x = 0.5 * (a + b)
+            cdf = w * 0.5 * (1.0 + _erf((x - mean) / (sd * math.sqrt(2.0))).astype(np.float64)) \
+                + (1 - w) * _split_cdf(x, q)
+            a, b = np.where(cdf < level, x, a), np.where(cdf < level, b, x)
+        out[:, j] = 0.5 * (a + b)
+    return np.maximum.accumulate(out, axis=1)
 
 
 def beat_probability(cont: Continuations) -> np.ndarray:

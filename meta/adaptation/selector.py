@@ -203,7 +203,7 @@ class Switch:
     """Blended utility gain of the challenger over the incumbent (paired replicates)."""
     gain_se: float = float("nan")
     returning: bool = False
-    """The challenger is a rule the study left before (it needed ``return_factor`` x the margin)."""
+    """The challenger is a rule the study left before (its bound stood ``return_margin`` more se below its gain)."""
     since_last: int | None = None
     """Ended trials since the previous switch (None for the first)."""
 
@@ -333,9 +333,9 @@ class AdaptiveSelector:
     cooldown:
         Ended trials after a switch before the next re-scoring (no A -> B -> A flapping on
         the same few trials).
-    return_factor:
+    return_margin:
         A rule the study left before takes over again only if its gain's lower bound with
-        ``return_factor * margin`` standard errors is above 0.
+        ``margin + return_margin`` standard errors is above 0.
     gate:
         A switch must agree with the evidence about kills: a safer challenger only if the
         re-scoring sees the rule in force kill the best trial more often than it; a more
@@ -366,7 +366,7 @@ class AdaptiveSelector:
     backtest: bool = True
     rank: bool = True
     cooldown: int = 4
-    return_factor: float = 2.0
+    return_margin: float = 1.0
     gate: bool = True
     order_gate: float = 0.5
     incumbent: int = field(init=False)
@@ -378,9 +378,9 @@ class AdaptiveSelector:
 
     def __post_init__(self) -> None:
         if (self.min_trials < 2 or self.every < 1 or self.n_boot < 2 or not self.margin >= 0
-                or not self.small_study >= 0 or self.cooldown < 0 or not self.return_factor >= 1):
+                or not self.small_study >= 0 or self.cooldown < 0 or not self.return_margin >= 0):
             raise InvalidInputError("need min_trials >= 2, every >= 1, n_boot >= 2, margin >= 0, small_study >= 0, "
-                                    "cooldown >= 0 and return_factor >= 1", field="min_trials")
+                                    "cooldown >= 0 and return_margin >= 0", field="min_trials")
         self._prior_mean, self._prior_var = self.prior.utility(self.lam)
         self.incumbent = (int(np.argmax(self._prior_mean)) if self.prior.start is None else int(self.prior.start))
         self.status = f"no evidence yet: no trial has ended, re-scoring needs {self.min_trials} ended trials"
@@ -474,7 +474,7 @@ class AdaptiveSelector:
         sd = np.sqrt(ev.diff_var)
         left = np.zeros(len(sd), dtype=bool)
         left[[s.from_index for s in self.switches]] = True
-        low = ev.diff_mean - self.margin * np.where(left, self.return_factor, 1.0) * sd
+        low = ev.diff_mean - (self.margin + np.where(left, self.return_margin, 0.0)) * sd
         low[i] = -np.inf
         basis = ev.basis or {"ended": n}
         barred = self._barred(ev, basis) if self.gate else np.zeros(len(low), dtype=bool)
@@ -497,7 +497,7 @@ class AdaptiveSelector:
                     "killed_best": float(ev.killed[k])}
 
         sw = Switch(i, c, self.prior.names[i], self.prior.names[c], ev.n_completed, figures(i), figures(c),
-                    self.margin * (self.return_factor if left[c] else 1.0), dict(basis), float(ev.diff_mean[c]),
+                    self.margin + (self.return_margin if left[c] else 0.0), dict(basis), float(ev.diff_mean[c]),
                     float(sd[c]), bool(left[c]), n - self._switched_at if self.switches else None)
         self.incumbent = c
         self._switched_at = n
