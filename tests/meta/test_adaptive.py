@@ -265,14 +265,14 @@ def test_hysteresis_waits_after_a_switch_and_a_return_needs_a_wider_bound(study)
     prior = _prior("hyperband-default")
     flappy = adaptive_replay(study, 0, prior, min_trials=4, margin=0.0, cooldown=0, return_margin=0.0, gate=False)
     gaps = np.diff([s.basis["ended"] for s in flappy.switches])
-    assert len(flappy.switches) >= 4 and gaps.min() == 1 and any(s.to_index == t.from_index and
-                                                                  s.from_index == t.to_index for s, t in
-                                                                  zip(flappy.switches[1:], flappy.switches))
+    pairs = zip(flappy.switches[:-1], flappy.switches[1:], strict=True)
+    assert len(flappy.switches) >= 4 and gaps.min() == 1
+    assert any(b.to_index == a.from_index and b.from_index == a.to_index for a, b in pairs)
     calm = adaptive_replay(study, 0, prior, min_trials=4, margin=0.0)
     assert calm.switches and len(calm.switches) < len(flappy.switches)
     at = [s.basis["ended"] for s in calm.switches]
-    assert all(b - a >= 4 for a, b in zip(at, at[1:])) and [s.since_last for s in calm.switches[1:]] == \
-        np.diff(at).tolist() and calm.switches[0].since_last is None
+    assert all(b - a >= 4 for a, b in zip(at[:-1], at[1:], strict=True))
+    assert calm.switches[0].since_last is None and [s.since_last for s in calm.switches[1:]] == np.diff(at).tolist()
     left: set[int] = set()
     for s in calm.switches:
         assert s.returning == (s.to_index in left) and s.margin == (1.0 if s.returning else 0.0)
