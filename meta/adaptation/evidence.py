@@ -225,6 +225,9 @@ class Continuations:
         if len(full) < 4:
             return float("nan")
         s = max((e.budget - 1) // 4, 0)
+        full = full[c.present[full, :s + 1].any(axis=1)]
+        if len(full) < 4:
+            return float("nan")
         early = _prefixes(c, full, np.full(len(full), s))[0][:, s]
         a, b = np.argsort(np.argsort(early)), np.argsort(np.argsort(c.final_values[full]))
         if a.std() == 0 or b.std() == 0:
@@ -261,11 +264,14 @@ def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.nda
     stops = c.last_pos[rows]
     out = q.copy()
     for s in np.unique(stops[stops < budget - 1]):
-        vals, seen = _prefixes(c, full, np.full(len(full), s))
+        seen_s = full[c.present[full, :s + 1].any(axis=1)]      # a trial whose first report came later has no prefix
+        if len(seen_s) == 0:
+            continue
+        vals, seen = _prefixes(c, seen_s, np.full(len(seen_s), s))
         qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
-        miss = c.final_values[full] - qc[:, 1]
+        miss = c.final_values[seen_s] - qc[:, 1]
         lo, mid, hi = np.quantile(miss, [0.1, 0.5, 0.9])
-        w = len(full) / (len(full) + CHECK_PRIOR)
+        w = len(seen_s) / (len(seen_s) + CHECK_PRIOR)
         at = stops == s
         out[at, 1] = q[at, 1] + w * mid
         out[at, 0] = np.minimum(out[at, 1] - (1 - w) * (q[at, 1] - q[at, 0]) - w * (mid - lo), out[at, 1])
@@ -294,16 +300,18 @@ def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -
     """
     c = ended.curves
     full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
-    k = len(full)
-    if k < 3:
+    if len(full) < 3:
         return q
     stops = c.last_pos[rows]
-    y = c.final_values[full]
     out = q.copy()
-    w = k / (k + RELATION_PRIOR)
     for s in np.unique(stops[stops < budget - 1]):
-        xv, _ = _prefixes(c, full, np.full(k, s))
-        x = xv[:, s]
+        seen_s = full[c.present[full, :s + 1].any(axis=1)]      # a trial whose first report came later has no prefix
+        k = len(seen_s)
+        if k < 3:
+            continue
+        w = k / (k + RELATION_PRIOR)
+        y = c.final_values[seen_s]
+        x = _prefixes(c, seen_s, np.full(k, s))[0][:, s]
         at = np.flatnonzero(stops == s)
         x0 = _prefixes(c, rows[at], np.full(len(at), s))[0][:, s]
         sxx = float(((x - x.mean()) ** 2).sum())

@@ -288,3 +288,15 @@ def test_the_kill_evidence_gates_a_safer_switch(study):
     assert safer, "no safer switch: the test would check nothing"
     assert all(s.challenger["killed_best"] < s.incumbent["killed_best"] for s in safer)
     assert all("kill risk" in s.reason for s in safer)
+
+
+def test_a_completed_trial_that_first_reported_after_the_cut_step_is_left_out_of_that_steps_evidence():
+    """Its prefix at the cut step is empty; the back-test and the step -> final relation skip it there."""
+    rows = [[0.5, 0.6, 0.7, 0.8], [0.4, 0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6], [np.nan, np.nan, 0.6, 0.9],
+            [0.2, 0.3, 0.4, 0.5], [0.1, 0.15, np.nan, np.nan]]
+    present = [[1, 1, 1, 1]] * 3 + [[0, 0, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]]
+    ended = EndedTrials.build(StudyCurves.from_arrays("s", rows, present=present, direction="maximize"),
+                              [False] * 5 + [True])
+    cont = continue_pruned(ended, LastValueForecaster())
+    assert np.all(np.isfinite(cont.quantiles[-1])) and np.all(np.diff(cont.quantiles[-1]) >= 0)
+    assert 0.0 <= cont.kill_risk() <= 1.0
