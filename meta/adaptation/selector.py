@@ -343,9 +343,6 @@ class AdaptiveSelector:
         aggressive one only if the study's early values rank its finals
         (:meth:`~.evidence.Continuations.early_order` >= ``order_gate``) or the regret its extra
         kills cost in the re-scoring is at most half the compute it saves.
-    kill_alarm:
-        When the evidence's kill risk (:meth:`~.evidence.Continuations.kill_risk`) is at least
-        this, a safer challenger needs only a positive mean gain (margin 0); above 1: never.
 
     Attributes
     ----------
@@ -373,7 +370,6 @@ class AdaptiveSelector:
     return_margin: float = 1.0
     gate: bool = True
     order_gate: float = 0.5
-    kill_alarm: float = 2.0
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
@@ -479,13 +475,9 @@ class AdaptiveSelector:
         sd = np.sqrt(ev.diff_var)
         left = np.zeros(len(sd), dtype=bool)
         left[[s.from_index for s in self.switches]] = True
-        basis = ev.basis or {"ended": n}
-        need = self.margin + np.where(left, self.return_margin, 0.0)
-        alarm = float(basis.get("kill_risk", 0.0)) >= self.kill_alarm
-        if alarm:      # the rule in force has likely lost the best trial: a safer rule needs only a positive mean gain
-            need = np.where(ev.saved < ev.saved[i], 0.0, need)
-        low = ev.diff_mean - need * sd
+        low = ev.diff_mean - (self.margin + np.where(left, self.return_margin, 0.0)) * sd
         low[i] = -np.inf
+        basis = ev.basis or {"ended": n}
         barred = self._barred(ev, basis) if self.gate else np.zeros(len(low), dtype=bool)
         c = int(np.argmax(np.where(barred, -np.inf, low)))
         on = (f"{basis.get('ended', n)} ended trials ({ev.n_completed} completed, {basis.get('pruned', 0)} pruned, "
@@ -506,7 +498,7 @@ class AdaptiveSelector:
                     "killed_best": float(ev.killed[k])}
 
         sw = Switch(i, c, self.prior.names[i], self.prior.names[c], ev.n_completed, figures(i), figures(c),
-                    float(need[c]), dict(basis), float(ev.diff_mean[c]),
+                    self.margin + (self.return_margin if left[c] else 0.0), dict(basis), float(ev.diff_mean[c]),
                     float(sd[c]), bool(left[c]), n - self._switched_at if self.switches else None)
         self.incumbent = c
         self._switched_at = n
