@@ -154,16 +154,22 @@ def evidence_gap(ended: EndedTrials, min_trials: int) -> str | None:
 
 
 def _prefixes(c: StudyCurves, rows: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows' values up to ``stop`` (inclusive), gaps carried forward from the last reported value."""
+    """Rows' values up to ``stop`` (inclusive), gaps (and non-finite reports) carried forward from the last finite
+    value; a row with no finite value up to ``stop`` stays NaN (see :func:`continue_pruned`)."""
     width = int(stop.max()) + 1 if len(stop) else 1
     values = c.values[rows, :width].copy()
-    present = c.present[rows, :width] & (np.arange(width)[None, :] <= stop[:, None])
+    present = c.present[rows, :width] & (np.arange(width)[None, :] <= stop[:, None]) & np.isfinite(values)
     first = np.argmax(present, axis=1)
     for j in range(width):                                  # forward fill (few columns; one pass)
         prev = values[:, j - 1] if j else values[np.arange(len(rows)), first]
         values[:, j] = np.where(present[:, j], values[:, j], prev)
     values[np.arange(width)[None, :] > stop[:, None]] = np.nan
     return values, stop + 1
+
+
+def _reported(c: StudyCurves, rows: np.ndarray, s: int) -> np.ndarray:
+    """Per row: a finite value was reported at or before column ``s``."""
+    return (c.present[rows, :s + 1] & np.isfinite(c.values[rows, :s + 1])).any(axis=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -190,7 +196,7 @@ class Continuations:
     def _runs(self) -> tuple[np.ndarray, ...]:
         """What every replicate shares: the pruned rows, their last values, ramps and the steps' typical cost."""
         c, budget = self.ended.curves, self.budget
-        rows = np.flatnonzero(self.ended.pruned)
+        rows = np.flatnonzero(self.ended.pruned & np.isfinite(self.quantiles[:, 1]))
         stop = c.last_pos[rows]
         cols = np.arange(budget)[None, :]
         ramp = np.clip((cols - stop[:, None]) / np.maximum(budget - 1 - stop, 1)[:, None], 0.0, 1.0)
@@ -225,7 +231,7 @@ class Continuations:
         if len(full) < 4:
             return float("nan")
         s = max((e.budget - 1) // 4, 0)
-        full = full[c.present[full, :s + 1].any(axis=1)]
+        full = full[_reported(c, full, s)]
         if len(full) < 4:
             return float("nan")
         early = _prefixes(c, full, np.full(len(full), s))[0][:, s]
@@ -264,7 +270,7 @@ def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.nda
     stops = c.last_pos[rows]
     out = q.copy()
     for s in np.unique(stops[stops < budget - 1]):
-        seen_s = full[c.present[full, :s + 1].any(axis=1)]      # a trial whose first report came later has no prefix
+        seen_s = full[_reported(c, full, s)]      # a trial whose first report came later has no prefix
         if len(seen_s) == 0:
             continue
         vals, seen = _prefixes(c, seen_s, np.full(len(seen_s), s))
@@ -305,7 +311,7 @@ def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -
     stops = c.last_pos[rows]
     out = q.copy()
     for s in np.unique(stops[stops < budget - 1]):
-        seen_s = full[c.present[full, :s + 1].any(axis=1)]      # a trial whose first report came later has no prefix
+        seen_s = full[_reported(c, full, s)]      # a trial whose first report came later has no prefix
         k = len(seen_s)
         if k < 3:
             continue
@@ -370,7 +376,7 @@ def beat_probability(cont: Continuations) -> np.ndarray:
     if not plain.any():
         return p
     best = float(np.max(sign * c.final_values[plain]))
-    rows = np.flatnonzero(e.pruned)
+    rows = np.flatnonzero(e.pruned & np.isfinite(cont.quantiles[:, 1]))
     if len(rows):
         lo, mid, hi = (sign * cont.quantiles[rows].T)
         lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)   # a minimised metric's 10 % is its signed 90 %
@@ -409,6 +415,8 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
     sign = 1.0 if maximize else -1.0
     q = np.full((c.n_trials, len(LEVELS)), np.nan)
     checks = np.flatnonzero(ended.shadow >= 0)
+    checks = checks[[bool(_reported(c, checks[k:k + 1], int(ended.shadow[r]))[0]) for k, r in enumerate(checks)]] \
+        if len(checks) else checks
     shift = 0.0
     if len(checks):
         vals, seen = _prefixes(c, checks, ended.shadow[checks])
@@ -416,7 +424,10 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
         width = np.maximum(qc[:, 2] - qc[:, 0], 1e-12)
         miss = sign * (c.final_values[checks] - qc[:, 1]) / width
         shift = float(np.clip(np.nansum(miss) / (len(checks) + CHECK_PRIOR), -3.0, 3.0))
+    # a pruned trial that reported no finite value before its prune keeps NaN quantiles: the draws leave it
+    # where it was cut (no final to forecast from nothing)
     rows = np.flatnonzero(ended.pruned)
+    rows = rows[_reported(c, rows, int(c.n_steps) - 1)] if len(rows) else rows
     if len(rows):
         vals, seen = _prefixes(c, rows, c.last_pos[rows])
         qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)

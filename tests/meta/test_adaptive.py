@@ -300,3 +300,18 @@ def test_a_completed_trial_that_first_reported_after_the_cut_step_is_left_out_of
     cont = continue_pruned(ended, LastValueForecaster())
     assert np.all(np.isfinite(cont.quantiles[-1])) and np.all(np.diff(cont.quantiles[-1]) >= 0)
     assert 0.0 <= cont.kill_risk() <= 1.0
+
+
+def test_a_non_finite_report_is_carried_over_and_a_trial_with_none_finite_stays_cut():
+    """A NaN reported value (LCDB has some) is not forecast from: the last finite one stands in; a pruned trial
+    with no finite value at all is left where it was cut."""
+    nan = np.nan
+    rows = [[0.5, 0.6, 0.7, 0.8], [0.4, 0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6], [0.2, 0.3, 0.4, 0.5],
+            [0.1, nan, 0.2, nan], [nan, nan, nan, nan]]
+    present = [[1, 1, 1, 1]] * 4 + [[1, 1, 1, 0], [1, 1, 0, 0]]
+    c = StudyCurves.from_arrays("s", rows, present=present, direction="maximize")
+    cont = continue_pruned(EndedTrials.build(c, [False] * 4 + [True, True]), LastValueForecaster())
+    assert np.all(np.isfinite(cont.quantiles[4])) and np.all(np.isnan(cont.quantiles[5]))
+    full = cont.realise(np.zeros(6))
+    assert np.isfinite(full.values[4, -1]) and not full.present[5, -1]
+    assert 0.0 <= cont.kill_risk() <= 1.0
