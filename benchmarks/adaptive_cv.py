@@ -63,12 +63,20 @@ def heldout_data(path: str, features: str, tasks: int, orders: int, seed: int):
     return data
 
 
-def why_kills_go_unseen(data, rows: pd.DataFrame, forecasters: list[str], lam: float) -> pd.DataFrame:
+def _with_memory(data):
+    """Curves unpickled from a cache written before ``StudyCurves.memory`` existed get it (unknown: NaN)."""
+    for c in [c for cs in data.curves.values() for c in cs] + list(data.probes.values()):
+        if getattr(c, "memory", None) is None:
+            object.__setattr__(c, "memory", np.full(c.values.shape, np.nan))
+    return data
+
+
+def why_kills_go_unseen(data, rows: pd.DataFrame, settings: dict[str, dict], lam: float) -> pd.DataFrame:
     """On the studies where the start rule killed the best trial and the CV oracle's did not: run the start rule
     alone (no switch) and read the last re-scoring's evidence -- does it see the rule kill the best trial?
 
-    Per study and forecaster: the evidence's killed-best probability of the start rule (truth: 1), and where the
-    killed best trial's forecast median ranks among the ended trials' finals (1 = best).
+    Per study and setting (adaptation options by name): the evidence's killed-best probability of the start rule
+    (truth: 1), its replayed regret, and the kill risk (probability that a trial it cut beats the best completed).
     """
     from policy_store.meta.adaptation.replay import adaptive_replay
     from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior
@@ -83,7 +91,7 @@ def why_kills_go_unseen(data, rows: pd.DataFrame, forecasters: list[str], lam: f
         c = next(c for c in data.curves[r["task"]] if c.study == r["study"])
         c = scaled(c, regret_scale(c))
         start = [g.name for g in data.grid].index(r["start"])
-        for fc in forecasters:
+        for fc, opts in settings.items():
             seen = []
 
             def spy(self, ended, _seen=seen):
@@ -94,13 +102,14 @@ def why_kills_go_unseen(data, rows: pd.DataFrame, forecasters: list[str], lam: f
             AdaptiveSelector.rescore = spy
             try:
                 adaptive_replay(c, int(r["order_seed"]), Prior.uninformative(data.grid, c.direction, start), lam=lam,
-                                margin=float("inf"), forecaster=fc)
+                                margin=float("inf"), **opts)
             finally:
                 AdaptiveSelector.rescore = real
             if seen:
                 ev = seen[-1]
                 out.append({"task": r["task"], "study": r["study"], "forecaster": fc,
                             "seen_killed": float(ev.killed[start]), "seen_regret": float(ev.regret[start]),
+                            "kill_risk": ev.basis.get("kill_risk", float("nan")),
                             "pruned": ev.basis.get("pruned", 0), "ended": ev.basis.get("ended", 0)})
     return pd.DataFrame(out)
 
@@ -130,6 +139,7 @@ def main() -> None:
         variants[name] = {k: _value(x) for k, x in (kv.split("=", 1) for kv in kvs.split(",") if kv)}
     started = time.perf_counter()
     data, _ = build_training(args.hpo, None, jobs=1, cache=args.cache)
+    data = _with_memory(data)
     scorer = {name: adaptive_scorer(data.grid, **o) for name, o in variants.items()}
     orders = list(range(args.orders))
     key = hashlib.sha256(repr((sorted((k, sorted(o.items())) for k, o in variants.items()), args.tasks, args.orders,
@@ -168,10 +178,11 @@ def main() -> None:
     rows = pd.concat(frames, ignore_index=True)
     if args.why and args.cv:
         first = rows[(rows["variant"] == rows["variant"].iloc[0]) & (rows["corpus"] != "hpo-heldout")]
-        w = why_kills_go_unseen(data, first, ["learned", "last-value"], args.lam)
+        w = why_kills_go_unseen(data, first, {"learned": {}, "learned-norank": {"rank": False},
+                                              "last-value": {"forecaster": "last-value"}}, args.lam)
         print("Studies whose start rule killed the best trial (CV oracle's did not): the last re-scoring under the "
               "start rule, its evidence's killed-best probability for it (truth 1) and regret (units of the study):")
-        print(w.groupby("forecaster")[["seen_killed", "seen_regret", "pruned", "ended"]].mean().round(3)
+        print(w.groupby("forecaster")[["seen_killed", "seen_regret", "kill_risk", "pruned", "ended"]].mean().round(3)
               .assign(studies=w.groupby("forecaster").size()).to_string())
     t = adaptation_targets(rows)
     print(f"variants {variants}; " + (f"{args.tasks} tasks per corpus, " if args.cv else "")

@@ -47,6 +47,7 @@ of steps) build the same evidence.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -153,16 +154,22 @@ def evidence_gap(ended: EndedTrials, min_trials: int) -> str | None:
 
 
 def _prefixes(c: StudyCurves, rows: np.ndarray, stop: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rows' values up to ``stop`` (inclusive), gaps carried forward from the last reported value."""
+    """Rows' values up to ``stop`` (inclusive), gaps (and non-finite reports) carried forward from the last finite
+    value; a row with no finite value up to ``stop`` stays NaN (see :func:`continue_pruned`)."""
     width = int(stop.max()) + 1 if len(stop) else 1
     values = c.values[rows, :width].copy()
-    present = c.present[rows, :width] & (np.arange(width)[None, :] <= stop[:, None])
+    present = c.present[rows, :width] & (np.arange(width)[None, :] <= stop[:, None]) & np.isfinite(values)
     first = np.argmax(present, axis=1)
     for j in range(width):                                  # forward fill (few columns; one pass)
         prev = values[:, j - 1] if j else values[np.arange(len(rows)), first]
         values[:, j] = np.where(present[:, j], values[:, j], prev)
     values[np.arange(width)[None, :] > stop[:, None]] = np.nan
     return values, stop + 1
+
+
+def _reported(c: StudyCurves, rows: np.ndarray, s: int) -> np.ndarray:
+    """Per row: a finite value was reported at or before column ``s``."""
+    return (c.present[rows, :s + 1] & np.isfinite(c.values[rows, :s + 1])).any(axis=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -189,7 +196,7 @@ class Continuations:
     def _runs(self) -> tuple[np.ndarray, ...]:
         """What every replicate shares: the pruned rows, their last values, ramps and the steps' typical cost."""
         c, budget = self.ended.curves, self.budget
-        rows = np.flatnonzero(self.ended.pruned)
+        rows = np.flatnonzero(self.ended.pruned & np.isfinite(self.quantiles[:, 1]))
         stop = c.last_pos[rows]
         cols = np.arange(budget)[None, :]
         ramp = np.clip((cols - stop[:, None]) / np.maximum(budget - 1 - stop, 1)[:, None], 0.0, 1.0)
@@ -215,11 +222,35 @@ class Continuations:
         return StudyCurves(c.study, c.task, c.direction, c.trials, c.trial_numbers, c.steps[:budget],
                            np.where(present, values, np.nan), present, cost)
 
+    def early_order(self) -> float:
+        """How well the study's early values rank its finals: Spearman's correlation, over the trials that ran
+        the whole budget (at least 4), between the value at a quarter of the budget and the final (NaN if fewer)."""
+        e = self.ended
+        c = e.curves
+        full = np.flatnonzero(~e.pruned & (c.last_pos == e.budget - 1))
+        if len(full) < 4:
+            return float("nan")
+        s = max((e.budget - 1) // 4, 0)
+        full = full[_reported(c, full, s)]
+        if len(full) < 4:
+            return float("nan")
+        early = _prefixes(c, full, np.full(len(full), s))[0][:, s]
+        a, b = np.argsort(np.argsort(early)), np.argsort(np.argsort(c.final_values[full]))
+        if a.std() == 0 or b.std() == 0:
+            return float("nan")
+        return float(np.corrcoef(a, b)[0, 1])
+
+    def kill_risk(self) -> float:
+        """Probability that the trials ended so far lost the best one to a prune (:func:`beat_probability`)."""
+        return float(1.0 - np.prod(1.0 - beat_probability(self)))
+
     def to_dict(self) -> dict[str, Any]:
         """The figures a switch records about its evidence."""
         e = self.ended
         return {"ended": e.n_trials, "completed": e.n_completed, "pruned": e.n_pruned, "audit_checks": e.n_checks,
-                "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster}
+                "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster,
+                "kill_risk": round(self.kill_risk(), 4),
+                "early_order": None if math.isnan(order := self.early_order()) else round(order, 4)}
 
 
 def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.ndarray, budget: int,
@@ -239,16 +270,123 @@ def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.nda
     stops = c.last_pos[rows]
     out = q.copy()
     for s in np.unique(stops[stops < budget - 1]):
-        vals, seen = _prefixes(c, full, np.full(len(full), s))
+        seen_s = full[_reported(c, full, s)]      # a trial whose first report came later has no prefix
+        if len(seen_s) == 0:
+            continue
+        vals, seen = _prefixes(c, seen_s, np.full(len(seen_s), s))
         qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
-        miss = c.final_values[full] - qc[:, 1]
+        miss = c.final_values[seen_s] - qc[:, 1]
         lo, mid, hi = np.quantile(miss, [0.1, 0.5, 0.9])
-        w = len(full) / (len(full) + CHECK_PRIOR)
+        w = len(seen_s) / (len(seen_s) + CHECK_PRIOR)
         at = stops == s
         out[at, 1] = q[at, 1] + w * mid
         out[at, 0] = np.minimum(out[at, 1] - (1 - w) * (q[at, 1] - q[at, 0]) - w * (mid - lo), out[at, 1])
         out[at, 2] = np.maximum(out[at, 1] + (1 - w) * (q[at, 2] - q[at, 1]) + w * (hi - mid), out[at, 1])
     return out
+
+
+#: Pseudo-trials the forecaster's predictive counts as when pooled with the study's own step -> final relation.
+RELATION_PRIOR = 4.0
+
+
+def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -> np.ndarray:
+    """``q`` of the pruned ``rows`` pooled with the study's own step -> final relation at their cut columns.
+
+    For each column ``s`` a pruned trial was cut at, the trials that ran the
+    whole budget (audited shadow prunes included: they are the kills the rule
+    makes, run to the end) give pairs (value at ``s``, final); a least-squares
+    line through them (slope >= 0: a better value at ``s`` never predicts a worse
+    final) and its prediction error at the cut trial's value (residual spread
+    inflated for a value far from theirs) are a normal predictive of the cut
+    trial's final. It is mixed with the forecaster's predictive with weight
+    ``k / (k + RELATION_PRIOR)`` for ``k`` such trials (at least 3). A
+    study whose curves cross (a bad value at ``s`` says little of the final)
+    gets a wide predictive, so its cut trials may well beat the incumbent; one
+    whose curves keep their order gets a sharp one.
+    """
+    c = ended.curves
+    full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
+    if len(full) < 3:
+        return q
+    stops = c.last_pos[rows]
+    out = q.copy()
+    for s in np.unique(stops[stops < budget - 1]):
+        seen_s = full[_reported(c, full, s)]      # a trial whose first report came later has no prefix
+        k = len(seen_s)
+        if k < 3:
+            continue
+        w = k / (k + RELATION_PRIOR)
+        y = c.final_values[seen_s]
+        x = _prefixes(c, seen_s, np.full(k, s))[0][:, s]
+        at = np.flatnonzero(stops == s)
+        x0 = _prefixes(c, rows[at], np.full(len(at), s))[0][:, s]
+        sxx = float(((x - x.mean()) ** 2).sum())
+        slope = max(float(((x - x.mean()) * (y - y.mean())).sum()) / sxx, 0.0) if sxx > 0 else 0.0
+        resid = y - y.mean() - slope * (x - x.mean())
+        sd2 = float((resid ** 2).sum()) / (k - 2)
+        pred_sd = np.sqrt(sd2 * (1 + 1 / k + ((x0 - x.mean()) ** 2 / sxx if sxx > 0 else 0.0)))
+        pred = y.mean() + slope * (x0 - x.mean())
+        out[at] = _mixture_quantiles(w, pred, np.maximum(pred_sd, 1e-12), q[at])
+    return out
+
+
+_erf = np.frompyfunc(math.erf, 1, 1)
+
+
+def _split_cdf(x: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """CDF at ``x`` of the split normals through each row's 10/50/90 % quantiles ``q``."""
+    lo, mid, hi = q.T
+    sd = np.maximum(np.where(x < mid, mid - lo, hi - mid), 1e-12) / _Z90
+    return 0.5 * (1.0 + _erf((x - mid) / (sd * math.sqrt(2.0))).astype(np.float64))
+
+
+def _mixture_quantiles(w: float, mean: np.ndarray, sd: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """10/50/90 % quantiles of ``w`` x normal(``mean``, ``sd``) + (1 - ``w``) x the split normals of ``q`` (bisection).
+
+    A mixture, not an average: where the study's relation and the forecaster disagree,
+    the predictive keeps both, so a cut trial's chance of ending on top is not averaged away.
+    """
+    out = np.empty_like(q)
+    low = np.minimum(mean - 4 * sd, q[:, 0] - 4 * (q[:, 1] - q[:, 0]) - 1e-9)
+    high = np.maximum(mean + 4 * sd, q[:, 2] + 4 * (q[:, 2] - q[:, 1]) + 1e-9)
+    for j, level in enumerate(LEVELS):
+        a, b = low.copy(), high.copy()
+        for _ in range(40):
+            x = 0.5 * (a + b)
+            cdf = w * 0.5 * (1.0 + _erf((x - mean) / (sd * math.sqrt(2.0))).astype(np.float64)) \
+                + (1 - w) * _split_cdf(x, q)
+            a, b = np.where(cdf < level, x, a), np.where(cdf < level, b, x)
+        out[:, j] = 0.5 * (a + b)
+    return np.maximum.accumulate(out, axis=1)
+
+
+def beat_probability(cont: Continuations) -> np.ndarray:
+    """Per ended trial: the probability that its final beats the best final of the trials that completed unaudited.
+
+    A pruned trial's from its forecast (the split normal of :meth:`Continuations.finals`);
+    an audited shadow prune's is 1 or 0 (its real final); others 0. The rule in
+    force killed the best trial so far with probability ``1 - prod(1 - p)`` over
+    the trials it ended (:meth:`Continuations.kill_risk`).
+    """
+    e = cont.ended
+    c = e.curves
+    sign = 1.0 if c.direction == "maximize" else -1.0
+    plain = ~e.pruned & (e.shadow < 0) & (c.last_pos == e.budget - 1)
+    p = np.zeros(c.n_trials)
+    if not plain.any():
+        return p
+    best = float(np.max(sign * c.final_values[plain]))
+    rows = np.flatnonzero(e.pruned & np.isfinite(cont.quantiles[:, 1]))
+    if len(rows):
+        lo, mid, hi = (sign * cont.quantiles[rows].T)
+        lo, hi = np.minimum(lo, hi), np.maximum(lo, hi)   # a minimised metric's 10 % is its signed 90 %
+        sd = np.where(mid < best, hi - mid, mid - lo) / _Z90
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(sd > 0, (mid - best) / sd, np.where(mid > best, np.inf, -np.inf))
+        p[rows] = [0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in z]
+    checks = np.flatnonzero(e.shadow >= 0)
+    p[checks] = (sign * c.final_values[checks] > best).astype(float)
+    return p
 
 
 def resolve_forecaster(forecaster: Any = None) -> Any:
@@ -260,12 +398,14 @@ def resolve_forecaster(forecaster: Any = None) -> Any:
     return forecaster
 
 
-def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True) -> Continuations:
+def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True,
+                    rank: bool = True) -> Continuations:
     """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
 
     ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
     follows :class:`policy_store.meta.forecast.Forecaster`. ``backtest``: also
     correct by the forecaster's misses on the completed trials (:func:`_backtested`).
+    ``rank``: pool with the study's own step -> final relation at the cut step (:func:`_related`).
     """
     budget = ended.budget
     if budget == 0:
@@ -275,6 +415,8 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
     sign = 1.0 if maximize else -1.0
     q = np.full((c.n_trials, len(LEVELS)), np.nan)
     checks = np.flatnonzero(ended.shadow >= 0)
+    checks = checks[[bool(_reported(c, checks[k:k + 1], int(ended.shadow[r]))[0]) for k, r in enumerate(checks)]] \
+        if len(checks) else checks
     shift = 0.0
     if len(checks):
         vals, seen = _prefixes(c, checks, ended.shadow[checks])
@@ -282,12 +424,17 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
         width = np.maximum(qc[:, 2] - qc[:, 0], 1e-12)
         miss = sign * (c.final_values[checks] - qc[:, 1]) / width
         shift = float(np.clip(np.nansum(miss) / (len(checks) + CHECK_PRIOR), -3.0, 3.0))
+    # a pruned trial that reported no finite value before its prune keeps NaN quantiles: the draws leave it
+    # where it was cut (no final to forecast from nothing)
     rows = np.flatnonzero(ended.pruned)
+    rows = rows[_reported(c, rows, int(c.n_steps) - 1)] if len(rows) else rows
     if len(rows):
         vals, seen = _prefixes(c, rows, c.last_pos[rows])
         qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
         qp = qp + sign * shift * np.maximum(qp[:, 2:3] - qp[:, 0:1], 0.0)
         if backtest:
             qp = _backtested(ended, forecaster, rows, qp, budget, maximize)
+        if rank:
+            qp = _related(ended, rows, qp, budget)
         q[rows] = qp
     return Continuations(ended, q, shift, str(getattr(forecaster, "name", type(forecaster).__name__)))

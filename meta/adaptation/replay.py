@@ -31,7 +31,7 @@ pruned earlier trials are left out for them.
 >>> prior = Prior(("w0", "w6"), specs, np.array([0.3, 0.5]), np.zeros(2), np.full(2, 0.15), np.full(2, 0.001))
 >>> out = adaptive_replay(c, 0, prior, min_trials=6, seed=0)
 >>> out.start, out.final, [s.n_completed for s in out.switches], round(out.compute_saved, 3)
-('w6', 'w0', [12], 0.591)
+('w6', 'w0', [9], 0.63)
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def ended_so_far(curves: StudyCurves, order: np.ndarray, stop: np.ndarray, prune
 
 def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, *, lam: float = 20.0,
                     min_trials: int = 4, every: int = 1, margin: float = 1.0, n_boot: int = 16,
-                    seed: int = 0, small_study: float = 0.25, forecaster: Any = None,
-                    backtest: bool = True) -> AdaptiveOutcome:
+                    seed: int = 0, small_study: float = 0.1, forecaster: Any = None,
+                    backtest: bool = True, **options: Any) -> AdaptiveOutcome:
     """Simulate one study under the adaptive policy, in trial order ``order``.
 
     Parameters
@@ -134,12 +134,14 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
         ``prior.start`` (default: the best prior utility).
     lam, min_trials, every, margin, n_boot, seed, small_study, forecaster, backtest:
         Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`.
+    options:
+        Its other options (``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``).
     """
     order = trial_order(curves.n_trials, order) if np.isscalar(order) else np.asarray(order, dtype=np.int64)
     n = len(order)
     sel = AdaptiveSelector(prior, lam=lam, min_trials=min_trials, every=every, margin=margin, n_boot=n_boot,
                            seed=seed, small_study=small_study, forecaster=forecaster,
-                           backtest=backtest)
+                           backtest=backtest, **options)
     start_name = sel.incumbent_name
     stop = np.zeros(n, dtype=np.int64)
     pruned = np.zeros(n, dtype=bool)

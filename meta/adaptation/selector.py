@@ -202,6 +202,10 @@ class Switch:
     gain: float = float("nan")
     """Blended utility gain of the challenger over the incumbent (paired replicates)."""
     gain_se: float = float("nan")
+    returning: bool = False
+    """The challenger is a rule the study left before (its bound stood ``return_margin`` more se below its gain)."""
+    since_last: int | None = None
+    """Ended trials since the previous switch (None for the first)."""
 
     @property
     def direction(self) -> str:
@@ -215,6 +219,8 @@ class Switch:
         on = (f"{b.get('ended', self.n_completed)} ended trials ({self.n_completed} completed, "
               f"{b.get('pruned', 0)} pruned with forecast finals, {b.get('audit_checks', 0)} audit checks"
               + (f", forecaster {b['forecaster']}, audit shift {b['audit_shift']:+.2f}" if "forecaster" in b else "")
+              + (f", kill risk {b['kill_risk']:.2f}" if "kill_risk" in b else "")
+              + (f", early order {b['early_order']:.2f}" if b.get("early_order") is not None else "")
               + ")")
         why = ("the rule in force kills too much" if self.direction == "safer" else "the rule in force is too timid")
         return (f"adaptive switch {self.from_name} -> {self.to_name} ({self.direction}: {why}) after {on}: "
@@ -222,7 +228,9 @@ class Switch:
                 f"({self.margin:g} x se {self.gain_se:.4f}); replayed saved {c['saved']:.3f} vs {i['saved']:.3f}, "
                 f"regret {c['regret']:.4f} vs {i['regret']:.4f}, killed best {c['killed_best']:.2f} vs "
                 f"{i['killed_best']:.2f}; own trials {c['data_mean']:.4f} vs {i['data_mean']:.4f}, "
-                f"prior {c['prior_mean']:.4f} vs {i['prior_mean']:.4f}")
+                f"prior {c['prior_mean']:.4f} vs {i['prior_mean']:.4f}"
+                + ("; back to a rule it left, on a wider bound" if self.returning else "")
+                + (f"; {self.since_last} ended trials since the last switch" if self.since_last is not None else ""))
 
     @property
     def se_diff(self) -> float:
@@ -232,7 +240,7 @@ class Switch:
         return {"from": self.from_name, "to": self.to_name, "n_completed": self.n_completed,
                 "direction": self.direction, "evidence": self.basis, "gain": self.gain, "gain_se": self.gain_se,
                 "incumbent": self.incumbent, "challenger": self.challenger, "margin": self.margin,
-                "reason": self.reason}
+                "returning": self.returning, "since_last": self.since_last, "reason": self.reason}
 
 
 def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
@@ -242,7 +250,7 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
 
 def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs: Sequence[RuleSpec], *,
                      lam: float = 20.0, n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0,
-                     forecaster: Any = None, backtest: bool = True) -> dict[str, Any]:
+                     forecaster: Any = None, backtest: bool = True, rank: bool = True) -> dict[str, Any]:
     """Every spec replayed on bootstrap replicates of a study's completed trials (or of its ended trials).
 
     Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
@@ -263,7 +271,7 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     (True, (2,))
     """
     if isinstance(completed, EndedTrials):
-        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest)
+        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest, rank=rank)
     cont = completed if isinstance(completed, Continuations) else None
     base = cont.ended.curves if cont is not None else completed
     n = base.n_trials
@@ -309,7 +317,8 @@ class AdaptiveSelector:
     seed:
         Seed of the replicates.
     small_study:
-        Extra data variance ``small_study / n_ended`` (see the module docstring).
+        Extra data variance ``small_study / n_ended`` (see the module docstring; 0.1 chosen on the grouped
+        CV of benchmarks/adaptive_cv.py over 0.25 and 0.05, with the gates on).
     scorer:
         What re-scores (default :func:`score_candidates`; a live study runs it in a child
         process: :class:`~policy_store.meta.adaptation.worker.RescoreProcess`).
@@ -319,6 +328,21 @@ class AdaptiveSelector:
     backtest:
         Correct the forecasts by the forecaster's misses on the study's completed trials
         (:func:`~.evidence.continue_pruned`).
+    rank:
+        Pool the forecasts with the study's own step -> final relation at each cut step
+        (:func:`~.evidence.continue_pruned`).
+    cooldown:
+        Ended trials after a switch before the next re-scoring (no A -> B -> A flapping on
+        the same few trials).
+    return_margin:
+        A rule the study left before takes over again only if its gain's lower bound with
+        ``margin + return_margin`` standard errors is above 0.
+    gate:
+        A switch must agree with the evidence about kills: a safer challenger only if the
+        re-scoring sees the rule in force kill the best trial more often than it; a more
+        aggressive one only if the study's early values rank its finals
+        (:meth:`~.evidence.Continuations.early_order` >= ``order_gate``) or the regret its extra
+        kills cost in the re-scoring is at most half the compute it saves.
 
     Attributes
     ----------
@@ -337,21 +361,27 @@ class AdaptiveSelector:
     margin: float = 1.0
     n_boot: int = 16
     seed: int = 0
-    small_study: float = 0.25
+    small_study: float = 0.1
     scorer: Callable[..., dict[str, np.ndarray]] = field(default=score_candidates, repr=False, compare=False)
     forecaster: Any = field(default=None, repr=False, compare=False)
     backtest: bool = True
+    rank: bool = True
+    cooldown: int = 4
+    return_margin: float = 1.0
+    gate: bool = True
+    order_gate: float = 0.5
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
     status: str = field(init=False, default="")
     _scored_at: int = field(init=False, default=0)
+    _switched_at: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         if (self.min_trials < 2 or self.every < 1 or self.n_boot < 2 or not self.margin >= 0
-                or not self.small_study >= 0):
-            raise InvalidInputError("need min_trials >= 2, every >= 1, n_boot >= 2, margin >= 0 and small_study >= 0",
-                                    field="min_trials")
+                or not self.small_study >= 0 or self.cooldown < 0 or not self.return_margin >= 0):
+            raise InvalidInputError("need min_trials >= 2, every >= 1, n_boot >= 2, margin >= 0, small_study >= 0, "
+                                    "cooldown >= 0 and return_margin >= 0", field="min_trials")
         self._prior_mean, self._prior_var = self.prior.utility(self.lam)
         self.incumbent = (int(np.argmax(self._prior_mean)) if self.prior.start is None else int(self.prior.start))
         self.status = f"no evidence yet: no trial has ended, re-scoring needs {self.min_trials} ended trials"
@@ -367,7 +397,8 @@ class AdaptiveSelector:
 
     def due(self, n_ended: int) -> bool:
         """Would :meth:`observe` re-score with this many ended trials (cheap; no replay)?"""
-        return n_ended >= self.min_trials and n_ended - self._scored_at >= self.every
+        return (n_ended >= self.min_trials and n_ended - self._scored_at >= self.every
+                and (not self.switches or n_ended - self._switched_at >= self.cooldown))
 
     def rescore(self, ended: EndedTrials | StudyCurves) -> Evidence:
         """Blend the candidates' utility on ``ended`` with the prior (no switch; recorded in :attr:`evidence`).
@@ -384,7 +415,7 @@ class AdaptiveSelector:
         ok = np.array([sp.direction in (None, direction) for sp in self.prior.specs])
         part = self.scorer(ended, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
                            n_boot=self.n_boot, seed=self.seed, regret_unit=unit, forecaster=self.forecaster,
-                           backtest=self.backtest)
+                           backtest=self.backtest, rank=self.rank)
         basis = dict(part.get("basis") or {"ended": n})
         s = {}
         for key in ("saved", "regret", "killed", "mean", "var"):
@@ -412,6 +443,16 @@ class AdaptiveSelector:
         self._scored_at = n
         return ev
 
+    def _barred(self, ev: Evidence, basis: dict[str, Any]) -> np.ndarray:
+        """Candidates the kill evidence bars (``gate``): see the class docstring."""
+        i = self.incumbent
+        safer = ev.saved < ev.saved[i]
+        killed = np.nan_to_num(ev.killed, nan=1.0)
+        order = basis.get("early_order")
+        ordered = order >= self.order_gate if order is not None else "early_order" not in basis
+        cheap = self.lam * (ev.regret - ev.regret[i]) <= 0.5 * (ev.saved - ev.saved[i])
+        return np.where(safer, ~(killed < killed[i]), ~(ordered | cheap))
+
     def observe(self, ended: EndedTrials | StudyCurves) -> Switch | None:
         """Take the study's ended trials so far (in the order they entered); maybe switch rule.
 
@@ -425,19 +466,28 @@ class AdaptiveSelector:
                 self.status = gap
                 return None
         if not self.due(n):
+            if self.switches and n - self._switched_at < self.cooldown and n >= self.min_trials:
+                self.status = (f"kept {self.incumbent_name}: {n - self._switched_at} ended trials since the switch, "
+                               f"re-scoring waits for {self.cooldown}")
             return None
         ev = self.rescore(ended)
         i = self.incumbent
-        low = ev.diff_mean - self.margin * np.sqrt(ev.diff_var)
+        sd = np.sqrt(ev.diff_var)
+        left = np.zeros(len(sd), dtype=bool)
+        left[[s.from_index for s in self.switches]] = True
+        low = ev.diff_mean - (self.margin + np.where(left, self.return_margin, 0.0)) * sd
         low[i] = -np.inf
-        c = int(np.argmax(low))
         basis = ev.basis or {"ended": n}
+        barred = self._barred(ev, basis) if self.gate else np.zeros(len(low), dtype=bool)
+        c = int(np.argmax(np.where(barred, -np.inf, low)))
         on = (f"{basis.get('ended', n)} ended trials ({ev.n_completed} completed, {basis.get('pruned', 0)} pruned, "
               f"{basis.get('audit_checks', 0)} audit checks)")
-        if not low[c] > 0:
-            best = c if np.isfinite(ev.diff_mean[c]) else i
+        if not low[c] > 0 or barred[c]:
+            best = int(np.argmax(low)) if np.isfinite(low).any() else i
+            why = (" (the kill evidence bars it)" if barred[best] and low[best] > 0 else "")
             self.status = (f"kept {self.incumbent_name} on {on}: best challenger {self.prior.names[best]} "
-                           f"gains {ev.diff_mean[best]:+.4f}, lower bound {low[best]:+.4f} <= 0")
+                           f"gains {ev.diff_mean[best]:+.4f}, lower bound {low[best]:+.4f}"
+                           + (why or " <= 0"))
             return None
 
         def figures(k: int) -> dict[str, float]:
@@ -448,8 +498,10 @@ class AdaptiveSelector:
                     "killed_best": float(ev.killed[k])}
 
         sw = Switch(i, c, self.prior.names[i], self.prior.names[c], ev.n_completed, figures(i), figures(c),
-                    self.margin, dict(basis), float(ev.diff_mean[c]), float(np.sqrt(ev.diff_var[c])))
+                    self.margin + (self.return_margin if left[c] else 0.0), dict(basis), float(ev.diff_mean[c]),
+                    float(sd[c]), bool(left[c]), n - self._switched_at if self.switches else None)
         self.incumbent = c
+        self._switched_at = n
         self.switches.append(sw)
         self.status = f"switched {sw.from_name} -> {sw.to_name} ({sw.direction}) on {on}"
         return sw

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from policy_store.datasets import ingest_bundled
 from policy_store.meta.adaptation.advice import advise
-from policy_store.meta.adaptation.evidence import EndedTrials, continue_pruned
+from policy_store.meta.adaptation.evidence import EndedTrials, beat_probability, continue_pruned
 from policy_store.meta.adaptation.replay import adaptive_replay
 from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, score_candidates
 from policy_store.meta.forecast import LastValueForecaster
@@ -220,3 +220,98 @@ def test_no_evidence_yet_is_said_and_why(study):
     four = EndedTrials.build(StudyCurves.from_arrays("s", study.values[:4, :5], steps=study.steps[:5],
                                                      direction="maximize"), [True] * 4)
     assert sel.observe(four) is None and sel.evidence == [] and "none ran to the end" in sel.status
+
+
+def _cut_study(crossing: bool) -> EndedTrials:
+    """10 trials that ran 8 steps and one cut at step 2 with the worst value there; finals ordered like the
+    values at step 2 (``crossing=False``) or in an order unrelated to them (the curves cross)."""
+    rng = np.random.default_rng(0)
+    early = np.linspace(0.30, 0.60, 10)
+    finals = (early if not crossing else early[[3, 9, 0, 6, 2, 8, 5, 1, 7, 4]]) + 0.3
+    ramp = np.clip((np.arange(8) - 2) / 5, 0, 1)
+    values = early[:, None] + ramp[None, :] * (finals - early)[:, None] + rng.normal(0, 1e-3, (10, 8))
+    cut = np.full((1, 8), np.nan)
+    cut[0, :3] = [0.2, 0.24, 0.28]
+    c = StudyCurves.from_arrays("s", np.vstack([values, cut]), present=np.vstack([np.ones((10, 8)),
+                                [[1, 1, 1, 0, 0, 0, 0, 0]]]), direction="maximize")
+    return EndedTrials.build(c, [False] * 10 + [True])
+
+
+def test_a_cut_trial_is_ranked_against_the_incumbent_by_the_studys_own_curves():
+    """Where the study's curves keep their order, a trial cut last at its step is not the lost best; where they
+    cross, it may well be -- the forecaster alone (the same prefix in both) cannot tell the two apart."""
+    fc = LastValueForecaster()
+    ordered, crossing = (continue_pruned(_cut_study(x), fc, backtest=False) for x in (False, True))
+    alone = [continue_pruned(_cut_study(x), fc, backtest=False, rank=False) for x in (False, True)]
+    np.testing.assert_array_equal(alone[0].quantiles[-1], alone[1].quantiles[-1])
+    assert crossing.kill_risk() > 0.05 > 0.001 > ordered.kill_risk()
+    assert crossing.kill_risk() > 20 * max(alone[1].kill_risk(), 1e-4)
+    assert ordered.to_dict()["early_order"] > 0.9 and abs(crossing.to_dict()["early_order"]) < 0.3
+    assert np.all(np.diff(crossing.quantiles[-1]) >= 0) and np.all(np.isfinite(crossing.quantiles[-1]))
+
+
+def test_an_audit_check_that_beats_the_incumbent_is_a_seen_kill(study):
+    """The audited trials' real finals count directly: ending above every plain completed trial is a kill."""
+    lucky = continue_pruned(_shadowed(study, 0.3), LastValueForecaster())
+    unlucky = continue_pruned(_shadowed(study, -0.5), LastValueForecaster())
+    checks = np.flatnonzero(lucky.ended.shadow >= 0)
+    assert beat_probability(lucky)[checks].tolist() == [1.0] * 3 and lucky.kill_risk() == 1.0
+    assert beat_probability(unlucky)[checks].tolist() == [0.0] * 3 and unlucky.kill_risk() < 1.0
+
+
+def test_hysteresis_waits_after_a_switch_and_a_return_needs_a_wider_bound(study):
+    """The same study with margin 0 flaps A -> B -> A on consecutive trials without hysteresis; with it, the next
+    re-scoring waits ``cooldown`` ended trials and going back to a rule it left needs ``return_margin`` more se."""
+    prior = _prior("hyperband-default")
+    flappy = adaptive_replay(study, 0, prior, min_trials=4, margin=0.0, cooldown=0, return_margin=0.0, gate=False)
+    gaps = np.diff([s.basis["ended"] for s in flappy.switches])
+    pairs = zip(flappy.switches[:-1], flappy.switches[1:], strict=True)
+    assert len(flappy.switches) >= 4 and gaps.min() == 1
+    assert any(b.to_index == a.from_index and b.from_index == a.to_index for a, b in pairs)
+    calm = adaptive_replay(study, 0, prior, min_trials=4, margin=0.0)
+    assert calm.switches and len(calm.switches) < len(flappy.switches)
+    at = [s.basis["ended"] for s in calm.switches]
+    assert all(b - a >= 4 for a, b in zip(at[:-1], at[1:], strict=True))
+    assert calm.switches[0].since_last is None and [s.since_last for s in calm.switches[1:]] == np.diff(at).tolist()
+    left: set[int] = set()
+    for s in calm.switches:
+        assert s.returning == (s.to_index in left) and s.margin == (1.0 if s.returning else 0.0)
+        assert s.gain - s.margin * s.gain_se > 0 and ("back to a rule it left" in s.reason) == s.returning
+        left.add(s.from_index)
+
+
+def test_the_kill_evidence_gates_a_safer_switch(study):
+    """A safer challenger takes over only when the re-scoring sees the rule in force kill the best more often."""
+    safer = [s for seed in range(3) for s in adaptive_replay(study, seed, _prior("percentile-90-w6-s5"),
+                                                             min_trials=4, margin=0.0).switches
+             if s.direction == "safer"]
+    assert safer, "no safer switch: the test would check nothing"
+    assert all(s.challenger["killed_best"] < s.incumbent["killed_best"] for s in safer)
+    assert all("kill risk" in s.reason for s in safer)
+
+
+def test_a_completed_trial_that_first_reported_after_the_cut_step_is_left_out_of_that_steps_evidence():
+    """Its prefix at the cut step is empty; the back-test and the step -> final relation skip it there."""
+    rows = [[0.5, 0.6, 0.7, 0.8], [0.4, 0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6], [np.nan, np.nan, 0.6, 0.9],
+            [0.2, 0.3, 0.4, 0.5], [0.1, 0.15, np.nan, np.nan]]
+    present = [[1, 1, 1, 1]] * 3 + [[0, 0, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]]
+    ended = EndedTrials.build(StudyCurves.from_arrays("s", rows, present=present, direction="maximize"),
+                              [False] * 5 + [True])
+    cont = continue_pruned(ended, LastValueForecaster())
+    assert np.all(np.isfinite(cont.quantiles[-1])) and np.all(np.diff(cont.quantiles[-1]) >= 0)
+    assert 0.0 <= cont.kill_risk() <= 1.0
+
+
+def test_a_non_finite_report_is_carried_over_and_a_trial_with_none_finite_stays_cut():
+    """A NaN reported value (LCDB has some) is not forecast from: the last finite one stands in; a pruned trial
+    with no finite value at all is left where it was cut."""
+    nan = np.nan
+    rows = [[0.5, 0.6, 0.7, 0.8], [0.4, 0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6], [0.2, 0.3, 0.4, 0.5],
+            [0.1, nan, 0.2, nan], [nan, nan, nan, nan]]
+    present = [[1, 1, 1, 1]] * 4 + [[1, 1, 1, 0], [1, 1, 0, 0]]
+    c = StudyCurves.from_arrays("s", rows, present=present, direction="maximize")
+    cont = continue_pruned(EndedTrials.build(c, [False] * 4 + [True, True]), LastValueForecaster())
+    assert np.all(np.isfinite(cont.quantiles[4])) and np.all(np.isnan(cont.quantiles[5]))
+    full = cont.realise(np.zeros(6))
+    assert np.isfinite(full.values[4, -1]) and not full.present[5, -1]
+    assert 0.0 <= cont.kill_risk() <= 1.0
