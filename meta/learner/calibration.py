@@ -157,7 +157,8 @@ def calibrate(data: TrainingData, *, lam: float = 20.0, level: float = LEVEL, fo
         distances.append(model.learner.kneighbors(X, 1)[0][:, 0])
     resid, spread = np.concatenate(scores), np.concatenate(spreads)      # (n_tasks, C, 4)
     floor = np.nanmedian(spread.reshape(-1, spread.shape[2]), axis=0)
-    z = resid / (spread + floor)
+    with np.errstate(invalid="ignore", divide="ignore"):  # no spread at all (a tiny corpus): unknown, left out
+        z = resid / (spread + floor)
     alpha = (1.0 - level) / 2.0
     n = np.isfinite(z).sum(0)
     # Split-conformal finite-sample correction: the ceil((n + 1)(1 - alpha)) / n quantile.
