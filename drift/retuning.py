@@ -95,8 +95,8 @@ def safer_rules() -> list[RuleSpec]:
     out = []
     for warmup in (0, 2, 4, 6, 8):
         for pct, min_trials in ((50, 4), (75, 4), (90, 4), (95, 4), (95, 1)):
-            out.append(RuleSpec.parse({"strategy": "percentile", "params": {
-                "percentile": pct, "n_warmup_steps": warmup, "n_startup_trials": 2, "n_min_trials": min_trials}}))
+            params = {"percentile": pct, "n_warmup_steps": warmup, "n_startup_trials": 2, "n_min_trials": min_trials}
+            out.append(RuleSpec.parse({"strategy": "percentile", "params": params}))
     out += [RuleSpec.parse({"strategy": "successive_halving",
                             "params": {"reduction_factor": eta, "min_resource": first}})
             for eta in (2, 3, 4) for first in (6, 8)]  # fmt: skip
