@@ -27,9 +27,10 @@ Two measurements:
    saved on the post-change pool's studies that were not in the stream, against the rule's figures
    on the pre-change pool.
 2. **Detectors alone** (``--streams`` per kind), on the same per-study outcomes (the 5 orders'
-   mean killed-best and relative regret): our scheduled monitors (CUSUM on both, each calibrated by
-   ``policy_store.drift.calibrate`` on the stream's first 20 studies to 2,000 studies per false
-   alarm: 1,000 for the pair) against river's DDM, HDDM_A and ADWIN on the killed-best stream, each
+   mean killed-best and relative regret, and the curves' early-vs-final rank correlation): our
+   scheduled monitors (CUSUM on the three, each calibrated by ``policy_store.drift.calibrate`` on the
+   stream's first 20 studies to 3,000 studies per false alarm: 1,000 for the three) against river's
+   DDM, HDDM_A and ADWIN on the killed-best stream, each
    with its one knob calibrated (log-bisection on separate no-change streams) to our measured
    false-alarm rate.
 
@@ -57,9 +58,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from policy_store.drift import Reference, calibrate, run_cycle
+from policy_store.drift import Reference, calibrate, run_cycle, study_rank_correlations
 from policy_store.drift.calibration import first_alarm
-from policy_store.drift.recalibration import recalibrate
+from policy_store.drift.recalibration import DEFAULT_MONITORS, recalibrate
 
 from policy_store import PolicyStore
 from policy_store.curves import StudyCurves, curves_from_frame, regret_scale
@@ -83,7 +84,7 @@ STABLE = {f"no change: {pre}": pre for pre, _ in CHANGES.values()} | {"no change
 @dataclass
 class Pool:
     frames: dict[str, pd.DataFrame]  # study -> long rows
-    outcomes: pd.DataFrame  # per study: killed_best, regret (relative), compute_saved (5 orders' mean)
+    outcomes: pd.DataFrame  # per study: killed_best, regret (relative), compute_saved (orders' mean), rank_correlation
 
 
 def per_study(curves: list[StudyCurves]) -> pd.DataFrame:
@@ -91,6 +92,14 @@ def per_study(curves: list[StudyCurves]) -> pd.DataFrame:
     scale = {c.study: regret_scale(c) for c in curves}
     out["regret"] = out["regret"] / out["study"].map(scale)
     return out.groupby("study")[["killed_best", "regret", "compute_saved"]].mean()
+
+
+def rank_correlations(frame: pd.DataFrame) -> pd.Series:
+    """Per study, the early-vs-final rank correlation the monitors watch (the library's own SQL, on a scratch store)."""
+    with PolicyStore.memory() as store:
+        store.register("points", frame[["study", "trial", "step", "value"]].astype({"study": str, "trial": str}))
+        store.execute("INSERT INTO curve_points SELECT study, trial, step, value, NULL FROM points")
+        return pd.Series(study_rank_correlations(store, sorted(frame["study"].unique())), dtype=float)
 
 
 def load_pools(hpo: str) -> dict[str, Pool]:
@@ -110,7 +119,9 @@ def load_pools(hpo: str) -> dict[str, Pool]:
 def _pool(frame: pd.DataFrame) -> Pool:
     frame = frame.assign(study=frame["study"].astype(str), task=frame["task"].astype(str))
     frames = {s: g for s, g in frame.groupby("study", sort=True)}
-    return Pool(frames, per_study(curves_from_frame(frame)))
+    outcomes = per_study(curves_from_frame(frame))
+    outcomes["rank_correlation"] = rank_correlations(frame).reindex(outcomes.index)
+    return Pool(frames, outcomes)
 
 
 def lcdb_pools() -> dict[str, Pool]:
@@ -193,20 +204,23 @@ def per_study_spec(curves: list[StudyCurves], specs: list[RuleSpec]) -> list[dic
 
 # -- 2. detectors alone on the same per-study outcomes ------------------------------------------
 def observations(kind: str, seed: int) -> np.ndarray:
-    """(80, 2) per-study killed-best and relative regret of stream ``seed`` of ``kind``."""
+    """(80, monitors) per-study values of the scheduled monitors' metrics in stream ``seed`` of ``kind``."""
     rows = draw(POOLS, kind, seed)
-    return np.array([POOLS[p].outcomes.loc[s, ["killed_best", "regret"]].to_numpy() for p, s in rows])
+    metrics = [m for m, _ in DEFAULT_MONITORS]
+    return np.array([POOLS[p].outcomes.loc[s, metrics].to_numpy(dtype=float) for p, s in rows])
 
 
 def ours(obs: np.ndarray) -> int | None:
-    """First alarm of the scheduled monitors (as Monitor.check: reference = the first 20 studies)."""
+    """First alarm of the scheduled monitors (as Monitor.check: reference = the first 20 studies with a value)."""
     hits = []
-    for column, metric in enumerate(("killed_best", "regret")):
-        ref = Reference.from_values(obs[:MIN_REFERENCE, column], metric)
-        z = ref.standardize(obs[MIN_REFERENCE:, column])
-        hit = first_alarm("cusum", z, calibrate("cusum", ref, arl=2 * ARL))
+    for column, (metric, kind) in enumerate(DEFAULT_MONITORS):
+        present = np.flatnonzero(np.isfinite(obs[:, column]))  # a study without a rank correlation is not one
+        reference, scanned = present[:MIN_REFERENCE], present[MIN_REFERENCE:]
+        ref = Reference.from_values(obs[reference, column], metric)
+        z = ref.standardize(obs[scanned, column])
+        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL))
         if hit is not None:
-            hits.append(MIN_REFERENCE + hit)
+            hits.append(int(scanned[hit]))
     return min(hits) if hits else None
 
 
@@ -260,7 +274,7 @@ def detectors_alone(n: int) -> pd.DataFrame:
     ours_hits = {kind: [ours(o) for o in streams] for kind, streams in obs.items()}
     stable_alarms = sum(h is not None for kind in STABLE for h in ours_hits[kind])
     ours_fa = 1000 * stable_alarms / (len(STABLE) * n * monitored)
-    rows += summarize_detector("ours (CUSUM x2, calibrated)", ours_hits, ours_fa, n)
+    rows += summarize_detector(f"ours (CUSUM x{len(DEFAULT_MONITORS)}, calibrated)", ours_hits, ours_fa, n)
     for name in RIVER:
         knob, calib_fa = river_calibrate(name, calib, max(ours_fa, 1000 / (len(calib) * monitored)))
         hits = {kind: [river_alarm(name, knob, o) for o in streams] for kind, streams in obs.items()}
