@@ -40,6 +40,9 @@ Run::
     python benchmarks/drift.py [--pipeline 8] [--streams 300] [--jobs 2] [--timing 10]
 
 ``--timing N`` also times ``policy-store cycle`` as a new process on N 20-trial LCDB studies.
+``--frontier`` prints, per change, the lowest killed-best any re-tuning candidate (and Optuna's
+``PatientPruner`` wrapped around five of them) reaches on the whole post-change pool while keeping
+compute saved at 0.5-1.0x the pre-change figure: what recalibration could do with perfect knowledge.
 """
 
 from __future__ import annotations
@@ -296,6 +299,44 @@ def summarize_detector(name: str, hits: dict[str, list[int | None]], fa: float, 
     return rows
 
 
+# -- what re-tuning could reach at best ---------------------------------------------------------------
+PATIENT_WRAPPED = [None, {"strategy": "median"}, {"strategy": "percentile", "params": {"percentile": 75}},
+                   {"strategy": "percentile", "params": {"percentile": 90}}, {"strategy": "successive_halving"}]
+
+
+def frontier(cap: int = 400) -> pd.DataFrame:
+    """Per change and compute-saved floor: the candidate with the lowest killed-best on the post-change pool."""
+    from policy_store.drift import candidates
+    from policy_store.drift.retuning import score
+
+    rule = RuleSpec.parse(RULE)
+    patient = [RuleSpec.parse({"strategy": "patient", "params": {"patience": p, "wrapped": w}})
+               for p in (1, 2, 3, 4, 6) for w in PATIENT_WRAPPED]  # fmt: skip
+    specs = [rule, *candidates(rule), *patient]
+    rows = []
+    for kind, (pre, post) in CHANGES.items():
+        before = POOLS[pre].outcomes[["killed_best", "compute_saved"]].mean()
+        studies = list(POOLS[post].frames)
+        if len(studies) > cap:
+            studies = list(np.random.default_rng(0).choice(studies, cap, replace=False))
+        scored = score(specs, curves_from_frame(pd.concat([POOLS[post].frames[s] for s in studies])), ORDERS)
+        for floor in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            ok = [s for s in scored if s.compute_saved >= floor * before["compute_saved"]]
+            best = min(ok, key=lambda s: s.killed_best_rate)
+            kb = best.killed_best_rate
+            rows.append({"change": kind, "studies": len(studies), "floor x pre saved": floor,
+                         "killed-best": kb, "x pre-change": kb / before["killed_best"],
+                         "compute saved": best.compute_saved, "rule": _label(best.spec),
+                         "best patient": min((s.killed_best_rate for s in ok if s.spec.strategy == "patient"),
+                                             default=math.nan)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _label(spec: RuleSpec) -> str:
+    keep = ("percentile", "n_warmup_steps", "n_startup_trials", "n_min_trials", "reduction_factor", "min_resource")
+    return spec.strategy + " " + ",".join(f"{k}={v}" for k, v in spec.params.items() if k in keep)
+
+
 # -- the per-study cycle as a new process ---------------------------------------------------------
 def cycle_timing(n: int) -> dict:
     from policy_store.cli import main  # noqa: F401  (the installed entry point below runs the same code)
@@ -376,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=300, help="detector-only streams per kind (0: skip)")
     parser.add_argument("--timing", type=int, default=10, help="time `policy-store cycle` on N studies (0: skip)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--frontier", action="store_true", help="what re-tuning could reach at best (see above)")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
@@ -395,6 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"`policy-store cycle` on {t['studies']} {t['trials']}-trial studies (new process each): wall median "
               f"{t['wall_median']:.2f} s (min {t['wall_min']:.2f}), CPU median {t['cpu_median']:.2f} s, "
               f"load average {t['load_median']:.1f}\n")
+    if args.frontier:
+        print(f"Lowest killed-best on the post-change pool per compute-saved floor ({ORDERS} orders)\n")
+        print(markdown(frontier()))
+        print()
     if args.streams:
         import river  # noqa: F401  (fail early: pip install river)
 
