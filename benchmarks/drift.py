@@ -40,6 +40,7 @@ Run::
     python benchmarks/drift.py [--pipeline 8] [--streams 300] [--jobs 2] [--timing 10]
 
 ``--timing N`` also times ``policy-store cycle`` as a new process on N 20-trial LCDB studies.
+``--selection N`` re-tunes N times on 15 post-change studies and scores the pick on the pool's other studies.
 ``--frontier`` prints, per change, the lowest killed-best any re-tuning candidate (and Optuna's
 ``PatientPruner`` wrapped around five of them) reaches on the whole post-change pool while keeping
 compute saved at 0.5-1.0x the pre-change figure: what recalibration could do with perfect knowledge.
@@ -332,6 +333,40 @@ def frontier(cap: int = 400) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def selection(draws: int, n_studies: int = 15, cap: int = 400) -> pd.DataFrame:
+    """Re-tune as the job does on ``n_studies`` post-change studies; score the pick on the pool's other studies.
+
+    Per draw the eligible candidate with the lowest killed-best upper bound (the job's choice) and, for
+    comparison, the one with the lowest killed-best mean (the previous choice), both from one re-tuning.
+    """
+    from policy_store.drift import retune
+    from policy_store.drift.recalibration import FLOOR
+
+    rule, rows = RuleSpec.parse(RULE), []
+    for kind, (pre, post) in CHANGES.items():
+        before = POOLS[pre].outcomes[["killed_best", "compute_saved"]].mean()
+        names = list(POOLS[post].frames)
+        for d in range(draws):
+            rng = np.random.default_rng([zlib.crc32(kind.encode()), 90_000 + d])
+            order = rng.permutation(len(names))
+            tune, held = [names[i] for i in order[:n_studies]], [names[i] for i in order[n_studies:][:cap]]
+            curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in tune]))
+            tuned = retune(rule, curves, orders=3, min_compute_saved=FLOOR * before["compute_saved"])
+            eligible = [t for t in tuned.tried if t.compute_saved >= FLOOR * before["compute_saved"]
+                        and t.killed_best_rate <= tuned.current.killed_best_rate]  # fmt: skip
+            by_mean = min(eligible, key=lambda t: (t.killed_best_rate, t.regret, -t.compute_saved), default=None)
+            picks = [tuned.best, by_mean]
+            held_curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in held]))
+            after = per_study_spec(held_curves, [rule, *[p.spec if p else rule for p in picks]])
+            for name, a in zip(("upper bound (job)", "mean (previous)"), after[1:], strict=True):
+                rows.append({"change": kind, "draw": d, "choice": name, "killed-best": a["killed_best"],
+                             "x pre-change": a["killed_best"] / before["killed_best"],
+                             "saved x pre-change": a["compute_saved"] / before["compute_saved"]})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    return frame.groupby(["change", "choice"], sort=False)[["killed-best", "x pre-change", "saved x pre-change"]] \
+        .mean().reset_index()  # fmt: skip
+
+
 def _label(spec: RuleSpec) -> str:
     keep = ("percentile", "n_warmup_steps", "n_startup_trials", "n_min_trials", "reduction_factor", "min_resource")
     return spec.strategy + " " + ",".join(f"{k}={v}" for k, v in spec.params.items() if k in keep)
@@ -418,6 +453,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timing", type=int, default=10, help="time `policy-store cycle` on N studies (0: skip)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--frontier", action="store_true", help="what re-tuning could reach at best (see above)")
+    parser.add_argument("--selection", type=int, default=0,
+                        help="re-tune on 15 post-change studies N times; the pick on the other studies")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
@@ -440,6 +477,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.frontier:
         print(f"Lowest killed-best on the post-change pool per compute-saved floor ({ORDERS} orders)\n")
         print(markdown(frontier()))
+        print()
+    if args.selection:
+        print(f"Re-tuned on 15 post-change studies ({args.selection} draws), scored on the pool's others; means\n")
+        print(markdown(selection(args.selection)))
         print()
     if args.streams:
         import river  # noqa: F401  (fail early: pip install river)
