@@ -27,9 +27,10 @@ Two measurements:
    saved on the post-change pool's studies that were not in the stream, against the rule's figures
    on the pre-change pool.
 2. **Detectors alone** (``--streams`` per kind), on the same per-study outcomes (the 5 orders'
-   mean killed-best and relative regret): our scheduled monitors (CUSUM on both, each calibrated by
-   ``policy_store.drift.calibrate`` on the stream's first 20 studies to 2,000 studies per false
-   alarm: 1,000 for the pair) against river's DDM, HDDM_A and ADWIN on the killed-best stream, each
+   mean killed-best and relative regret, and the curves' early-vs-final rank correlation): our
+   scheduled monitors (CUSUM on the three, each calibrated by ``policy_store.drift.calibrate`` on the
+   stream's first 20 studies to 3,000 studies per false alarm: 1,000 for the three) against river's
+   DDM, HDDM_A and ADWIN on the killed-best stream, each
    with its one knob calibrated (log-bisection on separate no-change streams) to our measured
    false-alarm rate.
 
@@ -39,6 +40,10 @@ Run::
     python benchmarks/drift.py [--pipeline 8] [--streams 300] [--jobs 2] [--timing 10]
 
 ``--timing N`` also times ``policy-store cycle`` as a new process on N 20-trial LCDB studies.
+``--selection N`` re-tunes N times on 15 post-change studies and scores the pick on the pool's other studies.
+``--frontier`` prints, per change, the lowest killed-best any re-tuning candidate (and Optuna's
+``PatientPruner`` wrapped around five of them) reaches on the whole post-change pool while keeping
+compute saved at 0.5-1.0x the pre-change figure: what recalibration could do with perfect knowledge.
 """
 
 from __future__ import annotations
@@ -57,9 +62,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from policy_store.drift import Reference, calibrate, run_cycle
+from policy_store.drift import Reference, calibrate, run_cycle, study_rank_correlations
 from policy_store.drift.calibration import first_alarm
-from policy_store.drift.recalibration import recalibrate
+from policy_store.drift.recalibration import DEFAULT_MONITORS, recalibrate
 
 from policy_store import PolicyStore
 from policy_store.curves import StudyCurves, curves_from_frame, regret_scale
@@ -83,7 +88,7 @@ STABLE = {f"no change: {pre}": pre for pre, _ in CHANGES.values()} | {"no change
 @dataclass
 class Pool:
     frames: dict[str, pd.DataFrame]  # study -> long rows
-    outcomes: pd.DataFrame  # per study: killed_best, regret (relative), compute_saved (5 orders' mean)
+    outcomes: pd.DataFrame  # per study: killed_best, regret (relative), compute_saved (orders' mean), rank_correlation
 
 
 def per_study(curves: list[StudyCurves]) -> pd.DataFrame:
@@ -91,6 +96,14 @@ def per_study(curves: list[StudyCurves]) -> pd.DataFrame:
     scale = {c.study: regret_scale(c) for c in curves}
     out["regret"] = out["regret"] / out["study"].map(scale)
     return out.groupby("study")[["killed_best", "regret", "compute_saved"]].mean()
+
+
+def rank_correlations(frame: pd.DataFrame) -> pd.Series:
+    """Per study, the early-vs-final rank correlation the monitors watch (the library's own SQL, on a scratch store)."""
+    with PolicyStore.memory() as store:
+        store.register("points", frame[["study", "trial", "step", "value"]].astype({"study": str, "trial": str}))
+        store.execute("INSERT INTO curve_points SELECT study, trial, step, value, NULL FROM points")
+        return pd.Series(study_rank_correlations(store, sorted(frame["study"].unique())), dtype=float)
 
 
 def load_pools(hpo: str) -> dict[str, Pool]:
@@ -110,7 +123,9 @@ def load_pools(hpo: str) -> dict[str, Pool]:
 def _pool(frame: pd.DataFrame) -> Pool:
     frame = frame.assign(study=frame["study"].astype(str), task=frame["task"].astype(str))
     frames = {s: g for s, g in frame.groupby("study", sort=True)}
-    return Pool(frames, per_study(curves_from_frame(frame)))
+    outcomes = per_study(curves_from_frame(frame))
+    outcomes["rank_correlation"] = rank_correlations(frame).reindex(outcomes.index)
+    return Pool(frames, outcomes)
 
 
 def lcdb_pools() -> dict[str, Pool]:
@@ -193,20 +208,23 @@ def per_study_spec(curves: list[StudyCurves], specs: list[RuleSpec]) -> list[dic
 
 # -- 2. detectors alone on the same per-study outcomes ------------------------------------------
 def observations(kind: str, seed: int) -> np.ndarray:
-    """(80, 2) per-study killed-best and relative regret of stream ``seed`` of ``kind``."""
+    """(80, monitors) per-study values of the scheduled monitors' metrics in stream ``seed`` of ``kind``."""
     rows = draw(POOLS, kind, seed)
-    return np.array([POOLS[p].outcomes.loc[s, ["killed_best", "regret"]].to_numpy() for p, s in rows])
+    metrics = [m for m, _ in DEFAULT_MONITORS]
+    return np.array([POOLS[p].outcomes.loc[s, metrics].to_numpy(dtype=float) for p, s in rows])
 
 
 def ours(obs: np.ndarray) -> int | None:
-    """First alarm of the scheduled monitors (as Monitor.check: reference = the first 20 studies)."""
+    """First alarm of the scheduled monitors (as Monitor.check: reference = the first 20 studies with a value)."""
     hits = []
-    for column, metric in enumerate(("killed_best", "regret")):
-        ref = Reference.from_values(obs[:MIN_REFERENCE, column], metric)
-        z = ref.standardize(obs[MIN_REFERENCE:, column])
-        hit = first_alarm("cusum", z, calibrate("cusum", ref, arl=2 * ARL))
+    for column, (metric, kind) in enumerate(DEFAULT_MONITORS):
+        present = np.flatnonzero(np.isfinite(obs[:, column]))  # a study without a rank correlation is not one
+        reference, scanned = present[:MIN_REFERENCE], present[MIN_REFERENCE:]
+        ref = Reference.from_values(obs[reference, column], metric)
+        z = ref.standardize(obs[scanned, column])
+        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL))
         if hit is not None:
-            hits.append(MIN_REFERENCE + hit)
+            hits.append(int(scanned[hit]))
     return min(hits) if hits else None
 
 
@@ -260,7 +278,7 @@ def detectors_alone(n: int) -> pd.DataFrame:
     ours_hits = {kind: [ours(o) for o in streams] for kind, streams in obs.items()}
     stable_alarms = sum(h is not None for kind in STABLE for h in ours_hits[kind])
     ours_fa = 1000 * stable_alarms / (len(STABLE) * n * monitored)
-    rows += summarize_detector("ours (CUSUM x2, calibrated)", ours_hits, ours_fa, n)
+    rows += summarize_detector(f"ours (CUSUM x{len(DEFAULT_MONITORS)}, calibrated)", ours_hits, ours_fa, n)
     for name in RIVER:
         knob, calib_fa = river_calibrate(name, calib, max(ours_fa, 1000 / (len(calib) * monitored)))
         hits = {kind: [river_alarm(name, knob, o) for o in streams] for kind, streams in obs.items()}
@@ -280,6 +298,78 @@ def summarize_detector(name: str, hits: dict[str, list[int | None]], fa: float, 
                      "delay p90": np.percentile(delays, 90) if delays else math.nan,
                      "cron delay median": np.median(cron) if cron else math.nan, "FA/1000 (no change)": fa})
     return rows
+
+
+# -- what re-tuning could reach at best ---------------------------------------------------------------
+PATIENT_WRAPPED = [None, {"strategy": "median"}, {"strategy": "percentile", "params": {"percentile": 75}},
+                   {"strategy": "percentile", "params": {"percentile": 90}}, {"strategy": "successive_halving"}]
+
+
+def frontier(cap: int = 400) -> pd.DataFrame:
+    """Per change and compute-saved floor: the candidate with the lowest killed-best on the post-change pool."""
+    from policy_store.drift import candidates
+    from policy_store.drift.retuning import score
+
+    rule = RuleSpec.parse(RULE)
+    patient = [RuleSpec.parse({"strategy": "patient", "params": {"patience": p, "wrapped": w}})
+               for p in (1, 2, 3, 4, 6) for w in PATIENT_WRAPPED]  # fmt: skip
+    specs = [rule, *candidates(rule), *patient]
+    rows = []
+    for kind, (pre, post) in CHANGES.items():
+        before = POOLS[pre].outcomes[["killed_best", "compute_saved"]].mean()
+        studies = list(POOLS[post].frames)
+        if len(studies) > cap:
+            studies = list(np.random.default_rng(0).choice(studies, cap, replace=False))
+        scored = score(specs, curves_from_frame(pd.concat([POOLS[post].frames[s] for s in studies])), ORDERS)
+        for floor in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            ok = [s for s in scored if s.compute_saved >= floor * before["compute_saved"]]
+            best = min(ok, key=lambda s: s.killed_best_rate)
+            kb = best.killed_best_rate
+            rows.append({"change": kind, "studies": len(studies), "floor x pre saved": floor,
+                         "killed-best": kb, "x pre-change": kb / before["killed_best"],
+                         "compute saved": best.compute_saved, "rule": _label(best.spec),
+                         "best patient": min((s.killed_best_rate for s in ok if s.spec.strategy == "patient"),
+                                             default=math.nan)})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def selection(draws: int, n_studies: int = 15, cap: int = 400) -> pd.DataFrame:
+    """Re-tune as the job does on ``n_studies`` post-change studies; score the pick on the pool's other studies.
+
+    Per draw the eligible candidate with the lowest killed-best upper bound (the job's choice) and, for
+    comparison, the one with the lowest killed-best mean (the previous choice), both from one re-tuning.
+    """
+    from policy_store.drift import retune
+    from policy_store.drift.recalibration import FLOOR
+
+    rule, rows = RuleSpec.parse(RULE), []
+    for kind, (pre, post) in CHANGES.items():
+        before = POOLS[pre].outcomes[["killed_best", "compute_saved"]].mean()
+        names = list(POOLS[post].frames)
+        for d in range(draws):
+            rng = np.random.default_rng([zlib.crc32(kind.encode()), 90_000 + d])
+            order = rng.permutation(len(names))
+            tune, held = [names[i] for i in order[:n_studies]], [names[i] for i in order[n_studies:][:cap]]
+            curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in tune]))
+            tuned = retune(rule, curves, orders=3, min_compute_saved=FLOOR * before["compute_saved"])
+            eligible = [t for t in tuned.tried if t.compute_saved >= FLOOR * before["compute_saved"]
+                        and t.killed_best_rate <= tuned.current.killed_best_rate]  # fmt: skip
+            by_mean = min(eligible, key=lambda t: (t.killed_best_rate, t.regret, -t.compute_saved), default=None)
+            picks = [tuned.best, by_mean]
+            held_curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in held]))
+            after = per_study_spec(held_curves, [rule, *[p.spec if p else rule for p in picks]])
+            for name, a in zip(("upper bound (job)", "mean (previous)"), after[1:], strict=True):
+                rows.append({"change": kind, "draw": d, "choice": name, "killed-best": a["killed_best"],
+                             "x pre-change": a["killed_best"] / before["killed_best"],
+                             "saved x pre-change": a["compute_saved"] / before["compute_saved"]})  # fmt: skip
+    frame = pd.DataFrame(rows)
+    return frame.groupby(["change", "choice"], sort=False)[["killed-best", "x pre-change", "saved x pre-change"]] \
+        .mean().reset_index()  # fmt: skip
+
+
+def _label(spec: RuleSpec) -> str:
+    keep = ("percentile", "n_warmup_steps", "n_startup_trials", "n_min_trials", "reduction_factor", "min_resource")
+    return spec.strategy + " " + ",".join(f"{k}={v}" for k, v in spec.params.items() if k in keep)
 
 
 # -- the per-study cycle as a new process ---------------------------------------------------------
@@ -362,6 +452,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=300, help="detector-only streams per kind (0: skip)")
     parser.add_argument("--timing", type=int, default=10, help="time `policy-store cycle` on N studies (0: skip)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
+    parser.add_argument("--frontier", action="store_true", help="what re-tuning could reach at best (see above)")
+    parser.add_argument("--selection", type=int, default=0,
+                        help="re-tune on 15 post-change studies N times; the pick on the other studies")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
@@ -381,6 +474,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"`policy-store cycle` on {t['studies']} {t['trials']}-trial studies (new process each): wall median "
               f"{t['wall_median']:.2f} s (min {t['wall_min']:.2f}), CPU median {t['cpu_median']:.2f} s, "
               f"load average {t['load_median']:.1f}\n")
+    if args.frontier:
+        print(f"Lowest killed-best on the post-change pool per compute-saved floor ({ORDERS} orders)\n")
+        print(markdown(frontier()))
+        print()
+    if args.selection:
+        print(f"Re-tuned on 15 post-change studies ({args.selection} draws), scored on the pool's others; means\n")
+        print(markdown(selection(args.selection)))
+        print()
     if args.streams:
         import river  # noqa: F401  (fail early: pip install river)
 

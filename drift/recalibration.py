@@ -25,7 +25,9 @@ alarm, the event is **pending** and records how many more studies it needs.
 Then the candidate must earn promotion (:mod:`~policy_store.drift.promotion`):
 drift confirmed on studies the detector did not use (the studies after the
 alarm, worse than all the pre-change studies and than those of them the
-detector scanned but did not calibrate on: at least ``min_confirm`` of each),
+detector scanned but did not calibrate on: at least ``min_confirm`` of each;
+after a rejection, later alarms of the version are confirmed against the studies
+before the earliest rejected change point),
 a paired margin in the
 drifted metric with a simultaneous confidence bound, killed-best no worse by a
 lower confidence bound, compute saved at least a floor of the lineage's pre-drift
@@ -50,7 +52,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from policy_store.drift._base import check_fraction, check_int, check_positive
-from policy_store.drift.events import DriftEvent, open_events, set_event_status
+from policy_store.drift.events import DriftEvent, list_events, open_events, set_event_status
 from policy_store.drift.jobs import Job, finish_job, last_watermark, start_job
 from policy_store.drift.monitor import MAX_REFERENCE, Monitor, position_after
 from policy_store.drift.observations import study_observations
@@ -75,10 +77,15 @@ from policy_store.store import PolicyStore
 
 KIND = "recalibrate"
 
-#: Studies per false alarm of each rule's scheduled monitors together (each of the two runs at twice this).
+#: Studies per false alarm of each rule's scheduled monitors together (each of the three runs at 3x this).
 DEFAULT_ARL = 1000.0
-#: (metric, detector) pairs the scheduled monitors watch on every rule's current version.
-DEFAULT_MONITORS: tuple[tuple[str, str], ...] = (("killed_best", "cusum"), ("regret", "cusum"))
+#: (metric, detector) pairs the scheduled monitors watch on every rule's current version. The early-vs-final
+#: rank correlation of the study's curves is what every pruner assumes; when a family or dataset mix changes it
+#: moves 1.5-3 standard deviations where killed-best moves 0.5-0.9, so it finds the changes that raise the
+#: rule's risk by a small amount per study far sooner (``benchmarks/RESULTS.md``, "Drift"). An alarm on it is
+#: re-tuned on killed-best and must earn promotion there like any other.
+DEFAULT_MONITORS: tuple[tuple[str, str], ...] = (
+    ("killed_best", "cusum"), ("regret", "cusum"), ("rank_correlation", "cusum"))  # fmt: skip
 #: Fewest post-change studies to re-tune on; fewest after the alarm to confirm the drift.
 MIN_STUDIES, MIN_CONFIRM = 10, 5
 
@@ -257,9 +264,17 @@ def _handle(store: PolicyStore, current: RuleVersion, event: DriftEvent, result:
     # good makes the detector fire on a stable stream, and compared with that same reference the studies
     # after the alarm confirm the false alarm; the scanned studies alone are selected too (the change point
     # is placed after the stretch that looked no worse than the reference), so neither comparison suffices.
-    scanned = int((watched["ingested_at"] < pd.Timestamp(event.window_start)).sum())
-    before, post = watched.iloc[:change].tail(MAX_REFERENCE), watched.iloc[change:]
-    scanned_before = watched.iloc[scanned:change]
+    # A change once rejected as unconfirmed would contaminate every later confirmation: the monitor resumes
+    # after that alarm, so its next change points fall after the real change and "before" holds post-change
+    # studies (LCDB stream #1 of benchmarks/drift.py: four true alarms, all rejected). So the confirmation
+    # splits at the earliest change point of this version's rejected events, with that event's scanned studies.
+    first = min([e for e in list_events(store, rule=rule, origin="scheduled") if e.version == current.version
+                 and e.status == "rejected" and e.change_at is not None and e.change_at < event.change_at],
+                key=lambda e: (e.change_at, e.event_id), default=event)  # fmt: skip
+    split = position_after(watched, first.change_study, first.change_at) - 1
+    scanned = int((watched["ingested_at"] < pd.Timestamp(first.window_start)).sum())
+    before, post = watched.iloc[:split].tail(MAX_REFERENCE), watched.iloc[change:]
+    scanned_before = watched.iloc[scanned:split]
     after_alarm = watched.iloc[position_after(watched, event.alarm_study, event.window_end):]
     needed = max(settings.min_studies - len(post), settings.min_confirm - len(after_alarm), 0)
     summary: dict[str, Any] = {"rule": rule, "from_version": current.version, "drift_event_id": event.event_id,
