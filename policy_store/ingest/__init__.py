@@ -9,8 +9,7 @@
 ['s']
 """
 
-from importlib import import_module
-from typing import Any
+from policy_store.lazy import lazy_exports
 
 # Each name is imported from its module on first use: `policy-store ingest FILE` of a well-formed file is read
 # by DuckDB and needs neither pandas (the validation, Optuna's studies) nor pyarrow's CSV reader.
@@ -32,12 +31,4 @@ _MODULE_OF = {
 
 __all__ = sorted(_MODULE_OF)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _MODULE_OF:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_exports(__name__, _MODULE_OF)

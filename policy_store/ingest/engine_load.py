@@ -45,10 +45,11 @@ from pathlib import Path
 
 import numpy as np
 
-from policy_store.errors import InvalidInputError, StoreError, StudyConflictError
+from policy_store.errors import InvalidInputError, StoreError
 from policy_store.ingest.columns import COLUMNS, DEFAULT_DIRECTION, DIRECTIONS, MAX_STEP, REQUIRED_COLUMNS, STATES
 from policy_store.ingest.hashing import canonical_digest, canonical_numbers, numbers
-from policy_store.ingest.report import IngestReport, count
+from policy_store.ingest.replacing import STUDY_LIST, joined, sort_incoming
+from policy_store.ingest.report import IngestReport
 from policy_store.names import has_control
 from policy_store.store import PolicyStore, utcnow
 
@@ -302,15 +303,6 @@ def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.nd
     return True
 
 
-_LIST = "unnest(string_split(?, chr(31)))"
-"""The labels of one bound text joined by US (checked: no label holds a control character). A bound Python
-list costs an import attempt of pandas per element in DuckDB's client (0.6 s for 18k studies)."""
-
-
-def _joined(labels: list[str]) -> str:
-    return "\x1f".join(labels)
-
-
 def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: dict[str, str],
            report: IngestReport, *, source: str, replace: bool, memory: bool) -> IngestReport:
     """Write the checked studies: one unit of work (re-run from the reads on after a commit conflict)."""
@@ -326,44 +318,18 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
                                 or (old["metric"] and task["metric"] and old["metric"] != task["metric"])):
             raise InvalidInputError("a task disagrees with the store")  # the reference path names the line
     report.new_tasks = [t["task"] for t in tasks if t["task"] not in stored]
-    incoming = store.fetch_dicts(
-        f"SELECT study, any_value(task) AS task FROM {trials} GROUP BY study ORDER BY study"  # noqa: S608
-    )
-    existing = {r["study"]: r for r in store.fetch_dicts(
-        f"SELECT study, task, content_hash FROM studies WHERE study IN (SELECT study FROM {trials})")}  # noqa: S608
-    changed = []
-    for row in incoming:
-        old = existing.get(row["study"])
-        if old is None:
-            report.added.append(row["study"])
-        elif old["content_hash"] == hashes[row["study"]] and old["task"] == row["task"]:
-            report.unchanged.append(row["study"])
-        else:
-            changed.append(row["study"])
-    if changed and not replace:
-        shown = ", ".join(repr(s) for s in changed[:5]) + (" …" if len(changed) > 5 else "")
-        raise StudyConflictError(
-            f"{count(len(changed), 'study', 'studies')} already in the store with different content: {shown}. "
-            "Use --replace (replace=True) to overwrite them, or give the new data new study ids."
-        )
-    report.replaced = changed
-    # As ingest_frame: what was derived from the old content goes with it; live decisions stay.
-    derived = {"curve_points": "", "curve_memory": "", "trials": "", "studies": "", "outcomes": "",
-               "outcome_resources": "", "decisions": " AND mode <> 'live'"}
-    for table, keep in derived.items() if changed else ():
-        store.execute(f"DELETE FROM {table} WHERE study IN (SELECT {_LIST}){keep}", [_joined(changed)])  # noqa: S608
-    to_write = report.added + changed
+    to_write = sort_incoming(store, trials, hashes, report, replace=replace)
     if not to_write:
         return report
     now = utcnow()
     if report.new_tasks:
         store.execute(f"""INSERT INTO tasks SELECT task, any_value(metric), any_value(direction), ? FROM {trials}
-                          WHERE task IN (SELECT {_LIST}) GROUP BY task""",  # noqa: S608
-                      [now, _joined(report.new_tasks)])
+                          WHERE task IN (SELECT {STUDY_LIST}) GROUP BY task""",  # noqa: S608
+                      [now, joined(report.new_tasks)])
     # Only the studies to write (unchanged ones are in the input too)
     only = (" SEMI JOIN (SELECT unnest(string_split($write, chr(31))) AS study) USING (study)" if report.unchanged
             else "")
-    chosen = {"write": _joined(to_write)} if report.unchanged else {}
+    chosen = {"write": joined(to_write)} if report.unchanged else {}
     store.execute(f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {points}{only}",  # noqa: S608
                   {**params, **chosen} or None)
     if memory:
@@ -389,10 +355,10 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
             JOIN (SELECT unnest(string_split($studies, chr(31))) AS study,
                          unnest(string_split($hashes, chr(31))) AS content_hash) AS h
             USING (study) GROUP BY t.study, h.content_hash""",  # noqa: S608
-        {"source": source, "now": now, "studies": _joined(to_write), "hashes": _joined([hashes[s] for s in to_write])},
+        {"source": source, "now": now, "studies": joined(to_write), "hashes": joined([hashes[s] for s in to_write])},
     )
     report.points_written = int(store.scalar(
-        f"SELECT sum(n_steps) FROM {trials} WHERE study IN (SELECT {_LIST})", [_joined(to_write)]))  # noqa: S608
+        f"SELECT sum(n_steps) FROM {trials} WHERE study IN (SELECT {STUDY_LIST})", [joined(to_write)]))  # noqa: S608
     return report
 
 

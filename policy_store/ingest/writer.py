@@ -22,11 +22,11 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from policy_store.errors import DirectionMismatchError, InvalidInputError, StudyConflictError
+from policy_store.errors import DirectionMismatchError, InvalidInputError
 from policy_store.ingest.hashing import study_hashes
 from policy_store.ingest.longformat import validate_long_frame
+from policy_store.ingest.replacing import sort_incoming
 from policy_store.ingest.report import IngestReport
-from policy_store.ingest.report import count as _n
 from policy_store.store import PolicyStore, utcnow
 
 __all__ = ["IngestReport", "ingest_canonical_view", "ingest_frame"]
@@ -151,47 +151,11 @@ def _ingest_view(
             FROM {view} GROUP BY task"""  # noqa: S608
     )
     report.new_tasks = _check_tasks(store, tasks)
-    incoming = store.fetch_dicts(
-        f"SELECT study, any_value(task) AS task FROM {view} GROUP BY study ORDER BY study"  # noqa: S608
-    )
-    existing = {
-        r["study"]: r
-        for r in store.fetch_dicts(
-            "SELECT study, task, content_hash FROM studies WHERE study IN (SELECT unnest(?::VARCHAR[]))",
-            [list(hashes)],
-        )
-    }
-    changed = []
-    for row in incoming:
-        old = existing.get(row["study"])
-        if old is None:
-            report.added.append(row["study"])
-        elif old["content_hash"] == hashes[row["study"]] and old["task"] == row["task"]:
-            report.unchanged.append(row["study"])
-        else:
-            changed.append(row["study"])
-    if changed and not replace:
-        shown = ", ".join(repr(s) for s in changed[:5]) + (" …" if len(changed) > 5 else "")
-        raise StudyConflictError(
-            f"{_n(len(changed), 'study', 'studies')} already in the store with different content: {shown}. "
-            "Use --replace (replace=True) to overwrite them, or give the new data new study ids."
-        )
-    report.replaced = changed
-    # What was derived from the old content goes with it; live decisions are what a live pruner did (the audit
-    # trail `policy-store explain` reads), so they stay.
-    derived = {"curve_points": "", "curve_memory": "", "trials": "", "studies": "", "outcomes": "",
-               "outcome_resources": "", "decisions": " AND mode <> 'live'"}
-    for table, keep in derived.items() if changed else ():
-        store.execute(
-            f"DELETE FROM {table} WHERE study IN (SELECT unnest(?::VARCHAR[])){keep}",  # noqa: S608 - constants
-            [changed],
-        )
-    to_write = report.added + changed
+    to_write = sort_incoming(store, view, hashes, report, replace=replace)
     if not to_write:
         return report
     studies = f"{view.replace('.', '_')}_studies"
-    task_of = {row["study"]: row["task"] for row in incoming}
-    store.register(studies, pd.DataFrame({"study": to_write, "task": [task_of[s] for s in to_write],
+    store.register(studies, pd.DataFrame({"study": list(to_write), "task": list(to_write.values()),
                                           "content_hash": [hashes[s] for s in to_write]}))
     try:
         now = utcnow()
