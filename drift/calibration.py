@@ -66,6 +66,21 @@ FLOOR = {"regret": 0.01, "killed_best": 0.05, "false_prune_rate": 0.02, "compute
 RATES = ("killed_best", "false_prune_rate", "regret")
 
 
+PSEUDO_STUDIES = np.array([0.0, 1.0])
+"""The two pseudo-studies a rate's few studies are pooled with (:func:`smoothed_rate`)."""
+
+
+def smoothed_rate(values: np.ndarray) -> np.ndarray:
+    """A rate's per-study ``values`` as a reference pools them: each study twice beside one pseudo-study at 0
+    and one at 1, so a rate seen at 0 on a few studies keeps a mean above 0 and a spread.
+
+    >>> smoothed_rate(np.zeros(2)).tolist()
+    [0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    """
+    v = np.asarray(values, dtype=float)
+    return np.r_[v, v, PSEUDO_STUDIES]
+
+
 @dataclass(frozen=True)
 class Reference:
     """The in-control level of one metric: mean, scale and the bootstrap pool in standard units."""
@@ -81,8 +96,8 @@ class Reference:
     def from_values(cls, values: np.ndarray, metric: str) -> Reference:
         """The reference of ``values`` (one per study) of ``metric``."""
         v = np.asarray(values, dtype=float)
-        pseudo = np.array([0.0, 1.0]) if metric in RATES else np.empty(0)
-        full = np.r_[v, v, pseudo] if pseudo.size else v
+        pseudo = PSEUDO_STUDIES if metric in RATES else np.empty(0)
+        full = smoothed_rate(v) if metric in RATES else v
         mean = float(full.mean()) if full.size else 0.0
         scale = max(float(full.std()) if full.size else 0.0, FLOOR[metric])
         unit = WORSE[metric] / scale

@@ -45,6 +45,7 @@ from typing import Any
 
 import numpy as np
 from policy_store.drift._base import check_choice
+from policy_store.drift.calibration import smoothed_rate
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidSpecError
@@ -168,9 +169,9 @@ class Retune:
 def upper_bound(values: np.ndarray, *, fraction: bool, confidence: float = RANKING_CONFIDENCE) -> float:
     """One-sided upper bound of the mean of per-study ``values`` (Student's t on their spread).
 
-    A ``fraction`` (killed-best) is smoothed as the drift monitors' references are (each study twice, half a
-    pseudo-study at 0 and at 1): a candidate that never killed the best trial on 10 studies is not certain
-    never to.
+    A ``fraction`` (killed-best) is smoothed as the drift monitors' references are
+    (:func:`~policy_store.drift.calibration.smoothed_rate`): a candidate that never killed the best trial on 10
+    studies is not certain never to.
 
     >>> round(upper_bound(np.zeros(10), fraction=True), 3), round(upper_bound(np.zeros(40), fraction=True), 3)
     (0.139, 0.035)
@@ -178,7 +179,7 @@ def upper_bound(values: np.ndarray, *, fraction: bool, confidence: float = RANKI
     v = np.asarray(values, dtype=float)
     if v.size < 2:
         return math.inf
-    full = np.r_[v, v, 0.0, 1.0] if fraction else v
+    full = smoothed_rate(v) if fraction else v
     from scipy import stats
 
     return float(full.mean() + stats.t.ppf(confidence, v.size - 1) * full.std(ddof=1) / math.sqrt(v.size))
