@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.store import PolicyStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _DIRECTIONS = ("minimize", "maximize")
 
@@ -83,6 +85,8 @@ class StudyCurves:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, study: str, direction: str, task: str | None = None) -> StudyCurves:
         """Build from long rows (trial, step, value[, cost_seconds][, peak_memory_mb][, trial_number]) of one study."""
+        import pandas as pd
+
         df = frame
         if "trial_number" not in df.columns:
             first = pd.unique(df["trial"].astype(str))
@@ -139,6 +143,8 @@ def _assemble(study: str, task: str, direction: str, df: pd.DataFrame) -> list[S
 
 
 def _one(study: str, task: str, direction: str, df: pd.DataFrame) -> StudyCurves:
+    import pandas as pd
+
     df = df.sort_values(["trial_number", "step"], kind="stable")
     steps, jcol = np.unique(df["step"].to_numpy(np.int64), return_inverse=True)
     numbers, icol = np.unique(df["trial_number"].to_numpy(np.int64), return_inverse=True)

@@ -14,19 +14,20 @@ _COLUMNS = ["rule", "version", "task", "studies", "replays", "compute_saved", "r
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    # Imported here so that `policy-store --help` does not pay for pandas and scipy.
+    # Imported here so that `policy-store --help` does not pay for the replay engine; the outcomes stay numpy
+    # columns and the summary plain records, so the command does not import pandas either.
     from policy_store.replay import evaluate
 
     progress = not args.json and sys.stderr.isatty()
     with open_store(args) as store, parallel_backend(args.backend, args.scheduler):
         ev = evaluate(store, args.rules, tasks=args.task or None, studies=args.study or None, orders=args.orders,
                       n_jobs=jobs_for(args.backend, args.jobs), record_decisions=args.decisions, progress=progress)
-    rows = ev.summary.to_dict("records") if not ev.summary.empty else []
+    rows = ev.summary_rows()
     if args.json:
-        print_json({"inserted": ev.inserted, "outcomes": len(ev.outcomes), "summary": rows})
+        print_json({"inserted": ev.inserted, "outcomes": ev.n_outcomes, "summary": rows})
         return 0
     print_table(rows, _COLUMNS if rows else None)
-    print(f"\n{len(ev.outcomes)} outcome(s), {ev.inserted} new in the store.")
+    print(f"\n{ev.n_outcomes} outcome(s), {ev.inserted} new in the store.")
     return 0
 
 

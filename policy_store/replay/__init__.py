@@ -12,8 +12,10 @@ from policy_store.replay.evaluate import (
     Evaluation,
     evaluate,
     lib_versions,
+    outcome_columns,
     replay_outcomes,
     summarize,
+    summary_rows,
     write_outcomes,
 )
 from policy_store.replay.outcomes import OUTCOME_FIELDS, RESOURCE_FIELDS, outcome_arrays
@@ -28,10 +30,12 @@ __all__ = [
     "lib_versions",
     "optuna_prune_cols",
     "outcome_arrays",
+    "outcome_columns",
     "replay_many",
     "replay_outcomes",
     "replay_study",
     "summarize",
+    "summary_rows",
     "trial_order",
     "write_outcomes",
 ]
