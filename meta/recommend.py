@@ -31,10 +31,9 @@ import os
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from policy_store.meta.features.study import StudyDescriptors
 from policy_store.meta.learner.artifacts import latest_model_id, load_artifact
 from policy_store.meta.learner.model import MetaModel
@@ -42,9 +41,13 @@ from policy_store.meta.learner.prediction import select
 
 from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError
+from policy_store.frames import is_dataframe
 from policy_store.rules.spec import RuleSpec
 from policy_store.rules.versions import RuleVersion, add_rule_version
 from policy_store.store import PolicyStore, utcnow
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The rule a store without a meta-model gets (see the module docstring).
 COLD_START_SPEC: dict[str, Any] = {"strategy": "successive_halving",
@@ -83,20 +86,20 @@ class Recommendation:
 def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: str | None,
                  meta_features: Mapping[str, float] | None, curves: Sequence[StudyCurves],
                  landmarkers: bool, task_type: str = "auto") -> tuple[dict[str, float], dict[str, Any]]:
-    from policy_store.meta.features.dataset import (
-        TASK_TYPES,
-        dataset_meta_features,
-        detect_task_type,
-        read_dataset_csv,
-    )
-
     feats: dict[str, float] = {}
     inputs: dict[str, Any] = {}
     if dataset is not None:
+        from policy_store.meta.features.dataset import (
+            TASK_TYPES,
+            dataset_meta_features,
+            detect_task_type,
+            read_dataset_csv,
+        )
+
         if target is None:
             raise InvalidInputError("a dataset needs its target column (--target)", field="target")
-        frame = dataset if isinstance(dataset, pd.DataFrame) else read_dataset_csv(dataset)
-        inputs["dataset"] = "<DataFrame>" if isinstance(dataset, pd.DataFrame) else os.fspath(dataset)
+        frame = dataset if is_dataframe(dataset) else read_dataset_csv(dataset)
+        inputs["dataset"] = "<DataFrame>" if is_dataframe(dataset) else os.fspath(dataset)
         inputs["target"] = target
         inputs["shape"] = list(frame.shape)
         if task_type not in ("auto", *TASK_TYPES):

@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from policy_store.errors import PolicyStoreError
 
@@ -155,6 +154,7 @@ def load_knowledge(folder: str | os.PathLike[str] | None = None) -> Knowledge:
 
 def _read_knowledge(folder: Path, manifest: dict[str, Any], digest: str) -> Knowledge:
     """The verified files as training data (:func:`load_knowledge` after its check)."""
+    import pandas as pd
     from policy_store.meta.learner.grid import candidate_grid
     from policy_store.meta.learner.training_data import TrainingData
 
@@ -272,6 +272,7 @@ def fit_shipped_model(k: Knowledge) -> MetaModel:
 def write_knowledge(data: TrainingData, folder: str | os.PathLike[str], *, trees: int, seed: int,
                     corpora: dict[str, Any], calibration: dict[str, Any]) -> dict[str, Any]:
     """Write ``data``'s outcome table, features and priors as Parquet with their manifest; returns the manifest."""
+    import pandas as pd
     from policy_store.meta.learner.grid import grid_hash
     from policy_store.meta.learner.training_data import OUTCOMES
 

@@ -32,11 +32,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 from policy_store.meta.learner.calibration import Calibration, tree_outcomes
 from policy_store.meta.learner.grid import Candidate, grid_hash
 
+from policy_store.frames import is_dataframe
+
 if TYPE_CHECKING:  # the estimator (scikit-learn) and the replay load where a model is fitted or curves replayed
+    import pandas as pd
     from policy_store.meta.learner.estimator import PruningMetaLearner
     from policy_store.meta.learner.packed import PackedLearner
     from policy_store.meta.learner.training_data import TrainingData
@@ -97,7 +99,7 @@ class MetaModel:
 
     def features_array(self, features: Mapping[str, float] | pd.DataFrame) -> np.ndarray:
         """``(n, n_features)`` in the learner's feature order (unknown names dropped, missing ones NaN)."""
-        if isinstance(features, pd.DataFrame):
+        if is_dataframe(features):
             return features.reindex(columns=self.feature_names).to_numpy(float)
         return np.array([[float(features.get(n, np.nan)) for n in self.feature_names]])
 
@@ -186,6 +188,7 @@ def fit_meta_model(data: TrainingData, *, method: str = "forest", n_estimators: 
     (a grouped cross-validation of smaller forests; needs 10+ tasks). ``sample_weight``
     weighs tasks by name (default 1). ``n_jobs`` threads fit the trees (the same forest for any value).
     """
+    import pandas as pd
     from policy_store.meta.learner.estimator import PruningMetaLearner
     from policy_store.meta.learner.training_data import task_parts
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from policy_store.errors import InvalidInputError
+from policy_store.frames import is_dataframe
 
 _LOW, _HIGH = 10.0, 90.0
 
@@ -65,7 +65,7 @@ class LearnerPredictions:
 
     # -- features -----------------------------------------------------------------------
     def _as_array(self, X: Any, *, fitting: bool = False) -> np.ndarray:
-        if isinstance(X, pd.DataFrame):
+        if is_dataframe(X):
             if fitting:
                 self.feature_names_in_ = np.array([str(c) for c in X.columns], dtype=object)
             else:
