@@ -20,7 +20,9 @@ targets that reached it, so instead of the values (1,140 tasks x 162 outputs per
 leaf, ~28 MB) the file keeps which in-bag tasks each leaf holds and how often
 each was drawn (:func:`leaf_membership`), and :meth:`PackedLearner.load`
 recomputes the values from the training targets it also keeps (equal to
-scikit-learn's to ~1e-15; :meth:`PackedLearner.save` checks). This is the
+scikit-learn's to ~1e-15; :meth:`PackedLearner.save` checks) -- each leaf's when a
+prediction first reads it (:class:`LeafValues`: a recommendation reads one leaf per
+tree, not the ~186 MB pass over every leaf that all values would take). This is the
 shipped knowledge's model (``meta/knowledge/forest.npz``): a first
 recommendation loads it instead of fitting the forest.
 
@@ -67,7 +69,7 @@ class ForestArrays:
     threshold: np.ndarray      # (n_nodes,) float64
     missing_left: np.ndarray   # (n_nodes,) bool: where a NaN goes
     leaf_row: np.ndarray       # (n_nodes,) int64: the node's row of ``values`` (-1 for internal nodes)
-    values: np.ndarray         # (n_leaves, n_outputs) float64
+    values: np.ndarray | LeafValues  # (n_leaves, n_outputs) float64, or computed per leaf as read
 
     @classmethod
     def from_forest(cls, forest: Any) -> ForestArrays:
@@ -164,8 +166,8 @@ class PackedLearner(LearnerPredictions):
             fitted["lam"] = float(fitted["lam"])
             learner = cls(fitted, None)
             tree = {k: z[f"tree_{k}"] for k in _TREE}
-            values = leaf_values(learner._target(), z["leaf_rows"].astype(np.int64), z["leaf_samples"].astype(np.int64),
-                                 z["leaf_counts"])
+            values = LeafValues(learner._target(), z["leaf_rows"].astype(np.int64),
+                                z["leaf_samples"].astype(np.int64), z["leaf_counts"])
             learner.forest = ForestArrays(**tree, values=values)
             return learner, json.loads(str(z["snapshot"]))
 
@@ -195,6 +197,44 @@ def leaf_membership(forest: Any, X: np.ndarray) -> tuple[np.ndarray, np.ndarray,
         counts.append(count[inbag])
         leaves += int(is_leaf.sum())
     return np.concatenate(rows), np.concatenate(samples), np.concatenate(counts)
+
+
+class LeafValues:
+    """Leaves' values (:func:`leaf_values`) computed for the leaves read, when first read, and kept.
+
+    Indexed like the ``(n_leaves, n_outputs)`` array :func:`leaf_values` returns (an integer array of leaf
+    rows gives those rows' values, the same bits: each leaf's sum runs over the same terms in the same order).
+    """
+
+    def __init__(self, target: np.ndarray, rows: np.ndarray, samples: np.ndarray, counts: np.ndarray) -> None:
+        order = np.argsort(rows, kind="stable")
+        rows = rows[order]
+        self._target = target
+        self._samples = samples[order]
+        self._counts = counts[order].astype(np.float64)
+        self._starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])   # leaf r's terms start at _starts[r]
+        self._ends = np.r_[self._starts[1:], len(rows)]
+        self._known: dict[int, np.ndarray] = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self._starts), self._target.shape[1]
+
+    def __getitem__(self, index: np.ndarray) -> np.ndarray:
+        index = np.asarray(index, dtype=np.int64)
+        leaves, inverse = np.unique(index, return_inverse=True)
+        todo = np.array([r for r in leaves.tolist() if r not in self._known], dtype=np.int64)
+        if len(todo):
+            lengths = self._ends[todo] - self._starts[todo]
+            starts = np.r_[0, np.cumsum(lengths)[:-1]]
+            terms = np.repeat(self._starts[todo] - starts, lengths) + np.arange(int(lengths.sum()))
+            counts = self._counts[terms]
+            total = np.add.reduceat(self._target[self._samples[terms]] * counts[:, None], starts, axis=0)
+            for r, v in zip(todo.tolist(), total / np.add.reduceat(counts, starts)[:, None], strict=True):
+                self._known[r] = v
+        out = np.stack([self._known[r] for r in leaves.tolist()]) if len(leaves) else \
+            np.empty((0, self._target.shape[1]))
+        return out[inverse.ravel()].reshape(*index.shape, self._target.shape[1])
 
 
 def leaf_values(target: np.ndarray, rows: np.ndarray, samples: np.ndarray, counts: np.ndarray) -> np.ndarray:
