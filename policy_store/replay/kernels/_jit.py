@@ -12,8 +12,11 @@ Readying the compiled loops costs seconds: importing numba (~0.5 s) and
 compiling (~3 s), or loading numba's on-disk cache (``cache=True``: next to
 the sources, or under ``NUMBA_CACHE_DIR``). No replay waits for that: replays
 use the numpy kernels until the loops are ready, and once replays have spent
-:data:`READY_AFTER` seconds in a process (a job that replays more than a
-command's worth), a background thread readies every loop on a tiny problem
+:data:`READY_AFTER` seconds of CPU in a process -- about what readying costs
+from numba's disk cache, so a job never pays more than twice what it would
+have with the loops ready from the start, and a command that replays a few
+small studies (``recommend --curves``: 54 candidates on a handful of
+studies) pays nothing -- a background thread readies every loop on a tiny problem
 (through the same code paths, so with the same types). It starts between
 calls, not during one, because importing and compiling hold the GIL the numpy
 kernels need; a short command never pays for a compilation it would not
@@ -79,13 +82,15 @@ def compiled() -> bool:
     return False
 
 
-#: Seconds of uncompiled replay in a process after which the compiled loops are readied in the background.
-READY_AFTER = 0.2
+#: CPU seconds of uncompiled replay in a process after which the compiled loops are readied in the background
+#: (importing numba and loading the loops from its disk cache costs about as much).
+READY_AFTER = 1.0
 _spent = [0.0]
 
 
 def spent_uncompiled(seconds: float) -> None:
-    """Count ``seconds`` of replay on the numpy kernels; past :data:`READY_AFTER`, ready the loops in the background."""
+    """Count ``seconds`` (CPU) of replay on the numpy kernels; past :data:`READY_AFTER`, ready the loops in the
+    background."""
     if _ready.is_set() or _started:
         return
     _spent[0] += seconds
