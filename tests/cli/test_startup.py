@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,7 +13,7 @@ from policy_store.cli import drift_cmds
 HEAVY = ("pandas", "scipy", "optuna", "sklearn", "numba", "pyarrow", "duckdb")
 
 
-def _imported_by(argv: list[str]) -> tuple[list[str], subprocess.CompletedProcess]:
+def _imported_by(argv: list[str], env: dict[str, str] | None = None) -> tuple[list[str], subprocess.CompletedProcess]:
     """Run the CLI with ``argv`` in a fresh interpreter; the heavy modules it imported, and the process."""
     code = (
         "import json, sys\n"
@@ -24,7 +25,7 @@ def _imported_by(argv: list[str]) -> tuple[list[str], subprocess.CompletedProces
         f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))\n"
         "sys.exit(code)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1]), done
 
 
@@ -79,6 +80,34 @@ def test_ingest_of_a_well_formed_file_and_check_import_no_pandas(tmp_path):
     imported, done = _imported_by(["--store", store, "check"])
     assert done.returncode == 0 and "no violations" in done.stdout
     assert imported == ["duckdb", "pyarrow"]
+
+
+def test_evaluate_imports_only_the_store(tmp_path):
+    from tests.conftest import make_frame
+
+    store = str(tmp_path / "s.duckdb")
+    make_frame(n_studies=3, n_trials=6, n_steps=5).to_csv(tmp_path / "c.csv", index=False)
+    _imported_by(["--store", store, "ingest", str(tmp_path / "c.csv")])
+    _imported_by(["--store", store, "rules", "add", "m", "--spec", '{"strategy": "median"}'])
+    imported, done = _imported_by(["--store", store, "evaluate", "m", "--json"])
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.strip().rsplit("\n", 1)[0])  # the last line is the modules
+    assert out["inserted"] == out["outcomes"] == 15 and out["summary"][-1]["task"] == "(all)"
+    # the outcomes stay numpy columns, handed to DuckDB as such; the summary is plain records
+    assert imported == ["duckdb"]
+
+
+def test_recommend_from_meta_features_imports_only_the_store(tmp_path):
+    store = str(tmp_path / "s.duckdb")
+    _imported_by(["--store", store, "init"])
+    env = {k: v for k, v in os.environ.items() if k != "POLICY_STORE_KNOWLEDGE"}   # the shipped knowledge
+    imported, done = _imported_by(["--store", store, "recommend", "--meta-features", '{"NumberOfInstances": 1000}',
+                                   "--json"], env)
+    assert done.returncode == 0, done.stderr
+    rec = json.loads(done.stdout.strip().rsplit("\n", 1)[0])
+    assert not rec["cold_start"] and rec["expected"]["compute_saved"]["mean"] > 0
+    # the shipped forest loads with NumPy, its leaves computed as read; no pandas, SciPy or scikit-learn
+    assert imported == ["duckdb"]
 
 
 def test_light_choices_are_the_librarys():
