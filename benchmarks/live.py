@@ -20,6 +20,14 @@ timed run (the shared machine's own load comes on top) and prints the 1-min
 load average before and after, so the wall-clock tails are measured on a
 loaded machine on purpose.
 
+Where the tail comes from: each call also counts the thread's context switches
+(``getrusage(RUSAGE_THREAD)``, read outside the timed window): *involuntary*
+ones are preemption (the scheduler gave the core to another process), *voluntary*
+ones a wait the call itself made (a blocking write, a lock, a sleep). The report
+splits the calls whose added wall time is over 1 ms by that, and ``--slowest K``
+lists the K slowest calls (by added wall) with their trial, step and both pruners'
+wall, CPU and switches.
+
 With ``--adaptive`` study B is ``StorePruner(recommend=True)`` with a meta-model
 (a real forest over the whole grid) trained on past tasks where a lax rule,
 ``percentile-90-w6-s5``, was best -- wrong for these curves, so the study keeps
@@ -36,6 +44,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -73,14 +82,19 @@ def storage(kind: str, directory: str, name: str):
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(f"{directory}/{name}.log"))
 
 
-def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, int]], verdicts: list[bool],
+def run_trial(study: optuna.Study, row: np.ndarray, times: list[tuple[int, ...]], verdicts: list[bool],
               used: list | None = None, pruner: StorePruner | None = None) -> None:
+    """Run one trial; per ``should_prune``: wall ns, CPU ns, voluntary and involuntary context switches,
+    trial number, step."""
     trial = study.ask()
     for step, value in enumerate(row):
         trial.report(float(value), step)
+        r0 = resource.getrusage(resource.RUSAGE_THREAD)
         c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
         verdict = trial.should_prune()
-        times.append((time.perf_counter_ns() - t0, time.thread_time_ns() - c0))
+        t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
+        r1 = resource.getrusage(resource.RUSAGE_THREAD)
+        times.append((t1 - t0, c1 - c0, r1.ru_nvcsw - r0.ru_nvcsw, r1.ru_nivcsw - r0.ru_nivcsw, trial.number, step))
         verdicts.append(verdict)
         if used is not None and pruner is not None:
             used.append(pruner.spec)
@@ -133,6 +147,7 @@ def main() -> None:
     parser.add_argument("--min-trials", type=int, default=4, help="with --adaptive: ended trials before re-scoring")
     parser.add_argument("--every", type=int, default=1, help="with --adaptive: re-score every k-th ended trial")
     parser.add_argument("--burners", type=int, default=0, help="CPU-burning processes beside the study")
+    parser.add_argument("--slowest", type=int, default=0, help="list the K calls with the largest added wall time")
     args = parser.parse_args()
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.burners)]
     try:
@@ -172,8 +187,8 @@ def run(args: argparse.Namespace) -> None:
         plain = optuna.create_study(study_name="plain", pruner=plain_pruner,
                                     storage=storage(args.storage, tmp, "plain"))
         live = optuna.create_study(study_name="live", pruner=pruner, storage=storage(args.storage, tmp, "live"))
-        t_plain: list[tuple[int, int]] = []
-        t_live: list[tuple[int, int]] = []
+        t_plain: list[tuple[int, ...]] = []
+        t_live: list[tuple[int, ...]] = []
         v_plain: list[bool] = []
         v_live: list[bool] = []
         gc.disable()  # collections would land on whichever call happens to trigger them
@@ -215,6 +230,37 @@ def run(args: argparse.Namespace) -> None:
         for label, x in (("plain Optuna pruner", a), ("StorePruner", b), ("added (paired per call)", d)):
             print(f"| {clock} | {label} | {np.percentile(x, 50):.3f} | {np.percentile(x, 99):.3f} | {x.mean():.3f} |")
         print(f"| {clock} | p99(StorePruner) - p99(plain) | | {np.percentile(b, 99) - np.percentile(a, 99):.3f} | |")
+    if same:
+        tail_report(np.array(t_plain, dtype=float), np.array(t_live, dtype=float), args.slowest)
+
+
+def tail_report(plain: np.ndarray, live: np.ndarray, slowest: int) -> None:
+    """Where the calls with over 1 ms of added wall time lost it: preempted, waiting, or computing."""
+    added_wall, added_cpu = (live[:, 0] - plain[:, 0]) / 1e6, (live[:, 1] - plain[:, 1]) / 1e6
+    slow = np.flatnonzero(added_wall > 1.0)
+    preempted = live[slow, 3] > 0
+    waited = (live[slow, 2] > 0) & ~preempted
+    computing = added_cpu[slow] > 1.0
+    print(f"calls with added wall > 1 ms: {len(slow)} of {len(live)}; StorePruner call preempted (involuntary "
+          f"switch) in {int(preempted.sum())}, waited (voluntary switch only) in {int(waited.sum())}, "
+          f"added CPU > 1 ms in {int(computing.sum())}; the plain call preempted in "
+          f"{int((plain[:, 3] > 0).sum())} of all {len(plain)}, StorePruner in {int((live[:, 3] > 0).sum())}")
+    calm = (plain[:, 3] == 0) & (live[:, 3] == 0)   # neither call preempted
+    if calm.any():
+        d = added_cpu[calm]
+        print(f"calls where neither was preempted: {int(calm.sum())}; their added CPU p50 / p99 "
+              f"{np.percentile(d, 50):.3f} / {np.percentile(d, 99):.3f} ms, added wall p50 / p99 "
+              f"{np.percentile(added_wall[calm], 50):.3f} / {np.percentile(added_wall[calm], 99):.3f} ms")
+    if not slowest:
+        return
+    print("| call | trial | step | added wall ms | added CPU ms | plain wall / CPU ms (vol, invol) | "
+          "StorePruner wall / CPU ms (vol, invol) |")
+    print("|---:|---:|---:|---:|---:|---|---|")
+    for i in np.argsort(-added_wall)[:slowest]:
+        p, q = plain[i], live[i]
+        print(f"| {i} | {int(q[4])} | {int(q[5])} | {added_wall[i]:.3f} | {added_cpu[i]:.3f} | "
+              f"{p[0] / 1e6:.3f} / {p[1] / 1e6:.3f} ({int(p[2])}, {int(p[3])}) | "
+              f"{q[0] / 1e6:.3f} / {q[1] / 1e6:.3f} ({int(q[2])}, {int(q[3])}) |")
 
 if __name__ == "__main__":
     main()
