@@ -137,11 +137,10 @@ class MetaModel:
             gain = m4[:, 3]
         sign = 1.0 if direction == "maximize" else -1.0
         if curves:
-            from policy_store.meta.learner.training_data import OUTCOMES, replay_task, task_prior
+            from policy_store.meta.learner.training_data import replay_means, task_prior
 
             prior = task_prior(curves)
-            own = replay_task(curves, self.grid, prior, tuple(range(orders)))
-            obs = own.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(self.grid))).to_numpy(float)
+            obs = replay_means(curves, self.grid, prior, tuple(range(orders)))
             w = self.evidence_weight * len(curves)
             mean = np.where(np.isnan(obs), mean, (mean + w * obs) / (1.0 + w))
             if cal is not None:

@@ -37,17 +37,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from policy_store.meta.features.curve import curve_meta_features
 from policy_store.meta.features.study import DIRECTION_OF_KIND, StudyDescriptors, metric_kind_of
 from policy_store.meta.learner.grid import Candidate, candidate_grid, grid_hash
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
+from policy_store.grouped import group_means
 from policy_store.replay.engine import replay_study
 from policy_store.replay.outcomes import outcome_arrays
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MIN_TRIALS = 5
 OUTCOMES = ("compute_saved", "regret", "killed_best")
@@ -121,6 +125,8 @@ def task_prior(curves: Sequence[StudyCurves]) -> dict[str, float]:
 
 def curves_frame(c: StudyCurves) -> pd.DataFrame:
     """Long rows (trial, trial_number, step, value) of a study's reported points."""
+    import pandas as pd
+
     i, j = np.nonzero(c.present)
     return pd.DataFrame({"trial": c.trials[i], "trial_number": c.trial_numbers[i], "step": c.steps[j],
                          "value": c.values[i, j]})
@@ -152,19 +158,43 @@ def replay_task(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior:
     regret, killed_best, killed_step, peak_memory_mb (the largest memory of the steps the rule let
     run; NaN when the study carries none).
     """
-    frames = []
+    import pandas as pd
+
+    frames = [pd.DataFrame(columns) for columns in _replay_columns(curves, grid, prior, orders)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _replay_columns(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior: Mapping[str, float] | None,
+                    orders: Sequence[int]) -> list[dict[str, np.ndarray]]:
+    """:func:`replay_task`'s rows as numpy columns, one table per study."""
+    out = []
     for c in curves:
         specs = [g.spec(prior, c.direction) for g in grid]
         replays = replay_study(c, specs, orders)
         o = outcome_arrays(c, replays)
-        frames.append(pd.DataFrame({
-            "task": c.task, "study": c.study,
+        n = len(replays)
+        out.append({
+            "task": np.full(n, c.task, dtype=object), "study": np.full(n, c.study, dtype=object),
             "order_seed": np.tile(np.asarray(orders, dtype=np.int64), len(specs)),
             "candidate": np.repeat(np.arange(len(specs)), len(orders)),
             "compute_saved": o["compute_saved"], "regret": o["regret"] / regret_scale(c),
             "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, replays),
-            "peak_memory_mb": o["peak_memory_mb"]}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+            "peak_memory_mb": o["peak_memory_mb"]})
+    return out
+
+
+def replay_means(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior: Mapping[str, float] | None,
+                 orders: Sequence[int]) -> np.ndarray:
+    """``(n_candidates, 3)``: each candidate's mean :data:`OUTCOMES` over the studies and orders of
+    :func:`replay_task` (NaN where none is known), without pandas (the same bits as its ``groupby`` mean)."""
+    tables = _replay_columns(curves, grid, prior, orders)
+    out = np.full((len(grid), len(OUTCOMES)), np.nan)
+    if not tables:
+        return out
+    candidate = np.concatenate([t["candidate"] for t in tables])
+    for k, name in enumerate(OUTCOMES):
+        out[:, k] = group_means(candidate, np.concatenate([t[name] for t in tables]), len(grid))
+    return out
 
 
 @dataclass
@@ -197,6 +227,8 @@ class TrainingData:
 
     def outcome_cube(self, tasks: Sequence[str] | None = None) -> np.ndarray:
         """``(n_tasks, n_candidates, 3)``: mean compute saved, mean regret, killed-best rate."""
+        import pandas as pd
+
         tasks = self.tasks if tasks is None else list(tasks)
         means = self.outcomes.groupby(["task", "candidate"])[list(OUTCOMES)].mean()
         cube = np.full((len(tasks), len(self.grid), len(OUTCOMES)), np.nan)
@@ -215,6 +247,8 @@ class TrainingData:
 
 def _replay_chunk(items: list[tuple[list[StudyCurves], dict[str, float]]], grid: list[Candidate],
                   orders: tuple[int, ...]) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.concat([replay_task(cs, grid, prior, orders) for cs, prior in items], ignore_index=True)
 
 
@@ -223,6 +257,8 @@ def task_features(probes: Mapping[str, StudyCurves], tasks: Sequence[str], featu
 
     A value in ``features`` wins over the one derived from the probe.
     """
+    import pandas as pd
+
     index = pd.Index(list(tasks), name="task")
     curve_feats = pd.DataFrame([{**curve_meta_features(curves_frame(probes[t]), direction=probes[t].direction),
                                  **study_features(probes[t])} for t in tasks], index=index)
@@ -256,6 +292,7 @@ def build_training_data(probes: Mapping[str, StudyCurves], evals: Mapping[str, l
     progress:
         Show a progress bar.
     """
+    import pandas as pd
     from joblib import Parallel, delayed
     from tqdm.auto import tqdm
 
@@ -288,6 +325,8 @@ def concat_training_data(parts: Sequence[TrainingData]) -> TrainingData:
     Features missing in one corpus (LCDB's OpenML qualities, an HPO dataset's own)
     are NaN there; family one-hot columns are 0 where the family does not occur.
     """
+    import pandas as pd
+
     parts = list(parts)
     if not parts:
         raise InvalidInputError("no training data to concatenate", field="parts")

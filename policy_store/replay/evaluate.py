@@ -38,6 +38,7 @@ import numpy as np
 from policy_store.binding import pandas_unimported
 from policy_store.curves import StudyCurves, load_curves
 from policy_store.errors import InvalidInputError
+from policy_store.grouped import group_means
 from policy_store.replay.engine import replay_many
 from policy_store.replay.outcomes import OUTCOME_FIELDS, RESOURCE_FIELDS, outcome_arrays
 from policy_store.rules.spec import RuleSpec
@@ -292,12 +293,7 @@ def _group_means(by: Sequence[np.ndarray], study: np.ndarray, values: Mapping[st
     studies = np.bincount(np.unique(np.stack([group, study_codes]), axis=1)[0], minlength=size)
     replays = np.bincount(group, minlength=size)
     columns: list[np.ndarray] = [studies, replays]
-    for x in values.values():
-        known = ~np.isnan(x)
-        count = np.bincount(group, weights=known, minlength=size)
-        total = np.bincount(group, weights=np.where(known, x, 0.0), minlength=size)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            columns.append(np.where(count > 0, total / np.maximum(count, 1), np.nan))
+    columns += [group_means(group, x, size) for x in values.values()]
     if resources:
         peak = np.full(size, np.nan)
         np.fmax.at(peak, group, cols["peak_memory_mb"].astype(float))

@@ -189,3 +189,16 @@ def test_meta_model_uses_task_curves_and_their_prior(bundled_data):
     assert without.prior["prior_mean"] > 0 and not np.allclose(without.saved, with_curves.saved)
     flipped = mm.expected({}, direction="minimize")
     assert flipped.prior["prior_mean"] == -without.prior["prior_mean"]
+
+
+def test_replay_means_are_the_groupby_means_of_replay_task():
+    # what a recommendation from curves blends in, without pandas: the same bits as the outcome table's means
+    from policy_store.meta.learner.training_data import OUTCOMES, replay_means, replay_task
+
+    from tests.replay.conftest_data import lcdb_curves
+
+    curves, grid = lcdb_curves()[:4], candidate_grid()
+    prior = task_prior(curves)
+    table = replay_task(curves, grid, prior, (0, 1, 2))
+    expected = table.groupby("candidate")[list(OUTCOMES)].mean().reindex(range(len(grid))).to_numpy(float)
+    assert np.array_equal(replay_means(curves, grid, prior, (0, 1, 2)), expected, equal_nan=True)
