@@ -113,9 +113,8 @@ def _features_of(dataset: pd.DataFrame | str | os.PathLike[str] | None, target: 
         feats["is_regression"] = float(task_type == "regression")
     if curves:
         from policy_store.meta.features.curve import curve_meta_features
-        from policy_store.meta.learner.training_data import curves_frame
 
-        feats.update(curve_meta_features(curves_frame(curves[0]), direction=curves[0].direction))
+        feats.update(curve_meta_features(curves[0], direction=curves[0].direction))
         inputs["curves"] = [c.study for c in curves]
     if meta_features:
         if not isinstance(meta_features, Mapping):

@@ -34,13 +34,16 @@ three trials) is NaN.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from policy_store.meta.features.store import save_meta_features_frame
 
+from policy_store.curves import StudyCurves
 from policy_store.errors import InvalidInputError
 from policy_store.store import PolicyStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 CURVE_FEATURES: tuple[str, ...] = (
     "curve_early_slope", "curve_noise", "curve_crossing_rate", "curve_early_final_spearman", "curve_trials",
@@ -84,8 +87,14 @@ def _crossing_rate(curves: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return crossed / comparable if comparable else math.nan
 
 
-def _curves(points: pd.DataFrame, first_trials: int, sign: float) -> list[tuple[np.ndarray, np.ndarray]]:
+def _curves(points: pd.DataFrame | StudyCurves, first_trials: int,
+            sign: float) -> list[tuple[np.ndarray, np.ndarray]]:
     """(steps, oriented values) of the first trials; the last value reported at a step counts."""
+    if isinstance(points, StudyCurves):   # one value per (trial, step) already, trials by number, steps sorted
+        known = points.present & ~np.isnan(points.values)
+        return [(points.steps[known[i]], sign * points.values[i, known[i]])
+                for i in np.flatnonzero(known.any(axis=1))[:first_trials]]
+    points = points.dropna(subset=["value"])
     if "trial_number" in points.columns:
         points = points.sort_values("trial_number", kind="stable")
     order = points["trial"].drop_duplicates().tolist()[:first_trials]
@@ -105,7 +114,7 @@ def _curves(points: pd.DataFrame, first_trials: int, sign: float) -> list[tuple[
     return out
 
 
-def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", first_trials: int = 20,
+def curve_meta_features(frame: pd.DataFrame | StudyCurves, *, direction: str = "maximize", first_trials: int = 20,
                         early_steps: int = 3) -> dict[str, float]:
     """Learning-curve meta-features of one study's first trials.
 
@@ -113,7 +122,8 @@ def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", fir
     ----------
     frame:
         One study's points with columns trial, step, value; trials count in the order
-        they first appear (or by ``trial_number`` when that column is present).
+        they first appear (or by ``trial_number`` when that column is present). Or the
+        study's :class:`~policy_store.curves.StudyCurves` (the same features, without pandas).
     direction:
         ``maximize`` or ``minimize``: which way the metric improves.
     first_trials:
@@ -126,7 +136,8 @@ def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", fir
     dict
         Every name of :data:`CURVE_FEATURES`.
     """
-    missing = [c for c in ("trial", "step", "value") if c not in frame.columns]
+    missing = [] if isinstance(frame, StudyCurves) else \
+        [c for c in ("trial", "step", "value") if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"curve rows need columns trial, step, value; {missing} missing",
                                 field=missing[0])
@@ -135,7 +146,7 @@ def curve_meta_features(frame: pd.DataFrame, *, direction: str = "maximize", fir
                                 field="direction")
     if early_steps < 2 or first_trials < 1:
         raise InvalidInputError("need early_steps >= 2 and first_trials >= 1", field="early_steps")
-    curves = _curves(frame.dropna(subset=["value"]), first_trials, 1.0 if direction == "maximize" else -1.0)
+    curves = _curves(frame, first_trials, 1.0 if direction == "maximize" else -1.0)
     slopes = [_slope(s[:early_steps], v[:early_steps]) for s, v in curves if len(s) >= 2]
     noise = [float(np.std(np.diff(v, n=2), ddof=1) / math.sqrt(6)) for _, v in curves if len(v) >= 4]
     ranked = [(v[early_steps - 1], v[-1]) for _, v in curves if len(v) > early_steps]
@@ -211,6 +222,9 @@ def save_task_curve_features(store: PolicyStore, tasks: list[str] | None = None,
     1
     0.2
     """
+    import pandas as pd
+    from policy_store.meta.features.store import save_meta_features_frame
+
     points = store.fetch_df(
         "WITH firsts AS (SELECT task, min(study) AS study FROM studies GROUP BY task) "
         "SELECT f.task, k.direction, c.trial, c.step, c.value, t.trial_number "

@@ -83,3 +83,23 @@ def test_spearman_is_scipys_bit_for_bit_with_ties():
                     a, b = np.round(a), np.round(2 * b)
                 if np.ptp(a) > 0 and np.ptp(b) > 0:
                     assert _spearman(a, b) == float(stats.spearmanr(a, b).statistic)
+
+
+def test_from_study_curves_as_from_their_rows():
+    # recommend --curves reads the study's arrays (no pandas): the same features, NaNs and unreported points too
+    import numpy as np
+    from policy_store.meta.learner.training_data import curves_frame
+
+    from policy_store.curves import StudyCurves
+
+    rng = np.random.default_rng(1)
+    values = rng.normal(size=(30, 8)).cumsum(axis=1)
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[3] = np.nan                                       # a trial without a known value is not counted
+    c = StudyCurves.from_arrays("s", values, present=rng.random(values.shape) < 0.9)
+    for direction in ("maximize", "minimize"):
+        for first, early in ((20, 3), (5, 2), (40, 4)):
+            a = curve_meta_features(curves_frame(c), direction=direction, first_trials=first, early_steps=early)
+            b = curve_meta_features(c, direction=direction, first_trials=first, early_steps=early)
+            assert a.keys() == b.keys()
+            assert all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a.values(), b.values(), strict=True))
