@@ -19,12 +19,15 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from policy_store.binding import pandas_unimported
 from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.store import PolicyStore
 
@@ -265,6 +268,67 @@ def curves_from_frame(frame: Any, *, direction: str | None = None) -> list[Study
     if len(table["study"]) == 0:
         return []
     return _split(table)
+
+
+def read_curves_csv(path: str | os.PathLike[str], *, direction: str) -> list[StudyCurves]:
+    """Curves of a CSV of long rows -- trial, step, value[, study][, trial_number][, cost_seconds][, peak_memory_mb]
+    -- read by DuckDB (no pandas), as :meth:`StudyCurves.from_frame` builds them from the same rows.
+
+    One study per ``study`` value (in that column's order; without it, one named after the file), its task
+    named after it; trials in ``trial_number`` order, else in the order they first appear; the last row of a
+    (trial, step) counts.
+
+    >>> import tempfile
+    >>> f = Path(tempfile.mkdtemp()) / "first.csv"
+    >>> _ = f.write_text("trial,step,value\\nb,0,0.5\\nb,1,0.6\\na,0,0.4\\n")
+    >>> [(c.study, c.trials.tolist(), c.n_steps) for c in read_curves_csv(f, direction="maximize")]
+    [('first', ['b', 'a'], 2)]
+
+    Raises
+    ------
+    InvalidInputError
+        The file cannot be read as CSV, a column is missing, or a step or value is not a number.
+    """
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 1})   # one thread: rows numbered in file order
+    try:
+        try:
+            con.read_csv(os.fspath(path), header=True).create_view("curves_in")
+            cols = {c for c, *_ in con.execute("DESCRIBE curves_in").fetchall()}
+        except (duckdb.Error, OSError, UnicodeError) as e:   # missing, a folder, not UTF-8, not CSV, empty
+            raise InvalidInputError(f"cannot read {os.fspath(path)!r} as CSV: {e}", field="curves") from e
+        missing = [c for c in ("trial", "step", "value") if c not in cols]
+        if missing:
+            raise InvalidInputError(f"{os.fspath(path)}: curve rows need columns trial, step, value[, study]; "
+                                    f"{missing} missing", field=missing[0])
+        study_sql = "f.study" if "study" in cols else "$stem"
+        num_sql = ("f.trial_number::BIGINT" if "trial_number" in cols
+                   else "dense_rank() OVER (PARTITION BY f.study_key ORDER BY f.first_row) - 1")
+        cost_sql = "f.cost_seconds::DOUBLE" if "cost_seconds" in cols else "NULL::DOUBLE"
+        memory_sql = "f.peak_memory_mb::DOUBLE" if "peak_memory_mb" in cols else "NULL::DOUBLE"
+        try:
+            with pandas_unimported():   # binding the direction would import pandas (policy_store.binding)
+                table = con.execute(
+                    f"""
+                    WITH r AS (SELECT *, {study_sql} AS study_key, row_number() OVER () AS _row FROM curves_in f),
+                    f AS (SELECT *, min(_row) OVER (PARTITION BY study_key, trial) AS first_row FROM r),
+                    g AS (SELECT study_key, study_key::VARCHAR AS study, f.trial::VARCHAR AS trial,
+                                 {num_sql} AS trial_number, f.step::BIGINT AS step, f.value::DOUBLE AS value,
+                                 {cost_sql} AS cost_seconds, {memory_sql} AS peak_memory_mb, _row FROM f)
+                    SELECT study, study AS task, $direction AS direction,
+                           dense_rank() OVER (PARTITION BY study_key ORDER BY trial_number) - 1 AS i,
+                           dense_rank() OVER (PARTITION BY study_key ORDER BY step) - 1 AS j,
+                           trial, trial_number, step, value, cost_seconds, peak_memory_mb
+                    FROM g ORDER BY study_key, i, j, _row
+                    """,  # noqa: S608 - fragments are constants
+                    {"direction": direction, **({} if "study" in cols else {"stem": Path(path).stem})},
+                ).fetchnumpy()
+        except duckdb.Error as e:
+            raise InvalidInputError(f"{os.fspath(path)}: {e}", field="curves") from e
+    finally:
+        con.close()
+    return _split(table) if len(table["study"]) else []
 
 
 def _split(table: dict[str, Any]) -> list[StudyCurves]:

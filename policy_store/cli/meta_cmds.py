@@ -128,21 +128,9 @@ def _store_exists(args: argparse.Namespace) -> bool:
 
 
 def _curves(path: str, direction: str):
-    import pandas as pd
+    from policy_store.curves import read_curves_csv
 
-    from policy_store.curves import StudyCurves
-
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, ValueError) as e:  # missing, a folder, not UTF-8, not CSV, empty
-        raise InvalidInputError(f"cannot read {path!r} as CSV: {e}", field="curves") from e
-    missing = [c for c in ("trial", "step", "value") if c not in frame.columns]
-    if missing:
-        raise InvalidInputError(f"{path}: curve rows need columns trial, step, value[, study]; {missing} missing",
-                                field=missing[0])
-    if "study" in frame.columns:
-        return [StudyCurves.from_frame(g, study=str(s), direction=direction) for s, g in frame.groupby("study")]
-    return [StudyCurves.from_frame(frame, study=Path(path).stem, direction=direction)]
+    return read_curves_csv(path, direction=direction)
 
 
 def _recommend(args: argparse.Namespace) -> int:
