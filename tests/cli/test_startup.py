@@ -110,6 +110,23 @@ def test_recommend_from_meta_features_imports_only_the_store(tmp_path):
     assert imported == ["duckdb"]
 
 
+def test_recommend_from_curves_imports_no_pandas_nor_numba(tmp_path):
+    from tests.conftest import make_frame
+
+    store = str(tmp_path / "s.duckdb")
+    _imported_by(["--store", store, "init"])
+    make_frame(n_studies=2, n_trials=8, n_steps=6).to_csv(tmp_path / "c.csv", index=False)
+    env = {k: v for k, v in os.environ.items() if k != "POLICY_STORE_KNOWLEDGE"}
+    imported, done = _imported_by(["--store", store, "recommend", "--curves", str(tmp_path / "c.csv"),
+                                   "--direction", "minimize", "--json"], env)
+    assert done.returncode == 0, done.stderr
+    rec = json.loads(done.stdout.strip().rsplit("\n", 1)[0])
+    assert "blended with the grid replayed on 2 study(ies) of this task" in rec["notes"] and rec["adaptive"]
+    # DuckDB reads the CSV, the grid's replays run on the numpy kernels (no JIT thread for a few small
+    # studies); SciPy's Student-t is the posterior candidates' own
+    assert imported == ["duckdb", "scipy"]
+
+
 def test_light_choices_are_the_librarys():
     from policy_store.drift import METRICS
     from policy_store.drift.windows import OUTCOME_METRICS
