@@ -22,7 +22,7 @@ each was drawn (:func:`leaf_membership`), and :meth:`PackedLearner.load`
 recomputes the values from the training targets it also keeps (equal to
 scikit-learn's to ~1e-15; :meth:`PackedLearner.save` checks) -- each leaf's when a
 prediction first reads it (:class:`LeafValues`: a recommendation reads one leaf per
-tree, not the ~186 MB pass over every leaf that all values would take). This is the
+tree, not the 56 MB pass over every leaf of the shipped forest that all values take). This is the
 shipped knowledge's model (``meta/knowledge/forest.npz``): a first
 recommendation loads it instead of fitting the forest.
 
