@@ -135,7 +135,7 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
     lam, min_trials, every, margin, n_boot, seed, small_study, forecaster, backtest:
         Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`.
     options:
-        Its other options (``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``).
+        Its other options (``rank``, ``context``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``).
     """
     order = trial_order(curves.n_trials, order) if np.isscalar(order) else np.asarray(order, dtype=np.int64)
     n = len(order)

@@ -250,7 +250,8 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
 
 def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs: Sequence[RuleSpec], *,
                      lam: float = 20.0, n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0,
-                     forecaster: Any = None, backtest: bool = True, rank: bool = True) -> dict[str, Any]:
+                     forecaster: Any = None, backtest: bool = True, rank: bool = True,
+                     context: bool = False) -> dict[str, Any]:
     """Every spec replayed on bootstrap replicates of a study's completed trials (or of its ended trials).
 
     Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
@@ -271,7 +272,8 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     (True, (2,))
     """
     if isinstance(completed, EndedTrials):
-        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest, rank=rank)
+        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest, rank=rank,
+                                    context=context)
     cont = completed if isinstance(completed, Continuations) else None
     base = cont.ended.curves if cont is not None else completed
     n = base.n_trials
@@ -331,6 +333,8 @@ class AdaptiveSelector:
     rank:
         Pool the forecasts with the study's own step -> final relation at each cut step
         (:func:`~.evidence.continue_pruned`).
+    context:
+        The forecaster sees the study's COMPLETE curves (:func:`~.evidence.study_context`).
     cooldown:
         Ended trials after a switch before the next re-scoring (no A -> B -> A flapping on
         the same few trials).
@@ -366,6 +370,7 @@ class AdaptiveSelector:
     forecaster: Any = field(default=None, repr=False, compare=False)
     backtest: bool = True
     rank: bool = True
+    context: bool = False
     cooldown: int = 4
     return_margin: float = 1.0
     gate: bool = True
@@ -415,7 +420,7 @@ class AdaptiveSelector:
         ok = np.array([sp.direction in (None, direction) for sp in self.prior.specs])
         part = self.scorer(ended, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
                            n_boot=self.n_boot, seed=self.seed, regret_unit=unit, forecaster=self.forecaster,
-                           backtest=self.backtest, rank=self.rank)
+                           backtest=self.backtest, rank=self.rank, context=self.context)
         basis = dict(part.get("basis") or {"ended": n})
         s = {}
         for key in ("saved", "regret", "killed", "mean", "var"):
