@@ -6,8 +6,10 @@ sees only the survivors. :class:`EndedTrials` holds every trial that has ended:
 
 - a **completed** trial as it ran;
 - a **pruned** trial up to the step it was cut at. :func:`continue_pruned`
-  asks the forecaster (:func:`policy_store.meta.forecast.load_forecaster`) for
-  the quantiles of its final; each bootstrap replicate of the re-scoring draws
+  asks the forecaster (:func:`policy_store.meta.forecast.load_forecaster`), with
+  the study's COMPLETE curves as its context (:func:`study_context`), for the
+  quantiles of its final, pooled with the study's own step -> final relation at
+  the cut step (:func:`_related`); each bootstrap replicate of the re-scoring draws
   one final from them (a split normal through the 10/50/90 % quantiles) and
   runs the curve on from its last value to that final (linearly, at the
   completed trials' median cost per step), so a lax candidate pays for the
@@ -255,44 +257,6 @@ class Continuations:
                 "early_order": None if math.isnan(order := self.early_order()) else round(order, 4)}
 
 
-def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.ndarray, budget: int,
-                maximize: bool, context: np.ndarray | None = None) -> np.ndarray:
-    """``q`` of the pruned ``rows`` corrected by the forecaster's misses on the completed trials cut alike.
-
-    For each column a pruned trial was cut at, the trials that ran the whole
-    budget are forecast from their prefix to that column; their misses (final -
-    median forecast, in metric units) shift the pruned trials' median by the
-    misses' median and widen its 10/90 % quantiles to the misses' own, each
-    weighted ``k / (k + CHECK_PRIOR)`` for ``k`` such trials. With the study's ``context``
-    (:func:`study_context`), each is forecast with the others' curves only.
-    """
-    c = ended.curves
-    full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
-    if len(full) == 0:
-        return q
-    stops = c.last_pos[rows]
-    out = q.copy()
-    for s in np.unique(stops[stops < budget - 1]):
-        seen_s = full[_reported(c, full, s)]      # a trial whose first report came later has no prefix
-        if len(seen_s) == 0:
-            continue
-        vals, seen = _prefixes(c, seen_s, np.full(len(seen_s), s))
-        if context is None:
-            qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
-        else:
-            done = np.flatnonzero(~ended.pruned)
-            qc = np.vstack([forecaster.quantiles(vals[k:k + 1], seen[k:k + 1], budget, maximize, levels=LEVELS,
-                                                 context=context[done != r]) for k, r in enumerate(seen_s)])
-        miss = c.final_values[seen_s] - qc[:, 1]
-        lo, mid, hi = np.quantile(miss, [0.1, 0.5, 0.9])
-        w = len(seen_s) / (len(seen_s) + CHECK_PRIOR)
-        at = stops == s
-        out[at, 1] = q[at, 1] + w * mid
-        out[at, 0] = np.minimum(out[at, 1] - (1 - w) * (q[at, 1] - q[at, 0]) - w * (mid - lo), out[at, 1])
-        out[at, 2] = np.maximum(out[at, 1] + (1 - w) * (q[at, 2] - q[at, 1]) + w * (hi - mid), out[at, 1])
-    return out
-
-
 #: Pseudo-trials the forecaster's predictive counts as when pooled with the study's own step -> final relation.
 RELATION_PRIOR = 4.0
 
@@ -427,16 +391,15 @@ def study_context(ended: EndedTrials) -> tuple[np.ndarray, np.ndarray]:
     return _prefixes(c, done, c.last_pos[done])[0], done
 
 
-def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True,
-                    rank: bool = True, context: bool = False) -> Continuations:
-    """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
+def continue_pruned(ended: EndedTrials, forecaster: Any, *, rank: bool = True) -> Continuations:
+    """Forecast every pruned trial's final from the study's COMPLETE curves, corrected by the audit checks.
 
     ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
-    follows :class:`policy_store.meta.forecast.Forecaster`. ``backtest``: also
-    correct by the forecaster's misses on the completed trials (:func:`_backtested`).
+    follows :class:`policy_store.meta.forecast.Forecaster` and sees the study's COMPLETE
+    curves as its ``context`` (:func:`study_context`; an audit check's own curve left out
+    of its forecast's), as the forecast rule does: the learned forecaster places each cut
+    prefix among them and rescales its interval by its misses on them.
     ``rank``: pool with the study's own step -> final relation at the cut step (:func:`_related`).
-    ``context``: the forecaster sees the study's COMPLETE curves (:func:`study_context`; an
-    audit check's own curve left out of its forecast's).
     """
     budget = ended.budget
     if budget == 0:
@@ -448,15 +411,12 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
     checks = np.flatnonzero(ended.shadow >= 0)
     checks = checks[[bool(_reported(c, checks[k:k + 1], int(ended.shadow[r]))[0]) for k, r in enumerate(checks)]] \
         if len(checks) else checks
-    ctx, done = study_context(ended) if context else (None, None)
+    ctx, done = study_context(ended)
     shift = 0.0
-    if len(checks):
+    if len(checks):                           # a check is a COMPLETE trial: its own curve is not its context
         vals, seen = _prefixes(c, checks, ended.shadow[checks])
-        if ctx is None:
-            qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
-        else:                                 # a check is a COMPLETE trial: its own curve is not its context
-            qc = np.vstack([forecaster.quantiles(vals[k:k + 1], seen[k:k + 1], budget, maximize, levels=LEVELS,
-                                                 context=ctx[done != r]) for k, r in enumerate(checks)])
+        qc = np.vstack([forecaster.quantiles(vals[k:k + 1], seen[k:k + 1], budget, maximize, levels=LEVELS,
+                                             context=ctx[done != r]) for k, r in enumerate(checks)])
         width = np.maximum(qc[:, 2] - qc[:, 0], 1e-12)
         miss = sign * (c.final_values[checks] - qc[:, 1]) / width
         shift = float(np.clip(np.nansum(miss) / (len(checks) + CHECK_PRIOR), -3.0, 3.0))
@@ -466,11 +426,8 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
     rows = rows[_reported(c, rows, int(c.n_steps) - 1)] if len(rows) else rows
     if len(rows):
         vals, seen = _prefixes(c, rows, c.last_pos[rows])
-        qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS,
-                                  **({} if ctx is None else {"context": ctx}))
+        qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS, context=ctx)
         qp = qp + sign * shift * np.maximum(qp[:, 2:3] - qp[:, 0:1], 0.0)
-        if backtest:
-            qp = _backtested(ended, forecaster, rows, qp, budget, maximize, ctx)
         if rank:
             qp = _related(ended, rows, qp, budget)
         q[rows] = qp
