@@ -1,12 +1,14 @@
 """The within-study calibration: the conformal rank covers a new exchangeable miss at its level, and the
-study's own curves widen the interval when the model misses them and narrow it when it is too wide."""
+study's own curves widen the intervals when the model misses them and narrow them when they are too wide."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from policy_store.meta.forecast import load_forecaster
-from policy_store.meta.forecast.calibration import HIGHEST, LEVEL, conformal_quantile, width_factor
+from policy_store.meta.forecast.calibration import HIGHEST, conformal_quantile, width_factors
+
+LEVEL = 0.8
 
 
 @pytest.mark.parametrize(("m", "low", "high"), [(2, 2 / 3, 2 / 3), (3, 3 / 4, 3 / 4), (5, 4 / 6, 5 / 6),
@@ -35,8 +37,10 @@ def _study(final_jump: float, n: int = 8, steps: int = 30) -> np.ndarray:
 def test_the_study_curves_widen_or_narrow_the_interval():
     fc = load_forecaster()
     calm, wild = _study(0.0), _study(0.5)
-    assert width_factor(fc._reference_raw, calm, 10, 30, True) < 1.0   # the model's interval is too wide here
-    assert width_factor(fc._reference_raw, wild, 10, 30, True) > 2.0   # finals jump far outside it
+    assert np.all(width_factors(fc._reference_raw, calm, 10, 30, True) < 1.0)  # the model is too wide here
+    wide = width_factors(fc._reference_raw, wild, 10, 30, True)  # finals jump far outside every interval
+    assert np.all(wide > 1.0) and wide[1] > 2.0, wide
+    assert width_factors(fc._reference_raw, wild[:1], 10, 30, True) is None     # one curve: no evidence
     prefix, seen = wild[:1, :10], np.array([10])
     q = fc.quantiles(prefix, seen, 30, True, (0.1, 0.9), context=wild[1:])
     raw = fc._raw(prefix, seen, 30, True, (0.1, 0.9), context=wild[1:])
@@ -50,5 +54,7 @@ def test_an_infinite_miss_gives_the_widest_finite_factor():
     curves = np.full((4, 12), 0.7)
     curves[:, -1] = [0.1, 0.9, 0.2, 0.8]
     fc = load_forecaster()
-    factor = width_factor(fc._reference_raw, curves, 6, 12, True)
-    assert np.isfinite(factor) and 0 < factor <= HIGHEST
+    factors = width_factors(fc._reference_raw, curves, 6, 12, True)
+    assert np.all(np.isfinite(factors)) and np.all((factors > 0) & (factors <= HIGHEST))
+    q = fc.quantiles(curves[:1, :6], np.array([6]), 12, True, (0.05, 0.1, 0.5, 0.9, 0.95), context=curves[1:])
+    assert np.all(np.isfinite(q)) and np.all(np.diff(q) >= 0)
