@@ -95,9 +95,17 @@ class QuantileForecaster(Forecaster):
             if key not in cache:
                 cache[key] = width_factors(raw, ref, k, int(n_steps), bool(maximize))
             factors.append(cache[key])
-        if any(f is not None for f in factors):
-            grid = rescale(grid, np.vstack([np.ones(3) if f is None else f for f in factors]))
-        return np.clip(interpolate_levels(grid, lv), -LARGEST, LARGEST)
+        if all(f is None for f in factors):
+            return np.clip(interpolate_levels(grid, lv), -LARGEST, LARGEST)
+        factor = np.vstack([np.ones(3) if f is None else f for f in factors])
+        plan = _level_plan(tuple(levels), True)  # the grid is in the curve's units: no direction flip
+        if raw == self._raw and _fused_loop() is not None and plan is not None:
+            from policy_store.meta.forecast.fused import calibrated_loop
+
+            out = np.empty((len(grid), len(plan[0])))
+            calibrated_loop(grid, factor, plan[0], plan[1], LARGEST, out)
+            return out
+        return np.clip(interpolate_levels(rescale(grid, factor), lv), -LARGEST, LARGEST)
 
     def _reference_raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
                        levels: Sequence[float], *, context: np.ndarray | None = None) -> np.ndarray:
