@@ -75,8 +75,9 @@ def why_kills_go_unseen(data, rows: pd.DataFrame, settings: dict[str, dict], lam
     """On the studies where the start rule killed the best trial and the CV oracle's did not: run the start rule
     alone (no switch) and read the last re-scoring's evidence -- does it see the rule kill the best trial?
 
-    Per study and setting (adaptation options by name): the evidence's killed-best probability of the start rule
-    (truth: 1), its replayed regret, and the kill risk (probability that a trial it cut beats the best completed).
+    Per study and setting (the variants' adaptation options, by name): the evidence's killed-best probability of
+    the start rule (truth: 1), its replayed regret, and the kill risk (probability that a trial it cut beats the
+    best completed).
     """
     from policy_store.meta.adaptation.replay import adaptive_replay
     from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior
@@ -107,7 +108,7 @@ def why_kills_go_unseen(data, rows: pd.DataFrame, settings: dict[str, dict], lam
                 AdaptiveSelector.rescore = real
             if seen:
                 ev = seen[-1]
-                out.append({"task": r["task"], "study": r["study"], "forecaster": fc,
+                out.append({"task": r["task"], "study": r["study"], "variant": fc,
                             "seen_killed": float(ev.killed[start]), "seen_regret": float(ev.regret[start]),
                             "kill_risk": ev.basis.get("kill_risk", float("nan")),
                             "pruned": ev.basis.get("pruned", 0), "ended": ev.basis.get("ended", 0)})
@@ -130,7 +131,8 @@ def main() -> None:
     p.add_argument("--heldout-tasks", type=int, default=40)
     p.add_argument("--no-cv", dest="cv", action="store_false")
     p.add_argument("--why", action="store_true",
-                   help="also: on the studies whose start rule killed the best trial, does the evidence see it?")
+                   help="also: on the studies whose start rule killed the best trial, does each variant's evidence "
+                        "see it?")
     p.add_argument("--cache", type=Path, default=WORK)
     args = p.parse_args()
     variants = {}
@@ -178,12 +180,11 @@ def main() -> None:
     rows = pd.concat(frames, ignore_index=True)
     if args.why and args.cv:
         first = rows[(rows["variant"] == rows["variant"].iloc[0]) & (rows["corpus"] != "hpo-heldout")]
-        w = why_kills_go_unseen(data, first, {"learned": {}, "learned-norank": {"rank": False},
-                                              "last-value": {"forecaster": "last-value"}}, args.lam)
+        w = why_kills_go_unseen(data, first, variants, args.lam)
         print("Studies whose start rule killed the best trial (CV oracle's did not): the last re-scoring under the "
               "start rule, its evidence's killed-best probability for it (truth 1) and regret (units of the study):")
-        print(w.groupby("forecaster")[["seen_killed", "seen_regret", "kill_risk", "pruned", "ended"]].mean().round(3)
-              .assign(studies=w.groupby("forecaster").size()).to_string())
+        print(w.groupby("variant")[["seen_killed", "seen_regret", "kill_risk", "pruned", "ended"]].mean().round(3)
+              .assign(studies=w.groupby("variant").size()).to_string())
     t = adaptation_targets(rows)
     print(f"variants {variants}; " + (f"{args.tasks} tasks per corpus, " if args.cv else "")
           + (f"{args.heldout_tasks} held-out tasks, " if args.heldout else "") + f"x {args.orders} orders, "

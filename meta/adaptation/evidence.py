@@ -6,8 +6,10 @@ sees only the survivors. :class:`EndedTrials` holds every trial that has ended:
 
 - a **completed** trial as it ran;
 - a **pruned** trial up to the step it was cut at. :func:`continue_pruned`
-  asks the forecaster (:func:`policy_store.meta.forecast.load_forecaster`) for
-  the quantiles of its final; each bootstrap replicate of the re-scoring draws
+  asks the forecaster (:func:`policy_store.meta.forecast.load_forecaster`), with
+  the study's COMPLETE curves as its context (:func:`study_context`), for the
+  quantiles of its final, pooled with the study's own step -> final relation at
+  the cut step (:func:`_related`); each bootstrap replicate of the re-scoring draws
   one final from them (a split normal through the 10/50/90 % quantiles) and
   runs the curve on from its last value to that final (linearly, at the
   completed trials' median cost per step), so a lax candidate pays for the
@@ -224,7 +226,8 @@ class Continuations:
 
     def early_order(self) -> float:
         """How well the study's early values rank its finals: Spearman's correlation, over the trials that ran
-        the whole budget (at least 4), between the value at a quarter of the budget and the final (NaN if fewer)."""
+        the whole budget (at least 4), between the value at a quarter of the budget and the final (ties share their
+        mean rank; NaN if fewer, or if either side is constant)."""
         e = self.ended
         c = e.curves
         full = np.flatnonzero(~e.pruned & (c.last_pos == e.budget - 1))
@@ -234,11 +237,12 @@ class Continuations:
         full = full[_reported(c, full, s)]
         if len(full) < 4:
             return float("nan")
-        early = _prefixes(c, full, np.full(len(full), s))[0][:, s]
-        a, b = np.argsort(np.argsort(early)), np.argsort(np.argsort(c.final_values[full]))
-        if a.std() == 0 or b.std() == 0:
+        from policy_store.meta.features.curve import _spearman
+
+        early, final = _prefixes(c, full, np.full(len(full), s))[0][:, s], c.final_values[full]
+        if np.ptp(early) == 0 or np.ptp(final) == 0:
             return float("nan")
-        return float(np.corrcoef(a, b)[0, 1])
+        return _spearman(early, final)
 
     def kill_risk(self) -> float:
         """Probability that the trials ended so far lost the best one to a prune (:func:`beat_probability`)."""
@@ -251,38 +255,6 @@ class Continuations:
                 "budget_steps": e.budget, "audit_shift": round(self.shift, 4), "forecaster": self.forecaster,
                 "kill_risk": round(self.kill_risk(), 4),
                 "early_order": None if math.isnan(order := self.early_order()) else round(order, 4)}
-
-
-def _backtested(ended: EndedTrials, forecaster: Any, rows: np.ndarray, q: np.ndarray, budget: int,
-                maximize: bool) -> np.ndarray:
-    """``q`` of the pruned ``rows`` corrected by the forecaster's misses on the completed trials cut alike.
-
-    For each column a pruned trial was cut at, the trials that ran the whole
-    budget are forecast from their prefix to that column; their misses (final -
-    median forecast, in metric units) shift the pruned trials' median by the
-    misses' median and widen its 10/90 % quantiles to the misses' own, each
-    weighted ``k / (k + CHECK_PRIOR)`` for ``k`` such trials.
-    """
-    c = ended.curves
-    full = np.flatnonzero(~ended.pruned & (c.last_pos == budget - 1))
-    if len(full) == 0:
-        return q
-    stops = c.last_pos[rows]
-    out = q.copy()
-    for s in np.unique(stops[stops < budget - 1]):
-        seen_s = full[_reported(c, full, s)]      # a trial whose first report came later has no prefix
-        if len(seen_s) == 0:
-            continue
-        vals, seen = _prefixes(c, seen_s, np.full(len(seen_s), s))
-        qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
-        miss = c.final_values[seen_s] - qc[:, 1]
-        lo, mid, hi = np.quantile(miss, [0.1, 0.5, 0.9])
-        w = len(seen_s) / (len(seen_s) + CHECK_PRIOR)
-        at = stops == s
-        out[at, 1] = q[at, 1] + w * mid
-        out[at, 0] = np.minimum(out[at, 1] - (1 - w) * (q[at, 1] - q[at, 0]) - w * (mid - lo), out[at, 1])
-        out[at, 2] = np.maximum(out[at, 1] + (1 - w) * (q[at, 2] - q[at, 1]) + w * (hi - mid), out[at, 1])
-    return out
 
 
 #: Pseudo-trials the forecaster's predictive counts as when pooled with the study's own step -> final relation.
@@ -330,14 +302,22 @@ def _related(ended: EndedTrials, rows: np.ndarray, q: np.ndarray, budget: int) -
     return out
 
 
-_erf = np.frompyfunc(math.erf, 1, 1)
+def _normal_cdf(z: np.ndarray) -> np.ndarray:
+    """The standard normal CDF, elementwise (``scipy.special.ndtr``; SciPy imported here, where it is used).
+
+    >>> _normal_cdf(np.array([-np.inf, 0.0, 1.2816])).round(4).tolist()
+    [0.0, 0.5, 0.9]
+    """
+    from scipy.special import ndtr
+
+    return ndtr(np.asarray(z, dtype=np.float64))
 
 
 def _split_cdf(x: np.ndarray, q: np.ndarray) -> np.ndarray:
     """CDF at ``x`` of the split normals through each row's 10/50/90 % quantiles ``q``."""
     lo, mid, hi = q.T
     sd = np.maximum(np.where(x < mid, mid - lo, hi - mid), 1e-12) / _Z90
-    return 0.5 * (1.0 + _erf((x - mid) / (sd * math.sqrt(2.0))).astype(np.float64))
+    return _normal_cdf((x - mid) / sd)
 
 
 def _mixture_quantiles(w: float, mean: np.ndarray, sd: np.ndarray, q: np.ndarray) -> np.ndarray:
@@ -353,8 +333,7 @@ def _mixture_quantiles(w: float, mean: np.ndarray, sd: np.ndarray, q: np.ndarray
         a, b = low.copy(), high.copy()
         for _ in range(40):
             x = 0.5 * (a + b)
-            cdf = w * 0.5 * (1.0 + _erf((x - mean) / (sd * math.sqrt(2.0))).astype(np.float64)) \
-                + (1 - w) * _split_cdf(x, q)
+            cdf = w * _normal_cdf((x - mean) / sd) + (1 - w) * _split_cdf(x, q)
             a, b = np.where(cdf < level, x, a), np.where(cdf < level, b, x)
         out[:, j] = 0.5 * (a + b)
     return np.maximum.accumulate(out, axis=1)
@@ -383,7 +362,7 @@ def beat_probability(cont: Continuations) -> np.ndarray:
         sd = np.where(mid < best, hi - mid, mid - lo) / _Z90
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(sd > 0, (mid - best) / sd, np.where(mid > best, np.inf, -np.inf))
-        p[rows] = [0.5 * (1.0 + math.erf(v / math.sqrt(2.0))) for v in z]
+        p[rows] = _normal_cdf(z)
     checks = np.flatnonzero(e.shadow >= 0)
     p[checks] = (sign * c.final_values[checks] > best).astype(float)
     return p
@@ -398,13 +377,28 @@ def resolve_forecaster(forecaster: Any = None) -> Any:
     return forecaster
 
 
-def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = True,
-                    rank: bool = True) -> Continuations:
-    """Forecast every pruned trial's final, corrected by what the audit checks and the completed trials say.
+def study_context(ended: EndedTrials) -> tuple[np.ndarray, np.ndarray]:
+    """The study's COMPLETE curves as the forecaster's ``context``, and their rows in ``ended``.
+
+    Every trial that ran to the end (audited ones included), in the order they
+    ended (the forecast rule's context: COMPLETE trials in trial-number order),
+    on the ended trials' columns, gaps carried forward as in the prefixes.
+    """
+    c = ended.curves
+    done = np.flatnonzero(~ended.pruned)
+    if len(done) == 0:
+        return np.full((0, 1), np.nan), done
+    return _prefixes(c, done, c.last_pos[done])[0], done
+
+
+def continue_pruned(ended: EndedTrials, forecaster: Any, *, rank: bool = True) -> Continuations:
+    """Forecast every pruned trial's final from the study's COMPLETE curves, corrected by the audit checks.
 
     ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
-    follows :class:`policy_store.meta.forecast.Forecaster`. ``backtest``: also
-    correct by the forecaster's misses on the completed trials (:func:`_backtested`).
+    follows :class:`policy_store.meta.forecast.Forecaster` and sees the study's COMPLETE
+    curves as its ``context`` (:func:`study_context`; an audit check's own curve left out
+    of its forecast's), as the forecast rule does: the learned forecaster places each cut
+    prefix among them and rescales its interval by its misses on them.
     ``rank``: pool with the study's own step -> final relation at the cut step (:func:`_related`).
     """
     budget = ended.budget
@@ -417,10 +411,12 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
     checks = np.flatnonzero(ended.shadow >= 0)
     checks = checks[[bool(_reported(c, checks[k:k + 1], int(ended.shadow[r]))[0]) for k, r in enumerate(checks)]] \
         if len(checks) else checks
+    ctx, done = study_context(ended)
     shift = 0.0
-    if len(checks):
+    if len(checks):                           # a check is a COMPLETE trial: its own curve is not its context
         vals, seen = _prefixes(c, checks, ended.shadow[checks])
-        qc = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
+        qc = np.vstack([forecaster.quantiles(vals[k:k + 1], seen[k:k + 1], budget, maximize, levels=LEVELS,
+                                             context=ctx[done != r]) for k, r in enumerate(checks)])
         width = np.maximum(qc[:, 2] - qc[:, 0], 1e-12)
         miss = sign * (c.final_values[checks] - qc[:, 1]) / width
         shift = float(np.clip(np.nansum(miss) / (len(checks) + CHECK_PRIOR), -3.0, 3.0))
@@ -430,10 +426,8 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, backtest: bool = Tru
     rows = rows[_reported(c, rows, int(c.n_steps) - 1)] if len(rows) else rows
     if len(rows):
         vals, seen = _prefixes(c, rows, c.last_pos[rows])
-        qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS)
+        qp = forecaster.quantiles(vals, seen, budget, maximize, levels=LEVELS, context=ctx)
         qp = qp + sign * shift * np.maximum(qp[:, 2:3] - qp[:, 0:1], 0.0)
-        if backtest:
-            qp = _backtested(ended, forecaster, rows, qp, budget, maximize)
         if rank:
             qp = _related(ended, rows, qp, budget)
         q[rows] = qp

@@ -119,7 +119,7 @@ def ended_so_far(curves: StudyCurves, order: np.ndarray, stop: np.ndarray, prune
 def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, *, lam: float = 20.0,
                     min_trials: int = 4, every: int = 1, margin: float = 1.0, n_boot: int = 16,
                     seed: int = 0, small_study: float = 0.1, forecaster: Any = None,
-                    backtest: bool = True, **options: Any) -> AdaptiveOutcome:
+                    **options: Any) -> AdaptiveOutcome:
     """Simulate one study under the adaptive policy, in trial order ``order``.
 
     Parameters
@@ -132,7 +132,7 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
     prior:
         Candidates and their meta-learned expectations; the study starts from
         ``prior.start`` (default: the best prior utility).
-    lam, min_trials, every, margin, n_boot, seed, small_study, forecaster, backtest:
+    lam, min_trials, every, margin, n_boot, seed, small_study, forecaster:
         Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`.
     options:
         Its other options (``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``).
@@ -140,8 +140,7 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
     order = trial_order(curves.n_trials, order) if np.isscalar(order) else np.asarray(order, dtype=np.int64)
     n = len(order)
     sel = AdaptiveSelector(prior, lam=lam, min_trials=min_trials, every=every, margin=margin, n_boot=n_boot,
-                           seed=seed, small_study=small_study, forecaster=forecaster,
-                           backtest=backtest, **options)
+                           seed=seed, small_study=small_study, forecaster=forecaster, **options)
     start_name = sel.incumbent_name
     stop = np.zeros(n, dtype=np.int64)
     pruned = np.zeros(n, dtype=bool)

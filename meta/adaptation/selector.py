@@ -250,7 +250,7 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
 
 def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs: Sequence[RuleSpec], *,
                      lam: float = 20.0, n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0,
-                     forecaster: Any = None, backtest: bool = True, rank: bool = True) -> dict[str, Any]:
+                     forecaster: Any = None, rank: bool = True) -> dict[str, Any]:
     """Every spec replayed on bootstrap replicates of a study's completed trials (or of its ended trials).
 
     Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
@@ -258,7 +258,7 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     value per spec, and the replicates' utilities ``u`` (n_boot, n_specs).
     Given :class:`~.evidence.EndedTrials`, the pruned trials' finals are forecast first
     (:func:`~.evidence.continue_pruned` with ``forecaster`` -- an object or a name of
-    :func:`policy_store.meta.forecast.load_forecaster` -- and ``backtest``; here, so a
+    :func:`policy_store.meta.forecast.load_forecaster` -- and ``rank``; here, so a
     re-scoring child process forecasts too) and ``basis`` says what the evidence held;
     each replicate resamples the ended trials and draws every pruned trial's final
     from its forecast.
@@ -271,7 +271,7 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     (True, (2,))
     """
     if isinstance(completed, EndedTrials):
-        completed = continue_pruned(completed, resolve_forecaster(forecaster), backtest=backtest, rank=rank)
+        completed = continue_pruned(completed, resolve_forecaster(forecaster), rank=rank)
     cont = completed if isinstance(completed, Continuations) else None
     base = cont.ended.curves if cont is not None else completed
     n = base.n_trials
@@ -325,9 +325,6 @@ class AdaptiveSelector:
     forecaster:
         Forecasts the finals of pruned trials: a :class:`~policy_store.meta.forecast.Forecaster`,
         or the name :func:`policy_store.meta.forecast.load_forecaster` takes (default: the shipped one).
-    backtest:
-        Correct the forecasts by the forecaster's misses on the study's completed trials
-        (:func:`~.evidence.continue_pruned`).
     rank:
         Pool the forecasts with the study's own step -> final relation at each cut step
         (:func:`~.evidence.continue_pruned`).
@@ -364,7 +361,6 @@ class AdaptiveSelector:
     small_study: float = 0.1
     scorer: Callable[..., dict[str, np.ndarray]] = field(default=score_candidates, repr=False, compare=False)
     forecaster: Any = field(default=None, repr=False, compare=False)
-    backtest: bool = True
     rank: bool = True
     cooldown: int = 4
     return_margin: float = 1.0
@@ -415,7 +411,7 @@ class AdaptiveSelector:
         ok = np.array([sp.direction in (None, direction) for sp in self.prior.specs])
         part = self.scorer(ended, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
                            n_boot=self.n_boot, seed=self.seed, regret_unit=unit, forecaster=self.forecaster,
-                           backtest=self.backtest, rank=self.rank)
+                           rank=self.rank)
         basis = dict(part.get("basis") or {"ended": n})
         s = {}
         for key in ("saved", "regret", "killed", "mean", "var"):

@@ -36,6 +36,7 @@ from policy_store.meta.forecast._base import (
     LARGEST,
     RELATIVE_FLOOR,
     Forecaster,
+    interpolate_levels,
 )
 from policy_store.meta.forecast.features import FEATURES, LOOKBACK, PREFIX_FEATURES, TARGET_LIMIT, prefix_features
 from policy_store.meta.forecast.packed import PackedQuantileTrees
@@ -76,13 +77,14 @@ class QuantileForecaster(Forecaster):
                     levels: Sequence[float], context: np.ndarray | None) -> np.ndarray:
         if context is None or not self.calibrate:
             return raw(values, seen, n_steps, maximize, levels, context=context)
-        from policy_store.meta.forecast.calibration import rescale, width_factor
+        from policy_store.meta.forecast.calibration import rescale, width_factors
 
-        both = raw(values, seen, n_steps, maximize, (*tuple(levels), 0.5), context=context)  # one call, + median
-        q, median = both[:, :-1], both[:, -1]
-
+        lv = np.asarray(levels, dtype=np.float64)
+        if lv.ndim != 1 or not np.all((lv > 0) & (lv < 1)):
+            return raw(values, seen, n_steps, maximize, levels, context=context)  # raises the typed error
+        grid = raw(values, seen, n_steps, maximize, tuple(GRID_LEVELS), context=context)  # (checks the batch)
         ref = np.ascontiguousarray(context, dtype=np.float64)
-        # a pruner asks about many trials of one study state: the factor depends only on it and on k
+        # a pruner asks about many trials of one study state: the factors depend only on it and on k
         cache = self._factors
         if len(cache) > 4096:
             cache.clear()
@@ -91,10 +93,19 @@ class QuantileForecaster(Forecaster):
         for k in np.asarray(seen, dtype=np.int64).reshape(-1).tolist():
             key = (*state, k)
             if key not in cache:
-                cache[key] = width_factor(raw, ref, k, int(n_steps), bool(maximize))
+                cache[key] = width_factors(raw, ref, k, int(n_steps), bool(maximize))
             factors.append(cache[key])
-        factor = np.array(factors)
-        return q if np.all(factor == 1.0) else rescale(q, median, factor)
+        if all(f is None for f in factors):
+            return np.clip(interpolate_levels(grid, lv), -LARGEST, LARGEST)
+        factor = np.vstack([np.ones(3) if f is None else f for f in factors])
+        plan = _level_plan(tuple(levels), True)  # the grid is in the curve's units: no direction flip
+        if raw == self._raw and _fused_loop() is not None and plan is not None:
+            from policy_store.meta.forecast.fused import calibrated_loop
+
+            out = np.empty((len(grid), len(plan[0])))
+            calibrated_loop(grid, factor, plan[0], plan[1], LARGEST, out)
+            return out
+        return np.clip(interpolate_levels(rescale(grid, factor), lv), -LARGEST, LARGEST)
 
     def _reference_raw(self, values: np.ndarray, seen: np.ndarray, n_steps: int, maximize: bool,
                        levels: Sequence[float], *, context: np.ndarray | None = None) -> np.ndarray:

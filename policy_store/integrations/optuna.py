@@ -214,7 +214,7 @@ class StorePruner(BasePruner):
         the module docstring), or a dict of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
         options (``lam`` -- default ``recommend_with``'s --, ``min_trials``, ``every``, ``margin``,
         ``n_boot``, ``seed``, ``small_study``, ``forecaster`` -- a name of ``load_forecaster`` --,
-        ``backtest``, ``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``) plus
+        ``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``) plus
         ``background``: ``"process"`` (default),
         ``"thread"`` or ``False``.
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from policy_store.datasets import ingest_bundled
 from policy_store.meta.adaptation.advice import advise
-from policy_store.meta.adaptation.evidence import EndedTrials, beat_probability, continue_pruned
+from policy_store.meta.adaptation.evidence import EndedTrials, beat_probability, continue_pruned, study_context
 from policy_store.meta.adaptation.replay import adaptive_replay
 from policy_store.meta.adaptation.selector import AdaptiveSelector, Prior, score_candidates
 from policy_store.meta.forecast import LastValueForecaster
@@ -241,13 +241,42 @@ def test_a_cut_trial_is_ranked_against_the_incumbent_by_the_studys_own_curves():
     """Where the study's curves keep their order, a trial cut last at its step is not the lost best; where they
     cross, it may well be -- the forecaster alone (the same prefix in both) cannot tell the two apart."""
     fc = LastValueForecaster()
-    ordered, crossing = (continue_pruned(_cut_study(x), fc, backtest=False) for x in (False, True))
-    alone = [continue_pruned(_cut_study(x), fc, backtest=False, rank=False) for x in (False, True)]
+    ordered, crossing = (continue_pruned(_cut_study(x), fc) for x in (False, True))
+    alone = [continue_pruned(_cut_study(x), fc, rank=False) for x in (False, True)]
     np.testing.assert_array_equal(alone[0].quantiles[-1], alone[1].quantiles[-1])
     assert crossing.kill_risk() > 0.05 > 0.001 > ordered.kill_risk()
     assert crossing.kill_risk() > 20 * max(alone[1].kill_risk(), 1e-4)
     assert ordered.to_dict()["early_order"] > 0.9 and abs(crossing.to_dict()["early_order"]) < 0.3
     assert np.all(np.diff(crossing.quantiles[-1]) >= 0) and np.all(np.isfinite(crossing.quantiles[-1]))
+
+
+class _Recording(LastValueForecaster):
+    """The real last-value forecaster, keeping the context of every call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[tuple[int, np.ndarray | None]] = []
+
+    def quantiles(self, values, seen, n_steps, maximize, levels=(0.1, 0.5, 0.9), *, context=None):
+        self.calls.append((len(values), None if context is None else np.array(context)))
+        return super().quantiles(values, seen, n_steps, maximize, levels, context=context)
+
+
+def test_the_forecaster_sees_the_studys_complete_curves_and_a_check_not_its_own(study):
+    """The pruned trials are forecast with every COMPLETE curve (audited ones included) as context, in the order
+    the trials ended; each audit check with the others' only (it is one of them)."""
+    ended = _shadowed(study, 0.3)
+    fc = _Recording()
+    continue_pruned(ended, fc, rank=False)
+    ctx, done = study_context(ended)
+    assert done.tolist() == np.flatnonzero(~ended.pruned).tolist() and len(done) == 8
+    finite = np.isfinite(ended.curves.values[done[0]])
+    np.testing.assert_array_equal(ctx[0, finite], ended.curves.values[done[0], finite])
+    checks = np.flatnonzero(ended.shadow >= 0)
+    assert [n for n, _ in fc.calls] == [1, 1, 1, ended.n_pruned]
+    for (_, seen_ctx), r in zip(fc.calls, checks, strict=False):
+        np.testing.assert_array_equal(seen_ctx, ctx[done != r])
+    np.testing.assert_array_equal(fc.calls[-1][1], ctx)
 
 
 def test_an_audit_check_that_beats_the_incumbent_is_a_seen_kill(study):
