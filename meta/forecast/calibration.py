@@ -13,8 +13,10 @@ miss, exchangeable with the backtested ones, falls inside the rescaled interval 
 those of the neighbouring ranks, ``j / (m + 1)`` for rank ``j`` (about ``c``; ``m / (m + 1)`` when
 ``c * (m + 1) > m``: then the largest miss). Each interval gets its own factor, so heavy tails widen the
 outer quantiles without blurring the inner ones. No prior, nothing tuned on any source; clipped to
-``[1/4, 4]``; with fewer than two curves there is none. :func:`rescale` stretches each grid quantile around
-the median by its interval's factor.
+``[1/4, 4]``. With fewer than :data:`MIN_CURVES` completed curves there is none (the model's intervals stand):
+the 80 % interval's rank needs ``0.8 * (m + 1) <= m``; and in replays of the forecast rule, rescaling by the
+largest of two or three misses (early in a study) made it kill the best trial more often.
+:func:`rescale` stretches each grid quantile around the median by its interval's factor.
 
 >>> import numpy as np
 >>> grid = np.array([[0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7]])
@@ -33,7 +35,7 @@ import numpy as np
 COVERAGES = (0.5, 0.8, 0.9)
 ENDS = ((2, 4), (1, 5), (0, 6))
 MEDIAN = 3
-MAX_CURVES = 8
+MIN_CURVES, MAX_CURVES = 4, 8
 #: The factor's range.
 LOWEST, HIGHEST = 0.25, 4.0
 
@@ -41,7 +43,7 @@ LOWEST, HIGHEST = 0.25, 4.0
 def width_factors(raw: Callable[..., np.ndarray], ref: np.ndarray, k: int, n_steps: int,
                   maximize: bool) -> np.ndarray | None:
     """The factors of the 50, 80 and 90 % intervals at prefix length ``k`` from the complete rows of ``ref``
-    (see the module), or None when fewer than two rows are complete (or ``k`` is the budget).
+    (see the module), or None when fewer than :data:`MIN_CURVES` rows are complete (or ``k`` is the budget).
 
     ``raw(values, seen, n_steps, maximize, levels, context=...)`` is the uncalibrated forecaster.
     """
@@ -50,7 +52,7 @@ def width_factors(raw: Callable[..., np.ndarray], ref: np.ndarray, k: int, n_ste
     lengths = np.isfinite(ref).cumprod(axis=1).sum(axis=1)
     complete = np.flatnonzero(lengths >= n_steps)[-MAX_CURVES:]
     m = len(complete)
-    if m < 2 or k >= n_steps:
+    if m < MIN_CURVES or k >= n_steps:
         return None
     q = np.vstack([raw(ref[r:r + 1, :k], np.array([k]), n_steps, maximize, tuple(GRID_LEVELS),
                        context=np.delete(ref, r, axis=0)) for r in complete])

@@ -137,4 +137,4 @@ def warm_up() -> None:
     v = np.array([[0.5, 0.6, 0.65]])
     fc.quantiles(v, np.array([3]), 20, True)
     fc.quantiles(v, np.array([3]), 20, True, context=np.array([[0.4, 0.5, 0.6, 0.7]]))
-    fc.quantiles(v, np.array([3]), 4, True, context=np.array([[0.4, 0.5, 0.6, 0.7], [0.5, 0.55, 0.6, 0.62]]))
+    fc.quantiles(v, np.array([3]), 4, True, context=np.array([[0.4, 0.5, 0.6, 0.7], [0.5, 0.55, 0.6, 0.62]] * 2))

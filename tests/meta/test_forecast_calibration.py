@@ -40,7 +40,7 @@ def test_the_study_curves_widen_or_narrow_the_interval():
     assert np.all(width_factors(fc._reference_raw, calm, 10, 30, True) < 1.0)  # the model is too wide here
     wide = width_factors(fc._reference_raw, wild, 10, 30, True)  # finals jump far outside every interval
     assert np.all(wide > 1.0) and wide[1] > 2.0, wide
-    assert width_factors(fc._reference_raw, wild[:1], 10, 30, True) is None     # one curve: no evidence
+    assert width_factors(fc._reference_raw, wild[:3], 10, 30, True) is None     # 3 curves: the model stands
     prefix, seen = wild[:1, :10], np.array([10])
     q = fc.quantiles(prefix, seen, 30, True, (0.1, 0.9), context=wild[1:])
     raw = fc._raw(prefix, seen, 30, True, (0.1, 0.9), context=wild[1:])
@@ -51,8 +51,8 @@ def test_an_infinite_miss_gives_the_widest_finite_factor():
     """A zero-width backtest that missed (constant curves whose finals differ) is an infinite miss: the factor is
     the cap, never NaN."""
     assert conformal_quantile(np.array([0.5, 1.0, np.inf, np.inf]), LEVEL) == np.inf
-    curves = np.full((4, 12), 0.7)
-    curves[:, -1] = [0.1, 0.9, 0.2, 0.8]
+    curves = np.full((6, 12), 0.7)
+    curves[:, -1] = [0.1, 0.9, 0.2, 0.8, 0.3, 0.7]
     fc = load_forecaster()
     factors = width_factors(fc._reference_raw, curves, 6, 12, True)
     assert np.all(np.isfinite(factors)) and np.all((factors > 0) & (factors <= HIGHEST))
