@@ -1,4 +1,5 @@
-"""Binding query parameters without DuckDB's Python client importing pandas (and pyarrow with it).
+"""Binding query parameters: without DuckDB's Python client importing pandas (and pyarrow with it), and file
+paths that DuckDB's readers take literally.
 
 DuckDB's client converts each bound Python value by first asking whether it *is* ``pandas.NaT`` or
 ``pandas.NA``, and its import cache imports pandas to ask (``GetPythonObjectType`` in its
@@ -22,6 +23,7 @@ already, it does nothing and DuckDB imports pandas as usual.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Iterator
@@ -40,3 +42,15 @@ def pandas_unimported() -> Iterator[None]:
     finally:
         if sys.modules.get("pandas", 0) is None:
             del sys.modules["pandas"]
+
+
+def literal_path(path: str | os.PathLike[str]) -> str:
+    """``path`` as DuckDB's file readers (``read_csv``, ``read_parquet``) take it literally.
+
+    They read a path as a glob pattern, so ``runs[1].csv`` would read ``runs1.csv`` and ``a*.csv`` every
+    match; each ``*``, ``?`` and ``[`` becomes a one-character class matching only itself.
+
+    >>> literal_path("runs[1]/a*b?.csv")
+    'runs[[]1]/a[*]b[?].csv'
+    """
+    return "".join(f"[{c}]" if c in "*?[" else c for c in os.fspath(path))

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from policy_store.binding import pandas_unimported
+from policy_store.binding import literal_path, pandas_unimported
 from policy_store.errors import InvalidInputError, NotFoundError
 from policy_store.store import PolicyStore
 
@@ -294,7 +294,7 @@ def read_curves_csv(path: str | os.PathLike[str], *, direction: str) -> list[Stu
     con = duckdb.connect(config={"threads": 1})   # one thread: rows numbered in file order
     try:
         try:
-            con.read_csv(os.fspath(path), header=True).create_view("curves_in")
+            con.read_csv(literal_path(path), header=True).create_view("curves_in")
             cols = {c for c, *_ in con.execute("DESCRIBE curves_in").fetchall()}
         except (duckdb.Error, OSError, UnicodeError) as e:   # missing, a folder, not UTF-8, not CSV, empty
             raise InvalidInputError(f"cannot read {os.fspath(path)!r} as CSV: {e}", field="curves") from e

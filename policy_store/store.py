@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import duckdb
 
 from policy_store import faults
-from policy_store.binding import pandas_unimported
+from policy_store.binding import literal_path, pandas_unimported
 from policy_store.errors import SchemaVersionError, StoreError
 from policy_store.lake import LAKE_ALIAS, connect_lake
 from policy_store.location import FileLocation, LakeLocation, mask, parse_location
@@ -469,7 +469,7 @@ class PolicyStore:
         Unlike an Arrow dataset handed to :meth:`register`, what DuckDB reads stays inside its buffer
         pool (``memory_limit``): the way to feed a bounded-memory write from files on disk.
         """
-        self.con.register(name, self.con.read_parquet(list(files)))
+        self.con.register(name, self.con.read_parquet([literal_path(f) for f in files]))
 
     def unregister(self, name: str) -> None:
         self.con.unregister(name)

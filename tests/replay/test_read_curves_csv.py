@@ -58,3 +58,17 @@ def test_bad_files_are_named(tmp_path):
     for name in ("missing.csv", "latin1.csv", "text.csv"):
         with pytest.raises(InvalidInputError, match=name):
             read_curves_csv(tmp_path / name, direction="maximize")
+
+
+def test_a_file_name_with_glob_characters_is_read_literally(tmp_path):
+    """DuckDB's reader takes a path as a glob: ``runs[1].csv`` would read ``runs1.csv``, ``a*.csv`` both files."""
+    (tmp_path / "runs1.csv").write_text("trial,step,value\nother,0,0.1\n")
+    (tmp_path / "runs[1].csv").write_text("trial,step,value\nmine,0,0.9\nmine,1,0.95\n")
+    (tmp_path / "a*.csv").write_text("trial,step,value\nstar,0,0.2\n")
+    (tmp_path / "ab.csv").write_text("trial,step,value\nab,0,0.3\n")
+    [runs] = read_curves_csv(tmp_path / "runs[1].csv", direction="maximize")
+    assert runs.trials.tolist() == ["mine"] and runs.values.tolist() == [[0.9, 0.95]]
+    [star] = read_curves_csv(tmp_path / "a*.csv", direction="maximize")
+    assert star.trials.tolist() == ["star"]
+    with pytest.raises(InvalidInputError, match=r"runs\?"):
+        read_curves_csv(tmp_path / "runs?.csv", direction="maximize")
