@@ -261,10 +261,12 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
         carry: list[np.ndarray] | None = None
         for batch in reader:
             columns = [numbers(batch.column(i)) for i in range(5)]
-            at = np.searchsorted(keys, columns[0])
-            if not (keys[np.minimum(at, len(keys) - 1)] == columns[0]).all():
+            # looked up once per run of one trial's points (usually together in the file)
+            runs = np.flatnonzero(np.r_[True, columns[0][1:] != columns[0][:-1]])
+            at = np.searchsorted(keys, columns[0][runs])
+            if not (keys[np.minimum(at, len(keys) - 1)] == columns[0][runs]).all():
                 return None  # the file changed since the summary was read
-            columns[0] = by_key[at]
+            columns[0] = np.repeat(by_key[at], np.diff(np.r_[runs, len(columns[0])]))
             if carry is not None:
                 columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
             last = study_of[columns[0]] == study_of[columns[0][-1]]  # its study may go on in the next batch
