@@ -195,15 +195,15 @@ def _trials_sql(points: str, names: list[str]) -> str:
     reference path: an odd cell, a NaN in a COMPLETE or RUNNING trial, two states or params in one trial).
     A column the file does not have is one constant (:func:`_canonical`): nothing to compare."""
     per_trial = ("task", "state", "params", "metric", "direction")
-    agree = " AND ".join([f"(min({c}) IS NOT DISTINCT FROM max({c}) AND count({c}) IN (0, count(*)))"
+    never_null = ("state", "direction")  # a default fills them in the canonical columns
+    agree = " AND ".join([f"min({c}) IS NOT DISTINCT FROM max({c})"
+                          + ("" if c in never_null else f" AND count({c}) IN (0, count(*))")
                           for c in per_trial if c in names] or ["true"])
     first = ", ".join(f"{'min' if c in names else 'any_value'}({c}) AS {c}" for c in per_trial)
     return f"""SELECT study, trial, {first},
                       max(step) AS final_step, arg_max(value, step) AS final_value, count(*) AS n_steps,
                       CASE WHEN count(cost_seconds) = count(*) THEN sum(cost_seconds) END AS cost_seconds,
-                      bool_or(_odd) OR bool_or(isnan(value) AND state IN ('COMPLETE', 'RUNNING'))
-                          OR NOT ({agree}) AS _odd,
-                      row_number() OVER (ORDER BY study, trial) - 1 AS _ord, hash(study, trial) AS _key
+                      bool_or(_odd OR (isnan(value) AND state IN ('COMPLETE', 'RUNNING'))) OR NOT ({agree}) AS _odd
                FROM {points} GROUP BY study, trial"""  # noqa: S608 - generated names and constants
 
 
@@ -230,10 +230,14 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
                    count(*), sum(n_steps)
             FROM {trials} GROUP BY study, task, metric, direction ORDER BY study"""  # noqa: S608
     ).fetchall()
-    texts = [r[0] for r in store.execute(
-        f"""SELECT trial || chr(31) || state || chr(31) || coalesce(params, '') || chr(31) || CAST(n_steps AS VARCHAR)
-            FROM {trials} ORDER BY _ord"""  # noqa: S608
-    ).fetchall()]
+    # the trials in (study, trial label) byte order: a trial's rank is its row here
+    ranked = store.execute(
+        f"""SELECT trial || chr(31) || state || chr(31) || coalesce(params, '') || chr(31) || CAST(n_steps AS VARCHAR),
+                   hash(study, trial)
+            FROM {trials} ORDER BY study, trial"""  # noqa: S608
+    ).to_arrow_table()
+    texts, keys = ranked.column(0).to_pylist(), numbers(ranked.column(1))
+    del ranked
     n_trials = np.array([r[2] for r in studies], dtype=np.int64)
     n_points = np.array([r[3] for r in studies], dtype=np.int64)
     bounds = np.r_[0, np.cumsum(n_trials)].tolist()
@@ -241,8 +245,7 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
     del texts
     study_of = np.repeat(np.arange(len(studies)), n_trials)  # trial rank -> study index
     # each point's trial rank from its (study, trial) hash: no join, which would have to run on one thread to
-    # keep the file's order; two trials with one hash (about 1 in 1e9 at 1 M trials) leave it to the reference path
-    keys = numbers(store.execute(f"SELECT _key FROM {trials} ORDER BY _ord").to_arrow_table().column(0))  # noqa: S608
+    # keep the file's order; two trials with one 64-bit hash (odds ~3e-8 at 1 M trials) leave it to the reference path
     by_key = np.argsort(keys)
     keys = keys[by_key]
     if (keys[1:] == keys[:-1]).any():
