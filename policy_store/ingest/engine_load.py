@@ -1,9 +1,9 @@
 """Ingest of a well-formed long-format file read by DuckDB itself, checked in SQL.
 
 :func:`~policy_store.ingest.files.ingest_file` tries this first. DuckDB reads the
-file: a CSV file once into a temporary table of the store's connection (its own
-buffer pool, canonical columns typed on the way in); a Parquet file, columnar
-already, is read again by each pass instead (no copy). One aggregate per trial
+file (CSV or Parquet) in place in each pass, its columns typed and canonical on
+the way in: reading a CSV file again costs less than keeping its rows in a
+temporary table (which spills beyond the buffer pool). One aggregate per trial
 gives the trials' rows and every row check (an odd cell, a NaN where it may not
 be, a trial whose state or params differ between its points); the label, state,
 direction and params checks run on the distinct values of that summary, the
@@ -11,7 +11,7 @@ group checks on it too. The content hash is the one of
 :mod:`~policy_store.ingest.hashing` (same digests): each study's header and
 trial texts come from the summary, its points are fetched as numbers only, in
 file order, sorted per study where the file is not. The points go from the file
-(or temporary table) to the store's tables without leaving DuckDB, in one
+to the store's tables without leaving DuckDB, in one
 transaction, and the trials from the summary. Neither pandas nor the whole
 validation is imported on this path.
 
@@ -64,7 +64,7 @@ _PARQUET_INTEGERS = _PARQUET_NUMBERS - {"DOUBLE", "FLOAT"}
 ROWS_PER_BATCH = 250_000
 """Points fetched from DuckDB at a time, in file order, for the content hash (numbers only)."""
 STORE_MEMORY = "256MB"
-"""Buffer pool of the store's connection during the call: the loaded file beyond it spills to disk."""
+"""Buffer pool of the store's connection during the call: the per-trial aggregate beyond it spills to disk."""
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str] | None:
@@ -76,10 +76,12 @@ def _csv_header(path: Path, delimiter: str) -> list[str] | None:
 
 
 def _number(name: str, present: bool, csv_text: bool) -> tuple[str, str]:
-    """(the column as DOUBLE, a condition true where the reference path could read the cell otherwise)."""
+    """(the column as DOUBLE, a condition true where the reference path could read the cell otherwise).
+    The DOUBLE is ``_{name}``, cast once per cell by :func:`_load_sql`'s inner SELECT (DuckDB does not share a
+    cast repeated inside CASE and coalesce: it was a third of the row checks' CPU)."""
     if not present:
         return "CAST(NULL AS DOUBLE)", "false"
-    number = f"TRY_CAST({name} AS DOUBLE)" if csv_text else f"CAST({name} AS DOUBLE)"
+    number = f"_{name}"
     # pyarrow infers an integer CSV column as int64 ('-0' is then 0, not -0.0); DuckDB reads '1_000' as 1000
     odd = f"coalesce(({number} = 0 AND signbit({number})) OR isinf({number}), false)"
     if csv_text:
@@ -126,8 +128,10 @@ def _load_sql(path: Path, fmt: str, names: list[str], types: dict[str, str]) -> 
     odd = (f"""coalesce(NOT {integral}, true) OR {step_odd} OR {value_odd} OR {cost_odd}
                OR coalesce({cost} < 0, false) OR {memory_odd} OR coalesce({memory} < 0, false) OR {state_odd}""")
     own = ", ".join(f"{typed[c]} AS {c}" for c in COLUMNS if c in names)
+    cast = "TRY_CAST" if csv_text else "CAST"
+    doubles = "".join(f", {cast}({c} AS DOUBLE) AS _{c}" for c in _NUMBERS if c in names)
     # column names are COLUMNS, the file is a bound parameter
-    return f"SELECT {own}, {odd} AS _odd FROM {source}", params  # noqa: S608
+    return f"SELECT {own}, {odd} AS _odd FROM (SELECT *{doubles} FROM {source})", params  # noqa: S608
 
 
 def _canonical(rows: str, names: list[str]) -> str:
@@ -191,15 +195,15 @@ def _trials_sql(points: str, names: list[str]) -> str:
     reference path: an odd cell, a NaN in a COMPLETE or RUNNING trial, two states or params in one trial).
     A column the file does not have is one constant (:func:`_canonical`): nothing to compare."""
     per_trial = ("task", "state", "params", "metric", "direction")
-    agree = " AND ".join([f"(min({c}) IS NOT DISTINCT FROM max({c}) AND count({c}) IN (0, count(*)))"
+    never_null = ("state", "direction")  # a default fills them in the canonical columns
+    agree = " AND ".join([f"min({c}) IS NOT DISTINCT FROM max({c})"
+                          + ("" if c in never_null else f" AND count({c}) IN (0, count(*))")
                           for c in per_trial if c in names] or ["true"])
     first = ", ".join(f"{'min' if c in names else 'any_value'}({c}) AS {c}" for c in per_trial)
     return f"""SELECT study, trial, {first},
                       max(step) AS final_step, arg_max(value, step) AS final_value, count(*) AS n_steps,
                       CASE WHEN count(cost_seconds) = count(*) THEN sum(cost_seconds) END AS cost_seconds,
-                      bool_or(_odd) OR bool_or(isnan(value) AND state IN ('COMPLETE', 'RUNNING'))
-                          OR NOT ({agree}) AS _odd,
-                      row_number() OVER (ORDER BY study, trial) - 1 AS _ord
+                      bool_or(_odd OR (isnan(value) AND state IN ('COMPLETE', 'RUNNING'))) OR NOT ({agree}) AS _odd
                FROM {points} GROUP BY study, trial"""  # noqa: S608 - generated names and constants
 
 
@@ -226,24 +230,33 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
                    count(*), sum(n_steps)
             FROM {trials} GROUP BY study, task, metric, direction ORDER BY study"""  # noqa: S608
     ).fetchall()
-    texts = [r[0] for r in store.execute(
-        f"""SELECT trial || chr(31) || state || chr(31) || coalesce(params, '') || chr(31) || CAST(n_steps AS VARCHAR)
-            FROM {trials} ORDER BY _ord"""  # noqa: S608
-    ).fetchall()]
+    # the trials in (study, trial label) byte order: a trial's rank is its row here
+    ranked = store.execute(
+        f"""SELECT trial || chr(31) || state || chr(31) || coalesce(params, '') || chr(31) || CAST(n_steps AS VARCHAR),
+                   hash(study, trial)
+            FROM {trials} ORDER BY study, trial"""  # noqa: S608
+    ).to_arrow_table()
+    texts, keys = ranked.column(0).to_pylist(), numbers(ranked.column(1))
+    del ranked
     n_trials = np.array([r[2] for r in studies], dtype=np.int64)
     n_points = np.array([r[3] for r in studies], dtype=np.int64)
     bounds = np.r_[0, np.cumsum(n_trials)].tolist()
     studies = [(r[0], r[1] + "\x1e".join(texts[bounds[i]:bounds[i + 1]])) for i, r in enumerate(studies)]
     del texts
     study_of = np.repeat(np.arange(len(studies)), n_trials)  # trial rank -> study index
-    mem = "coalesce(p.peak_memory_mb, 'NaN'::DOUBLE)" if memory else "'NaN'::DOUBLE"
-    # one thread: DuckDB's parallel join would interleave the file's rows (only order, never content)
-    threads = store.scalar("SELECT current_setting('threads')")
-    store.execute("SET threads = 1")
+    # each point's trial rank from its (study, trial) hash: no join, which would have to run on one thread to
+    # keep the file's order; two trials with one 64-bit hash (odds ~3e-8 at 1 M trials) leave it to the reference path
+    by_key = np.argsort(keys)
+    keys = keys[by_key]
+    if (keys[1:] == keys[:-1]).any():
+        return None
+    mem = "coalesce(peak_memory_mb, 'NaN'::DOUBLE)" if memory else "'NaN'::DOUBLE"
+    order = store.scalar("SELECT current_setting('preserve_insertion_order')")
+    store.execute("SET preserve_insertion_order = true")
     try:
         reader = store.execute(
-            f"""SELECT t._ord, p.step, p.value, coalesce(p.cost_seconds, 'NaN'::DOUBLE), {mem}
-                FROM {points} JOIN {trials} AS t USING (study, trial)""",  # noqa: S608
+            f"""SELECT hash(study, trial), step, value, coalesce(cost_seconds, 'NaN'::DOUBLE), {mem}
+                FROM {points}""",  # noqa: S608
             params or None,
         ).to_arrow_reader(ROWS_PER_BATCH)
         done = np.zeros(len(studies), dtype=bool)
@@ -251,6 +264,12 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
         carry: list[np.ndarray] | None = None
         for batch in reader:
             columns = [numbers(batch.column(i)) for i in range(5)]
+            # looked up once per run of one trial's points (usually together in the file)
+            runs = np.flatnonzero(np.r_[True, columns[0][1:] != columns[0][:-1]])
+            at = np.searchsorted(keys, columns[0][runs])
+            if not (keys[np.minimum(at, len(keys) - 1)] == columns[0][runs]).all():
+                return None  # the file changed since the summary was read
+            columns[0] = np.repeat(by_key[at], np.diff(np.r_[runs, len(columns[0])]))
             if carry is not None:
                 columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
             last = study_of[columns[0]] == study_of[columns[0][-1]]  # its study may go on in the next batch
@@ -260,7 +279,7 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
         if carry is not None and not _hash_block(carry, study_of, n_points, studies, done, result):
             return None
     finally:
-        store.execute("SET threads = ?", [threads])
+        store.execute("SET preserve_insertion_order = ?", [order])
     return result if done.all() else None
 
 
@@ -404,18 +423,17 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
         return None
     select, params = load
     defaults = {"metric": metric, "direction": direction or DEFAULT_DIRECTION}
-    table = f"_engine_{uuid.uuid4().hex}"
-    trials = f"{table}_trials"
+    trials = f"_engine_{uuid.uuid4().hex}_trials"
     memory = "peak_memory_mb" in names
-    before = store.scalar("SELECT current_setting('memory_limit')")
-    store.execute("SET memory_limit = ?", [STORE_MEMORY])
+    # the buffer pool capped; inserts free to reorder rows (DuckDB then streams them instead of buffering to keep
+    # the input's order; every reader of the store orders explicitly, the hash's reader asks for the file's order)
+    settings = {"memory_limit": STORE_MEMORY, "preserve_insertion_order": False}
+    before = {k: store.scalar("SELECT current_setting(?)", [k]) for k in settings}
+    for name, value in settings.items():
+        store.execute(f"SET {name} = ?", [value])
     try:
+        points, params = _canonical(f"({select})", names), {**params, **defaults}
         try:
-            if csv_text:  # parsed once, its own columns kept typed in DuckDB's buffer pool (spilling beyond it)
-                store.execute(f"CREATE TEMP TABLE {table} AS {select}", params)  # noqa: S608
-                points, params = _canonical(table, names), defaults
-            else:  # columnar already: each pass reads the columns it needs
-                points, params = _canonical(f"({select})", names), {**params, **defaults}
             store.execute(f"CREATE TEMP TABLE {trials} AS {_trials_sql(points, names)}", params or None)  # noqa: S608
         except StoreError:  # a cell or line DuckDB's reader refuses: the reference path names it
             return None
@@ -431,6 +449,6 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
         except InvalidInputError:
             return None  # a conflict with stored tasks: the reference path raises it naming the line
     finally:
-        for name in (trials, table):
-            store.execute(f"DROP TABLE IF EXISTS {name}")
-        store.execute("SET memory_limit = ?", [before])
+        store.execute(f"DROP TABLE IF EXISTS {trials}")
+        for name, value in before.items():
+            store.execute(f"SET {name} = ?", [value])
