@@ -45,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from policy_store.binding import literal_path
 from policy_store.errors import InvalidInputError, StoreError
 from policy_store.ingest.columns import COLUMNS, DEFAULT_DIRECTION, DIRECTIONS, MAX_STEP, REQUIRED_COLUMNS, STATES
 from policy_store.ingest.hashing import canonical_digest, canonical_numbers, numbers
@@ -97,7 +98,7 @@ def _load_sql(path: Path, fmt: str, names: list[str], types: dict[str, str]) -> 
         columns = "{" + ", ".join(f"'{n}': 'VARCHAR'" for n in names) + "}"  # names are known COLUMNS
         source = (f"read_csv($path, header = true, auto_detect = false, columns = {columns}, delim = $delimiter, "
                   "quote = '\"', escape = '\"', strict_mode = true, null_padding = false)")
-        params: dict = {"path": str(path), "delimiter": "\t" if path.suffix.lower() == ".tsv" else ","}
+        params: dict = {"path": literal_path(path), "delimiter": "\t" if path.suffix.lower() == ".tsv" else ","}
     else:
         for name in names:
             kind = types[name]
@@ -107,7 +108,7 @@ def _load_sql(path: Path, fmt: str, names: list[str], types: dict[str, str]) -> 
                 return None
             if name not in _NUMBERS and name not in _LABELS and kind != "VARCHAR":
                 return None
-        source, params = "read_parquet($path)", {"path": str(path)}
+        source, params = "read_parquet($path)", {"path": literal_path(path)}
 
     step, step_odd = _number("step", True, csv_text)
     value, value_odd = _number("value", True, csv_text)
@@ -411,7 +412,7 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
         types: dict[str, str] = {}
     else:
         try:
-            described = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+            described = store.execute("DESCRIBE SELECT * FROM read_parquet(?)", [literal_path(path)]).fetchall()
         except StoreError:  # unreadable: the reference path names the problem
             return None
         names, types = [r[0] for r in described], {r[0]: r[1] for r in described}

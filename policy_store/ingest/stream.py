@@ -54,6 +54,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from policy_store.binding import literal_path
 from policy_store.errors import InvalidInputError
 from policy_store.ingest.hashing import study_hashes
 from policy_store.ingest.longformat import COLUMNS, DIRECTIONS, refuse_repeated_columns, validate_long_frame
@@ -173,7 +174,7 @@ class _Stage:
                         SELECT *, first_value({field}) OVER (PARTITION BY {key} ORDER BY first_row) AS v0
                         FROM read_parquet(?))
                     WHERE {field} IS DISTINCT FROM v0 ORDER BY first_row LIMIT 1""",  # noqa: S608 - constants
-                [os.path.join(self.directory, f"seen_{what}.parquet")],
+                [literal_path(os.path.join(self.directory, f"seen_{what}.parquet"))],
             ).fetchone()
             if row is not None:
                 first_row, *labels, first, other = row

@@ -151,3 +151,18 @@ def test_studies_interleaved_across_fetched_batches_are_left_to_the_reference_pa
         assert ingest_with_engine(store, path, "csv", source="f") is None
         frame.to_csv(path, index=False)  # each study's rows together: hashed batch by batch
         assert len(ingest_with_engine(store, path, "csv", source="f").added) == 3
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_file_name_with_glob_characters_is_read_literally(tmp_path, suffix):
+    """DuckDB reads a path as a glob: ``runs[1].csv`` would store the study of ``runs1.csv`` under its name."""
+    other, mine = make_frame(n_studies=1, n_trials=2, n_steps=3), make_frame(n_studies=1, n_trials=3, n_steps=3)
+    other["study"], mine["study"] = "other", "mine"
+    _write(other, tmp_path / f"runs1{suffix}")
+    _write(mine, tmp_path / f"runs[1]{suffix}")
+    _write(mine.assign(study="star"), tmp_path / f"a*{suffix}")
+    _write(other.assign(study="ab"), tmp_path / f"ab{suffix}")
+    with PolicyStore.memory() as store:
+        assert ingest_with_engine(store, tmp_path / f"runs[1]{suffix}", suffix[1:], source="f").added == ["mine"]
+        assert ingest_with_engine(store, tmp_path / f"a*{suffix}", suffix[1:], source="f").added == ["star"]
+        assert store.execute("SELECT count(*) FROM trials WHERE study = 'mine'").fetchone() == (3,)
