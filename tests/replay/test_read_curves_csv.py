@@ -124,7 +124,8 @@ def test_integral_steps_are_read_as_integers(tmp_path):
     ("trial,step,value\na,0,0.5\n,1,0.4\n", r"c\.csv line 3 \(row 1, field 'trial'\): trial is missing$"),
     ("trial,step,value\n", r"no curve rows in \S*c\.csv$"),
     ("study,trial,step,value\n,a,0,0.5\nNA,a,1,x\n", r"no curve rows in \S*c\.csv \(its 2 rows have no study\)$"),
-])
+], ids=["step-1.5", "step-text-after-blank-line", "step-missing", "value-text", "cost-text-after-multiline",
+        "trial-number-1.5", "trial-missing", "header-only", "no-study"])
 def test_a_bad_row_is_refused_naming_its_line_and_field(tmp_path, text, message):
     with pytest.raises(InvalidInputError, match=message) as caught:
         _read(tmp_path, text)
@@ -150,7 +151,7 @@ def test_lines_past_the_sniffing_sample_are_read_as_pandas_reads_them(tmp_path):
     ("trial,step,value\na,0,NULL\na,1,abc\n",
      "Error: bad.csv line 3 (row 1, field 'value'): value 'abc' is not a number"),
     ("trial,step,value\n", "Error: field 'curves': no curve rows in bad.csv"),
-])
+], ids=["step-1.5", "value-text", "header-only"])
 def test_the_cli_says_one_error_line_and_leaves_no_store(tmp_path, monkeypatch, capsys, text, expected):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "bad.csv").write_text(text)
