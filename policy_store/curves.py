@@ -270,65 +270,152 @@ def curves_from_frame(frame: Any, *, direction: str | None = None) -> list[Study
     return _split(table)
 
 
+# pandas' default ``na_values`` (pandas.read_csv): cells that read as missing, as ``recommend --curves`` read them on
+# pandas before. The match is exact and case-sensitive, as in pandas.
+_NA_STRINGS = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+               "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
+
+# SQL giving what is wrong with column {c} of a row, NULL when nothing is. A row is refused for its first problem
+# (trial, step, trial_number, value, cost_seconds, peak_memory_mb), the file for its first refused row.
+_INTEGER_PROBLEM = ("CASE WHEN {c} IS NULL THEN 'is missing' WHEN {c}_real IS NULL THEN 'is not a number' "
+                    "WHEN NOT isfinite({c}_real) OR {c}_real <> trunc({c}_real) OR {c}_int IS NULL "
+                    "THEN 'is not an integer' END")
+_NUMBER_PROBLEM = "CASE WHEN {c} IS NOT NULL AND {c}_real IS NULL THEN 'is not a number' END"
+
+
 def read_curves_csv(path: str | os.PathLike[str], *, direction: str) -> list[StudyCurves]:
     """Curves of a CSV of long rows -- trial, step, value[, study][, trial_number][, cost_seconds][, peak_memory_mb]
-    -- read by DuckDB (no pandas), as :meth:`StudyCurves.from_frame` builds them from the same rows.
+    -- read by DuckDB (no pandas).
 
-    One study per ``study`` value (in that column's order; without it, one named after the file), its task
-    named after it; trials in ``trial_number`` order, else in the order they first appear; the last row of a
-    (trial, step) counts.
+    One study per ``study`` value (without that column, one named after the file), its task named after it;
+    trials in ``trial_number`` order, else in the order they first appear; the last row of a (trial, step) counts.
+
+    The file is read as pandas reads it by default (comma-separated, ``"`` quotes), every cell as text, then the
+    numbers are cast, so no column's type is guessed from a sample and found wrong later. The cells pandas reads
+    as missing (``NA``, ``NULL``, ``None``, ``n/a``, ``#N/A``, ``NaN``, empty, ... its default ``na_values``)
+    are missing: a missing ``value`` is a reported step with no value (NaN), a missing ``cost_seconds`` or
+    ``peak_memory_mb`` unknown. A step given as ``2.0`` is step 2; ``1.5`` is refused.
+
+    Labels stay text as written: trials ``007`` and ``7`` are two trials and ``true`` stays ``true`` (pandas
+    read them as the number 7, merging the two, and as ``True``); study names too (pandas named study ``5``
+    ``5.0`` when its column had a blank). Studies are in numeric order when every study is a number, as pandas'
+    ``groupby`` ordered a numeric column, else in text order.
+
+    Rows with no study are dropped, as the pandas ``groupby`` that read this file before dropped them, so a
+    file ``recommend --curves`` took then gives the same studies now; they are not checked.
 
     >>> import tempfile
     >>> f = Path(tempfile.mkdtemp()) / "first.csv"
-    >>> _ = f.write_text("trial,step,value\\nb,0,0.5\\nb,1,0.6\\na,0,0.4\\n")
+    >>> _ = f.write_text("trial,step,value\\nb,0,0.5\\nb,1,NA\\n007,0,0.4\\n7,0,0.3\\n")
     >>> [(c.study, c.trials.tolist(), c.n_steps) for c in read_curves_csv(f, direction="maximize")]
-    [('first', ['b', 'a'], 2)]
+    [('first', ['b', '007', '7'], 2)]
 
     Raises
     ------
     InvalidInputError
-        The file cannot be read as CSV, a column is missing, or a step or value is not a number.
+        The file cannot be read as CSV, a column is missing, it has no curve rows (only a header, or no row with
+        a study), or a kept row's trial or step is missing, its step or trial_number is not an integer, or its
+        value, cost_seconds or peak_memory_mb is text that is not a number (naming the line and the field).
     """
     import duckdb
 
     con = duckdb.connect(config={"threads": 1})   # one thread: rows numbered in file order
     try:
         try:
-            con.read_csv(literal_path(path), header=True).create_view("curves_in")
+            # pandas' dialect, not sniffed from a sample: a quote first seen past the sample still quotes
+            con.read_csv(literal_path(path), header=True, sep=",", quotechar='"', escapechar='"', skiprows=0,
+                         all_varchar=True, na_values=list(_NA_STRINGS)).create_view("curves_in")
             cols = {c for c, *_ in con.execute("DESCRIBE curves_in").fetchall()}
         except (duckdb.Error, OSError, UnicodeError) as e:   # missing, a folder, not UTF-8, not CSV, empty
-            raise InvalidInputError(f"cannot read {os.fspath(path)!r} as CSV: {e}", field="curves") from e
+            raise InvalidInputError(f"cannot read {os.fspath(path)!r} as CSV: {_reason(e)}", field="curves") from e
         missing = [c for c in ("trial", "step", "value") if c not in cols]
         if missing:
             raise InvalidInputError(f"{os.fspath(path)}: curve rows need columns trial, step, value[, study]; "
                                     f"{missing} missing", field=missing[0])
-        study_sql = "f.study" if "study" in cols else "$stem"
-        num_sql = ("f.trial_number::BIGINT" if "trial_number" in cols
-                   else "dense_rank() OVER (PARTITION BY f.study_key ORDER BY f.first_row) - 1")
-        cost_sql = "f.cost_seconds::DOUBLE" if "cost_seconds" in cols else "NULL::DOUBLE"
-        memory_sql = "f.peak_memory_mb::DOUBLE" if "peak_memory_mb" in cols else "NULL::DOUBLE"
+        integers = ["step", *(["trial_number"] if "trial_number" in cols else [])]
+        numbers = ["value", *(c for c in ("cost_seconds", "peak_memory_mb") if c in cols)]
+        casts = [f"TRY_CAST({c} AS DOUBLE) AS {c}_real" for c in integers + numbers]
+        casts += [f"TRY_CAST({c} AS BIGINT) AS {c}_int" for c in integers]
         try:
-            with pandas_unimported():   # binding the direction would import pandas (policy_store.binding)
-                table = con.execute(
+            with pandas_unimported():   # binding the stem would import pandas (policy_store.binding)
+                con.execute(
                     f"""
-                    WITH r AS (SELECT *, {study_sql} AS study_key, row_number() OVER () AS _row FROM curves_in f),
-                    f AS (SELECT *, min(_row) OVER (PARTITION BY study_key, trial) AS first_row FROM r),
-                    g AS (SELECT study_key, study_key::VARCHAR AS study, f.trial::VARCHAR AS trial,
-                                 {num_sql} AS trial_number, f.step::BIGINT AS step, f.value::DOUBLE AS value,
-                                 {cost_sql} AS cost_seconds, {memory_sql} AS peak_memory_mb, _row FROM f)
-                    SELECT study, study AS task, $direction AS direction,
-                           dense_rank() OVER (PARTITION BY study_key ORDER BY trial_number) - 1 AS i,
-                           dense_rank() OVER (PARTITION BY study_key ORDER BY step) - 1 AS j,
-                           trial, trial_number, step, value, cost_seconds, peak_memory_mb
-                    FROM g ORDER BY study_key, i, j, _row
-                    """,  # noqa: S608 - fragments are constants
-                    {"direction": direction, **({} if "study" in cols else {"stem": Path(path).stem})},
-                ).fetchnumpy()
-        except duckdb.Error as e:
-            raise InvalidInputError(f"{os.fspath(path)}: {e}", field="curves") from e
+                    CREATE TEMP TABLE rows_in AS
+                    SELECT row_number() OVER () - 1 AS _row, {'study' if 'study' in cols else '$stem'} AS study,
+                           trial, {', '.join(integers + numbers)}, {', '.join(casts)}
+                    FROM curves_in
+                    """,  # noqa: S608 - fragments are constants and checked column names
+                    None if "study" in cols else {"stem": Path(path).stem},
+                )
+            _refuse_bad_row(con, path, integers, numbers)
+            table = con.execute(_CURVES_SQL.format(
+                trial_number="trial_number_int" if "trial_number" in cols
+                else "dense_rank() OVER (PARTITION BY study ORDER BY first_row) - 1",
+                cost="cost_seconds_real" if "cost_seconds" in cols else "NULL::DOUBLE",
+                memory="peak_memory_mb_real" if "peak_memory_mb" in cols else "NULL::DOUBLE",
+            )).fetchnumpy()
+        except duckdb.Error as e:   # a malformed line past the sniffed sample (too many fields, ...)
+            raise InvalidInputError(f"cannot read {os.fspath(path)!r} as CSV: {_reason(e)}", field="curves") from e
+        if not len(table["study"]):
+            without = con.execute("SELECT count(*) FROM rows_in").fetchone()[0]
+            raise InvalidInputError(f"no curve rows in {os.fspath(path)}"
+                                    + (f" (its {without} rows have no study)" if without else ""), field="curves")
     finally:
         con.close()
-    return _split(table) if len(table["study"]) else []
+    table["direction"] = np.full(len(table["study"]), direction, dtype=object)
+    return _split(table)
+
+
+_CURVES_SQL = """
+    WITH kept AS (SELECT *, min(_row) OVER (PARTITION BY study, trial) AS first_row FROM rows_in
+                  WHERE study IS NOT NULL),
+    numeric AS (SELECT bool_and(TRY_CAST(study AS DOUBLE) IS NOT NULL) AS studies_are_numbers FROM kept),
+    g AS (SELECT study, trial, {trial_number} AS trial_number, step_int AS step, value_real AS value,
+                 {cost} AS cost_seconds, {memory} AS peak_memory_mb, _row FROM kept),
+    o AS (SELECT study, dense_rank() OVER (ORDER BY CASE WHEN studies_are_numbers THEN TRY_CAST(study AS DOUBLE)
+                                                   END, study) AS study_rank
+          FROM (SELECT DISTINCT study FROM kept), numeric)
+    SELECT study, study AS task,
+           dense_rank() OVER (PARTITION BY study ORDER BY trial_number) - 1 AS i,
+           dense_rank() OVER (PARTITION BY study ORDER BY step) - 1 AS j,
+           trial, trial_number, step, value, cost_seconds, peak_memory_mb
+    FROM g JOIN o USING (study) ORDER BY study_rank, i, j, _row
+"""
+
+
+def _reason(e: Exception) -> str:
+    """DuckDB's reason for refusing a file, without its list of fixes and reader settings.
+
+    >>> _reason(ValueError("Invalid Input Error: CSV Error on Line: 3\\nExpected Number of Columns: 3 Found: 4\\n"
+    ...                    "Possible fixes:\\n* ..."))
+    'CSV Error on Line: 3; Expected Number of Columns: 3 Found: 4'
+    """
+    head = str(e).split("\nPossible fixes:")[0].split("\nThe search space used was:")[0]
+    return "; ".join(line.strip() for line in head.removeprefix("Invalid Input Error: ").splitlines() if line.strip())
+
+
+def _refuse_bad_row(con: Any, path: str | os.PathLike[str], integers: list[str], numbers: list[str]) -> None:
+    """Raise :class:`InvalidInputError` for the first kept row whose trial, step or a number is bad."""
+    checks = [("trial", "CASE WHEN trial IS NULL THEN 'is missing' END")]
+    checks += [(c, _INTEGER_PROBLEM.format(c=c)) for c in integers]
+    checks += [(c, _NUMBER_PROBLEM.format(c=c)) for c in numbers]
+    problem = " ".join(f"WHEN ({sql}) IS NOT NULL THEN ['{c}', {c}, {sql}]" for c, sql in checks)
+    bad = con.execute(
+        f"SELECT * FROM (SELECT _row, CASE {problem} END AS bad FROM rows_in WHERE study IS NOT NULL) "  # noqa: S608
+        "WHERE bad IS NOT NULL ORDER BY _row LIMIT 1"
+    ).fetchone()
+    if bad is None:
+        return
+    row, (field, text, problem) = bad
+    name = os.fspath(path)
+    if name.lower().endswith((".gz", ".zst")):   # compressed: the row is all there is
+        source = name
+    else:
+        from policy_store.ingest.files import csv_line  # only on this error path
+
+        source = f"{name} line {csv_line(name, row)}"
+    shown = "" if text is None else f" {text!r}"
+    raise InvalidInputError(f"{field}{shown} {problem}", row=row, field=field, source=source)
 
 
 def _split(table: dict[str, Any]) -> list[StudyCurves]:

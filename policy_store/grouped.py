@@ -1,8 +1,10 @@
 """Per-group means of numpy columns, as pandas's ``groupby(...).mean()`` gives them, without pandas.
 
 NaN values are skipped, a group with none known is NaN, and each sum is exactly rounded
-(:func:`math.fsum`): pandas adds with a compensated sum, so on the outcome tables here the two
-agree to the last bit (tested), where a plain ``np.bincount`` sum would differ in it.
+(:func:`math.fsum`) before the division. pandas adds with a compensated (Kahan) sum, which is not
+exact, so the two agree to within 1 ulp, not to the last bit: about 4 % of random groups differ in
+it (``[0.81, 0.56, 0.288, 0.413, 0.818, 0.627, 0.959]`` gives ...142 here, ...143 in pandas). The
+tests compare them with a relative tolerance of 1e-15.
 
 >>> import numpy as np
 >>> group_means(np.array([0, 1, 0, 1]), np.array([0.1, np.nan, 0.2, np.nan]), 3).tolist()

@@ -186,7 +186,8 @@ def _replay_columns(curves: Sequence[StudyCurves], grid: Sequence[Candidate], pr
 def replay_means(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior: Mapping[str, float] | None,
                  orders: Sequence[int]) -> np.ndarray:
     """``(n_candidates, 3)``: each candidate's mean :data:`OUTCOMES` over the studies and orders of
-    :func:`replay_task` (NaN where none is known), without pandas (the same bits as its ``groupby`` mean)."""
+    :func:`replay_task` (NaN where none is known), without pandas: its ``groupby`` mean to within 1 ulp
+    (:mod:`policy_store.grouped`)."""
     tables = _replay_columns(curves, grid, prior, orders)
     out = np.full((len(grid), len(OUTCOMES)), np.nan)
     if not tables:

@@ -317,13 +317,33 @@ def summarize(outcomes: pd.DataFrame) -> pd.DataFrame:
 class Evaluation:
     """What :func:`evaluate` did: the outcome rows, their summary and how many rows were new.
 
+    Returned by :func:`evaluate`, not built by callers: the constructor, ``(columns, inserted)``, is its own
+    and may change (it was a dataclass of ``(outcomes, summary, inserted)`` before the outcomes became numpy
+    columns; nothing public built one). Read :attr:`outcomes`, :attr:`summary`, :attr:`inserted`,
+    :attr:`n_outcomes`, :attr:`columns` or :meth:`summary_rows`.
+
     The outcomes are kept as numpy columns; :attr:`outcomes` and :attr:`summary` are pandas
     frames made when first asked for (:attr:`columns` and :meth:`summary_rows` need no pandas).
+
+    >>> import pandas as pd
+    >>> from policy_store import PolicyStore
+    >>> from policy_store.ingest import ingest_frame
+    >>> from policy_store.rules import add_rule_version
+    >>> with PolicyStore.memory() as store:
+    ...     _ = ingest_frame(store, pd.DataFrame({"task": "t", "study": "s", "trial": [0, 0, 1, 1],
+    ...                                           "step": [0, 1] * 2, "value": [1.0, 0.9, 1.2, 1.1]}))
+    ...     _ = add_rule_version(store, "m", {"strategy": "median"}, created_by="doc")
+    ...     ev = evaluate(store, "m", orders=3)
+    >>> ev, ev.summary_rows()[0]["replays"]
+    (Evaluation(n_outcomes=3, inserted=3), 3)
     """
 
     def __init__(self, columns: Mapping[str, np.ndarray], inserted: int) -> None:
         self.columns = {k: v for k, v in columns.items() if k != "spec_index"}
         self.inserted = inserted
+
+    def __repr__(self) -> str:
+        return f"Evaluation(n_outcomes={self.n_outcomes}, inserted={self.inserted})"
 
     @property
     def n_outcomes(self) -> int:
