@@ -416,8 +416,22 @@ def floor_report(rows: pd.DataFrame, cover: pd.DataFrame, lat: dict, command: st
     return "\n".join(lines) + "\n"
 
 
+#: Stricter floors scored beside the default with ``--floor-variants`` (issue 19's last failing groups).
+FLOOR_VARIANTS = {"same": {}, "killed ub": {"killed": 1.0}, "killed mid": {"killed": 0.5},
+                  "killed 0.25": {"killed": 0.25},
+                  "check q": {"check_quantile": True}, "min 10": {"min_datasets": 10},
+                  "min 15": {"min_datasets": 15}, "min 20": {"min_datasets": 20},
+                  "killed ub + check q": {"killed": 1.0, "check_quantile": True},
+                  "killed ub + min 10": {"killed": 1.0, "min_datasets": 10},
+                  "killed mid + min 10": {"killed": 0.5, "min_datasets": 10},
+                  "killed 0.25 + min 10": {"killed": 0.25, "min_datasets": 10},
+                  "check q + min 10": {"check_quantile": True, "min_datasets": 10},
+                  "killed ub + check q + min 10": {"killed": 1.0, "check_quantile": True, "min_datasets": 10},
+                  "killed mid + check q + min 10": {"killed": 0.5, "check_quantile": True, "min_datasets": 10}}
+
+
 def floor_main(args, argv) -> int:
-    from policy_store.meta.evaluation.safety import evaluate_floor
+    from policy_store.meta.evaluation.safety import FloorVariant, evaluate_floor
     from policy_store.meta.learner.build_knowledge import build_training
 
     started = time.perf_counter()
@@ -426,7 +440,9 @@ def floor_main(args, argv) -> int:
     rows, cover = evaluate_floor(data, folds=args.folds, n_estimators=args.floor_trees, extra_quantiles=(0.1, 0.5),
                                  extra_killed=tuple(args.floor_killed),
                                  leave_out=args.leave_out, leave_out_folds=args.leave_out_folds,
-                                 calibration_trees=args.calibration_trees, progress=True)
+                                 calibration_trees=args.calibration_trees, progress=True,
+                                 variants={k: FloorVariant(**v) for k, v in FLOOR_VARIANTS.items()}
+                                 if args.floor_variants else None)
     if args.cache:
         rows.to_pickle(args.cache / "floor-rows.pkl")
         cover.to_pickle(args.cache / "floor-cover.pkl")
@@ -464,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--floor-trees", type=int, default=100, help="with --floor: trees of each fold's forest")
     p.add_argument("--floor-killed", type=float, nargs="*", default=[],
                    help="with --floor: also the floor allowing these killed-best excesses per task (default 0.05)")
+    p.add_argument("--floor-variants", action="store_true",
+                   help="with --floor: also the stricter floors of FLOOR_VARIANTS (rows 'meta-learner + floor [name]')")
     p.add_argument("--calibration-trees", type=int, default=40, help="with --floor: trees of the inner forests")
     p.add_argument("--leave-out-folds", type=int, default=3, help="with --floor: dataset folds of the leave-out rows")
     args = p.parse_args(argv)
