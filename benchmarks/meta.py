@@ -419,15 +419,16 @@ def floor_report(rows: pd.DataFrame, cover: pd.DataFrame, lat: dict, command: st
 #: Stricter floors scored beside the default with ``--floor-variants`` (issue 19's last failing groups).
 FLOOR_VARIANTS = {"same": {}, "killed ub": {"killed": 1.0}, "killed mid": {"killed": 0.5},
                   "killed 0.25": {"killed": 0.25},
-                  "check q": {"check_quantile": True}, "min 10": {"min_datasets": 10},
-                  "min 15": {"min_datasets": 15}, "min 20": {"min_datasets": 20},
-                  "killed ub + check q": {"killed": 1.0, "check_quantile": True},
-                  "killed ub + min 10": {"killed": 1.0, "min_datasets": 10},
-                  "killed mid + min 10": {"killed": 0.5, "min_datasets": 10},
-                  "killed 0.25 + min 10": {"killed": 0.25, "min_datasets": 10},
-                  "check q + min 10": {"check_quantile": True, "min_datasets": 10},
-                  "killed ub + check q + min 10": {"killed": 1.0, "check_quantile": True, "min_datasets": 10},
-                  "killed mid + check q + min 10": {"killed": 0.5, "check_quantile": True, "min_datasets": 10}}
+                  "killed ub <= +0.1": {"killed": 1.0, "max_killed_excess": 0.1},
+                  "killed ub <= +0.15": {"killed": 1.0, "max_killed_excess": 0.15},
+                  "killed mid <= +0.1": {"killed": 0.5, "max_killed_excess": 0.1},
+                  "check q0.25": {"check_quantile": 0.25}, "check q0.3": {"check_quantile": 0.3},
+                  "check q0.4": {"check_quantile": 0.4}, "check q0.5": {"check_quantile": 0.5},
+                  "check q0.4 + killed ub <= +0.15": {"check_quantile": 0.4, "killed": 1.0, "max_killed_excess": 0.15},
+                  "check q0.4 + killed mid <= +0.1": {"check_quantile": 0.4, "killed": 0.5, "max_killed_excess": 0.1},
+                  "min 10": {"min_datasets": 10}, "min 15": {"min_datasets": 15}, "min 20": {"min_datasets": 20},
+                  "killed ub + check q0.25": {"killed": 1.0, "check_quantile": 0.25},
+                  "killed ub + min 10": {"killed": 1.0, "min_datasets": 10}}
 
 
 def floor_main(args, argv) -> int:

@@ -49,12 +49,14 @@ class FloorVariant:
     """A stricter floor scored beside the default (rows ``"meta-learner + floor [<name>]"``).
 
     ``killed``: where the killed-best condition is read, from the expected rate (0) to the conformal upper
-    bound of the 80 % interval (1); ``check_quantile`` and ``min_datasets``: the group check's options of
+    bound of the 80 % interval (1), and ``max_killed_excess`` the excess over ``MedianPruner()``'s allowed
+    there; ``check_quantile`` and ``min_datasets``: the group check's options of
     :func:`~policy_store.meta.learner.fallback.group_evidence`, applied to the split's training tasks.
     """
 
     killed: float = 0.0
-    check_quantile: bool = False
+    max_killed_excess: float = 0.05
+    check_quantile: float | None = None
     min_datasets: int = 0
 
 
@@ -69,9 +71,9 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
     cal = model.calibration
     base = cal.baseline
     names, variants = [c.name for c in data.grid], variants or {}
-    evidence = {False: (cal.fallbacks or {}, cal.group_bounds or {})}
-    if any(v.check_quantile for v in variants.values()):
-        evidence[True] = group_evidence(data.subset(train), lam=lam, baseline=base, check_quantile=True)
+    evidence = {None: (cal.fallbacks or {}, cal.group_bounds or {})}
+    for q in {v.check_quantile for v in variants.values()} - {None}:
+        evidence[q] = group_evidence(data.subset(train), lam=lam, baseline=base, check_quantile=q)
     group_datasets = pd.Series([task_parts(t)["dataset"] for t in train]).groupby(
         [group_key(task_parts(t)["family"], task_direction(data, t)) for t in train]).nunique()
     cube = data.outcome_cube(train)
@@ -107,7 +109,7 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
                 fallbacks, group_bound = {}, [-1e9] * len(names)
             floors[f"{FLOOR} [{label}]"] = floor_choice(
                 e.gain, cal.gain_bound(e.gain, e.spread[:, 3], quantile), killed - e.killed[base], baseline=base,
-                out_of_distribution=ood, quantile=quantile,
+                out_of_distribution=ood, quantile=quantile, max_killed_excess=v.max_killed_excess,
                 fallback=names.index(fallbacks[key]) if key in fallbacks else base,
                 group_bound=None if group_bound is None else np.asarray(group_bound, float))
         fl, why = floors[FLOOR]

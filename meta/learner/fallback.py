@@ -48,9 +48,9 @@ Z, MIN_TASKS, MAX_KILLED_EXCESS = 1.0, 10, 0.0
 #: The fallback's quantile of per-dataset gains that must be above 0, and the least datasets a source needs
 #: for its mean gain to count.
 QUANTILE, MIN_SOURCE_DATASETS = 0.25, 2
-#: Whether the group check of the floor's own pick also asks the quantile, and the least datasets a group needs
-#: before anything but ``MedianPruner()`` is given to its studies.
-CHECK_QUANTILE, MIN_DATASETS = False, 0
+#: The quantile of per-dataset gains the group check of the floor's own pick also asks to be >= 0 (None: not
+#: asked), and the least datasets a group needs before anything but ``MedianPruner()`` is given to its studies.
+CHECK_QUANTILE, MIN_DATASETS = None, 0
 
 
 def group_key(family: str | None, direction: str | None) -> str | None:
@@ -103,13 +103,13 @@ def _best_bounded(bound: np.ndarray, killed_excess: np.ndarray, allowed: np.ndar
 def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
                    quantile: float | None = QUANTILE, min_source_datasets: int = MIN_SOURCE_DATASETS,
                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS,
-                   check_quantile: bool = CHECK_QUANTILE,
+                   check_quantile: float | None = CHECK_QUANTILE,
                    min_datasets: int = MIN_DATASETS) -> tuple[dict[str, str], dict[str, list[float]]]:
     """Per ``"<family>/<direction>"`` of ``data``'s tasks: the fallback rule's name (groups keeping
     ``MedianPruner()`` are left out), and every candidate's bound of gain over ``MedianPruner()`` on the
     group for the floor's group check (module docstring; ``quantile=None`` and a ``min_source_datasets``
     larger than any source drop those conditions). ``check_quantile``: the check's bound is also no higher
-    than the ``quantile`` of the per-dataset gains, as the fallback's; a group with fewer than
+    than that quantile of the per-dataset gains (the fallback's is, at ``quantile``); a group with fewer than
     ``min_datasets`` datasets has no fallback and passes no rule (every bound -1e9)."""
     import pandas as pd
     from policy_store.meta.evaluation.splits import task_source
@@ -135,12 +135,12 @@ def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: f
             bounds[key] = [-1e9] * gain.shape[1]
             continue
         check = _bound(per_dataset, z, sources=sources, min_datasets=min_source_datasets)
-        strict = _with_quantile(check, per_dataset, quantile)
-        bounds[key] = [float(b) if np.isfinite(b) else -1e9 for b in (strict if check_quantile else check)]
+        check_bound = _with_quantile(check, per_dataset, check_quantile)
+        bounds[key] = [float(b) if np.isfinite(b) else -1e9 for b in check_bound]
         if len(rows) < min_tasks:
             continue
-        best = _best_bounded(strict, np.nanmean(killed[rows], 0), allowed, baseline=baseline,
-                             max_killed_excess=max_killed_excess)
+        best = _best_bounded(_with_quantile(check, per_dataset, quantile), np.nanmean(killed[rows], 0), allowed,
+                             baseline=baseline, max_killed_excess=max_killed_excess)
         if best is not None:
             fallbacks[key] = data.grid[best].name
     return fallbacks, bounds
