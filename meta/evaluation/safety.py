@@ -50,8 +50,9 @@ class FloorVariant:
 
     ``killed``: where the killed-best condition is read, from the expected rate (0) to the conformal upper
     bound of the 80 % interval (1), and ``max_killed_excess`` the excess over ``MedianPruner()``'s allowed
-    there; ``check_quantile`` and ``min_datasets``: the group check's options of
-    :func:`~policy_store.meta.learner.fallback.group_evidence`, applied to the split's training tasks.
+    there; ``check_quantile``: the group check's quantile
+    (:func:`~policy_store.meta.learner.fallback.group_evidence`) on the split's training tasks; ``min_datasets``: a
+    family x direction with fewer training datasets gets ``MedianPruner()`` (no fallback, no rule passes).
     """
 
     killed: float = 0.0
@@ -105,7 +106,7 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
             key = key_of_features(feats) or ""
             killed = e.killed + v.killed * (e.high[:, 2] - e.killed)
             group_bound = bounds.get(key)
-            if group_datasets.get(key, 0) < v.min_datasets:    # as group_evidence(min_datasets=...) on the split
+            if group_datasets.get(key, 0) < v.min_datasets:
                 fallbacks, group_bound = {}, [-1e9] * len(names)
             floors[f"{FLOOR} [{label}]"] = floor_choice(
                 e.gain, cal.gain_bound(e.gain, e.spread[:, 3], quantile), killed - e.killed[base], baseline=base,

@@ -54,9 +54,8 @@ Z, MIN_TASKS, MAX_KILLED_EXCESS = 1.0, 10, 0.0
 #: The fallback's quantile of per-dataset gains that must be above 0, and the least datasets a source needs
 #: for its mean gain to count.
 QUANTILE, MIN_SOURCE_DATASETS = 0.25, 2
-#: The quantile of per-dataset gains the group check of the floor's own pick also asks to be >= 0 (None: not
-#: asked), and the least datasets a group needs before anything but ``MedianPruner()`` is given to its studies.
-CHECK_QUANTILE, MIN_DATASETS = 0.4, 0
+#: The quantile of per-dataset gains the group check of the floor's own pick also asks to be >= 0 (None: not asked).
+CHECK_QUANTILE = 0.4
 
 
 def group_key(family: str | None, direction: str | None) -> str | None:
@@ -109,14 +108,12 @@ def _best_bounded(bound: np.ndarray, killed_excess: np.ndarray, allowed: np.ndar
 def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
                    quantile: float | None = QUANTILE, min_source_datasets: int = MIN_SOURCE_DATASETS,
                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS,
-                   check_quantile: float | None = CHECK_QUANTILE,
-                   min_datasets: int = MIN_DATASETS) -> tuple[dict[str, str], dict[str, list[float]]]:
+                   check_quantile: float | None = CHECK_QUANTILE) -> tuple[dict[str, str], dict[str, list[float]]]:
     """Per ``"<family>/<direction>"`` of ``data``'s tasks: the fallback rule's name (groups keeping
     ``MedianPruner()`` are left out), and every candidate's bound of gain over ``MedianPruner()`` on the
     group for the floor's group check (module docstring; ``quantile=None`` and a ``min_source_datasets``
     larger than any source drop those conditions). ``check_quantile``: the check's bound is also no higher
-    than that quantile of the per-dataset gains (the fallback's is, at ``quantile``); a group with fewer than
-    ``min_datasets`` datasets has no fallback and passes no rule (every bound -1e9)."""
+    than that quantile of the per-dataset gains (the fallback's is, at ``quantile``)."""
     import pandas as pd
     from policy_store.meta.evaluation.splits import task_source
     from policy_store.meta.learner.model import task_direction
@@ -137,9 +134,6 @@ def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: f
         rows = np.flatnonzero(keys == key)
         per = pd.DataFrame(gain[rows]).groupby(datasets[rows]).mean()
         per_dataset, sources = per.to_numpy(), np.array([source[d] for d in per.index])
-        if len(per_dataset) < min_datasets:
-            bounds[key] = [-1e9] * gain.shape[1]
-            continue
         check = _bound(per_dataset, z, sources=sources, min_datasets=min_source_datasets)
         check_bound = _with_quantile(check, per_dataset, check_quantile)
         bounds[key] = [float(b) if np.isfinite(b) else -1e9 for b in check_bound]
@@ -154,9 +148,8 @@ def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: f
 
 def group_fallbacks(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
                     quantile: float | None = QUANTILE, min_source_datasets: int = MIN_SOURCE_DATASETS,
-                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS,
-                    min_datasets: int = MIN_DATASETS) -> dict[str, str]:
+                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS) -> dict[str, str]:
     """The fallbacks of :func:`group_evidence`."""
     return group_evidence(data, lam=lam, baseline=baseline, z=z, quantile=quantile,
                           min_source_datasets=min_source_datasets, min_tasks=min_tasks,
-                          max_killed_excess=max_killed_excess, min_datasets=min_datasets)[0]
+                          max_killed_excess=max_killed_excess)[0]
