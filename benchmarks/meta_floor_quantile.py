@@ -7,8 +7,12 @@ here without refitting: cross-validated gain over ``MedianPruner()`` per corpus 
 groups (split x corpus x family x direction) below ``MedianPruner()`` or above its killed-best rate + 0.05.
 
     python benchmarks/meta_floor_quantile.py DIR/floor-rows.pkl
+    python benchmarks/meta_floor_quantile.py DIR/floor-rows.pkl --variants
     python benchmarks/meta_floor_quantile.py DIR/floor-rows.pkl --residuals --hpo CORPUS.parquet \
         --hpo-features F.parquet --cache DIR
+
+``--variants``: every stricter floor of the run (``benchmarks/meta.py --floor --floor-variants``, rows
+``meta-learner + floor [name]``) scored the same way, beside the default.
 
 ``--residuals``: would a calibration per direction move the bounds? The normalised residuals of the utility gain
 (as :func:`policy_store.meta.learner.calibration.calibrate` computes them: 5 grouped folds of 40-tree forests), and
@@ -28,10 +32,15 @@ METHODS = {0.1: "meta-learner + floor (quantile 0.1)", 0.25: "meta-learner + flo
 
 def score(rows: pd.DataFrame, q_max: float, q_min: float, lam: float = 20.0) -> dict[str, object]:
     """Gains and leave-out violations of the floor at ``q_max`` on maximised and ``q_min`` on minimised studies."""
+    return score_methods(rows, METHODS[q_max], METHODS[q_min], lam)
+
+
+def score_methods(rows: pd.DataFrame, on_max: str, on_min: str, lam: float = 20.0) -> dict[str, object]:
+    """Gains and leave-out violations of method ``on_max`` on maximised and ``on_min`` on minimised studies."""
     rows = rows.assign(utility=rows["compute_saved"] - lam * rows["regret"])
     median = rows[rows["method"] == "MedianPruner()"].set_index(["split", "task"])
-    picked = pd.concat([rows[(rows["method"] == METHODS[q_max]) & (rows["direction"] == "maximize")],
-                        rows[(rows["method"] == METHODS[q_min]) & (rows["direction"] == "minimize")]])
+    picked = pd.concat([rows[(rows["method"] == on_max) & (rows["direction"] == "maximize")],
+                        rows[(rows["method"] == on_min) & (rows["direction"] == "minimize")]])
     picked = picked.set_index(["split", "task"])
     picked["gain"] = picked["utility"] - median["utility"].reindex(picked.index)
     picked["killed"] = picked["killed_best"] - median["killed_best"].reindex(picked.index)
@@ -39,8 +48,12 @@ def score(rows: pd.DataFrame, q_max: float, q_min: float, lam: float = 20.0) -> 
     cv = picked[picked["split"] == "cross-validation"].groupby(["corpus", "direction"])["gain"].mean()
     lo = picked[picked["split"] != "cross-validation"].groupby(["split", "corpus", "family", "direction"])[
         ["gain", "killed"]].mean()
+    cv_rows = picked[picked["split"] == "cross-validation"]
     return {"cv": cv, "below": int((lo["gain"] < -1e-9).sum()), "groups": len(lo), "worst": lo["gain"].min(),
-            "killed": int((lo["killed"] > 0.05 + 1e-9).sum())}
+            "killed": int((lo["killed"] > 0.05 + 1e-9).sum()), "failing": lo[(lo["gain"] < -1e-9)
+                                                                            | (lo["killed"] > 0.05 + 1e-9)],
+            "fallback": cv_rows["fallback"].mean(), "cv_killed": cv_rows["killed"].mean(),
+            "leave_out": picked[picked["split"] != "cross-validation"].groupby("split")["gain"].mean().min()}
 
 
 def residual_quantiles(hpo: str, hpo_features: str | None, cache: str | None) -> list[str]:
@@ -77,9 +90,31 @@ def residual_quantiles(hpo: str, hpo_features: str | None, cache: str | None) ->
     return lines
 
 
+def variant_table(rows: pd.DataFrame, *, failing: bool = False) -> str:
+    """Markdown: the default floor and every ``[variant]`` of ``rows`` on both directions."""
+    methods = [METHODS[0.25], *sorted(m for m in rows["method"].unique() if m.startswith(METHODS[0.25] + " ["))]
+    lines = ["\n| floor | CV gain: hpo max / hpo min / lcdb max / lcdb min | CV fallback | CV killed-best excess | "
+             "leave-out groups below MedianPruner() | worst group | killed-best > +0.05 | worst leave-out split |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    details = []
+    for m in methods:
+        s = score_methods(rows, m, m)
+        cv = " / ".join(f"{s['cv'].get((c, d), float('nan')):+.3f}" for c in ("hpo", "lcdb")
+                        for d in ("maximize", "minimize"))
+        name = "default" if m == METHODS[0.25] else m[len(METHODS[0.25]) + 2:-1]
+        lines.append(f"| {name} | {cv} | {s['fallback']:.0%} | {s['cv_killed']:+.3f} | {s['below']} of {s['groups']} "
+                     f"| {s['worst']:+.3f} | {s['killed']} | {s['leave_out']:+.3f} |")
+        if failing:
+            details += [f"\n{name}:"] + [f"- {' / '.join(k)}: gain {r['gain']:+.3f}, killed-best {r['killed']:+.3f}"
+                                         for k, r in s["failing"].iterrows()]
+    return "\n".join(lines + details)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("rows", help="floor-rows.pkl of `benchmarks/meta.py --floor --cache DIR`")
+    p.add_argument("--variants", action="store_true", help="also every stricter floor of the rows")
+    p.add_argument("--failing", action="store_true", help="with --variants: list each variant's failing groups")
     p.add_argument("--residuals", action="store_true", help="also the calibration residuals per direction")
     p.add_argument("--hpo")
     p.add_argument("--hpo-features")
@@ -95,6 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                             for d in ("maximize", "minimize"))
             print(f"| {q_max:g} / {q_min:g} | {cv} | {s['below']} of {s['groups']} | {s['worst']:+.3f} | "
                   f"{s['killed']} |")
+    if args.variants:
+        print(variant_table(rows, failing=args.failing))
     if args.residuals:
         print("\nNormalised residuals of the utility gain (median over rules of each quantile):")
         print("\n".join(residual_quantiles(args.hpo, args.hpo_features, args.cache)))

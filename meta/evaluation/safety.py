@@ -26,7 +26,8 @@ conformal interval, for compute saved and regret.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -43,13 +44,39 @@ from policy_store.meta.learner.training_data import TrainingData, task_parts
 MEDIAN, SINGLE, META, FLOOR = "MedianPruner()", "best single rule", "meta-learner", "meta-learner + floor"
 
 
+@dataclass(frozen=True)
+class FloorVariant:
+    """A stricter floor scored beside the default (rows ``"meta-learner + floor [<name>]"``).
+
+    ``killed``: where the killed-best condition is read, from the expected rate (0) to the conformal upper
+    bound of the 80 % interval (1), and ``max_killed_excess`` the excess over ``MedianPruner()``'s allowed
+    there; ``check_quantile``: the group check's quantile
+    (:func:`~policy_store.meta.learner.fallback.group_evidence`) on the split's training tasks; ``min_datasets``: a
+    family x direction with fewer training datasets gets ``MedianPruner()`` (no fallback, no rule passes).
+    """
+
+    killed: float = 0.0
+    max_killed_excess: float = 0.05
+    check_quantile: float | None = None
+    min_datasets: int = 0
+
+
 def _score_split(data: TrainingData, name: str, train: list[str], test: list[str], *, lam: float,
                  n_estimators: int, seed: int, quantile: float, extra_quantiles: Sequence[float] = (),
-                 extra_killed: Sequence[float] = (), calibration_trees: int = 60) -> tuple[list[dict], list[dict]]:
+                 extra_killed: Sequence[float] = (), calibration_trees: int = 60,
+                 variants: Mapping[str, FloorVariant] | None = None) -> tuple[list[dict], list[dict]]:
+    from policy_store.meta.learner.fallback import group_evidence, group_key, key_of_features
+
     model = fit_meta_model(data.subset(train), n_estimators=n_estimators, random_state=seed, calibrate=True,
                            calibration_trees=calibration_trees)
     cal = model.calibration
     base = cal.baseline
+    names, variants = [c.name for c in data.grid], variants or {}
+    evidence = {None: (cal.fallbacks or {}, cal.group_bounds or {})}
+    for q in {v.check_quantile for v in variants.values()} - {None}:
+        evidence[q] = group_evidence(data.subset(train), lam=lam, baseline=base, check_quantile=q)
+    group_datasets = pd.Series([task_parts(t)["dataset"] for t in train]).groupby(
+        [group_key(task_parts(t)["family"], task_direction(data, t)) for t in train]).nunique()
     cube = data.outcome_cube(train)
     single = int(np.nanargmax(np.nanmean(cube[:, :, 0] - lam * cube[:, :, 1], axis=0)))
     truth = true_outcomes(data.outcome_cube(test), lam, base)
@@ -74,6 +101,18 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
                 e.gain, cal.gain_bound(e.gain, e.spread[:, 3], quantile), e.killed - e.killed[base], baseline=base,
                 out_of_distribution=ood, max_killed_excess=k, quantile=quantile, fallback=fallback,
                 group_bound=cal.group_bound(feats))
+        for label, v in variants.items():
+            fallbacks, bounds = evidence[v.check_quantile]
+            key = key_of_features(feats) or ""
+            killed = e.killed + v.killed * (e.high[:, 2] - e.killed)
+            group_bound = bounds.get(key)
+            if group_datasets.get(key, 0) < v.min_datasets:
+                fallbacks, group_bound = {}, [-1e9] * len(names)
+            floors[f"{FLOOR} [{label}]"] = floor_choice(
+                e.gain, cal.gain_bound(e.gain, e.spread[:, 3], quantile), killed - e.killed[base], baseline=base,
+                out_of_distribution=ood, quantile=quantile, max_killed_excess=v.max_killed_excess,
+                fallback=names.index(fallbacks[key]) if key in fallbacks else base,
+                group_bound=None if group_bound is None else np.asarray(group_bound, float))
         fl, why = floors[FLOOR]
         parts = task_parts(t)
         group = {"split": name, "task": t, "corpus": parts["corpus"], "family": parts["family"],
@@ -96,11 +135,13 @@ def evaluate_floor(data: TrainingData, *, lam: float = 20.0, folds: int = 5, see
                    quantile: float = FLOOR_QUANTILE, extra_quantiles: Sequence[float] = (),
                    extra_killed: Sequence[float] = (), leave_out: bool = True,
                    leave_out_folds: int | None = None, calibration_trees: int = 60,
+                   variants: Mapping[str, FloorVariant] | None = None,
                    progress: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Rows (split, task, group, method, outcomes) and coverage rows of every split (module docstring).
 
     ``extra_quantiles`` adds rows of the floor at other lower-bound quantiles (for the benchmark's sweep),
     ``extra_killed`` rows of the floor allowing other killed-best excesses per task (default +0.05);
+    ``variants`` rows of stricter floors (:class:`FloorVariant`) by name;
     ``leave_out_folds`` and ``calibration_trees`` make the many leave-out fits cheaper.
     """
     from tqdm.auto import tqdm
@@ -116,7 +157,7 @@ def evaluate_floor(data: TrainingData, *, lam: float = 20.0, folds: int = 5, see
     for name, tr, te in tqdm(jobs, desc="floor", unit="fold", disable=not progress):
         r, c = _score_split(data, name, tr, te, lam=lam, n_estimators=n_estimators, seed=seed, quantile=quantile,
                             extra_quantiles=extra_quantiles, extra_killed=extra_killed,
-                            calibration_trees=calibration_trees)
+                            calibration_trees=calibration_trees, variants=variants)
         rows += r
         cover += c
     return pd.DataFrame(rows), pd.DataFrame(cover)

@@ -105,6 +105,25 @@ def test_group_fallbacks_keep_median_pruner_where_no_rule_beats_it(knowledge):
     assert key_of_features({"family_mlp": 0.0, "direction_minimize": 1.0}) is None
 
 
+def test_the_group_check_asks_its_quantile_of_per_dataset_gains(knowledge):
+    from policy_store.meta.learner.fallback import CHECK_QUANTILE, group_evidence
+
+    data = load_knowledge().data
+    base = knowledge.calibration.baseline
+    fallbacks, bounds = group_evidence(data, baseline=base)
+    assert fallbacks == knowledge.calibration.fallbacks and set(bounds) == set(knowledge.calibration.group_bounds)
+    assert all(np.allclose(bounds[k], knowledge.calibration.group_bounds[k]) for k in bounds)   # shipped as measured
+    loose_fallbacks, loose = group_evidence(data, baseline=base, check_quantile=None)
+
+    def passed(b):
+        return {k: {i for i, x in enumerate(v) if x >= 0} for k, v in b.items()}
+
+    # The quantile only takes rules away from the check (never the fallback's), and on the shipped corpus it binds:
+    # rules that win on the group's average lose to MedianPruner() on more than 1 - CHECK_QUANTILE of its datasets.
+    assert CHECK_QUANTILE is not None and loose_fallbacks == fallbacks
+    assert all(passed(bounds)[k] <= passed(loose)[k] for k in bounds) and passed(bounds) != passed(loose)
+
+
 def test_the_floor_falls_back_to_the_groups_rule_and_says_so(store, knowledge):
     from policy_store.meta.learner.calibration import floor_choice
 
