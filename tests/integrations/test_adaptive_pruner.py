@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from pathlib import Path
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -181,6 +185,47 @@ def test_no_evidence_yet_is_recorded_with_the_decisions_and_explained(worker, st
         assert "adaptation: no evidence yet: 5 ended trials" in reasons[5]
         assert "| adaptation: " in reasons[9] and "no evidence yet" not in reasons[9]   # re-scored by then
         assert "no evidence yet: 0 ended trials" in explain_trial(store, "waiting", 0)["line"]
+
+
+def _children() -> set[int]:
+    """This process's live child processes, from /proc (the re-scoring worker is a ``subprocess.Popen`` child,
+    which ``multiprocessing.active_children()`` does not list)."""
+    me, kids = os.getpid(), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError, IndexError):
+            continue                                   # the process ended while we looked
+        if int(ppid) == me and state != "Z":
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _rescore_threads() -> set[int]:
+    return {t.ident for t in threading.enumerate() if t.name == "policy-store-rescore" and t.is_alive()}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")
+@pytest.mark.parametrize(("option", "says"), [("backtest", "the study's COMPLETE curves as its context"),
+                                              ("min_trial", "unknown adapt option 'min_trial'; known: [")])
+def test_an_unknown_or_removed_adapt_option_is_refused_before_anything_starts(store_path, model, option, says):
+    """``backtest`` (documented before the forecaster took the study's curves as context) and a misspelt option
+    are typed errors naming the option; no worker thread or process is started and the store is as it was."""
+    from policy_store.errors import InvalidInputError
+    from policy_store.integrations.adaptation import LiveAdaptation
+
+    kids, threads = _children(), _rescore_threads()
+    with PolicyStore(store_path, read_only=True) as store:
+        versions = store.fetch_dicts("SELECT * FROM rule_versions ORDER BY rule, version")
+    with pytest.raises(InvalidInputError) as caught:
+        _pruner(store_path, model, background="process", **{option: False})
+    assert caught.value.field == f"adapt.{option}" and says in str(caught.value)
+    with pytest.raises(InvalidInputError) as direct:
+        LiveAdaptation(None, {"background": "process", option: False})
+    assert str(direct.value) == str(caught.value)
+    assert _rescore_threads() == threads and _children() == kids
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.fetch_dicts("SELECT * FROM rule_versions ORDER BY rule, version") == versions
 
 
 def test_ended_trials_carry_the_pruned_ones_and_the_audit_checks():
