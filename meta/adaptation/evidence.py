@@ -59,6 +59,7 @@ import numpy as np
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
+from policy_store.rules.strategies.forecast import context_curves
 
 #: Quantile levels asked of the forecaster.
 LEVELS = (0.1, 0.5, 0.9)
@@ -380,15 +381,26 @@ def resolve_forecaster(forecaster: Any = None) -> Any:
 def study_context(ended: EndedTrials) -> tuple[np.ndarray, np.ndarray]:
     """The study's COMPLETE curves as the forecaster's ``context``, and their rows in ``ended``.
 
-    Every trial that ran to the end (audited ones included), in the order they
-    ended (the forecast rule's context: COMPLETE trials in trial-number order),
-    on the ended trials' columns, gaps carried forward as in the prefixes.
+    Every trial that ran to the end (audited ones included), in the order of
+    their rows in ``ended`` (trial-number order live, the replay's order offline:
+    the order the forecast rule's context has in each), built by the forecast
+    rule's own :func:`~policy_store.rules.strategies.forecast.context_curves`:
+    each row's finite reports left-packed in step order, NaN after them (a trial
+    that skipped steps or reported NaN is not filled in, so its row is shorter
+    than the budget and it is no complete curve to the forecaster), as wide as
+    the longest row (at least 1), as :func:`~policy_store.rules.strategies.forecast.optuna_inputs`
+    gives it live.
+
+    >>> c = StudyCurves.from_arrays("s", [[0.9, 0.6, 0.4, 0.3], [np.nan, np.nan, 0.6, 0.9], [1.2, 1.1, 1.0, 0.8]],
+    ...                             present=[[1, 1, 1, 1], [0, 0, 1, 1], [1, 1, 1, 0]])
+    >>> ctx, done = study_context(EndedTrials.build(c, pruned=[False, False, True]))
+    >>> ctx.tolist(), done.tolist()
+    ([[0.9, 0.6, 0.4, 0.3], [0.6, 0.9, nan, nan]], [0, 1])
     """
     c = ended.curves
     done = np.flatnonzero(~ended.pruned)
-    if len(done) == 0:
-        return np.full((0, 1), np.nan), done
-    return _prefixes(c, done, c.last_pos[done])[0], done
+    ctx = context_curves(c.values[done], c.present[done])
+    return ctx[:, :max(int(np.isfinite(ctx).sum(axis=1).max(initial=0)), 1)], done
 
 
 def continue_pruned(ended: EndedTrials, forecaster: Any, *, rank: bool = True) -> Continuations:
@@ -396,8 +408,8 @@ def continue_pruned(ended: EndedTrials, forecaster: Any, *, rank: bool = True) -
 
     ``ended`` must have a completed trial (:func:`evidence_gap`); the forecaster
     follows :class:`policy_store.meta.forecast.Forecaster` and sees the study's COMPLETE
-    curves as its ``context`` (:func:`study_context`; an audit check's own curve left out
-    of its forecast's), as the forecast rule does: the learned forecaster places each cut
+    curves as its ``context``, built as the forecast rule builds its own (:func:`study_context`;
+    an audit check's own curve left out of its forecast's): the learned forecaster places each cut
     prefix among them and rescales its interval by its misses on them.
     ``rank``: pool with the study's own step -> final relation at the cut step (:func:`_related`).
     """

@@ -126,15 +126,3 @@ def calibrated_loop(grid, factors, level_index, level_weight, largest, out):
             a = level_index[c]
             w = level_weight[c]
             out[i, c] = min(max(row[a] * (1 - w) + row[a + 1] * w, -largest), largest)
-
-
-def warm_up() -> None:
-    """Compile (or load from numba's disk cache) with the argument types of real calls: without context, with
-    context and with enough completed curves to calibrate."""
-    from policy_store.meta.forecast import load_forecaster
-
-    fc = load_forecaster()
-    v = np.array([[0.5, 0.6, 0.65]])
-    fc.quantiles(v, np.array([3]), 20, True)
-    fc.quantiles(v, np.array([3]), 20, True, context=np.array([[0.4, 0.5, 0.6, 0.7]]))
-    fc.quantiles(v, np.array([3]), 4, True, context=np.array([[0.4, 0.5, 0.6, 0.7], [0.5, 0.55, 0.6, 0.62]] * 2))

@@ -26,6 +26,7 @@ every corpus and shipped with the package.
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ from policy_store.meta.forecast.features import FEATURES, LOOKBACK, PREFIX_FEATU
 from policy_store.meta.forecast.packed import PackedQuantileTrees
 
 _NO_CONTEXT = np.empty((0, 1))
+_UNSET = object()
 
 
 class QuantileForecaster(Forecaster):
@@ -51,7 +53,8 @@ class QuantileForecaster(Forecaster):
 
     def __init__(self, trees: PackedQuantileTrees) -> None:
         self.trees = trees
-        self._factors: dict[tuple, float] = {}
+        # (raw path, context shape, context digest, n_steps, maximize, k) -> width_factors' result
+        self._factors: dict[tuple[str, tuple[int, ...], bytes, int, bool, int], np.ndarray | None] = {}
 
     def normalised_grid(self, values: np.ndarray, seen: np.ndarray, last: np.ndarray, scale: np.ndarray,
                         n_steps: int, maximize: bool,
@@ -84,17 +87,21 @@ class QuantileForecaster(Forecaster):
             return raw(values, seen, n_steps, maximize, levels, context=context)  # raises the typed error
         grid = raw(values, seen, n_steps, maximize, tuple(GRID_LEVELS), context=context)  # (checks the batch)
         ref = np.ascontiguousarray(context, dtype=np.float64)
-        # a pruner asks about many trials of one study state: the factors depend only on it and on k
+        # a pruner asks about many trials of one study state: the factors depend only on it and on k. The key
+        # holds a 16-byte digest of the context, not its bytes: a study passes a new context at each completion
+        # (the adaptation at each re-scoring), and the cache must stay small however long the curves are
         cache = self._factors
         if len(cache) > 4096:
             cache.clear()
-        state = (raw.__name__, ref.shape, ref.tobytes(), int(n_steps), bool(maximize))
+        state = (raw.__name__, ref.shape, hashlib.blake2b(ref, digest_size=16).digest(), int(n_steps),
+                 bool(maximize))
         factors = []
         for k in np.asarray(seen, dtype=np.int64).reshape(-1).tolist():
             key = (*state, k)
-            if key not in cache:
-                cache[key] = width_factors(raw, ref, k, int(n_steps), bool(maximize))
-            factors.append(cache[key])
+            f = cache.get(key, _UNSET)  # one read: another thread may clear the cache in between
+            if f is _UNSET:
+                f = cache[key] = width_factors(raw, ref, k, int(n_steps), bool(maximize))
+            factors.append(f)
         if all(f is None for f in factors):
             return np.clip(interpolate_levels(grid, lv), -LARGEST, LARGEST)
         factor = np.vstack([np.ones(3) if f is None else f for f in factors])

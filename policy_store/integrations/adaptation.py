@@ -39,9 +39,39 @@ import numpy as np
 import optuna
 
 from policy_store.curves import StudyCurves
+from policy_store.errors import InvalidInputError
 
 BACKGROUNDS = ("process", "thread", False)
 _ENDED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+#: Options a release took, and why they are gone (a study passing one is told, not handed a TypeError).
+REMOVED_OPTIONS = {"backtest": "was removed: the forecaster now uses the study's COMPLETE curves as its context "
+                               "(and rescales its intervals by its misses on them), which replaced the back-test"}
+
+
+def check_options(options: dict[str, Any]) -> None:
+    """Refuse an option that is neither an :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
+    parameter nor ``background`` (a removed one with why it went), before anything starts.
+
+    >>> check_options({"min_trials": 6, "background": False})
+    >>> try:
+    ...     check_options({"backtest": False})
+    ... except InvalidInputError as e:
+    ...     print(e.field, "|", e.reason[:35])
+    adapt.backtest | adapt option 'backtest' was removed
+
+    Raises
+    ------
+    InvalidInputError
+        An unknown option (its field is ``adapt.<name>``; the message lists the known ones).
+    """
+    from policy_store.meta.adaptation.selector import AdaptiveSelector
+
+    known = sorted({f.name for f in dataclasses.fields(AdaptiveSelector) if f.init} - {"prior"} | {"background"})
+    for name in options:
+        if name in REMOVED_OPTIONS:
+            raise InvalidInputError(f"adapt option {name!r} {REMOVED_OPTIONS[name]}; drop it", field=f"adapt.{name}")
+        if name not in known:
+            raise InvalidInputError(f"unknown adapt option {name!r}; known: {known}", field=f"adapt.{name}")
 
 
 def trial_curves(trials: list[optuna.trial.FrozenTrial], study: str, direction: str) -> StudyCurves:
@@ -91,9 +121,9 @@ class LiveAdaptation:
     """
 
     def __init__(self, prior: Any, options: dict[str, Any]) -> None:
-        from policy_store.errors import InvalidInputError
         from policy_store.meta.adaptation.selector import AdaptiveSelector
 
+        check_options(options)  # before the worker process starts
         self.background = options.get("background", "process")
         if self.background is True:
             self.background = "process"

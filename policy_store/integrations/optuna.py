@@ -216,7 +216,8 @@ class StorePruner(BasePruner):
         ``n_boot``, ``seed``, ``small_study``, ``forecaster`` -- a name of ``load_forecaster`` --,
         ``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``) plus
         ``background``: ``"process"`` (default),
-        ``"thread"`` or ``False``.
+        ``"thread"`` or ``False``. Another name (the removed ``backtest`` too) raises
+        :class:`InvalidInputError` before the store is opened.
 
     Attributes
     ----------
@@ -242,6 +243,10 @@ class StorePruner(BasePruner):
             raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
         if recommend and not task:
             raise InvalidInputError("recommend=True needs the task the study runs on", field="task")
+        if recommend and isinstance(adapt, dict):
+            from policy_store.integrations.adaptation import check_options
+
+            check_options(adapt)  # refused before the store is written and any worker starts
         if task is not None:
             check_name(task, "task")  # refused now, not after the study ran (file ingest's rule)
         self._store = store if isinstance(store, PolicyStore) else None

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
+from pathlib import Path
+
 import numpy as np
 import optuna
 import pandas as pd
@@ -183,6 +187,47 @@ def test_no_evidence_yet_is_recorded_with_the_decisions_and_explained(worker, st
         assert "no evidence yet: 0 ended trials" in explain_trial(store, "waiting", 0)["line"]
 
 
+def _children() -> set[int]:
+    """This process's live child processes, from /proc (the re-scoring worker is a ``subprocess.Popen`` child,
+    which ``multiprocessing.active_children()`` does not list)."""
+    me, kids = os.getpid(), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, ppid = stat.read_text().rsplit(")", 1)[1].split()[:2]
+        except (OSError, ValueError, IndexError):
+            continue                                   # the process ended while we looked
+        if int(ppid) == me and state != "Z":
+            kids.add(int(stat.parent.name))
+    return kids
+
+
+def _rescore_threads() -> set[int]:
+    return {t.ident for t in threading.enumerate() if t.name == "policy-store-rescore" and t.is_alive()}
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads child processes from /proc")
+@pytest.mark.parametrize(("option", "says"), [("backtest", "the study's COMPLETE curves as its context"),
+                                              ("min_trial", "unknown adapt option 'min_trial'; known: [")])
+def test_an_unknown_or_removed_adapt_option_is_refused_before_anything_starts(store_path, model, option, says):
+    """``backtest`` (documented before the forecaster took the study's curves as context) and a misspelt option
+    are typed errors naming the option; no worker thread or process is started and the store is as it was."""
+    from policy_store.errors import InvalidInputError
+    from policy_store.integrations.adaptation import LiveAdaptation
+
+    kids, threads = _children(), _rescore_threads()
+    with PolicyStore(store_path, read_only=True) as store:
+        versions = store.fetch_dicts("SELECT * FROM rule_versions ORDER BY rule, version")
+    with pytest.raises(InvalidInputError) as caught:
+        _pruner(store_path, model, background="process", **{option: False})
+    assert caught.value.field == f"adapt.{option}" and says in str(caught.value)
+    with pytest.raises(InvalidInputError) as direct:
+        LiveAdaptation(None, {"background": "process", option: False})
+    assert str(direct.value) == str(caught.value)
+    assert _rescore_threads() == threads and _children() == kids
+    with PolicyStore(store_path, read_only=True) as store:
+        assert store.fetch_dicts("SELECT * FROM rule_versions ORDER BY rule, version") == versions
+
+
 def test_ended_trials_carry_the_pruned_ones_and_the_audit_checks():
     from optuna.trial import TrialState, create_trial
 
@@ -196,3 +241,57 @@ def test_ended_trials_carry_the_pruned_ones_and_the_audit_checks():
     ended = ended_trials(trials, "s", "minimize", shadow={2: 2})
     assert (ended.n_completed, ended.n_pruned, ended.n_checks, ended.budget) == (2, 1, 1, 3)
     assert ended.shadow.tolist() == [-1, -1, 1] and ended.pruned.tolist() == [False, True, False]
+
+
+class _Seeing:
+    """The shipped learned forecaster, keeping the context of every call (its forecasts are its own)."""
+
+    def __init__(self) -> None:
+        from policy_store.meta.forecast import load_forecaster
+
+        self.forecaster = load_forecaster()
+        self.name = self.forecaster.name
+        self.contexts: list[np.ndarray] = []
+
+    def quantiles(self, values, seen, n_steps, maximize, levels=(0.1, 0.5, 0.9), *, context=None):
+        self.contexts.append(np.array(context))
+        return self.forecaster.quantiles(values, seen, n_steps, maximize, levels, context=context)
+
+
+def test_the_cut_trials_are_forecast_with_the_forecast_rules_own_context():
+    """A complete trial that first reported at step 2 (and one with a NaN report) enter the adaptation's context as
+    the forecast rule packs them live (finite reports moved left, never filled in), so the learned forecaster,
+    whose calibration counts the complete rows, forecasts the cut trial as the rule would."""
+    from optuna.trial import TrialState, create_trial
+    from policy_store.meta.adaptation.evidence import LEVELS, continue_pruned
+
+    from policy_store.integrations.adaptation import ended_trials
+    from policy_store.rules.strategies.forecast import optuna_inputs
+
+    full = [[0.9, 0.7, 0.6, 0.5], [0.8, 0.65, 0.55, 0.5], [1.0, 0.8, 0.7, 0.62], [0.85, 0.6, 0.5, 0.45],
+            [0.95, 0.75, 0.66, 0.6]]
+    reports = [dict(enumerate(v)) for v in full] + [{2: 0.6, 3: 0.9}, {0: 0.7, 1: float("nan"), 2: 0.5, 3: 0.4}]
+    trials = [create_trial(value=r[3], intermediate_values=r) for r in reports]
+    trials.append(create_trial(state=TrialState.PRUNED, intermediate_values={0: 0.92, 1: 0.8}))
+    study = optuna.create_study(direction="minimize")
+    for t in trials:
+        study.add_trial(t)
+    cut = study.get_trials(deepcopy=False)[-1]
+    rule_context = optuna_inputs(study, cut)[2].context
+    assert rule_context[5].tolist()[:2] == [0.6, 0.9] and np.isnan(rule_context[5, 2:]).all()
+
+    ended = ended_trials(study.get_trials(deepcopy=False), "s", "minimize")
+    seeing = _Seeing()
+    cont = continue_pruned(ended, seeing, rank=False)
+    assert len(seeing.contexts) == 1
+    np.testing.assert_array_equal(seeing.contexts[0], rule_context)
+    forecaster = seeing.forecaster
+    expected = forecaster.quantiles(np.array([[0.92, 0.8]]), np.array([2]), ended.budget, False, LEVELS,
+                                    context=rule_context)
+    np.testing.assert_array_equal(cont.quantiles[-1], expected[0])
+    # the context matters: filling the late trial in as a complete curve (what the adaptation did) moves the forecast
+    filled = rule_context.copy()
+    filled[5] = [0.6, 0.6, 0.6, 0.9]
+    filled[6] = [0.7, 0.7, 0.5, 0.4]
+    moved = forecaster.quantiles(np.array([[0.92, 0.8]]), np.array([2]), ended.budget, False, LEVELS, context=filled)
+    assert not np.array_equal(moved, expected)

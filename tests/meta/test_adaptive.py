@@ -264,14 +264,14 @@ class _Recording(LastValueForecaster):
 
 def test_the_forecaster_sees_the_studys_complete_curves_and_a_check_not_its_own(study):
     """The pruned trials are forecast with every COMPLETE curve (audited ones included) as context, in the order
-    the trials ended; each audit check with the others' only (it is one of them)."""
+    of their rows (finite reports left-packed); each audit check with the others' only (it is one of them)."""
     ended = _shadowed(study, 0.3)
     fc = _Recording()
     continue_pruned(ended, fc, rank=False)
     ctx, done = study_context(ended)
     assert done.tolist() == np.flatnonzero(~ended.pruned).tolist() and len(done) == 8
     finite = np.isfinite(ended.curves.values[done[0]])
-    np.testing.assert_array_equal(ctx[0, finite], ended.curves.values[done[0], finite])
+    np.testing.assert_array_equal(ctx[0, :finite.sum()], ended.curves.values[done[0], finite])
     checks = np.flatnonzero(ended.shadow >= 0)
     assert [n for n, _ in fc.calls] == [1, 1, 1, ended.n_pruned]
     for (_, seen_ctx), r in zip(fc.calls, checks, strict=False):
@@ -319,13 +319,17 @@ def test_the_kill_evidence_gates_a_safer_switch(study):
     assert all("kill risk" in s.reason for s in safer)
 
 
-def test_a_completed_trial_that_first_reported_after_the_cut_step_is_left_out_of_that_steps_evidence():
-    """Its prefix at the cut step is empty; the back-test and the step -> final relation skip it there."""
+def test_a_completed_trial_that_first_reported_after_the_cut_step_is_no_complete_curve_and_no_relation_pair():
+    """Its prefix at the cut step is empty: the step -> final relation skips it there, and the forecaster's
+    context holds its two reports left-packed (as the forecast rule's does), not a complete curve made up for it."""
     rows = [[0.5, 0.6, 0.7, 0.8], [0.4, 0.5, 0.6, 0.7], [0.3, 0.4, 0.5, 0.6], [np.nan, np.nan, 0.6, 0.9],
             [0.2, 0.3, 0.4, 0.5], [0.1, 0.15, np.nan, np.nan]]
     present = [[1, 1, 1, 1]] * 3 + [[0, 0, 1, 1], [1, 1, 1, 1], [1, 1, 0, 0]]
     ended = EndedTrials.build(StudyCurves.from_arrays("s", rows, present=present, direction="maximize"),
                               [False] * 5 + [True])
+    ctx, done = study_context(ended)
+    assert done.tolist() == [0, 1, 2, 3, 4] and ctx[3, :2].tolist() == [0.6, 0.9] and np.isnan(ctx[3, 2:]).all()
+    np.testing.assert_array_equal(ctx[[0, 1, 2, 4]], np.array(rows)[[0, 1, 2, 4]])
     cont = continue_pruned(ended, LastValueForecaster())
     assert np.all(np.isfinite(cont.quantiles[-1])) and np.all(np.diff(cont.quantiles[-1]) >= 0)
     assert 0.0 <= cont.kill_risk() <= 1.0

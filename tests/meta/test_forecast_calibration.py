@@ -58,3 +58,24 @@ def test_an_infinite_miss_gives_the_widest_finite_factor():
     assert np.all(np.isfinite(factors)) and np.all((factors > 0) & (factors <= HIGHEST))
     q = fc.quantiles(curves[:1, :6], np.array([6]), 12, True, (0.05, 0.1, 0.5, 0.9, 0.95), context=curves[1:])
     assert np.all(np.isfinite(q)) and np.all(np.diff(q) >= 0)
+
+
+def test_the_calibration_cache_keeps_a_digest_of_the_context_not_its_values():
+    """A study passes a new context at each completion: each leaves a key of fixed size (not the context's
+    112 kB here), and the cached answer is the one a fresh forecaster computes."""
+    import sys
+
+    from policy_store.meta.forecast.learned import QuantileForecaster
+
+    trees = load_forecaster().trees
+    fc = QuantileForecaster(trees)
+    curves = _study(0.5, steps=2000)
+    prefix, seen = curves[:1, :10], np.array([10])
+    first = fc.quantiles(prefix, seen, 2000, True, context=curves[1:])
+    assert len(fc._factors) == 1 and sum(sys.getsizeof(part) for part in next(iter(fc._factors))) < 1000
+    assert np.array_equal(fc.quantiles(prefix, seen, 2000, True, context=curves[1:]), first)
+    assert np.array_equal(QuantileForecaster(trees).quantiles(prefix, seen, 2000, True, context=curves[1:]), first)
+    other = curves[1:].copy()
+    other[0, -1] += 1.0                     # one value differs: another key, not the cached answer
+    fc.quantiles(prefix, seen, 2000, True, context=other)
+    assert len(fc._factors) == 2

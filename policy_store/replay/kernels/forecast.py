@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from policy_store.replay.kernels._common import KernelOut, Stack, completes, first_true, param_distinct
-from policy_store.rules.strategies.forecast import LOOK, check_model, forecast_prob, gate
+from policy_store.rules.strategies.forecast import LOOK, check_model, context_curves, forecast_prob, gate
 
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
@@ -38,9 +38,7 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     rows = np.arange(B)
     cols = np.arange(J)
     # every trial's finite reports left-packed in step order, NaN after them: the context rows of COMPLETE trials
-    fin_all = st.present & np.isfinite(st.values)
-    curves = np.take_along_axis(st.values, np.argsort(~fin_all, axis=2, kind="stable"), axis=2)
-    curves = np.where(cols[None, None, :] < fin_all.sum(axis=2)[:, :, None], curves, np.nan)
+    curves = context_curves(st.values, st.present)
     complete: list[list[int]] = [[] for _ in range(B)]
     for t in range(N):
         i = orders[:, t]

@@ -169,9 +169,29 @@ def check_model(params: dict[str, Any], where: str = "params") -> None:
             field=f"{where}.model")
 
 
+def context_curves(values: np.ndarray, reported: np.ndarray) -> np.ndarray:
+    """The rule's context rows of curves on a grid of steps: each row's finite reports (``reported`` and
+    finite) left-packed in step order, NaN after them (over the last axis; any leading axes).
+
+    The replay kernel builds its context with it, the adaptation its forecasts of cut trials
+    (:func:`policy_store.meta.adaptation.evidence.study_context`); :func:`optuna_inputs` packs an Optuna
+    study's trials the same way. A trial that skipped steps or reported NaN has its finite reports moved
+    left, never filled in: its row is as long as its finite reports.
+
+    >>> nan = np.nan
+    >>> context_curves(np.array([[nan, nan, 0.6, 0.9], [1.0, nan, 0.5, 0.4]]),
+    ...                np.array([[0, 0, 1, 1], [1, 1, 1, 1]], dtype=bool)).tolist()
+    [[0.6, 0.9, nan, nan], [1.0, 0.5, 0.4, nan]]
+    """
+    finite = reported & np.isfinite(values)
+    packed = np.take_along_axis(values, np.argsort(~finite, axis=-1, kind="stable"), axis=-1)
+    return np.where(np.arange(values.shape[-1]) < finite.sum(axis=-1)[..., None], packed, np.nan)
+
+
 def optuna_inputs(study: Any, trial: Any) -> tuple[np.ndarray, int | None, StudyState, bool]:
     """``(prefix, step, state, maximize)`` of an Optuna study and trial, as :func:`decide` takes them
-    (shared by the live pruner and its explanation)."""
+    (shared by the live pruner and its explanation); the context as :func:`context_curves` packs it, as wide
+    as the longest row (at least 1)."""
     from optuna.study import StudyDirection
     from optuna.trial import TrialState
 
