@@ -9,7 +9,8 @@ adaptive run from it (``meta evaluate --adapt``'s scorer, options ``--adapt-opti
 key=value``), and the CV oracle (the grid rule best on the task's other studies).
 With ``--heldout`` the same on unseen data: a model fitted on every task of both
 corpora, scored on a sample of the held-out HPO corpus (datasets in no corpus).
-Rows are cached under ``--cache`` (one file per setting), so a rerun only prints.
+Rows are cached under ``--cache`` (one file per setting and version of the code that makes them: the adaptation,
+the forecaster and the rules), so a rerun of unchanged code only prints.
 
     python benchmarks/adaptive_cv.py --tasks 30 --orders 1 --variant defaults: --variant eager:small_study=0.05
     python benchmarks/adaptive_cv.py --no-cv --heldout /work/handoff/hpo-heldout.parquet \\
@@ -30,6 +31,8 @@ from policy_store.meta.evaluation.adaptive import adaptive_scorer
 from policy_store.meta.evaluation.splits import group_folds
 from policy_store.meta.learner.build_knowledge import build_training
 from policy_store.meta.learner.training_data import concat_training_data, task_features, task_parts
+
+import policy_store
 
 WORK = Path.home() / ".cache" / "policy-store" / "meta-work"
 
@@ -115,6 +118,16 @@ def why_kills_go_unseen(data, rows: pd.DataFrame, settings: dict[str, dict], lam
     return pd.DataFrame(out)
 
 
+def _code_digest() -> str:
+    """Digest of the sources the rows depend on, so edited code never reads rows cached before the edit."""
+    root = Path(policy_store.__file__).parent
+    digest = hashlib.sha256()
+    sources = (p for d in ("meta/adaptation", "meta/forecast", "rules", "replay") for p in (root / d).rglob("*.py"))
+    for path in sorted(sources):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hpo", default=str(WORK / "hpo-full.parquet"), help="the HPO corpus (cached training data)")
@@ -144,9 +157,9 @@ def main() -> None:
     data = _with_memory(data)
     scorer = {name: adaptive_scorer(data.grid, **o) for name, o in variants.items()}
     orders = list(range(args.orders))
-    key = hashlib.sha256(repr((sorted((k, sorted(o.items())) for k, o in variants.items()), args.tasks, args.orders,
-                               args.folds, args.trees, args.seed, args.lam, args.heldout_tasks)).encode()
-                         ).hexdigest()[:12]
+    settings = sorted((k, sorted(o.items())) for k, o in variants.items())
+    key = hashlib.sha256(repr((_code_digest(), settings, args.tasks, args.orders, args.folds, args.trees, args.seed,
+                               args.lam, args.heldout_tasks)).encode()).hexdigest()[:12]
     frames = []
     if args.cv:
         path = args.cache / f"adapt-cv-{key}.pkl"
