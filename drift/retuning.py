@@ -46,6 +46,7 @@ from typing import Any
 import numpy as np
 from policy_store.drift._base import check_choice
 from policy_store.drift.calibration import smoothed_rate
+from policy_store.drift.student import student_quantile
 
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidSpecError
@@ -180,9 +181,7 @@ def upper_bound(values: np.ndarray, *, fraction: bool, confidence: float = RANKI
     if v.size < 2:
         return math.inf
     full = smoothed_rate(v) if fraction else v
-    from scipy import stats
-
-    return float(full.mean() + stats.t.ppf(confidence, v.size - 1) * full.std(ddof=1) / math.sqrt(v.size))
+    return float(full.mean() + student_quantile(confidence, v.size - 1) * full.std(ddof=1) / math.sqrt(v.size))
 
 
 def score(specs: Sequence[RuleSpec], curves: Sequence[StudyCurves], orders: int) -> list[Scored]:
