@@ -40,7 +40,8 @@ Run::
     python benchmarks/drift.py [--pipeline 8] [--streams 300] [--jobs 2] [--timing 10]
 
 ``--timing N`` also times ``policy-store cycle`` as a new process on N 20-trial LCDB studies.
-``--selection N`` re-tunes N times on 15 post-change studies and scores the pick on the pool's other studies.
+``--selection N`` re-tunes N times on 15 (``--selection-studies``) post-change studies and scores the pick on
+the pool's other studies.
 ``--frontier`` prints, per change, the lowest killed-best any re-tuning candidate (and Optuna's
 ``PatientPruner`` wrapped around five of them) reaches on the whole post-change pool while keeping
 compute saved at 0.5-1.0x the pre-change figure: what recalibration could do with perfect knowledge.
@@ -222,7 +223,7 @@ def ours(obs: np.ndarray) -> int | None:
         reference, scanned = present[:MIN_REFERENCE], present[MIN_REFERENCE:]
         ref = Reference.from_values(obs[reference, column], metric)
         z = ref.standardize(obs[scanned, column])
-        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL))
+        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL), ref.slack)
         if hit is not None:
             hits.append(int(scanned[hit]))
     return min(hits) if hits else None
@@ -336,8 +337,9 @@ def frontier(cap: int = 400) -> pd.DataFrame:
 def selection(draws: int, n_studies: int = 15, cap: int = 400) -> pd.DataFrame:
     """Re-tune as the job does on ``n_studies`` post-change studies; score the pick on the pool's other studies.
 
-    Per draw the eligible candidate with the lowest killed-best upper bound (the job's choice) and, for
-    comparison, the one with the lowest killed-best mean (the previous choice), both from one re-tuning.
+    Per draw the job's pick (lowest killed-best upper bound, then least compute saved) and, for comparison,
+    from the same re-tuning's candidates, the previous session's tie-break (then lowest regret, most compute
+    saved) and the lowest killed-best mean.
     """
     from policy_store.drift import retune
     from policy_store.drift.recalibration import FLOOR
@@ -354,11 +356,14 @@ def selection(draws: int, n_studies: int = 15, cap: int = 400) -> pd.DataFrame:
             tuned = retune(rule, curves, orders=3, min_compute_saved=FLOOR * before["compute_saved"])
             eligible = [t for t in tuned.tried if t.compute_saved >= FLOOR * before["compute_saved"]
                         and t.killed_best_rate <= tuned.current.killed_best_rate]  # fmt: skip
+            most_saved = min(eligible, key=lambda t: (t.upper("killed_best"), t.regret, -t.compute_saved),
+                             default=None)  # fmt: skip
             by_mean = min(eligible, key=lambda t: (t.killed_best_rate, t.regret, -t.compute_saved), default=None)
-            picks = [tuned.best, by_mean]
+            picks = [tuned.best, most_saved, by_mean]
             held_curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in held]))
             after = per_study_spec(held_curves, [rule, *[p.spec if p else rule for p in picks]])
-            for name, a in zip(("upper bound (job)", "mean (previous)"), after[1:], strict=True):
+            names_of = ("upper bound, least saved (job)", "upper bound, most saved (previous)", "mean")
+            for name, a in zip(names_of, after[1:], strict=True):
                 rows.append({"change": kind, "draw": d, "choice": name, "killed-best": a["killed_best"],
                              "x pre-change": a["killed_best"] / before["killed_best"],
                              "saved x pre-change": a["compute_saved"] / before["compute_saved"]})  # fmt: skip
@@ -455,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frontier", action="store_true", help="what re-tuning could reach at best (see above)")
     parser.add_argument("--selection", type=int, default=0,
                         help="re-tune on 15 post-change studies N times; the pick on the other studies")
+    parser.add_argument("--selection-studies", type=int, default=15, help="post-change studies to re-tune on")
     args = parser.parse_args(argv)
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
@@ -479,8 +485,9 @@ def main(argv: list[str] | None = None) -> int:
         print(markdown(frontier()))
         print()
     if args.selection:
-        print(f"Re-tuned on 15 post-change studies ({args.selection} draws), scored on the pool's others; means\n")
-        print(markdown(selection(args.selection)))
+        n = args.selection_studies
+        print(f"Re-tuned on {n} post-change studies ({args.selection} draws), scored on the pool's others; means\n")
+        print(markdown(selection(args.selection, n)))
         print()
     if args.streams:
         import river  # noqa: F401  (fail early: pip install river)

@@ -27,11 +27,11 @@ moves by thousandths, killed-best by whole units). So each monitor
    "Drift"). The threshold then shrinks as the reference grows;
 3. caps every standardized observation at :data:`CLIP` standard units, in the
    scan and in the bootstrap alike: one odd study (a rank correlation of -0.5
-   after twenty near 0.9) moves the statistic by at most ``CLIP - SLACK``, so
+   after twenty near 0.9) moves the statistic by at most ``CLIP`` minus the slack, so
    an alarm needs a run of worse studies, which is what a change is.
 
 Two sequential statistics are calibrated: ``cusum`` (one-sided CUSUM against
-the reference mean, slack :data:`SLACK` standard deviations) and
+the reference mean, slack :data:`SLACK` standard deviations per metric) and
 ``page-hinkley`` (against the running mean, slack :data:`PH_SLACK`); both are
 vectorised over streams, and a detection's change point is the CUSUM estimate
 (the study after the minimum of the cumulative slackened sum).
@@ -55,7 +55,15 @@ from policy_store.drift._base import check_choice, check_positive
 from policy_store.drift.observations import WORSE
 
 DETECTORS = ("cusum", "page-hinkley")
-SLACK, PH_SLACK = 0.5, 0.25
+DEFAULT_SLACK, PH_SLACK = 0.5, 0.25
+#: CUSUM slack per metric, in standard deviations of one reference study: half the shift worth detecting (the
+#: textbook optimum; a larger slack keeps the statistic at 0 between changes, so a lower threshold holds the same
+#: false-alarm rate and a large shift crosses it sooner). Killed-best and regret: 0.5 (a family change moves them
+#: 0.5-2.9 sd). The rank correlation: 1.0 -- a change moves it 1.5-3 sd; at 0.5 the monitors took a median of 11
+#: and 12 studies to find the two changes mostly it sees, at 1.0 8 and 8, for 1.03 false alarms per 1,000 studies
+#: instead of 0.93 (300 streams per kind; ``benchmarks/RESULTS.md``, "Drift").
+SLACK = {"regret": DEFAULT_SLACK, "killed_best": DEFAULT_SLACK, "false_prune_rate": DEFAULT_SLACK,
+         "compute_saved": DEFAULT_SLACK, "rank_correlation": 1.0}  # fmt: skip
 HORIZON, N_STREAMS = 200, 400
 #: Largest standardized observation a statistic takes in (see the module docstring, 3.).
 CLIP = 3.0
@@ -103,6 +111,11 @@ class Reference:
         unit = WORSE[metric] / scale
         return cls(metric, mean, scale, unit * (full - mean), int(v.size), unit * (pseudo - mean))
 
+    @property
+    def slack(self) -> float:
+        """The CUSUM slack of this reference's metric (:data:`SLACK`)."""
+        return SLACK[self.metric]
+
     def standardize(self, values: np.ndarray) -> np.ndarray:
         """``values`` in standard units of the reference, worse = higher, capped at :data:`CLIP`."""
         return np.minimum(WORSE[self.metric] * (np.asarray(values, dtype=float) - self.mean) / self.scale, CLIP)
@@ -116,15 +129,15 @@ class Reference:
         return full.mean(axis=1), np.maximum(full.std(axis=1), FLOOR[self.metric] / self.scale)
 
 
-def statistic_paths(kind: str, z: np.ndarray) -> np.ndarray:
-    """The detector's statistic after each observation, for every row (stream) of ``z``."""
+def statistic_paths(kind: str, z: np.ndarray, slack: float = DEFAULT_SLACK) -> np.ndarray:
+    """The detector's statistic after each observation, for every row (stream) of ``z`` (``slack``: CUSUM's)."""
     check_choice("detector", kind, DETECTORS)
     z = np.atleast_2d(np.asarray(z, dtype=float))
     out = np.empty_like(z)
     level = np.zeros(z.shape[0])
     if kind == "cusum":
         for t in range(z.shape[1]):
-            level = np.maximum(0.0, level + z[:, t] - SLACK)
+            level = np.maximum(0.0, level + z[:, t] - slack)
             out[:, t] = level
         return out
     mean, low = np.zeros(z.shape[0]), np.zeros(z.shape[0])
@@ -136,26 +149,29 @@ def statistic_paths(kind: str, z: np.ndarray) -> np.ndarray:
     return out
 
 
-def calibrate(kind: str, reference: Reference, *, arl: float, seed: int = 0) -> float:
-    """The threshold giving one false alarm per ``arl`` studies on streams like ``reference``."""
+def calibrate(kind: str, reference: Reference, *, arl: float, seed: int = 0, slack: float | None = None) -> float:
+    """The threshold giving one false alarm per ``arl`` studies on streams like ``reference``.
+
+    ``slack`` is the CUSUM's (default: the reference metric's, :data:`SLACK`).
+    """
     check_positive("arl", arl)
     rng = np.random.default_rng(seed)
     jitter = FLOOR[reference.metric] / reference.scale
     z = rng.choice(reference.pool, size=(N_STREAMS, HORIZON)) + rng.normal(0.0, jitter, (N_STREAMS, HORIZON))
     mean, spread = reference.redrawn(rng, N_STREAMS)
     z = np.minimum((z - mean[:, None]) / spread[:, None], CLIP)
-    peaks = statistic_paths(kind, z).max(axis=1)
+    peaks = statistic_paths(kind, z, reference.slack if slack is None else slack).max(axis=1)
     alarm_chance = 1.0 - math.exp(-HORIZON / arl)
     return max(float(np.quantile(peaks, 1.0 - alarm_chance, method="higher")), 1e-9)
 
 
-def first_alarm(kind: str, z: np.ndarray, threshold: float) -> int | None:
+def first_alarm(kind: str, z: np.ndarray, threshold: float, slack: float = DEFAULT_SLACK) -> int | None:
     """Index of the first observation whose statistic exceeds ``threshold``, or ``None``."""
-    above = np.flatnonzero(statistic_paths(kind, z)[0] > threshold)
+    above = np.flatnonzero(statistic_paths(kind, z, slack)[0] > threshold)
     return int(above[0]) if above.size else None
 
 
-def change_point(z: np.ndarray, alarm: int) -> int:
+def change_point(z: np.ndarray, alarm: int, slack: float = DEFAULT_SLACK) -> int:
     """Index of the first observation after the estimated change (at most ``alarm``)."""
-    cumulative = np.r_[0.0, np.cumsum(np.asarray(z[:alarm + 1], dtype=float) - SLACK)]
+    cumulative = np.r_[0.0, np.cumsum(np.asarray(z[:alarm + 1], dtype=float) - slack)]
     return int(np.argmin(cumulative[: alarm + 1]))

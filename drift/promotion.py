@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 from policy_store.drift.observations import WORSE, study_observations
+from policy_store.drift.student import student_quantile
 
 from policy_store.rules import get_rule_version
 from policy_store.store import PolicyStore
@@ -65,12 +66,6 @@ class Verdict:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def _t(confidence: float, dof: int) -> float:
-    from scipy import stats
-
-    return float(stats.t.ppf(confidence, max(dof, 1)))
-
-
 def confirmation_bound(before: np.ndarray, after: np.ndarray, metric: str, confidence: float = CONFIDENCE) -> float:
     """One-sided lower bound on how much worse ``after`` is than ``before`` (Welch); > 0 confirms the drift."""
     a, b = WORSE[metric] * np.asarray(after, float), WORSE[metric] * np.asarray(before, float)
@@ -79,7 +74,7 @@ def confirmation_bound(before: np.ndarray, after: np.ndarray, metric: str, confi
     va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
     se = math.sqrt(va + vb)
     dof = (va + vb) ** 2 / ((va**2) / (a.size - 1) + (vb**2) / (b.size - 1)) if se > 0 else a.size + b.size - 2
-    return float(a.mean() - b.mean() - _t(confidence, round(dof)) * se)
+    return float(a.mean() - b.mean() - student_quantile(confidence, round(dof)) * se)
 
 
 def simultaneous_critical(gains: np.ndarray, confidence: float = CONFIDENCE, *, seed: int = 0) -> float:
@@ -99,7 +94,7 @@ def simultaneous_critical(gains: np.ndarray, confidence: float = CONFIDENCE, *, 
     """
     g = np.atleast_2d(np.asarray(gains, float))
     n = g.shape[1]
-    student = _t(confidence, n - 1)
+    student = student_quantile(confidence, n - 1)
     if n < 2:
         return student
     g = g[g.std(axis=1) > 0]

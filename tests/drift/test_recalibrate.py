@@ -208,3 +208,27 @@ def test_events_stay_distinct_per_origin_on_the_same_detection(after_drift):
     manual = Monitor(Scope("median"), "killed_best", origin="manual").check(store, record=False).event
     assert scheduled.alarm_study == manual.alarm_study and scheduled.event_id != manual.event_id
     assert np.isfinite(scheduled.threshold)
+
+
+def test_a_true_change_once_rejected_is_confirmed_against_the_studies_before_it(before_drift):
+    store = before_drift
+    # After 80 studies of task a, the best trial of 7 studies in 10 looks worst until step 2. The first run
+    # holds the drift to a confidence 8 studies after the alarm cannot reach: this true change is rejected.
+    ingest_and_evaluate(store, studies("b", 12, late_bloomer=0.7, seed=3))
+    strict = recalibrate(store, trigger="cron", confidence=0.99999)
+    [first] = strict.rejected
+    assert "drift not confirmed" in first["failed"] and first["change_study"].startswith("b-")
+    # The monitor resumes after that alarm, so its next change point falls inside the change. Compared with
+    # the studies before that point (some post-change) and with the few it scanned since resuming, the change
+    # could never be confirmed again; compared with those before the rejected change point, it is.
+    ingest_and_evaluate(store, studies("c", 15, late_bloomer=0.7, seed=4))
+    run = recalibrate(store, trigger="cron")
+    [second] = run.promoted + run.rejected
+    assert second["drift_event_id"] != first["drift_event_id"]
+    assert second["change_study"] > first["change_study"]
+    # Before the fix: 'before' held the post-change studies up to the new change point and 'scanned before'
+    # none (the monitor's scan restarted after the first alarm): confirmation bound -inf, rejected again.
+    pre_change = 80 + int(first["change_study"].removeprefix("b-"))
+    assert second["confirmation_studies"] == {"before": pre_change, "scanned_before": pre_change - 20,
+                                              "after": second["after_alarm_studies"]}  # fmt: skip
+    assert second["figures"]["confirmation_bound"] > 0 and "drift not confirmed" not in second["failed"]
