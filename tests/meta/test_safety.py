@@ -124,6 +124,28 @@ def test_the_group_check_asks_its_quantile_of_per_dataset_gains(knowledge):
     assert all(passed(bounds)[k] <= passed(loose)[k] for k in bounds) and passed(bounds) != passed(loose)
 
 
+def test_the_same_floor_variant_reproduces_the_default_floor_row_by_row(knowledge):
+    from policy_store.meta.evaluation.safety import FLOOR, FloorVariant, evaluate_floor
+    from policy_store.meta.learner.fallback import CHECK_QUANTILE
+
+    data = load_knowledge().data
+    data = data.subset(list(data.tasks)[::4])                   # 285 tasks of every corpus, family and direction
+    variants = {"same": FloorVariant(), "explicit": FloorVariant(check_quantile=CHECK_QUANTILE),
+                "no check q": FloorVariant(check_quantile=1.0)}
+    rows, _ = evaluate_floor(data, folds=2, n_estimators=10, calibration_trees=10, leave_out=False,
+                             variants=variants)
+    columns = ["candidate", "compute_saved", "regret", "killed_best", "fallback", "ood"]
+
+    def of(method):
+        return rows[rows["method"] == method].set_index(["split", "task"])[columns].sort_index()
+
+    default = of(FLOOR)
+    assert default["fallback"].any() and not default["fallback"].all()
+    assert of(f"{FLOOR} [same]").equals(default) and of(f"{FLOOR} [explicit]").equals(default)
+    # Without the check's quantile the floor picks differently on some tasks: the variant is not the default.
+    assert (of(f"{FLOOR} [no check q]")["candidate"] != default["candidate"]).any()
+
+
 def test_the_floor_falls_back_to_the_groups_rule_and_says_so(store, knowledge):
     from policy_store.meta.learner.calibration import floor_choice
 
