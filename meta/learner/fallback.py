@@ -67,6 +67,17 @@ QUANTILE, MIN_SOURCE_DATASETS = 0.25, 2
 CHECK_QUANTILE = 0.4
 
 
+def group_settings() -> dict[str, float | int]:
+    """The settings of :func:`group_evidence` behind the shipped fallbacks and group bounds (its defaults), as
+    the knowledge's ``manifest.json`` records them under ``"group_evidence"``.
+
+    >>> group_settings()["check_quantile"], group_settings()["quantile"]
+    (0.4, 0.25)
+    """
+    return {"z": Z, "quantile": QUANTILE, "min_source_datasets": MIN_SOURCE_DATASETS, "min_tasks": MIN_TASKS,
+            "max_killed_excess": MAX_KILLED_EXCESS, "check_quantile": CHECK_QUANTILE}
+
+
 def group_key(family: str | None, direction: str | None) -> str | None:
     """``"<family>/<direction>"``, or None when either is unknown."""
     return f"{family}/{direction}" if family and direction else None

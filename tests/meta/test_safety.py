@@ -124,6 +124,15 @@ def test_the_group_check_asks_its_quantile_of_per_dataset_gains(knowledge):
     assert all(passed(bounds)[k] <= passed(loose)[k] for k in bounds) and passed(bounds) != passed(loose)
 
 
+def test_the_manifest_records_the_group_settings_its_bounds_were_measured_with(knowledge):
+    from policy_store.meta.learner.fallback import CHECK_QUANTILE, MIN_SOURCE_DATASETS, QUANTILE, group_settings
+
+    recorded = load_knowledge().manifest["group_evidence"]
+    assert recorded == group_settings()       # a changed constant needs `build_knowledge` (or this field) redone
+    assert (recorded["check_quantile"], recorded["quantile"], recorded["min_source_datasets"]) == (
+        CHECK_QUANTILE, QUANTILE, MIN_SOURCE_DATASETS)
+
+
 def test_the_same_floor_variant_reproduces_the_default_floor_row_by_row(knowledge):
     from policy_store.meta.evaluation.safety import FLOOR, FloorVariant, evaluate_floor
     from policy_store.meta.learner.fallback import CHECK_QUANTILE
