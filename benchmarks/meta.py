@@ -297,8 +297,8 @@ the study's median final value). 'meta-learner' = the largest expected utility; 
 default) = a rule only when its conformal lower bound (quantile 0.25) of utility gain over MedianPruner() is > 0,
 its expected killed-best rate at most +0.05 over MedianPruner()'s, its gain over MedianPruner() on the training
 tasks of the study's family and direction at least 0 (mean over their datasets minus one standard error, the
-mean on each data source of the group with >= 2 datasets, and the 40 % quantile of its per-dataset gains: it loses
-on at most two datasets in five), and the task within the corpus (nearest training task
+mean on each data source of the group with >= 2 datasets, and the linearly interpolated 0.4 quantile of its
+per-dataset gains, np.nanquantile), and the task within the corpus (nearest training task
 no farther than the 99th percentile of the corpus's own held-out distances, every 0/1 descriptor value seen in
 training); else the fallback, with the reason: out of distribution MedianPruner(); within it the prior-free rule
 with the best bound (> 0) on the training tasks of the study's family and direction -- that bound also no higher
