@@ -38,6 +38,7 @@ from policy_store.meta.learner.calibration import (
     true_outcomes,
     unseen_descriptors,
 )
+from policy_store.meta.learner.fallback import CHECK_QUANTILE, group_evidence, group_key, key_of_features
 from policy_store.meta.learner.model import fit_meta_model, task_direction
 from policy_store.meta.learner.training_data import TrainingData, task_parts
 
@@ -46,18 +47,21 @@ MEDIAN, SINGLE, META, FLOOR = "MedianPruner()", "best single rule", "meta-learne
 
 @dataclass(frozen=True)
 class FloorVariant:
-    """A stricter floor scored beside the default (rows ``"meta-learner + floor [<name>]"``).
+    """A floor scored beside the default (rows ``"meta-learner + floor [<name>]"``); evaluation only.
 
-    ``killed``: where the killed-best condition is read, from the expected rate (0) to the conformal upper
-    bound of the 80 % interval (1), and ``max_killed_excess`` the excess over ``MedianPruner()``'s allowed
-    there; ``check_quantile``: the group check's quantile
-    (:func:`~policy_store.meta.learner.fallback.group_evidence`) on the split's training tasks; ``min_datasets``: a
-    family x direction with fewer training datasets gets ``MedianPruner()`` (no fallback, no rule passes).
+    The defaults are the shipped floor's, so ``FloorVariant()`` scores exactly the default floor and a variant
+    differs from it only in the fields it sets. ``killed``: where the killed-best condition is read, from the
+    expected rate (0) to the conformal upper bound of the 80 % interval (1), and ``max_killed_excess`` the
+    excess over ``MedianPruner()``'s allowed there; ``check_quantile``: the group check's quantile
+    (:func:`~policy_store.meta.learner.fallback.group_evidence`, the shipped
+    :data:`~policy_store.meta.learner.fallback.CHECK_QUANTILE` by default; 1.0: no quantile) on the split's
+    training tasks; ``min_datasets``: a family x direction with fewer training datasets gets ``MedianPruner()``
+    (no fallback, no rule passes).
     """
 
     killed: float = 0.0
     max_killed_excess: float = 0.05
-    check_quantile: float | None = None
+    check_quantile: float = CHECK_QUANTILE
     min_datasets: int = 0
 
 
@@ -65,15 +69,14 @@ def _score_split(data: TrainingData, name: str, train: list[str], test: list[str
                  n_estimators: int, seed: int, quantile: float, extra_quantiles: Sequence[float] = (),
                  extra_killed: Sequence[float] = (), calibration_trees: int = 60,
                  variants: Mapping[str, FloorVariant] | None = None) -> tuple[list[dict], list[dict]]:
-    from policy_store.meta.learner.fallback import group_evidence, group_key, key_of_features
-
     model = fit_meta_model(data.subset(train), n_estimators=n_estimators, random_state=seed, calibrate=True,
                            calibration_trees=calibration_trees)
     cal = model.calibration
     base = cal.baseline
     names, variants = [c.name for c in data.grid], variants or {}
-    evidence = {None: (cal.fallbacks or {}, cal.group_bounds or {})}
-    for q in {v.check_quantile for v in variants.values()} - {None}:
+    # The calibration's fallbacks and bounds are group_evidence's at the shipped CHECK_QUANTILE: only others refit.
+    evidence = {CHECK_QUANTILE: (cal.fallbacks or {}, cal.group_bounds or {})}
+    for q in {v.check_quantile for v in variants.values()} - {CHECK_QUANTILE}:
         evidence[q] = group_evidence(data.subset(train), lam=lam, baseline=base, check_quantile=q)
     group_datasets = pd.Series([task_parts(t)["dataset"] for t in train]).groupby(
         [group_key(task_parts(t)["family"], task_direction(data, t)) for t in train]).nunique()

@@ -12,13 +12,16 @@ outcome table, features and priors as Parquet with ``manifest.json`` (sha256 of
 each file, grid hash, corpora, licences, forest size, calibration with the
 floor's fallback rules): :func:`policy_store.meta.learner.knowledge.write_knowledge`;
 then fits the forest on those files and ships it packed (``forest.npz``,
-:func:`policy_store.meta.learner.knowledge.write_forest`). ``--cache DIR``
+:func:`policy_store.meta.learner.knowledge.write_forest`), and records the
+settings the fallbacks and group bounds were measured with (``"group_evidence"``:
+:func:`policy_store.meta.learner.fallback.group_settings`). ``--cache DIR``
 keeps each corpus's replayed training data (a pickle per corpus) to rebuild fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import pickle
 import sys
 from pathlib import Path
@@ -82,7 +85,14 @@ def build_training(hpo: str | None, lcdb_source: str | None, *, jobs: int, cache
 
 def main(argv: list[str] | None = None) -> int:
     from policy_store.meta.learner.calibration import calibrate
-    from policy_store.meta.learner.knowledge import knowledge_dir, load_knowledge, write_forest, write_knowledge
+    from policy_store.meta.learner.fallback import group_settings
+    from policy_store.meta.learner.knowledge import (
+        MANIFEST,
+        knowledge_dir,
+        load_knowledge,
+        write_forest,
+        write_knowledge,
+    )
     from policy_store.meta.learner.training_data import task_parts
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -105,6 +115,9 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or knowledge_dir()
     write_knowledge(data, out, trees=SHIPPED_TREES, seed=args.seed, corpora=corpora, calibration=cal.to_dict())
     manifest = write_forest(load_knowledge(out), out)       # fitted on the files as shipped, packed
+    # Not a file: the manifest's digest (the sha256 of its "sha256" field, the user cache's key) stays the same.
+    manifest = {**manifest, "group_evidence": group_settings()}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     print(f"{manifest['tasks']} tasks ({counts}) -> {out}; sha256 {manifest['sha256']}")
     return 0
 

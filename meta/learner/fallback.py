@@ -18,9 +18,12 @@ and hurts another is no default. The best such bound wins; every other group,
 an unknown family or a missing descriptor keeps ``MedianPruner()``. The group
 check of the floor (:func:`group_evidence`'s bounds) passes no rule whose mean
 gain minus ``z`` standard errors on the study's own group, whose mean gain on
-one of the group's sources, or whose ``CHECK_QUANTILE`` (0.4) of per-dataset
-gains there is below 0 (it must not lose to ``MedianPruner()`` on more than
-two datasets in five), however well the forest rates it for the task. The
+one of the group's sources, or whose ``CHECK_QUANTILE`` (0.4) quantile of the
+group's per-dataset gains is below 0, however well the forest rates it for the
+task. That quantile is numpy's linear-interpolation one (``np.nanquantile``),
+not a count of losing datasets: with five datasets a rule losing on three fails
+it, but with two datasets, one lost by 0.2 and one won by 0.8, it is +0.2 (the
+example below; the mean-minus-standard-error bound rejects that rule). The
 defaults were chosen by leave-source-out evaluation on the corpus
 (``benchmarks/meta_fallback.py``, ``benchmarks/meta.py --floor --floor-variants``;
 ``benchmarks/RESULTS.md``, "## Meta-learner"): a mean-minus-standard-error bound
@@ -37,6 +40,11 @@ the forest picks it for, not on most of the corpus's datasets.
 1
 >>> bool(_bound(gain, 0.0)[2] > 0), bool(_bound(gain, 0.0, sources=np.array(["a", "b", "a"]), min_datasets=1)[2] > 0)
 (True, False)
+>>> two = np.array([[0.0, -0.2], [0.0, 0.8]])    # 2 datasets x 2 rules: rule 1 loses on one of the two
+>>> round(float(np.nanquantile(two[:, 1], CHECK_QUANTILE)), 6)    # -0.2 + 0.4 * (0.8 - -0.2), not below 0
+0.2
+>>> round(float(_with_quantile(_bound(two, Z), two, CHECK_QUANTILE)[1]), 6)   # mean 0.3 minus one standard error 0.5
+-0.2
 """
 
 from __future__ import annotations
@@ -54,8 +62,20 @@ Z, MIN_TASKS, MAX_KILLED_EXCESS = 1.0, 10, 0.0
 #: The fallback's quantile of per-dataset gains that must be above 0, and the least datasets a source needs
 #: for its mean gain to count.
 QUANTILE, MIN_SOURCE_DATASETS = 0.25, 2
-#: The quantile of per-dataset gains the group check of the floor's own pick also asks to be >= 0 (None: not asked).
+#: The quantile (linear interpolation) of per-dataset gains the group check of the floor's own pick also asks to be
+#: >= 0.
 CHECK_QUANTILE = 0.4
+
+
+def group_settings() -> dict[str, float | int]:
+    """The settings of :func:`group_evidence` behind the shipped fallbacks and group bounds (its defaults), as
+    the knowledge's ``manifest.json`` records them under ``"group_evidence"``.
+
+    >>> group_settings()["check_quantile"], group_settings()["quantile"]
+    (0.4, 0.25)
+    """
+    return {"z": Z, "quantile": QUANTILE, "min_source_datasets": MIN_SOURCE_DATASETS, "min_tasks": MIN_TASKS,
+            "max_killed_excess": MAX_KILLED_EXCESS, "check_quantile": CHECK_QUANTILE}
 
 
 def group_key(family: str | None, direction: str | None) -> str | None:
@@ -108,12 +128,13 @@ def _best_bounded(bound: np.ndarray, killed_excess: np.ndarray, allowed: np.ndar
 def group_evidence(data: TrainingData, *, lam: float = 20.0, baseline: int, z: float = Z,
                    quantile: float | None = QUANTILE, min_source_datasets: int = MIN_SOURCE_DATASETS,
                    min_tasks: int = MIN_TASKS, max_killed_excess: float = MAX_KILLED_EXCESS,
-                   check_quantile: float | None = CHECK_QUANTILE) -> tuple[dict[str, str], dict[str, list[float]]]:
+                   check_quantile: float = CHECK_QUANTILE) -> tuple[dict[str, str], dict[str, list[float]]]:
     """Per ``"<family>/<direction>"`` of ``data``'s tasks: the fallback rule's name (groups keeping
     ``MedianPruner()`` are left out), and every candidate's bound of gain over ``MedianPruner()`` on the
     group for the floor's group check (module docstring; ``quantile=None`` and a ``min_source_datasets``
     larger than any source drop those conditions). ``check_quantile``: the check's bound is also no higher
-    than that quantile of the per-dataset gains (the fallback's is, at ``quantile``)."""
+    than that quantile of the per-dataset gains (the fallback's is, at ``quantile``); always a number, and
+    1.0 (the largest gain, never below the mean) leaves the check without a quantile for ``z >= 0``."""
     import pandas as pd
     from policy_store.meta.evaluation.splits import task_source
     from policy_store.meta.learner.model import task_direction

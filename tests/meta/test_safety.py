@@ -113,7 +113,7 @@ def test_the_group_check_asks_its_quantile_of_per_dataset_gains(knowledge):
     fallbacks, bounds = group_evidence(data, baseline=base)
     assert fallbacks == knowledge.calibration.fallbacks and set(bounds) == set(knowledge.calibration.group_bounds)
     assert all(np.allclose(bounds[k], knowledge.calibration.group_bounds[k]) for k in bounds)   # shipped as measured
-    loose_fallbacks, loose = group_evidence(data, baseline=base, check_quantile=None)
+    loose_fallbacks, loose = group_evidence(data, baseline=base, check_quantile=1.0)   # the largest gain: no quantile
 
     def passed(b):
         return {k: {i for i, x in enumerate(v) if x >= 0} for k, v in b.items()}
@@ -122,6 +122,37 @@ def test_the_group_check_asks_its_quantile_of_per_dataset_gains(knowledge):
     # rules that win on the group's average lose to MedianPruner() on more than 1 - CHECK_QUANTILE of its datasets.
     assert CHECK_QUANTILE is not None and loose_fallbacks == fallbacks
     assert all(passed(bounds)[k] <= passed(loose)[k] for k in bounds) and passed(bounds) != passed(loose)
+
+
+def test_the_manifest_records_the_group_settings_its_bounds_were_measured_with(knowledge):
+    from policy_store.meta.learner.fallback import CHECK_QUANTILE, MIN_SOURCE_DATASETS, QUANTILE, group_settings
+
+    recorded = load_knowledge().manifest["group_evidence"]
+    assert recorded == group_settings()       # a changed constant needs `build_knowledge` (or this field) redone
+    assert (recorded["check_quantile"], recorded["quantile"], recorded["min_source_datasets"]) == (
+        CHECK_QUANTILE, QUANTILE, MIN_SOURCE_DATASETS)
+
+
+def test_the_same_floor_variant_reproduces_the_default_floor_row_by_row(knowledge):
+    from policy_store.meta.evaluation.safety import FLOOR, FloorVariant, evaluate_floor
+    from policy_store.meta.learner.fallback import CHECK_QUANTILE
+
+    data = load_knowledge().data
+    data = data.subset(list(data.tasks)[::4])                   # 285 tasks of every corpus, family and direction
+    variants = {"same": FloorVariant(), "explicit": FloorVariant(check_quantile=CHECK_QUANTILE),
+                "no check q": FloorVariant(check_quantile=1.0)}
+    rows, _ = evaluate_floor(data, folds=2, n_estimators=10, calibration_trees=10, leave_out=False,
+                             variants=variants)
+    columns = ["candidate", "compute_saved", "regret", "killed_best", "fallback", "ood"]
+
+    def of(method):
+        return rows[rows["method"] == method].set_index(["split", "task"])[columns].sort_index()
+
+    default = of(FLOOR)
+    assert default["fallback"].any() and not default["fallback"].all()
+    assert of(f"{FLOOR} [same]").equals(default) and of(f"{FLOOR} [explicit]").equals(default)
+    # Without the check's quantile the floor picks differently on some tasks: the variant is not the default.
+    assert (of(f"{FLOOR} [no check q]")["candidate"] != default["candidate"]).any()
 
 
 def test_the_floor_falls_back_to_the_groups_rule_and_says_so(store, knowledge):
