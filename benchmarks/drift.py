@@ -223,7 +223,8 @@ def ours(obs: np.ndarray) -> int | None:
         reference, scanned = present[:MIN_REFERENCE], present[MIN_REFERENCE:]
         ref = Reference.from_values(obs[reference, column], metric)
         z = ref.standardize(obs[scanned, column])
-        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL), ref.slack)
+        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL, slack=ref.slack),
+                          slack=ref.slack)
         if hit is not None:
             hits.append(int(scanned[hit]))
     return min(hits) if hits else None
