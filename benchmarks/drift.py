@@ -223,7 +223,8 @@ def ours(obs: np.ndarray) -> int | None:
         reference, scanned = present[:MIN_REFERENCE], present[MIN_REFERENCE:]
         ref = Reference.from_values(obs[reference, column], metric)
         z = ref.standardize(obs[scanned, column])
-        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL), ref.slack)
+        hit = first_alarm(kind, z, calibrate(kind, ref, arl=len(DEFAULT_MONITORS) * ARL, slack=ref.slack),
+                          slack=ref.slack)
         if hit is not None:
             hits.append(int(scanned[hit]))
     return min(hits) if hits else None
@@ -341,7 +342,7 @@ def selection(draws: int, n_studies: int = 15, cap: int = 400) -> pd.DataFrame:
     from the same re-tuning's candidates, the previous session's tie-break (then lowest regret, most compute
     saved) and the lowest killed-best mean.
     """
-    from policy_store.drift import retune
+    from policy_store.drift import retune, retuning
     from policy_store.drift.recalibration import FLOOR
 
     rule, rows = RuleSpec.parse(RULE), []
@@ -354,10 +355,10 @@ def selection(draws: int, n_studies: int = 15, cap: int = 400) -> pd.DataFrame:
             tune, held = [names[i] for i in order[:n_studies]], [names[i] for i in order[n_studies:][:cap]]
             curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in tune]))
             tuned = retune(rule, curves, orders=3, min_compute_saved=FLOOR * before["compute_saved"])
-            eligible = [t for t in tuned.tried if t.compute_saved >= FLOOR * before["compute_saved"]
-                        and t.killed_best_rate <= tuned.current.killed_best_rate]  # fmt: skip
-            most_saved = min(eligible, key=lambda t: (t.upper("killed_best"), t.regret, -t.compute_saved),
-                             default=None)  # fmt: skip
+            eligible = retuning.eligible(tuned.tried, current=tuned.current,
+                                         min_compute_saved=FLOOR * before["compute_saved"])  # fmt: skip
+            tied = retuning.lowest(eligible, lambda t: t.upper("killed_best"))  # ties as the job's
+            most_saved = min(tied, key=lambda t: (t.regret, -t.compute_saved), default=None)
             by_mean = min(eligible, key=lambda t: (t.killed_best_rate, t.regret, -t.compute_saved), default=None)
             picks = [tuned.best, most_saved, by_mean]
             held_curves = curves_from_frame(pd.concat([POOLS[post].frames[s] for s in held]))

@@ -25,7 +25,6 @@ _MODULE_OF = {
     "DEFAULT_ARL": "recalibration", "DEFAULT_MONITORS": "recalibration", "RecalibrationResult": "recalibration",
     "recalibrate": "recalibration", "scheduled_monitors": "recalibration",
     "Retune": "retuning", "candidates": "retuning", "neighbours": "retuning", "retune": "retuning",
-    "student_quantile": "student",
     "TwoWindow": "two_window",
     "METRICS": "windows", "CountWindow": "windows", "Scope": "windows", "TimeWindow": "windows",
 }

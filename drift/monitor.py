@@ -196,7 +196,7 @@ class Monitor:
         end = hit if hit is not None else len(z) - 1
         event = None
         if hit is not None:
-            cp = change_point(z, hit, ref.slack)
+            cp = change_point(z, hit, slack=ref.slack)
             event = DriftEvent.create(
                 monitor=self.name, rule=rule, version=version, scope=label, statistic=statistic, threshold=threshold,
                 window_start=times[0], window_end=times[hit], at_outcome=studies[hit], detected_at=utcnow(),
@@ -210,9 +210,9 @@ class Monitor:
     def _scan(self, ref: Reference, z: np.ndarray) -> tuple[int | None, float, float]:
         """First alarm index (or None), the statistic there (or at the end) and the threshold."""
         if isinstance(self.detector, str):
-            threshold = calibrate(self.detector, ref, arl=self.arl)
-            hit = first_alarm(self.detector, z, threshold, ref.slack)
-            path = statistic_paths(self.detector, z, ref.slack)[0]
+            threshold = calibrate(self.detector, ref, arl=self.arl, slack=ref.slack)
+            hit = first_alarm(self.detector, z, threshold, slack=ref.slack)
+            path = statistic_paths(self.detector, z, slack=ref.slack)[0]
             return hit, float(path[hit if hit is not None else -1]), threshold
         detector = self.detector.clone()
         for i, x in enumerate(z.tolist()):

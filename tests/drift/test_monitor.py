@@ -20,7 +20,7 @@ from policy_store.drift import (
     study_observations,
     study_rank_correlations,
 )
-from policy_store.drift.calibration import HORIZON, statistic_paths
+from policy_store.drift.calibration import HORIZON, first_alarm, statistic_paths
 from scipy import stats
 
 from policy_store.ingest import ingest_frame
@@ -58,13 +58,13 @@ def test_calibrated_threshold_gives_the_target_false_alarm_rate_on_fresh_streams
     rng = np.random.default_rng(5)
     history = (rng.random(300) < 0.1).astype(float)
     ref = Reference.from_values(history, "killed_best")
-    threshold = calibrate("cusum", ref, arl=2 * HORIZON)
+    threshold = calibrate("cusum", ref, arl=2 * HORIZON, slack=ref.slack)
     # Fresh streams from the process the history came from: P(alarm within HORIZON) ~ 1 - exp(-1/2) = 0.39.
     fresh = ref.standardize((rng.random((1000, HORIZON)) < 0.1).astype(float))
-    alarmed = (statistic_paths("cusum", fresh).max(axis=1) > threshold).mean()
+    alarmed = (statistic_paths("cusum", fresh, slack=ref.slack).max(axis=1) > threshold).mean()
     assert 0.2 < alarmed < 0.6
     # One false alarm per 10,000 studies needs a higher threshold than one per 200.
-    assert calibrate("cusum", ref, arl=10_000) > calibrate("cusum", ref, arl=200) > 0
+    assert calibrate("cusum", ref, arl=10_000, slack=ref.slack) > calibrate("cusum", ref, arl=200, slack=ref.slack) > 0
 
 
 def test_a_20_study_reference_of_a_skewed_metric_keeps_the_false_alarm_target():
@@ -79,8 +79,8 @@ def test_a_20_study_reference_of_a_skewed_metric_keeps_the_false_alarm_target():
     alarmed = []
     for _ in range(60):
         ref = Reference.from_values(draw(20), "rank_correlation")
-        peaks = statistic_paths("cusum", ref.standardize(draw((100, HORIZON))), ref.slack).max(axis=1)
-        alarmed.append((peaks > calibrate("cusum", ref, arl=2 * HORIZON)).mean())
+        peaks = statistic_paths("cusum", ref.standardize(draw((100, HORIZON))), slack=ref.slack).max(axis=1)
+        alarmed.append((peaks > calibrate("cusum", ref, arl=2 * HORIZON, slack=ref.slack)).mean())
     assert np.mean(alarmed) <= 1 - math.exp(-1 / 2)
 
 
@@ -88,7 +88,7 @@ def test_one_odd_study_moves_the_statistic_by_at_most_the_cap():
     ref = Reference.from_values(np.full(20, 0.9) + np.linspace(-0.02, 0.02, 20), "rank_correlation")
     z = ref.standardize(np.array([0.9, -0.9, 0.9]))
     assert ref.slack == 1.0 and z.max() == 3.0
-    assert statistic_paths("cusum", z, ref.slack)[0].max() == pytest.approx(3.0 - 1.0)
+    assert statistic_paths("cusum", z, slack=ref.slack)[0].max() == pytest.approx(3.0 - 1.0)
 
 
 def test_a_shift_of_two_standard_deviations_is_found_sooner_with_the_rank_correlations_slack():
@@ -101,15 +101,31 @@ def test_a_shift_of_two_standard_deviations_is_found_sooner_with_the_rank_correl
     delays, alarmed = {}, {}
     for slack in (0.5, ref.slack):
         threshold = calibrate("cusum", ref, arl=2 * HORIZON, slack=slack)
-        alarmed[slack] = (statistic_paths("cusum", quiet, slack).max(axis=1) > threshold).mean()
-        delays[slack] = np.median(np.argmax(statistic_paths("cusum", shifted, slack) > threshold, axis=1) + 1)
+        alarmed[slack] = (statistic_paths("cusum", quiet, slack=slack).max(axis=1) > threshold).mean()
+        delays[slack] = np.median(np.argmax(statistic_paths("cusum", shifted, slack=slack) > threshold, axis=1) + 1)
     assert delays[1.0] < delays[0.5]
     assert alarmed[1.0] <= 1 - math.exp(-1 / 2)  # the target: 39 % of streams of HORIZON studies alarm
 
 
+def test_a_threshold_is_scanned_with_the_slack_it_was_calibrated_with():
+    # A rank correlation's reference calibrates at its slack, 1.0. Scanned at the 0.5 the scan functions used to
+    # default to, the same threshold alarmed on 89 % of quiet streams instead of <= 39 %: no default is left.
+    rng = np.random.default_rng(4)
+    ref = Reference.from_values(rng.normal(0.8, 0.1, 200), "rank_correlation")
+    threshold = calibrate("cusum", ref, arl=2 * HORIZON, slack=ref.slack)
+    quiet = ref.standardize(rng.normal(0.8, 0.1, (300, HORIZON)))
+    alarmed = np.mean([first_alarm("cusum", z, threshold, slack=ref.slack) is not None for z in quiet])
+    assert ref.slack == 1.0 and alarmed <= 1 - math.exp(-1 / 2)
+    calls = (lambda: calibrate("cusum", ref, arl=2 * HORIZON), lambda: first_alarm("cusum", quiet[0], threshold),
+             lambda: statistic_paths("cusum", quiet), lambda: change_point(quiet[0], 5))  # fmt: skip
+    for call in calls:
+        with pytest.raises(TypeError, match="slack"):
+            call()
+
+
 def test_the_change_point_is_where_the_level_moved():
     z = np.r_[np.zeros(50), np.full(10, 2.0)]
-    assert change_point(z, 55) == 50
+    assert change_point(z, 55, slack=0.5) == 50
 
 
 def _stream(store, outcomes, killed: np.ndarray, **extra) -> None:
