@@ -47,6 +47,7 @@ import numpy as np
 
 from policy_store.binding import literal_path
 from policy_store.errors import InvalidInputError, StoreError
+from policy_store.ingest.bounded import bounded_write
 from policy_store.ingest.columns import COLUMNS, DEFAULT_DIRECTION, DIRECTIONS, MAX_STEP, REQUIRED_COLUMNS, STATES
 from policy_store.ingest.hashing import canonical_digest, canonical_numbers, numbers
 from policy_store.ingest.replacing import STUDY_LIST, joined, sort_incoming
@@ -426,30 +427,24 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
     defaults = {"metric": metric, "direction": direction or DEFAULT_DIRECTION}
     trials = f"_engine_{uuid.uuid4().hex}_trials"
     memory = "peak_memory_mb" in names
-    # the buffer pool capped; inserts free to reorder rows (DuckDB then streams them instead of buffering to keep
-    # the input's order; every reader of the store orders explicitly, the hash's reader asks for the file's order)
-    settings = {"memory_limit": STORE_MEMORY, "preserve_insertion_order": False}
-    before = {k: store.scalar("SELECT current_setting(?)", [k]) for k in settings}
-    for name, value in settings.items():
-        store.execute(f"SET {name} = ?", [value])
+    points, params = _canonical(f"({select})", names), {**params, **defaults}
     try:
-        points, params = _canonical(f"({select})", names), {**params, **defaults}
-        try:
-            store.execute(f"CREATE TEMP TABLE {trials} AS {_trials_sql(points, names)}", params or None)  # noqa: S608
-        except StoreError:  # a cell or line DuckDB's reader refuses: the reference path names it
-            return None
-        rows, odd = store.execute(f"SELECT count(*), bool_or(_odd) FROM {trials}").fetchone()  # noqa: S608
-        if rows == 0 or odd or not _plain_values(store, trials, csv_text) or not _groups_agree(store, trials):
-            return None
-        hashes = _hashes(store, points, params, trials, memory)
-        if hashes is None:
-            return None
-        try:
-            return store.run_atomic(lambda s: _write(s, points, params, trials, hashes, IngestReport(),
-                                                     source=source, replace=replace, memory=memory))
-        except InvalidInputError:
-            return None  # a conflict with stored tasks: the reference path raises it naming the line
+        with bounded_write(store, STORE_MEMORY):
+            try:
+                store.execute(f"CREATE TEMP TABLE {trials} AS {_trials_sql(points, names)}",  # noqa: S608
+                              params or None)
+            except StoreError:  # a cell or line DuckDB's reader refuses: the reference path names it
+                return None
+            rows, odd = store.execute(f"SELECT count(*), bool_or(_odd) FROM {trials}").fetchone()  # noqa: S608
+            if rows == 0 or odd or not _plain_values(store, trials, csv_text) or not _groups_agree(store, trials):
+                return None
+            hashes = _hashes(store, points, params, trials, memory)
+            if hashes is None:
+                return None
+            try:
+                return store.run_atomic(lambda s: _write(s, points, params, trials, hashes, IngestReport(),
+                                                         source=source, replace=replace, memory=memory))
+            except InvalidInputError:
+                return None  # a conflict with stored tasks: the reference path raises it naming the line
     finally:
         store.execute(f"DROP TABLE IF EXISTS {trials}")
-        for name, value in before.items():
-            store.execute(f"SET {name} = ?", [value])
