@@ -48,6 +48,7 @@ from policy_store.datasets import _lcdb_files as files
 from policy_store.meta.features.curve import save_task_curve_features
 from policy_store.meta.features.store import save_meta_features_frame
 
+from policy_store.binding import literal_path
 from policy_store.errors import InvalidInputError
 from policy_store.ingest import IngestReport, ingest_frame
 from policy_store.store import PolicyStore
@@ -117,7 +118,7 @@ def read_curves(metric: str = "accuracy", *, tasks: int | None = None, seeds: in
             WHERE p.k <= $seeds
             ORDER BY c.openmlid, c.outer_seed, c.inner_seed, c.learner, c.size_train
             """,
-            {"path": str(parquet), "tasks": tasks if tasks is not None else 1 << 31,
+            {"path": literal_path(parquet), "tasks": tasks if tasks is not None else 1 << 31,
              "seeds": seeds if seeds is not None else 1 << 31},
         ).to_arrow_table()
     finally:

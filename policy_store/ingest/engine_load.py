@@ -15,6 +15,13 @@ to the store's tables without leaving DuckDB, in one
 transaction, and the trials from the summary. Neither pandas nor the whole
 validation is imported on this path.
 
+A file written to between the passes is never stored: its ``os.stat`` (size,
+modification time, inode, device) is taken before the first pass and checked
+again inside the write's transaction, after the inserts, with the number of
+points inserted against the summary's count. A difference rolls the
+transaction back and raises :class:`~policy_store.errors.InvalidInputError`
+naming the file.
+
 This path accepts a file only when every check passes and every cell is one the
 reference path (:func:`~policy_store.ingest.files.read_long_file` +
 :func:`~policy_store.ingest.longformat.validate_long_frame`) reads the same way.
@@ -40,13 +47,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import uuid
 from pathlib import Path
+from stat import S_ISREG
 
+import duckdb
 import numpy as np
 
 from policy_store.binding import literal_path
 from policy_store.errors import InvalidInputError, StoreError
+from policy_store.ingest.bounded import bounded_write
 from policy_store.ingest.columns import COLUMNS, DEFAULT_DIRECTION, DIRECTIONS, MAX_STEP, REQUIRED_COLUMNS, STATES
 from policy_store.ingest.hashing import canonical_digest, canonical_numbers, numbers
 from policy_store.ingest.replacing import STUDY_LIST, joined, sort_incoming
@@ -66,6 +77,27 @@ ROWS_PER_BATCH = 250_000
 """Points fetched from DuckDB at a time, in file order, for the content hash (numbers only)."""
 STORE_MEMORY = "256MB"
 """Buffer pool of the store's connection during the call: the per-trial aggregate beyond it spills to disk."""
+
+
+class _FileChangedError(Exception):
+    """The file is no longer the one the first pass read; raised inside the write's unit, it rolls it back."""
+
+
+def _file_state(path: Path) -> tuple[int, int, int, int] | None:
+    """What changes when the file is written to (None: not a regular file one can stat)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    if not S_ISREG(found.st_mode):
+        return None
+    return found.st_size, found.st_mtime_ns, found.st_ino, found.st_dev
+
+
+def _check_unchanged(path: Path, seen: tuple) -> None:
+    """Raise :class:`_FileChangedError` unless the file's state is still ``seen`` (taken before the first pass)."""
+    if _file_state(path) != seen:
+        raise _FileChangedError
 
 
 def _csv_header(path: Path, delimiter: str) -> list[str] | None:
@@ -220,7 +252,8 @@ def _groups_agree(store: PolicyStore, trials: str) -> bool:
 
 def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: bool) -> dict[str, str] | None:
     """Content hash of every study; None when a point repeats or a study's rows are not together in the file
-    (the reference path then hashes the file whole, or partitioned).
+    (the reference path then hashes the file whole, or partitioned), or when the reader refuses a line the
+    summary read (the file changed in between, or DuckDB reads it differently).
 
     The header and trial texts of each study are built by DuckDB from the trials summary; the points are
     fetched in file order as numbers, each with its trial's rank in (study, trial label) order, and hashed
@@ -269,7 +302,7 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
             runs = np.flatnonzero(np.r_[True, columns[0][1:] != columns[0][:-1]])
             at = np.searchsorted(keys, columns[0][runs])
             if not (keys[np.minimum(at, len(keys) - 1)] == columns[0][runs]).all():
-                return None  # the file changed since the summary was read
+                return None  # a trial the summary did not see: the file changed since
             columns[0] = np.repeat(by_key[at], np.diff(np.r_[runs, len(columns[0])]))
             if carry is not None:
                 columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
@@ -279,6 +312,10 @@ def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: 
                 return None
         if carry is not None and not _hash_block(carry, study_of, n_points, studies, done, result):
             return None
+    except (StoreError, duckdb.Error, OSError):
+        # DuckDB refuses a line now (the file cut or rewritten since the summary): a StoreError from the query,
+        # or a bare OSError from the Arrow reader past the first batch; the reference path names the line
+        return None
     finally:
         store.execute("SET preserve_insertion_order = ?", [order])
     return result if done.all() else None
@@ -324,8 +361,12 @@ def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.nd
 
 
 def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: dict[str, str],
-           report: IngestReport, *, source: str, replace: bool, memory: bool) -> IngestReport:
-    """Write the checked studies: one unit of work (re-run from the reads on after a commit conflict)."""
+           report: IngestReport, *, source: str, replace: bool, memory: bool, path: Path,
+           seen: tuple) -> IngestReport:
+    """Write the checked studies: one unit of work (re-run from the reads on after a commit conflict).
+
+    The points are read from the file once more: :class:`_FileChangedError` (the unit rolled back) unless the file is
+    still the one the first pass read and the points inserted are the ones the summary counted."""
     # Two hosts adding the same study at once must not both insert it: fenced transactions conflict.
     store.fence()
     tasks = store.fetch_dicts(f"""SELECT task, any_value(metric) AS metric, any_value(direction) AS direction
@@ -340,6 +381,7 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
     report.new_tasks = [t["task"] for t in tasks if t["task"] not in stored]
     to_write = sort_incoming(store, trials, hashes, report, replace=replace)
     if not to_write:
+        _check_unchanged(path, seen)  # "unchanged" is said of the hashes of the file as first read
         return report
     now = utcnow()
     if report.new_tasks:
@@ -350,8 +392,9 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
     only = (" SEMI JOIN (SELECT unnest(string_split($write, chr(31))) AS study) USING (study)" if report.unchanged
             else "")
     chosen = {"write": joined(to_write)} if report.unchanged else {}
-    store.execute(f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {points}{only}",  # noqa: S608
-                  {**params, **chosen} or None)
+    inserted = store.execute(
+        f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {points}{only}",  # noqa: S608
+        {**params, **chosen} or None).fetchone()[0]
     if memory:
         store.execute(f"""INSERT INTO curve_memory SELECT study, trial, step, peak_memory_mb FROM {points}{only}
                           WHERE peak_memory_mb IS NOT NULL""",  # noqa: S608
@@ -379,6 +422,9 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
     )
     report.points_written = int(store.scalar(
         f"SELECT sum(n_steps) FROM {trials} WHERE study IN (SELECT {STUDY_LIST})", [joined(to_write)]))  # noqa: S608
+    if inserted != report.points_written:
+        raise _FileChangedError
+    _check_unchanged(path, seen)
     return report
 
 
@@ -402,9 +448,16 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
     IngestReport or None
         ``None``: nothing was written; read the file with the reference path (it stores the same
         content or raises the typed error naming the line and field).
+
+    Raises
+    ------
+    InvalidInputError
+        The file changed while it was read (its size, time, inode or device, or the number of its points,
+        differ between passes); nothing was written.
     """
     path = Path(path)
-    if not path.is_file() or (direction is not None and direction not in DIRECTIONS):
+    seen = _file_state(path)  # before the first pass: any later write to the file changes it
+    if seen is None or (direction is not None and direction not in DIRECTIONS):
         return None
     csv_text = fmt == "csv"
     if csv_text:
@@ -426,30 +479,32 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
     defaults = {"metric": metric, "direction": direction or DEFAULT_DIRECTION}
     trials = f"_engine_{uuid.uuid4().hex}_trials"
     memory = "peak_memory_mb" in names
-    # the buffer pool capped; inserts free to reorder rows (DuckDB then streams them instead of buffering to keep
-    # the input's order; every reader of the store orders explicitly, the hash's reader asks for the file's order)
-    settings = {"memory_limit": STORE_MEMORY, "preserve_insertion_order": False}
-    before = {k: store.scalar("SELECT current_setting(?)", [k]) for k in settings}
-    for name, value in settings.items():
-        store.execute(f"SET {name} = ?", [value])
+    points, params = _canonical(f"({select})", names), {**params, **defaults}
     try:
-        points, params = _canonical(f"({select})", names), {**params, **defaults}
-        try:
-            store.execute(f"CREATE TEMP TABLE {trials} AS {_trials_sql(points, names)}", params or None)  # noqa: S608
-        except StoreError:  # a cell or line DuckDB's reader refuses: the reference path names it
-            return None
-        rows, odd = store.execute(f"SELECT count(*), bool_or(_odd) FROM {trials}").fetchone()  # noqa: S608
-        if rows == 0 or odd or not _plain_values(store, trials, csv_text) or not _groups_agree(store, trials):
-            return None
-        hashes = _hashes(store, points, params, trials, memory)
-        if hashes is None:
-            return None
-        try:
-            return store.run_atomic(lambda s: _write(s, points, params, trials, hashes, IngestReport(),
-                                                     source=source, replace=replace, memory=memory))
-        except InvalidInputError:
-            return None  # a conflict with stored tasks: the reference path raises it naming the line
+        with bounded_write(store, STORE_MEMORY):
+            try:
+                store.execute(f"CREATE TEMP TABLE {trials} AS {_trials_sql(points, names)}",  # noqa: S608
+                              params or None)
+            except StoreError:  # a cell or line DuckDB's reader refuses: the reference path names it
+                return None
+            rows, odd = store.execute(f"SELECT count(*), bool_or(_odd) FROM {trials}").fetchone()  # noqa: S608
+            if rows == 0 or odd or not _plain_values(store, trials, csv_text) or not _groups_agree(store, trials):
+                return None
+            hashes = _hashes(store, points, params, trials, memory)
+            if hashes is None:
+                _check_unchanged(path, seen)  # a line refused, points missing: the file may have changed since
+                return None
+            try:
+                return store.run_atomic(lambda s: _write(s, points, params, trials, hashes, IngestReport(),
+                                                         source=source, replace=replace, memory=memory, path=path,
+                                                         seen=seen))
+            except InvalidInputError:
+                return None  # a conflict with stored tasks: the reference path raises it naming the line
+            except StoreError:  # the write's read refused a line (the file cut since the first pass?)
+                _check_unchanged(path, seen)
+                raise
+    except _FileChangedError:
+        raise InvalidInputError("the file changed while it was being ingested, so nothing of it was stored; "
+                                "ingest it again once it is complete", source=str(path)) from None
     finally:
         store.execute(f"DROP TABLE IF EXISTS {trials}")
-        for name, value in before.items():
-            store.execute(f"SET {name} = ?", [value])

@@ -44,7 +44,7 @@ import os
 import tempfile
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 import duckdb
@@ -56,6 +56,7 @@ import pyarrow.parquet as pq
 
 from policy_store.binding import literal_path
 from policy_store.errors import InvalidInputError
+from policy_store.ingest.bounded import bounded_write
 from policy_store.ingest.hashing import study_hashes
 from policy_store.ingest.longformat import COLUMNS, DIRECTIONS, refuse_repeated_columns, validate_long_frame
 from policy_store.store import PolicyStore
@@ -211,21 +212,6 @@ def _first_duplicate(table: pa.Table) -> tuple[int, str] | None:
     return int(rows[i]), message
 
 
-@contextmanager
-def _bounded_write(store: PolicyStore) -> Iterator[None]:
-    """For the call: the store's buffer pool capped, and inserts free to reorder rows (DuckDB then streams them
-    instead of buffering to keep input order; every reader of the store orders explicitly)."""
-    settings = {"memory_limit": STORE_MEMORY, "preserve_insertion_order": False}
-    before = {k: store.scalar("SELECT current_setting(?)", [k]) for k in settings}
-    for name, value in settings.items():
-        store.execute(f"SET {name} = ?", [value])
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            store.execute(f"SET {name} = ?", [value])
-
-
 def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, source: str | None = None,
                       replace: bool = False, direction: str | None = None, metric: str | None = None,
                       block_size: int = BLOCK_BYTES, part_bytes: int = PART_BYTES, stage_dir: str | None = None):
@@ -300,7 +286,7 @@ def ingest_csv_stream(store: PolicyStore, path: str | os.PathLike[str], *, sourc
         for name, file in parts.items():
             store.register_parquet(name, [file])
         try:
-            with _bounded_write(store):
+            with bounded_write(store, STORE_MEMORY):
                 return ingest_canonical_view(store, view, hashes, source=source or str(path), replace=replace,
                                              parts=list(parts))
         finally:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 from policy_store.datasets import _lcdb_files as files
 from policy_store.datasets import lcdb
@@ -164,3 +166,16 @@ def test_curves_without_scores_are_failed_trials():
     assert frame["cost_seconds"].tolist() == [0.0193, 0.0214, 0.01, 0.02]
     with PolicyStore.memory() as store:
         assert ingest_frame(store, frame).points_written == 4
+
+
+def test_a_cache_folder_with_glob_characters_is_read_literally(excerpt, tmp_path, monkeypatch):
+    folder = tmp_path / "cache[1]"
+    monkeypatch.setenv("POLICY_STORE_CACHE", str(folder))
+    parquet = lcdb.curves_parquet("accuracy", source=excerpt)
+    assert parquet.is_relative_to(folder)
+    decoy = tmp_path / "cache1" / parquet.relative_to(folder)  # what the path read as a glob matches
+    decoy.parent.mkdir(parents=True)
+    table = pq.read_table(parquet)
+    pq.write_table(table.filter(pc.equal(table["openmlid"], 1464)), decoy)
+    raw = lcdb.read_curves("accuracy", tasks=1, seeds=1, source=excerpt)
+    assert set(raw.column("openmlid").to_pylist()) == {3}
