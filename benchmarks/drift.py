@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from policy_store.drift import Reference, calibrate, run_cycle, study_rank_correlations
-from policy_store.drift.calibration import first_alarm
+from policy_store.drift.calibration import SLACK, first_alarm
 from policy_store.drift.recalibration import DEFAULT_MONITORS, recalibrate
 
 from policy_store import PolicyStore
@@ -458,6 +458,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--streams", type=int, default=300, help="detector-only streams per kind (0: skip)")
     parser.add_argument("--seed", type=int, default=10_000,
                         help="first detector-only stream seed (the report's: 10,000; choose settings on others)")
+    parser.add_argument("--slack", action="append", default=[], metavar="METRIC=SD",
+                        help="override drift.calibration.SLACK for this run (repeatable), to compare settings")
     parser.add_argument("--timing", type=int, default=10, help="time `policy-store cycle` on N studies (0: skip)")
     parser.add_argument("--jobs", type=int, default=2, help="worker processes")
     parser.add_argument("--frontier", action="store_true", help="what re-tuning could reach at best (see above)")
@@ -465,6 +467,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="re-tune on 15 post-change studies N times; the pick on the other studies")
     parser.add_argument("--selection-studies", type=int, default=15, help="post-change studies to re-tune on")
     args = parser.parse_args(argv)
+    for item in args.slack:
+        metric, _, value = item.partition("=")
+        if metric not in SLACK or not value.replace(".", "", 1).isdigit():
+            parser.error(f"--slack {item}: want METRIC=SD, METRIC one of {sorted(SLACK)}")
+        SLACK[metric] = float(value)
     warnings.simplefilter("ignore", RuntimeWarning)
     start = time.perf_counter()
     if args.hpo is None:
