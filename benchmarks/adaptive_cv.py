@@ -10,7 +10,7 @@ key=value``), and the CV oracle (the grid rule best on the task's other studies)
 With ``--heldout`` the same on unseen data: a model fitted on every task of both
 corpora, scored on a sample of the held-out HPO corpus (datasets in no corpus).
 Rows are cached under ``--cache`` (one file per setting and version of the code that makes them: the adaptation,
-the forecaster and the rules), so a rerun of unchanged code only prints.
+the forecaster, the rules and the replay: :data:`CODE`), so a rerun of unchanged code only prints.
 
     python benchmarks/adaptive_cv.py --tasks 30 --orders 1 --variant defaults: --variant eager:small_study=0.05
     python benchmarks/adaptive_cv.py --no-cv --heldout /work/handoff/hpo-heldout.parquet \\
@@ -32,8 +32,10 @@ from policy_store.meta.evaluation.splits import group_folds
 from policy_store.meta.learner.build_knowledge import build_training
 from policy_store.meta.learner.training_data import concat_training_data, task_features, task_parts
 
-import policy_store
+from policy_store.cache import source_digest
 
+#: The code the cached rows depend on: a change to any of it recomputes them.
+CODE = ("policy_store.meta.adaptation", "policy_store.meta.forecast", "policy_store.rules", "policy_store.replay")
 WORK = Path.home() / ".cache" / "policy-store" / "meta-work"
 
 
@@ -118,16 +120,6 @@ def why_kills_go_unseen(data, rows: pd.DataFrame, settings: dict[str, dict], lam
     return pd.DataFrame(out)
 
 
-def _code_digest() -> str:
-    """Digest of the sources the rows depend on, so edited code never reads rows cached before the edit."""
-    root = Path(policy_store.__file__).parent
-    digest = hashlib.sha256()
-    sources = (p for d in ("meta/adaptation", "meta/forecast", "rules", "replay") for p in (root / d).rglob("*.py"))
-    for path in sorted(sources):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--hpo", default=str(WORK / "hpo-full.parquet"), help="the HPO corpus (cached training data)")
@@ -158,8 +150,8 @@ def main() -> None:
     scorer = {name: adaptive_scorer(data.grid, **o) for name, o in variants.items()}
     orders = list(range(args.orders))
     settings = sorted((k, sorted(o.items())) for k, o in variants.items())
-    key = hashlib.sha256(repr((_code_digest(), settings, args.tasks, args.orders, args.folds, args.trees, args.seed,
-                               args.lam, args.heldout_tasks)).encode()).hexdigest()[:12]
+    key = hashlib.sha256(repr((source_digest(*CODE), settings, args.tasks, args.orders, args.folds, args.trees,
+                               args.seed, args.lam, args.heldout_tasks)).encode()).hexdigest()[:12]
     frames = []
     if args.cv:
         path = args.cache / f"adapt-cv-{key}.pkl"

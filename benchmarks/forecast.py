@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import hashlib
 import os
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from policy_store.meta.forecast.packed import PackedQuantileTrees
 from policy_store.meta.forecast.parametric import ParametricForecaster
 from policy_store.meta.forecast.scoring import FRACTIONS, context_split, score
 
-from policy_store.cache import cache_dir
+from policy_store.cache import cache_dir, source_digest
 
 SPLITS = {"hpo": ("lcdb", "bundled"), "lcdb": ("hpo", "bundled")}
 LCPFN = ("LC-PFN (Adriaensen et al. 2023, NeurIPS): no LCDB figures published (real curves: LCBench, "
@@ -51,11 +50,8 @@ LCPFN = ("LC-PFN (Adriaensen et al. 2023, NeurIPS): no LCDB figures published (r
 
 
 def _code_hash() -> str:
-    folder = Path(sys.modules["policy_store.meta.forecast"].__file__).parent
-    h = hashlib.sha256()
-    for name in ("_base.py", "features.py", "training.py", "packed.py", "last_value.py", "build_forecaster.py"):
-        h.update((folder / name).read_bytes())
-    return h.hexdigest()[:16]
+    names = ("_base", "features", "training", "packed", "last_value", "build_forecaster")
+    return source_digest(*(f"policy_store.meta.forecast.{n}" for n in names))[:16]
 
 
 def held_out_models(test: str, sets: dict[str, CurveSet]) -> tuple[QuantileForecaster, LastValueForecaster]:
