@@ -47,7 +47,7 @@ from policy_store.meta.learner.grid import Candidate, candidate_grid, grid_hash
 from policy_store.curves import StudyCurves, regret_scale
 from policy_store.errors import InvalidInputError
 from policy_store.grouped import group_means
-from policy_store.replay.engine import replay_study
+from policy_store.replay.engine import replay_many
 from policy_store.replay.outcomes import outcome_arrays
 
 if TYPE_CHECKING:
@@ -166,19 +166,27 @@ def replay_task(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior:
 
 def _replay_columns(curves: Sequence[StudyCurves], grid: Sequence[Candidate], prior: Mapping[str, float] | None,
                     orders: Sequence[int]) -> list[dict[str, np.ndarray]]:
-    """:func:`replay_task`'s rows as numpy columns, one table per study."""
+    """:func:`replay_task`'s rows as numpy columns, one table per study.
+
+    The studies of one direction share the candidates' specs, so they are replayed together
+    (:func:`policy_store.replay.replay_many`: one kernel call per batch, not per study; the same replays).
+    """
+    replays: list[list] = [[] for _ in curves]
+    specs = {d: [g.spec(prior, d) for g in grid] for d in dict.fromkeys(c.direction for c in curves)}
+    for d, dspecs in specs.items():
+        at = [i for i, c in enumerate(curves) if c.direction == d]
+        for i, r in zip(at, replay_many([curves[i] for i in at], dspecs, orders), strict=True):
+            replays[i] = r
     out = []
-    for c in curves:
-        specs = [g.spec(prior, c.direction) for g in grid]
-        replays = replay_study(c, specs, orders)
-        o = outcome_arrays(c, replays)
-        n = len(replays)
+    for c, rs in zip(curves, replays, strict=True):
+        o = outcome_arrays(c, rs)
+        n = len(rs)
         out.append({
             "task": np.full(n, c.task, dtype=object), "study": np.full(n, c.study, dtype=object),
-            "order_seed": np.tile(np.asarray(orders, dtype=np.int64), len(specs)),
-            "candidate": np.repeat(np.arange(len(specs)), len(orders)),
+            "order_seed": np.tile(np.asarray(orders, dtype=np.int64), len(grid)),
+            "candidate": np.repeat(np.arange(len(grid)), len(orders)),
             "compute_saved": o["compute_saved"], "regret": o["regret"] / regret_scale(c),
-            "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, replays),
+            "killed_best": o["killed_best"].astype(bool), "killed_step": killed_steps(c, rs),
             "peak_memory_mb": o["peak_memory_mb"]})
     return out
 
