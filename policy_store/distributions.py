@@ -34,13 +34,13 @@ def student_t_cdf(df: np.ndarray, t: np.ndarray) -> np.ndarray:
     """
     df, t = np.broadcast_arrays(np.asarray(df, dtype=np.float64), np.asarray(t, dtype=np.float64))
     series = (df >= 2.0) & (df <= SERIES_MAX_DF) & (df == np.floor(df))
-    if series.all():
-        return _series_cdf(df, t)
-    from scipy import special  # here: only degrees of freedom the series does not cover need it
+    out = np.where(np.isnan(t), np.nan, np.where(t > 0, 1.0, 0.0))    # t = nan, +inf, -inf
+    if not series.all():
+        from scipy import special  # here: only degrees of freedom the series does not cover need it
 
-    out = np.asarray(special.stdtr(df, t), dtype=np.float64)
-    if series.any():
-        out[series] = _series_cdf(df[series], t[series])
+        out[~series] = special.stdtr(df[~series], t[~series])
+    summed = series & np.isfinite(t)
+    out[summed] = _series_cdf(df[summed], t[summed])
     return out
 
 
