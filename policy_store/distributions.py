@@ -26,6 +26,9 @@ import numpy as np
 #: The largest whole number of degrees of freedom summed by series; the series has ``(df - 2) / 2`` terms.
 SERIES_MAX_DF = 100
 
+#: Elements summed at once: the terms are a ``(terms, elements)`` array, at most 49 x 65,536 doubles (25 MB).
+CHUNK = 1 << 16
+
 
 def student_t_cdf(df: np.ndarray, t: np.ndarray) -> np.ndarray:
     """``P(T <= t)`` for Student's t with ``df`` degrees of freedom, elementwise (``scipy.special.stdtr``).
@@ -40,7 +43,9 @@ def student_t_cdf(df: np.ndarray, t: np.ndarray) -> np.ndarray:
 
         out[~series] = special.stdtr(df[~series], t[~series])
     summed = series & np.isfinite(t)
-    out[summed] = _series_cdf(df[summed], t[summed])
+    k, x = df[summed], t[summed]
+    out[summed] = np.concatenate([_series_cdf(k[a:a + CHUNK], x[a:a + CHUNK]) for a in range(0, k.size, CHUNK)]
+                                 or [np.empty(0)])
     return out
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import special
 
+from policy_store import distributions
 from policy_store.distributions import SERIES_MAX_DF, student_t_cdf
 from policy_store.rules.strategies import posterior
 
@@ -37,13 +38,16 @@ def test_edges_and_other_degrees_of_freedom_are_scipys():
     assert np.array_equal(got[6:], want[6:])    # not whole, or above the series: SciPy's own value
 
 
-def test_an_element_gets_the_same_bits_alone_as_in_a_batch():
+def test_an_element_gets_the_same_bits_alone_as_in_a_batch(monkeypatch):
     # the live decider asks one report, the replay kernel a batch: the two must agree bit for bit
     df, t = _sample(np.random.default_rng(7), 2, SERIES_MAX_DF, 3_000)
     batch = student_t_cdf(df.reshape(50, 60), t.reshape(50, 60)).ravel()
     alone = np.array([student_t_cdf(np.array([d]), np.array([x]))[0] for d, x in zip(df, t, strict=True)])
     assert np.array_equal(batch, alone)
     assert student_t_cdf(np.float64(df[0]), np.float64(t[0])) == batch[0]
+    # and in chunks: a large batch is summed CHUNK elements at a time
+    monkeypatch.setattr(distributions, "CHUNK", 7)
+    assert np.array_equal(student_t_cdf(df, t), batch)
 
 
 def test_a_probability_this_close_to_alpha_is_decided_by_scipy():
