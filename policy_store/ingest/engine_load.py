@@ -7,13 +7,17 @@ temporary table (which spills beyond the buffer pool). One aggregate per trial
 gives the trials' rows and every row check (an odd cell, a NaN where it may not
 be, a trial whose state or params differ between its points); the label, state,
 direction and params checks run on the distinct values of that summary, the
-group checks on it too. The content hash is the one of
-:mod:`~policy_store.ingest.hashing` (same digests): each study's header and
-trial texts come from the summary, its points are fetched as numbers only, in
-file order, sorted per study where the file is not. The points go from the file
-to the store's tables without leaving DuckDB, in one
-transaction, and the trials from the summary. Neither pandas nor the whole
-validation is imported on this path.
+group checks on it too. The points go from the file to the store's tables
+without leaving DuckDB, in one transaction, and the trials from the summary.
+The content hash is the one of :mod:`~policy_store.ingest.hashing` (same
+digests): each study's header and trial texts come from the summary, its points
+are fetched as numbers only and hashed once the study's last point has come,
+sorted where they are not in canonical order. When no study of the file is in
+the store yet (and the file has no peak memory), the points hashed are the ones
+just inserted, read back within the transaction by row id (the stored row groups
+skipped), so the file is read twice, not three times; otherwise the hash is read
+from the file before the write, since it decides what is unchanged, replaced or
+refused. Neither pandas nor the whole validation is imported on this path.
 
 A file written to between the passes is never stored: its ``os.stat`` (size,
 modification time, inode, device) is taken before the first pass and checked
