@@ -80,3 +80,24 @@ def test_files_go_beside_the_file_or_under_the_lake_data_path(location, tmp_path
         where = Path(store.files_dir())
     assert where.is_dir()
     assert (where == tmp_path) != location.startswith("ducklake:")
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_engine_ingest_stores_what_the_reference_path_stores(location, tmp_path, suffix):
+    from policy_store.ingest import read_long_file
+    from policy_store.ingest.engine_load import ingest_with_engine
+
+    old, new = make_frame(n_studies=2, seed=3), make_frame(n_studies=3, task="t2", seed=4)
+    path = tmp_path / f"new{suffix}"
+    new.to_csv(path, index=False) if suffix == ".csv" else new.to_parquet(path, index=False)
+    query = "SELECT study, content_hash FROM studies ORDER BY study"
+    with PolicyStore(location) as store, PolicyStore.memory() as reference:
+        ingest_frame(store, old)  # stored rows before the new ones: the hash must read only the new
+        report = ingest_with_engine(store, path, suffix[1:], source="f")
+        assert report is not None and len(report.added) == 3
+        ingest_frame(reference, old)
+        ingest_frame(reference, read_long_file(path), source="f")
+        assert store.fetch_df(query).equals(reference.fetch_df(query))
+        assert store.row_counts()["curve_points"] == reference.row_counts()["curve_points"]
+        again = ingest_with_engine(store, path, suffix[1:], source="f")
+        assert again is not None and sorted(again.unchanged) == sorted(report.added)
