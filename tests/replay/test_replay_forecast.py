@@ -61,13 +61,15 @@ def test_parity_on_random_studies(seed, direction, alpha, warmup, startup, calib
     np.testing.assert_array_equal(r.prune_col, optuna_prune_cols(c, spec, r.order, study_name="fc"))
 
 
-def test_live_store_pruner_matches_replay(store):
-    c = _study("minimize", seed=7, n=16)
-    body = {"strategy": "forecast", "params": {"alpha": 0.2}}
+@pytest.mark.parametrize("calibrated_only", [True, False])
+def test_live_store_pruner_matches_replay(store, calibrated_only):
+    c = _study("minimize", seed=7, n=24)
+    body = {"strategy": "forecast", "params": {"alpha": 0.2, "calibrated_only": calibrated_only}}
     add_rule_version(store, "fc", body, created_by="test")
     (r,) = replay_study(c, [RuleSpec.parse(body)], order_seeds=[0])
     live = pruner_prune_cols(c, StorePruner(store, rule="fc"), r.order, study_name="fc")
     np.testing.assert_array_equal(live, r.prune_col)
+    assert (r.prune_col >= 0).sum() > 0                 # the rule acts on these curves
 
 
 def test_prob_beats_is_a_probability_and_monotone_in_the_incumbent():
