@@ -14,6 +14,7 @@ corpus the one trained on LCDB + bundled (both from ``benchmarks/forecast.py``'s
 the held-out file the shipped one.
 
     nice -n 10 python benchmarks/forecast_rule.py --tasks 40 --orders 2
+    nice -n 10 python benchmarks/forecast_rule.py --tasks 40 --orders 2 --ungated   # also calibrated_only false
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import pandas as pd
 import policy_store.meta.forecast as forecast_pkg
 from policy_store.meta.forecast.corpus import load_source
-from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, candidate_grid, find_candidate
+from policy_store.meta.learner.grid import OPTUNA_DEFAULTS, Candidate, candidate_grid, find_candidate
 from policy_store.meta.learner.knowledge import load_knowledge
 from policy_store.meta.learner.prediction import select
 from policy_store.meta.learner.training_data import replay_task
@@ -59,11 +60,17 @@ def frame_of(corpus: str, heldout: str) -> pd.DataFrame:
     return pd.read_parquet(heldout)
 
 
-def evaluate(corpus: str, frame: pd.DataFrame, n_tasks: int, orders: int, lam: float) -> pd.DataFrame:
+def evaluate(corpus: str, frame: pd.DataFrame, n_tasks: int, orders: int, lam: float,
+             ungated: bool = False) -> pd.DataFrame:
     grid = candidate_grid(forecast=True)
     names = [c.name for c in grid if c.strategy == "forecast"]
     names += [OPTUNA_DEFAULTS["MedianPruner()"], best_single("lcdb" if corpus == "lcdb" else "hpo", lam)]
     chosen = [find_candidate(grid, n) for n in names]
+    if ungated:   # the same forecast candidates pruning before the forecaster calibrates on the study
+        extra = [Candidate(c.name + "-ungated", c.strategy, {**c.params, "calibrated_only": False})
+                 for c in chosen if c.strategy == "forecast"]
+        names += [c.name for c in extra]
+        chosen += extra
     tasks = sorted(frame["task"].unique())
     tasks = sorted(np.random.default_rng(0).choice(tasks, min(n_tasks, len(tasks)), replace=False).tolist())
     frame = frame[frame["task"].isin(tasks)]
@@ -100,6 +107,8 @@ def main() -> int:
     p.add_argument("--lam", type=float, default=20.0)
     p.add_argument("--heldout", default="/work/handoff/hpo-heldout.parquet")
     p.add_argument("--corpora", default="lcdb,hpo,heldout", help="comma-separated, of lcdb, hpo, heldout")
+    p.add_argument("--ungated", action="store_true",
+                   help="also replay each forecast candidate with calibrated_only false (name suffix -ungated)")
     args = p.parse_args()
     t0 = time.perf_counter()
     corpora = args.corpora.split(",")
@@ -112,7 +121,8 @@ def main() -> int:
             forecast_pkg.load_forecaster = lambda *a, _m=learned, **k: _m   # the rule's forecaster, held out
         else:
             forecast_pkg.load_forecaster = shipped
-        results.append(evaluate(corpus, frame_of(corpus, args.heldout), args.tasks, args.orders, args.lam))
+        results.append(evaluate(corpus, frame_of(corpus, args.heldout), args.tasks, args.orders, args.lam,
+                                args.ungated))
         print(f"[{corpus} done at {time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
     forecast_pkg.load_forecaster = shipped
     pd.set_option("display.width", 200)

@@ -48,7 +48,8 @@ MODEL_ID_LENGTH = 12
 
 
 class ForecasterIntegrityError(PolicyStoreError):
-    """The shipped forecaster's file is missing or its sha256 differs from its manifest's."""
+    """The shipped forecaster's file is missing, its sha256 differs from its manifest's, or it was built for
+    other features than the code computes."""
 
 
 def model_dir() -> Path:
@@ -62,13 +63,22 @@ def shipped_manifest(folder: Path | None = None) -> dict[str, Any]:
     Raises
     ------
     ForecasterIntegrityError
-        The manifest or the model file is missing, or the file's sha256 differs from the manifest's.
+        The manifest or the model file is missing, the file's sha256 differs from the manifest's, or the
+        manifest's features are not the ones :mod:`~policy_store.meta.forecast.features` computes (a model
+        built before a feature was added would read the wrong columns).
     """
+    from policy_store.meta.forecast.features import FEATURES
     from policy_store.meta.learner.knowledge import checked_manifest
 
     folder = model_dir() if folder is None else Path(folder)
-    return checked_manifest(folder, (MODEL_FILE,), ForecasterIntegrityError, what="forecaster",
-                            rebuild="python -m policy_store.meta.forecast.build_forecaster")
+    rebuild = "python -m policy_store.meta.forecast.build_forecaster"
+    manifest = checked_manifest(folder, (MODEL_FILE,), ForecasterIntegrityError, what="forecaster",
+                                rebuild=rebuild)
+    if manifest.get("features") != list(FEATURES):
+        raise ForecasterIntegrityError(f"the forecaster in {folder} was built for the features "
+                                       f"{manifest.get('features')}, the code computes {list(FEATURES)}; "
+                                       f"rebuild it: {rebuild}")
+    return manifest
 
 
 @lru_cache(maxsize=1)

@@ -49,8 +49,7 @@ def width_factors(raw: Callable[..., np.ndarray], ref: np.ndarray, k: int, n_ste
     """
     from policy_store.meta.forecast._base import GRID_LEVELS
 
-    lengths = np.isfinite(ref).cumprod(axis=1).sum(axis=1)
-    complete = np.flatnonzero(lengths >= n_steps)[-MAX_CURVES:]
+    complete = np.flatnonzero(reaches_budget(ref, n_steps))[-MAX_CURVES:]
     m = len(complete)
     if m < MIN_CURVES or k >= n_steps:
         return None
@@ -64,6 +63,18 @@ def width_factors(raw: Callable[..., np.ndarray], ref: np.ndarray, k: int, n_ste
             e = np.where(half > 0, miss / half, np.where(miss == 0, 0.0, np.inf))
         factors[i] = conformal_quantile(e, c)
     return np.clip(factors, LOWEST, HIGHEST)
+
+
+def reaches_budget(ref: np.ndarray, n_steps: int) -> np.ndarray:
+    """Which rows of ``ref`` (curves, NaN-padded) run finite from their first column to ``n_steps`` reports:
+    the curves :func:`width_factors` backtests; with fewer than :data:`MIN_CURVES` of them there is no
+    calibration (the ``forecast`` rule's gate counts them).
+
+    >>> nan = np.nan
+    >>> reaches_budget(np.array([[0.1, 0.2, 0.3], [0.1, nan, 0.3], [0.1, 0.2, nan]]), 3).tolist()
+    [True, False, False]
+    """
+    return np.isfinite(ref).cumprod(axis=-1).sum(axis=-1) >= n_steps
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> float:

@@ -22,8 +22,13 @@ from policy_store.meta.forecast._base import ABSOLUTE_FLOOR, LARGEST, RELATIVE_F
 
 #: How many past points the shape features look back.
 LOOKBACK = 4
+#: The per-curve extrapolation (see :func:`prefix_features`): its gain to the budget's end in two closed-form
+#: families fitted to the prefix's last half, and the first family's residual.
+TREND_FEATURES = ["trend_pow", "trend_log", "trend_resid"]
 PREFIX_FEATURES = (["fraction", "log_seen", "log_left", "maximize", "z_first", "z_best", "noise", "log_rel_scale",
-                   "headroom"] + [f"z_back{j}" for j in range(1, LOOKBACK + 1)])
+                   "headroom"] + [f"z_back{j}" for j in range(1, LOOKBACK + 1)] + TREND_FEATURES)
+#: Fewest points the extrapolation is fitted to (the prefix's last half, at least these).
+TREND_POINTS = 3
 #: What the study's other trials say (NaN without them; see :func:`context_features`).
 CONTEXT_FEATURES = ["ctx_n", "ctx_rank", "ctx_log_spread", "ctx_cont_lo", "ctx_cont_med", "ctx_cont_hi",
                     "ctx_cont_mine", "ctx_gap_med", "ctx_gap_best"]
@@ -42,6 +47,13 @@ def prefix_features(values: np.ndarray, seen: np.ndarray, n_steps: int, maximize
     depend on the rest of the batch. ``context`` (``(values, lengths)`` of the study's other trials, see
     :func:`~policy_store.meta.forecast._base.check_context`) fills :data:`CONTEXT_FEATURES`; without it they are
     NaN, the model's "no context" branch.
+
+    :data:`TREND_FEATURES` are a per-curve extrapolation in closed form (what a parametric fit per curve knows
+    of the curve's own trend, at the cost of two least-squares lines): on the prefix's last
+    ``max(TREND_POINTS, seen // 2)`` points, in the features' units, against ``x = step`` (1-based), the
+    fitted gain from step ``seen`` to ``n_steps`` of ``z = c + b x^-1/2`` (``trend_pow``: pow3 of Domhan et
+    al. with its exponent fixed at 1/2) and of ``z = c + b log x`` (``trend_log``), and the root mean square
+    residual of the first (``trend_resid``: how smooth the trend is). NaN below :data:`TREND_POINTS` points.
     """
     compiled = _compiled_features()
     if compiled is None:
@@ -116,7 +128,34 @@ def features_numpy(values: np.ndarray, seen: np.ndarray, n_steps: int, maximize:
     for j in range(1, LOOKBACK + 1):
         idx = seen - 1 - j
         out[:, 8 + j] = np.where(idx >= 0, z[rows, np.maximum(idx, 0)], np.nan)
+    out[:, 9 + LOOKBACK:12 + LOOKBACK] = _trend_numpy(z, seen, n_steps)
     return np.clip(np.nan_to_num(out, nan=np.nan, posinf=1e6, neginf=-1e6), -1e6, 1e6)
+
+
+def _trend_numpy(z: np.ndarray, seen: np.ndarray, n_steps: int) -> np.ndarray:
+    """:data:`TREND_FEATURES` of each row of ``z`` (the prefix in feature units, NaN after ``seen``)."""
+    n, width = z.shape
+    h = np.maximum(TREND_POINTS, seen // 2)
+    step = np.arange(width)[None, :]
+    window = (step < seen[:, None]) & (step >= (seen - h)[:, None]) & (seen >= TREND_POINTS)[:, None]
+    x = np.broadcast_to(step + 1.0, z.shape)
+    out = np.full((n, 3), np.nan)
+    zz = np.where(window, z, 0.0)
+    count = np.maximum(window.sum(axis=1), 1)
+    for c, (t, ends) in enumerate(((x ** -0.5, (seen ** -0.5, n_steps ** -0.5)),
+                                   (np.log(x), (np.log(seen), np.log(max(n_steps, 1)))))):
+        tt = np.where(window, t, 0.0)
+        t_mean = tt.sum(axis=1) / count
+        z_mean = zz.sum(axis=1) / count
+        dt = np.where(window, t - t_mean[:, None], 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            b = (dt * (zz - z_mean[:, None])).sum(axis=1) / (dt * dt).sum(axis=1)
+            out[:, c] = b * (ends[1] - ends[0])
+            if c == 0:
+                resid = np.where(window, zz - z_mean[:, None] - b[:, None] * dt, 0.0)
+                out[:, 2] = np.sqrt((resid * resid).sum(axis=1) / count)
+    out[seen < TREND_POINTS] = np.nan
+    return out
 
 
 def targets(finals: np.ndarray, values: np.ndarray, seen: np.ndarray, maximize: np.ndarray) -> np.ndarray:
@@ -128,6 +167,7 @@ def targets(finals: np.ndarray, values: np.ndarray, seen: np.ndarray, maximize: 
 
 def _features_loop(values, seen, n_steps, maximize, rel_floor, abs_floor, largest, lookback, out):  # pragma: no cover
     sign = 1.0 if maximize else -1.0
+    min_points = 3  # TREND_POINTS (numba reads module constants at compile time; kept literal and tested equal)
     for i in range(values.shape[0]):
         k = seen[i]
         last = values[i, k - 1]
@@ -168,6 +208,32 @@ def _features_loop(values, seen, n_steps, maximize, rel_floor, abs_floor, larges
             row[8] = last / scale if nonneg else np.nan
         for j in range(1, lookback + 1):
             row[8 + j] = sign * (values[i, k - 1 - j] - last) / scale if k - 1 - j >= 0 else np.nan
+        for c in range(3):
+            row[9 + lookback + c] = np.nan
+        if k >= min_points:
+            h = max(min_points, k // 2)
+            for c in range(2):
+                t_mean, z_mean = 0.0, 0.0
+                for j in range(k - h, k):
+                    t_mean += (j + 1.0) ** -0.5 if c == 0 else np.log(j + 1.0)
+                    z_mean += sign * (values[i, j] - last) / scale
+                t_mean /= h
+                z_mean /= h
+                sxy, sxx = 0.0, 0.0
+                for j in range(k - h, k):
+                    dt = ((j + 1.0) ** -0.5 if c == 0 else np.log(j + 1.0)) - t_mean
+                    sxy += dt * (sign * (values[i, j] - last) / scale - z_mean)
+                    sxx += dt * dt
+                b = sxy / sxx
+                if c == 0:
+                    row[9 + lookback] = b * (n_steps ** -0.5 - k ** -0.5)
+                    sse = 0.0
+                    for j in range(k - h, k):
+                        r = sign * (values[i, j] - last) / scale - z_mean - b * ((j + 1.0) ** -0.5 - t_mean)
+                        sse += r * r
+                    row[11 + lookback] = np.sqrt(sse / h)
+                else:
+                    row[10 + lookback] = b * (np.log(max(n_steps, 1)) - np.log(k))
         for c in range(row.shape[0]):
             if row[c] > 1e6:
                 row[c] = 1e6

@@ -7,7 +7,7 @@ cost. :func:`quantiles_loop` does in one compiled call what
 does in numpy for :class:`~policy_store.meta.forecast.learned.QuantileForecaster`:
 check the batch (returning the first offending row instead of raising: the
 caller then lets the numpy path raise its typed error), compute the prefix's
-and the context's features with the same loops
+features (its per-curve extrapolation included) and the context's with the same loops
 (:mod:`policy_store.meta.forecast.features`), walk the trees
 (:mod:`policy_store.meta.forecast.packed`), sort each row's grid (no crossing)
 and interpolate the requested levels. It is imported (and numba with it) only

@@ -163,3 +163,16 @@ def test_a_bad_context_names_the_curve(context, row):
     with pytest.raises(InvalidInputError) as e:
         load_forecaster().quantiles(np.array([[1.0, 2.0]]), np.array([2]), 5, True, context=context)
     assert (e.value.field, e.value.row) == ("context", row)
+
+
+def test_a_model_built_for_other_features_is_refused(tmp_path):
+    """A model from before a feature was added would read the wrong columns: refused, naming the rebuild."""
+    import json
+
+    copy = tmp_path / "model"
+    shutil.copytree(model_dir(), copy)
+    manifest = json.loads((copy / MANIFEST).read_text())
+    manifest["features"] = [f for f in manifest["features"] if not f.startswith("trend_")]
+    (copy / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ForecasterIntegrityError, match="build_forecaster"):
+        load_forecaster(folder=str(copy))

@@ -95,6 +95,19 @@ def test_evaluate_cli_refuses_a_stale_forecast_rule_and_leaves_the_store_as_it_w
 
 
 def test_an_unknown_parameter_names_model_among_the_allowed():
-    with pytest.raises(InvalidSpecError, match=r"allowed: \['alpha', 'model', 'n_startup_trials'") as e:
+    with pytest.raises(InvalidSpecError,
+                       match=r"allowed: \['alpha', 'calibrated_only', 'model', 'n_startup_trials'") as e:
         RuleSpec.parse({"strategy": "forecast", "params": {"modle": "0123456789ab"}})
     assert e.value.field == "params.modle"
+
+
+def test_calibrated_only_is_on_unless_turned_off_and_is_a_boolean():
+    on = RuleSpec.parse({"strategy": "forecast", "params": {"alpha": 0.1}})
+    assert on.params["calibrated_only"] is True
+    assert RuleSpec.parse({"strategy": "forecast", "params": {"alpha": 0.1, "calibrated_only": True}}) == on
+    off = RuleSpec.parse({"strategy": "forecast", "params": {"alpha": 0.1, "calibrated_only": False}})
+    assert off.spec_hash != on.spec_hash
+    for bad in (1, "yes", None):
+        with pytest.raises(InvalidSpecError, match="must be true or false") as e:
+            RuleSpec.parse({"strategy": "forecast", "params": {"calibrated_only": bad}})
+        assert e.value.field == "params.calibrated_only"

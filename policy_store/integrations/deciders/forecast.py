@@ -12,14 +12,16 @@ incumbent came from.
 >>> optuna.logging.set_verbosity(optuna.logging.WARNING)
 >>> study = optuna.create_study(direction="maximize")
 >>> t = study.ask()
->>> for s, v in enumerate([0.5, 0.7, 0.8, 0.85, 0.9, 0.92]): t.report(v, s)
->>> _ = study.tell(t, 0.92)
+>>> for final in (0.92, 0.9, 0.88, 0.91):   # 4 COMPLETE trials at the budget: the forecaster calibrates
+...     t = study.ask()
+...     for s, v in enumerate([0.5, 0.7, 0.8, 0.85, 0.9 * final / 0.92, final]): t.report(v, s)
+...     _ = study.tell(t, final)
 >>> t = study.ask()
 >>> for s, v in enumerate([0.2, 0.25, 0.27]): t.report(v, s)
 >>> d = ForecastDecider(RuleSpec.parse({"strategy": "forecast", "params": {"alpha": 0.1}}).params)
 >>> verdict, reason = d.decide(study, study._storage.get_trial(t._trial_id), False)
 >>> verdict, reason.ref_size, reason.text.split(" = ")[0]
-(True, 1, 'forecast P(final beats 0.92)')
+(True, 4, 'forecast P(final beats 0.92)')
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from policy_store.rules.strategies.forecast import (
     BUDGET,
     NOT_FINITE,
     STARTUP,
+    UNCALIBRATED,
     WARMUP,
     check_model,
     decide,
@@ -66,6 +69,12 @@ class ForecastDecider(Decider):
             return False, Reason(None, 0, f"value at step {step} is not finite")
         if d.code == STARTUP:
             return False, Reason(None, 0, f"startup: {n} COMPLETE trials < n_startup_trials={p['n_startup_trials']}")
+        if d.code == UNCALIBRATED:
+            from policy_store.meta.forecast.calibration import MIN_CURVES
+
+            return False, Reason(None, n, f"not forecast yet: {state.n_calibrating} COMPLETE trials reach the budget "
+                                          f"({state.n_steps} reports), the forecaster calibrates on the study from "
+                                          f"{MIN_CURVES} (calibrated_only)")
         if d.code == BUDGET:
             return False, Reason(None, n, f"not forecast at step {step}: the trial has reached the budget "
                                           f"({state.n_steps} reports)")

@@ -8,7 +8,9 @@ lets through have their prefix (finite values so far, left-packed) forecast in o
 batch per replay with its COMPLETE trials' curves as context,
 through the same :func:`~policy_store.rules.strategies.forecast.forecast_prob`
 the live decider's :func:`~policy_store.rules.strategies.forecast.decide` calls.
-A rule made with another forecaster model is refused
+With ``calibrated_only`` the gate also counts the COMPLETE curves that reach the
+budget (:attr:`~policy_store.rules.strategies.forecast.StudyState.n_calibrating`, recounted at each
+completion as the budget may grow). A rule made with another forecaster model is refused
 (:func:`~policy_store.rules.strategies.forecast.check_model`).
 """
 
@@ -24,6 +26,8 @@ from policy_store.rules.strategies.forecast import LOOK, check_model, context_cu
 
 def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np.ndarray,
         call: np.ndarray | None = None) -> KernelOut:
+    from policy_store.meta.forecast.calibration import reaches_budget
+
     for model in param_distinct(params, lambda p: p["model"], object)[0]:
         check_model({"model": model})
     B, N, J = st.shape
@@ -31,9 +35,11 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
     maximize = st.maximize
     alpha = np.array([p["alpha"] for p in params])[:, None]
     n_startup = np.array([p["n_startup_trials"] for p in params])
+    calibrated_only = np.array([p["calibrated_only"] for p in params])[:, None]
     n_warmup = np.array([p["n_warmup_steps"] for p in params])[:, None]
     n_comp = np.zeros(B, dtype=np.int64)
     budget = np.zeros(B, dtype=np.int64)
+    n_cal = np.zeros(B, dtype=np.int64)   # COMPLETE curves that reach the budget (the forecaster calibrates on them)
     best = np.full(B, np.nan)
     rows = np.arange(B)
     cols = np.arange(J)
@@ -48,7 +54,7 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
         finite = present & np.isfinite(x)
         seen = np.cumsum(finite, axis=1)
         g = calls & (gate(st.steps, np.isfinite(x), seen, n_comp[:, None], budget[:, None], n_warmup,
-                          n_startup[:, None]) == LOOK)
+                          n_startup[:, None], n_cal[:, None], calibrated_only) == LOOK)
         if g.any():
             # each replay's finite values left-packed in step order: row b's prefix at column j is packed[b, :seen]
             packed = np.take_along_axis(x, np.argsort(~finite, axis=1, kind="stable"), axis=1)
@@ -75,4 +81,5 @@ def run(st: Stack, orders: np.ndarray, params: list[dict[str, Any]], audited: np
             n_comp += done
             for b in np.flatnonzero(done):
                 complete[b].append(int(i[b]))
+                n_cal[b] = int(reaches_budget(curves[b, complete[b]], int(budget[b])).sum())
     return out
