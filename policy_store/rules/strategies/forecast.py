@@ -9,7 +9,9 @@ shipped forecaster (:func:`policy_store.meta.forecast.load_forecaster`) gives
 quantiles of the trial's final, with those curves as the study's context (where
 the prefix stands among them and how they continued); :func:`prob_beats` reads from them the probability
 ``P`` that the final beats the incumbent (piecewise-linear CDF between the
-quantiles, exponential tails beyond them). Prune iff ``P < alpha``. Never prune
+quantiles, exponential tails beyond them). Prune iff ``P < alpha`` (default 0.1: the one alpha at or
+above Optuna's ``MedianPruner()`` on both corpora it was chosen on, LCDB and the HPO corpus, each with the
+forecaster held out by source; ``benchmarks/forecast_rule.py``). Never prune
 with fewer than ``n_startup_trials`` COMPLETE trials (at least 1: an incumbent is
 needed), before ``n_warmup_steps``, at a non-finite value, once the trial has
 reached the budget (its forecast is then its value), or, with ``calibrated_only``
@@ -247,7 +249,7 @@ class Forecast(Strategy):
     kernel = "forecast"
     optuna_backed = False
     params = (
-        Param("alpha", "float", 0.05, low=0.0, high=1.0, low_open=True, high_open=True),
+        Param("alpha", "float", 0.1, low=0.0, high=1.0, low_open=True, high_open=True),
         Param("n_startup_trials", "int", 1, low=1),
         Param("n_warmup_steps", "int", 0, low=0),
     )
