@@ -295,3 +295,13 @@ def test_the_cut_trials_are_forecast_with_the_forecast_rules_own_context():
     filled[6] = [0.7, 0.7, 0.5, 0.4]
     moved = forecaster.quantiles(np.array([[0.92, 0.8]]), np.array([2]), ended.budget, False, LEVELS, context=filled)
     assert not np.array_equal(moved, expected)
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "40"])
+def test_a_bad_planned_trial_count_is_refused_before_the_store_is_touched(tmp_path, bad):
+    from policy_store.errors import InvalidInputError
+
+    path = tmp_path / "never.duckdb"
+    with pytest.raises(InvalidInputError, match="n_trials") as e:
+        StorePruner(path, task="t", recommend=True, n_trials=bad)
+    assert e.value.field == "n_trials" and not path.exists()
