@@ -261,7 +261,8 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     :func:`policy_store.meta.forecast.load_forecaster` -- and ``rank``; here, so a
     re-scoring child process forecasts too) and ``basis`` says what the evidence held;
     each replicate resamples the ended trials and draws every pruned trial's final
-    from its forecast. ``size``: trials per replicate (default: as many as there are).
+    from its forecast. ``size``: the planned study's trials; each replicate's compute saved is then
+    measured on ``size`` draws (its first ones the replicate's), its regret and kills on the replicate.
 
     >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
     >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}}),
@@ -278,13 +279,19 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     if n == 0:
         raise InvalidInputError("no completed trial to score the candidates on", field="curves")
     rng = np.random.default_rng([int(seed), n])
-    subs = []
+    subs, planned = [], []
     for b in range(n_boot):
-        rows = rng.integers(0, n, n if size is None else int(size))
-        subs.append(_resampled(cont.realise(rng.standard_normal(n)) if cont is not None else base, rows, b))
-    per_study = replay_many(subs, list(specs), (0,), study_names=[base.study] * n_boot)
-    outs = [outcome_arrays(s, r) for s, r in zip(subs, per_study, strict=True)]
-    saved = np.stack([o["compute_saved"] for o in outs])           # (n_boot, n_specs)
+        rows = rng.integers(0, n, n)
+        full = cont.realise(rng.standard_normal(n)) if cont is not None else base
+        subs.append(_resampled(full, rows, b))
+        if size is not None and size > n:
+            planned.append(_resampled(full, np.concatenate([rows, rng.integers(0, n, int(size) - n)]), b))
+    per_study = replay_many(subs + planned, list(specs), (0,), study_names=[base.study] * len(subs + planned))
+    outs = [outcome_arrays(s, r) for s, r in zip(subs + planned, per_study, strict=True)]
+    # compute saved on the planned study's length when given; regret and kills on the ended trials' count,
+    # where each trial appears as often as it might have been drawn (copies would make a kill look harmless)
+    saved = np.stack([o["compute_saved"] for o in outs[len(subs):] or outs])     # (n_boot, n_specs)
+    outs = outs[:len(subs)]
     regret = np.stack([o["regret"] for o in outs]) / regret_unit
     killed = np.stack([o["killed_best"] for o in outs]).astype(float)
     # a replicate where a rule let nothing finish: the worst regret any rule had there
@@ -343,10 +350,12 @@ class AdaptiveSelector:
     n_trials:
         The trials the study is planned to run (None: unknown).
     planned:
-        With ``n_trials`` known: each bootstrap replicate of a re-scoring is a study of the planned
-        length (``n_trials`` draws from the ended trials), so the candidates' startup gates, rungs and
-        reference sets act as they will on the whole study, not on a few trials; the replicates'
-        variance is scaled by ``n_trials / n_ended`` (the information is still ``n_ended`` trials').
+        With ``n_trials`` known: each bootstrap replicate's compute saved is measured on a study of
+        the planned length (``n_trials`` draws from the ended trials), so the candidates' startup
+        gates, rungs and reference sets act as they will on the whole study, not on a few trials;
+        its regret and kills stay measured on the ended trials' count (copies of the best trial
+        would make a kill look harmless); the replicates' variance is scaled by
+        ``n_trials / n_ended`` (the information is still ``n_ended`` trials').
 
     Attributes
     ----------
