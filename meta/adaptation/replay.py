@@ -135,13 +135,10 @@ def adaptive_replay(curves: StudyCurves, order: int | np.ndarray, prior: Prior, 
     lam, min_trials, every, margin, n_boot, seed, small_study, forecaster:
         Of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`.
     options:
-        Its other options (``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``,
-        ``planned``); ``n_trials`` defaults to the study's length (a live study is told it:
-        ``StorePruner(..., n_trials=...)``).
+        Its other options (``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``).
     """
     order = trial_order(curves.n_trials, order) if np.isscalar(order) else np.asarray(order, dtype=np.int64)
     n = len(order)
-    options.setdefault("n_trials", n)
     sel = AdaptiveSelector(prior, lam=lam, min_trials=min_trials, every=every, margin=margin, n_boot=n_boot,
                            seed=seed, small_study=small_study, forecaster=forecaster, **options)
     start_name = sel.incumbent_name

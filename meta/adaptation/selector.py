@@ -250,7 +250,7 @@ def _resampled(c: StudyCurves, rows: np.ndarray, b: int) -> StudyCurves:
 
 def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs: Sequence[RuleSpec], *,
                      lam: float = 20.0, n_boot: int = 16, seed: int = 0, regret_unit: float = 1.0,
-                     forecaster: Any = None, rank: bool = True, size: int | None = None) -> dict[str, Any]:
+                     forecaster: Any = None, rank: bool = True) -> dict[str, Any]:
     """Every spec replayed on bootstrap replicates of a study's completed trials (or of its ended trials).
 
     Returns ``saved``, ``regret`` (divided by ``regret_unit``), ``killed`` (means
@@ -261,8 +261,7 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     :func:`policy_store.meta.forecast.load_forecaster` -- and ``rank``; here, so a
     re-scoring child process forecasts too) and ``basis`` says what the evidence held;
     each replicate resamples the ended trials and draws every pruned trial's final
-    from its forecast. ``size``: the planned study's trials; each replicate's compute saved is then
-    measured on ``size`` draws (its first ones the replicate's), its regret and kills on the replicate.
+    from its forecast.
 
     >>> c = StudyCurves.from_arrays("s", [[3.0, 2.0, 1.0], [3.5, 3.0, 2.5], [2.0, 1.5, 0.5], [4.0, 3.9, 3.8]])
     >>> specs = [RuleSpec.parse({"strategy": "median", "params": {"n_startup_trials": 1}}),
@@ -279,19 +278,13 @@ def score_candidates(completed: StudyCurves | EndedTrials | Continuations, specs
     if n == 0:
         raise InvalidInputError("no completed trial to score the candidates on", field="curves")
     rng = np.random.default_rng([int(seed), n])
-    subs, planned = [], []
+    subs = []
     for b in range(n_boot):
         rows = rng.integers(0, n, n)
-        full = cont.realise(rng.standard_normal(n)) if cont is not None else base
-        subs.append(_resampled(full, rows, b))
-        if size is not None and size > n:
-            planned.append(_resampled(full, np.concatenate([rows, rng.integers(0, n, int(size) - n)]), b))
-    per_study = replay_many(subs + planned, list(specs), (0,), study_names=[base.study] * len(subs + planned))
-    outs = [outcome_arrays(s, r) for s, r in zip(subs + planned, per_study, strict=True)]
-    # compute saved on the planned study's length when given; regret and kills on the ended trials' count,
-    # where each trial appears as often as it might have been drawn (copies would make a kill look harmless)
-    saved = np.stack([o["compute_saved"] for o in outs[len(subs):] or outs])     # (n_boot, n_specs)
-    outs = outs[:len(subs)]
+        subs.append(_resampled(cont.realise(rng.standard_normal(n)) if cont is not None else base, rows, b))
+    per_study = replay_many(subs, list(specs), (0,), study_names=[base.study] * n_boot)
+    outs = [outcome_arrays(s, r) for s, r in zip(subs, per_study, strict=True)]
+    saved = np.stack([o["compute_saved"] for o in outs])           # (n_boot, n_specs)
     regret = np.stack([o["regret"] for o in outs]) / regret_unit
     killed = np.stack([o["killed_best"] for o in outs]).astype(float)
     # a replicate where a rule let nothing finish: the worst regret any rule had there
@@ -347,15 +340,6 @@ class AdaptiveSelector:
         aggressive one only if the study's early values rank its finals
         (:meth:`~.evidence.Continuations.early_order` >= ``order_gate``) or the regret its extra
         kills cost in the re-scoring is at most half the compute it saves.
-    n_trials:
-        The trials the study is planned to run (None: unknown).
-    planned:
-        With ``n_trials`` known: each bootstrap replicate's compute saved is measured on a study of
-        the planned length (``n_trials`` draws from the ended trials), so the candidates' startup
-        gates, rungs and reference sets act as they will on the whole study, not on a few trials;
-        its regret and kills stay measured on the ended trials' count (copies of the best trial
-        would make a kill look harmless); the replicates' variance is scaled by
-        ``n_trials / n_ended`` (the information is still ``n_ended`` trials').
 
     Attributes
     ----------
@@ -382,8 +366,6 @@ class AdaptiveSelector:
     return_margin: float = 1.0
     gate: bool = True
     order_gate: float = 0.5
-    n_trials: int | None = None
-    planned: bool = False
     incumbent: int = field(init=False)
     switches: list[Switch] = field(init=False, default_factory=list)
     evidence: list[Evidence] = field(init=False, default_factory=list)
@@ -393,11 +375,9 @@ class AdaptiveSelector:
 
     def __post_init__(self) -> None:
         if (self.min_trials < 2 or self.every < 1 or self.n_boot < 2 or not self.margin >= 0
-                or not self.small_study >= 0 or self.cooldown < 0 or not self.return_margin >= 0
-                or (self.n_trials is not None and self.n_trials < 1)):
+                or not self.small_study >= 0 or self.cooldown < 0 or not self.return_margin >= 0):
             raise InvalidInputError("need min_trials >= 2, every >= 1, n_boot >= 2, margin >= 0, small_study >= 0, "
-                                    "cooldown >= 0, return_margin >= 0 and n_trials >= 1 (or None)",
-                                    field="min_trials")
+                                    "cooldown >= 0 and return_margin >= 0", field="min_trials")
         self._prior_mean, self._prior_var = self.prior.utility(self.lam)
         self.incumbent = (int(np.argmax(self._prior_mean)) if self.prior.start is None else int(self.prior.start))
         self.status = f"no evidence yet: no trial has ended, re-scoring needs {self.min_trials} ended trials"
@@ -429,11 +409,9 @@ class AdaptiveSelector:
         else:
             n, n_done, unit, direction = ended.n_trials, ended.n_completed, ended.regret_unit(), ended.curves.direction
         ok = np.array([sp.direction in (None, direction) for sp in self.prior.specs])
-        size = self.n_trials if self.planned and self.n_trials is not None and self.n_trials > n else None
         part = self.scorer(ended, [sp for sp, k in zip(self.prior.specs, ok, strict=True) if k], lam=self.lam,
                            n_boot=self.n_boot, seed=self.seed, regret_unit=unit, forecaster=self.forecaster,
-                           rank=self.rank, size=size)
-        inflate = 1.0 if size is None else size / n      # replicates of size draws hold n trials' information
+                           rank=self.rank)
         basis = dict(part.get("basis") or {"ended": n})
         s = {}
         for key in ("saved", "regret", "killed", "mean", "var"):
@@ -441,7 +419,7 @@ class AdaptiveSelector:
             s[key][ok] = part[key]
         u = np.full((self.n_boot, len(ok)), np.nan)
         u[:, ok] = part["u"]
-        v_d = np.maximum(np.nan_to_num(s["var"] * inflate, nan=1.0) + self.small_study / n, VAR_FLOOR)
+        v_d = np.maximum(np.nan_to_num(s["var"], nan=1.0) + self.small_study / n, VAR_FLOOR)
         w_p, w_d = 1.0 / self._prior_var, 1.0 / v_d
         finite = np.isfinite(self._prior_mean) & ok
         post_var = 1.0 / (w_p + w_d)
@@ -450,7 +428,7 @@ class AdaptiveSelector:
         # the gain over the incumbent from paired replicates: both replayed on the same trials and draws
         i = self.incumbent
         d = u - u[:, [i]]
-        dv_d = np.maximum(np.nan_to_num(d.var(0, ddof=1) * inflate, nan=1.0) + self.small_study / n, VAR_FLOOR)
+        dv_d = np.maximum(np.nan_to_num(d.var(0, ddof=1), nan=1.0) + self.small_study / n, VAR_FLOOR)
         dv_p = self._prior_var + self._prior_var[i]
         dm_p = np.where(finite, self._prior_mean, 0.0) - (self._prior_mean[i] if finite[i] else 0.0)
         diff_var = 1.0 / (1.0 / dv_p + 1.0 / dv_d)

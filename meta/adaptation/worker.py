@@ -47,7 +47,7 @@ class RescoreProcess:
 
     def __call__(self, completed: Any, specs: Sequence[RuleSpec], *, lam: float = 20.0, n_boot: int = 16,
                  seed: int = 0, regret_unit: float = 1.0, forecaster: Any = None,
-                 rank: bool = True, size: int | None = None) -> dict[str, Any]:
+                 rank: bool = True) -> dict[str, Any]:
         with self._lock:
             if self._proc is None or self._proc.poll() is not None:
                 self._proc = subprocess.Popen([sys.executable, "-m", "policy_store.meta.adaptation.worker"],
@@ -55,7 +55,7 @@ class RescoreProcess:
             assert self._proc.stdin is not None and self._proc.stdout is not None
             try:
                 pickle.dump((completed, [s.canonical_json() for s in specs], lam, n_boot, seed, regret_unit,
-                             forecaster, rank, size), self._proc.stdin)
+                             forecaster, rank), self._proc.stdin)
                 self._proc.stdin.flush()
                 ok, out = pickle.load(self._proc.stdout)
             except (OSError, EOFError, pickle.UnpicklingError) as e:
@@ -87,13 +87,13 @@ def _serve() -> None:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         try:
-            completed, specs, lam, n_boot, seed, regret_unit, forecaster, rank, size = pickle.load(stdin)
+            completed, specs, lam, n_boot, seed, regret_unit, forecaster, rank = pickle.load(stdin)
         except EOFError:
             return
         try:
             reply: tuple[bool, Any] = (True, score_candidates(completed, [RuleSpec.parse(s) for s in specs], lam=lam,
                                                               n_boot=n_boot, seed=seed, regret_unit=regret_unit,
-                                                              forecaster=forecaster, rank=rank, size=size))
+                                                              forecaster=forecaster, rank=rank))
         except Exception as e:  # reported to the parent, which keeps its rule
             reply = (False, repr(e))
         pickle.dump(reply, stdout)

@@ -214,14 +214,10 @@ class StorePruner(BasePruner):
         the module docstring), or a dict of :class:`~policy_store.meta.adaptation.selector.AdaptiveSelector`
         options (``lam`` -- default ``recommend_with``'s --, ``min_trials``, ``every``, ``margin``,
         ``n_boot``, ``seed``, ``small_study``, ``forecaster`` -- a name of ``load_forecaster`` --,
-        ``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``, ``planned``) plus
+        ``rank``, ``cooldown``, ``return_margin``, ``gate``, ``order_gate``) plus
         ``background``: ``"process"`` (default),
         ``"thread"`` or ``False``. Another name (the removed ``backtest`` too) raises
         :class:`InvalidInputError` before the store is opened.
-    n_trials:
-        With ``recommend=True``: the trials the study is planned to run (``study.optimize``'s
-        ``n_trials``), so adaptation re-scores the candidates on studies of that length
-        (``adapt`` option ``planned``); None: unknown.
 
     Attributes
     ----------
@@ -242,7 +238,7 @@ class StorePruner(BasePruner):
     def __init__(self, store: PolicyStore | str | os.PathLike[str], *, task: str | None = None,
                  rule: str | None = None, recommend: bool = False, recommend_with: dict[str, Any] | None = None,
                  spool_dir: str | os.PathLike[str] | None = None, fsync: str = "close", timeout: float = 10.0,
-                 adapt: bool | dict[str, Any] = True, study: Any = None, n_trials: int | None = None) -> None:
+                 adapt: bool | dict[str, Any] = True, study: Any = None) -> None:
         if (rule is None) == (not recommend):
             raise InvalidInputError("give exactly one of rule='name[@version]' or recommend=True", field="rule")
         if recommend and not task:
@@ -251,8 +247,6 @@ class StorePruner(BasePruner):
             from policy_store.integrations.adaptation import check_options
 
             check_options(adapt)  # refused before the store is written and any worker starts
-        if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
-            raise InvalidInputError(f"n_trials must be a whole number >= 1, got {n_trials!r}", field="n_trials")
         if task is not None:
             check_name(task, "task")  # refused now, not after the study ran (file ingest's rule)
         self._store = store if isinstance(store, PolicyStore) else None
@@ -275,7 +269,6 @@ class StorePruner(BasePruner):
                 self.version, prior = recommended_start(s, task, **(recommend_with or {}))
                 if adapt:
                     self._adapt = {"lam": float((recommend_with or {}).get("lam", 20.0)),
-                                   **({"n_trials": n_trials} if n_trials is not None else {}),
                                    **(adapt if isinstance(adapt, dict) else {})}
                     self._prior = prior
             else:

@@ -37,11 +37,11 @@ def wrong_model(seed: int = 0) -> MetaModel:
     return MetaModel(learner, grid)
 
 
-def _pruner(store_path, model, n_trials=None, **adapt):
+def _pruner(store_path, model, **adapt):
     return StorePruner(store_path, task="breast-cancer-sgd", recommend=True,
                        recommend_with={"model": model, "meta_features": {"a": 0.0, "b": 0.0},
                                        "direction": "minimize"},
-                       adapt={"background": False, "min_trials": 6, **adapt}, n_trials=n_trials)
+                       adapt={"background": False, "min_trials": 6, **adapt})
 
 
 def _run(worker, pruner, name, n_trials, seed=3):
@@ -99,23 +99,18 @@ def test_a_wrong_prior_is_switched_by_the_evidence_recorded_and_explained(worker
         assert store.scalar("SELECT count(*) FROM rule_versions WHERE rule = ?", [start.rule]) == len(versions)
 
 
-@pytest.mark.parametrize("planned", [False, True], ids=["default", "planned"])
-def test_the_offline_adaptive_replay_makes_the_live_decisions(worker, store_path, model, planned):
-    """Live: told the planned trials (``n_trials``) when ``planned``; offline: the study's length."""
+def test_the_offline_adaptive_replay_makes_the_live_decisions(worker, store_path, model):
     full = optuna.create_study(study_name="full", pruner=optuna.pruners.NopPruner(),
                                sampler=optuna.samplers.RandomSampler(seed=3))
     full.optimize(worker.objective, n_trials=40)
     curves = trial_curves(full.trials, "offline", "minimize")
-    opts = {"planned": True} if planned else {}
-    pruner = _pruner(store_path, model, n_trials=40 if planned else None, **opts)
-    _, calls = _run(worker, pruner, f"live-twin-{planned}", n_trials=40)
-    offline = adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0, **opts)
+    pruner = _pruner(store_path, model)
+    _, calls = _run(worker, pruner, "live-twin", n_trials=40)
+    offline = adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
     assert pruner.switches, "the twin should switch, or it tests nothing about switches"
-    # forecasts on: the evidence held pruned trials continued by the forecaster (at every switch of the default;
-    # planned, the first switch comes before anything was pruned)
-    assert all(s.basis["pruned"] > 0 and s.basis["forecaster"] for _, s in pruner.switches) or planned
-    assert any(e.basis.get("pruned", 0) > 0 and e.basis["forecaster"] for e in pruner.adaptation.selector.evidence)
-    off, live = offline_evidence(curves, pruner, **opts), pruner.adaptation.selector.evidence
+    # forecasts on: the evidence of every re-scoring held pruned trials continued by the forecaster
+    assert all(s.basis["pruned"] > 0 and s.basis["forecaster"] for _, s in pruner.switches)
+    off, live = offline_evidence(curves, pruner), pruner.adaptation.selector.evidence
     assert [e.basis for e in off] == [e.basis for e in live] and len(live) > len(pruner.switches)
     assert all(np.array_equal(a.diff_mean, b.diff_mean) for a, b in zip(off, live, strict=True))
     assert [s.to_dict() for s in offline.switches] == [s.to_dict() for _, s in pruner.switches]
@@ -125,7 +120,7 @@ def test_the_offline_adaptive_replay_makes_the_live_decisions(worker, store_path
     assert [int(np.argmax(offline.rule_of != offline.rule_of[0]))] == first[:1]
 
 
-def offline_evidence(curves, pruner, **options):
+def offline_evidence(curves, pruner):
     """The offline twin's re-scorings (each one's evidence), from the same prior and options."""
     from policy_store.meta.adaptation import replay as offline
 
@@ -139,7 +134,7 @@ def offline_evidence(curves, pruner, **options):
 
     offline.AdaptiveSelector.rescore = spy
     try:
-        adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0, **options)
+        adaptive_replay(curves, 0, pruner._prior, min_trials=6, lam=20.0)
     finally:
         offline.AdaptiveSelector.rescore = real
     return seen
@@ -300,13 +295,3 @@ def test_the_cut_trials_are_forecast_with_the_forecast_rules_own_context():
     filled[6] = [0.7, 0.7, 0.5, 0.4]
     moved = forecaster.quantiles(np.array([[0.92, 0.8]]), np.array([2]), ended.budget, False, LEVELS, context=filled)
     assert not np.array_equal(moved, expected)
-
-
-@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "40"])
-def test_a_bad_planned_trial_count_is_refused_before_the_store_is_touched(tmp_path, bad):
-    from policy_store.errors import InvalidInputError
-
-    path = tmp_path / "never.duckdb"
-    with pytest.raises(InvalidInputError, match="n_trials") as e:
-        StorePruner(path, task="t", recommend=True, n_trials=bad)
-    assert e.value.field == "n_trials" and not path.exists()

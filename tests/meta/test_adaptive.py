@@ -348,39 +348,3 @@ def test_a_non_finite_report_is_carried_over_and_a_trial_with_none_finite_stays_
     full = cont.realise(np.zeros(6))
     assert np.isfinite(full.values[4, -1]) and not full.present[5, -1]
     assert 0.0 <= cont.kill_risk() <= 1.0
-
-
-def test_planned_replicates_are_studies_of_the_planned_length(study, monkeypatch):
-    """With the planned trials known (``planned``), compute saved is also replayed on studies of that length;
-    else only on replicates of the ended trials' count (never shorter than what has ended)."""
-    import policy_store.meta.adaptation.selector as selector
-
-    sizes: list[set[int]] = []
-    real = selector.replay_many
-
-    def spy(subs, *args, **kwargs):
-        sizes.append({s.n_trials for s in subs})
-        return real(subs, *args, **kwargs)
-
-    monkeypatch.setattr(selector, "replay_many", spy)
-    ended = EndedTrials.build(_first(study, 8), np.zeros(8, dtype=bool))
-    for planned, n_trials, want in ((True, 30, {8, 30}), (False, 30, {8}), (True, None, {8}), (True, 5, {8})):
-        sel = AdaptiveSelector(_prior("median-w0-s2"), n_trials=n_trials, planned=planned, n_boot=4)
-        sel.rescore(ended)
-        assert sizes[-1] == want, (planned, n_trials)
-    with pytest.raises(InvalidInputError, match="n_trials"):
-        AdaptiveSelector(_prior("median-w0-s2"), n_trials=0)
-
-
-def test_the_offline_replay_plans_the_studys_length(study):
-    out = adaptive_replay(study, 0, _prior(_ranked(study)[-1]), min_trials=6, planned=True)
-    told = adaptive_replay(study, 0, _prior(_ranked(study)[-1]), min_trials=6, planned=True,
-                           n_trials=study.n_trials)
-    assert out.to_dict() == told.to_dict()
-    assert out.to_dict() != adaptive_replay(study, 0, _prior(_ranked(study)[-1]), min_trials=6, planned=True,
-                                            n_trials=4 * study.n_trials).to_dict()
-
-
-def _first(c: StudyCurves, n: int) -> StudyCurves:
-    return StudyCurves(c.study, c.task, c.direction, c.trials[:n], c.trial_numbers[:n], c.steps, c.values[:n],
-                       c.present[:n], c.cost[:n])
