@@ -11,6 +11,9 @@ With ``--heldout`` the same on unseen data: a model fitted on every task of both
 corpora, scored on a sample of the held-out HPO corpus (datasets in no corpus).
 Rows are cached under ``--cache`` (one file per setting and version of the code that makes them: the adaptation,
 the forecaster, the rules and the replay: :data:`CODE`), so a rerun of unchanged code only prints.
+With ``--bound`` also the attainable bound: per study, a switch to the CV oracle rule, and to the study's best rule
+in hindsight, made when the evidence first exists, and where the start rule killed the best trial
+(:func:`attainable_bound`).
 
     python benchmarks/adaptive_cv.py --tasks 30 --orders 1 --variant defaults: --variant eager:small_study=0.05
     python benchmarks/adaptive_cv.py --no-cv --heldout /work/handoff/hpo-heldout.parquet \\
