@@ -7,17 +7,13 @@ temporary table (which spills beyond the buffer pool). One aggregate per trial
 gives the trials' rows and every row check (an odd cell, a NaN where it may not
 be, a trial whose state or params differ between its points); the label, state,
 direction and params checks run on the distinct values of that summary, the
-group checks on it too. The points go from the file to the store's tables
-without leaving DuckDB, in one transaction, and the trials from the summary.
-The content hash is the one of :mod:`~policy_store.ingest.hashing` (same
-digests): each study's header and trial texts come from the summary, its points
-are fetched as numbers only and hashed once the study's last point has come,
-sorted where they are not in canonical order. When no study of the file is in
-the store yet (and the file has no peak memory), the points hashed are the ones
-just inserted, read back within the transaction by row id (the stored row groups
-skipped), so the file is read twice, not three times; otherwise the hash is read
-from the file before the write, since it decides what is unchanged, replaced or
-refused. Neither pandas nor the whole validation is imported on this path.
+group checks on it too. The content hash is the one of
+:mod:`~policy_store.ingest.hashing` (same digests): each study's header and
+trial texts come from the summary, its points are fetched as numbers only, in
+file order, sorted per study where the file is not. The points go from the file
+to the store's tables without leaving DuckDB, in one
+transaction, and the trials from the summary. Neither pandas nor the whole
+validation is imported on this path.
 
 A file written to between the passes is never stored: its ``os.stat`` (size,
 modification time, inode, device) is taken before the first pass and checked
@@ -55,7 +51,6 @@ import os
 import uuid
 from pathlib import Path
 from stat import S_ISREG
-from typing import NamedTuple
 
 import duckdb
 import numpy as np
@@ -79,23 +74,13 @@ _PARQUET_NUMBERS = frozenset(("DOUBLE", "FLOAT", "BIGINT", "INTEGER", "SMALLINT"
                               "USMALLINT", "UTINYINT"))
 _PARQUET_INTEGERS = _PARQUET_NUMBERS - {"DOUBLE", "FLOAT"}
 ROWS_PER_BATCH = 250_000
-"""Points fetched from DuckDB at a time, for the content hash (numbers only)."""
-CARRY_BATCHES = 4
-"""The content hash holds at most this many batches' worth of points of studies not yet complete."""
+"""Points fetched from DuckDB at a time, in file order, for the content hash (numbers only)."""
 STORE_MEMORY = "256MB"
 """Buffer pool of the store's connection during the call: the per-trial aggregate beyond it spills to disk."""
 
 
 class _FileChangedError(Exception):
     """The file is no longer the one the first pass read; raised inside the write's unit, it rolls it back."""
-
-
-class _HashFirstError(Exception):
-    """A study of the file is in the store: its hash, read from the file, decides first what to write."""
-
-
-class _LeaveItError(Exception):
-    """Raised inside the write's unit (rolling it back): the reference path must read the file."""
 
 
 def _file_state(path: Path) -> tuple[int, int, int, int] | None:
@@ -265,24 +250,15 @@ def _groups_agree(store: PolicyStore, trials: str) -> bool:
     ))
 
 
-class _Studies(NamedTuple):
-    """What the hash needs of the summary: each study's label and texts, and where each point's trial ranks."""
+def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: bool) -> dict[str, str] | None:
+    """Content hash of every study; None when a point repeats or a study's rows are not together in the file
+    (the reference path then hashes the file whole, or partitioned), or when the reader refuses a line the
+    summary read (the file changed in between, or DuckDB reads it differently).
 
-    labels_texts: list[tuple[str, str]]
-    """(study, header and trial texts) in study order."""
-    keys: np.ndarray
-    """``hash(study, trial)`` of every trial, sorted."""
-    rank_of_key: np.ndarray
-    """The trial's rank in (study, trial label) byte order, per sorted key."""
-    study_of: np.ndarray
-    """Trial rank -> study index."""
-    n_points: np.ndarray
-    """Points per study."""
-
-
-def _studies(store: PolicyStore, trials: str) -> _Studies | None:
-    """The header and trial texts of each study, built by DuckDB from the trials summary (None: two trials
-    share one 64-bit key, odds ~3e-8 at 1 M trials; the reference path then hashes)."""
+    The header and trial texts of each study are built by DuckDB from the trials summary; the points are
+    fetched in file order as numbers, each with its trial's rank in (study, trial label) order, and hashed
+    study by study, sorted first only where the file's order is not already the canonical one.
+    """
     studies = store.execute(
         f"""SELECT study, task || chr(31) || coalesce(metric, '') || chr(31) || direction || chr(29),
                    count(*), sum(n_steps)
@@ -299,96 +275,55 @@ def _studies(store: PolicyStore, trials: str) -> _Studies | None:
     n_trials = np.array([r[2] for r in studies], dtype=np.int64)
     n_points = np.array([r[3] for r in studies], dtype=np.int64)
     bounds = np.r_[0, np.cumsum(n_trials)].tolist()
-    labels_texts = [(r[0], r[1] + "\x1e".join(texts[bounds[i]:bounds[i + 1]])) for i, r in enumerate(studies)]
+    studies = [(r[0], r[1] + "\x1e".join(texts[bounds[i]:bounds[i + 1]])) for i, r in enumerate(studies)]
     del texts
+    study_of = np.repeat(np.arange(len(studies)), n_trials)  # trial rank -> study index
     # each point's trial rank from its (study, trial) hash: no join, which would have to run on one thread to
-    # keep the input's order
+    # keep the file's order; two trials with one 64-bit hash (odds ~3e-8 at 1 M trials) leave it to the reference path
     by_key = np.argsort(keys)
     keys = keys[by_key]
     if (keys[1:] == keys[:-1]).any():
         return None
-    return _Studies(labels_texts, keys, by_key, np.repeat(np.arange(len(labels_texts)), n_trials), n_points)
-
-
-def _hashes(store: PolicyStore, points: str, params: dict, trials: str, memory: bool) -> dict[str, str] | None:
-    """Content hash of every study, read from the file: the pass taken when the hashes decide what to write
-    (a study of the file is in the store already) or when the file has peak memory. None when a point repeats,
-    when studies are scattered over the file (the reference path then sorts them), or when the reader refuses a
-    line the summary read (the file changed in between, or DuckDB reads it differently)."""
-    studies = _studies(store, trials)
-    if studies is None:
-        return None
     mem = "coalesce(peak_memory_mb, 'NaN'::DOUBLE)" if memory else "'NaN'::DOUBLE"
+    order = store.scalar("SELECT current_setting('preserve_insertion_order')")
+    store.execute("SET preserve_insertion_order = true")
     try:
-        return _hash_query(store, f"""SELECT hash(study, trial), step, value, coalesce(cost_seconds, 'NaN'::DOUBLE),
-                                             {mem} FROM {points}""",  # noqa: S608
-                           params or None, studies)
+        reader = store.execute(
+            f"""SELECT hash(study, trial), step, value, coalesce(cost_seconds, 'NaN'::DOUBLE), {mem}
+                FROM {points}""",  # noqa: S608
+            params or None,
+        ).to_arrow_reader(ROWS_PER_BATCH)
+        done = np.zeros(len(studies), dtype=bool)
+        result: dict[str, str] = {}
+        carry: list[np.ndarray] | None = None
+        for batch in reader:
+            columns = [numbers(batch.column(i)) for i in range(5)]
+            # looked up once per run of one trial's points (usually together in the file)
+            runs = np.flatnonzero(np.r_[True, columns[0][1:] != columns[0][:-1]])
+            at = np.searchsorted(keys, columns[0][runs])
+            if not (keys[np.minimum(at, len(keys) - 1)] == columns[0][runs]).all():
+                return None  # a trial the summary did not see: the file changed since
+            columns[0] = np.repeat(by_key[at], np.diff(np.r_[runs, len(columns[0])]))
+            if carry is not None:
+                columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
+            last = study_of[columns[0]] == study_of[columns[0][-1]]  # its study may go on in the next batch
+            carry = [c[last] for c in columns]
+            if not _hash_block([c[~last] for c in columns], study_of, n_points, studies, done, result):
+                return None
+        if carry is not None and not _hash_block(carry, study_of, n_points, studies, done, result):
+            return None
     except (StoreError, duckdb.Error, OSError):
         # DuckDB refuses a line now (the file cut or rewritten since the summary): a StoreError from the query,
         # or a bare OSError from the Arrow reader past the first batch; the reference path names the line
         return None
-
-
-def _stored_hashes(store: PolicyStore, trials: str, floor: int | None, inserted: int) -> dict[str, str] | None:
-    """Content hash of every study from the points this transaction just inserted (no study of the summary was
-    in the store before): the file is not read again. ``floor`` is the row id above every point stored before
-    the insert (None on a lake); the scan then skips the stored row groups, if the ``inserted`` points are
-    exactly the rows at or above it. Otherwise the new studies' points are found by their labels."""
-    studies = _studies(store, trials)
-    if studies is None:
-        return None
-    if floor is not None and store.scalar("SELECT count(*) FROM curve_points WHERE rowid >= ?", [floor]) == inserted:
-        new, params = "rowid >= ?", [floor]
-    else:
-        new, params = f"study IN (SELECT study FROM {trials})", None  # noqa: S608 - a generated name
-    return _hash_query(store, f"""SELECT hash(study, trial), step, value, coalesce(cost_seconds, 'NaN'::DOUBLE),
-                                         'NaN'::DOUBLE FROM curve_points WHERE {new}""",  # noqa: S608
-                       params, studies)
-
-
-def _hash_query(store: PolicyStore, sql: str, params, studies: _Studies) -> dict[str, str] | None:
-    """Hash the points ``sql`` returns (trial key, step, value, cost, memory) in the order it reads them."""
-    order = store.scalar("SELECT current_setting('preserve_insertion_order')")
-    store.execute("SET preserve_insertion_order = true")
-    try:
-        return _hash_batches(store.execute(sql, params).to_arrow_reader(ROWS_PER_BATCH), studies)
     finally:
         store.execute("SET preserve_insertion_order = ?", [order])
-
-
-def _hash_batches(batches, studies: _Studies) -> dict[str, str] | None:
-    """Hash each study once all its points have come, whatever their order; at most :data:`CARRY_BATCHES`
-    batches' worth of points of unfinished studies are held (None beyond: the studies are scattered)."""
-    keys, rank_of_key, study_of, n_points = studies.keys, studies.rank_of_key, studies.study_of, studies.n_points
-    seen = np.zeros(len(n_points), dtype=np.int64)
-    done = np.zeros(len(n_points), dtype=bool)
-    result: dict[str, str] = {}
-    carry: list[np.ndarray] | None = None
-    for batch in batches:
-        columns = [numbers(batch.column(i)) for i in range(5)]
-        if not len(columns[0]):
-            continue
-        # looked up once per run of one trial's points (usually together)
-        runs = np.flatnonzero(np.r_[True, columns[0][1:] != columns[0][:-1]])
-        at = np.searchsorted(keys, columns[0][runs])
-        if not (keys[np.minimum(at, len(keys) - 1)] == columns[0][runs]).all():
-            return None  # a trial the summary did not see: the file changed since
-        columns[0] = np.repeat(rank_of_key[at], np.diff(np.r_[runs, len(columns[0])]))
-        seen += np.bincount(study_of[columns[0]], minlength=len(seen))
-        if carry is not None:
-            columns = [np.concatenate((a, b)) for a, b in zip(carry, columns, strict=True)]
-        complete = (seen == n_points)[study_of[columns[0]]]
-        if not _hash_block([c[complete] for c in columns], study_of, n_points, studies.labels_texts, done, result):
-            return None
-        carry = [c[~complete] for c in columns]
-        if len(carry[0]) > CARRY_BATCHES * ROWS_PER_BATCH:
-            return None
     return result if done.all() else None
 
 
 def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.ndarray, studies: list,
                 done: np.ndarray, result: dict[str, str]) -> bool:
-    """Hash the studies of ``columns`` (trial rank, step, value, cost, memory; whole studies)."""
+    """Hash the studies of ``columns`` (trial rank, step, value, cost, memory; whole studies, each in one run)."""
     ranks, steps, values, costs, memory = columns
     if not len(ranks):
         return True
@@ -401,7 +336,7 @@ def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.nd
     ends = np.r_[starts[1:], len(study)]
     which = study[starts]
     if done[which].any() or not (ends - starts == n_points[which]).all():
-        return False  # more points than the summary counted
+        return False  # a study's rows are not together in the file
     # canonical order within a study: trial rank, then step strictly increasing
     ordered = (ranks[1:] > ranks[:-1]) | ((ranks[1:] == ranks[:-1]) & (steps[1:] > steps[:-1]))
     unordered = np.zeros(len(study), dtype=bool)
@@ -425,47 +360,13 @@ def _hash_block(columns: list[np.ndarray], study_of: np.ndarray, n_points: np.nd
     return True
 
 
-_READ_ERRORS = (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.ConstraintException,
-                duckdb.IOException)
-"""What DuckDB raises when it reads a line or cell it cannot store (NOT NULL on a step it could not read)."""
-
-
-def _row_floor(store: PolicyStore) -> int | None:
-    """A row id above every point stored now (None on a lake, whose row ids are the catalog's)."""
-    return None if store.is_lake else store.scalar("SELECT coalesce(max(rowid) + 1, 0) FROM curve_points")
-
-
-def _insert_points(store: PolicyStore, points: str, params: dict, only: str, memory: bool, path: Path,
-                   seen: tuple) -> int:
-    """Read the file once more into the store's points (and peak memory); the number of points inserted.
-
-    A line DuckDB refuses now rolls the unit back: :class:`_FileChangedError` if the file changed since the first
-    pass, else :class:`_LeaveItError` (the reference path names the line)."""
-    try:
-        inserted = store.execute(
-            f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {points}{only}",  # noqa: S608
-            params or None).fetchone()[0]
-        if memory:
-            store.execute(f"""INSERT INTO curve_memory SELECT study, trial, step, peak_memory_mb FROM {points}{only}
-                              WHERE peak_memory_mb IS NOT NULL""",  # noqa: S608
-                          params or None)
-    except StoreError as e:
-        if not isinstance(e.__cause__, _READ_ERRORS):
-            raise
-        _check_unchanged(path, seen)
-        raise _LeaveItError from e
-    return inserted
-
-
-def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: dict[str, str] | None,
+def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: dict[str, str],
            report: IngestReport, *, source: str, replace: bool, memory: bool, path: Path,
            seen: tuple) -> IngestReport:
     """Write the checked studies: one unit of work (re-run from the reads on after a commit conflict).
 
-    The points are read from the file once more: :class:`_FileChangedError` (the unit rolled back) unless the file
-    is still the one the first pass read and the points inserted are the ones the summary counted. Without
-    ``hashes`` (no study of the file may be in the store: :class:`_HashFirstError` otherwise), the content hashes
-    are taken from the points just inserted, within the unit."""
+    The points are read from the file once more: :class:`_FileChangedError` (the unit rolled back) unless the file is
+    still the one the first pass read and the points inserted are the ones the summary counted."""
     # Two hosts adding the same study at once must not both insert it: fenced transactions conflict.
     store.fence()
     tasks = store.fetch_dicts(f"""SELECT task, any_value(metric) AS metric, any_value(direction) AS direction
@@ -478,10 +379,7 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
                                 or (old["metric"] and task["metric"] and old["metric"] != task["metric"])):
             raise InvalidInputError("a task disagrees with the store")  # the reference path names the line
     report.new_tasks = [t["task"] for t in tasks if t["task"] not in stored]
-    if hashes is None and store.scalar(
-            f"SELECT count(*) FROM studies WHERE study IN (SELECT study FROM {trials})"):  # noqa: S608
-        raise _HashFirstError
-    to_write = sort_incoming(store, trials, hashes or {}, report, replace=replace)
+    to_write = sort_incoming(store, trials, hashes, report, replace=replace)
     if not to_write:
         _check_unchanged(path, seen)  # "unchanged" is said of the hashes of the file as first read
         return report
@@ -494,16 +392,13 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
     only = (" SEMI JOIN (SELECT unnest(string_split($write, chr(31))) AS study) USING (study)" if report.unchanged
             else "")
     chosen = {"write": joined(to_write)} if report.unchanged else {}
-    floor = _row_floor(store) if hashes is None else None
-    inserted = _insert_points(store, points, {**params, **chosen}, only, memory, path, seen)
-    report.points_written = int(store.scalar(
-        f"SELECT sum(n_steps) FROM {trials} WHERE study IN (SELECT {STUDY_LIST})", [joined(to_write)]))  # noqa: S608
-    if inserted != report.points_written:
-        raise _FileChangedError
-    if hashes is None:
-        hashes = _stored_hashes(store, trials, floor, inserted)
-        if hashes is None:
-            raise _LeaveItError  # a repeated point, studies scattered over the file: the reference path sorts
+    inserted = store.execute(
+        f"INSERT INTO curve_points SELECT study, trial, step, value, cost_seconds FROM {points}{only}",  # noqa: S608
+        {**params, **chosen} or None).fetchone()[0]
+    if memory:
+        store.execute(f"""INSERT INTO curve_memory SELECT study, trial, step, peak_memory_mb FROM {points}{only}
+                          WHERE peak_memory_mb IS NOT NULL""",  # noqa: S608
+                      {**params, **chosen} or None)
     store.execute(
         f"""INSERT INTO trials
             SELECT study, trial,
@@ -525,6 +420,10 @@ def _write(store: PolicyStore, points: str, params: dict, trials: str, hashes: d
             USING (study) GROUP BY t.study, h.content_hash""",  # noqa: S608
         {"source": source, "now": now, "studies": joined(to_write), "hashes": joined([hashes[s] for s in to_write])},
     )
+    report.points_written = int(store.scalar(
+        f"SELECT sum(n_steps) FROM {trials} WHERE study IN (SELECT {STUDY_LIST})", [joined(to_write)]))  # noqa: S608
+    if inserted != report.points_written:
+        raise _FileChangedError
     _check_unchanged(path, seen)
     return report
 
@@ -591,29 +490,17 @@ def ingest_with_engine(store: PolicyStore, path: str | Path, fmt: str, *, source
             rows, odd = store.execute(f"SELECT count(*), bool_or(_odd) FROM {trials}").fetchone()  # noqa: S608
             if rows == 0 or odd or not _plain_values(store, trials, csv_text) or not _groups_agree(store, trials):
                 return None
-            hashes = None
-            if memory:  # a study's peak memory is hashed beside its points: read from the file before writing
-                hashes = _hashes(store, points, params, trials, memory)
-                if hashes is None:
-                    _check_unchanged(path, seen)  # a line refused, points missing: the file may have changed since
-                    return None
-
-            def write(s: PolicyStore) -> IngestReport:
-                return _write(s, points, params, trials, hashes, IngestReport(), source=source, replace=replace,
-                              memory=memory, path=path, seen=seen)
-
+            hashes = _hashes(store, points, params, trials, memory)
+            if hashes is None:
+                _check_unchanged(path, seen)  # a line refused, points missing: the file may have changed since
+                return None
             try:
-                try:
-                    return store.run_atomic(write)
-                except _HashFirstError:  # nothing written: hash the file, then decide
-                    hashes = _hashes(store, points, params, trials, memory)
-                    if hashes is None:
-                        _check_unchanged(path, seen)
-                        return None
-                    return store.run_atomic(write)
-            except (_LeaveItError, InvalidInputError):
-                return None  # a line refused, a conflict with stored tasks: the reference path names the line
-            except StoreError:
+                return store.run_atomic(lambda s: _write(s, points, params, trials, hashes, IngestReport(),
+                                                         source=source, replace=replace, memory=memory, path=path,
+                                                         seen=seen))
+            except InvalidInputError:
+                return None  # a conflict with stored tasks: the reference path raises it naming the line
+            except StoreError:  # the write's read refused a line (the file cut since the first pass?)
                 _check_unchanged(path, seen)
                 raise
     except _FileChangedError:

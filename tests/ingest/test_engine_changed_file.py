@@ -22,9 +22,7 @@ def _rows(n_trials: int, n_steps: int, study: str = "s") -> str:
 
 
 def _after_pass(monkeypatch, name: str, change) -> None:
-    """Run ``change()`` right after the pass ``engine_load.<name>``: ``_insert_points`` (the second read of the
-    file, after the summary; the hashes then come from the inserted points) or ``_hashes`` (the file hashed before
-    the write, when a study of it is in the store already)."""
+    """Run ``change()`` right after the pass ``engine_load.<name>`` (the summary is before ``_hashes``)."""
     original = getattr(engine_load, name)
 
     def then_change(*args, **kwargs):
@@ -57,10 +55,10 @@ def _in_place(path: Path, edit) -> None:
     assert (after.st_size, after.st_mtime_ns, after.st_ino) == (before.st_size, before.st_mtime_ns, before.st_ino)
 
 
-def _store_with_a_study(tmp_path: Path, study: str = "kept") -> PolicyStore:
+def _store_with_a_study(tmp_path: Path) -> PolicyStore:
     store = PolicyStore(tmp_path / "store.duckdb")
     other = tmp_path / "other.csv"
-    other.write_text(_HEADER + _rows(2, 3, study=study))
+    other.write_text(_HEADER + _rows(2, 3, study="kept"))
     assert ingest_with_engine(store, other, "csv", source="other") is not None
     return store
 
@@ -95,20 +93,19 @@ def _bad_cell(path: Path) -> None:
 
 
 @pytest.mark.parametrize("change", [_append, _rewrite_value, _drop_last_line, _cut_mid_line, _bad_cell])
-@pytest.mark.parametrize("boundary", ["after the insert", "after the summary", "after the hash", "before the hash"])
+@pytest.mark.parametrize("boundary", ["after the hash", "after the summary"])
 def test_a_csv_file_changed_between_passes_is_refused_with_the_store_as_it_was(tmp_path, monkeypatch, change,
                                                                                 boundary):
-    """New studies are hashed from the points inserted (summary, insert); a study the store has already from
-    the file first (summary, hash, insert: here replaced)."""
     path = tmp_path / "runs.csv"
     path.write_text(_HEADER + _rows(3, 3))
-    stored = boundary.endswith("hash")
-    with _store_with_a_study(tmp_path, "s" if stored else "kept") as store:
+    with _store_with_a_study(tmp_path) as store:
         before = _state(store)
-        hook = _after_pass if boundary.startswith("after") else _before_pass
-        hook(monkeypatch, "_hashes" if stored else "_insert_points", lambda: change(path))
+        if boundary == "after the hash":
+            _after_pass(monkeypatch, "_hashes", lambda: change(path))
+        else:
+            _before_pass(monkeypatch, "_hashes", lambda: change(path))
         with pytest.raises(InvalidInputError, match="changed while it was being ingested") as raised:
-            ingest_with_engine(store, path, "csv", source="f", replace=stored)
+            ingest_with_engine(store, path, "csv", source="f")
         assert str(path) in str(raised.value)
         assert _state(store) == before
     with PolicyStore(tmp_path / "store.duckdb") as store:  # nothing of it committed
@@ -124,7 +121,7 @@ def test_a_parquet_file_changed_between_passes_is_refused_with_the_store_as_it_w
                else frame.assign(value=frame["value"].where(frame.index != 0, 99.0)))
     with _store_with_a_study(tmp_path) as store:
         before = _state(store)
-        _before_pass(monkeypatch, "_insert_points", lambda: changed.to_parquet(path, index=False))
+        _after_pass(monkeypatch, "_hashes", lambda: changed.to_parquet(path, index=False))
         with pytest.raises(InvalidInputError, match="changed while it was being ingested"):
             ingest_with_engine(store, path, "parquet", source="f")
         assert _state(store) == before
@@ -140,18 +137,15 @@ def test_more_points_written_than_the_summary_counted_are_refused_even_under_the
     path.write_text(original)
     with _store_with_a_study(tmp_path) as store:
         before = _state(store)
-        _before_pass(monkeypatch, "_insert_points", lambda: _in_place(path, lambda _: rewritten.encode()))
+        _after_pass(monkeypatch, "_hashes", lambda: _in_place(path, lambda _: rewritten.encode()))
         with pytest.raises(InvalidInputError, match="changed while it was being ingested"):
             ingest_with_engine(store, path, "csv", source="f")
         assert _state(store) == before
 
 
-@pytest.mark.parametrize("n_trials", [30, 3000])
-@pytest.mark.parametrize("second_pass", ["_insert_points", "_hashes"])
-def test_a_line_the_second_pass_refuses_is_left_to_the_reference_path_which_names_it(tmp_path, monkeypatch,
-                                                                                      n_trials, second_pass):
-    """The insert's read (DuckDB's error from the query), or the hash's (past the first batch: the Arrow
-    reader's OSError) when a study of the file is stored already."""
+@pytest.mark.parametrize("n_trials", [30, 3000])  # DuckDB's error from the query; the Arrow reader's OSError
+def test_a_line_the_hash_pass_refuses_is_left_to_the_reference_path_which_names_it(tmp_path, monkeypatch,
+                                                                                     n_trials):
     path = tmp_path / "runs.csv"
     path.write_text(_HEADER + _rows(n_trials, 10))
 
@@ -160,30 +154,23 @@ def test_a_line_the_second_pass_refuses_is_left_to_the_reference_path_which_name
         return data[:cut] + data[cut:].replace(b",", b";")
 
     monkeypatch.setattr(engine_load, "ROWS_PER_BATCH", 2048)  # 30 000 points: the error past the first batch
-    _before_pass(monkeypatch, second_pass, lambda: _in_place(path, break_last_line))
-
-    def open_store() -> PolicyStore:  # with study "s" stored, the file is hashed before the insert
-        store = PolicyStore.memory()
-        if second_pass == "_hashes":
-            store.execute("INSERT INTO studies VALUES ('s', 't', 'other', 1, 1, 'f', TIMESTAMP '2026-01-01')")
-        return store
-
-    with open_store() as store:
+    _before_pass(monkeypatch, "_hashes", lambda: _in_place(path, break_last_line))
+    with PolicyStore.memory() as store:
         before = _state(store)
-        assert ingest_with_engine(store, path, "csv", source="f", replace=True) is None
+        assert ingest_with_engine(store, path, "csv", source="f") is None
         assert _state(store) == before
     path.write_text(_HEADER + _rows(n_trials, 10))
-    with open_store() as store:
+    with PolicyStore.memory() as store:
         with pytest.raises(InvalidInputError, match=f"not a readable CSV file .*: t;s;{n_trials - 1};9;"):
             ingest_file(store, path)
         assert _state(store) == before
 
 
 @pytest.mark.parametrize("n_trials", [30, 3000])
-def test_a_file_cut_mid_line_before_the_second_pass_is_refused_as_changed(tmp_path, monkeypatch, n_trials):
+def test_a_file_cut_mid_line_before_the_hash_pass_is_refused_as_changed(tmp_path, monkeypatch, n_trials):
     path = tmp_path / "runs.csv"
     path.write_text(_HEADER + _rows(n_trials, 10))
-    _before_pass(monkeypatch, "_insert_points", lambda: _cut_mid_line(path))
+    _before_pass(monkeypatch, "_hashes", lambda: _cut_mid_line(path))
     with PolicyStore.memory() as store:
         before = _state(store)
         with pytest.raises(InvalidInputError, match="changed while it was being ingested"):
@@ -194,7 +181,7 @@ def test_a_file_cut_mid_line_before_the_second_pass_is_refused_as_changed(tmp_pa
 def test_an_unchanged_file_is_still_stored(tmp_path, monkeypatch):
     path = tmp_path / "runs.csv"
     path.write_text(_HEADER + _rows(3, 3))
-    _after_pass(monkeypatch, "_insert_points", lambda: os.stat(path))  # a reader looking at it changes nothing
+    _after_pass(monkeypatch, "_hashes", lambda: os.stat(path))  # a reader looking at it changes nothing
     with PolicyStore.memory() as store:
         report = ingest_with_engine(store, path, "csv", source="f")
         assert report is not None and report.added == ["s"] and report.points_written == 9

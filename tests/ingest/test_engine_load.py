@@ -56,30 +56,6 @@ def test_a_plain_file_is_stored_as_the_reference_path_stores_it(tmp_path, suffix
         assert ingest_with_engine(engine, path, suffix[1:], source="f").unchanged == report.added
 
 
-@pytest.mark.parametrize("row_ids", [True, False])
-@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
-def test_new_studies_hashed_from_their_inserted_points_beside_stored_ones_equal_the_reference_path(
-        tmp_path, monkeypatch, suffix, row_ids):
-    """No peak memory and no study of the file in the store: the hashes come from the points just inserted,
-    found by row id above the stored points (or, on a lake, by study), never mixed with the stored ones."""
-    if not row_ids:
-        monkeypatch.setattr(engine_load, "_row_floor", lambda store: None)
-    stored, path = tmp_path / f"stored{suffix}", tmp_path / f"curves{suffix}"
-    _write(make_frame(n_studies=2, n_trials=3, n_steps=5).assign(study=lambda f: "old-" + f["study"]), stored)
-    _write(_rich_frame().drop(columns="peak_memory_mb").sample(frac=1.0, random_state=5), path)
-    with PolicyStore(tmp_path / "engine.duckdb") as engine, PolicyStore.memory() as reference:
-        for store in (engine, reference):
-            ingest_frame(store, read_long_file(stored), source="f")
-        engine.execute("CHECKPOINT")
-        assert len(ingest_with_engine(engine, path, suffix[1:], source="f").added) == 4
-        ingest_frame(reference, read_long_file(path), source="f")
-        ours, theirs = _tables(engine), _tables(reference)
-        for table in _KEYS:
-            pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=False, rtol=1e-15)
-        assert ingest_with_engine(engine, path, suffix[1:], source="f").unchanged == sorted(
-            _rich_frame()["study"].unique())
-
-
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 def test_content_hashes_equal_the_reference_paths_when_byte_order_is_not_numeric_order(tmp_path, suffix):
     frame = make_frame(n_studies=3, n_trials=12, n_steps=3)  # trials "10", "11" sort before "2"
