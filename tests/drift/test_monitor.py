@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from policy_store.drift import (
+    CUSUM,
     CountWindow,
     Monitor,
     Reference,
@@ -20,7 +21,7 @@ from policy_store.drift import (
     study_observations,
     study_rank_correlations,
 )
-from policy_store.drift.calibration import HORIZON, first_alarm, statistic_paths
+from policy_store.drift.calibration import HORIZON, PH_SLACK, SLACK, first_alarm, statistic_paths
 from scipy import stats
 
 from policy_store.ingest import ingest_frame
@@ -145,6 +146,22 @@ def test_check_records_one_event_with_its_change_point_and_reruns_are_noops(stor
     again = monitor.check(store)  # resumes after its own alarm: the rest of the shifted stream is its reference now
     assert again.event is None or again.event.event_id != event.event_id
     assert len(list_events(store, rule="median")) == (1 if again.event is None else 2)
+
+
+def test_an_event_records_the_slack_that_reproduces_its_threshold(store, outcomes):
+    rng = np.random.default_rng(1)
+    killed = np.r_[rng.random(80) < 0.05, rng.random(30) < 0.6]
+    _stream(store, outcomes, killed)
+    event = Monitor(Scope("median"), "killed_best").check(store).event
+    [stored] = list_events(store, rule="median")
+    assert stored.slack == event.slack == SLACK["killed_best"]
+    ref = Reference.from_values(killed[:20], "killed_best")
+    assert calibrate("cusum", ref, arl=1000.0, slack=stored.slack) == pytest.approx(stored.threshold, rel=1e-12)
+    assert calibrate("cusum", ref, arl=1000.0, slack=1.0) != pytest.approx(stored.threshold, rel=1e-3)
+    ph = Monitor(Scope("median"), "killed_best", "page-hinkley", name="ph").check(store, record=False).event
+    template = Monitor(Scope("median"), "killed_best", CUSUM(min_instances=5, k=0.5, threshold=4.0, target=0.0),
+                       name="template").check(store, record=False).event  # fmt: skip
+    assert (ph.slack, template.slack) == (PH_SLACK, None)
 
 
 def test_dry_run_records_nothing(store, outcomes):
