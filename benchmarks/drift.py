@@ -28,9 +28,9 @@ Two measurements:
    on the pre-change pool.
 2. **Detectors alone** (``--streams`` per kind), on the same per-study outcomes (the 5 orders'
    mean killed-best and relative regret, and the curves' early-vs-final rank correlation): our
-   scheduled monitors (CUSUM on the three, each calibrated by ``policy_store.drift.calibrate`` on the
-   stream's first 20 studies to 3,000 studies per false alarm: 1,000 for the three) against river's
-   DDM, HDDM_A and ADWIN on the killed-best stream, each
+   scheduled monitors (GLR on killed-best and regret, CUSUM on the rank correlation, each calibrated
+   by ``policy_store.drift.calibrate`` on the stream's first 20 studies to 3,000 studies per false
+   alarm: 1,000 for the three) against river's DDM, HDDM_A and ADWIN on the killed-best stream, each
    with its one knob calibrated (log-bisection on separate no-change streams) to our measured
    false-alarm rate.
 
@@ -280,7 +280,8 @@ def detectors_alone(n: int, seed: int = 10_000) -> pd.DataFrame:
     ours_hits = {kind: [ours(o) for o in streams] for kind, streams in obs.items()}
     stable_alarms = sum(h is not None for kind in STABLE for h in ours_hits[kind])
     ours_fa = 1000 * stable_alarms / (len(STABLE) * n * monitored)
-    rows += summarize_detector(f"ours (CUSUM x{len(DEFAULT_MONITORS)}, calibrated)", ours_hits, ours_fa, n)
+    rows += summarize_detector(f"ours ({'/'.join(k.upper() for _, k in DEFAULT_MONITORS)}, calibrated)",
+                              ours_hits, ours_fa, n)  # fmt: skip
     for name in RIVER:
         knob, calib_fa = river_calibrate(name, calib, max(ours_fa, 1000 / (len(calib) * monitored)))
         hits = {kind: [river_alarm(name, knob, o) for o in streams] for kind, streams in obs.items()}

@@ -30,9 +30,14 @@ moves by thousandths, killed-best by whole units). So each monitor
    after twenty near 0.9) moves the statistic by at most ``CLIP`` minus the slack, so
    an alarm needs a run of worse studies, which is what a change is.
 
-Two sequential statistics are calibrated: ``cusum`` (one-sided CUSUM against
-the reference mean, slack :data:`SLACK` standard deviations per metric) and
-``page-hinkley`` (against the running mean, slack :data:`PH_SLACK`); both are
+Three sequential statistics are calibrated: ``cusum`` (one-sided CUSUM against
+the reference mean, slack :data:`SLACK` standard deviations per metric), ``glr``
+(the generalized likelihood ratio of a mean shift of unknown size, at least twice
+the slack, starting within the last :data:`GLR_WINDOW` studies: it is
+``max(0, max_j mu * (sum of the last j) - mu**2 * j / 2)`` with
+``mu = max(2 * slack, mean of the last j)``, so it is never below twice the slack
+times the window's CUSUM and grows with the square of a larger shift) and
+``page-hinkley`` (against the running mean, slack :data:`PH_SLACK`); all are
 vectorised over streams, and a detection's change point is the CUSUM estimate
 (the study after the minimum of the cumulative slackened sum). Every function
 here takes the CUSUM slack as a required ``slack=`` (a reference's is
@@ -59,7 +64,7 @@ import numpy as np
 from policy_store.drift._base import check_choice, check_positive
 from policy_store.drift.observations import WORSE
 
-DETECTORS = ("cusum", "page-hinkley")
+DETECTORS = ("cusum", "glr", "page-hinkley")
 DEFAULT_SLACK, PH_SLACK = 0.5, 0.25
 #: CUSUM slack per metric, in standard deviations of one reference study: half the shift worth detecting (the
 #: textbook optimum; a larger slack keeps the statistic at 0 between changes, so a lower threshold holds the same
@@ -70,6 +75,8 @@ DEFAULT_SLACK, PH_SLACK = 0.5, 0.25
 SLACK = {"regret": DEFAULT_SLACK, "killed_best": DEFAULT_SLACK, "false_prune_rate": DEFAULT_SLACK,
          "compute_saved": DEFAULT_SLACK, "rank_correlation": 1.0}  # fmt: skip
 HORIZON, N_STREAMS = 200, 400
+#: Studies the GLR statistic looks back over for where a shift began (its cost per study is linear in it).
+GLR_WINDOW = 30
 #: Largest standardized observation a statistic takes in (see the module docstring, 3.).
 CLIP = 3.0
 #: Smallest standard deviation a reference may have, per metric, in the metric's unit.
@@ -137,11 +144,13 @@ class Reference:
 def statistic_paths(kind: str, z: np.ndarray, *, slack: float) -> np.ndarray:
     """The detector's statistic after each observation, for every row (stream) of ``z``.
 
-    ``slack`` is CUSUM's (Page-Hinkley's is :data:`PH_SLACK`).
+    ``slack`` is CUSUM's, and half the smallest shift GLR considers (Page-Hinkley's is :data:`PH_SLACK`).
     """
     check_choice("detector", kind, DETECTORS)
     z = np.atleast_2d(np.asarray(z, dtype=float))
     out = np.empty_like(z)
+    if kind == "glr":
+        return _glr_paths(z, 2.0 * slack, out)
     level = np.zeros(z.shape[0])
     if kind == "cusum":
         for t in range(z.shape[1]):
@@ -154,6 +163,17 @@ def statistic_paths(kind: str, z: np.ndarray, *, slack: float) -> np.ndarray:
         level += z[:, t] - mean - PH_SLACK
         low = np.minimum(low, level)
         out[:, t] = level - low
+    return out
+
+
+def _glr_paths(z: np.ndarray, smallest: float, out: np.ndarray) -> np.ndarray:
+    sums = np.concatenate([np.zeros((z.shape[0], 1)), np.cumsum(z, axis=1)], axis=1)
+    for t in range(z.shape[1]):
+        first = max(0, t + 1 - GLR_WINDOW)
+        tail = sums[:, t + 1 : t + 2] - sums[:, first : t + 1]  # sums of the last j = t + 1 - first, ..., 1 studies
+        j = np.arange(t + 1 - first, 0, -1, dtype=float)
+        mu = np.maximum(smallest, tail / j)
+        out[:, t] = np.maximum(0.0, (mu * tail - mu * mu * j / 2.0).max(axis=1))
     return out
 
 

@@ -46,7 +46,11 @@ class DriftEvent:
     outcome the detector saw and of the outcome at which it signalled; drift
     means ``statistic > threshold``. ``job_id`` links the job that handles it.
     ``change_study`` / ``change_at`` are the first study after the estimated
-    change point and its ingestion time.
+    change point and its ingestion time. ``slack`` is the CUSUM slack (standard deviations per study) the
+    threshold was calibrated and scanned with (Page-Hinkley's for that detector); ``None`` for a
+    :class:`~policy_store.drift.DriftDetector` template, whose threshold is its own, and for events
+    recorded before the store had the column. With the monitor's metric, reference studies and
+    :mod:`~policy_store.drift.calibration`'s seed, horizon and bootstrap size it reproduces the threshold.
     """
 
     event_id: str
@@ -66,6 +70,7 @@ class DriftEvent:
     change_study: str | None = None
     change_at: datetime | None = None
     needed_studies: int | None = None
+    slack: float | None = None
 
     @classmethod
     def create(
@@ -85,6 +90,7 @@ class DriftEvent:
         origin: str = "scheduled",
         change_study: str | None = None,
         change_at: datetime | None = None,
+        slack: float | None = None,
     ) -> DriftEvent:
         """An event whose id derives from what was detected, where (``at_outcome``, a study or outcome), by whom."""
         check_choice("origin", origin, ORIGINS)
@@ -106,6 +112,7 @@ class DriftEvent:
             alarm_study=at_outcome,
             change_study=at_outcome if change_study is None else change_study,  # no estimate: the alarm itself
             change_at=window_end if change_at is None else change_at,
+            slack=None if slack is None else float(slack),
         )
 
 

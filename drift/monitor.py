@@ -41,7 +41,15 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 from policy_store.drift._base import DriftDetector, check_choice, check_fraction, check_int, check_positive
-from policy_store.drift.calibration import DETECTORS, Reference, calibrate, change_point, first_alarm, statistic_paths
+from policy_store.drift.calibration import (
+    DETECTORS,
+    PH_SLACK,
+    Reference,
+    calibrate,
+    change_point,
+    first_alarm,
+    statistic_paths,
+)
 from policy_store.drift.events import ORIGINS, DriftEvent, last_alarm, open_events, record_event
 from policy_store.drift.observations import study_observations
 from policy_store.drift.windows import METRICS, CountWindow, Scope, TimeWindow
@@ -191,6 +199,8 @@ class Monitor:
         ref = Reference.from_values(reference["value"].to_numpy(), self.metric)
         z = ref.standardize(watched["value"].to_numpy())
         hit, statistic, threshold = self._scan(ref, z)
+        slack = None if not isinstance(self.detector, str) else PH_SLACK if self.detector == "page-hinkley" \
+            else ref.slack  # fmt: skip
         times = [t.to_pydatetime() for t in watched["ingested_at"]]
         studies = watched["study"].tolist()
         end = hit if hit is not None else len(z) - 1
@@ -200,7 +210,7 @@ class Monitor:
             event = DriftEvent.create(
                 monitor=self.name, rule=rule, version=version, scope=label, statistic=statistic, threshold=threshold,
                 window_start=times[0], window_end=times[hit], at_outcome=studies[hit], detected_at=utcnow(),
-                origin=self.origin, change_study=studies[cp], change_at=times[cp],
+                origin=self.origin, change_study=studies[cp], change_at=times[cp], slack=slack,
             )  # fmt: skip
             if record:
                 record_event(store, event)

@@ -205,10 +205,16 @@ _RESOURCES = (
     )""",
 )
 
+# A drift event records the CUSUM slack its threshold was calibrated and scanned with (NULL for events recorded
+# before this migration and for DriftDetector templates, whose threshold is their own). ``IF NOT EXISTS``: running
+# the statement twice (a retried migration) leaves the column as it is.
+_EVENT_SLACK = ("ALTER TABLE drift_events ADD COLUMN IF NOT EXISTS slack DOUBLE",)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _INITIAL),
     Migration(2, "drift events: origin, status and change point", _DRIFT_STATE),
     Migration(3, "resources: peak memory per step and per outcome, budget stops", _RESOURCES),
+    Migration(4, "drift events: the CUSUM slack of the threshold", _EVENT_SLACK),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -58,7 +58,7 @@ def test_recalibrate_then_events_and_jobs(run, drifted_path):
     assert code == 0 and "(dry run: nothing written)" in out and "would promote a new version of median" in out
     code, out, _ = run("--store", drifted_path, "recalibrate", "--trigger", "cron")
     assert code == 0
-    assert "drift: killed_best:cusum on median@1: changed from study b-000" in out and "did promote median@2" in out
+    assert "drift: killed_best:glr on median@1: changed from study b-000" in out and "did promote median@2" in out
     code, out, _ = run("--store", drifted_path, "recalibrate", "--json")
     assert code == 0 and json.loads(out)["status"] == "noop"
     code, out, _ = run("--store", drifted_path, "recalibrate")

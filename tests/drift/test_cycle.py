@@ -34,14 +34,14 @@ def test_each_finished_study_is_ingested_evaluated_and_watched(run, templates, t
     path = store_from(templates, "a", tmp_path)
     code, out, _ = run("--store", path, "cycle", study_file(tmp_path, "b", 0, late_bloomer=False))
     assert code == 0 and "1 study added" in out and "outcomes: 5 new for median@1" in out
-    assert "no drift in killed_best:cusum of median@1 (61 studies watched" in out
+    assert "no drift in killed_best:glr of median@1 (61 studies watched" in out
     # A changed task: in one trial order of five the rule now kills the best trial. Each cycle sees one more
     # study; the killed-best monitor adds about 2 to its statistic per study until it crosses 5 (capped at 3
     # standard units, the reference's half pseudo-study at 1 no longer sets the threshold: it was 12.2, alarm 7th).
     lines = [run("--store", path, "cycle", study_file(tmp_path, "b", i, late_bloomer=True))[1] for i in range(1, 9)]
     first = next(i for i, text in enumerate(lines) if "\ndrift in " in text)
     assert first == 2 and "changed from study b-001" in lines[first] and "recalibrate` will act on it" in lines[first]
-    assert "waiting: killed_best:cusum of median@1" in lines[-1] and "\ndrift in" not in lines[-1]
+    assert "waiting: killed_best:glr of median@1" in lines[-1] and "\ndrift in" not in lines[-1]
     with PolicyStore(path) as store:
         [event] = list_events(store, rule="median")
         assert (event.origin, event.status) == ("scheduled", "open")

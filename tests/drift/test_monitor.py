@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from policy_store.drift import (
+    CUSUM,
     CountWindow,
     Monitor,
     Reference,
@@ -20,7 +21,7 @@ from policy_store.drift import (
     study_observations,
     study_rank_correlations,
 )
-from policy_store.drift.calibration import HORIZON, first_alarm, statistic_paths
+from policy_store.drift.calibration import HORIZON, PH_SLACK, SLACK, first_alarm, statistic_paths
 from scipy import stats
 
 from policy_store.ingest import ingest_frame
@@ -107,6 +108,37 @@ def test_a_shift_of_two_standard_deviations_is_found_sooner_with_the_rank_correl
     assert alarmed[1.0] <= 1 - math.exp(-1 / 2)  # the target: 39 % of streams of HORIZON studies alarm
 
 
+def test_glr_calibrated_to_the_rate_stays_quiet_on_fresh_streams_and_finds_a_shift():
+    # A killed-best history at 10 %, then fresh streams from the same process (other seeds than the calibration's):
+    # at one false alarm per 2 x HORIZON studies, at most 1 - exp(-1/2) = 39 % of them alarm within HORIZON (19 %
+    # here: the bootstrap's jitter and re-drawn reference weigh more in the GLR, which squares a shift).
+    rng = np.random.default_rng(21)
+    ref = Reference.from_values((rng.random(300) < 0.1).astype(float), "killed_best")
+    threshold = calibrate("glr", ref, arl=2 * HORIZON, slack=ref.slack)
+    quiet = ref.standardize((rng.random((600, HORIZON)) < 0.1).astype(float))
+    alarmed = (statistic_paths("glr", quiet, slack=ref.slack).max(axis=1) > threshold).mean()
+    assert 0.1 < alarmed <= 1 - math.exp(-1 / 2)
+    # The rate rising to 50 %: found within 30 studies on (nearly) every stream, and no later than CUSUM at its own
+    # threshold for the same false-alarm target (the GLR never falls below twice the slack times the CUSUM).
+    shifted = ref.standardize((rng.random((300, 30)) < 0.5).astype(float))
+    glr_hits = statistic_paths("glr", shifted, slack=ref.slack) > threshold
+    cusum_hits = statistic_paths("cusum", shifted, slack=ref.slack) > calibrate("cusum", ref, arl=2 * HORIZON,
+                                                                                 slack=ref.slack)  # fmt: skip
+    assert glr_hits.any(axis=1).mean() > 0.95
+    assert np.median(np.argmax(glr_hits, axis=1)) <= np.median(np.argmax(cusum_hits, axis=1))
+    assert np.all(statistic_paths("glr", shifted, slack=0.5) >= statistic_paths("cusum", shifted, slack=0.5) - 1e-12)
+
+
+def test_glr_is_deterministic_and_scans_as_calibrated():
+    rng = np.random.default_rng(3)
+    ref = Reference.from_values(rng.normal(0.8, 0.1, 20), "rank_correlation")
+    first, again = (calibrate("glr", ref, arl=3000, slack=ref.slack) for _ in range(2))
+    assert first == again and first != calibrate("cusum", ref, arl=3000, slack=ref.slack)
+    z = ref.standardize(np.r_[rng.normal(0.8, 0.1, 30), rng.normal(0.5, 0.1, 10)])
+    hit = first_alarm("glr", z, first, slack=ref.slack)
+    assert hit is not None and 30 <= hit < 36 and hit == first_alarm("glr", z.copy(), again, slack=ref.slack)
+
+
 def test_a_threshold_is_scanned_with_the_slack_it_was_calibrated_with():
     # A rank correlation's reference calibrates at its slack, 1.0. Scanned at the 0.5 the scan functions used to
     # default to, the same threshold alarmed on 89 % of quiet streams instead of <= 39 %: no default is left.
@@ -145,6 +177,22 @@ def test_check_records_one_event_with_its_change_point_and_reruns_are_noops(stor
     again = monitor.check(store)  # resumes after its own alarm: the rest of the shifted stream is its reference now
     assert again.event is None or again.event.event_id != event.event_id
     assert len(list_events(store, rule="median")) == (1 if again.event is None else 2)
+
+
+def test_an_event_records_the_slack_that_reproduces_its_threshold(store, outcomes):
+    rng = np.random.default_rng(1)
+    killed = np.r_[rng.random(80) < 0.05, rng.random(30) < 0.6]
+    _stream(store, outcomes, killed)
+    event = Monitor(Scope("median"), "killed_best").check(store).event
+    [stored] = list_events(store, rule="median")
+    assert stored.slack == event.slack == SLACK["killed_best"]
+    ref = Reference.from_values(killed[:20], "killed_best")
+    assert calibrate("cusum", ref, arl=1000.0, slack=stored.slack) == pytest.approx(stored.threshold, rel=1e-12)
+    assert calibrate("cusum", ref, arl=1000.0, slack=1.0) != pytest.approx(stored.threshold, rel=1e-3)
+    ph = Monitor(Scope("median"), "killed_best", "page-hinkley", name="ph").check(store, record=False).event
+    template = Monitor(Scope("median"), "killed_best", CUSUM(min_instances=5, k=0.5, threshold=4.0, target=0.0),
+                       name="template").check(store, record=False).event  # fmt: skip
+    assert (ph.slack, template.slack) == (PH_SLACK, None)
 
 
 def test_dry_run_records_nothing(store, outcomes):

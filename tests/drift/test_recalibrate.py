@@ -43,7 +43,7 @@ def test_no_drift_is_said_plainly_then_a_change_gives_a_new_version_with_provena
 
     run = recalibrate(store, trigger="cron")
     [event] = run.events
-    assert event["monitor"] == "killed_best:cusum" and event["change_study"] == "b-000"
+    assert event["monitor"] == "killed_best:glr" and event["change_study"] == "b-000"
     [promoted] = run.promoted
     assert promoted["to_version"] == 2 and promoted["failed"] == []
     assert promoted["figures"]["paired_lower_bound"] > 0 and promoted["figures"]["confirmation_bound"] > 0

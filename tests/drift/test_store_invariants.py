@@ -51,3 +51,30 @@ def test_events_from_before_the_migration_are_closed_as_legacy(tmp_path):
     with PolicyStore(path) as store:
         assert store.execute("SELECT origin, status FROM drift_events").fetchall() == [("legacy", "closed")]
         assert not [v for v in check_store(store).violations if v.invariant == "drift-event"]
+
+
+def test_a_version_3_store_gains_the_slack_column_keeping_its_events(tmp_path):
+    import duckdb
+    from policy_store.drift import list_events
+
+    from policy_store.migrations import MIGRATIONS
+
+    path = tmp_path / "v3.duckdb"
+    with duckdb.connect(str(path)) as con:  # the schema as policy-store wrote it before migration 4, one event
+        for m in MIGRATIONS[:3]:
+            for statement in m.statements:
+                con.execute(statement)
+            con.execute("INSERT INTO schema_version VALUES (?, ?, now())", [m.version, m.description])
+        con.execute("INSERT INTO drift_events (event_id, monitor, rule, version, scope, statistic, threshold, "
+                    "window_start, window_end, detected_at, origin, status, alarm_study, change_study, change_at) "
+                    "VALUES ('e', 'killed_best:cusum', 'median', 1, 'all', 9.0, 8.0, '2026-01-01T00:00:00', "
+                    "'2026-01-02T00:00:00', now(), 'scheduled', 'rejected', 's2', 's1', now())")  # fmt: skip
+    with PolicyStore(path) as store:
+        assert store.schema_version == LATEST_VERSION >= 4
+        [event] = list_events(store, rule="median")
+        assert (event.event_id, event.threshold, event.slack) == ("e", 8.0, None)
+        for statement in MIGRATIONS[3].statements:  # re-applied (a retried migration): nothing changes
+            store.execute(statement)
+        assert store.scalar("SELECT count(*) FROM information_schema.columns "
+                            "WHERE table_name = 'drift_events' AND column_name = 'slack'") == 1  # fmt: skip
+        assert [e.slack for e in list_events(store, rule="median")] == [None]
