@@ -3,7 +3,7 @@
 >>> from policy_store import PolicyStore
 >>> with PolicyStore.memory() as store:
 ...     store.schema_version
-3
+4
 """
 
 from typing import Any
