@@ -2,7 +2,7 @@
 
 >>> with PolicyStore.memory() as store:
 ...     store.schema_version
-3
+4
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ A DuckLake needs none of this: every host reads and writes it at once.
 >>> with tempfile.TemporaryDirectory() as d:
 ...     with open_waiting(f"{d}/s.duckdb", read_only=False, wait=0) as store:
 ...         store.schema_version
-3
+4
 """
 
 from __future__ import annotations
